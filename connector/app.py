@@ -1,0 +1,81 @@
+"""create_app(settings) -> Starlette: routes, and a lifespan that migrates the database."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from connector import logs
+from connector.admin.api import tenant_info
+from connector.admin.pages import page
+from connector.runtime import Runtime
+from connector.settings import Settings
+from connector.storage.db import migrate
+from descriptor.render import lifecycle_paths, page_paths, render_descriptor, webhook_paths
+from webhooks.events import JiraEventHandler, log_event_handler, webhook_endpoint
+from webhooks.lifecycle import lifecycle_endpoint
+
+log = logging.getLogger(__name__)
+
+
+async def descriptor(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    settings = runtime.settings
+    return JSONResponse(render_descriptor(base_url=settings.base_url, app_key=settings.app_key))
+
+
+async def healthz(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    if runtime.database_answers():
+        return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "database unavailable"}, status_code=503)
+
+
+def build_routes() -> list[Route]:
+    routes = [
+        Route("/atlassian-connect.json", descriptor, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/api/v1/tenant", tenant_info, methods=["GET"]),
+    ]
+    routes += [
+        Route(path, lifecycle_endpoint(event), methods=["POST"])
+        for event, path in lifecycle_paths().items()
+    ]
+    routes += [
+        Route(path, webhook_endpoint(event), methods=["POST"])
+        for event, path in webhook_paths().items()
+    ]
+    routes += [Route(path, page, methods=["GET"]) for path in page_paths()]
+    return routes
+
+
+def create_app(
+    settings: Settings,
+    *,
+    runtime: Runtime | None = None,
+    migrate_on_start: bool = True,
+    jira_event_handler: JiraEventHandler = log_event_handler,
+) -> Starlette:
+    runtime = runtime or Runtime.create(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if migrate_on_start:
+            migrate(runtime.engine)
+        logs.event(
+            log,
+            "app.started",
+            descriptor_url=f"{settings.base_url}/atlassian-connect.json",
+        )
+        yield
+
+    app = Starlette(routes=build_routes(), lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.jira_event_handler = jira_event_handler
+    return app

@@ -1,0 +1,116 @@
+"""The `connector` command: serve, worker, migrate, generate-key."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from starlette.applications import Starlette
+
+from connector import logs
+from connector.settings import Settings, SettingsError
+
+
+def load_settings() -> Settings:
+    # `.env` is a development convenience; real environment variables win over it.
+    try:
+        from dotenv import load_dotenv
+
+        load_dotenv(override=False)
+    except ImportError:  # pragma: no cover - python-dotenv is a dependency
+        pass
+    return Settings.from_env(os.environ)
+
+
+def app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory connector.cli:app_from_env` (the Procfile's web)."""
+    from connector.app import create_app
+
+    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+    return create_app(load_settings())
+
+
+def cmd_serve(settings: Settings, host: str) -> int:
+    import uvicorn
+
+    from connector.app import create_app
+
+    app = create_app(settings)
+    print(f"Mail Connector for Jira on {settings.base_url}", flush=True)
+    print(
+        f"Descriptor URL (install it from Jira's Manage apps): "
+        f"{settings.base_url}/atlassian-connect.json",
+        flush=True,
+    )
+    uvicorn.run(app, host=host, port=settings.port, log_config=None)
+    return 0
+
+
+def cmd_worker(settings: Settings) -> int:
+    from connector.runtime import Runtime
+    from connector.storage.db import migrate
+
+    runtime = Runtime.create(settings)
+    migrate(runtime.engine)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    print("worker started; polling of mail sources is not available yet", flush=True)
+    while not stop.wait(60):
+        pass
+    return 0
+
+
+def cmd_migrate(settings: Settings) -> int:
+    from connector.storage.db import current_revision, make_engine, migrate
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    print(f"database at revision {current_revision(engine)}")
+    return 0
+
+
+def cmd_generate_key() -> int:
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode("ascii"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="connector", description="Mail Connector for Jira")
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the web app (and the worker in-process)")
+    serve.add_argument("--host", default="0.0.0.0", help="interface to listen on")  # noqa: S104
+    commands.add_parser("worker", help="run the mailbox poller alone")
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser("generate-key", help="print a new ENCRYPTION_KEY")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(args.log_level)
+    if args.command == "generate-key":
+        return cmd_generate_key()
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return cmd_serve(settings, args.host)
+    if args.command == "worker":
+        return cmd_worker(settings)
+    if args.command == "migrate":
+        return cmd_migrate(settings)
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

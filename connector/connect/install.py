@@ -1,0 +1,159 @@
+"""Signed install: verify Connect lifecycle callbacks (apiMigrations "signed-install").
+
+Atlassian signs every lifecycle callback with RS256; the public key for the token's `kid` is
+published at `{CONNECT_INSTALL_KEYS_URL}/{kid}` (developer.atlassian.com/cloud/jira/platform/
+security-for-connect-apps/#validating-installation-lifecycle-requests). The token's `aud` must
+be our BASE_URL, its qsh must match the callback request, and its `iss` must be the clientKey
+in the body, so a token for one site can never install or uninstall another.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from connector.connect.jwt import JwtError, RequestTarget, read_unverified, verify_install_token
+from connector.tenant import InstallPayload
+
+# Key ids are opaque, but they end up in a URL path: allow only what cannot change the path.
+_KID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+_REQUIRED_TEXT_FIELDS = ("key", "clientKey", "baseUrl", "productType")
+
+
+class InstallError(Exception):
+    """A lifecycle callback that must be refused; `status` is the HTTP answer."""
+
+    def __init__(self, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class InstallKeyStore:
+    """Fetches Atlassian's install public keys by kid and caches them.
+
+    A kid names one key pair for good, so a fetched key is cached for a long time; unknown kids
+    are not cached (an attacker could otherwise fill the cache with junk), and the cache is
+    bounded.
+    """
+
+    def __init__(
+        self,
+        keys_url: str,
+        *,
+        ttl_seconds: float = 24 * 3600,
+        max_entries: int = 64,
+        timeout_seconds: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._keys_url = keys_url.rstrip("/")
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._timeout = timeout_seconds
+        self._transport = transport
+        self._cache: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    async def public_key(self, kid: str) -> str:
+        if not _KID_PATTERN.match(kid):
+            raise InstallError("install token has an invalid key id")
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(kid)
+            if cached is not None and cached[0] > now:
+                return cached[1]
+        pem = await self._fetch(kid)
+        with self._lock:
+            if len(self._cache) >= self._max_entries:
+                oldest = min(self._cache, key=lambda k: self._cache[k][0])
+                del self._cache[oldest]
+            self._cache[kid] = (now + self._ttl, pem)
+        return pem
+
+    async def _fetch(self, kid: str) -> str:
+        url = f"{self._keys_url}/{kid}"
+        try:
+            async with httpx.AsyncClient(
+                timeout=self._timeout, transport=self._transport
+            ) as client:
+                response = await client.get(url)
+        except httpx.HTTPError as exc:
+            # Not the caller's fault, but we cannot trust the install either: Jira retries.
+            raise InstallError(f"install key server unreachable: {exc}", status=503) from exc
+        if response.status_code == 404:
+            raise InstallError("install token names an unknown key id")
+        if response.status_code != 200:
+            raise InstallError(f"install key server answered {response.status_code}", status=503)
+        pem = response.text
+        if "BEGIN PUBLIC KEY" not in pem:
+            raise InstallError("install key server did not answer with a public key", status=503)
+        return pem
+
+
+def token_from_authorization(header: str | None) -> str:
+    if not header:
+        raise InstallError("missing Authorization header")
+    scheme, _, token = header.partition(" ")
+    if scheme.upper() != "JWT" or not token.strip():
+        raise InstallError("Authorization must be 'JWT <token>'")
+    return token.strip()
+
+
+async def verify_lifecycle_request(
+    *,
+    authorization: str | None,
+    target: RequestTarget,
+    body: Mapping[str, Any],
+    audience: str,
+    keys: InstallKeyStore,
+) -> dict[str, Any]:
+    """Verify a lifecycle callback's RS256 token against its body; return the claims."""
+    token = token_from_authorization(authorization)
+    try:
+        header, _ = read_unverified(token)
+    except JwtError as exc:
+        raise InstallError(str(exc)) from exc
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise InstallError("install token has no key id (kid)")
+    public_key = await keys.public_key(kid)
+    try:
+        claims = verify_install_token(token, public_key, audience=audience, target=target)
+    except JwtError as exc:
+        raise InstallError(str(exc)) from exc
+    client_key = body.get("clientKey")
+    if claims.get("iss") != client_key:
+        raise InstallError("install token issuer does not match the body's clientKey")
+    return claims
+
+
+def parse_install_payload(body: Mapping[str, Any], *, app_key: str) -> InstallPayload:
+    for name in _REQUIRED_TEXT_FIELDS:
+        value = body.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise InstallError(f"install payload has no {name}", status=400)
+    secret = body.get("sharedSecret")
+    if not isinstance(secret, str) or len(secret) < 16:
+        raise InstallError("install payload has no usable sharedSecret", status=400)
+    if body["key"] != app_key:
+        raise InstallError(
+            f"install payload is for app {body['key']!r}, this is {app_key!r}", status=400
+        )
+    base_url = str(body["baseUrl"]).rstrip("/")
+    if not base_url.startswith(("https://", "http://")):
+        raise InstallError("install payload baseUrl is not an http(s) URL", status=400)
+    return InstallPayload(
+        key=str(body["key"]),
+        client_key=str(body["clientKey"]),
+        shared_secret=secret,
+        base_url=base_url,
+        display_url=str(body.get("displayUrl") or base_url).rstrip("/"),
+        product_type=str(body["productType"]),
+        description=str(body.get("description") or ""),
+        server_version=str(body.get("serverVersion") or ""),
+        plugins_version=str(body.get("pluginsVersion") or ""),
+    )

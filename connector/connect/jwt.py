@@ -1,0 +1,245 @@
+"""Atlassian Connect JWT: query string hash, signing and verification.
+
+Pure: no web framework, no HTTP client. The canonical request follows Atlassian's
+"Understanding JWT for Connect apps" (developer.atlassian.com/cloud/jira/platform/
+understanding-jwt-for-connect-apps/) and is checked against the 79 official signed-URL
+vectors in `shared/specs/jwt-signed-urls.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import jwt as pyjwt
+from jwt.types import Options
+
+# The fixed qsh value Atlassian puts in context tokens from `AP.context.getToken()`
+# (apiMigrations "context-qsh"); such a token is valid only where a context token is expected.
+CONTEXT_QSH = "context-qsh"
+
+# Tenant tokens are HS256, always. Listing exactly one algorithm stops `none` and the RS/HS
+# confusion attack (an RSA public key used as an HMAC secret).
+TENANT_ALGORITHM = "HS256"
+INSTALL_ALGORITHM = "RS256"
+
+DEFAULT_LEEWAY_SECONDS = 30
+DEFAULT_TOKEN_TTL_SECONDS = 180
+
+
+class JwtError(Exception):
+    """A token that cannot be trusted. The message says why, without the token itself."""
+
+
+@dataclass(frozen=True)
+class RequestTarget:
+    """What a query string hash covers: the method, the path below the app's base and the query."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+
+
+def _percent_encode(value: str) -> str:
+    # RFC 3986 unreserved characters stay as they are; everything else, including `*` and
+    # space, is percent-encoded in UTF-8 (Atlassian's canonicalisation rules).
+    return quote(value, safe="-._~")
+
+
+def canonical_path(path: str, base_path: str = "") -> str:
+    """The path part of a canonical request: below the app's base path, `&` escaped."""
+    if base_path:
+        trimmed_base = base_path.rstrip("/")
+        if trimmed_base and (path == trimmed_base or path.startswith(trimmed_base + "/")):
+            path = path[len(trimmed_base) :]
+    if not path.startswith("/"):
+        path = "/" + path
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"
+    return path.replace("&", "%26")
+
+
+def canonical_query(params: Iterable[tuple[str, str]]) -> str:
+    """Sorted, encoded query without the `jwt` parameter; repeated values joined by commas.
+
+    Repeated values are sorted by their decoded text before encoding (the "Multi-value II"
+    vector depends on that).
+    """
+    grouped: dict[str, list[str]] = {}
+    for name, value in params:
+        if name == "jwt":
+            continue
+        grouped.setdefault(_percent_encode(name), []).append(value)
+    parts = []
+    for encoded_name in sorted(grouped):
+        values = ",".join(_percent_encode(v) for v in sorted(grouped[encoded_name]))
+        parts.append(f"{encoded_name}={values}")
+    return "&".join(parts)
+
+
+def parse_query(query_string: str) -> tuple[tuple[str, str], ...]:
+    """Decode a raw query string the way a servlet would (`+` is a space)."""
+    return tuple(parse_qsl(query_string, keep_blank_values=True))
+
+
+def request_target(method: str, url: str, base_path: str = "") -> RequestTarget:
+    """Split an absolute or relative URL into what the query string hash covers."""
+    parts = urlsplit(url)
+    return RequestTarget(
+        method=method.upper(),
+        path=canonical_path(parts.path, base_path),
+        query=parse_query(parts.query),
+    )
+
+
+def canonical_request(target: RequestTarget) -> str:
+    return f"{target.method}&{target.path}&{canonical_query(target.query)}"
+
+
+def query_string_hash(target: RequestTarget) -> str:
+    return hashlib.sha256(canonical_request(target).encode("utf-8")).hexdigest()
+
+
+def encode_token(
+    *,
+    issuer: str,
+    shared_secret: str,
+    target: RequestTarget | None,
+    now: float | None = None,
+    ttl_seconds: int = DEFAULT_TOKEN_TTL_SECONDS,
+    extra_claims: Mapping[str, Any] | None = None,
+) -> str:
+    """An HS256 token for one request (or a context token when `target` is None)."""
+    issued_at = int(time.time() if now is None else now)
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "iat": issued_at,
+        "exp": issued_at + ttl_seconds,
+        "qsh": CONTEXT_QSH if target is None else query_string_hash(target),
+    }
+    if extra_claims:
+        claims.update(extra_claims)
+    return pyjwt.encode(claims, shared_secret, algorithm=TENANT_ALGORITHM)
+
+
+def read_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Header and claims without checking the signature: only to find the issuer or key id."""
+    try:
+        header = pyjwt.get_unverified_header(token)
+        claims = pyjwt.decode(token, options={"verify_signature": False})
+    except pyjwt.PyJWTError as exc:
+        raise JwtError(f"malformed token: {exc}") from exc
+    if not isinstance(claims, dict):
+        raise JwtError("malformed token: claims are not an object")
+    return header, claims
+
+
+def verify_tenant_token(
+    token: str,
+    shared_secret: str,
+    *,
+    target: RequestTarget | None,
+    allow_context_qsh: bool = False,
+    leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Verify an HS256 tenant token and its query string hash; return the claims.
+
+    `target` is the request actually received. A token whose qsh is `context-qsh` is accepted
+    only when `allow_context_qsh` is set (admin API calls from `AP.context.getToken()`).
+    """
+    header, _ = read_unverified(token)
+    if header.get("alg") != TENANT_ALGORITHM:
+        raise JwtError(f"algorithm {header.get('alg')!r} is not accepted; tenant tokens are HS256")
+    claims = _decode(
+        token,
+        shared_secret,
+        algorithm=TENANT_ALGORITHM,
+        leeway_seconds=leeway_seconds,
+        now=now,
+        audience=None,
+    )
+    check_query_string_hash(claims, target, allow_context_qsh=allow_context_qsh)
+    return claims
+
+
+def verify_install_token(
+    token: str,
+    public_key_pem: str,
+    *,
+    audience: str,
+    target: RequestTarget,
+    leeway_seconds: int = DEFAULT_LEEWAY_SECONDS,
+    now: float | None = None,
+) -> dict[str, Any]:
+    """Verify an RS256 signed-install token (apiMigrations "signed-install")."""
+    header, _ = read_unverified(token)
+    if header.get("alg") != INSTALL_ALGORITHM:
+        raise JwtError(f"algorithm {header.get('alg')!r} is not accepted; installs are RS256")
+    claims = _decode(
+        token,
+        public_key_pem,
+        algorithm=INSTALL_ALGORITHM,
+        leeway_seconds=leeway_seconds,
+        now=now,
+        audience=audience,
+    )
+    check_query_string_hash(claims, target, allow_context_qsh=False)
+    return claims
+
+
+def check_query_string_hash(
+    claims: Mapping[str, Any], target: RequestTarget | None, *, allow_context_qsh: bool
+) -> None:
+    qsh = claims.get("qsh")
+    if not isinstance(qsh, str):
+        raise JwtError("token has no qsh claim")
+    if qsh == CONTEXT_QSH:
+        if allow_context_qsh:
+            return
+        raise JwtError("a context token is not accepted here")
+    if target is None:
+        raise JwtError("a request token is not accepted where a context token is expected")
+    if qsh != query_string_hash(target):
+        raise JwtError("qsh does not match the request")
+
+
+def _decode(
+    token: str,
+    key: str,
+    *,
+    algorithm: str,
+    leeway_seconds: int,
+    now: float | None,
+    audience: str | None,
+) -> dict[str, Any]:
+    options: Options = {"require": ["iss", "exp", "iat", "qsh"]}
+    if now is not None:
+        # PyJWT checks time against the clock; with an explicit `now` (vectors, tests) we check
+        # expiry ourselves below with the same leeway.
+        options["verify_exp"] = False
+        options["verify_iat"] = False
+    try:
+        claims: dict[str, Any] = pyjwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            audience=audience,
+            leeway=leeway_seconds,
+            options=options,
+        )
+    except pyjwt.ExpiredSignatureError as exc:
+        raise JwtError("token has expired") from exc
+    except pyjwt.InvalidAudienceError as exc:
+        raise JwtError("token audience is not this app") from exc
+    except pyjwt.InvalidSignatureError as exc:
+        raise JwtError("signature does not verify") from exc
+    except pyjwt.PyJWTError as exc:
+        raise JwtError(f"invalid token: {exc}") from exc
+    if now is not None and int(claims["exp"]) + leeway_seconds < now:
+        raise JwtError("token has expired")
+    return claims

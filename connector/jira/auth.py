@@ -1,0 +1,122 @@
+"""How we reach a Jira site: a `requests` auth per strategy.
+
+- Connect tenant: a fresh HS256 JWT per request (iss = app key, qsh of the final method and
+  URL), developer.atlassian.com/cloud/jira/platform/understanding-jwt-for-connect-apps/.
+- API token (self-hosted use, and the "workaround user"): account email + API token, basic auth.
+- Bearer token (Forge Remote and OAuth 2.0 (3LO) later).
+
+Every strategy attaches credentials only to requests for the site's own origin (scheme, host
+and port of its baseUrl): a URL from a response (a `self` link, a redirect, an attachment
+location) that points elsewhere never receives them.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import requests
+
+from connector import logs
+from connector.connect.jwt import encode_token, request_target
+
+log = logging.getLogger(__name__)
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    default_port = 443 if scheme == "https" else 80
+    return scheme, (parts.hostname or "").lower(), parts.port or default_port
+
+
+class _SiteAuth(requests.auth.AuthBase):
+    """Attach credentials only when the request goes to the site's own origin."""
+
+    def __init__(self, site_url: str) -> None:
+        self.site_url = site_url.rstrip("/")
+        self._origin = origin_of(self.site_url)
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        url = request.url or ""
+        if origin_of(url) != self._origin:
+            request.headers.pop("Authorization", None)
+            logs.event(
+                log,
+                "jira.auth_withheld",
+                logging.WARNING,
+                site=self.site_url,
+                target_host=urlsplit(url).hostname,
+            )
+            return request
+        request.headers["Authorization"] = self.authorization(request)
+        return request
+
+    def authorization(self, request: requests.PreparedRequest) -> str:
+        raise NotImplementedError
+
+
+class ConnectJwtAuth(_SiteAuth):
+    def __init__(
+        self, site_url: str, *, app_key: str, shared_secret: str, ttl_seconds: int = 180
+    ) -> None:
+        super().__init__(site_url)
+        self.app_key = app_key
+        self._shared_secret = shared_secret
+        self._ttl_seconds = ttl_seconds
+        # qsh paths are relative to the product's baseUrl (a site may live under a path).
+        self._base_path = urlsplit(self.site_url).path
+
+    def authorization(self, request: requests.PreparedRequest) -> str:
+        target = request_target(request.method or "GET", request.url or "", self._base_path)
+        token = encode_token(
+            issuer=self.app_key,
+            shared_secret=self._shared_secret,
+            target=target,
+            ttl_seconds=self._ttl_seconds,
+        )
+        return f"JWT {token}"
+
+
+class ApiTokenAuth(_SiteAuth):
+    def __init__(self, site_url: str, *, email: str, api_token: str) -> None:
+        super().__init__(site_url)
+        self.email = email
+        self._api_token = api_token
+
+    def authorization(self, request: requests.PreparedRequest) -> str:
+        raw = f"{self.email}:{self._api_token}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+class BearerTokenAuth(_SiteAuth):
+    def __init__(self, site_url: str, *, token: str) -> None:
+        super().__init__(site_url)
+        self._token = token
+
+    def authorization(self, request: requests.PreparedRequest) -> str:
+        return f"Bearer {self._token}"
+
+
+@dataclass(frozen=True)
+class JiraSite:
+    """A Jira site and the auth to reach it: what the client needs, whatever the strategy."""
+
+    base_url: str
+    auth: requests.auth.AuthBase = field(repr=False)
+
+
+def connect_site(base_url: str, *, app_key: str, shared_secret: str) -> JiraSite:
+    """A Connect tenant's site: calls signed with the tenant's shared secret."""
+    return JiraSite(
+        base_url=base_url,
+        auth=ConnectJwtAuth(base_url, app_key=app_key, shared_secret=shared_secret),
+    )
+
+
+def api_token_site(base_url: str, *, email: str, api_token: str) -> JiraSite:
+    return JiraSite(
+        base_url=base_url, auth=ApiTokenAuth(base_url, email=email, api_token=api_token)
+    )

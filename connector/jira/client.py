@@ -1,0 +1,312 @@
+"""Typed wrapper over atlassian-python-api for what the engine needs from Jira (REST v3).
+
+atlassian-python-api builds URLs and bodies; authentication comes from `connector.jira.auth`
+on the session, and retries from `RetryingSession` (the library's own Retry-After handling is
+turned off: it waits without a cap and cannot read an HTTP-date). Failures surface as
+`JiraError` subclasses carrying Jira's own error messages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from atlassian import Jira
+
+from connector.jira.auth import JiraSite
+from connector.jira.session import RetryingSession, parse_retry_after
+
+DEFAULT_TIMEOUT_SECONDS = 30
+
+
+class JiraError(Exception):
+    """Jira refused or failed a request. `messages` are Jira's words, safe to show an admin."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        status: int | None,
+        messages: list[str],
+        field_errors: Mapping[str, str] | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status = status
+        self.messages = messages
+        self.field_errors = dict(field_errors or {})
+        self.retry_after = retry_after
+        detail = "; ".join([*messages, *(f"{k}: {v}" for k, v in self.field_errors.items())])
+        super().__init__(f"Jira answered {status}: {detail}" if status else detail)
+
+
+class JiraBadRequest(JiraError):
+    """400: the request was wrong (a required field, an unknown project); retrying won't help."""
+
+
+class JiraAuthError(JiraError):
+    """401/403: the app or user may not do this on this site."""
+
+
+class JiraNotFound(JiraError):
+    """404: the issue, project or property does not exist (or is not visible)."""
+
+
+class JiraRateLimited(JiraError):
+    retryable = True
+
+
+class JiraUnavailable(JiraError):
+    """5xx, timeouts and connection failures: try again later."""
+
+    retryable = True
+
+
+@dataclass(frozen=True)
+class CreatedIssue:
+    id: str
+    key: str
+
+
+@dataclass(frozen=True)
+class CreatedComment:
+    id: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: str
+    filename: str
+    size: int
+    mime_type: str
+
+
+@dataclass(frozen=True)
+class JiraUser:
+    account_id: str
+    display_name: str
+    email: str | None
+    active: bool
+    account_type: str
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+
+class JiraClient:
+    def __init__(
+        self,
+        site: JiraSite,
+        *,
+        timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.site = site
+        http = session or RetryingSession()
+        http.auth = site.auth
+        self._jira = Jira(
+            url=site.base_url,
+            session=http,
+            api_version="3",
+            cloud=True,
+            timeout=timeout_seconds,
+            retry_with_header=False,
+            backoff_and_retry=False,
+        )
+
+    # -- reading -------------------------------------------------------------------------
+
+    def server_info(self) -> dict[str, Any]:
+        return self._get("serverInfo")
+
+    def myself(self) -> dict[str, Any]:
+        return self._get("myself")
+
+    def get_project(self, project_key: str) -> dict[str, Any]:
+        return self._get(f"project/{_segment(project_key)}")
+
+    def get_issue(self, issue_key: str, fields: str = "*navigable") -> dict[str, Any]:
+        return self._get(f"issue/{_segment(issue_key)}", params={"fields": fields})
+
+    def get_fields(self) -> list[dict[str, Any]]:
+        return self._get_list("field")
+
+    def get_create_issue_types(self, project_key: str) -> list[dict[str, Any]]:
+        return list(
+            self._paged(f"issue/createmeta/{_segment(project_key)}/issuetypes", "issueTypes")
+        )
+
+    def get_create_fields(self, project_key: str, issue_type_id: str) -> list[dict[str, Any]]:
+        path = f"issue/createmeta/{_segment(project_key)}/issuetypes/{_segment(issue_type_id)}"
+        return list(self._paged(path, "fields"))
+
+    def find_users(self, query: str, *, max_results: int = 10) -> list[JiraUser]:
+        """Users whose email or name matches; email is visible only where the site allows."""
+        found = self._call(
+            lambda: self._jira.get(
+                self._url("user/search"), params={"query": query, "maxResults": max_results}
+            )
+        )
+        return [_to_user(item) for item in _as_list(found)]
+
+    def get_issue_property(self, issue_key: str, property_key: str) -> Any | None:
+        try:
+            found = self._get(f"issue/{_segment(issue_key)}/properties/{_segment(property_key)}")
+        except JiraNotFound:
+            return None
+        return found.get("value")
+
+    def search_issues(
+        self, jql: str, *, fields: str = "summary", max_results: int = 50
+    ) -> list[dict[str, Any]]:
+        found = self._get(
+            "search/jql", params={"jql": jql, "fields": fields, "maxResults": max_results}
+        )
+        issues = found.get("issues", [])
+        return [issue for issue in issues if isinstance(issue, dict)]
+
+    # -- writing -------------------------------------------------------------------------
+
+    def create_issue(
+        self, fields: Mapping[str, Any], *, properties: Mapping[str, Any] | None = None
+    ) -> CreatedIssue:
+        """Create an issue; `properties` are set in the same call (no window without them)."""
+        body: dict[str, Any] = {"fields": dict(fields)}
+        if properties:
+            body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
+        created = self._post("issue", body)
+        return CreatedIssue(id=str(created["id"]), key=str(created["key"]))
+
+    def add_comment(self, issue_key: str, body_adf: Mapping[str, Any]) -> CreatedComment:
+        created = self._post(f"issue/{_segment(issue_key)}/comment", {"body": dict(body_adf)})
+        return CreatedComment(id=str(created["id"]))
+
+    def add_attachment(
+        self, issue_key: str, filename: str, content: bytes, content_type: str
+    ) -> list[Attachment]:
+        url = self._url(f"issue/{_segment(issue_key)}/attachments")
+        # Jira refuses multipart uploads without this header (XSRF protection).
+        headers = {"X-Atlassian-Token": "no-check", "Accept": "application/json"}
+        files = {"file": (filename, content, content_type)}
+        found = self._call(lambda: self._jira.post(url, headers=headers, files=files))
+        return [
+            Attachment(
+                id=str(item.get("id")),
+                filename=str(item.get("filename")),
+                size=int(item.get("size") or 0),
+                mime_type=str(item.get("mimeType") or content_type),
+            )
+            for item in _as_list(found)
+        ]
+
+    def set_issue_property(self, issue_key: str, property_key: str, value: Any) -> None:
+        url = self._url(f"issue/{_segment(issue_key)}/properties/{_segment(property_key)}")
+        self._call(lambda: self._jira.put(url, data=value))
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        return f"{self._jira.resource_url(path)}"
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        found = self._call(lambda: self._jira.get(self._url(path), params=dict(params or {})))
+        if not isinstance(found, dict):
+            raise JiraError(None, [f"unexpected answer to GET {path}"])
+        return found
+
+    def _get_list(self, path: str) -> list[dict[str, Any]]:
+        return _as_list(self._call(lambda: self._jira.get(self._url(path))))
+
+    def _post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        found = self._call(lambda: self._jira.post(self._url(path), data=dict(body)))
+        if not isinstance(found, dict):
+            raise JiraError(None, [f"unexpected answer to POST {path}"])
+        return found
+
+    def _paged(self, path: str, items_key: str) -> Iterator[dict[str, Any]]:
+        start_at = 0
+        while True:
+            page = self._get(path, params={"startAt": start_at, "maxResults": 50})
+            items = [item for item in page.get(items_key, []) if isinstance(item, dict)]
+            yield from items
+            start_at += len(items)
+            total = page.get("total")
+            if not items or (isinstance(total, int) and start_at >= total):
+                return
+
+    def _call(self, action: Callable[[], Any]) -> Any:
+        with _translate_errors():
+            return action()
+
+
+@contextmanager
+def _translate_errors() -> Iterator[None]:
+    try:
+        yield
+    except requests.HTTPError as exc:
+        raise error_from_response(exc.response) from exc
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise JiraUnavailable(None, [f"Jira could not be reached: {type(exc).__name__}"]) from exc
+
+
+def error_from_response(response: requests.Response | None) -> JiraError:
+    if response is None:
+        return JiraError(None, ["Jira request failed without a response"])
+    status = response.status_code
+    messages, field_errors = _error_details(response)
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    cls: type[JiraError]
+    if status == 400:
+        cls = JiraBadRequest
+    elif status in (401, 403):
+        cls = JiraAuthError
+    elif status == 404:
+        cls = JiraNotFound
+    elif status == 429:
+        cls = JiraRateLimited
+    elif status >= 500:
+        cls = JiraUnavailable
+    else:
+        cls = JiraError
+    return cls(status, messages, field_errors, retry_after=retry_after)
+
+
+def _error_details(response: requests.Response) -> tuple[list[str], dict[str, str]]:
+    """Jira's `{"errorMessages": [...], "errors": {field: message}}`, or the status text."""
+    try:
+        body = response.json()
+    except (ValueError, json.JSONDecodeError):
+        return [response.reason or f"HTTP {response.status_code}"], {}
+    if not isinstance(body, dict):
+        return [response.reason or f"HTTP {response.status_code}"], {}
+    messages = [str(m) for m in body.get("errorMessages", []) if m]
+    errors = body.get("errors")
+    field_errors = {str(k): str(v) for k, v in errors.items()} if isinstance(errors, dict) else {}
+    if not messages and not field_errors:
+        messages = [str(body.get("message") or response.reason or f"HTTP {response.status_code}")]
+    return messages, field_errors
+
+
+def _segment(value: str) -> str:
+    """One URL path segment: an issue key or property key must not change the path."""
+    return quote(value, safe="")
+
+
+def _as_list(found: Any) -> list[dict[str, Any]]:
+    if not isinstance(found, list):
+        return []
+    return [item for item in found if isinstance(item, dict)]
+
+
+def _to_user(item: Mapping[str, Any]) -> JiraUser:
+    return JiraUser(
+        account_id=str(item.get("accountId", "")),
+        display_name=str(item.get("displayName", "")),
+        email=item.get("emailAddress") if isinstance(item.get("emailAddress"), str) else None,
+        active=bool(item.get("active", True)),
+        account_type=str(item.get("accountType", "atlassian")),
+        raw=item,
+    )

@@ -1,0 +1,43 @@
+"""Everything a running app or worker shares, built once from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from connector.connect.install import InstallKeyStore
+from connector.settings import Settings
+from connector.storage.db import make_engine
+from connector.storage.secrets import SecretBox
+from connector.storage.tenants import TenantRepository
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    engine: Engine
+    secrets: SecretBox
+    tenants: TenantRepository
+    install_keys: InstallKeyStore
+
+    @classmethod
+    def create(cls, settings: Settings, *, engine: Engine | None = None) -> Runtime:
+        engine = engine or make_engine(settings.database_url)
+        secrets = SecretBox(settings.encryption_keys)
+        return cls(
+            settings=settings,
+            engine=engine,
+            secrets=secrets,
+            tenants=TenantRepository(engine, secrets),
+            install_keys=InstallKeyStore(settings.connect_install_keys_url),
+        )
+
+    def database_answers(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:  # any driver error means "not healthy"; the caller reports it
+            return False
+        return True

@@ -1,0 +1,173 @@
+"""All configuration, read from the environment (Heroku style; `.env` is read by the CLI).
+
+| name                       | default                                     |
+|----------------------------|---------------------------------------------|
+| PORT                       | 8000                                        |
+| BASE_URL                   | http://localhost:$PORT                      |
+| DATABASE_URL               | sqlite:///./data/connector.db               |
+| CONNECT_INSTALL_KEYS_URL   | https://connect-install-keys.atlassian.com  |
+| ENCRYPTION_KEY             | generated once into ./data/ for development |
+| APP_KEY                    | mail-connector                              |
+
+Decision: "production" means a BASE_URL whose host is not loopback, since only then can a Jira
+Cloud site reach the app. There ENCRYPTION_KEY must be set: a key generated into a local file
+would be lost with the dyno's file system, and with it every stored secret. ENCRYPTION_KEY may
+hold several comma-separated Fernet keys; the first encrypts, all decrypt (key rotation).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+DEFAULT_PORT = 8000
+DEFAULT_DATABASE_URL = "sqlite:///./data/connector.db"
+DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
+DEFAULT_APP_KEY = "mail-connector"
+DEV_DATA_DIR = Path("data")
+DEV_KEY_FILE = DEV_DATA_DIR / "encryption.key"
+
+# Connect descriptor `key`: letters, digits, `-`, `.`, `_`; at most 80 characters.
+_APP_KEY_PATTERN = re.compile(r"^[a-zA-Z0-9._-]{1,80}$")
+_LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    port: int
+    base_url: str
+    database_url: str
+    connect_install_keys_url: str
+    encryption_keys: tuple[str, ...] = field(repr=False)
+    app_key: str
+
+    @property
+    def base_path(self) -> str:
+        """Path part of BASE_URL (empty at the root): stripped before computing qsh."""
+        return urlsplit(self.base_url).path.rstrip("/")
+
+    @property
+    def is_production(self) -> bool:
+        return not is_loopback_url(self.base_url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, key_file: Path | None = None) -> Settings:
+        port = _read_port(environ.get("PORT"))
+        base_url = _read_url("BASE_URL", environ.get("BASE_URL") or f"http://localhost:{port}")
+        database_url = _read_database_url(environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+        keys_url = _read_url(
+            "CONNECT_INSTALL_KEYS_URL",
+            environ.get("CONNECT_INSTALL_KEYS_URL") or DEFAULT_INSTALL_KEYS_URL,
+        )
+        app_key = environ.get("APP_KEY") or DEFAULT_APP_KEY
+        if not _APP_KEY_PATTERN.match(app_key):
+            raise SettingsError(
+                f"APP_KEY {app_key!r} is not a valid Connect app key: use 1-80 letters, digits, "
+                "'-', '.' or '_'"
+            )
+        raw_keys = environ.get("ENCRYPTION_KEY", "").strip()
+        if raw_keys:
+            keys = _read_encryption_keys(raw_keys)
+        elif not is_loopback_url(base_url):
+            raise SettingsError(
+                "ENCRYPTION_KEY is required when BASE_URL is public: generate one with "
+                "`connector generate-key` and keep it safe (stored secrets cannot be read "
+                "without it)"
+            )
+        else:
+            keys = (_development_key(key_file or DEV_KEY_FILE),)
+        return cls(
+            port=port,
+            base_url=base_url,
+            database_url=database_url,
+            connect_install_keys_url=keys_url,
+            encryption_keys=keys,
+            app_key=app_key,
+        )
+
+
+def is_loopback_url(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _read_port(raw: str | None) -> int:
+    if raw is None or raw.strip() == "":
+        return DEFAULT_PORT
+    try:
+        port = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"PORT must be a number from 1 to 65535, not {raw!r}") from None
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"PORT must be a number from 1 to 65535, not {port}")
+    return port
+
+
+def _read_url(name: str, raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SettingsError(f"{name} must be an absolute http(s) URL, not {raw!r}")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{name} must not have a query or fragment: {raw!r}")
+    return value
+
+
+def _read_database_url(raw: str) -> str:
+    value = raw.strip()
+    # Heroku still hands out `postgres://`; SQLAlchemy wants a dialect name, and we use psycopg 3.
+    if value.startswith("postgres://"):
+        value = "postgresql+psycopg://" + value[len("postgres://") :]
+    elif value.startswith("postgresql://"):
+        value = "postgresql+psycopg://" + value[len("postgresql://") :]
+    if not (value.startswith("sqlite:") or value.startswith("postgresql+")):
+        raise SettingsError(
+            f"DATABASE_URL must be a sqlite:/// or postgresql:// URL, not {_redact_url(raw)!r}"
+        )
+    return value
+
+
+def _redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(parts.password, "***")
+    return url
+
+
+def _read_encryption_keys(raw: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    for index, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raise SettingsError(
+                f"ENCRYPTION_KEY entry {index} is not a Fernet key (32 url-safe base64-encoded "
+                "bytes); generate one with `connector generate-key`"
+            ) from None
+    return keys
+
+
+def _development_key(path: Path) -> str:
+    """A key generated once into the data folder, so a developer's secrets survive restarts."""
+    if path.exists():
+        return _read_encryption_keys(path.read_text(encoding="ascii"))[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key().decode("ascii")
+    path.write_text(key + "\n", encoding="ascii")
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,98 @@
+"""Tenant repository: install, re-install, enable/disable, uninstall."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from connector.storage.models import TenantRow, utc_now
+from connector.storage.secrets import SecretBox
+from connector.tenant import InstallPayload, Tenant
+
+
+class TenantRepository:
+    def __init__(self, engine: Engine, secrets: SecretBox) -> None:
+        self._engine = engine
+        self._secrets = secrets
+
+    def get(self, client_key: str) -> Tenant | None:
+        with Session(self._engine) as session:
+            row = _find(session, client_key)
+            return None if row is None else self._to_tenant(row)
+
+    def save_install(self, payload: InstallPayload) -> tuple[Tenant, bool]:
+        """Store a new tenant or update one that re-installed; returns (tenant, created).
+
+        A re-install brings a new shared secret (rotation) and re-activates a tenant that had
+        uninstalled; what it owns was kept for exactly this moment.
+        """
+        with Session(self._engine) as session:
+            row = _find(session, payload.client_key)
+            created = row is None
+            if row is None:
+                row = TenantRow(
+                    client_key=payload.client_key,
+                    app_key=payload.key,
+                    base_url=payload.base_url,
+                    display_url=payload.display_url,
+                    product_type=payload.product_type,
+                    shared_secret_encrypted=self._secrets.encrypt(payload.shared_secret),
+                )
+            row.app_key = payload.key
+            row.base_url = payload.base_url
+            row.display_url = payload.display_url
+            row.product_type = payload.product_type
+            row.description = payload.description
+            row.server_version = payload.server_version
+            row.plugins_version = payload.plugins_version
+            row.shared_secret_encrypted = self._secrets.encrypt(payload.shared_secret)
+            row.installed = True
+            row.enabled = True
+            row.uninstalled_at = None
+            row.updated_at = utc_now()
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return self._to_tenant(row), created
+
+    def set_enabled(self, client_key: str, enabled: bool) -> Tenant | None:
+        with Session(self._engine) as session:
+            row = _find(session, client_key)
+            if row is None:
+                return None
+            row.enabled = enabled
+            row.updated_at = utc_now()
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return self._to_tenant(row)
+
+    def mark_uninstalled(self, client_key: str) -> Tenant | None:
+        """Disable the tenant and everything it owns; nothing is deleted (re-install resumes)."""
+        with Session(self._engine) as session:
+            row = _find(session, client_key)
+            if row is None:
+                return None
+            row.installed = False
+            row.enabled = False
+            row.uninstalled_at = utc_now()
+            row.updated_at = row.uninstalled_at
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return self._to_tenant(row)
+
+    def _to_tenant(self, row: TenantRow) -> Tenant:
+        return Tenant(
+            client_key=row.client_key,
+            base_url=row.base_url,
+            display_url=row.display_url,
+            product_type=row.product_type,
+            shared_secret=self._secrets.decrypt(row.shared_secret_encrypted),
+            installed=row.installed,
+            enabled=row.enabled,
+        )
+
+
+def _find(session: Session, client_key: str) -> TenantRow | None:
+    return session.exec(select(TenantRow).where(TenantRow.client_key == client_key)).first()

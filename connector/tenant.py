@@ -1,0 +1,36 @@
+"""The Jira site (tenant) the app is installed in, as the rest of the engine sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Tenant:
+    client_key: str
+    base_url: str
+    display_url: str
+    product_type: str
+    shared_secret: str = field(repr=False)
+    installed: bool
+    enabled: bool
+
+    @property
+    def active(self) -> bool:
+        """Installed and enabled: the only state in which we act for the site."""
+        return self.installed and self.enabled
+
+
+@dataclass(frozen=True)
+class InstallPayload:
+    """The body of Connect's `installed` lifecycle callback, checked for shape."""
+
+    key: str
+    client_key: str
+    shared_secret: str = field(repr=False)
+    base_url: str
+    display_url: str
+    product_type: str
+    description: str
+    server_version: str
+    plugins_version: str

@@ -1,0 +1,55 @@
+"""Jira webhooks declared in the descriptor (comment created, issue updated, issue deleted).
+
+Thin: verify the tenant JWT against the request, then hand the event to the engine. What the
+engine does with each event (notify participants, forget deleted issues) belongs to the
+outbound work; until then the event is verified, logged and acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from connector import logs
+from connector.connect.auth import AuthenticationError
+from connector.connect.http import authenticate_request
+from connector.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+JiraEventHandler = Callable[[str, str, dict[str, Any]], None]
+
+
+def log_event_handler(client_key: str, event: str, payload: dict[str, Any]) -> None:
+    issue = payload.get("issue")
+    issue_key = issue.get("key") if isinstance(issue, dict) else None
+    logs.event(log, "jira.webhook", client_key=client_key, webhook=event, issue_key=issue_key)
+
+
+def webhook_endpoint(event: str) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        try:
+            authenticated = authenticate_request(
+                request, tenants=runtime.tenants, base_path=runtime.settings.base_path
+            )
+        except AuthenticationError as exc:
+            logs.event(log, "jira.webhook_refused", logging.WARNING, webhook=event, reason=exc)
+            return JSONResponse({"error": str(exc)}, status_code=401)
+        try:
+            payload = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return JSONResponse({"error": "webhook body is not JSON"}, status_code=400)
+        if not isinstance(payload, dict):
+            return JSONResponse({"error": "webhook body is not a JSON object"}, status_code=400)
+        handler: JiraEventHandler = request.app.state.jira_event_handler
+        handler(authenticated.tenant.client_key, event, payload)
+        return Response(status_code=204)
+
+    endpoint.__name__ = "webhook_" + event.replace(":", "_")
+    return endpoint
