@@ -1,0 +1,78 @@
+"""Outgoing Jira auth strategies (connector/jira/auth.py) and the retry session."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from connector.connect import jwt as cj
+from connector.jira.auth import ApiTokenAuth, BearerTokenAuth, ConnectJwtAuth
+from connector.jira.session import parse_retry_after
+
+SECRET = "tenant-shared-secret-0123456789abcdefghij"
+
+
+def _prepare(url: str, method: str = "GET") -> requests.PreparedRequest:
+    return requests.Request(method, url).prepare()
+
+
+def test_connect_auth_signs_request_to_own_site_with_qsh_of_final_url() -> None:
+    auth = ConnectJwtAuth(
+        "https://site.atlassian.net", app_key="mail-connector", shared_secret=SECRET
+    )
+    request = auth(_prepare("https://site.atlassian.net/rest/api/3/search/jql?jql=a%20%3D%20b&x=1"))
+    scheme, token = request.headers["Authorization"].split(" ", 1)
+    assert scheme == "JWT"
+    target = cj.request_target("GET", "/rest/api/3/search/jql?x=1&jql=a+%3D+b")
+    claims = cj.verify_tenant_token(token, SECRET, target=target)
+    assert claims["iss"] == "mail-connector"
+
+
+def test_connect_auth_site_with_context_path_strips_it_from_qsh() -> None:
+    auth = ConnectJwtAuth("https://jira.example.com/jira", app_key="k", shared_secret=SECRET)
+    request = auth(_prepare("https://jira.example.com/jira/rest/api/3/myself", "POST"))
+    token = request.headers["Authorization"].split(" ", 1)[1]
+    cj.verify_tenant_token(token, SECRET, target=cj.request_target("POST", "/rest/api/3/myself"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example.com/rest/api/3/myself",
+        "http://site.atlassian.net/rest/api/3/myself",
+        "https://site.atlassian.net:8443/rest/api/3/myself",
+        "https://site.atlassian.net.evil.example/rest/api/3/myself",
+    ],
+)
+def test_site_auth_other_origin_gets_no_credentials(url: str) -> None:
+    for auth in (
+        ConnectJwtAuth("https://site.atlassian.net", app_key="k", shared_secret=SECRET),
+        ApiTokenAuth("https://site.atlassian.net", email="a@example.com", api_token="tok"),
+        BearerTokenAuth("https://site.atlassian.net", token="tok"),
+    ):
+        prepared = _prepare(url)
+        prepared.headers["Authorization"] = "left over"
+        assert "Authorization" not in auth(prepared).headers
+
+
+def test_api_token_auth_is_basic_email_and_token() -> None:
+    auth = ApiTokenAuth("https://jira.example.com", email="bot@example.com", api_token="tok-1")
+    header = auth(_prepare("https://jira.example.com/rest/api/3/myself")).headers["Authorization"]
+    assert header == "Basic " + base64.b64encode(b"bot@example.com:tok-1").decode()
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("5", 5.0), ("0", 0.0), (" 2.5 ", 2.5), ("", None), (None, None), ("soon", None)],
+)
+def test_parse_retry_after_seconds(header: str | None, expected: float | None) -> None:
+    assert parse_retry_after(header) == expected
+
+
+def test_parse_retry_after_http_date_is_relative_to_now() -> None:
+    now = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("Sat, 21 Nov 2026 12:00:30 GMT", now=now) == 30.0
+    assert parse_retry_after("Sat, 21 Nov 2026 11:00:00 GMT", now=now) == 0.0
