@@ -1,0 +1,67 @@
+"""The app running on loopback, with a fake Jira site beside it."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from connector.app import create_app
+from connector.runtime import Runtime
+from connector.storage.db import make_engine, migrate
+from tests.conftest import make_settings
+from tests.fakes.jira import FakeJira
+from tests.fakes.server import LoopbackServer
+
+
+@dataclass
+class RunningApp:
+    base_url: str
+    runtime: Runtime
+    jira_events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+@pytest.fixture
+def fake_jira() -> Iterator[FakeJira]:
+    with FakeJira(app_key="mail-connector") as fake:
+        yield fake
+
+
+@pytest.fixture
+def running_app(
+    database_url: str, encryption_key: str, fake_jira: FakeJira
+) -> Iterator[RunningApp]:
+    # The app's BASE_URL must be known before it is built (it is the JWT audience), so the
+    # port is bound first and the server handed the bound socket.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = make_settings(
+        base_url=base_url,
+        database_url=database_url,
+        encryption_key=encryption_key,
+        keys_url=fake_jira.install_keys_url,
+    )
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    runtime = Runtime.create(settings, engine=engine)
+    running = RunningApp(base_url=base_url, runtime=runtime)
+    app = create_app(
+        settings,
+        runtime=runtime,
+        migrate_on_start=False,
+        jira_event_handler=lambda client_key, event, payload: running.jira_events.append(
+            (client_key, event, payload)
+        ),
+    )
+    server = LoopbackServer(app, name="connector-app", sock=sock)
+    server.start()
+    try:
+        yield running
+    finally:
+        server.stop()
+        engine.dispose()
