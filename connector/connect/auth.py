@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from connector.connect.jwt import JwtError, RequestTarget, read_unverified, verify_tenant_token
+from connector.connect.jwt import (
+    JwtError,
+    RequestTarget,
+    read_unverified,
+    token_from_authorization,
+    verify_tenant_token,
+)
 from connector.tenant import Tenant
 
 
@@ -43,10 +49,10 @@ class AuthenticatedRequest:
 def token_from_request(authorization: str | None, query_jwt: str | None) -> str:
     """Jira puts the token in `Authorization: JWT …` for calls and `?jwt=` for iframe pages."""
     if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.upper() == "JWT" and token.strip():
-            return token.strip()
-        raise AuthenticationError("Authorization must be 'JWT <token>'")
+        try:
+            return token_from_authorization(authorization)
+        except JwtError as exc:
+            raise AuthenticationError(str(exc)) from exc
     if query_jwt:
         return query_jwt
     raise AuthenticationError("no JWT in the Authorization header or the jwt parameter")

@@ -17,7 +17,13 @@ from typing import Any
 
 import httpx
 
-from connector.connect.jwt import JwtError, RequestTarget, read_unverified, verify_install_token
+from connector.connect.jwt import (
+    JwtError,
+    RequestTarget,
+    read_unverified,
+    token_from_authorization,
+    verify_install_token,
+)
 from connector.tenant import InstallPayload
 
 # Key ids are opaque, but they end up in a URL path: allow only what cannot change the path.
@@ -94,15 +100,6 @@ class InstallKeyStore:
         return pem
 
 
-def token_from_authorization(header: str | None) -> str:
-    if not header:
-        raise InstallError("missing Authorization header")
-    scheme, _, token = header.partition(" ")
-    if scheme.upper() != "JWT" or not token.strip():
-        raise InstallError("Authorization must be 'JWT <token>'")
-    return token.strip()
-
-
 async def verify_lifecycle_request(
     *,
     authorization: str | None,
@@ -112,8 +109,8 @@ async def verify_lifecycle_request(
     keys: InstallKeyStore,
 ) -> dict[str, Any]:
     """Verify a lifecycle callback's RS256 token against its body; return the claims."""
-    token = token_from_authorization(authorization)
     try:
+        token = token_from_authorization(authorization)
         header, _ = read_unverified(token)
     except JwtError as exc:
         raise InstallError(str(exc)) from exc

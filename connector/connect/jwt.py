@@ -152,13 +152,11 @@ def verify_tenant_token(
     `target` is the request actually received. A token whose qsh is `context-qsh` is accepted
     only when `allow_context_qsh` is set (admin API calls from `AP.context.getToken()`).
     """
-    header, _ = read_unverified(token)
-    if header.get("alg") != TENANT_ALGORITHM:
-        raise JwtError(f"algorithm {header.get('alg')!r} is not accepted; tenant tokens are HS256")
     claims = _decode(
         token,
         shared_secret,
         algorithm=TENANT_ALGORITHM,
+        refusal="tenant tokens are HS256",
         leeway_seconds=leeway_seconds,
         now=now,
         audience=None,
@@ -177,19 +175,27 @@ def verify_install_token(
     now: float | None = None,
 ) -> dict[str, Any]:
     """Verify an RS256 signed-install token (apiMigrations "signed-install")."""
-    header, _ = read_unverified(token)
-    if header.get("alg") != INSTALL_ALGORITHM:
-        raise JwtError(f"algorithm {header.get('alg')!r} is not accepted; installs are RS256")
     claims = _decode(
         token,
         public_key_pem,
         algorithm=INSTALL_ALGORITHM,
+        refusal="installs are RS256",
         leeway_seconds=leeway_seconds,
         now=now,
         audience=audience,
     )
     check_query_string_hash(claims, target, allow_context_qsh=False)
     return claims
+
+
+def token_from_authorization(header: str | None) -> str:
+    """The token of an `Authorization: JWT <token>` header, as Connect sends it."""
+    if not header:
+        raise JwtError("missing Authorization header")
+    scheme, _, token = header.partition(" ")
+    if scheme.upper() != "JWT" or not token.strip():
+        raise JwtError("Authorization must be 'JWT <token>'")
+    return token.strip()
 
 
 def check_query_string_hash(
@@ -213,10 +219,16 @@ def _decode(
     key: str,
     *,
     algorithm: str,
+    refusal: str,
     leeway_seconds: int,
     now: float | None,
     audience: str | None,
 ) -> dict[str, Any]:
+    # The header's algorithm is checked before any key is used, so neither `none` nor an HMAC
+    # keyed with a published RSA key can get through.
+    header, _ = read_unverified(token)
+    if header.get("alg") != algorithm:
+        raise JwtError(f"algorithm {header.get('alg')!r} is not accepted; {refusal}")
     options: Options = {"require": ["iss", "exp", "iat", "qsh"]}
     if now is not None:
         # PyJWT checks time against the clock; with an explicit `now` (vectors, tests) we check
