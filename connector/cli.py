@@ -1,4 +1,4 @@
-"""The `connector` command: serve, worker, migrate, generate-key."""
+"""The `connector` command: serve, worker, migrate, preview, generate-key."""
 
 from __future__ import annotations
 
@@ -74,6 +74,31 @@ def cmd_migrate(settings: Settings) -> int:
     return 0
 
 
+def cmd_preview(path: str, as_json: bool) -> int:
+    import json
+    from pathlib import Path
+
+    from connector.mail.inbound import UnparseableEmail
+    from connector.preview import format_preview, preview_dict
+    from connector.understanding import understand
+
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        print(f"cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    try:
+        understanding = understand(raw)
+    except UnparseableEmail as exc:
+        print(f"{path} is not an email: {exc.reason}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(preview_dict(understanding), indent=2, ensure_ascii=False))
+    else:
+        print(format_preview(understanding))
+    return 0
+
+
 def cmd_generate_key() -> int:
     from cryptography.fernet import Fernet
 
@@ -89,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="interface to listen on")  # noqa: S104
     commands.add_parser("worker", help="run the mailbox poller alone")
     commands.add_parser("migrate", help="bring the database schema up to date")
+    preview = commands.add_parser(
+        "preview", help="show what a message would become in Jira (no side effects)"
+    )
+    preview.add_argument("file", help="a raw message (.eml, .box, .msg source)")
+    preview.add_argument("--json", action="store_true", help="print JSON instead of text")
     commands.add_parser("generate-key", help="print a new ENCRYPTION_KEY")
     return parser
 
@@ -98,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(args.log_level)
     if args.command == "generate-key":
         return cmd_generate_key()
+    if args.command == "preview":
+        # Needs no settings, database or network: it must work on any machine with a file.
+        return cmd_preview(args.file, args.json)
     try:
         settings = load_settings()
     except SettingsError as exc:

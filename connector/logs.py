@@ -27,3 +27,6 @@ def configure(level: str = "INFO") -> None:
     )
     # Alembic announces each of its plugins at INFO on every start; only its migrations matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # flufl.bounce logs a line per detector for every message it scans, and a traceback for a
+    # message without From that our classifier already handles: noise in an operator's log.
+    logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)

@@ -99,3 +99,61 @@ def test_cli_public_base_url_without_key_refuses_to_start(tmp_path: Path, comman
     result = _connector(command, cwd=tmp_path, BASE_URL="https://mail.example.com")
     assert result.returncode == 2
     assert "ENCRYPTION_KEY is required" in result.stderr
+
+
+REPLY_MAIL = (
+    b"From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <jurgen@example.com>\r\n"
+    b"To: support@example.com\r\n"
+    b"Subject: Re: [SUP-12] Printer on fire\r\n"
+    b"Message-ID: <reply-1@example.com>\r\n"
+    b"In-Reply-To: <issue-SUP-12@connector.example>\r\n"
+    b"Date: Sat, 21 Nov 2026 10:00:00 +0100\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"\r\n"
+    b"It is out now, thanks.\r\n"
+    b"\r\n"
+    b"On Fri, 20 Nov 2026 at 09:00, Support <support@example.com> wrote:\r\n"
+    b"> Is the printer still on fire?\r\n"
+)
+
+
+def test_cli_preview_prints_sender_reply_and_classification(tmp_path: Path) -> None:
+    message = tmp_path / "reply.eml"
+    message.write_bytes(REPLY_MAIL)
+    result = _connector("preview", str(message), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "From:           Jürgen Müller <jurgen@example.com>" in result.stdout
+    assert "Classification: human" in result.stdout
+    reply_section = result.stdout.split("Reply text (for a comment)")[1].split("Description")[0]
+    assert "It is out now, thanks." in reply_section
+    assert "still on fire" not in reply_section
+    # No side effects: preview creates no data folder and needs no settings.
+    assert not (tmp_path / "data").exists()
+
+
+def test_cli_preview_json_has_the_adf_and_threading(tmp_path: Path) -> None:
+    import json
+
+    message = tmp_path / "reply.eml"
+    message.write_bytes(REPLY_MAIL)
+    result = _connector("preview", str(message), "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["in_reply_to"] == ["issue-SUP-12@connector.example"]
+    assert data["classification"]["kind"] == "human"
+    assert data["reply"]["adf"]["type"] == "doc"
+    assert data["reply"]["quote_found"] is True
+
+
+def test_cli_preview_missing_file_exits_2(tmp_path: Path) -> None:
+    result = _connector("preview", str(tmp_path / "nope.eml"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "cannot read" in result.stderr
+
+
+def test_cli_preview_not_an_email_exits_1_with_reason(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.eml"
+    junk.write_bytes(b"")
+    result = _connector("preview", str(junk), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "is not an email" in result.stderr

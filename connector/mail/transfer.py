@@ -1,0 +1,90 @@
+"""Content-Transfer-Encoding (RFC 2045 §6) decoding that tolerates what mailers really send.
+
+Each decoder returns the bytes and whether the input was clean, so the parser can name the
+damage in `InboundEmail.defects` instead of failing: truncated base64, stray characters,
+`=` signs that start no escape in quoted-printable.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+
+_B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=\s]")
+_B64_NOT_ALPHABET = re.compile(rb"[^A-Za-z0-9+/=]+")
+_B64_PADDING = re.compile(rb"=+")
+_B64_WELL_FORMED = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+# "=" must start a soft line break or two hex digits (RFC 2045 §6.7 rules 1 and 5).
+_QP_BAD_ESCAPE = re.compile(rb"=(?![0-9A-Fa-f]{2}|[ \t]*(?:\r?\n|$))")
+_UU_BEGIN = re.compile(rb"^begin(?:-base64)? [0-7]{3,4} .*$", re.MULTILINE)
+
+BASE64 = {"base64", "base-64", "b64", "x-base64"}
+QUOTED_PRINTABLE = {"quoted-printable", "quoted_printable", "qp", "x-quoted-printable"}
+UUENCODE = {"x-uuencode", "uuencode", "uue", "x-uue"}
+
+
+def decode_base64(data: bytes) -> tuple[bytes, bool]:
+    """Decode base64 leniently: junk characters dropped, padding repaired, and concatenated
+    encodings (padding in the middle, as some gateways join parts) decoded chunk by chunk."""
+    compact = data.translate(None, b" \t\r\n")
+    if len(compact) % 4 == 0 and _B64_WELL_FORMED.fullmatch(compact):
+        return binascii.a2b_base64(compact), True  # the common case, at C speed
+    clean = _B64_JUNK.search(data) is None
+    stripped = _B64_NOT_ALPHABET.sub(b"", compact)
+    chunks = [chunk for chunk in _B64_PADDING.split(stripped) if chunk]
+    decoded: list[bytes] = []
+    for chunk in chunks:
+        if len(chunk) % 4 == 1:  # one dangling character carries fewer than 8 bits
+            chunk = chunk[:-1]
+            clean = False
+        chunk += b"=" * (-len(chunk) % 4)
+        try:
+            decoded.append(binascii.a2b_base64(chunk))
+        except binascii.Error:
+            clean = False
+    return b"".join(decoded), clean
+
+
+def decode_quoted_printable(data: bytes, crlf: bool = False) -> tuple[bytes, bool]:
+    """`crlf`: hard line breaks are CRLF in canonical form (RFC 2045 §6.7 rule 4), which
+    binary content (a PDF sent as quoted-printable) needs back; text is read as lines."""
+    clean = _QP_BAD_ESCAPE.search(data) is None
+    if crlf:
+        data = data.replace(b"\n", b"\r\n")
+    return binascii.a2b_qp(data), clean
+
+
+def decode_uuencode(data: bytes) -> tuple[bytes, bool]:
+    """Decode a uuencoded body (`begin 644 name` ... `end`), line by line; Exchange sends
+    the lines without the `begin` line."""
+    match = _UU_BEGIN.search(data)
+    out: list[bytes] = []
+    clean = True
+    for line in data[match.end() if match else 0 :].splitlines():
+        stripped = line.strip()
+        if stripped == b"end":
+            break
+        if not stripped:
+            continue
+        try:
+            out.append(binascii.a2b_uu(stripped))
+        except binascii.Error:
+            # Some encoders emit lines a few characters short; the length byte says how many.
+            length = (stripped[0] - 32) & 63
+            try:
+                out.append(binascii.a2b_uu(stripped + b" " * 4)[:length])
+            except binascii.Error:
+                clean = False
+    return b"".join(out), clean
+
+
+def decode_transfer(data: bytes, encoding: str, binary: bool = False) -> tuple[bytes, bool]:
+    """Undo a Content-Transfer-Encoding; 7bit/8bit/binary and unknown names pass through."""
+    name = encoding.strip().lower()
+    if name in BASE64:
+        return decode_base64(data)
+    if name in QUOTED_PRINTABLE:
+        return decode_quoted_printable(data, crlf=binary)
+    if name in UUENCODE:
+        return decode_uuencode(data)
+    return data, True

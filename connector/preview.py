@@ -1,0 +1,113 @@
+"""`connector preview FILE.eml`: what a message becomes, printed, with no side effects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from connector.mail.inbound import Address, InboundEmail
+from connector.understanding import Rendering, Understanding
+
+
+def _address(address: Address | None) -> dict[str, str] | None:
+    return None if address is None else {"address": address.address, "name": address.name}
+
+
+def _rendering(rendering: Rendering) -> dict[str, Any]:
+    return {
+        "text": rendering.text,
+        "quote_found": rendering.quote_found,
+        "signature_found": rendering.signature_found,
+        "truncated": rendering.fitted.truncated,
+        "adf": rendering.document,
+    }
+
+
+def _email(email: InboundEmail) -> dict[str, Any]:
+    return {
+        "sender": _address(email.sender),
+        "reply_to": [_address(a) for a in email.reply_to],
+        "to": [_address(a) for a in email.to],
+        "cc": [_address(a) for a in email.cc],
+        "subject": email.subject,
+        "date": email.date.isoformat() if email.date else None,
+        "message_id": email.message_id,
+        "in_reply_to": list(email.in_reply_to),
+        "references": list(email.references),
+        "attachments": [
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+                "content_id": a.content_id,
+                "inline": a.inline,
+                "from_tnef": a.from_tnef,
+            }
+            for a in email.attachments
+        ],
+        "forwarded": [
+            {"subject": f.subject, "sender": _address(f.sender)} for f in email.forwarded
+        ],
+        "defects": list(email.defects),
+        "size": email.size,
+    }
+
+
+def preview_dict(understanding: Understanding) -> dict[str, Any]:
+    classification = understanding.classification
+    return {
+        **_email(understanding.email),
+        "classification": {
+            "kind": str(classification.kind),
+            "reason": classification.reason,
+        },
+        "reply": _rendering(understanding.reply),
+        "description": _rendering(understanding.description),
+    }
+
+
+def format_preview(understanding: Understanding) -> str:
+    data = preview_dict(understanding)
+    sender = understanding.email.sender
+    lines = [
+        f"From:           {sender if sender else '(none)'}",
+        f"Subject:        {data['subject']}",
+        f"Date:           {data['date'] or '(none)'}",
+        f"Message-ID:     {data['message_id'] or '(none)'}",
+        f"Classification: {data['classification']['kind']} ({data['classification']['reason']})",
+    ]
+    if data["in_reply_to"] or data["references"]:
+        lines.append(f"Thread:         {', '.join(data['in_reply_to'] or data['references'])}")
+    for defect in data["defects"]:
+        lines.append(f"Defect:         {defect}")
+    lines.append("")
+    lines.append("Attachments:")
+    if not data["attachments"]:
+        lines.append("  (none)")
+    for item in data["attachments"]:
+        flags = ", ".join(
+            flag
+            for flag, present in (("inline", item["inline"]), ("from TNEF", item["from_tnef"]))
+            if present
+        )
+        cid = f" cid:{item['content_id']}" if item["content_id"] else ""
+        suffix = f" [{flags}]" if flags else ""
+        lines.append(
+            f"  {item['filename']} ({item['content_type']}, {item['size']} bytes){cid}{suffix}"
+        )
+    for title, key in (("Reply text (for a comment)", "reply"), ("Description", "description")):
+        rendering = data[key]
+        notes = [
+            note
+            for note, present in (
+                ("quote removed", rendering["quote_found"]),
+                ("signature removed", rendering["signature_found"]),
+                ("truncated to Jira's limit, full text attached", rendering["truncated"]),
+            )
+            if present
+        ]
+        lines += ["", f"{title}{' (' + ', '.join(notes) + ')' if notes else ''}:"]
+        lines += ["  " + line for line in (rendering["text"] or "(empty)").splitlines()]
+    lines += ["", "Description as ADF:", json.dumps(data["description"]["adf"], indent=2)]
+    return "\n".join(lines)
