@@ -13,11 +13,11 @@ images); it is sanitised inside `html_to_adf`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from connector.jira.adf import FittedDocument, fit_to_limit, html_to_adf, text_to_adf
+from connector.jira.adf import FittedDocument, adf_to_text, fit_to_limit, html_to_adf, text_to_adf
 from connector.mail.classify import Classification, classify
-from connector.mail.html_text import html_to_text
 from connector.mail.inbound import InboundEmail
 from connector.mail.message import parse_email
 from connector.mail.reply import extract_reply_html, extract_reply_text
@@ -27,9 +27,8 @@ FULL_TEXT_FILENAME = "full-message.txt"
 
 @dataclass(frozen=True)
 class Rendering:
-    """One body rendered for Jira: the plain text, and the ADF fitted to the field limit."""
+    """One body rendered for Jira: the ADF fitted to the field limit, and its plain text."""
 
-    text: str
     fitted: FittedDocument
     quote_found: bool = False
     signature_found: bool = False
@@ -37,6 +36,14 @@ class Rendering:
     @property
     def document(self) -> dict[str, Any]:
         return self.fitted.document
+
+    @cached_property
+    def text(self) -> str:
+        """Plain text of what Jira will show (read back from the ADF, so the two agree).
+
+        Only previews and logs need it, so it is computed on first use.
+        """
+        return adf_to_text(self.fitted.document)
 
 
 @dataclass(frozen=True)
@@ -50,11 +57,12 @@ class Understanding:
 def understand(raw: bytes, *, loop_header_value: str | None = None) -> Understanding:
     """Raises `UnparseableEmail` only for bytes that are not an email at all."""
     email = parse_email(raw)
+    description = render_description(email)
     return Understanding(
         email=email,
         classification=classify(email, loop_header_value=loop_header_value),
-        description=render_description(email),
-        reply=render_reply(email),
+        description=description,
+        reply=render_reply(email, description=description),
     )
 
 
@@ -65,27 +73,28 @@ def _inline_images(email: InboundEmail) -> dict[str, str]:
 def render_description(email: InboundEmail) -> Rendering:
     if email.html_body.strip():
         document = html_to_adf(email.html_body, inline_images=_inline_images(email))
-        text = email.text_body or html_to_text(email.html_body)
     else:
         document = text_to_adf(email.text_body)
-        text = email.text_body
-    return Rendering(text=text, fitted=fit_to_limit(document, filename=FULL_TEXT_FILENAME))
+    return Rendering(fitted=fit_to_limit(document, filename=FULL_TEXT_FILENAME))
 
 
-def render_reply(email: InboundEmail) -> Rendering:
-    if email.html_body.strip():
+def render_reply(email: InboundEmail, *, description: Rendering | None = None) -> Rendering:
+    """The reply part; `description` (the whole body, already rendered) is reused when
+    extraction removes nothing, as for most first messages."""
+    is_html = bool(email.html_body.strip())
+    if is_html:
         html_reply = extract_reply_html(email.html_body)
-        document = html_to_adf(html_reply.html, inline_images=_inline_images(email))
-        return Rendering(
-            text=html_to_text(html_reply.html),
-            fitted=fit_to_limit(document, filename=FULL_TEXT_FILENAME),
-            quote_found=html_reply.quote_found,
-            signature_found=html_reply.signature_found,
+        original, body = email.html_body, html_reply.html
+        flags = (html_reply.quote_found, html_reply.signature_found)
+    else:
+        text_reply = extract_reply_text(email.text_body)
+        original, body = email.text_body, text_reply.text
+        flags = (text_reply.quote_found, text_reply.signature_found)
+    if body == original and description is not None:
+        fitted = description.fitted
+    else:
+        document = (
+            html_to_adf(body, inline_images=_inline_images(email)) if is_html else text_to_adf(body)
         )
-    text_reply = extract_reply_text(email.text_body)
-    return Rendering(
-        text=text_reply.text,
-        fitted=fit_to_limit(text_to_adf(text_reply.text), filename=FULL_TEXT_FILENAME),
-        quote_found=text_reply.quote_found,
-        signature_found=text_reply.signature_found,
-    )
+        fitted = fit_to_limit(document, filename=FULL_TEXT_FILENAME)
+    return Rendering(fitted=fitted, quote_found=flags[0], signature_found=flags[1])
