@@ -14,6 +14,9 @@ from sqlalchemy.engine import Engine, make_url
 from connector.settings import Settings
 from connector.storage.db import make_engine, migrate
 
+# Real Dovecot (IMAP, POP3, TLS) on loopback: the `dovecot` and `mail_user` fixtures.
+pytest_plugins = ["tests.servers.dovecot"]
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

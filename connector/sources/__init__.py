@@ -1,0 +1,20 @@
+"""Mailbox adapters behind one Protocol (`base.MailSource`): IMAP, POP3 and, later, Graph."""
+
+from __future__ import annotations
+
+from connector.sources.base import MailSource
+from connector.sources.config import SourceConfig
+from connector.sources.errors import SourceConfigError
+
+
+def open_source(config: SourceConfig) -> MailSource:
+    """The adapter for `config.protocol`, not yet connected."""
+    if config.protocol == "imap":
+        from connector.sources.imap import ImapSource
+
+        return ImapSource(config)
+    if config.protocol == "pop3":
+        from connector.sources.pop3 import Pop3Source
+
+        return Pop3Source(config)
+    raise SourceConfigError("protocol", "Microsoft Graph sources are not available yet")
