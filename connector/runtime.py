@@ -10,8 +10,11 @@ from sqlalchemy.engine import Engine
 from connector.connect.install import InstallKeyStore
 from connector.settings import Settings
 from connector.storage.db import make_engine
+from connector.storage.email_log import EmailLog
 from connector.storage.secrets import SecretBox
+from connector.storage.sources import SourceRepository
 from connector.storage.tenants import TenantRepository
+from connector.storage.threads import ParticipantRepository, ThreadRepository
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,10 @@ class Runtime:
     secrets: SecretBox
     tenants: TenantRepository
     install_keys: InstallKeyStore
+    sources: SourceRepository
+    email_log: EmailLog
+    threads: ThreadRepository
+    participants: ParticipantRepository
 
     @classmethod
     def create(cls, settings: Settings, *, engine: Engine | None = None) -> Runtime:
@@ -32,6 +39,10 @@ class Runtime:
             secrets=secrets,
             tenants=TenantRepository(engine, secrets),
             install_keys=InstallKeyStore(settings.connect_install_keys_url),
+            sources=SourceRepository(engine, secrets),
+            email_log=EmailLog(engine, secrets),
+            threads=ThreadRepository(engine),
+            participants=ParticipantRepository(engine),
         )
 
     def database_answers(self) -> bool:

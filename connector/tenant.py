@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Tenant:
+    id: int
     client_key: str
     base_url: str
     display_url: str

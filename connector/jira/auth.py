@@ -21,6 +21,7 @@ import requests
 
 from connector import logs
 from connector.connect.jwt import encode_token, request_target
+from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -120,3 +121,9 @@ def api_token_site(base_url: str, *, email: str, api_token: str) -> JiraSite:
     return JiraSite(
         base_url=base_url, auth=ApiTokenAuth(base_url, email=email, api_token=api_token)
     )
+
+
+def tenant_site(tenant: Tenant, *, app_key: str) -> JiraSite:
+    """How to reach an installed tenant's site. Today every tenant is a Connect install; an
+    API-token or Forge tenant will choose its strategy here, and nowhere else."""
+    return connect_site(tenant.base_url, app_key=app_key, shared_secret=tenant.shared_secret)

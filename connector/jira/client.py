@@ -180,9 +180,26 @@ class JiraClient:
         created = self._post("issue", body)
         return CreatedIssue(id=str(created["id"]), key=str(created["key"]))
 
-    def add_comment(self, issue_key: str, body_adf: Mapping[str, Any]) -> CreatedComment:
-        created = self._post(f"issue/{_segment(issue_key)}/comment", {"body": dict(body_adf)})
+    def add_comment(
+        self,
+        issue_key: str,
+        body_adf: Mapping[str, Any],
+        *,
+        properties: Mapping[str, Any] | None = None,
+    ) -> CreatedComment:
+        """Add a comment; `properties` are stored on it in the same call."""
+        body: dict[str, Any] = {"body": dict(body_adf)}
+        if properties:
+            body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
+        created = self._post(f"issue/{_segment(issue_key)}/comment", body)
         return CreatedComment(id=str(created["id"]))
+
+    def get_comments(
+        self, issue_key: str, *, with_properties: bool = False
+    ) -> list[dict[str, Any]]:
+        params = {"expand": "properties"} if with_properties else None
+        path = f"issue/{_segment(issue_key)}/comment"
+        return list(self._paged(path, "comments", params=params))
 
     def add_attachment(
         self, issue_key: str, filename: str, content: bytes, content_type: str
@@ -226,10 +243,12 @@ class JiraClient:
             raise JiraError(None, [f"unexpected answer to POST {path}"])
         return found
 
-    def _paged(self, path: str, items_key: str) -> Iterator[dict[str, Any]]:
+    def _paged(
+        self, path: str, items_key: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
         start_at = 0
         while True:
-            page = self._get(path, params={"startAt": start_at, "maxResults": 50})
+            page = self._get(path, params={**(params or {}), "startAt": start_at, "maxResults": 50})
             items = [item for item in page.get(items_key, []) if isinstance(item, dict)]
             yield from items
             start_at += len(items)

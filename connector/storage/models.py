@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -31,3 +31,122 @@ class TenantRow(SQLModel, table=True):
     installed_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     uninstalled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class MailSourceRow(SQLModel, table=True):
+    """A mailbox a tenant connected, how to process its mail, and where polling stands."""
+
+    __tablename__ = "mail_sources"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    name: str = Field(max_length=120)
+    description: str = Field(default="", max_length=1000)
+    protocol: str = Field(max_length=16)
+    provider: str = Field(default="custom", max_length=32)
+    host: str = Field(max_length=255)
+    port: int
+    security: str = Field(max_length=16)
+    verify_tls: bool = Field(default=True)
+    username: str = Field(max_length=320)
+    # Fernet tokens; never the secrets themselves.
+    password_encrypted: str | None = Field(default=None, sa_type=Text)
+    oauth_encrypted: str | None = Field(default=None, sa_type=Text)
+    folder: str = Field(default="INBOX", max_length=255)
+    interval_minutes: int = Field(default=1)
+    timeout_seconds: int = Field(default=30)
+    after_processing: str = Field(default="mark_read", max_length=16)
+    success_folder: str | None = Field(default=None, max_length=255)
+    failure_folder: str | None = Field(default=None, max_length=255)
+    exclusion_folders: str = Field(default="[]", sa_type=Text)  # JSON list
+    max_message_bytes: int = Field(default=25 * 1024 * 1024)
+    project_key: str = Field(max_length=32)
+    issue_type: str = Field(max_length=64)
+    unmatched: str = Field(default="create", max_length=16)
+    policy: str = Field(default="{}", sa_type=Text)  # JSON: the pipeline's per-source rules
+    enabled: bool = Field(default=False)
+    status: str = Field(default="unknown", max_length=16)
+    status_message: str = Field(default="", sa_type=Text)
+    status_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    cursor: str | None = Field(default=None, sa_type=Text)  # JSON from connector.sources
+    first_connected_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    consecutive_failures: int = Field(default=0)
+    next_poll_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True), index=True)
+    last_poll_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
+class EmailLogRow(SQLModel, table=True):
+    """One row per message fetched, written before Jira is called: the exactly-once ledger."""
+
+    __tablename__ = "email_log"
+    __table_args__ = (UniqueConstraint("source_id", "message_key", name="uq_email_log_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    source_id: int = Field(foreign_key="mail_sources.id", index=True)
+    message_key: str = Field(max_length=255)  # the message's place in its mailbox
+    message_id: str | None = Field(default=None, sa_type=Text)
+    message_id_digest: str | None = Field(default=None, max_length=64, index=True)
+    sender: str = Field(default="", max_length=320)
+    sender_name: str = Field(default="", max_length=255)
+    subject: str = Field(default="", sa_type=Text)
+    size: int = Field(default=0)
+    outcome: str = Field(default="pending", max_length=16, index=True)
+    reason: str = Field(default="", sa_type=Text)
+    issue_key: str | None = Field(default=None, max_length=64)
+    comment_id: str | None = Field(default=None, max_length=32)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    trail: str = Field(default="[]", sa_type=Text)  # JSON list of decision steps
+    headers: str = Field(default="[]", sa_type=Text)  # JSON list of [name, value]
+    raw_encrypted: str | None = Field(default=None, sa_type=Text)
+    received_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
+class ThreadMessageRow(SQLModel, table=True):
+    """A Message-ID we created an issue or comment from, or sent: how replies find their issue."""
+
+    __tablename__ = "thread_messages"
+    __table_args__ = (UniqueConstraint("tenant_id", "message_id_digest", name="uq_thread_message"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    message_id_digest: str = Field(max_length=64)
+    issue_key: str = Field(max_length=64)
+    origin: str = Field(max_length=16)  # inbound | outbound
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
+class ParticipantRow(SQLModel, table=True):
+    """Every sender and Cc address per issue, so people without Jira accounts can be told."""
+
+    __tablename__ = "participants"
+    __table_args__ = (UniqueConstraint("tenant_id", "issue_key", "address", name="uq_participant"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    issue_key: str = Field(max_length=64, index=True)
+    address: str = Field(max_length=320)
+    name: str = Field(default="", max_length=255)
+    role: str = Field(max_length=16)  # sender | cc
+    jira_account_id: str | None = Field(default=None, max_length=128)
+    first_seen: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    last_seen: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
+class TenantSettingsRow(SQLModel, table=True):
+    """Per-site settings: custom-field mapping and the workaround user."""
+
+    __tablename__ = "tenant_settings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", unique=True)
+    field_mapping: str = Field(default="{}", sa_type=Text)  # JSON: role -> custom field id
+    workaround_email: str | None = Field(default=None, max_length=320)
+    workaround_token_encrypted: str | None = Field(default=None, sa_type=Text)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))

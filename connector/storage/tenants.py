@@ -83,7 +83,10 @@ class TenantRepository:
             return self._to_tenant(row)
 
     def _to_tenant(self, row: TenantRow) -> Tenant:
+        if row.id is None:
+            raise LookupError("tenant row has no id yet")
         return Tenant(
+            id=row.id,
             client_key=row.client_key,
             base_url=row.base_url,
             display_url=row.display_url,

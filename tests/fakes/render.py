@@ -80,7 +80,9 @@ def project_json(site: JiraSite, project: Project, *, full: bool = True) -> dict
     return body
 
 
-def comment_json(site: JiraSite, issue: Issue, comment: Comment) -> dict[str, Any]:
+def comment_json(
+    site: JiraSite, issue: Issue, comment: Comment, *, with_properties: bool = False
+) -> dict[str, Any]:
     author = user_json(site, comment.author_id)
     body: dict[str, Any] = {
         "self": f"{site.base_url}/rest/api/3/issue/{issue.id}/comment/{comment.id}",
@@ -94,18 +96,25 @@ def comment_json(site: JiraSite, issue: Issue, comment: Comment) -> dict[str, An
     }
     if comment.visibility is not None:
         body["visibility"] = comment.visibility
+    if with_properties:
+        body["properties"] = [{"key": k, "value": v} for k, v in comment.properties.items()]
     return body
 
 
 def comments_page(
-    site: JiraSite, issue: Issue, start_at: int = 0, max_results: int = 5000
+    site: JiraSite,
+    issue: Issue,
+    start_at: int = 0,
+    max_results: int = 5000,
+    *,
+    with_properties: bool = False,
 ) -> dict[str, Any]:
     page = issue.comments[start_at : start_at + max_results]
     return {
         "startAt": start_at,
         "maxResults": max_results,
         "total": len(issue.comments),
-        "comments": [comment_json(site, issue, c) for c in page],
+        "comments": [comment_json(site, issue, c, with_properties=with_properties) for c in page],
     }
 
 

@@ -61,7 +61,12 @@ def get_comments(site: JiraSite, call: Call) -> Reply:
     issue = site.find_issue(call.params["issueIdOrKey"])
     start_at = call.int_arg("startAt", 0)
     max_results = min(call.int_arg("maxResults", 5000), 5000)
-    return Reply(200, render.comments_page(site, issue, start_at, max_results))
+    expand = call.args("expand")
+    with_properties = any("properties" in value.split(",") for value in expand)
+    return Reply(
+        200,
+        render.comments_page(site, issue, start_at, max_results, with_properties=with_properties),
+    )
 
 
 @router.route("GET", "/issue/{issueIdOrKey}/comment/{id}")

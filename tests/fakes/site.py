@@ -83,6 +83,8 @@ class Comment:
     author_id: str
     created: str
     visibility: Any = None
+    # Comment entity properties set at creation (`properties` in the POST body).
+    properties: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -342,7 +344,12 @@ class JiraSite:
         if problem:
             raise JiraError(400, [], {"comment": problem})
         comment = Comment(
-            self.next_id(), body["body"], author_id, jira_timestamp(), body.get("visibility")
+            self.next_id(),
+            body["body"],
+            author_id,
+            jira_timestamp(),
+            body.get("visibility"),
+            {str(p["key"]): p.get("value") for p in body.get("properties") or []},
         )
         issue.comments.append(comment)
         issue.updated = comment.created

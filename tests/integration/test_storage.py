@@ -33,7 +33,7 @@ def _payload(secret: str = SECRET, client_key: str = "jira:site-1") -> InstallPa
 
 
 def test_migrate_empty_database_reaches_head_and_matches_models(migrated_engine: Engine) -> None:
-    assert current_revision(migrated_engine) == "0001"
+    assert current_revision(migrated_engine) == "0002"
     with migrated_engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert diff == []
@@ -41,7 +41,7 @@ def test_migrate_empty_database_reaches_head_and_matches_models(migrated_engine:
 
 def test_migrate_twice_is_harmless(migrated_engine: Engine) -> None:
     migrate(migrated_engine)
-    assert current_revision(migrated_engine) == "0001"
+    assert current_revision(migrated_engine) == "0002"
 
 
 def test_tenant_install_stores_secret_encrypted(

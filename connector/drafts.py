@@ -1,0 +1,68 @@
+"""What the pipeline asks of Jira, as values, and the port it asks through.
+
+`IssueTracker` is the seam (DESIGN.md, "Seams"): the pipeline is given one; production passes
+`connector.jira.tracker.JiraTracker`, tests may pass the same over the fake Jira.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from connector.mail.inbound import MailAttachment
+
+
+@dataclass(frozen=True)
+class IssueDraft:
+    project_key: str
+    issue_type: str
+    summary: str
+    description: Mapping[str, Any] = field(repr=False)  # ADF
+    message_digest: str
+    reporter_account_id: str | None = None
+    assignee_account_id: str | None = None
+    labels: tuple[str, ...] = ()
+    priority: str | None = None
+    custom_fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CommentDraft:
+    issue_key: str
+    body: Mapping[str, Any] = field(repr=False)  # ADF
+    message_digest: str
+
+
+@dataclass(frozen=True)
+class IssueInfo:
+    key: str
+    project_key: str
+    issue_type: str
+
+
+@dataclass(frozen=True)
+class JiraPerson:
+    account_id: str
+    display_name: str
+
+
+class IssueTracker(Protocol):
+    """What the pipeline needs from Jira; every call may raise `connector.jira.client.JiraError`
+    (its `retryable` says whether trying later can help)."""
+
+    def issue_info(self, issue_key: str) -> IssueInfo | None: ...
+
+    def find_person(self, address: str) -> JiraPerson | None: ...
+
+    def find_issue_by_digest(self, digest: str) -> str | None: ...
+
+    def find_comment_by_digest(self, issue_key: str, digest: str) -> str | None: ...
+
+    def create_issue(self, draft: IssueDraft) -> str: ...
+
+    def add_comment(self, draft: CommentDraft) -> str: ...
+
+    def attachment_names(self, issue_key: str) -> set[tuple[str, int]]: ...
+
+    def attach(self, issue_key: str, attachment: MailAttachment) -> None: ...

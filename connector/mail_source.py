@@ -1,0 +1,211 @@
+"""A tenant's mail source as the engine sees it: what an admin set, and where polling stands.
+
+`SourceSpec` is what the admin API edits (validated here, so the API, the CLI and tests share
+one set of rules and every error names its field); `MailSource` adds the stored identity and
+state. Connection settings are checked by `connector.sources.SourceConfig` itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from connector.sources.config import AccessTokenProvider, SourceConfig
+from connector.sources.errors import SourceConfigError
+
+Unmatched = Literal["create", "ignore"]
+SourceStatus = Literal["unknown", "ok", "error", "disabled"]
+
+_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+DEFAULT_RATE_LIMIT_PER_HOUR = 20
+
+
+@dataclass(frozen=True)
+class FieldMapping:
+    """Copy an email property into a Jira field: `source` is `sender`, `sender_name`,
+    `recipients`, `subject`, `header:<Name>` or `body:<Key>` (a `Key: value` line)."""
+
+    source: str
+    field_id: str
+
+    def __post_init__(self) -> None:
+        simple = {"sender", "sender_name", "recipients", "cc", "subject"}
+        prefix, _, rest = self.source.partition(":")
+        if self.source not in simple and not (prefix in {"header", "body"} and rest.strip()):
+            raise SourceConfigError(
+                "field_mappings",
+                f"{self.source!r} is not an email property: use one of {sorted(simple)}, "
+                "header:<Name> or body:<Key>",
+            )
+        if not self.field_id.strip():
+            raise SourceConfigError("field_mappings", "each mapping needs a Jira field id")
+
+
+@dataclass(frozen=True)
+class SourcePolicy:
+    """How the pipeline treats this source's mail (issue 5's per-source rules)."""
+
+    subject_projects: tuple[str, ...] = ()  # keys matched in subjects; empty = the source's
+    comment_issue_types: tuple[str, ...] = ()  # types that accept mail comments; empty = all
+    ignored_senders: tuple[str, ...] = ()  # addresses or fragments such as "@spam.example"
+    allowed_domains: tuple[str, ...] = ()  # empty = every domain
+    drop_automatic: bool = True  # auto-replies, bounces, feedback reports
+    rate_limit_per_hour: int = DEFAULT_RATE_LIMIT_PER_HOUR  # per sender, against loops
+    default_reporter: str | None = None  # account id when the sender has no Jira account
+    default_assignee: str | None = None
+    labels: tuple[str, ...] = ()
+    priority: str | None = None
+    language: str | None = None
+    skip_images_below_bytes: int = 0  # tiny signature images are not attached when > 0
+    field_defaults: Mapping[str, Any] = field(default_factory=dict)
+    field_mappings: tuple[FieldMapping, ...] = ()
+
+    def __post_init__(self) -> None:
+        for key in self.subject_projects:
+            _check_project_key("subject_projects", key)
+        if not 0 <= self.rate_limit_per_hour <= 10_000:
+            raise SourceConfigError("rate_limit_per_hour", "must be from 0 (off) to 10000")
+        if self.skip_images_below_bytes < 0:
+            raise SourceConfigError("skip_images_below_bytes", "must not be negative")
+        for label in self.labels:
+            if not label or any(ch.isspace() for ch in label):
+                raise SourceConfigError("labels", f"{label!r}: Jira labels have no spaces")
+
+    def to_json(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["field_mappings"] = [
+            {"source": m.source, "field_id": m.field_id} for m in self.field_mappings
+        ]
+        data["field_defaults"] = dict(self.field_defaults)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SourcePolicy:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise SourceConfigError(sorted(unknown)[0], "is not a source policy setting")
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            if name == "field_mappings":
+                values[name] = tuple(
+                    FieldMapping(str(item["source"]), str(item["field_id"])) for item in value
+                )
+            elif isinstance(value, list):
+                values[name] = tuple(str(item) for item in value)
+            else:
+                values[name] = value
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise SourceConfigError("policy", str(exc)) from None
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Everything an admin sets on a source. Secrets are write-only and kept out of `repr`."""
+
+    name: str
+    protocol: str
+    host: str
+    port: int
+    username: str
+    project_key: str
+    issue_type: str
+    password: str | None = field(default=None, repr=False)
+    description: str = ""
+    provider: str = "custom"
+    security: str = "ssl"
+    verify_tls: bool = True
+    folder: str = "INBOX"
+    interval_minutes: int = 1
+    timeout_seconds: int = 30
+    after_processing: str = "mark_read"
+    success_folder: str | None = None
+    failure_folder: str | None = None
+    exclusion_folders: tuple[str, ...] = ()
+    max_message_bytes: int = 25 * 1024 * 1024
+    unmatched: str = "create"
+    policy: SourcePolicy = field(default_factory=SourcePolicy)
+    uses_oauth: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.name.strip() or len(self.name) > 120:
+            raise SourceConfigError("name", "is required (at most 120 characters)")
+        if len(self.description) > 1000:
+            raise SourceConfigError("description", "is at most 1000 characters")
+        if not 1 <= self.interval_minutes <= 60:
+            raise SourceConfigError("interval_minutes", "must be from 1 to 60")
+        _check_project_key("project_key", self.project_key)
+        if not self.issue_type.strip():
+            raise SourceConfigError("issue_type", "is required")
+        if self.unmatched not in get_args(Unmatched):
+            raise SourceConfigError("unmatched", "must be create or ignore")
+        # The connection rules live with the adapters; a placeholder secret lets them check
+        # everything else when the password is kept from before or comes from OAuth.
+        self.connection_config(
+            password=self.password or "unchanged",
+            access_token=(lambda: "token") if self.uses_oauth else None,
+        )
+
+    def connection_config(
+        self,
+        *,
+        password: str | None,
+        access_token: AccessTokenProvider | None = None,
+        source_id: str = "",
+    ) -> SourceConfig:
+        return SourceConfig(
+            protocol=self.protocol,  # type: ignore[arg-type]
+            host=self.host,
+            port=self.port,
+            username=self.username,
+            password=None if access_token else password,
+            access_token=access_token,
+            security=self.security,  # type: ignore[arg-type]
+            verify_tls=self.verify_tls,
+            folder=self.folder,
+            timeout_seconds=self.timeout_seconds,
+            after_processing=self.after_processing,  # type: ignore[arg-type]
+            success_folder=self.success_folder,
+            failure_folder=self.failure_folder,
+            exclusion_folders=self.exclusion_folders,
+            max_message_bytes=self.max_message_bytes,
+            source_id=source_id,
+        )
+
+    def with_changes(self, **changes: Any) -> SourceSpec:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class MailSource:
+    id: int
+    tenant_id: int
+    client_key: str
+    spec: SourceSpec
+    has_password: bool
+    enabled: bool
+    status: str
+    status_message: str
+    status_at: datetime | None
+    cursor: str | None
+    first_connected_at: datetime | None
+    consecutive_failures: int
+    next_poll_at: datetime | None
+    last_poll_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def label(self) -> str:
+        """How logs name the source: its id, never the account's address."""
+        return f"source-{self.id}"
+
+
+def _check_project_key(name: str, value: str) -> None:
+    if not isinstance(value, str) or not _PROJECT_KEY.match(value):
+        raise SourceConfigError(name, f"{value!r} is not a Jira project key (e.g. SUP)")

@@ -1,0 +1,423 @@
+"""One message through: dedupe -> parse -> filter -> route -> deliver -> record.
+
+The caller has already written the message's email-log row (`EmailLog.begin`): that row is
+the exactly-once ledger. Here the message reaches a final outcome exactly once, or is
+postponed for a retry when Jira is unavailable; after `MAX_ATTEMPTS` it is quarantined
+(outcome `failed`) so one bad message never blocks a mailbox. Every decision is appended to
+the row's trail in words an admin can read.
+
+Crash safety: the issue (or comment) is created with the message's digest as an entity
+property in the same call. If we die between Jira's answer and our commit, the next attempt
+finds that property and records the existing issue instead of creating a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from connector import logs
+from connector.drafts import CommentDraft, IssueDraft, IssueTracker, JiraPerson
+from connector.jira.adf import text_to_adf
+from connector.jira.client import JiraError
+from connector.mail.inbound import InboundEmail, MailAttachment, UnparseableEmail
+from connector.mail_source import MailSource, SourcePolicy
+from connector.routing.filters import automatic_mail_reason, rate_reason, sender_reason
+from connector.routing.match import (
+    ThreadMatch,
+    clean_subject,
+    match_thread,
+    message_id_digest,
+    raw_digest,
+    thread_digests,
+)
+from connector.storage.email_log import EmailLog, LogEntry
+from connector.storage.models import utc_now
+from connector.storage.threads import Participant, ParticipantRepository, ThreadRepository
+from connector.understanding import FULL_TEXT_FILENAME, Understanding, understand
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+# Backoff per attempt when Jira gives no Retry-After: 1, 5, 15, 60 minutes.
+BACKOFF_MINUTES = (1, 5, 15, 60)
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Custom fields that receive a sender without a Jira account (tenant settings)."""
+
+    sender_name: str | None = None
+    sender_address: str | None = None
+    recipients: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # a final outcome, or "pending" when postponed
+    reason: str
+    issue_key: str | None = None
+    retry_at: datetime | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.outcome != "pending"
+
+
+@dataclass
+class _Trail:
+    steps: list[str] = field(default_factory=list)
+
+    def add(self, step: str) -> None:
+        self.steps.append(step)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        tracker: IssueTracker,
+        email_log: EmailLog,
+        threads: ThreadRepository,
+        participants: ParticipantRepository,
+        field_map: FieldMap = FieldMap(),
+        loop_header_value: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._tracker = tracker
+        self._log = email_log
+        self._threads = threads
+        self._participants = participants
+        self._fields = field_map
+        self._loop_value = loop_header_value
+        self._clock = clock
+
+    def process(self, source: MailSource, entry: LogEntry, raw: bytes) -> Outcome:
+        trail = _Trail()
+        attempt = self._log.start_attempt(entry.id)
+        trail.add(f"attempt {attempt}")
+        try:
+            understanding = understand(raw, loop_header_value=self._loop_value)
+        except UnparseableEmail as exc:
+            return self._finish(entry, "failed", f"not an email: {exc.reason}", trail)
+        email = understanding.email
+        digest = message_id_digest(email.message_id) if email.message_id else raw_digest(raw)
+        if attempt == 1:
+            self._log.describe(
+                entry.id,
+                message_id=email.message_id,
+                digest=digest,
+                sender=email.sender.address if email.sender else "",
+                sender_name=email.sender.name if email.sender else "",
+                subject=email.subject,
+                headers=email.headers,
+                raw=raw,
+            )
+        try:
+            return self._route(source, entry, understanding, digest, attempt, trail)
+        except JiraError as exc:
+            return self._failed_call(entry, exc, attempt, trail)
+        except Exception as exc:
+            # Anything unexpected is quarantined with its traceback, never retried blindly.
+            log.exception("pipeline.quarantined entry_id=%s", entry.id)
+            return self._finish(entry, "failed", f"internal error: {type(exc).__name__}", trail)
+
+    # -- decisions -----------------------------------------------------------------------
+
+    def _route(
+        self,
+        source: MailSource,
+        entry: LogEntry,
+        understanding: Understanding,
+        digest: str,
+        attempt: int,
+        trail: _Trail,
+    ) -> Outcome:
+        email = understanding.email
+        policy = source.spec.policy
+        classification = understanding.classification
+        trail.add(f"classified {classification.kind}: {classification.reason}")
+        reason = automatic_mail_reason(classification, drop_automatic=policy.drop_automatic)
+        reason = reason or sender_reason(
+            email.sender, ignored=policy.ignored_senders, allowed_domains=policy.allowed_domains
+        )
+        if reason is None and email.sender is not None:
+            since = self._clock() - timedelta(hours=1)
+            recent = self._log.count_from_sender(source.tenant_id, email.sender.address, since)
+            reason = rate_reason(recent, limit_per_hour=policy.rate_limit_per_hour)
+        if reason is not None:
+            return self._finish(entry, "ignored", reason, trail)
+
+        known = self._threads.lookup(source.tenant_id, [digest, *thread_digests(email)])
+        if digest in known and attempt == 1:
+            key = known[digest]
+            return self._finish(
+                entry, "duplicate", f"this Message-ID already made {key}", trail, issue_key=key
+            )
+        projects = policy.subject_projects or (source.spec.project_key,)
+        match = match_thread(email, projects=projects, known=known)
+        if match is not None:
+            trail.add(f"thread: {match.detail}")
+            why_not = self._why_not_comment(match, policy)
+            if why_not is None:
+                return self._comment(source, entry, understanding, digest, match, attempt, trail)
+            trail.add(why_not)
+            if source.spec.unmatched == "ignore":
+                return self._finish(
+                    entry, "ignored", f"{why_not}; unmatched mail is ignored", trail
+                )
+        elif source.spec.unmatched == "ignore":
+            return self._finish(
+                entry, "ignored", "no issue matched; unmatched mail is ignored", trail
+            )
+        return self._create(source, entry, understanding, digest, attempt, trail)
+
+    def _why_not_comment(self, match: ThreadMatch, policy: SourcePolicy) -> str | None:
+        info = self._tracker.issue_info(match.issue_key)
+        if info is None:
+            return f"{match.issue_key} no longer exists (or the app cannot see it)"
+        if policy.comment_issue_types and info.issue_type not in policy.comment_issue_types:
+            return f"{match.issue_key} is a {info.issue_type}, which does not take mail comments"
+        return None
+
+    # -- delivery ------------------------------------------------------------------------
+
+    def _create(
+        self,
+        source: MailSource,
+        entry: LogEntry,
+        understanding: Understanding,
+        digest: str,
+        attempt: int,
+        trail: _Trail,
+    ) -> Outcome:
+        email = understanding.email
+        policy = source.spec.policy
+        person = self._person(email)
+        existing = self._tracker.find_issue_by_digest(digest) if attempt > 1 else None
+        if existing is not None:
+            trail.add(f"found {existing} stamped with this message (an earlier attempt made it)")
+            key = existing
+        else:
+            draft = IssueDraft(
+                project_key=source.spec.project_key,
+                issue_type=source.spec.issue_type,
+                summary=clean_subject(email.subject) or "(no subject)",
+                description=understanding.description.document,
+                message_digest=digest,
+                reporter_account_id=person.account_id if person else policy.default_reporter,
+                assignee_account_id=policy.default_assignee,
+                labels=policy.labels,
+                priority=policy.priority,
+                custom_fields=self._custom_fields(email, person, policy),
+            )
+            key = self._tracker.create_issue(draft)
+            trail.add(f"created {key} in {draft.project_key} as {draft.issue_type}")
+        self._threads.remember(source.tenant_id, digest, key, "inbound")
+        self._attach(key, email, understanding, policy, healing=existing is not None, trail=trail)
+        self._record_people(source.tenant_id, key, email, person)
+        return self._finish(entry, "created", f"created {key}", trail, issue_key=key)
+
+    def _comment(
+        self,
+        source: MailSource,
+        entry: LogEntry,
+        understanding: Understanding,
+        digest: str,
+        match: ThreadMatch,
+        attempt: int,
+        trail: _Trail,
+    ) -> Outcome:
+        email = understanding.email
+        key = match.issue_key
+        person = self._person(email)
+        comment_id = self._tracker.find_comment_by_digest(key, digest) if attempt > 1 else None
+        if comment_id is not None:
+            trail.add(f"found comment {comment_id} stamped with this message")
+        else:
+            body = _with_author_line(understanding.reply.document, email, person)
+            comment_id = self._tracker.add_comment(CommentDraft(key, body, digest))
+            trail.add(f"commented on {key} ({match.via})")
+        self._threads.remember(source.tenant_id, digest, key, "inbound")
+        policy = source.spec.policy
+        self._attach(
+            key, email, understanding, policy, healing=attempt > 1, trail=trail, reply=True
+        )
+        self._record_people(source.tenant_id, key, email, person)
+        return self._finish(
+            entry, "commented", f"commented on {key} ({match.via})", trail, issue_key=key
+        )
+
+    def _attach(
+        self,
+        key: str,
+        email: InboundEmail,
+        understanding: Understanding,
+        policy: SourcePolicy,
+        *,
+        healing: bool,
+        trail: _Trail,
+        reply: bool = False,
+    ) -> None:
+        files = [a for a in email.attachments if _wanted(a, policy)]
+        rendering = understanding.reply if reply else understanding.description
+        if rendering.fitted.truncated and rendering.fitted.full_text:
+            full = rendering.fitted.full_text.encode("utf-8")
+            files.append(_text_attachment(FULL_TEXT_FILENAME, full))
+            trail.add("text over Jira's limit: full text attached")
+        present = self._tracker.attachment_names(key) if healing and files else set()
+        for attachment in files:
+            if (attachment.filename, attachment.size) in present:
+                continue
+            self._tracker.attach(key, attachment)
+        if files:
+            trail.add(f"attached {len(files)} file(s)")
+
+    # -- people --------------------------------------------------------------------------
+
+    def _person(self, email: InboundEmail) -> JiraPerson | None:
+        return self._tracker.find_person(email.sender.address) if email.sender else None
+
+    def _custom_fields(
+        self, email: InboundEmail, person: JiraPerson | None, policy: SourcePolicy
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = dict(policy.field_defaults)
+        if person is None and email.sender is not None:
+            if self._fields.sender_name:
+                values[self._fields.sender_name] = email.sender.name or email.sender.address
+            if self._fields.sender_address:
+                values[self._fields.sender_address] = email.sender.address
+        if self._fields.recipients and email.cc:
+            values[self._fields.recipients] = ", ".join(a.address for a in email.cc)
+        for mapping in policy.field_mappings:
+            value = _mapped_value(email, mapping.source)
+            if value:
+                values[mapping.field_id] = value
+        return values
+
+    def _record_people(
+        self, tenant_id: int, key: str, email: InboundEmail, person: JiraPerson | None
+    ) -> None:
+        people = []
+        if email.sender is not None:
+            people.append(
+                Participant(
+                    email.sender.address,
+                    email.sender.name,
+                    "sender",
+                    person.account_id if person else None,
+                )
+            )
+        people += [Participant(a.address, a.name, "cc") for a in email.cc]
+        self._participants.record(tenant_id, key, people)
+
+    # -- endings -------------------------------------------------------------------------
+
+    def _failed_call(self, entry: LogEntry, exc: JiraError, attempt: int, trail: _Trail) -> Outcome:
+        reason = f"Jira: {exc}"
+        if not exc.retryable:
+            return self._finish(entry, "failed", reason, trail)
+        if attempt >= MAX_ATTEMPTS:
+            return self._finish(
+                entry, "failed", f"{reason} (gave up after {attempt} attempts)", trail
+            )
+        minutes = BACKOFF_MINUTES[min(attempt, len(BACKOFF_MINUTES)) - 1]
+        wait = max(timedelta(minutes=minutes), timedelta(seconds=exc.retry_after or 0))
+        retry_at = self._clock() + wait
+        trail.add(f"{reason}; retry at {retry_at.isoformat(timespec='seconds')}")
+        self._log.postpone(entry.id, reason, retry_at, trail.steps)
+        logs.event(log, "mail.postponed", entry_id=entry.id, attempt=attempt, status=exc.status)
+        return Outcome("pending", reason, retry_at=retry_at)
+
+    def _finish(
+        self,
+        entry: LogEntry,
+        outcome: str,
+        reason: str,
+        trail: _Trail,
+        *,
+        issue_key: str | None = None,
+    ) -> Outcome:
+        self._log.finish(entry.id, outcome, reason, issue_key=issue_key, trail=trail.steps)
+        logs.event(
+            log,
+            "mail.processed",
+            entry_id=entry.id,
+            source_id=entry.source_id,
+            outcome=outcome,
+            issue_key=issue_key or "-",
+        )
+        return Outcome(outcome, reason, issue_key)
+
+
+def _wanted(attachment: MailAttachment, policy: SourcePolicy) -> bool:
+    small_image = (
+        attachment.content_type.startswith("image/")
+        and attachment.inline
+        and attachment.size < policy.skip_images_below_bytes
+    )
+    return not small_image
+
+
+def _text_attachment(filename: str, content: bytes) -> MailAttachment:
+    return MailAttachment(
+        filename=filename,
+        content_type="text/plain; charset=utf-8",
+        content=content,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+    )
+
+
+def _with_author_line(
+    document: Mapping[str, Any], email: InboundEmail, person: JiraPerson | None
+) -> dict[str, Any]:
+    """A comment is written by the app; its first line says who sent the mail. A Jira user is
+    mentioned (so Jira links and notifies them); anyone else is named with their address."""
+    sender = email.sender
+    if person is not None:
+        first = {
+            "type": "paragraph",
+            "content": [
+                {
+                    "type": "mention",
+                    "attrs": {"id": person.account_id, "text": f"@{person.display_name}"},
+                },
+                {"type": "text", "text": " wrote by email:"},
+            ],
+        }
+    else:
+        who = (
+            f"{sender.name} <{sender.address}>"
+            if sender and sender.name
+            else (sender.address if sender else "Unknown sender")
+        )
+        first = text_to_adf(f"{who} wrote by email:")["content"][0]
+    content = list(document.get("content") or [])
+    return {"type": "doc", "version": 1, "content": [first, *content]}
+
+
+def _mapped_value(email: InboundEmail, source: str) -> str | None:
+    if source == "sender":
+        return email.sender.address if email.sender else None
+    if source == "sender_name":
+        return email.sender.name if email.sender else None
+    if source == "recipients":
+        return ", ".join(a.address for a in (*email.to, *email.cc)) or None
+    if source == "cc":
+        return ", ".join(a.address for a in email.cc) or None
+    if source == "subject":
+        return email.subject or None
+    kind, _, name = source.partition(":")
+    if kind == "header":
+        return email.header(name)
+    if kind == "body":
+        prefix = name.strip().lower() + ":"
+        for line in email.text_body.splitlines():
+            if line.strip().lower().startswith(prefix):
+                return line.split(":", 1)[1].strip() or None
+    return None

@@ -1,0 +1,210 @@
+"""Poll one source: retries due from the log, then new mail from the mailbox.
+
+Order per message (DESIGN.md, "Processing rules"; `connector.sources.base`):
+record in the email log -> process -> post-action -> advance and store the cursor. A crash
+anywhere leaves the cursor before the message, so it is listed again and finds its log row.
+A message postponed because Jira is unavailable keeps its raw bytes (encrypted) in the log
+and is retried from there, so the cursor moves on and the mailbox is not held up; its
+post-action waits until it is done, which means it stays unread in the mailbox meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from connector import logs
+from connector.drafts import IssueTracker
+from connector.jira.auth import tenant_site
+from connector.jira.client import JiraClient
+from connector.jira.tracker import JiraTracker
+from connector.mail_source import MailSource
+from connector.pipeline import Outcome, Pipeline
+from connector.runtime import Runtime
+from connector.sources import open_source
+from connector.sources.base import Cursor, MessageRef, cursor_from_json
+from connector.sources.base import MailSource as MailboxPort
+from connector.sources.errors import (
+    MessageTooLarge,
+    MessageVanished,
+    SourceAuthError,
+    SourceError,
+)
+from connector.storage.models import utc_now
+from connector.tenant import Tenant
+from descriptor.render import message_property_key
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 15 * 60
+MAX_BACKOFF = timedelta(minutes=60)
+
+TrackerFactory = Callable[[Runtime, Tenant], IssueTracker]
+
+
+@dataclass(frozen=True)
+class PollResult:
+    ok: bool
+    message: str
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped: bool = False
+
+
+def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
+    app_key = runtime.settings.app_key
+    client = JiraClient(tenant_site(tenant, app_key=app_key))
+    return JiraTracker(client, property_key=message_property_key(app_key))
+
+
+def poll_source(
+    runtime: Runtime,
+    source_id: int,
+    *,
+    owner: str,
+    limit: int = 500,
+    tracker_factory: TrackerFactory = jira_tracker,
+) -> PollResult:
+    if not runtime.sources.lease(source_id, owner, LEASE_SECONDS):
+        return PollResult(False, "another poll of this source is running", skipped=True)
+    try:
+        source = runtime.sources.find(source_id)
+        tenant = runtime.tenants.get(source.client_key) if source else None
+        if source is None or tenant is None or not tenant.active:
+            return PollResult(False, "source or its Jira site is not active", skipped=True)
+        poll = _Poll(runtime, source, tenant, tracker_factory(runtime, tenant))
+        return poll.run(limit)
+    finally:
+        runtime.sources.release(source_id, owner)
+
+
+class _Poll:
+    def __init__(
+        self, runtime: Runtime, source: MailSource, tenant: Tenant, tracker: IssueTracker
+    ) -> None:
+        self._runtime = runtime
+        self._source = source
+        self._tenant = tenant
+        self._counts: Counter[str] = Counter()
+        self._pipeline = Pipeline(
+            tracker=tracker,
+            email_log=runtime.email_log,
+            threads=runtime.threads,
+            participants=runtime.participants,
+        )
+
+    def run(self, limit: int) -> PollResult:
+        source = self._source
+        started = utc_now()
+        try:
+            self._retry_due(started)
+            first_connected = self._read_mailbox(limit)
+        except SourceAuthError as exc:
+            return self._failed(f"login refused: {exc.server_message or exc}")
+        except SourceError as exc:
+            return self._failed(str(exc))
+        counts = dict(self._counts)
+        message = _summary(counts)
+        self._runtime.sources.record_poll(
+            source.id,
+            ok=True,
+            message=message,
+            next_poll_at=_next_poll(source, utc_now()),
+            first_connected_at=first_connected,
+        )
+        logs.event(log, "source.polled", source=source.label, outcome="ok", **counts)
+        return PollResult(True, message, counts)
+
+    def _retry_due(self, now: datetime) -> None:
+        email_log = self._runtime.email_log
+        for entry in email_log.pending_retries(self._source.id, now):
+            raw = email_log.raw(self._source.tenant_id, entry.id)
+            if raw is not None:
+                self._count(self._pipeline.process(self._source, entry, raw))
+
+    def _read_mailbox(self, limit: int) -> datetime | None:
+        source, runtime = self._source, self._runtime
+        config = source.spec.connection_config(
+            password=runtime.sources.password(source.id), source_id=source.label
+        )
+        first_connected = None
+        with open_source(config) as mailbox:
+            if source.cursor is None:
+                # First connection: start at the end; older mail only if the admin asked.
+                cursor: Cursor = mailbox.baseline()
+                first_connected = utc_now()
+                runtime.sources.save_cursor(source.id, cursor.to_json())
+            else:
+                cursor = cursor_from_json(source.cursor)
+            listing = mailbox.list_new(cursor, limit=limit)
+            cursor = listing.cursor
+            for ref in listing.refs:
+                self._one(mailbox, ref)
+                cursor = cursor.advanced(ref)
+                runtime.sources.save_cursor(source.id, cursor.to_json())
+            if not listing.refs:
+                runtime.sources.save_cursor(source.id, cursor.to_json())
+        return first_connected
+
+    def _one(self, mailbox: MailboxPort, ref: MessageRef) -> None:
+        source = self._source
+        email_log = self._runtime.email_log
+        entry = email_log.begin(source.tenant_id, source.id, ref.key, size=ref.size)
+        if entry.final:
+            # Recorded before a crash that came before the post-action: finish the job.
+            self._post_action(mailbox, ref, entry.outcome != "failed")
+            return
+        if entry.attempts > 0:
+            return  # postponed: it is retried from the log, not from the mailbox
+        try:
+            raw = mailbox.fetch(ref)
+        except MessageTooLarge as exc:
+            email_log.finish(entry.id, "failed", f"too large: {exc}")
+            self._counts["failed"] += 1
+            self._post_action(mailbox, ref, False)
+            return
+        except MessageVanished:
+            email_log.finish(entry.id, "failed", "removed from the mailbox before it was read")
+            self._counts["failed"] += 1
+            return
+        outcome = self._pipeline.process(source, entry, raw)
+        self._count(outcome)
+        if outcome.final:
+            self._post_action(mailbox, ref, outcome.outcome != "failed")
+
+    def _post_action(self, mailbox: MailboxPort, ref: MessageRef, success: bool) -> None:
+        # Someone else moved or deleted it meanwhile: nothing left to do.
+        with contextlib.suppress(MessageVanished):
+            mailbox.mark_done(ref, success)
+
+    def _count(self, outcome: Outcome) -> None:
+        self._counts[outcome.outcome] += 1
+
+    def _failed(self, message: str) -> PollResult:
+        source = self._source
+        failures = source.consecutive_failures + 1
+        backoff = min(timedelta(minutes=source.spec.interval_minutes) * 2**failures, MAX_BACKOFF)
+        self._runtime.sources.record_poll(
+            source.id, ok=False, message=message, next_poll_at=utc_now() + backoff
+        )
+        logs.event(
+            log, "source.poll_failed", logging.WARNING, source=source.label, failures=failures
+        )
+        return PollResult(False, message, dict(self._counts))
+
+
+def _next_poll(source: MailSource, now: datetime) -> datetime:
+    """The next poll after the interval, with up to 10% jitter so sources set up together do
+    not all poll in the same second."""
+    interval = timedelta(minutes=source.spec.interval_minutes)
+    return now + interval + interval * random.random() * 0.1  # noqa: S311 - jitter
+
+
+def _summary(counts: dict[str, int]) -> str:
+    if not counts:
+        return "no new mail"
+    return ", ".join(f"{number} {outcome}" for outcome, number in sorted(counts.items()))

@@ -1,0 +1,289 @@
+"""The email log: one row per message fetched, written before Jira is called.
+
+It is the exactly-once ledger (DESIGN.md, "Processing rules"): a message's row is created the
+first time it is seen at its place in the mailbox (`source_id`, `message_key`) and reaches a
+final outcome exactly once. A message found again after a crash finds its row and continues
+from it instead of starting over.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, or_, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from connector.storage.models import EmailLogRow, utc_now
+from connector.storage.secrets import SecretBox
+
+PENDING = "pending"
+FINAL_OUTCOMES = frozenset({"created", "commented", "ignored", "duplicate", "failed"})
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    id: int
+    tenant_id: int
+    source_id: int
+    message_key: str
+    message_id: str | None
+    message_id_digest: str | None
+    sender: str
+    sender_name: str
+    subject: str
+    size: int
+    outcome: str
+    reason: str
+    issue_key: str | None
+    comment_id: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+    trail: tuple[str, ...]
+    headers: tuple[tuple[str, str], ...] = field(repr=False)
+    received_at: datetime
+    updated_at: datetime
+
+    @property
+    def final(self) -> bool:
+        return self.outcome in FINAL_OUTCOMES
+
+
+class EmailLog:
+    def __init__(self, engine: Engine, secrets: SecretBox) -> None:
+        self._engine = engine
+        self._secrets = secrets
+
+    def begin(self, tenant_id: int, source_id: int, message_key: str, *, size: int) -> LogEntry:
+        """The row for this message, created as pending if it is the first time we see it."""
+        with Session(self._engine) as session:
+            row = _at(session, source_id, message_key)
+            if row is None:
+                row = EmailLogRow(
+                    tenant_id=tenant_id, source_id=source_id, message_key=message_key, size=size
+                )
+                session.add(row)
+                try:
+                    session.commit()
+                except IntegrityError:  # another worker recorded it first: use its row
+                    session.rollback()
+                    row = _at(session, source_id, message_key)
+                    if row is None:
+                        raise
+            return _entry(row)
+
+    def describe(
+        self,
+        entry_id: int,
+        *,
+        message_id: str | None,
+        digest: str | None,
+        sender: str,
+        sender_name: str,
+        subject: str,
+        headers: Sequence[tuple[str, str]],
+        raw: bytes | None,
+    ) -> None:
+        """What the message is, once parsed; `raw` is kept encrypted so a retry needs no
+        mailbox (the mailbox's post-action may have moved it)."""
+        values = {
+            "message_id": message_id,
+            "message_id_digest": digest,
+            "sender": sender[:320],
+            "sender_name": sender_name[:255],
+            "subject": subject,
+            "headers": json.dumps([list(pair) for pair in headers]),
+            "raw_encrypted": None if raw is None else self._encrypt_bytes(raw),
+            "updated_at": utc_now(),
+        }
+        self._update(entry_id, values)
+
+    def start_attempt(self, entry_id: int) -> int:
+        with Session(self._engine) as session:
+            row = session.get(EmailLogRow, entry_id)
+            if row is None:
+                raise LookupError(f"email log entry {entry_id} vanished")
+            row.attempts += 1
+            row.updated_at = utc_now()
+            session.add(row)
+            session.commit()
+            return row.attempts
+
+    def finish(
+        self,
+        entry_id: int,
+        outcome: str,
+        reason: str,
+        *,
+        issue_key: str | None = None,
+        comment_id: str | None = None,
+        trail: Sequence[str] = (),
+    ) -> None:
+        if outcome not in FINAL_OUTCOMES:
+            raise ValueError(f"{outcome!r} is not a final outcome")
+        self._update(
+            entry_id,
+            {
+                "outcome": outcome,
+                "reason": reason,
+                "issue_key": issue_key,
+                "comment_id": comment_id,
+                "trail": json.dumps(list(trail)),
+                "next_attempt_at": None,
+                "updated_at": utc_now(),
+            },
+        )
+
+    def postpone(
+        self, entry_id: int, reason: str, next_attempt_at: datetime, trail: Sequence[str] = ()
+    ) -> None:
+        self._update(
+            entry_id,
+            {
+                "reason": reason,
+                "next_attempt_at": next_attempt_at,
+                "trail": json.dumps(list(trail)),
+                "updated_at": utc_now(),
+            },
+        )
+
+    def get(self, tenant_id: int, entry_id: int) -> LogEntry | None:
+        with Session(self._engine) as session:
+            row = session.get(EmailLogRow, entry_id)
+            return _entry(row) if row is not None and row.tenant_id == tenant_id else None
+
+    def raw(self, tenant_id: int, entry_id: int) -> bytes | None:
+        with Session(self._engine) as session:
+            row = session.get(EmailLogRow, entry_id)
+            if row is None or row.tenant_id != tenant_id or row.raw_encrypted is None:
+                return None
+            return self._secrets.decrypt(row.raw_encrypted).encode("latin-1")
+
+    def reopen(self, tenant_id: int, entry_id: int) -> LogEntry | None:
+        """Make a failed message pending again for a retry (admin action)."""
+        with Session(self._engine) as session:
+            row = session.get(EmailLogRow, entry_id)
+            if row is None or row.tenant_id != tenant_id:
+                return None
+            row.outcome = PENDING
+            row.attempts = 0
+            row.next_attempt_at = None
+            row.updated_at = utc_now()
+            session.add(row)
+            session.commit()
+            return _entry(row)
+
+    def search(
+        self,
+        tenant_id: int,
+        *,
+        source_id: int | None = None,
+        outcome: str | None = None,
+        text: str = "",
+        limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[LogEntry]:
+        """Newest first; `text` matches sender, subject, reason and issue key."""
+        with Session(self._engine) as session:
+            statement = select(EmailLogRow).where(EmailLogRow.tenant_id == tenant_id)
+            if source_id is not None:
+                statement = statement.where(EmailLogRow.source_id == source_id)
+            if outcome:
+                statement = statement.where(EmailLogRow.outcome == outcome)
+            if before_id is not None:
+                statement = statement.where(col(EmailLogRow.id) < before_id)
+            if text.strip():
+                pattern = f"%{text.strip().lower()}%"
+                statement = statement.where(
+                    or_(
+                        col(EmailLogRow.sender).ilike(pattern),
+                        col(EmailLogRow.subject).ilike(pattern),
+                        col(EmailLogRow.reason).ilike(pattern),
+                        col(EmailLogRow.issue_key).ilike(pattern),
+                    )
+                )
+            rows = session.exec(statement.order_by(col(EmailLogRow.id).desc()).limit(limit))
+            return [_entry(row) for row in rows.all()]
+
+    def pending_retries(self, source_id: int, now: datetime) -> list[LogEntry]:
+        """Messages of a source waiting for another attempt whose time has come."""
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(EmailLogRow)
+                .where(
+                    EmailLogRow.source_id == source_id,
+                    EmailLogRow.outcome == PENDING,
+                    col(EmailLogRow.raw_encrypted).is_not(None),
+                    or_(
+                        col(EmailLogRow.next_attempt_at).is_(None),
+                        col(EmailLogRow.next_attempt_at) <= now,
+                    ),
+                )
+                .order_by(col(EmailLogRow.id))
+            ).all()
+            return [_entry(row) for row in rows]
+
+    def count_from_sender(self, tenant_id: int, sender: str, since: datetime) -> int:
+        """Messages from this address since then that reached Jira: the loop brake's input."""
+        with Session(self._engine) as session:
+            count = session.exec(
+                select(func.count())
+                .select_from(EmailLogRow)
+                .where(
+                    EmailLogRow.tenant_id == tenant_id,
+                    EmailLogRow.sender == sender,
+                    col(EmailLogRow.outcome).in_(("created", "commented")),
+                    col(EmailLogRow.received_at) >= since,
+                )
+            ).one()
+            return int(count)
+
+    def _update(self, entry_id: int, values: Mapping[str, object]) -> None:
+        with Session(self._engine) as session:
+            session.execute(
+                update(EmailLogRow).where(col(EmailLogRow.id) == entry_id).values(**values)
+            )
+            session.commit()
+
+    def _encrypt_bytes(self, raw: bytes) -> str:
+        # Fernet takes text here; latin-1 maps every byte to one character and back exactly.
+        return self._secrets.encrypt(raw.decode("latin-1"))
+
+
+def _at(session: Session, source_id: int, message_key: str) -> EmailLogRow | None:
+    return session.exec(
+        select(EmailLogRow).where(
+            EmailLogRow.source_id == source_id, EmailLogRow.message_key == message_key
+        )
+    ).first()
+
+
+def _entry(row: EmailLogRow) -> LogEntry:
+    if row.id is None:
+        raise LookupError("email log row has no id yet")
+    return LogEntry(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        source_id=row.source_id,
+        message_key=row.message_key,
+        message_id=row.message_id,
+        message_id_digest=row.message_id_digest,
+        sender=row.sender,
+        sender_name=row.sender_name,
+        subject=row.subject,
+        size=row.size,
+        outcome=row.outcome,
+        reason=row.reason,
+        issue_key=row.issue_key,
+        comment_id=row.comment_id,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        trail=tuple(json.loads(row.trail)),
+        headers=tuple((str(k), str(v)) for k, v in json.loads(row.headers)),
+        received_at=row.received_at,
+        updated_at=row.updated_at,
+    )

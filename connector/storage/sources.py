@@ -1,0 +1,301 @@
+"""Mail source repository: tenant-scoped CRUD, secrets at rest, poll state and leases.
+
+Every read and write an admin can cause takes the tenant id, so one tenant can never reach
+another's source even with a valid token for itself. The worker's methods (`due`, `lease`,
+`record_poll`) work across tenants and are not reachable from the admin API.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import or_, update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from connector.mail_source import MailSource, SourcePolicy, SourceSpec
+from connector.storage.models import EmailLogRow, MailSourceRow, TenantRow, utc_now
+from connector.storage.secrets import SecretBox
+
+_SPEC_COLUMNS = (
+    "name",
+    "description",
+    "protocol",
+    "provider",
+    "host",
+    "port",
+    "security",
+    "verify_tls",
+    "username",
+    "folder",
+    "interval_minutes",
+    "timeout_seconds",
+    "after_processing",
+    "success_folder",
+    "failure_folder",
+    "max_message_bytes",
+    "project_key",
+    "issue_type",
+    "unmatched",
+)
+
+
+class SourceRepository:
+    def __init__(self, engine: Engine, secrets: SecretBox) -> None:
+        self._engine = engine
+        self._secrets = secrets
+
+    # -- admin (tenant-scoped) -----------------------------------------------------------
+
+    def create(self, tenant_id: int, spec: SourceSpec) -> MailSource:
+        row = MailSourceRow.model_validate({"tenant_id": tenant_id, **_spec_values(spec)})
+        row.password_encrypted = self._secrets.encrypt(spec.password) if spec.password else None
+        with Session(self._engine) as session:
+            session.add(row)
+            session.commit()
+            return self._load(session, tenant_id, _id(row))
+
+    def update(self, tenant_id: int, source_id: int, spec: SourceSpec) -> MailSource | None:
+        """Replace the settings; a spec without a password keeps the stored one (write-only)."""
+        with Session(self._engine) as session:
+            row = _find(session, tenant_id, source_id)
+            if row is None:
+                return None
+            for name, value in _spec_values(spec).items():
+                setattr(row, name, value)
+            if spec.password:
+                row.password_encrypted = self._secrets.encrypt(spec.password)
+            row.updated_at = utc_now()
+            session.add(row)
+            session.commit()
+            return self._load(session, tenant_id, source_id)
+
+    def get(self, tenant_id: int, source_id: int) -> MailSource | None:
+        with Session(self._engine) as session:
+            row = _find(session, tenant_id, source_id)
+            return None if row is None else self._to_source(session, row)
+
+    def search(self, tenant_id: int, query: str = "") -> list[MailSource]:
+        """Sources of one tenant; `query` searches name, description, host and username."""
+        with Session(self._engine) as session:
+            statement = select(MailSourceRow).where(MailSourceRow.tenant_id == tenant_id)
+            if query.strip():
+                pattern = f"%{query.strip().lower()}%"
+                statement = statement.where(
+                    or_(
+                        *(
+                            col(column).ilike(pattern)
+                            for column in (
+                                MailSourceRow.name,
+                                MailSourceRow.description,
+                                MailSourceRow.host,
+                                MailSourceRow.username,
+                            )
+                        )
+                    )
+                )
+            rows = session.exec(statement.order_by(col(MailSourceRow.id))).all()
+            return [self._to_source(session, row) for row in rows]
+
+    def delete(self, tenant_id: int, source_id: int) -> bool:
+        """Remove the source and its email log; issues in Jira, threads and participants stay,
+        so replies to its issues still thread if another source receives them."""
+        with Session(self._engine) as session:
+            row = _find(session, tenant_id, source_id)
+            if row is None:
+                return False
+            session.execute(sql_delete(EmailLogRow).where(col(EmailLogRow.source_id) == source_id))
+            session.delete(row)
+            session.commit()
+            return True
+
+    def set_enabled(
+        self,
+        tenant_id: int,
+        source_id: int,
+        enabled: bool,
+        *,
+        cursor: str | None = None,
+        first_connected_at: datetime | None = None,
+    ) -> MailSource | None:
+        with Session(self._engine) as session:
+            row = _find(session, tenant_id, source_id)
+            if row is None:
+                return None
+            row.enabled = enabled
+            row.status = row.status if enabled else "disabled"
+            if enabled:
+                row.status = "unknown" if row.status == "disabled" else row.status
+                row.next_poll_at = utc_now()
+                row.consecutive_failures = 0
+            if cursor is not None:
+                row.cursor = cursor
+            if first_connected_at is not None and row.first_connected_at is None:
+                row.first_connected_at = first_connected_at
+            row.updated_at = utc_now()
+            session.add(row)
+            session.commit()
+            return self._load(session, tenant_id, source_id)
+
+    # -- worker ----------------------------------------------------------------------------
+
+    def find(self, source_id: int) -> MailSource | None:
+        with Session(self._engine) as session:
+            row = session.get(MailSourceRow, source_id)
+            return None if row is None else self._to_source(session, row)
+
+    def password(self, source_id: int) -> str | None:
+        with Session(self._engine) as session:
+            row = session.get(MailSourceRow, source_id)
+            if row is None or row.password_encrypted is None:
+                return None
+            return self._secrets.decrypt(row.password_encrypted)
+
+    def due(self, now: datetime, limit: int = 100) -> list[int]:
+        """Enabled sources of installed, enabled tenants whose poll time has come, unleased."""
+        with Session(self._engine) as session:
+            statement = (
+                select(MailSourceRow.id)
+                .join(TenantRow, col(TenantRow.id) == col(MailSourceRow.tenant_id))
+                .where(
+                    col(MailSourceRow.enabled).is_(True),
+                    col(TenantRow.installed).is_(True),
+                    col(TenantRow.enabled).is_(True),
+                    or_(
+                        col(MailSourceRow.next_poll_at).is_(None),
+                        col(MailSourceRow.next_poll_at) <= now,
+                    ),
+                    or_(
+                        col(MailSourceRow.lease_expires_at).is_(None),
+                        col(MailSourceRow.lease_expires_at) < now,
+                    ),
+                )
+                .order_by(col(MailSourceRow.next_poll_at))
+                .limit(limit)
+            )
+            return [int(source_id) for source_id in session.exec(statement).all() if source_id]
+
+    def lease(self, source_id: int, owner: str, seconds: float) -> bool:
+        """Take the source for one poll; False when another worker holds it.
+
+        A single conditional UPDATE, so two workers (or the web's poll-now and the worker)
+        cannot both win; an expired lease (a crashed worker) can be taken over.
+        """
+        now = utc_now()
+        with Session(self._engine) as session:
+            result = session.execute(
+                update(MailSourceRow)
+                .where(
+                    col(MailSourceRow.id) == source_id,
+                    or_(
+                        col(MailSourceRow.lease_expires_at).is_(None),
+                        col(MailSourceRow.lease_expires_at) < now,
+                        col(MailSourceRow.lease_owner) == owner,
+                    ),
+                )
+                .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
+            )
+            session.commit()
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def release(self, source_id: int, owner: str) -> None:
+        with Session(self._engine) as session:
+            session.execute(
+                update(MailSourceRow)
+                .where(col(MailSourceRow.id) == source_id, col(MailSourceRow.lease_owner) == owner)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+            session.commit()
+
+    def save_cursor(self, source_id: int, cursor: str) -> None:
+        """Advance the position; called only after the messages before it are recorded."""
+        with Session(self._engine) as session:
+            session.execute(
+                update(MailSourceRow)
+                .where(col(MailSourceRow.id) == source_id)
+                .values(cursor=cursor)
+            )
+            session.commit()
+
+    def record_poll(
+        self,
+        source_id: int,
+        *,
+        ok: bool,
+        message: str,
+        next_poll_at: datetime,
+        first_connected_at: datetime | None = None,
+    ) -> None:
+        now = utc_now()
+        with Session(self._engine) as session:
+            row = session.get(MailSourceRow, source_id)
+            if row is None:
+                return
+            row.status = "ok" if ok else "error"
+            row.status_message = message
+            row.status_at = now
+            row.last_poll_at = now
+            row.next_poll_at = next_poll_at
+            row.consecutive_failures = 0 if ok else row.consecutive_failures + 1
+            if first_connected_at is not None and row.first_connected_at is None:
+                row.first_connected_at = first_connected_at
+            session.add(row)
+            session.commit()
+
+    # -- mapping ---------------------------------------------------------------------------
+
+    def _load(self, session: Session, tenant_id: int, source_id: int) -> MailSource:
+        row = _find(session, tenant_id, source_id)
+        if row is None:
+            raise LookupError(f"source {source_id} vanished")
+        return self._to_source(session, row)
+
+    def _to_source(self, session: Session, row: MailSourceRow) -> MailSource:
+        tenant = session.get(TenantRow, row.tenant_id)
+        spec = SourceSpec(
+            **{name: getattr(row, name) for name in _SPEC_COLUMNS},
+            exclusion_folders=tuple(json.loads(row.exclusion_folders)),
+            policy=SourcePolicy.from_json(json.loads(row.policy)),
+            uses_oauth=row.oauth_encrypted is not None,
+        )
+        return MailSource(
+            id=_id(row),
+            tenant_id=row.tenant_id,
+            client_key=tenant.client_key if tenant else "",
+            spec=spec,
+            has_password=row.password_encrypted is not None,
+            enabled=row.enabled,
+            status=row.status,
+            status_message=row.status_message,
+            status_at=row.status_at,
+            cursor=row.cursor,
+            first_connected_at=row.first_connected_at,
+            consecutive_failures=row.consecutive_failures,
+            next_poll_at=row.next_poll_at,
+            last_poll_at=row.last_poll_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+def _spec_values(spec: SourceSpec) -> dict[str, object]:
+    values: dict[str, object] = {name: getattr(spec, name) for name in _SPEC_COLUMNS}
+    values["exclusion_folders"] = json.dumps(list(spec.exclusion_folders))
+    values["policy"] = json.dumps(spec.policy.to_json())
+    return values
+
+
+def _find(session: Session, tenant_id: int, source_id: int) -> MailSourceRow | None:
+    return session.exec(
+        select(MailSourceRow).where(
+            MailSourceRow.id == source_id, MailSourceRow.tenant_id == tenant_id
+        )
+    ).first()
+
+
+def _id(row: MailSourceRow) -> int:
+    if row.id is None:
+        raise LookupError("source row has no id yet")
+    return row.id

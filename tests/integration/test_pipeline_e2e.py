@@ -1,0 +1,217 @@
+"""Mail in a real mailbox becomes Jira issues and comments, exactly once (issue 5's proof)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+import pytest
+
+from connector.mail_source import SourcePolicy, SourceSpec
+from connector.polling import poll_source
+from tests.fakes.jira import FakeJira
+from tests.integration.conftest import RunningApp
+from tests.servers.dovecot import Dovecot, MailUser
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
+)
+
+
+@dataclass
+class Setup:
+    app: RunningApp
+    jira: FakeJira
+    dovecot: Dovecot
+    user: MailUser
+    source_id: int
+
+    def poll(self) -> dict[str, int]:
+        result = poll_source(self.app.runtime, self.source_id, owner="test")
+        assert result.ok, result.message
+        return result.counts
+
+    def deliver(self, message: EmailMessage) -> None:
+        self.dovecot.deliver(self.user, message.as_bytes())
+
+    def log(self) -> dict[str, Any]:
+        tenant = self.app.runtime.tenants.get(self.jira.client_key)
+        assert tenant is not None
+        entries = self.app.runtime.email_log.search(tenant.id, limit=100)
+        return {e.subject: e for e in entries}
+
+
+@pytest.fixture
+def setup(
+    running_app: RunningApp, fake_jira: FakeJira, dovecot: Dovecot, mail_user: MailUser
+) -> Iterator[Setup]:
+    assert fake_jira.install(running_app.base_url).status_code == 204
+    fake_jira.add_project("SUP", "Support", issue_types=("Task", "Bug"))
+    fake_jira.add_user("acc-ada", "ada@example.com", "Ada Lovelace")
+    tenant = running_app.runtime.tenants.get(fake_jira.client_key)
+    assert tenant is not None
+    spec = SourceSpec(
+        name="Support inbox",
+        protocol="imap",
+        host=dovecot.host,
+        port=dovecot.ports.imaps,
+        security="ssl",
+        verify_tls=False,
+        username=mail_user.name,
+        password=mail_user.password,
+        project_key="SUP",
+        issue_type="Task",
+        timeout_seconds=5,
+        policy=SourcePolicy(ignored_senders=("@spam.example",), labels=("email",)),
+    )
+    source = running_app.runtime.sources.create(tenant.id, spec)
+    running_app.runtime.sources.set_enabled(tenant.id, source.id, True)
+    ready = Setup(running_app, fake_jira, dovecot, mail_user, source.id)
+    assert ready.poll() == {}  # first connection: the baseline, nothing older is processed
+    yield ready
+
+
+def _mail(
+    subject: str,
+    body: str,
+    *,
+    sender: str = "Jürgen Müller <jurgen@customer.example>",
+    **headers: str,
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "support@example.com"
+    message["Subject"] = subject
+    message["Message-ID"] = make_msgid(domain="customer.example")
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    return message
+
+
+def test_pipeline_one_poll_creates_comments_and_drops_as_expected(setup: Setup) -> None:
+    new = _mail("Printer on fire", "The printer in room 4 is on fire.", Cc="boss@customer.example")
+    by_subject = _mail("Re: [SUP-1] Printer on fire", "It is out now.\n\n> The printer is on fire")
+    by_references = _mail(
+        "Follow-up", "One more thing: the toner.", References=str(new["Message-ID"])
+    )
+    auto_reply = _mail(
+        "Automatic reply: Printer on fire", "I am out of office.", Auto_Submitted="auto-replied"
+    )
+    bounce = (
+        b"From: Mail Delivery System <MAILER-DAEMON@mx.example>\r\n"
+        b"To: support@example.com\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\n"
+        b"Message-ID: <bounce-1@mx.example>\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n'
+        b"\r\n--b1\r\nContent-Type: text/plain\r\n\r\nThis is the mail system.\r\n"
+        b"--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; x@example.com\r\n"
+        b"Action: failed\r\nStatus: 5.1.1\r\n--b1--\r\n"
+    )
+    spam = _mail("Buy now", "Cheap printers", sender="deals@spam.example")
+    with_files = _mail("Screenshot", "See the screenshot.", sender="Ada <ada@example.com>")
+    with_files.add_alternative('<p>See the screenshot:</p><img src="cid:shot1">', subtype="html")
+    html_part = with_files.get_body(("html",))
+    assert isinstance(html_part, EmailMessage)
+    html_part.add_related(PNG, "image", "png", cid="<shot1>", filename="shot.png")
+    with_files.add_attachment(b"log line\n", maintype="text", subtype="plain", filename="app.log")
+
+    for message in (new, by_subject, by_references, auto_reply):
+        setup.deliver(message)
+    setup.dovecot.deliver(setup.user, bounce)
+    for message in (spam, with_files):
+        setup.deliver(message)
+    counts = setup.poll()
+
+    assert counts == {"created": 2, "commented": 2, "ignored": 3}
+    jira = setup.jira
+    assert sorted(jira.issue_keys()) == ["SUP-1", "SUP-2"]
+    first = jira.issue("SUP-1")
+    assert first is not None
+    fields = first["fields"]
+    assert fields["summary"] == "Printer on fire"
+    assert fields["labels"] == ["email"]
+    comments = fields["comment"]["comments"]
+    assert len(comments) == 2
+    first_lines = [
+        "".join(node.get("text", "") for node in c["body"]["content"][0]["content"])
+        for c in comments
+    ]
+    assert first_lines == ["Jürgen Müller <jurgen@customer.example> wrote by email:"] * 2
+    texts = [str(c["body"]) for c in comments]
+    assert "It is out now." in texts[0] and "on fire" not in texts[0].split("It is out now.")[1]
+    assert "toner" in texts[1]
+    assert list(first["properties"].values()) == [{"messageIdDigest": _digest(new)}]
+
+    second = jira.issue("SUP-2")
+    assert second is not None
+    assert second["fields"]["summary"] == "Screenshot"
+    assert second["fields"]["reporter"]["accountId"] == "acc-ada"
+    names = sorted(a["filename"] for a in second["fields"]["attachment"])
+    assert names == ["app.log", "shot.png"]
+    assert "[image: shot.png]" in str(second["fields"]["description"])
+
+    log = setup.log()
+    assert log["Printer on fire"].outcome == "created"
+    assert log["Re: [SUP-1] Printer on fire"].reason == "commented on SUP-1 (subject)"
+    assert log["Follow-up"].reason == "commented on SUP-1 (References)"
+    assert log["Automatic reply: Printer on fire"].outcome == "ignored"
+    assert log["Automatic reply: Printer on fire"].reason.startswith("auto-reply")
+    assert log["Undelivered Mail Returned to Sender"].reason.startswith("bounce")
+    assert log["Buy now"].reason == "ignored sender: matches the rule '@spam.example'"
+    assert jira.validation_failures == []
+
+    people = setup.app.runtime.participants.for_issue(log["Printer on fire"].tenant_id, "SUP-1")
+    assert {(p.address, p.role) for p in people} == {
+        ("jurgen@customer.example", "sender"),
+        ("boss@customer.example", "cc"),
+    }
+
+    # Processed mail is marked read, and a second poll finds nothing new and changes nothing.
+    assert all("\\Seen" in m.flags for m in setup.dovecot.messages(setup.user))
+    assert setup.poll() == {}
+    assert sorted(jira.issue_keys()) == ["SUP-1", "SUP-2"]
+
+
+def test_pipeline_same_message_in_mailbox_twice_is_a_duplicate(setup: Setup) -> None:
+    message = _mail("Twice", "Sent to two of our addresses.")
+    setup.deliver(message)
+    setup.deliver(message)
+    assert setup.poll() == {"created": 1, "duplicate": 1}
+    assert setup.jira.issue_keys() == ["SUP-1"]
+
+
+def test_pipeline_reply_to_deleted_issue_follows_unmatched_policy(setup: Setup) -> None:
+    setup.deliver(_mail("Re: [SUP-7] Old thing", "Is this still open?"))
+    assert setup.poll() == {"created": 1}
+    log = setup.log()["Re: [SUP-7] Old thing"]
+    assert "SUP-7 no longer exists" in " ".join(log.trail)
+    assert setup.jira.issue("SUP-1") is not None
+
+
+def test_pipeline_jira_unavailable_postpones_then_delivers_once(setup: Setup) -> None:
+    setup.deliver(_mail("During an outage", "Jira is down right now."))
+    setup.jira.inject_fault(503, times=10, retry_after="0", method="POST")
+    assert setup.poll() == {"pending": 1}
+    assert setup.jira.issue_keys() == []
+    setup.jira.clear_faults()
+    entry = setup.log()["During an outage"]
+    # Make the retry due now instead of in a minute.
+    from connector.storage.models import utc_now
+
+    setup.app.runtime.email_log.postpone(entry.id, entry.reason, utc_now())
+    assert setup.poll() == {"created": 1}
+    assert setup.jira.issue_keys() == ["SUP-1"]
+    assert setup.poll() == {}
+
+
+def _digest(message: EmailMessage) -> str:
+    from connector.routing.match import message_id_digest
+
+    return message_id_digest(str(message["Message-ID"]))
