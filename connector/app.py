@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -15,6 +16,7 @@ from connector import logs
 from connector.admin.api import tenant_info
 from connector.admin.pages import page
 from connector.runtime import Runtime
+from connector.scheduler import Scheduler
 from connector.settings import Settings
 from connector.storage.db import migrate
 from descriptor.render import lifecycle_paths, page_paths, render_descriptor, webhook_paths
@@ -60,8 +62,11 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     migrate_on_start: bool = True,
+    run_worker: bool = False,
     jira_event_handler: JiraEventHandler = log_event_handler,
 ) -> Starlette:
+    """The web app; with `run_worker` the poller runs in the same process (`connector serve`),
+    without it a separate `connector worker` process polls (the Procfile's split)."""
     runtime = runtime or Runtime.create(settings)
 
     @contextlib.asynccontextmanager
@@ -73,7 +78,17 @@ def create_app(
             "app.started",
             descriptor_url=f"{settings.base_url}/atlassian-connect.json",
         )
-        yield
+        scheduler = Scheduler(runtime) if run_worker else None
+        thread = None
+        if scheduler is not None:
+            thread = threading.Thread(target=scheduler.run_forever, name="scheduler", daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None and thread is not None:
+                scheduler.stop()
+                thread.join(timeout=30)
 
     app = Starlette(routes=build_routes(), lifespan=lifespan)
     app.state.runtime = runtime

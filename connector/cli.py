@@ -6,7 +6,6 @@ import argparse
 import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 
 from starlette.applications import Starlette
@@ -39,7 +38,7 @@ def cmd_serve(settings: Settings, host: str) -> int:
 
     from connector.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, run_worker=True)
     print(f"Mail Connector for Jira on {settings.base_url}", flush=True)
     print(
         f"Descriptor URL (install it from Jira's Manage apps): "
@@ -52,16 +51,16 @@ def cmd_serve(settings: Settings, host: str) -> int:
 
 def cmd_worker(settings: Settings) -> int:
     from connector.runtime import Runtime
+    from connector.scheduler import Scheduler
     from connector.storage.db import migrate
 
     runtime = Runtime.create(settings)
     migrate(runtime.engine)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    print("worker started; polling of mail sources is not available yet", flush=True)
-    while not stop.wait(60):
-        pass
+    scheduler = Scheduler(runtime)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
+    signal.signal(signal.SIGINT, lambda *_: scheduler.stop())
+    print(f"worker {scheduler.owner} polling mail sources", flush=True)
+    scheduler.run_forever()
     return 0
 
 

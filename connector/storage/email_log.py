@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from connector.storage.models import EmailLogRow, utc_now
+from connector.storage.models import EmailLogRow, as_utc, as_utc_or_none, utc_now
 from connector.storage.secrets import SecretBox
 
 PENDING = "pending"
@@ -281,9 +281,9 @@ def _entry(row: EmailLogRow) -> LogEntry:
         issue_key=row.issue_key,
         comment_id=row.comment_id,
         attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
+        next_attempt_at=as_utc_or_none(row.next_attempt_at),
         trail=tuple(json.loads(row.trail)),
         headers=tuple((str(k), str(v)) for k, v in json.loads(row.headers)),
-        received_at=row.received_at,
-        updated_at=row.updated_at,
+        received_at=as_utc(row.received_at),
+        updated_at=as_utc(row.updated_at),
     )

@@ -16,7 +16,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from connector.mail_source import MailSource, SourcePolicy, SourceSpec
-from connector.storage.models import EmailLogRow, MailSourceRow, TenantRow, utc_now
+from connector.storage.models import (
+    EmailLogRow,
+    MailSourceRow,
+    TenantRow,
+    as_utc,
+    as_utc_or_none,
+    utc_now,
+)
 from connector.storage.secrets import SecretBox
 
 _SPEC_COLUMNS = (
@@ -269,14 +276,14 @@ class SourceRepository:
             enabled=row.enabled,
             status=row.status,
             status_message=row.status_message,
-            status_at=row.status_at,
+            status_at=as_utc_or_none(row.status_at),
             cursor=row.cursor,
-            first_connected_at=row.first_connected_at,
+            first_connected_at=as_utc_or_none(row.first_connected_at),
             consecutive_failures=row.consecutive_failures,
-            next_poll_at=row.next_poll_at,
-            last_poll_at=row.last_poll_at,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
+            next_poll_at=as_utc_or_none(row.next_poll_at),
+            last_poll_at=as_utc_or_none(row.last_poll_at),
+            created_at=as_utc(row.created_at),
+            updated_at=as_utc(row.updated_at),
         )
 
 

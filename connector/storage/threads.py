@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from connector.storage.models import ParticipantRow, ThreadMessageRow, utc_now
+from connector.storage.models import ParticipantRow, ThreadMessageRow, as_utc, utc_now
 
 
 class ThreadRepository:
@@ -121,8 +121,8 @@ class ParticipantRepository:
                     name=row.name,
                     role=row.role,
                     jira_account_id=row.jira_account_id,
-                    first_seen=row.first_seen,
-                    last_seen=row.last_seen,
+                    first_seen=as_utc(row.first_seen),
+                    last_seen=as_utc(row.last_seen),
                 )
                 for row in rows
             ]
