@@ -106,7 +106,7 @@ class Pipeline:
             return self._finish(entry, "failed", f"not an email: {exc.reason}", trail)
         email = understanding.email
         digest = message_id_digest(email.message_id) if email.message_id else raw_digest(raw)
-        if attempt == 1:
+        if entry.message_id_digest is None:  # first time, or a crash came before this
             self._log.describe(
                 entry.id,
                 message_id=email.message_id,

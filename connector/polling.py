@@ -158,8 +158,8 @@ class _Poll:
             # Recorded before a crash that came before the post-action: finish the job.
             self._post_action(mailbox, ref, entry.outcome != "failed")
             return
-        if entry.attempts > 0:
-            return  # postponed: it is retried from the log, not from the mailbox
+        if entry.next_attempt_at is not None:
+            return  # postponed (raw kept in the log): retried from there, not from the mailbox
         try:
             raw = mailbox.fetch(ref)
         except MessageTooLarge as exc:

@@ -1,0 +1,142 @@
+"""Crash test (issue 5): the worker is killed at random points while processing a mailbox,
+including between Jira's answer and our commit, and restarted until done. Afterwards every
+message made exactly one issue or comment, and every message has one final log row.
+
+CI runs it small (CRASH_TEST_MESSAGES, default 30); the large run is
+`CRASH_TEST_MESSAGES=300 uv run pytest tests/integration/test_crash.py -s`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from email.message import EmailMessage
+from pathlib import Path
+
+from connector.jira.auth import tenant_site
+from connector.jira.client import JiraClient
+from connector.mail_source import SourceSpec
+from connector.polling import poll_source
+from connector.routing.match import message_id_digest
+from tests.fakes.jira import FakeJira
+from tests.integration.conftest import RunningApp
+from tests.servers.dovecot import Dovecot, MailUser
+
+ROOT = Path(__file__).resolve().parents[2]
+MESSAGES = int(os.environ.get("CRASH_TEST_MESSAGES", "30"))
+MAX_RUNS = 40 + MESSAGES
+
+
+def _messages(count: int) -> tuple[list[bytes], list[str], list[str]]:
+    """New mail, and every third message a reply (by References only) to an earlier one."""
+    raws: list[bytes] = []
+    new_ids: list[str] = []
+    reply_ids: list[str] = []
+    for index in range(count):
+        message = EmailMessage()
+        message["From"] = f"Customer {index} <customer{index}@example.com>"
+        message["To"] = "support@example.com"
+        message_id = f"<crash-{index}@example.com>"
+        message["Message-ID"] = message_id
+        if index % 3 == 2 and new_ids:
+            message["Subject"] = f"More about case {index - 1}"
+            message["References"] = new_ids[-1]
+            reply_ids.append(message_id)
+        else:
+            message["Subject"] = f"Case {index}"
+            new_ids.append(message_id)
+        message.set_content(f"Message number {index}.\n")
+        raws.append(message.as_bytes())
+    return raws, new_ids, reply_ids
+
+
+def test_crash_killed_worker_processes_every_message_exactly_once(
+    running_app: RunningApp, fake_jira: FakeJira, dovecot: Dovecot, mail_user: MailUser
+) -> None:
+    assert fake_jira.install(running_app.base_url).status_code == 204
+    fake_jira.add_project("SUP", "Support")
+    runtime = running_app.runtime
+    tenant = runtime.tenants.get(fake_jira.client_key)
+    assert tenant is not None
+    spec = SourceSpec(
+        name="crashing",
+        protocol="imap",
+        host=dovecot.host,
+        port=dovecot.ports.imaps,
+        verify_tls=False,
+        username=mail_user.name,
+        password=mail_user.password,
+        project_key="SUP",
+        issue_type="Task",
+        timeout_seconds=10,
+    )
+    source = runtime.sources.create(tenant.id, spec)
+    runtime.sources.set_enabled(tenant.id, source.id, True)
+    assert poll_source(runtime, source.id, owner="crash-test-worker").ok  # the baseline
+    raws, new_ids, reply_ids = _messages(MESSAGES)
+    dovecot.deliver_files(mail_user, raws)
+
+    settings = runtime.settings
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BASE_URL": settings.base_url,
+        "DATABASE_URL": settings.database_url,
+        "ENCRYPTION_KEY": ",".join(settings.encryption_keys),
+        "CONNECT_INSTALL_KEYS_URL": settings.connect_install_keys_url,
+        "SOURCE_ID": str(source.id),
+        "CRASH_RATE": "0.15",
+        "POLL_LIMIT": "25",
+    }
+    chance = random.Random(20261121)
+    exits: Counter[str] = Counter()
+    for run in range(MAX_RUNS):
+        env["CRASH_SEED"] = str(run)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.crash_child"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        if chance.random() < 0.4:
+            time.sleep(chance.uniform(0.5, 3.0))
+            if child.poll() is None:
+                child.send_signal(signal.SIGKILL)
+        output, _ = child.communicate(timeout=120)
+        exits["killed" if child.returncode == -signal.SIGKILL else str(child.returncode)] += 1
+        done = [e for e in runtime.email_log.search(tenant.id, limit=10 * MESSAGES) if e.final]
+        if child.returncode == 0 and "counts={}" in output and len(done) == MESSAGES:
+            break
+    else:
+        raise AssertionError(f"not done after {MAX_RUNS} runs: exits {dict(exits)}")
+    print(f"\ncrash test: {MESSAGES} messages, {run + 1} worker runs, exits {dict(exits)}")
+
+    entries = runtime.email_log.search(tenant.id, limit=10 * MESSAGES)
+    assert len(entries) == MESSAGES
+    assert Counter(e.outcome for e in entries) == {
+        "created": len(new_ids),
+        "commented": len(reply_ids),
+    }
+    issues = [fake_jira.issue(key) for key in fake_jira.issue_keys()]
+    stamps = Counter(
+        value["messageIdDigest"]
+        for issue in issues
+        if issue is not None
+        for value in issue["properties"].values()
+    )
+    assert stamps == Counter(message_id_digest(i) for i in new_ids)
+    client = JiraClient(tenant_site(tenant, app_key=settings.app_key))
+    comment_stamps = Counter(
+        prop["value"]["messageIdDigest"]
+        for key in fake_jira.issue_keys()
+        for comment in client.get_comments(key, with_properties=True)
+        for prop in comment.get("properties", [])
+    )
+    assert comment_stamps == Counter(message_id_digest(i) for i in reply_ids)
+    assert fake_jira.validation_failures == []
