@@ -41,11 +41,14 @@ def sender_reason(
 
 
 def _matches(address: str, rule: str) -> bool:
-    """A rule is a whole address, a domain fragment (`@spam.example`, also its sub-domains'
-    tails), or a fragment of the local part or domain (`noreply`)."""
+    """A rule is a whole address (`ceo@example.com`), a domain with its sub-domains
+    (`@spam.example`), or a fragment of the address (`noreply`)."""
     if not rule:
         return False
-    if "@" in rule and not rule.startswith("@"):
+    if rule.startswith("@"):
+        domain, wanted = address.rpartition("@")[2], rule[1:]
+        return domain == wanted or domain.endswith("." + wanted)
+    if "@" in rule:
         return address == rule
     return rule in address
 
