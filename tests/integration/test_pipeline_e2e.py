@@ -38,11 +38,20 @@ class Setup:
     def deliver(self, message: EmailMessage) -> None:
         self.dovecot.deliver(self.user, message.as_bytes())
 
-    def log(self) -> dict[str, Any]:
+    @property
+    def tenant_id(self) -> int:
         tenant = self.app.runtime.tenants.get(self.jira.client_key)
         assert tenant is not None
-        entries = self.app.runtime.email_log.search(tenant.id, limit=100)
+        return tenant.id
+
+    def log(self) -> dict[str, Any]:
+        entries = self.app.runtime.email_log.search(self.tenant_id, limit=100)
         return {e.subject: e for e in entries}
+
+    def summary(self, key: str) -> str:
+        issue = self.jira.issue(key)
+        assert issue is not None
+        return str(issue["fields"]["summary"])
 
 
 @pytest.fixture
@@ -215,3 +224,28 @@ def _digest(message: EmailMessage) -> str:
     from connector.routing.match import message_id_digest
 
     return message_id_digest(str(message["Message-ID"]))
+
+
+def test_pipeline_jira_429_and_500_for_a_while_everything_arrives_once(setup: Setup) -> None:
+    from connector.storage.models import utc_now
+
+    messages = [_mail(f"Storm {n}", f"Message {n}") for n in range(6)]
+    for message in messages:
+        setup.deliver(message)
+    # Jira throttles, then fails, for a while; the session's own retries absorb some of it and
+    # the rest is postponed in the log and retried on later polls.
+    setup.jira.inject_fault(429, times=5, retry_after="0", method="POST")
+    setup.jira.inject_fault(500, times=4, method="POST")
+    totals: dict[str, int] = {}
+    for _ in range(8):
+        for name, number in setup.poll().items():
+            totals[name] = totals.get(name, 0) + number
+        for entry in setup.app.runtime.email_log.search(setup.tenant_id):
+            if entry.outcome == "pending":
+                setup.app.runtime.email_log.postpone(entry.id, entry.reason, utc_now())
+    assert sorted(setup.jira.issue_keys()) == [f"SUP-{n}" for n in range(1, 7)]
+    summaries = sorted(setup.summary(key) for key in setup.jira.issue_keys())
+    assert summaries == [f"Storm {n}" for n in range(6)]
+    outcomes = [e.outcome for e in setup.log().values()]
+    assert outcomes.count("created") == 6 and "failed" not in outcomes
+    assert totals.get("pending", 0) >= 1  # the faults really did hold messages back
