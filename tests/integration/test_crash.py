@@ -18,6 +18,8 @@ from collections import Counter
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
+
 from connector.jira.auth import tenant_site
 from connector.jira.client import JiraClient
 from connector.mail_source import SourceSpec
@@ -55,6 +57,7 @@ def _messages(count: int) -> tuple[list[bytes], list[str], list[str]]:
     return raws, new_ids, reply_ids
 
 
+@pytest.mark.timeout(120 + 4 * MESSAGES)  # each worker run starts a Python process
 def test_crash_killed_worker_processes_every_message_exactly_once(
     running_app: RunningApp, fake_jira: FakeJira, dovecot: Dovecot, mail_user: MailUser
 ) -> None:
