@@ -15,8 +15,11 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
 
 from connector import logs
 from connector.drafts import IssueTracker
@@ -25,6 +28,7 @@ from connector.jira.client import JiraClient
 from connector.jira.tracker import JiraTracker
 from connector.mail_source import MailSource
 from connector.pipeline import Outcome, Pipeline
+from connector.routing.match import clean_subject
 from connector.runtime import Runtime
 from connector.sources import open_source
 from connector.sources.base import Cursor, MessageRef, cursor_from_json
@@ -35,6 +39,7 @@ from connector.sources.errors import (
     SourceAuthError,
     SourceError,
 )
+from connector.storage.email_log import LogEntry
 from connector.storage.models import utc_now
 from connector.tenant import Tenant
 from descriptor.render import message_property_key
@@ -42,9 +47,44 @@ from descriptor.render import message_property_key
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 15 * 60
+BATCH_SIZE = 32  # messages held in memory at once, fetched before processing
+PARALLEL_MESSAGES = 4  # per poll; with the scheduler's 2 polls per tenant, 8 Jira calls at most
 MAX_BACKOFF = timedelta(minutes=60)
 
 TrackerFactory = Callable[[Runtime, Tenant], IssueTracker]
+_HEADERS = BytesHeaderParser()
+
+
+@dataclass
+class _Work:
+    ref: MessageRef
+    entry: LogEntry
+    raw: bytes | None
+    post_action: bool | None = None  # decided without the pipeline: run mark_done(success)
+    future: Future[Outcome] | None = None
+
+
+def _order_keys(raw: bytes) -> tuple[set[str], set[str]]:
+    """What a message must come after, and what later ones may wait on.
+
+    A message waits for an earlier one in the batch with its own Message-ID (a duplicate),
+    one it replies to (In-Reply-To, References), one from the same sender, or one with the
+    same subject: so threading, duplicate detection and the per-sender limit see the same
+    order as the mailbox. Unrelated messages run in parallel.
+    """
+    headers = _HEADERS.parsebytes(raw)
+    own = {f"id:{v.strip('<>')}" for v in str(headers.get("Message-ID") or "").split() if v}
+    replies_to = {
+        f"id:{part.strip('<>')}"
+        for name in ("In-Reply-To", "References")
+        for value in headers.get_all(name) or []
+        for part in str(value).split()
+        if part.strip("<>")
+    }
+    sender = {f"from:{a.lower()}" for _, a in getaddresses([str(headers.get("From") or "")]) if a}
+    subject = {f"subject:{clean_subject(str(headers.get('Subject') or '')).lower()}"}
+    shared = own | sender | subject
+    return shared | replies_to, shared
 
 
 @dataclass(frozen=True)
@@ -142,39 +182,73 @@ class _Poll:
                 cursor = cursor_from_json(source.cursor)
             listing = mailbox.list_new(cursor, limit=limit)
             cursor = listing.cursor
-            for ref in listing.refs:
-                self._one(mailbox, ref)
-                cursor = cursor.advanced(ref)
-                runtime.sources.save_cursor(source.id, cursor.to_json())
-            if not listing.refs:
+            runtime.sources.save_cursor(source.id, cursor.to_json())
+            refs = list(listing.refs)
+            for offset in range(0, len(refs), BATCH_SIZE):
+                batch = refs[offset : offset + BATCH_SIZE]
+                outcomes = self._process_batch([self._take(mailbox, ref) for ref in batch])
+                # Post-actions and the cursor follow mailbox order, once the batch is recorded.
+                for ref in batch:
+                    done = outcomes.get(ref.key)
+                    if done is not None:
+                        self._post_action(mailbox, ref, done)
+                    cursor = cursor.advanced(ref)
                 runtime.sources.save_cursor(source.id, cursor.to_json())
         return first_connected
 
-    def _one(self, mailbox: MailboxPort, ref: MessageRef) -> None:
+    def _take(self, mailbox: MailboxPort, ref: MessageRef) -> _Work:
+        """Record the message and fetch it; what is already decided needs no fetch."""
         source = self._source
         email_log = self._runtime.email_log
         entry = email_log.begin(source.tenant_id, source.id, ref.key, size=ref.size)
         if entry.final:
             # Recorded before a crash that came before the post-action: finish the job.
-            self._post_action(mailbox, ref, entry.outcome != "failed")
-            return
+            return _Work(ref, entry, None, post_action=entry.outcome != "failed")
         if entry.next_attempt_at is not None:
-            return  # postponed (raw kept in the log): retried from there, not from the mailbox
+            return _Work(ref, entry, None)  # postponed: the retry comes from the log
         try:
-            raw = mailbox.fetch(ref)
+            return _Work(ref, entry, mailbox.fetch(ref))
         except MessageTooLarge as exc:
             email_log.finish(entry.id, "failed", f"too large: {exc}")
             self._counts["failed"] += 1
-            self._post_action(mailbox, ref, False)
-            return
+            return _Work(ref, entry, None, post_action=False)
         except MessageVanished:
             email_log.finish(entry.id, "failed", "removed from the mailbox before it was read")
             self._counts["failed"] += 1
-            return
-        outcome = self._pipeline.process(source, entry, raw)
-        self._count(outcome)
-        if outcome.final:
-            self._post_action(mailbox, ref, outcome.outcome != "failed")
+            return _Work(ref, entry, None)
+
+    def _process_batch(self, work: list[_Work]) -> dict[str, bool]:
+        """Run the pipeline over a batch, `PARALLEL_MESSAGES` at a time.
+
+        Jira's latency, not our CPU, bounds throughput, so messages go in parallel; but a
+        message waits for any earlier one in the batch that it replies to or that carries the
+        same Message-ID, so threading and duplicate detection see what came first.
+        """
+        post_actions = {w.ref.key: w.post_action for w in work if w.post_action is not None}
+        todo = [w for w in work if w.raw is not None]
+        if not todo:
+            return post_actions
+        latest: dict[str, Future[Outcome]] = {}
+        with ThreadPoolExecutor(PARALLEL_MESSAGES, thread_name_prefix="message") as pool:
+            for item in todo:
+                after, provides = _order_keys(item.raw or b"")
+                waits = list({id(f): f for k in after if (f := latest.get(k))}.values())
+                item.future = pool.submit(self._process_after, waits, item)
+                for key in provides:
+                    latest[key] = item.future
+        for item in todo:
+            if item.future is None:
+                continue
+            outcome = item.future.result()
+            self._count(outcome)
+            if outcome.final:
+                post_actions[item.ref.key] = outcome.outcome != "failed"
+        return post_actions
+
+    def _process_after(self, waits: list[Future[Outcome]], item: _Work) -> Outcome:
+        for earlier in waits:
+            earlier.exception()  # wait; its own failure is recorded in its own log row
+        return self._pipeline.process(self._source, item.entry, item.raw or b"")
 
     def _post_action(self, mailbox: MailboxPort, ref: MessageRef, success: bool) -> None:
         # Someone else moved or deleted it meanwhile: nothing left to do.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,10 +71,23 @@ class ParticipantRepository:
         self._engine = engine
 
     def record(self, tenant_id: int, issue_key: str, people: Sequence[Participant]) -> None:
-        """Add or refresh each address on the issue (a sender stays a sender once seen so)."""
+        """Add or refresh each address on the issue (a sender stays a sender once seen so).
+
+        Two messages on one issue may be recorded at once; the loser of the insert race
+        simply retries against the winner's rows.
+        """
+        for attempt in range(3):
+            try:
+                self._record(tenant_id, issue_key, people)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+
+    def _record(self, tenant_id: int, issue_key: str, people: Sequence[Participant]) -> None:
         now = utc_now()
         with Session(self._engine) as session:
-            existing: Mapping[str, ParticipantRow] = {
+            existing: dict[str, ParticipantRow] = {
                 row.address: row
                 for row in session.exec(
                     select(ParticipantRow).where(
@@ -97,7 +110,7 @@ class ParticipantRepository:
                         role=person.role,
                         jira_account_id=person.jira_account_id,
                     )
-                    existing = {**existing, address: row}
+                    existing[address] = row
                 else:
                     row.last_seen = now
                     row.name = person.name or row.name
