@@ -1,10 +1,9 @@
-"""Mailbox adapters behind one Protocol (`base.MailSource`): IMAP, POP3 and, later, Graph."""
+"""Mailbox adapters behind one Protocol (`base.MailSource`): IMAP, POP3 and Microsoft Graph."""
 
 from __future__ import annotations
 
 from connector.sources.base import MailSource
 from connector.sources.config import SourceConfig
-from connector.sources.errors import SourceConfigError
 
 
 def open_source(config: SourceConfig) -> MailSource:
@@ -17,4 +16,6 @@ def open_source(config: SourceConfig) -> MailSource:
         from connector.sources.pop3 import Pop3Source
 
         return Pop3Source(config)
-    raise SourceConfigError("protocol", "Microsoft Graph sources are not available yet")
+    from connector.sources.graph import GraphSource
+
+    return GraphSource(config)

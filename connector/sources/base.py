@@ -45,12 +45,14 @@ from connector.sources.errors import (
     SourceError,
     SourceTlsError,
 )
+from connector.sources.graph_cursor import GraphCursor
 
 __all__ = [
     "AccessTokenProvider",
     "AfterProcessing",
     "Cursor",
     "FolderNotFound",
+    "GraphCursor",
     "ImapCursor",
     "Listing",
     "MailSource",
@@ -159,7 +161,7 @@ class Pop3Cursor:
         return cls(frozenset(uidls))
 
 
-Cursor = ImapCursor | Pop3Cursor
+Cursor = ImapCursor | Pop3Cursor | GraphCursor
 
 
 def cursor_from_json(text: str) -> Cursor:
@@ -168,6 +170,8 @@ def cursor_from_json(text: str) -> Cursor:
         return ImapCursor.from_json(text)
     if kind == "pop3":
         return Pop3Cursor.from_json(text)
+    if kind == "graph":
+        return GraphCursor.from_json(text)
     raise ValueError(f"unknown cursor kind {kind!r}")
 
 

@@ -22,6 +22,14 @@ AccessTokenProvider = Callable[[], str]
 DEFAULT_FOLDER = "INBOX"
 DEFAULT_TIMEOUT_SECONDS = 30
 DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024
+# Microsoft Graph's global service and its national clouds ("National cloud deployments",
+# Microsoft Learn). A bearer token goes to no other host.
+GRAPH_HOSTS = (
+    "graph.microsoft.com",
+    "graph.microsoft.us",
+    "dod-graph.microsoft.us",
+    "microsoftgraph.chinacloudapi.cn",
+)
 _MAX_MESSAGE_BYTES_CEILING = 1024 * 1024 * 1024
 # RFC 1123 host names, or IPv4/IPv6 literals; no scheme, path or port.
 _HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:.]+$")
@@ -50,6 +58,9 @@ class SourceConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     # Shown in log events instead of the account name (DESIGN.md: no whole addresses at info).
     source_id: str = ""
+    # Graph only: the mailbox read when it is not the signed-in user's own, e.g. a Microsoft 365
+    # shared mailbox (`/users/{mailbox}`); with application access, the mailbox to read.
+    mailbox: str | None = None
 
     def __post_init__(self) -> None:
         _check_choice("protocol", self.protocol, get_args(ProtocolName))
@@ -68,6 +79,9 @@ class SourceConfig:
         self._check_folders()
         if self.protocol == "pop3":
             self._check_pop3()
+        self._check_mailbox()
+        if self.protocol == "graph":
+            self._check_graph()
 
     @property
     def label(self) -> str:
@@ -102,6 +116,32 @@ class SourceConfig:
             )
         if self.after_processing == "move" and self.success_folder is None:
             raise SourceConfigError("success_folder", "is required when after_processing is move")
+
+    def _check_mailbox(self) -> None:
+        if self.mailbox is None:
+            return
+        if self.protocol != "graph":
+            raise SourceConfigError(
+                "mailbox",
+                "only Microsoft Graph sources read another mailbox; over IMAP, use the shared "
+                "mailbox's address as the user name",
+            )
+        if not isinstance(self.mailbox, str) or not self.mailbox.strip():
+            raise SourceConfigError("mailbox", "must be an address or user id")
+        if _CONTROL.search(self.mailbox) or "/" in self.mailbox or " " in self.mailbox.strip():
+            raise SourceConfigError("mailbox", f"{self.mailbox!r} is not an address or user id")
+
+    def _check_graph(self) -> None:
+        if self.host.lower() not in GRAPH_HOSTS:
+            raise SourceConfigError(
+                "host", f"Microsoft Graph is at one of {', '.join(GRAPH_HOSTS)}, not {self.host!r}"
+            )
+        if self.security != "ssl":
+            raise SourceConfigError("security", "Microsoft Graph is reached over HTTPS only")
+        if self.port != 443:
+            raise SourceConfigError("port", "Microsoft Graph is reached on port 443")
+        if "/" in self.username or _CONTROL.search(self.username):
+            raise SourceConfigError("username", f"{self.username!r} is not an address or user id")
 
     def _check_pop3(self) -> None:
         # RFC 1939 knows one mailbox per account: there is nothing to select, move or flag.
