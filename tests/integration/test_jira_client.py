@@ -179,3 +179,46 @@ def test_client_api_token_site_uses_basic_auth(fake_jira: FakeJira) -> None:
     with pytest.raises(JiraAuthError):
         bad.myself()
     assert {entry.auth for entry in fake_jira.requests_log} == {"basic"}
+
+
+def test_create_metadata_known_type_without_extra_required_fields_passes(
+    client: JiraClient,
+) -> None:
+    from connector.jira.metadata import check_create_metadata
+
+    checked = check_create_metadata(client, "SUP", "task", field_defaults={})
+    assert checked.issue_type_id
+    assert checked.missing_required == ()
+
+
+def test_create_metadata_unknown_type_names_the_choices(client: JiraClient) -> None:
+    from connector.jira.metadata import check_create_metadata
+    from connector.sources.errors import SourceConfigError
+
+    with pytest.raises(SourceConfigError) as raised:
+        check_create_metadata(client, "SUP", "Story", field_defaults={})
+    assert raised.value.field == "issue_type"
+    assert "it has: Bug, Task" in str(raised.value)
+
+
+def test_create_metadata_required_field_needs_a_default(
+    client: JiraClient, fake_jira: FakeJira
+) -> None:
+    from connector.jira.metadata import check_create_metadata
+    from connector.sources.errors import SourceConfigError
+
+    fake_jira.add_project("OPS", "Operations", issue_types=("Task",), required_fields=("labels",))
+    with pytest.raises(SourceConfigError) as raised:
+        check_create_metadata(client, "OPS", "Task", field_defaults={})
+    assert raised.value.field == "field_defaults"
+    assert "Labels (labels)" in str(raised.value)
+    check_create_metadata(client, "OPS", "Task", field_defaults={"labels": ["email"]})
+
+
+def test_create_metadata_unknown_project_is_refused(client: JiraClient) -> None:
+    from connector.jira.metadata import check_create_metadata
+    from connector.sources.errors import SourceConfigError
+
+    with pytest.raises(SourceConfigError) as raised:
+        check_create_metadata(client, "NOPE", "Task", field_defaults={})
+    assert raised.value.field == "project_key"
