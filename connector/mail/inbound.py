@@ -73,6 +73,8 @@ class InboundEmail:
     defects: tuple[str, ...]  # human-readable problems found while parsing
     size: int  # bytes of the raw message
     # The parsed MIME tree, for the few checks that need structure (DSN / feedback reports).
+    # Long base64 bodies are not in it: a marker line stands in for each (mail/structure.py,
+    # `set_aside`); their bytes are in `attachments`, or the bodies above.
     message: EmailMessage = field(repr=False, compare=False)
 
     def header(self, name: str) -> str | None:

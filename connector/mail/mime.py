@@ -14,7 +14,7 @@ from email.message import EmailMessage, Message
 from urllib.parse import unquote
 
 from connector.mail.charsets import decode_text
-from connector.mail.headers import decode_header, raw_bytes
+from connector.mail.headers import decode_header
 from connector.mail.inbound import MailAttachment
 from connector.mail.naming import attachment_name, numbered, type_for_name
 from connector.mail.parts import (
@@ -25,6 +25,7 @@ from connector.mail.parts import (
     text_to_html,
     unflow,
 )
+from connector.mail.structure import NOTHING_SET_ASIDE, SetAside
 from connector.mail.tnef import is_tnef, unpack_tnef
 from connector.mail.transfer import BASE64, QUOTED_PRINTABLE, UUENCODE, decode_transfer
 
@@ -86,8 +87,9 @@ class Body:
 
 
 class _Walker:
-    def __init__(self, hints: tuple[str, ...]) -> None:
+    def __init__(self, hints: tuple[str, ...], aside: SetAside) -> None:
         self.hints = hints
+        self.aside = aside
         self.defects: list[str] = []
 
     def defect(self, text: str, path: str) -> None:
@@ -173,8 +175,8 @@ class _Walker:
         info = part_info(part, self.hints)
         if info.content_type in FORWARDED_TYPES and children:
             embedded = children[0]
-            raw = serialize(embedded)
-            raw = raw if raw.strip() else b""
+            raw = self.aside.restore_bytes(serialize(embedded))
+            raw = b"" if raw.isspace() else raw  # isspace, not strip: no copy of a large message
             if info.transfer_encoding in BASE64 | QUOTED_PRINTABLE:
                 # The stdlib parsed the encoded text as a message; undo that, decode, reparse.
                 raw = decode_transfer(raw.lstrip(b"\n"), info.transfer_encoding)[0]
@@ -190,7 +192,7 @@ class _Walker:
         for child in children:
             for defect in parser_defects(child):
                 self.defect(defect, path)
-        content = b"".join(serialize(child) for child in children)
+        content = b"".join(self.aside.restore_bytes(serialize(child)) for child in children)
         if content.endswith(b"\n\n"):  # the last block's blank line is the delimiter's
             content = content[:-1]
         return _Rendered(attachments=[self.pending(info, info.content_type, content)])
@@ -252,7 +254,11 @@ class _Walker:
         # The stored payload, not get_payload(): that decodes 8-bit bytes with the declared
         # charset ("replace"), losing exactly the bytes a wrong declaration needs.
         payload = getattr(part, "_payload", None)
-        data = raw_bytes(payload) if isinstance(payload, str) else b""
+        data: bytes | memoryview = b""
+        if isinstance(payload, str) and info.transfer_encoding in BASE64:
+            data = self.aside.base64_source(payload)
+        elif isinstance(payload, str):
+            data = self.aside.restore(payload)
         if info.transfer_encoding not in _KNOWN_ENCODINGS:
             self.defect(f"unknown transfer encoding {info.transfer_encoding!r}", path)
         binary = not info.content_type.startswith(("text/", "multipart/", "message/"))
@@ -281,9 +287,10 @@ def referenced_cids(html: str) -> set[str]:
     return {unquote(match).lower() for match in _CID_REFERENCE.findall(html)}
 
 
-def render(message: Message, hints: tuple[str, ...]) -> Body:
-    """The body, files and forwarded messages of a parsed message."""
-    walker = _Walker(hints)
+def render(message: Message, hints: tuple[str, ...], aside: SetAside = NOTHING_SET_ASIDE) -> Body:
+    """The body, files and forwarded messages of a parsed message; `aside` holds the line runs
+    set aside from it before parsing."""
+    walker = _Walker(hints, aside)
     rendered = walker.walk(message, "", 0, "top")
     text, html = rendered.text, rendered.html
     if not rendered.has_body():  # Outlook "Rich Text" mail: the body is inside winmail.dat

@@ -5,12 +5,19 @@ old Mac clients. Only real line ends are touched, so base64 and binary content s
 CRLF message never gains blank lines that would cut its header block short. An mbox `From `
 envelope line goes. MIME nesting deep enough to make the stdlib parser crawl (its cost per
 line grows with depth; about 1000 levels raise RecursionError) is refused before parsing.
+
+Long runs of base64 lines are set aside before parsing (`set_aside`): the stdlib parser holds a
+part as a list of line strings and then as one joined string, about 3.5 times the part's size
+at once, for bytes that only need decoding.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from functools import cached_property
 
+from connector.mail.headers import raw_bytes
 from connector.mail.inbound import UnparseableEmail
 
 MAX_NESTING = 20
@@ -40,6 +47,105 @@ _STRUCTURE = re.compile(
 _BOUNDARY = re.compile(rb"""boundary\s*=\s*(?:"([^"\n]*)"|([^\s;"]+))""", re.IGNORECASE)
 
 
+# Lines of base64 characters only, ended by LF: no ":" or space (not a header field, not an
+# mbox "From "), no "-" (not a boundary delimiter), not blank. The stdlib parser treats such a
+# line as opaque text wherever it stands (headerRE, the boundary and blank-line matchers in
+# email/feedparser.py), so a run of them can become one marker line without changing the tree.
+SET_ASIDE_MIN = 256 * 1024  # not below bounce.HEURISTIC_MAX_BYTES: flufl.bounce reads bodies
+# Lines of 16 characters or more (encoders write 64 to 76), then a last shorter one: text of
+# short words yields no matches to sift. Possessive: no backtracking state kept per line, so a
+# run of any length costs no memory.
+_OPAQUE_LINES = re.compile(rb"^(?:[A-Za-z0-9+/=]{16,}+\n)++(?:[A-Za-z0-9+/=]++\n)?+", re.MULTILINE)
+_MARKER = b"MailConnectorSetAside"
+_MARKERS = re.compile(re.escape(_MARKER) + b"X*")
+_MARKER_LINE_LIMIT = 200  # characters; a payload that is one marker line and blank lines
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """Line runs cut out of the bytes given to the parser, each replaced by a marker line
+    `<marker><number>Z`; the parsed tree keeps the markers, its parts' bytes come back here."""
+
+    data: bytes = field(default=b"", repr=False)
+    spans: tuple[tuple[int, int], ...] = ()
+    marker: bytes = _MARKER
+
+    @cached_property
+    def _in_bytes(self) -> re.Pattern[bytes]:
+        return re.compile(re.escape(self.marker) + rb"([0-9]+)Z")
+
+    @cached_property
+    def _in_text(self) -> re.Pattern[str]:
+        return re.compile(self._in_bytes.pattern.decode("ascii"))
+
+    def _run(self, number: str | bytes) -> memoryview:
+        start, end = self.spans[int(number)]
+        return memoryview(self.data)[start:end]
+
+    def restore(self, payload: str) -> bytes:
+        """The bytes behind a payload string from `BytesParser` (8-bit kept as surrogates)."""
+        if not self.spans or self.marker.decode("ascii") not in payload:
+            return raw_bytes(payload)
+        pieces: list[bytes | memoryview] = []
+        position = 0
+        for match in self._in_text.finditer(payload):
+            pieces += [raw_bytes(payload[position : match.start()]), self._run(match.group(1))]
+            position = match.end()
+        pieces.append(raw_bytes(payload[position:]))
+        return b"".join(pieces)
+
+    def restore_bytes(self, data: bytes) -> bytes:
+        """`data` (a part serialised from the tree) with the set-aside runs back in place."""
+        if not self.spans or self.marker not in data:
+            return data
+        view = memoryview(data)
+        pieces: list[memoryview] = []
+        position = 0
+        for match in self._in_bytes.finditer(data):
+            pieces += [view[position : match.start()], self._run(match.group(1))]
+            position = match.end()
+        pieces.append(view[position:])
+        return b"".join(pieces)
+
+    def base64_source(self, payload: str) -> bytes | memoryview:
+        """What to base64-decode for this payload: the set-aside run itself, uncopied, when
+        the payload is that run and whitespace (which base64 decoding skips), else `restore`."""
+        if self.spans and len(payload) < _MARKER_LINE_LIMIT:
+            match = self._in_text.fullmatch(payload.strip(" \t\r\n"))
+            if match:
+                return self._run(match.group(1))
+        return self.restore(payload)
+
+
+NOTHING_SET_ASIDE = SetAside()
+
+
+def set_aside(data: bytes, minimum: int = SET_ASIDE_MIN) -> tuple[bytes, SetAside]:
+    """(bytes for the parser, what was set aside): runs of at least `minimum` bytes. Each run
+    keeps its last line end in place, so the rule that the line end before a boundary belongs
+    to the boundary (RFC 2046 §5.1.1) applies to the same line end as before."""
+    if len(data) < minimum:
+        return data, NOTHING_SET_ASIDE
+    spans = [
+        (match.start(), match.end() - 1)
+        for match in _OPAQUE_LINES.finditer(data)
+        if match.end() - 1 - match.start() >= minimum
+    ]
+    if not spans:
+        return data, NOTHING_SET_ASIDE
+    # A marker the message does not contain: the longest "MailConnectorSetAsideXX..." plus an X.
+    longest = max((found.end() - found.start() for found in _MARKERS.finditer(data)), default=0)
+    marker = _MARKER + b"X" * (longest - len(_MARKER) + 1) if longest else _MARKER
+    view = memoryview(data)
+    pieces: list[bytes | memoryview] = []
+    position = 0
+    for number, (start, end) in enumerate(spans):
+        pieces += [view[position:start], marker + b"%dZ" % number]
+        position = end
+    pieces.append(view[position:])
+    return b"".join(pieces), SetAside(data, tuple(spans), marker)
+
+
 def _normalise_line_endings(data: bytes) -> bytes:
     if b"\r" not in data:
         return data
@@ -57,13 +163,15 @@ def _repair_header_block(data: bytes, defects: list[str]) -> bytes:
       without indenting) join the field above, as long as real fields follow; otherwise the
       stdlib would end the header block there and read the rest as body."""
     header_end = data.find(b"\n\n")
-    head, rest = (data[:header_end], data[header_end:]) if header_end >= 0 else (data, b"")
-    lines = head.split(b"\n")
+    header_end = len(data) if header_end < 0 else header_end
+    lines = data[:header_end].split(b"\n")
+    # The body, uncopied: it is most of a large message and is rebuilt only after a repair.
+    rest = memoryview(data)[header_end:]
     if len(lines) > MAX_HEADER_LINES:
         extra = [line for line in lines[MAX_HEADER_LINES:] if _MIME_FIELD.match(line)]
         defects.append(f"{len(lines)} header lines; dropped all but the first {MAX_HEADER_LINES}")
         lines = lines[:MAX_HEADER_LINES] + extra
-        data = b"\n".join(lines) + rest
+        data = b"".join([b"\n".join(lines), rest])
     spaced = [index for index, line in enumerate(lines) if _SPACED_NAME.match(line)]
     for index in spaced:
         lines[index] = _SPACED_NAME.sub(rb"\1:", lines[index], count=1)
@@ -82,7 +190,7 @@ def _repair_header_block(data: bytes, defects: list[str]) -> bytes:
         lines[index] = b" " + lines[index]
     if joined:
         defects.append(f"{len(joined)} unindented header line(s) joined to the field above")
-    return b"\n".join(lines) + rest if spaced or joined else data
+    return b"".join([b"\n".join(lines), rest]) if spaced or joined else data
 
 
 def nesting_depth(data: bytes) -> int:

@@ -13,7 +13,8 @@ import re
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=\s]")
 _B64_NOT_ALPHABET = re.compile(rb"[^A-Za-z0-9+/=]+")
 _B64_PADDING = re.compile(rb"=+")
-_B64_WELL_FORMED = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+# Alphabet and line space, then at most two "=" at the end (RFC 2045 §6.8).
+_B64_CLEAN = re.compile(rb"[A-Za-z0-9+/ \t\r\n]*+(?:=[ \t\r\n]*+){0,2}")
 # "=" must start a soft line break or two hex digits (RFC 2045 §6.7 rules 1 and 5).
 _QP_BAD_ESCAPE = re.compile(rb"=(?![0-9A-Fa-f]{2}|[ \t]*(?:\r?\n|$))")
 _UU_BEGIN = re.compile(rb"^begin(?:-base64)? [0-7]{3,4} .*$", re.MULTILINE)
@@ -23,14 +24,19 @@ QUOTED_PRINTABLE = {"quoted-printable", "quoted_printable", "qp", "x-quoted-prin
 UUENCODE = {"x-uuencode", "uuencode", "uue", "x-uue"}
 
 
-def decode_base64(data: bytes) -> tuple[bytes, bool]:
+def decode_base64(data: bytes | memoryview) -> tuple[bytes, bool]:
     """Decode base64 leniently: junk characters dropped, padding repaired, and concatenated
     encodings (padding in the middle, as some gateways join parts) decoded chunk by chunk."""
-    compact = data.translate(None, b" \t\r\n")
-    if len(compact) % 4 == 0 and _B64_WELL_FORMED.fullmatch(compact):
-        return binascii.a2b_base64(compact), True  # the common case, at C speed
+    if _B64_CLEAN.fullmatch(data):
+        # The common case, at C speed and without a stripped copy: a2b_base64 skips the line
+        # ends, and raises when the count of characters and padding do not make whole quanta.
+        try:
+            return binascii.a2b_base64(data), True
+        except binascii.Error:
+            pass
+    data = bytes(data)
     clean = _B64_JUNK.search(data) is None
-    stripped = _B64_NOT_ALPHABET.sub(b"", compact)
+    stripped = _B64_NOT_ALPHABET.sub(b"", data)
     chunks = [chunk for chunk in _B64_PADDING.split(stripped) if chunk]
     decoded: list[bytes] = []
     for chunk in chunks:
@@ -78,11 +84,14 @@ def decode_uuencode(data: bytes) -> tuple[bytes, bool]:
     return b"".join(out), clean
 
 
-def decode_transfer(data: bytes, encoding: str, binary: bool = False) -> tuple[bytes, bool]:
+def decode_transfer(
+    data: bytes | memoryview, encoding: str, binary: bool = False
+) -> tuple[bytes, bool]:
     """Undo a Content-Transfer-Encoding; 7bit/8bit/binary and unknown names pass through."""
     name = encoding.strip().lower()
     if name in BASE64:
         return decode_base64(data)
+    data = bytes(data)
     if name in QUOTED_PRINTABLE:
         return decode_quoted_printable(data, crlf=binary)
     if name in UUENCODE:

@@ -5,6 +5,11 @@ Prints figures and ratios measured in the same run; it asserts nothing (DEVELOPE
 measured here, never by timed unit tests). Goals (issue 3): the full path at least 200
 messages/second on one core and within 6x of `email.message_from_bytes(policy=default)`; peak
 memory for a message with a 25 MB attachment under 4x the message size.
+
+Memory is measured twice: the peak of Python allocations (tracemalloc) while `understand` runs,
+here; and the growth of the peak resident set size, in a fresh process that has only read the
+message (the operating system's view, allocator overhead included). Both for the message as the
+stdlib generator writes it (LF line ends) and as IMAP delivers it (CRLF, RFC 5322 §2.1).
 """
 
 from __future__ import annotations
@@ -14,10 +19,15 @@ import email
 import email.policy
 import gc
 import os
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
 from email.message import EmailMessage
+from pathlib import Path
 
 from connector.understanding import understand
 from tests.shared import SHARED_DIR
@@ -54,10 +64,54 @@ def _large_message(attachment_bytes: int) -> bytes:
     return message.as_bytes()
 
 
+def _traced_peak(raw: bytes) -> int:
+    gc.collect()
+    tracemalloc.start()
+    understand(raw)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak
+
+
+def _peak_rss() -> int:
+    """Bytes. Linux's VmHWM belongs to the process image; ru_maxrss there carries the parent's
+    peak over fork and exec, so it is only the fallback elsewhere."""
+    status = Path("/proc/self/status")
+    for line in status.read_text().splitlines() if status.exists() else []:
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
+
+
+def _rss_growth_child(path: str) -> None:
+    """In a fresh process: how far `understand` lifts the peak RSS above where reading the
+    message (one copy, sized from the file) and a warm-up on a small message left it."""
+    understand(b"From: a@example.com\nSubject: warm-up\n\nHello\n")
+    raw = Path(path).read_bytes()
+    before = _peak_rss()
+    understand(raw)
+    print(_peak_rss() - before)
+
+
+def _rss_growth(raw: bytes) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "large.eml"
+        path.write_bytes(raw)
+        child = [sys.executable, "-m", "tests.benchmarks.preview_speed", "--rss-child", str(path)]
+        root = Path(__file__).resolve().parents[2]
+        result = subprocess.run(child, capture_output=True, text=True, check=True, cwd=root)
+    return int(result.stdout.strip())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rss-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.rss_child:
+        _rss_growth_child(args.rss_child)
+        return
 
     folder = SHARED_DIR / "corpora" / "zammad_mail"
     messages = [path.read_bytes() for path in sorted(folder.glob("*.box"))]
@@ -74,13 +128,17 @@ def main() -> None:
     print(f"  ratio bare/full: {bare / full:.2f}x (goal <= 6x); full >= 200/s: {full >= 200}")
 
     raw = _large_message(25 * 1024 * 1024)
-    gc.collect()
-    tracemalloc.start()
-    understand(raw)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    peak = _traced_peak(raw)
     print(f"25 MB attachment: message {len(raw) / 2**20:.1f} MiB, peak Python allocation")
     print(f"  {peak / 2**20:.1f} MiB = {peak / len(raw):.2f}x the message size (goal < 4x)")
+    crlf = raw.replace(b"\n", b"\r\n")
+    peak = _traced_peak(crlf)
+    print(f"  CRLF line ends, as IMAP delivers it ({len(crlf) / 2**20:.1f} MiB): ", end="")
+    print(f"{peak / 2**20:.1f} MiB = {peak / len(crlf):.2f}x")
+    for name, message in (("LF", raw), ("CRLF", crlf)):
+        growth = _rss_growth(message)
+        print(f"  peak RSS growth in a fresh process, {name}: ", end="")
+        print(f"{growth / 2**20:.1f} MiB = {growth / len(message):.2f}x")
 
 
 if __name__ == "__main__":

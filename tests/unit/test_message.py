@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import random
 import struct
 import time
 from datetime import UTC, datetime, timedelta, timezone
+from email.parser import BytesParser
+from email.policy import default
 
 import pytest
 
+from connector.mail.bounce import HEURISTIC_MAX_BYTES
+from connector.mail.classify import classify
 from connector.mail.inbound import Address, InboundEmail, UnparseableEmail
 from connector.mail.message import MAX_FORWARD_DEPTH, MAX_HEADERS, parse_email
+from connector.mail.parts import serialize
+from connector.mail.structure import SET_ASIDE_MIN, prepare, set_aside
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -513,3 +520,129 @@ def test_parse_email_too_many_parts_body_skipped_with_defect() -> None:
         (),
     )
     assert "20001 MIME parts (limit 10000); body not read" in parsed.defects
+
+
+def large_mail(parts: str, newline: str = "\n") -> bytes:
+    raw = (
+        "From: a@example.com\nSubject: Logs\nContent-Type: multipart/mixed; boundary=b\n\n"
+        f"{parts}--b--\n"
+    )
+    return raw.replace("\n", newline).encode()
+
+
+def base64_part(content: bytes, filename: str) -> str:
+    return (
+        f"--b\nContent-Type: application/octet-stream; name={filename}\n"
+        f"Content-Transfer-Encoding: base64\n\n{base64.encodebytes(content).decode()}"
+    )
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_parse_email_large_attachment_round_trips_with_digest(newline: str) -> None:
+    content = random.Random(7).randbytes(3 * SET_ASIDE_MIN)
+    raw = large_mail(
+        "--b\nContent-Type: text/plain\n\nThe logs are attached.\n"
+        + base64_part(content, "logs.bin"),
+        newline,
+    )
+    parsed = parse(raw)
+    assert parsed.text_body == "The logs are attached."
+    [attachment] = parsed.attachments
+    assert attachment.content == content
+    assert (attachment.size, attachment.sha256) == (
+        len(content),
+        hashlib.sha256(content).hexdigest(),
+    )
+    # The tree kept for classification does not hold the attachment a second time.
+    assert len(parsed.message.as_bytes()) < 2000
+    assert parsed.defects == ()
+
+
+def test_parse_email_large_parts_beside_marker_lookalike_text_restored_exactly() -> None:
+    """Runs set aside before parsing come back byte for byte: a text file of base64-like
+    lines, a base64 body followed by a blank line, and text that names the marker itself."""
+    rng = random.Random(11)
+    hex_lines = "".join(rng.randbytes(32).hex().upper() + "\n" for _ in range(12_000))
+    image = rng.randbytes(SET_ASIDE_MIN + 5)
+    lookalike = "MailConnectorSetAside0Z\nMailConnectorSetAsideXX1Z\n"
+    raw = large_mail(
+        f"--b\nContent-Type: text/plain\n\n{lookalike}"
+        "--b\nContent-Type: text/plain; name=dump.txt\nContent-Disposition: attachment\n\n"
+        f"{hex_lines}"
+        f"{base64_part(image, 'image.png')}\n"
+    )
+    parsed = parse(raw)
+    assert parsed.text_body == lookalike.rstrip("\n")
+    dump, picture = parsed.attachments
+    assert (dump.filename, dump.content) == ("dump.txt", hex_lines.rstrip("\n").encode())
+    assert (picture.filename, picture.content) == ("image.png", image)
+    assert picture.sha256 == hashlib.sha256(image).hexdigest()
+
+
+def test_parse_email_forwarded_message_with_large_attachment_kept_whole() -> None:
+    content = random.Random(3).randbytes(SET_ASIDE_MIN * 2)
+    inner = (
+        "From: orig@example.com\nSubject: Inside\nContent-Type: multipart/mixed; boundary=b\n\n"
+        f"--b\nContent-Type: text/plain\n\nInner body\n{base64_part(content, 'big.bin')}--b--\n"
+    )
+    raw = mail(
+        "From: a@example.com\nSubject: Fwd\nContent-Type: multipart/mixed; boundary=o",
+        f"--o\nContent-Type: text/plain\n\nSee below.\n--o\nContent-Type: message/rfc822\n\n"
+        f"{inner}--o--\n",
+    )
+    parsed = parse(raw)
+    [eml] = parsed.attachments
+    assert eml.content == inner.encode()  # serialised from the tree with the runs put back
+    [forwarded] = parsed.forwarded
+    assert forwarded.text_body == "Inner body"
+    [attachment] = forwarded.attachments
+    assert (attachment.content, attachment.sha256) == (content, hashlib.sha256(content).hexdigest())
+
+
+def test_parse_email_bounce_returning_large_message_still_classified() -> None:
+    original = (
+        "From: support@example.com\nSubject: Re: Logs\nContent-Type: application/pdf\n"
+        "Content-Transfer-Encoding: base64\n\n"
+        + base64.encodebytes(random.Random(5).randbytes(SET_ASIDE_MIN * 2)).decode()
+    )
+    raw = mail(
+        "From: MAILER-DAEMON@example.com\nSubject: Undelivered Mail Returned to Sender\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="r"',
+        "--r\nContent-Type: text/plain\n\nThe mail could not be delivered.\n"
+        "--r\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.com\n\n"
+        "Final-Recipient: rfc822; gone@example.com\nAction: failed\nStatus: 5.1.1\n\n"
+        f"--r\nContent-Type: message/rfc822\n\n{original}--r--\n",
+    )
+    parsed = parse(raw)
+    result = classify(parsed)
+    assert result.reason == "bounce: multipart/report; report-type=delivery-status"
+    [forwarded] = parsed.forwarded
+    assert forwarded.attachments[0].size == SET_ASIDE_MIN * 2
+
+
+def test_set_aside_threshold_keeps_bodies_whole_for_bounce_heuristics() -> None:
+    # flufl.bounce reads the bodies of messages up to HEURISTIC_MAX_BYTES from the kept tree.
+    assert SET_ASIDE_MIN >= HEURISTIC_MAX_BYTES
+
+
+def test_set_aside_runs_leave_the_parsed_tree_unchanged() -> None:
+    """Opaque line runs, wherever they stand (preamble, part bodies, a header block that lacks
+    its blank line, a delivery-status block, the epilogue), come back to the same tree."""
+    run = "QUJDREVGR0hJSktMTU5PUA==\n" * 3
+    raw = (
+        "From: a@example.com\nContent-Type: multipart/mixed; boundary=b\n\n"
+        f"{run}--b\nContent-Type: text/plain\n\n{run}\n"
+        f"--b\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n{run}"
+        f"--b\nContent-Type: message/delivery-status\n\nAction: failed\n{run}\n{run}"
+        f"--b\nContent-Type: multipart/alternative; boundary=c\n\n--c\n\n{run}--c--\n{run}"
+        f"--b--\n{run}"
+    ).encode()
+    data, _, _ = prepare(raw)
+    text, aside = set_aside(data, minimum=16)
+    assert (len(aside.spans), b"QUJD" in text) == (8, False)
+    whole = BytesParser(policy=default).parsebytes(data)
+    cut = BytesParser(policy=default).parsebytes(text)
+    assert aside.restore_bytes(serialize(cut)) == serialize(whole)
+    assert [part.get_content_type() for part in cut.walk()] == [
+        part.get_content_type() for part in whole.walk()
+    ]
