@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connector import logs
-from connector.admin.api import tenant_info
+from connector.admin.api import api_routes
 from connector.admin.pages import page
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
@@ -43,7 +43,7 @@ def build_routes() -> list[Route]:
     routes = [
         Route("/atlassian-connect.json", descriptor, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/api/v1/tenant", tenant_info, methods=["GET"]),
+        *api_routes(),
     ]
     routes += [
         Route(path, lifecycle_endpoint(event), methods=["POST"])

@@ -1,31 +1,33 @@
-"""The admin JSON API under /api/v1 (authenticated with tenant JWTs, context tokens allowed)."""
+"""The admin JSON API under /api/v1: its routes, and the one call that needs no administrator.
+
+Everything else is a handler of `connector.admin.endpoint.admin_endpoint`: Connect JWT (context
+tokens allowed), then a Jira administrator of that tenant, then the handler (DESIGN.md "HTTP").
+"""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from connector.connect.auth import AuthenticatedRequest, AuthenticationError
-from connector.connect.http import authenticate_request
-from connector.runtime import Runtime
+from connector.admin import email_log_api, source_actions, sources_api
+from connector.admin.access import authenticate_caller
+from connector.admin.endpoint import Handler, admin_endpoint
+from connector.admin.errors import ApiError
+from connector.admin.openapi import openapi_json
 
-
-def authenticate_api(request: Request) -> AuthenticatedRequest:
-    runtime: Runtime = request.app.state.runtime
-    return authenticate_request(
-        request,
-        tenants=runtime.tenants,
-        base_path=runtime.settings.base_path,
-        allow_context_qsh=True,
-    )
+PREFIX = "/api/v1"
+_SOURCE = PREFIX + "/mail-sources/{source_id:int}"
+_ENTRY = PREFIX + "/email-log/{entry_id:int}"
 
 
 async def tenant_info(request: Request) -> Response:
+    """The site the token belongs to: any valid token of the site may ask (pages use it to
+    show where they are before anything else)."""
     try:
-        authenticated = authenticate_api(request)
-    except AuthenticationError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=401)
-    tenant = authenticated.tenant
+        tenant = authenticate_caller(request).tenant
+    except ApiError as exc:
+        return exc.to_response()
     return JSONResponse(
         {
             "client_key": tenant.client_key,
@@ -35,3 +37,27 @@ async def tenant_info(request: Request) -> Response:
             "enabled": tenant.enabled,
         }
     )
+
+
+def api_routes() -> list[Route]:
+    def admin(path: str, handler: Handler, method: str) -> Route:
+        return Route(path, admin_endpoint(handler), methods=[method])
+
+    return [
+        Route(PREFIX + "/openapi.json", openapi_json, methods=["GET"]),
+        Route(PREFIX + "/tenant", tenant_info, methods=["GET"]),
+        admin(PREFIX + "/mail-sources", sources_api.list_sources, "GET"),
+        admin(PREFIX + "/mail-sources", sources_api.create_source, "POST"),
+        # Before the {source_id} routes, though `:int` would not match "test" anyway.
+        admin(PREFIX + "/mail-sources/test", source_actions.diagnose_unsaved, "POST"),
+        admin(_SOURCE, sources_api.get_source, "GET"),
+        admin(_SOURCE, sources_api.update_source, "PUT"),
+        admin(_SOURCE, sources_api.delete_source, "DELETE"),
+        admin(_SOURCE + "/test", source_actions.diagnose_saved, "POST"),
+        admin(_SOURCE + "/enable", source_actions.enable_source, "POST"),
+        admin(_SOURCE + "/disable", source_actions.disable_source, "POST"),
+        admin(_SOURCE + "/poll", source_actions.poll_now, "POST"),
+        admin(PREFIX + "/email-log", email_log_api.list_entries, "GET"),
+        admin(_ENTRY, email_log_api.get_entry, "GET"),
+        admin(_ENTRY + "/retry", email_log_api.retry_entry, "POST"),
+    ]

@@ -152,6 +152,16 @@ class JiraClient:
         )
         return [_to_user(item) for item in _as_list(found)]
 
+    def global_permissions(self, account_id: str, permissions: list[str]) -> set[str]:
+        """Which of these global permissions the account holds (asked as the app, for any
+        account: `POST /rest/api/3/permissions/check`)."""
+        body = {"accountId": account_id, "globalPermissions": permissions}
+        answer = self._post("permissions/check", body)
+        granted = answer.get("globalPermissions")
+        if not isinstance(granted, list):
+            raise JiraError(None, ["Jira's permission answer has no permission list"])
+        return {str(item) for item in granted}
+
     def get_issue_property(self, issue_key: str, property_key: str) -> Any | None:
         try:
             found = self._get(f"issue/{_segment(issue_key)}/properties/{_segment(property_key)}")

@@ -70,8 +70,16 @@ class SourceRepository:
             row = _find(session, tenant_id, source_id)
             if row is None:
                 return None
+            moved = any(
+                getattr(row, name) != getattr(spec, name)
+                for name in ("protocol", "host", "port", "username", "folder")
+            )
             for name, value in _spec_values(spec).items():
                 setattr(row, name, value)
+            if moved:
+                # Another mailbox (or folder): the old position means nothing there. The next
+                # poll starts at its current end, as a first connection does.
+                row.cursor = None
             if spec.password:
                 row.password_encrypted = self._secrets.encrypt(spec.password)
             row.updated_at = utc_now()

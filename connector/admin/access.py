@@ -1,0 +1,164 @@
+"""Who may use the admin API: a Jira administrator of the tenant whose token signs the call.
+
+The token proves the tenant (its shared secret) and names the user (`sub`); whether that user
+administers the site is Jira's to say. The answer is cached briefly per tenant and account so
+a page making a few calls asks Jira once, while a revoked administrator loses access within a
+minute. A "no" is cached for less time than a "yes": someone just made an administrator should
+not wait long.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from connector import logs
+from connector.admin.errors import ApiError
+from connector.admin.jira_access import check_global_permission
+from connector.connect.auth import AuthenticatedRequest, AuthenticationError
+from connector.connect.http import authenticate_request
+from connector.jira.auth import tenant_site
+from connector.jira.client import JiraError
+from connector.runtime import Runtime
+from connector.tenant import Tenant
+
+log = logging.getLogger(__name__)
+
+ADMIN_PERMISSION = "ADMINISTER"
+ALLOWED_TTL_SECONDS = 60.0
+REFUSED_TTL_SECONDS = 15.0
+MAX_CACHED = 4096
+_CHECK_TIMEOUT_SECONDS = 10
+
+AdminLookup = Callable[[Tenant, str], bool]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated administrator of `tenant`."""
+
+    tenant: Tenant
+    account_id: str
+
+
+class AdminCache:
+    """Bounded, time-limited memory of Jira's answers, keyed by (client_key, account_id)."""
+
+    def __init__(
+        self,
+        lookup: AdminLookup,
+        *,
+        allowed_ttl: float = ALLOWED_TTL_SECONDS,
+        refused_ttl: float = REFUSED_TTL_SECONDS,
+        max_entries: int = MAX_CACHED,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lookup = lookup
+        self._allowed_ttl = allowed_ttl
+        self._refused_ttl = refused_ttl
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[tuple[str, str], tuple[float, bool]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def is_admin(self, tenant: Tenant, account_id: str) -> bool:
+        key = (tenant.client_key, account_id)
+        now = self._clock()
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is not None and cached[0] > now:
+                return cached[1]
+        allowed = self._lookup(tenant, account_id)  # outside the lock: it is a network call
+        ttl = self._allowed_ttl if allowed else self._refused_ttl
+        with self._lock:
+            self._entries[key] = (now + ttl, allowed)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+        return allowed
+
+
+def jira_admin_lookup(app_key: str) -> AdminLookup:
+    """Ask the tenant's Jira, signed as the app, whether the account administers the site."""
+
+    def lookup(tenant: Tenant, account_id: str) -> bool:
+        site = tenant_site(tenant, app_key=app_key)
+        return check_global_permission(
+            site, account_id, ADMIN_PERMISSION, timeout_seconds=_CHECK_TIMEOUT_SECONDS
+        )
+
+    return lookup
+
+
+_cache_lock = threading.Lock()
+
+
+def admin_cache(request: Request) -> AdminCache:
+    """The app's cache, made on first use (one per app, so tests with several apps agree)."""
+    state = request.app.state
+    with _cache_lock:
+        cache: AdminCache | None = getattr(state, "admin_cache", None)
+        if cache is None:
+            runtime: Runtime = state.runtime
+            cache = AdminCache(jira_admin_lookup(runtime.settings.app_key))
+            state.admin_cache = cache
+    return cache
+
+
+def authenticate_caller(request: Request) -> AuthenticatedRequest:
+    """The tenant and claims of the token; 401 when there is none or it does not verify."""
+    runtime: Runtime = request.app.state.runtime
+    try:
+        return authenticate_request(
+            request,
+            tenants=runtime.tenants,
+            base_path=runtime.settings.base_path,
+            allow_context_qsh=True,
+        )
+    except AuthenticationError as exc:
+        logs.event(log, "admin.api_refused", logging.WARNING, path=request.url.path, reason=exc)
+        raise ApiError(401, str(exc)) from exc
+
+
+def require_admin(cache: AdminCache, authenticated: AuthenticatedRequest) -> Caller:
+    """403 unless the token names a user Jira calls an administrator (blocking: Jira call)."""
+    tenant = authenticated.tenant
+    account_id = authenticated.account_id
+    if not account_id:
+        raise ApiError(
+            403,
+            "this token names no user (an app-only token); the admin API acts for a Jira "
+            "administrator, so call it with a token from AP.context.getToken()",
+        )
+    try:
+        allowed = cache.is_admin(tenant, account_id)
+    except JiraError as exc:
+        logs.event(
+            log,
+            "admin.check_failed",
+            logging.WARNING,
+            client_key=tenant.client_key,
+            status=exc.status,
+            error=exc,
+        )
+        raise ApiError(502, f"could not ask Jira whether you are an administrator: {exc}") from exc
+    if not allowed:
+        logs.event(
+            log,
+            "admin.not_admin",
+            logging.WARNING,
+            client_key=tenant.client_key,
+            account=account_id,
+        )
+        raise ApiError(
+            403,
+            "only Jira administrators of this site may manage the mail connector; ask one to "
+            "grant you the 'Administer Jira' global permission",
+        )
+    return Caller(tenant=tenant, account_id=account_id)

@@ -1,0 +1,133 @@
+"""`/api/v1/email-log`: what happened to each message, newest first, and retry for failed ones."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+from sqlalchemy import DateTime, Integer, column, func, select, table
+from sqlalchemy.engine import Engine
+
+from connector.admin.endpoint import Answer, ApiCall, log_action
+from connector.admin.errors import ApiError, not_found
+from connector.admin.serialize import entry_detail_json, entry_json
+from connector.storage.email_log import FINAL_OUTCOMES, PENDING
+
+OUTCOMES = tuple(sorted(FINAL_OUTCOMES | {PENDING}))
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+# A read-only view of the email log's columns this module counts by; the table is owned by
+# connector.storage (typed columns, so times are bound the way the table stores them).
+_log = table(
+    "email_log",
+    column("tenant_id", Integer),
+    column("source_id", Integer),
+    column("received_at", DateTime(timezone=True)),
+)
+
+
+def messages_today(engine: Engine, tenant_id: int, now: datetime | None = None) -> dict[int, int]:
+    """Email-log rows per source since 00:00 UTC today: every message fetched has one."""
+    start = datetime.combine((now or datetime.now(UTC)).astimezone(UTC).date(), time(), UTC)
+    statement = (
+        select(_log.c.source_id, func.count())
+        .where(_log.c.tenant_id == tenant_id, _log.c.received_at >= start)
+        .group_by(_log.c.source_id)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(statement).all()
+    return {int(row[0]): int(row[1]) for row in rows}
+
+
+def list_entries(call: ApiCall) -> Answer:
+    """GET /api/v1/email-log?source_id=&outcome=&q=&before_id=&limit="""
+    unknown = set(call.query) - {"source_id", "outcome", "q", "before_id", "limit"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ApiError(400, f"{name}: is not a filter of the email log", field=name)
+    outcome = call.query.get("outcome") or None
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ApiError(400, f"outcome: must be one of {', '.join(OUTCOMES)}", field="outcome")
+    limit = _query_int(call, "limit")
+    limit = DEFAULT_LIMIT if limit is None else limit
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(400, f"limit: must be from 1 to {MAX_LIMIT}", field="limit")
+    source_id = _query_int(call, "source_id")
+    entries = call.runtime.email_log.search(
+        call.tenant.id,
+        source_id=source_id,
+        outcome=outcome,
+        text=call.query.get("q", ""),
+        limit=limit,
+        before_id=_query_int(call, "before_id"),
+    )
+    names = _source_names(call)
+    display_url = call.tenant.display_url
+    return Answer(
+        {
+            "entries": [
+                entry_json(e, source_name=names.get(e.source_id), display_url=display_url)
+                for e in entries
+            ],
+            # The next page: ask again with before_id set to this.
+            "next_before_id": entries[-1].id if len(entries) == limit else None,
+        }
+    )
+
+
+def get_entry(call: ApiCall) -> Answer:
+    """GET /api/v1/email-log/{entry_id}: with headers and the decision trail."""
+    entry_id = call.path_int("entry_id")
+    entry = call.runtime.email_log.get(call.tenant.id, entry_id)
+    if entry is None:
+        raise not_found("email log entry", entry_id)
+    raw_kept = call.runtime.email_log.raw(call.tenant.id, entry_id) is not None
+    return Answer(
+        entry_detail_json(
+            entry,
+            source_name=_source_names(call).get(entry.source_id),
+            display_url=call.tenant.display_url,
+            raw_kept=raw_kept,
+        )
+    )
+
+
+def retry_entry(call: ApiCall) -> Answer:
+    """POST /api/v1/email-log/{entry_id}/retry: a failed message goes back to the queue."""
+    entry_id = call.path_int("entry_id")
+    log = call.runtime.email_log
+    entry = log.get(call.tenant.id, entry_id)
+    if entry is None:
+        raise not_found("email log entry", entry_id)
+    if entry.outcome != "failed":
+        raise ApiError(
+            409, f"only failed messages can be retried; this one is {entry.outcome}", field=None
+        )
+    if log.raw(call.tenant.id, entry_id) is None:
+        # The worker retries from the stored copy; without one a retry would wait forever.
+        raise ApiError(409, "the message itself was not kept, so it cannot be retried")
+    reopened = log.reopen(call.tenant.id, entry_id)
+    if reopened is None:
+        raise not_found("email log entry", entry_id)
+    log_action(call, "email_retried", source_id=entry.source_id, entry_id=entry_id)
+    return Answer(
+        entry_detail_json(
+            reopened,
+            source_name=_source_names(call).get(entry.source_id),
+            display_url=call.tenant.display_url,
+            raw_kept=True,
+        )
+    )
+
+
+def _query_int(call: ApiCall, name: str) -> int | None:
+    text = call.query.get(name, "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise ApiError(400, f"{name}: must be a whole number", field=name)
+    return int(text)
+
+
+def _source_names(call: ApiCall) -> dict[int, str]:
+    return {source.id: source.spec.name for source in call.runtime.sources.search(call.tenant.id)}

@@ -1,0 +1,126 @@
+"""One wrapper for every admin API handler: authenticate, check the administrator, parse, answer.
+
+Handlers are plain functions of an `ApiCall` that return an `Answer` or raise `ApiError`.
+They run in a worker thread, since most of them wait on a database, a mail server or Jira,
+and the administrator check (a Jira call) runs there too, before the body is even parsed, so
+someone who is not an administrator learns nothing about what the API would accept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from connector import logs
+from connector.admin.access import Caller, admin_cache, authenticate_caller, require_admin
+from connector.admin.errors import ApiError
+from connector.runtime import Runtime
+from connector.tenant import Tenant
+
+log = logging.getLogger(__name__)
+
+_MAX_BODY_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    runtime: Runtime
+    caller: Caller
+    path_params: Mapping[str, Any]
+    query: Mapping[str, str]
+    raw_body: bytes = field(repr=False)
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.caller.tenant
+
+    @property
+    def client_key(self) -> str:
+        return self.caller.tenant.client_key
+
+    def path_int(self, name: str) -> int:
+        value = self.path_params[name]
+        if not isinstance(value, int):
+            raise ApiError(404, f"{name} must be a number")
+        return value
+
+    def body(self, *, optional: bool = False) -> dict[str, Any]:
+        """The JSON object sent; `optional`: an empty body reads as `{}`."""
+        if not self.raw_body.strip():
+            if optional:
+                return {}
+            raise ApiError(400, "a JSON object is required in the request body")
+        try:
+            parsed = json.loads(self.raw_body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"the request body is not JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise ApiError(400, "the request body must be a JSON object")
+        return parsed
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: Any
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[ApiCall], Answer]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def admin_endpoint(handler: Handler) -> Endpoint:
+    """A Starlette endpoint running `handler` for a verified administrator of the tenant."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            authenticated = authenticate_caller(request)
+            raw_body = await request.body() if request.method in ("POST", "PUT") else b""
+            if len(raw_body) > _MAX_BODY_BYTES:
+                raise ApiError(413, f"the request body is over {_MAX_BODY_BYTES} bytes")
+        except ApiError as exc:
+            return exc.to_response()
+        call_args = (
+            request.app.state.runtime,
+            dict(request.path_params),
+            dict(request.query_params),
+            raw_body,
+        )
+        cache = admin_cache(request)
+
+        def run() -> Response:
+            runtime, path_params, query, body = call_args
+            try:
+                caller = require_admin(cache, authenticated)
+                answer = handler(ApiCall(runtime, caller, path_params, query, body))
+            except ApiError as exc:
+                return exc.to_response()
+            except Exception:  # a bug: say so without details, keep the traceback in the log
+                log.exception("admin.api_failed path=%s", request.url.path)
+                return ApiError(
+                    500, "internal error; the details are in the app's log"
+                ).to_response()
+            return JSONResponse(
+                answer.body, status_code=answer.status, headers=dict(answer.headers)
+            )
+
+        return await run_in_threadpool(run)
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
+
+
+def log_action(call: ApiCall, name: str, **fields: Any) -> None:
+    """`admin.<name> client_key=... account=... ...`: who did what, never a secret."""
+    logs.event(
+        log, f"admin.{name}", client_key=call.client_key, account=call.caller.account_id, **fields
+    )

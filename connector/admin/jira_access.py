@@ -1,0 +1,32 @@
+"""Ask Jira, as the app, whether a user holds a global permission (e.g. ADMINISTER).
+
+`POST /rest/api/3/permissions/check` answers for the `accountId` in the body, not for the
+caller, so the app can check the user behind a context token without acting as that user
+(developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-permissions/
+#api-rest-api-3-permissions-check-post).
+"""
+
+from __future__ import annotations
+
+from connector.jira.auth import JiraSite
+from connector.jira.client import DEFAULT_TIMEOUT_SECONDS, JiraClient
+from connector.jira.session import RetryingSession
+
+
+def check_global_permission(
+    site: JiraSite,
+    account_id: str,
+    permission: str,
+    *,
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
+) -> bool:
+    """True when Jira says `account_id` holds `permission` on the whole site.
+
+    Raises `JiraError` when Jira refuses or cannot be reached: "don't know" must never read
+    as "no" or "yes". Few retries and short waits: an admin is waiting for the page."""
+    session = RetryingSession(max_attempts=2, max_wait_seconds=5.0)
+    try:
+        client = JiraClient(site, timeout_seconds=timeout_seconds, session=session)
+        return permission in client.global_permissions(account_id, [permission])
+    finally:
+        session.close()

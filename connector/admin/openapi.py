@@ -1,0 +1,253 @@
+"""`GET /api/v1/openapi.json`: the admin API described in OpenAPI 3.0.
+
+Hand-written, so it says what the handlers mean rather than what a framework guesses; a test
+holds it to the routes actually registered (same paths, same methods) and sends its examples
+to the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from connector.admin.openapi_schemas import SCHEMAS, Schema, ref
+
+_SOURCE_EXAMPLE: Schema = {
+    "name": "Support inbox",
+    "description": "support@example.com, read by the service desk",
+    "provider": "custom",
+    "protocol": "imap",
+    "host": "imap.example.com",
+    "port": 993,
+    "security": "ssl",
+    "verify_tls": True,
+    "username": "support@example.com",
+    "password": "app-password",
+    "folder": "INBOX",
+    "interval_minutes": 1,
+    "timeout_seconds": 10,
+    "after_processing": "move",
+    "success_folder": "Processed",
+    "failure_folder": "Failed",
+    "exclusion_folders": ["Spam"],
+    "project_key": "SUP",
+    "issue_type": "Task",
+    "unmatched": "create",
+    "policy": {"ignored_senders": ["@spam.example"], "labels": ["email"]},
+}
+_UPDATE_EXAMPLE: Schema = {k: v for k, v in _SOURCE_EXAMPLE.items() if k != "password"}
+_ENABLE_EXAMPLE: Schema = {"process_existing_since": "2025-01-06", "acknowledge": True}
+
+_SOURCE_ID = {"name": "source_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_ENTRY_ID = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+def _body(schema: str, example: Schema | None = None, *, required: bool = True) -> Schema:
+    media: Schema = {"schema": ref(schema)}
+    if example is not None:
+        media["example"] = example
+    return {"required": required, "content": {"application/json": media}}
+
+
+def _answer(description: str, schema: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
+
+
+_ERRORS = {
+    400: "invalid input; `field` names it",
+    401: "no token, or one that does not verify",
+    403: "not a Jira administrator of this site, or a token naming no user",
+    404: "no such item for this site",
+    409: "not possible in the item's state (or needs an acknowledgement)",
+    501: "not available in this version yet",
+    502: "the mail server or Jira could not be reached",
+}
+
+
+def _operation(
+    summary: str,
+    ok: tuple[int, str, str],
+    *,
+    errors: tuple[int, ...] = (),
+    body: Schema | None = None,
+    parameters: list[Schema] | None = None,
+    admin: bool = True,
+) -> Schema:
+    status, description, schema = ok
+    responses: Schema = {str(status): _answer(description, schema)}
+    codes = (401, 403, *errors) if admin else (401, *errors)
+    for code in codes:
+        responses[str(code)] = _answer(_ERRORS[code], "Error")
+    operation: Schema = {"summary": summary, "responses": responses}
+    if parameters:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
+
+_PATHS: Schema = {
+    "/api/v1/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.0 document"}},
+        }
+    },
+    "/api/v1/tenant": {
+        "get": _operation(
+            "The Jira site the token belongs to (any valid token; no administrator check)",
+            (200, "the site", "Tenant"),
+            admin=False,
+        )
+    },
+    "/api/v1/mail-sources": {
+        "get": _operation(
+            "List mail sources with their status",
+            (200, "the sources, oldest first", "MailSourceList"),
+            errors=(400,),
+            parameters=[_query("q", "text in name, description, host or username")],
+        ),
+        "post": _operation(
+            "Create a mail source (disabled until enabled)",
+            (201, "created", "MailSource"),
+            errors=(400,),
+            body=_body("SourceSettings", _SOURCE_EXAMPLE),
+        ),
+    },
+    "/api/v1/mail-sources/test": {
+        "post": _operation(
+            "Diagnose settings before saving them (the password is required)",
+            (200, "each step of the connection, with the server's words", "Diagnosis"),
+            errors=(400, 409),
+            body=_body("SourceSettings", _SOURCE_EXAMPLE),
+        )
+    },
+    "/api/v1/mail-sources/{source_id}": {
+        "parameters": [_SOURCE_ID],
+        "get": _operation("Read a mail source", (200, "the source", "MailSource"), errors=(404,)),
+        "put": _operation(
+            "Replace a mail source's settings (without password: keep the stored one)",
+            (200, "the source as saved", "MailSource"),
+            errors=(400, 404),
+            body=_body("SourceSettings", _UPDATE_EXAMPLE),
+        ),
+        "delete": _operation(
+            "Delete a mail source; issues, threads and participants are kept",
+            (200, "what was kept and what was removed", "Deleted"),
+            errors=(404,),
+        ),
+    },
+    "/api/v1/mail-sources/{source_id}/test": {
+        "parameters": [_SOURCE_ID],
+        "post": _operation(
+            "Diagnose a saved source, or edited settings with its stored password",
+            (200, "each step of the connection", "Diagnosis"),
+            errors=(400, 404, 409),
+            body=_body("SourceSettings", required=False),
+        ),
+    },
+    "/api/v1/mail-sources/{source_id}/enable": {
+        "parameters": [_SOURCE_ID],
+        "post": _operation(
+            "Connect and start polling; answers how many existing messages will be processed",
+            (200, "enabled, with the estimate", "Enabled"),
+            errors=(400, 404, 409, 502),
+            body=_body("EnableOptions", _ENABLE_EXAMPLE, required=False),
+        ),
+    },
+    "/api/v1/mail-sources/{source_id}/disable": {
+        "parameters": [_SOURCE_ID],
+        "post": _operation(
+            "Stop polling; the position in the mailbox is kept",
+            (200, "disabled", "Disabled"),
+            errors=(404,),
+        ),
+    },
+    "/api/v1/mail-sources/{source_id}/poll": {
+        "parameters": [_SOURCE_ID],
+        "post": _operation(
+            "Poll now",
+            (200, "what the poll did: outcome -> number of messages", "PollResult"),
+            errors=(404, 409, 501),
+        ),
+    },
+    "/api/v1/email-log": {
+        "get": _operation(
+            "Messages fetched, newest first",
+            (200, "a page of entries", "LogEntryList"),
+            errors=(400,),
+            parameters=[
+                _query("source_id", "only this source's", {"type": "integer"}),
+                _query(
+                    "outcome", "only this outcome", SCHEMAS["LogEntry"]["properties"]["outcome"]
+                ),
+                _query("q", "text in sender, subject, reason or issue key"),
+                _query(
+                    "before_id", "the next page: next_before_id of the last", {"type": "integer"}
+                ),
+                _query("limit", "1 to 200, default 50", {"type": "integer"}),
+            ],
+        )
+    },
+    "/api/v1/email-log/{entry_id}": {
+        "parameters": [_ENTRY_ID],
+        "get": _operation(
+            "One entry with its headers and decision trail",
+            (200, "the entry", "LogEntryDetail"),
+            errors=(404,),
+        ),
+    },
+    "/api/v1/email-log/{entry_id}/retry": {
+        "parameters": [_ENTRY_ID],
+        "post": _operation(
+            "Process a failed message again",
+            (200, "the entry, pending again", "LogEntryDetail"),
+            errors=(404, 409),
+        ),
+    },
+}
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Mail Connector for Jira: admin API",
+            "version": "1",
+            "description": "Every call needs `Authorization: JWT <token>`, a Connect context "
+            "token from AP.context.getToken() (or a qsh token for the request) of a Jira "
+            "administrator of the site. Secrets are write-only. Errors are "
+            '`{"error": "...", "field": "<input at fault or null>"}`.',
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"ConnectJwt": []}],
+        "paths": _PATHS,
+        "components": {
+            "securitySchemes": {
+                "ConnectJwt": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "JWT <token>",
+                }
+            },
+            "schemas": SCHEMAS,
+        },
+    }
+
+
+async def openapi_json(_request: Request) -> Response:
+    return JSONResponse(document())

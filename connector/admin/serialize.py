@@ -1,0 +1,121 @@
+"""Domain values -> the JSON the admin API answers with. Secrets never appear: only whether one
+is stored (`has_password`). Times are ISO 8601 in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from connector.mail_source import MailSource, SourceSpec
+from connector.sources.tls import connection_warnings
+from connector.storage.email_log import LogEntry
+
+# Settings as the API spells them, in the order a form shows them; `password` is write-only.
+SETTING_NAMES = (
+    "name",
+    "description",
+    "protocol",
+    "provider",
+    "host",
+    "port",
+    "security",
+    "verify_tls",
+    "username",
+    "folder",
+    "interval_minutes",
+    "timeout_seconds",
+    "after_processing",
+    "success_folder",
+    "failure_folder",
+    "exclusion_folders",
+    "max_message_bytes",
+    "project_key",
+    "issue_type",
+    "unmatched",
+)
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    # SQLite hands back naive datetimes; everything is stored in UTC.
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def status_of(source: MailSource) -> str:
+    """ok / error / unknown (not polled since enabled), or disabled whatever the last poll said."""
+    if not source.enabled:
+        return "disabled"
+    return source.status if source.status in ("ok", "error") else "unknown"
+
+
+def source_json(source: MailSource, *, messages_today: int = 0) -> dict[str, Any]:
+    spec = source.spec
+    settings: dict[str, Any] = {name: getattr(spec, name) for name in SETTING_NAMES}
+    settings["exclusion_folders"] = list(spec.exclusion_folders)
+    return {
+        "id": source.id,
+        **settings,
+        "policy": spec.policy.to_json(),
+        "has_password": source.has_password,
+        "uses_oauth": spec.uses_oauth,
+        "enabled": source.enabled,
+        "status": status_of(source),
+        "status_message": source.status_message,
+        "status_at": iso(source.status_at),
+        "last_poll_at": iso(source.last_poll_at),
+        "next_poll_at": iso(source.next_poll_at) if source.enabled else None,
+        "first_connected_at": iso(source.first_connected_at),
+        "messages_today": messages_today,
+        "warnings": list(spec_warnings(spec)),
+        "created_at": iso(source.created_at),
+        "updated_at": iso(source.updated_at),
+    }
+
+
+def spec_warnings(spec: SourceSpec) -> tuple[str, ...]:
+    """What an admin should see about these settings though they work (TLS checks off...)."""
+    config = spec.connection_config(
+        password="placeholder",  # noqa: S106 - only to build the settings; never used to log in
+        access_token=(lambda: "placeholder") if spec.uses_oauth else None,
+    )
+    return connection_warnings(config)
+
+
+def entry_json(entry: LogEntry, *, source_name: str | None, display_url: str) -> dict[str, Any]:
+    issue_url = f"{display_url.rstrip('/')}/browse/{entry.issue_key}" if entry.issue_key else None
+    return {
+        "id": entry.id,
+        "source_id": entry.source_id,
+        "source_name": source_name,
+        "message_id": entry.message_id,
+        "sender": entry.sender,
+        "sender_name": entry.sender_name,
+        "subject": entry.subject,
+        "size": entry.size,
+        "outcome": entry.outcome,
+        "reason": entry.reason,
+        "issue_key": entry.issue_key,
+        "issue_url": issue_url,
+        "attempts": entry.attempts,
+        "received_at": iso(entry.received_at),
+        "updated_at": iso(entry.updated_at),
+    }
+
+
+def entry_detail_json(
+    entry: LogEntry, *, source_name: str | None, display_url: str, raw_kept: bool
+) -> dict[str, Any]:
+    """An entry with what the list leaves out: headers, the decision trail, retry state."""
+    return {
+        **entry_json(entry, source_name=source_name, display_url=display_url),
+        "message_key": entry.message_key,
+        "comment_id": entry.comment_id,
+        "next_attempt_at": iso(entry.next_attempt_at),
+        "headers": [{"name": name, "value": value} for name, value in entry.headers],
+        "trail": list(entry.trail),
+        "raw_kept": raw_kept,
+        "retryable": entry.outcome == "failed" and raw_kept,
+    }

@@ -1,0 +1,101 @@
+"""`/api/v1/mail-sources`: list (with search), create, read, replace and delete a tenant's sources.
+
+Every read and write goes through `SourceRepository` with the caller's tenant id, so another
+tenant's source answers exactly like one that does not exist (404).
+"""
+
+from __future__ import annotations
+
+from connector.admin.email_log_api import messages_today
+from connector.admin.endpoint import Answer, ApiCall, log_action
+from connector.admin.errors import ApiError, not_found
+from connector.admin.serialize import source_json
+from connector.admin.source_body import spec_from_json
+from connector.mail_source import MailSource
+
+# What deleting a source leaves in place, so the admin knows before and after.
+KEPT_ON_DELETE = (
+    "issues and comments in Jira created from this source's mail",
+    "the threads that let replies find their issue (by Message-ID)",
+    "the participants recorded for those issues (senders and Cc addresses)",
+)
+REMOVED_ON_DELETE = (
+    "the source's settings and stored password",
+    "its position in the mailbox (a new source for it starts again at the current end)",
+    "its email log entries",
+)
+
+
+def list_sources(call: ApiCall) -> Answer:
+    """GET /api/v1/mail-sources?q= : search over name, description, host and username."""
+    unknown = set(call.query) - {"q"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ApiError(400, f"{name}: is not a filter of mail sources", field=name)
+    found = call.runtime.sources.search(call.tenant.id, call.query.get("q", ""))
+    today = messages_today(call.runtime.engine, call.tenant.id)
+    return Answer({"sources": [source_json(s, messages_today=today.get(s.id, 0)) for s in found]})
+
+
+def create_source(call: ApiCall) -> Answer:
+    """POST /api/v1/mail-sources: new sources start disabled; enabling connects first."""
+    spec = spec_from_json(call.body())
+    created = call.runtime.sources.create(call.tenant.id, spec)
+    log_action(
+        call,
+        "source_created",
+        source_id=created.id,
+        protocol=spec.protocol,
+        has_password=bool(spec.password),
+    )
+    return Answer(
+        source_json(created),
+        status=201,
+        headers={"Location": f"/api/v1/mail-sources/{created.id}"},
+    )
+
+
+def get_source(call: ApiCall) -> Answer:
+    """GET /api/v1/mail-sources/{source_id}"""
+    source = find_source(call)
+    today = messages_today(call.runtime.engine, call.tenant.id)
+    return Answer(source_json(source, messages_today=today.get(source.id, 0)))
+
+
+def update_source(call: ApiCall) -> Answer:
+    """PUT /api/v1/mail-sources/{source_id}: replaces every setting; without `password` the
+    stored one is kept (secrets are write-only, so a form never has it to send back)."""
+    source_id = call.path_int("source_id")
+    find_source(call)  # 404 before 400: another tenant learns nothing from validation
+    spec = spec_from_json(call.body())
+    updated = call.runtime.sources.update(call.tenant.id, source_id, spec)
+    if updated is None:
+        raise not_found("mail source", source_id)
+    log_action(call, "source_updated", source_id=source_id, password_changed=bool(spec.password))
+    today = messages_today(call.runtime.engine, call.tenant.id)
+    return Answer(source_json(updated, messages_today=today.get(source_id, 0)))
+
+
+def delete_source(call: ApiCall) -> Answer:
+    """DELETE /api/v1/mail-sources/{source_id}: says what is kept and what goes."""
+    source_id = call.path_int("source_id")
+    if not call.runtime.sources.delete(call.tenant.id, source_id):
+        raise not_found("mail source", source_id)
+    log_action(call, "source_deleted", source_id=source_id)
+    return Answer(
+        {
+            "deleted": True,
+            "id": source_id,
+            "kept": list(KEPT_ON_DELETE),
+            "removed": list(REMOVED_ON_DELETE),
+        }
+    )
+
+
+def find_source(call: ApiCall) -> MailSource:
+    """The caller's tenant's source named in the path, or 404 (whoever else's it may be)."""
+    source_id = call.path_int("source_id")
+    source = call.runtime.sources.get(call.tenant.id, source_id)
+    if source is None:
+        raise not_found("mail source", source_id)
+    return source
