@@ -23,6 +23,8 @@ from connector.mail.message import parse_email
 from connector.mail.reply import extract_reply_html, extract_reply_text
 
 FULL_TEXT_FILENAME = "full-message.txt"
+# Ten times Jira's field limit: more than enough to fill the field after quotes are cut.
+MAX_RENDERED_CHARS = 330_000
 
 
 @dataclass(frozen=True)
@@ -70,31 +72,56 @@ def _inline_images(email: InboundEmail) -> dict[str, str]:
     return {a.content_id: a.filename for a in email.attachments if a.content_id}
 
 
-def render_description(email: InboundEmail) -> Rendering:
-    if email.html_body.strip():
-        document = html_to_adf(email.html_body, inline_images=_inline_images(email))
+@dataclass(frozen=True)
+class _Body:
+    """The body to render: HTML when the message has it, else text; cut when huge."""
+
+    is_html: bool
+    content: str
+    cut: bool
+
+    @classmethod
+    def of(cls, email: InboundEmail) -> _Body:
+        is_html = bool(email.html_body.strip())
+        content = email.html_body if is_html else email.text_body
+        if len(content) <= MAX_RENDERED_CHARS:
+            return cls(is_html, content, cut=False)
+        # Jira shows at most 32,767 characters; rendering megabytes to throw them away would
+        # let one huge mail hold up the mailbox (ADF and reply extraction grow with the text).
+        end = content.rfind(">" if is_html else "\n", 0, MAX_RENDERED_CHARS)
+        return cls(is_html, content[: end + 1 if end > 0 else MAX_RENDERED_CHARS], cut=True)
+
+
+def _fitted(email: InboundEmail, body: _Body, content: str) -> FittedDocument:
+    if body.is_html:
+        document = html_to_adf(content, inline_images=_inline_images(email))
     else:
-        document = text_to_adf(email.text_body)
-    return Rendering(fitted=fit_to_limit(document, filename=FULL_TEXT_FILENAME))
+        document = text_to_adf(content)
+    fitted = fit_to_limit(document, filename=FULL_TEXT_FILENAME)
+    if body.cut:
+        # What was not rendered still reaches Jira whole, as the attached full text.
+        full = email.text_body or email.html_body
+        return FittedDocument(fitted.document, truncated=True, full_text=full)
+    return fitted
+
+
+def render_description(email: InboundEmail) -> Rendering:
+    body = _Body.of(email)
+    return Rendering(fitted=_fitted(email, body, body.content))
 
 
 def render_reply(email: InboundEmail, *, description: Rendering | None = None) -> Rendering:
     """The reply part; `description` (the whole body, already rendered) is reused when
     extraction removes nothing, as for most first messages."""
-    is_html = bool(email.html_body.strip())
-    if is_html:
-        html_reply = extract_reply_html(email.html_body)
-        original, body = email.html_body, html_reply.html
-        flags = (html_reply.quote_found, html_reply.signature_found)
+    body = _Body.of(email)
+    if body.is_html:
+        html_reply = extract_reply_html(body.content)
+        reply, flags = html_reply.html, (html_reply.quote_found, html_reply.signature_found)
     else:
-        text_reply = extract_reply_text(email.text_body)
-        original, body = email.text_body, text_reply.text
-        flags = (text_reply.quote_found, text_reply.signature_found)
-    if body == original and description is not None:
+        text_reply = extract_reply_text(body.content)
+        reply, flags = text_reply.text, (text_reply.quote_found, text_reply.signature_found)
+    if reply == body.content and description is not None:
         fitted = description.fitted
     else:
-        document = (
-            html_to_adf(body, inline_images=_inline_images(email)) if is_html else text_to_adf(body)
-        )
-        fitted = fit_to_limit(document, filename=FULL_TEXT_FILENAME)
+        fitted = _fitted(email, body, reply)
     return Rendering(fitted=fitted, quote_found=flags[0], signature_found=flags[1])

@@ -1,0 +1,47 @@
+"""The understanding step: what a message becomes for an issue and for a comment."""
+
+from __future__ import annotations
+
+import pytest
+
+from connector.understanding import MAX_RENDERED_CHARS, understand
+
+
+def _mail(body: str, content_type: str = "text/plain") -> bytes:
+    head = f"From: a@example.com\nSubject: s\nContent-Type: {content_type}; charset=utf-8\n\n"
+    return (head + body).encode()
+
+
+# A hang guard, not a speed target: rendering megabytes line by line used to take minutes.
+@pytest.mark.timeout(60)
+def test_understand_huge_text_is_cut_for_jira_and_kept_whole_for_the_attachment() -> None:
+    body = "A\n\n" * (2 * MAX_RENDERED_CHARS // 3)
+    result = understand(_mail(body))
+    for rendering in (result.description, result.reply):
+        assert rendering.fitted.truncated
+        assert rendering.fitted.full_text is not None
+        assert rendering.fitted.full_text.strip() == body.strip()
+        assert "full-message.txt" in str(rendering.document["content"][-1])
+
+
+@pytest.mark.timeout(60)
+def test_understand_huge_html_is_cut_at_a_tag_and_stays_valid_adf() -> None:
+    body = "<p>line</p>\n" * (MAX_RENDERED_CHARS // 10)
+    result = understand(_mail(body, "text/html"))
+    assert result.description.fitted.truncated
+    texts = str(result.description.document)
+    assert "line" in texts and "<p" not in texts
+
+
+def test_understand_reply_without_quote_reuses_the_description() -> None:
+    result = understand(_mail("Just one line."))
+    assert result.reply.fitted is result.description.fitted
+    assert not result.reply.quote_found
+
+
+def test_understand_reply_drops_the_quote_but_description_keeps_it() -> None:
+    body = "New text.\n\nOn Mon, 1 Jan 2024, B <b@example.com> wrote:\n> old text\n"
+    result = understand(_mail(body))
+    assert result.reply.quote_found
+    assert "old text" not in result.reply.text
+    assert "old text" in result.description.text
