@@ -27,6 +27,7 @@ from connector.jira.auth import tenant_site
 from connector.jira.client import JiraClient
 from connector.jira.tracker import JiraTracker
 from connector.mail_source import MailSource
+from connector.oauth_store import token_provider
 from connector.pipeline import Outcome, Pipeline
 from connector.routing.match import clean_subject
 from connector.runtime import Runtime
@@ -168,9 +169,18 @@ class _Poll:
 
     def _read_mailbox(self, limit: int) -> datetime | None:
         source, runtime = self._source, self._runtime
-        config = source.spec.connection_config(
-            password=runtime.sources.password(source.id), source_id=source.label
-        )
+        if source.spec.uses_oauth:
+            # Renewed before expiry; a refusal (e.g. invalid_grant) is a SourceAuthError, so
+            # the status shows the provider's words, the poll backs off and the cursor stays.
+            config = source.spec.connection_config(
+                password=None,
+                access_token=token_provider(runtime.sources, source),
+                source_id=source.label,
+            )
+        else:
+            config = source.spec.connection_config(
+                password=runtime.sources.password(source.id), source_id=source.label
+            )
         first_connected = None
         with open_source(config) as mailbox:
             if source.cursor is None:

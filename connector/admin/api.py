@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connector.admin import email_log_api, source_actions, sources_api
+from connector.admin import email_log_api, oauth_api, source_actions, sources_api
 from connector.admin.access import authenticate_caller
 from connector.admin.endpoint import Handler, admin_endpoint
 from connector.admin.errors import ApiError
@@ -57,6 +57,9 @@ def api_routes() -> list[Route]:
         admin(_SOURCE + "/enable", source_actions.enable_source, "POST"),
         admin(_SOURCE + "/disable", source_actions.disable_source, "POST"),
         admin(_SOURCE + "/poll", source_actions.poll_now, "POST"),
+        admin(_SOURCE + "/oauth/start", oauth_api.start_oauth, "POST"),
+        # The browser back from Google or Microsoft: no JWT, the single-use `state` is the key.
+        Route(oauth_api.CALLBACK_PATH, oauth_api.oauth_callback, methods=["GET"]),
         admin(PREFIX + "/email-log", email_log_api.list_entries, "GET"),
         admin(_ENTRY, email_log_api.get_entry, "GET"),
         admin(_ENTRY + "/retry", email_log_api.retry_entry, "POST"),

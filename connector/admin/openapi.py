@@ -40,6 +40,12 @@ _SOURCE_EXAMPLE: Schema = {
 _UPDATE_EXAMPLE: Schema = {k: v for k, v in _SOURCE_EXAMPLE.items() if k != "password"}
 _ENABLE_EXAMPLE: Schema = {"process_existing_since": "2025-01-06", "acknowledge": True}
 
+_OAUTH_EXAMPLE: Schema = {
+    "provider": "google",
+    "client_id": "1234-abc.apps.googleusercontent.com",
+    "client_secret": "GOCSPX-client-secret",
+}
+
 _SOURCE_ID = {"name": "source_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _ENTRY_ID = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
@@ -182,6 +188,17 @@ _PATHS: Schema = {
             "Poll now",
             (200, "what the poll did: outcome -> number of messages", "PollResult"),
             errors=(404, 409, 501),
+        ),
+    },
+    "/api/v1/mail-sources/{source_id}/oauth/start": {
+        "parameters": [_SOURCE_ID],
+        "post": _operation(
+            "Sign the source in with Google or Microsoft (OAuth2, the tenant's own app); the "
+            "provider sends the browser back to GET /oauth/callback (no JWT: the single-use "
+            "state authenticates it), which stores the tokens encrypted",
+            (200, "the sign-in URL, or connected (application access)", "OAuthStarted"),
+            errors=(400, 404, 409, 502),
+            body=_body("OAuthStart", _OAUTH_EXAMPLE),
         ),
     },
     "/api/v1/email-log": {

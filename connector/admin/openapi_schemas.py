@@ -259,6 +259,32 @@ SCHEMAS: dict[str, Schema] = {
         },
         ["entries", "next_before_id"],
     ),
+    "OAuthStart": _object(
+        {
+            "provider": _string(enum=["google", "microsoft"]),
+            "client_id": _string("of the tenant's own app registration", minLength=1),
+            "client_secret": _string(
+                "write-only; may be left out to sign in again with the stored app"
+            ),
+            "tenant": _string("Microsoft: directory id or domain (default organizations)"),
+            "access": _string(
+                "delegated: an admin signs in; application: Microsoft client credentials",
+                enum=["delegated", "application"],
+            ),
+        },
+        ["provider", "client_id"],
+        "the app at Google or Microsoft that reads the mailbox; stored encrypted, never answered",
+    ),
+    "OAuthStarted": {
+        "type": "object",
+        "description": "delegated: open authorization_url (it comes back to /oauth/callback, "
+        "valid 10 minutes, once); application: connected at once",
+        "properties": {
+            "authorization_url": _string(format="uri"),
+            "connected": {"type": "boolean"},
+        },
+        "additionalProperties": False,
+    },
     "Tenant": _object(
         {
             "client_key": _string(),

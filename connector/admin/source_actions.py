@@ -22,6 +22,7 @@ from connector.admin.serialize import iso, source_json
 from connector.admin.source_body import spec_from_json
 from connector.admin.sources_api import find_source
 from connector.mail_source import MailSource, SourceSpec
+from connector.oauth_store import token_provider
 from connector.sources import open_source
 from connector.sources.base import Cursor, ImapCursor, Pop3Cursor, cursor_from_json
 from connector.sources.config import SourceConfig
@@ -68,10 +69,9 @@ def diagnose_saved(call: ApiCall) -> Answer:
     source = find_source(call)
     body = call.body(optional=True)
     spec = spec_from_json(body) if body else source.spec
-    password = spec.password or call.runtime.sources.password(source.id)
     # The position only means something for the mailbox it was taken in.
     cursor = None if body else _stored_cursor(source)
-    diagnosis = diagnose(_config(spec, password, source.label, source.spec), cursor=cursor)
+    diagnosis = diagnose(_saved_config(call, source, spec), cursor=cursor)
     log_action(call, "source_tested", source_id=source.id, ok=diagnosis.ok)
     return Answer(diagnosis.to_dict())
 
@@ -81,7 +81,7 @@ def enable_source(call: ApiCall) -> Answer:
     source = find_source(call)
     options = call.body(optional=True)
     since, acknowledge, skip_existing = _enable_options(options)
-    config = _config(source.spec, call.runtime.sources.password(source.id), source.label)
+    config = _saved_config(call, source, source.spec)
     stored = None if skip_existing or since else _stored_cursor(source)
     try:
         with open_source(config) as mailbox:
@@ -148,11 +148,24 @@ def poll_now(call: ApiCall) -> Answer:
     return Answer({"ok": bool(result.ok), "message": str(result.message), "counts": counts})
 
 
-def _config(
-    spec: SourceSpec, password: str | None, label: str, stored: SourceSpec | None = None
-) -> SourceConfig:
-    if spec.uses_oauth or (stored is not None and stored.uses_oauth):
-        raise ApiError(409, "sources that sign in with OAuth cannot be tested or enabled here yet")
+def _saved_config(call: ApiCall, source: MailSource, spec: SourceSpec) -> SourceConfig:
+    """A saved source's connection: its OAuth sign-in, or the password (the body's first)."""
+    if not source.spec.uses_oauth:
+        password = spec.password or call.runtime.sources.password(source.id)
+        return _config(spec, password, source.label)
+    try:
+        provider = token_provider(call.runtime.sources, source)
+    except SourceAuthError as exc:
+        raise ApiError(409, str(exc), field="oauth") from exc
+    try:
+        return spec.connection_config(password=None, access_token=provider, source_id=source.label)
+    except SourceConfigError as exc:
+        raise ApiError.invalid(exc) from exc
+
+
+def _config(spec: SourceSpec, password: str | None, label: str) -> SourceConfig:
+    if spec.uses_oauth:
+        raise ApiError(409, "a source that signs in with OAuth is tested once it is saved")
     if not password:
         raise ApiError(400, "password: is required to connect", field="password")
     try:

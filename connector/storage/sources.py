@@ -8,7 +8,9 @@ another's source even with a valid token for itself. The worker's methods (`due`
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import or_, update
@@ -24,7 +26,9 @@ from connector.storage.models import (
     as_utc_or_none,
     utc_now,
 )
-from connector.storage.secrets import SecretBox
+from connector.storage.secrets import SecretBox, SecretDecryptionError
+
+OAuthChange = Callable[[dict[str, Any] | None], dict[str, Any] | None]
 
 _SPEC_COLUMNS = (
     "name",
@@ -259,7 +263,73 @@ class SourceRepository:
             session.add(row)
             session.commit()
 
+    # -- OAuth state (encrypted JSON; `connector.oauth_store` gives it meaning) -------------
+
+    def oauth(self, source_id: int) -> dict[str, Any] | None:
+        """The decrypted OAuth state of a source, or None; the worker's and callback's read."""
+        with Session(self._engine) as session:
+            row = session.get(MailSourceRow, source_id)
+            if row is None or row.oauth_encrypted is None:
+                return None
+            return _oauth_json(self._secrets.decrypt(row.oauth_encrypted))
+
+    def change_oauth(
+        self,
+        source_id: int,
+        change: OAuthChange,
+        *,
+        tenant_id: int | None = None,
+        clear_password: bool = False,
+    ) -> bool:
+        """Replace the OAuth state with `change(current)`, atomically.
+
+        A compare-and-set on the stored ciphertext: False when the state changed meanwhile
+        (another callback consumed the same sign-in, or a refresh stored new tokens), so a
+        single-use value can never be used twice. `change` may raise to refuse; nothing is
+        written then. `tenant_id` scopes the write to one tenant (the admin API's calls).
+        """
+        with Session(self._engine) as session:
+            row = (
+                session.get(MailSourceRow, source_id)
+                if tenant_id is None
+                else _find(session, tenant_id, source_id)
+            )
+            if row is None:
+                return False
+            before = row.oauth_encrypted
+            current = None if before is None else _oauth_json(self._secrets.decrypt(before))
+            changed = change(current)
+            values: dict[str, Any] = {
+                "oauth_encrypted": None
+                if changed is None
+                else self._secrets.encrypt(json.dumps(changed)),
+                "updated_at": utc_now(),
+            }
+            if clear_password:
+                values["password_encrypted"] = None
+            same = (
+                col(MailSourceRow.oauth_encrypted).is_(None)
+                if before is None
+                else col(MailSourceRow.oauth_encrypted) == before
+            )
+            result = session.execute(
+                update(MailSourceRow)
+                .where(col(MailSourceRow.id) == source_id, same)
+                .values(**values)
+            )
+            session.commit()
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
     # -- mapping ---------------------------------------------------------------------------
+
+    def _oauth_connected(self, encrypted: str | None) -> bool:
+        """Signed in (tokens stored), not merely a sign-in started and not finished."""
+        if encrypted is None:
+            return False
+        try:
+            return _oauth_json(self._secrets.decrypt(encrypted)).get("tokens") is not None
+        except (SecretDecryptionError, ValueError):
+            return True  # something is stored; polling will say what is wrong with it
 
     def _load(self, session: Session, tenant_id: int, source_id: int) -> MailSource:
         row = _find(session, tenant_id, source_id)
@@ -273,7 +343,7 @@ class SourceRepository:
             **{name: getattr(row, name) for name in _SPEC_COLUMNS},
             exclusion_folders=tuple(json.loads(row.exclusion_folders)),
             policy=SourcePolicy.from_json(json.loads(row.policy)),
-            uses_oauth=row.oauth_encrypted is not None,
+            uses_oauth=self._oauth_connected(row.oauth_encrypted),
         )
         return MailSource(
             id=_id(row),
@@ -293,6 +363,13 @@ class SourceRepository:
             created_at=as_utc(row.created_at),
             updated_at=as_utc(row.updated_at),
         )
+
+
+def _oauth_json(plaintext: str) -> dict[str, Any]:
+    data = json.loads(plaintext)
+    if not isinstance(data, dict):
+        raise ValueError("the stored OAuth state is not a JSON object")
+    return data
 
 
 def _spec_values(spec: SourceSpec) -> dict[str, object]:
