@@ -76,6 +76,21 @@ class _Trail:
         self.steps.append(step)
 
 
+@dataclass(frozen=True)
+class _Message:
+    """One message on its way through, with what is known about it so far."""
+
+    source: MailSource
+    entry: LogEntry
+    understanding: Understanding
+    digest: str  # of the Message-ID (or of the bytes when there is none)
+    attempt: int
+    trail: _Trail
+
+    def parts(self) -> tuple[MailSource, LogEntry, Understanding, str, int, _Trail]:
+        return self.source, self.entry, self.understanding, self.digest, self.attempt, self.trail
+
+
 class Pipeline:
     def __init__(
         self,
@@ -118,7 +133,7 @@ class Pipeline:
                 raw=raw,
             )
         try:
-            return self._route(source, entry, understanding, digest, attempt, trail)
+            return self._route(_Message(source, entry, understanding, digest, attempt, trail))
         except JiraError as exc:
             return self._failed_call(entry, exc, attempt, trail)
         except Exception as exc:
@@ -128,15 +143,8 @@ class Pipeline:
 
     # -- decisions -----------------------------------------------------------------------
 
-    def _route(
-        self,
-        source: MailSource,
-        entry: LogEntry,
-        understanding: Understanding,
-        digest: str,
-        attempt: int,
-        trail: _Trail,
-    ) -> Outcome:
+    def _route(self, msg: _Message) -> Outcome:
+        source, entry, understanding, digest, attempt, trail = msg.parts()
         email = understanding.email
         policy = source.spec.policy
         classification = understanding.classification
@@ -164,7 +172,7 @@ class Pipeline:
             trail.add(f"thread: {match.detail}")
             why_not = self._why_not_comment(match, policy)
             if why_not is None:
-                return self._comment(source, entry, understanding, digest, match, attempt, trail)
+                return self._comment(msg, match)
             trail.add(why_not)
             if source.spec.unmatched == "ignore":
                 return self._finish(
@@ -174,7 +182,7 @@ class Pipeline:
             return self._finish(
                 entry, "ignored", "no issue matched; unmatched mail is ignored", trail
             )
-        return self._create(source, entry, understanding, digest, attempt, trail)
+        return self._create(msg)
 
     def _why_not_comment(self, match: ThreadMatch, policy: SourcePolicy) -> str | None:
         info = self._tracker.issue_info(match.issue_key)
@@ -186,15 +194,8 @@ class Pipeline:
 
     # -- delivery ------------------------------------------------------------------------
 
-    def _create(
-        self,
-        source: MailSource,
-        entry: LogEntry,
-        understanding: Understanding,
-        digest: str,
-        attempt: int,
-        trail: _Trail,
-    ) -> Outcome:
+    def _create(self, msg: _Message) -> Outcome:
+        source, entry, understanding, digest, attempt, trail = msg.parts()
         email = understanding.email
         policy = source.spec.policy
         person = self._person(email)
@@ -222,16 +223,8 @@ class Pipeline:
         self._record_people(source.tenant_id, key, email, person)
         return self._finish(entry, "created", f"created {key}", trail, issue_key=key)
 
-    def _comment(
-        self,
-        source: MailSource,
-        entry: LogEntry,
-        understanding: Understanding,
-        digest: str,
-        match: ThreadMatch,
-        attempt: int,
-        trail: _Trail,
-    ) -> Outcome:
+    def _comment(self, msg: _Message, match: ThreadMatch) -> Outcome:
+        source, entry, understanding, digest, attempt, trail = msg.parts()
         email = understanding.email
         key = match.issue_key
         person = self._person(email)

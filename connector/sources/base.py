@@ -22,12 +22,14 @@ keep them.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from connector import logs
 from connector.sources.config import (
     AccessTokenProvider,
     AfterProcessing,
@@ -46,6 +48,8 @@ from connector.sources.errors import (
     SourceTlsError,
 )
 from connector.sources.graph_cursor import GraphCursor
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "AccessTokenProvider",
@@ -253,6 +257,22 @@ class SourceSession:
 
     def close(self) -> None:
         raise NotImplementedError
+
+    def _log_connected(self) -> None:
+        config = self._config
+        for warning in self._warnings:
+            logs.event(
+                _log, "source.insecure", logging.WARNING, source=config.label, warning=warning
+            )
+        logs.event(
+            _log,
+            "source.connected",
+            logging.DEBUG,
+            source=config.label,
+            protocol=config.protocol,
+            security=config.security,
+            verify_tls=config.verify_tls,
+        )
 
     def __enter__(self) -> Self:
         self.connect()

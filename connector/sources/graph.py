@@ -91,11 +91,7 @@ class GraphSource(SourceSession):
             )
             self.close()
             raise
-        for warning in self._warnings:
-            logs.event(
-                log, "source.insecure", logging.WARNING, source=config.label, warning=warning
-            )
-        logs.event(log, "source.connected", logging.DEBUG, source=config.label, protocol="graph")
+        self._log_connected()
 
     def close(self) -> None:
         graph, self._graph, self._folders = self._graph, None, None

@@ -88,19 +88,7 @@ class ImapSource(SourceSession):
             self._capabilities = frozenset(wire.response_text(data).upper().split())
             _, data = client.list('""', '""')
             self._delimiter = wire.parse_delimiter(data)
-        for warning in self._warnings:
-            logs.event(
-                log, "source.insecure", logging.WARNING, source=config.label, warning=warning
-            )
-        logs.event(
-            log,
-            "source.connected",
-            logging.DEBUG,
-            source=config.label,
-            protocol="imap",
-            security=config.security,
-            verify_tls=config.verify_tls,
-        )
+        self._log_connected()
 
     def close(self) -> None:
         mailbox, self._mailbox, self._selected = self._mailbox, None, None

@@ -70,19 +70,7 @@ class Pop3Source(SourceSession):
                 server=exc.server_message,
             )
             raise
-        for warning in self._warnings:
-            logs.event(
-                log, "source.insecure", logging.WARNING, source=config.label, warning=warning
-            )
-        logs.event(
-            log,
-            "source.connected",
-            logging.DEBUG,
-            source=config.label,
-            protocol="pop3",
-            security=config.security,
-            verify_tls=config.verify_tls,
-        )
+        self._log_connected()
 
     def close(self) -> None:
         """QUIT, which is when the server carries out the DELEs of this session."""
