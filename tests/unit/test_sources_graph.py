@@ -588,3 +588,38 @@ def test_graph_cursor_advanced_refuses_imap_refs() -> None:
         cursor.advanced(MessageRef("7", 10, "INBOX", 99))
     assert cursor.advanced(ref(1)).pending == ()
     assert cursor.advanced(ref(2)) == cursor  # not pending: nothing changes
+
+
+# -- diagnosis --------------------------------------------------------------------------------
+
+
+def test_graph_diagnosis_signs_in_opens_folder_and_counts(http: respx.MockRouter) -> None:
+    from connector.sources.diagnose import diagnose
+
+    http.get(f"{MAILBOX}/mailFolders/{INBOX_ID}/messages").respond(
+        json={"@odata.count": 42, "value": []}
+    )
+    report = diagnose(graph_config())
+    assert [(step.name, step.ok) for step in report.steps] == [
+        ("authenticate", True),
+        ("folder", True),
+        ("messages", True),
+    ]
+    assert report.ok
+    counted = report.step("messages")
+    assert counted is not None and counted.data["total"] == 42
+
+
+def test_graph_diagnosis_missing_folder_stops_at_sign_in_with_the_reason(
+    http: respx.MockRouter,
+) -> None:
+    from connector.sources.diagnose import diagnose
+
+    http.get(f"{MAILBOX}/mailFolders", params={"$top": "100"}).respond(
+        json={"value": [folder(INBOX_ID, "Inbox")]}
+    )
+    report = diagnose(graph_config(folder="Tickets"))
+    assert not report.ok
+    assert [(step.name, step.ok) for step in report.steps] == [("authenticate", False)]
+    failed = report.step("authenticate")
+    assert failed is not None and "Tickets" in (failed.error or "")
