@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from connector.jira.adf import FittedDocument, adf_to_text, fit_to_limit, html_to_adf, text_to_adf
+from connector.jira.adf import (
+    JIRA_TEXT_LIMIT,
+    FittedDocument,
+    adf_to_text,
+    fit_to_limit,
+    html_to_adf,
+    serialized_length,
+    text_to_adf,
+)
 from connector.mail.classify import Classification, classify
 from connector.mail.inbound import InboundEmail
 from connector.mail.message import parse_email
@@ -25,6 +33,10 @@ from connector.mail.reply import extract_reply_html, extract_reply_text
 FULL_TEXT_FILENAME = "full-message.txt"
 # Ten times Jira's field limit: more than enough to fill the field after quotes are cut.
 MAX_RENDERED_CHARS = 330_000
+# A comment starts with a line naming the sender (`connector.pipeline`); the reply leaves room
+# for it so the whole comment stays within Jira's limit.
+AUTHOR_LINE_ROOM = 1_024
+REPLY_LIMIT = JIRA_TEXT_LIMIT - AUTHOR_LINE_ROOM
 
 
 @dataclass(frozen=True)
@@ -92,12 +104,14 @@ class _Body:
         return cls(is_html, content[: end + 1 if end > 0 else MAX_RENDERED_CHARS], cut=True)
 
 
-def _fitted(email: InboundEmail, body: _Body, content: str) -> FittedDocument:
+def _fitted(
+    email: InboundEmail, body: _Body, content: str, *, max_chars: int = JIRA_TEXT_LIMIT
+) -> FittedDocument:
     if body.is_html:
         document = html_to_adf(content, inline_images=_inline_images(email))
     else:
         document = text_to_adf(content)
-    fitted = fit_to_limit(document, filename=FULL_TEXT_FILENAME)
+    fitted = fit_to_limit(document, max_chars=max_chars, filename=FULL_TEXT_FILENAME)
     if body.cut:
         # What was not rendered still reaches Jira whole, as the attached full text.
         full = email.text_body or email.html_body
@@ -120,8 +134,13 @@ def render_reply(email: InboundEmail, *, description: Rendering | None = None) -
     else:
         text_reply = extract_reply_text(body.content)
         reply, flags = text_reply.text, (text_reply.quote_found, text_reply.signature_found)
-    if reply == body.content and description is not None:
+    reusable = (
+        description is not None
+        and reply == body.content
+        and serialized_length(description.fitted.document) <= REPLY_LIMIT
+    )
+    if reusable and description is not None:
         fitted = description.fitted
     else:
-        fitted = _fitted(email, body, reply)
+        fitted = _fitted(email, body, reply, max_chars=REPLY_LIMIT)
     return Rendering(fitted=fitted, quote_found=flags[0], signature_found=flags[1])

@@ -249,3 +249,18 @@ def test_pipeline_jira_429_and_500_for_a_while_everything_arrives_once(setup: Se
     outcomes = [e.outcome for e in setup.log().values()]
     assert outcomes.count("created") == 6 and "failed" not in outcomes
     assert totals.get("pending", 0) >= 1  # the faults really did hold messages back
+
+
+def test_pipeline_long_reply_becomes_a_comment_within_jira_limit(setup: Setup) -> None:
+    first = _mail("Long story", "It starts here.")
+    setup.deliver(first)
+    paragraphs = "\n\n".join(f"Paragraph {n}: " + "details " * 40 for n in range(150))
+    setup.deliver(_mail("Re: Long story", paragraphs, In_Reply_To=str(first["Message-ID"])))
+    assert setup.poll() == {"created": 1, "commented": 1}
+    issue = setup.jira.issue("SUP-1")
+    assert issue is not None
+    (comment,) = issue["fields"]["comment"]["comments"]
+    assert "full-message.txt" in str(comment["body"])
+    names = [a["filename"] for a in issue["fields"]["attachment"]]
+    assert names == ["full-message.txt"]
+    assert setup.jira.validation_failures == []
