@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -257,6 +257,22 @@ class SourceSession:
 
     def close(self) -> None:
         raise NotImplementedError
+
+    def _refuse_oversize(self, ref: MessageRef, size: int | None = None) -> None:
+        """Raise `MessageTooLarge` (and say so in the log) when the message is over the limit;
+        called before any of its body is downloaded."""
+        limit = self._config.max_message_bytes
+        size = ref.size if size is None else size
+        if size > limit:
+            logs.event(
+                _log,
+                "source.oversize",
+                source=self._config.label,
+                uid=ref.uid,
+                size=size,
+                limit=limit,
+            )
+            raise MessageTooLarge(replace(ref, size=size), limit)
 
     def _log_connected(self) -> None:
         config = self._config

@@ -24,7 +24,6 @@ from connector.sources.base import Cursor, ImapCursor, Listing, MessageRef, Sour
 from connector.sources.config import SourceConfig, is_excluded, same_folder
 from connector.sources.errors import (
     FolderNotFound,
-    MessageTooLarge,
     MessageVanished,
     SourceAuthError,
     SourceConfigError,
@@ -193,18 +192,8 @@ class ImapSource(SourceSession):
 
     def fetch(self, ref: MessageRef) -> bytes:
         self._ensure_selected(ref)
-        limit = self._config.max_message_bytes
-        if ref.size > limit:
-            # RFC822.SIZE came with the listing, so the body is never downloaded.
-            logs.event(
-                log,
-                "source.oversize",
-                source=self._config.label,
-                uid=ref.uid,
-                size=ref.size,
-                limit=limit,
-            )
-            raise MessageTooLarge(ref, limit)
+        # RFC822.SIZE came with the listing, so an oversize body is never downloaded.
+        self._refuse_oversize(ref)
         data = self._command("fetch", "FETCH", ref.uid, "(BODY.PEEK[])")
         body = wire.parse_bodies(data).get(int(ref.uid))
         if body is None:

@@ -26,7 +26,6 @@ from connector import logs
 from connector.sources.base import Cursor, Listing, MessageRef, Pop3Cursor, SourceSession
 from connector.sources.config import DEFAULT_FOLDER, SourceConfig
 from connector.sources.errors import (
-    MessageTooLarge,
     MessageVanished,
     SourceAuthError,
     SourceConfigError,
@@ -125,18 +124,8 @@ class Pop3Source(SourceSession):
         return Listing(tuple(new[:limit]), pruned, False, len(new) > limit, self._warnings)
 
     def fetch(self, ref: MessageRef) -> bytes:
-        limit = self._config.max_message_bytes
-        if ref.size > limit:
-            # The size came from LIST: RETR is never sent for it.
-            logs.event(
-                log,
-                "source.oversize",
-                source=self._config.label,
-                uid=ref.uid,
-                size=ref.size,
-                limit=limit,
-            )
-            raise MessageTooLarge(ref, limit)
+        # The size came from LIST: RETR is never sent for an oversize message.
+        self._refuse_oversize(ref)
         number = self._number(ref)
         with self._guard("fetch"):
             _, lines, _ = self._session().retr(number)
