@@ -36,7 +36,8 @@ def running_app(
 ) -> Iterator[RunningApp]:
     # The app's BASE_URL must be known before it is built (it is the JWT audience), so the
     # port is bound first and the server handed the bound socket.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP so asyncio sets TCP_NODELAY (see tests/fakes/server.py).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
