@@ -197,11 +197,12 @@ class _Poll:
             for offset in range(0, len(refs), BATCH_SIZE):
                 batch = refs[offset : offset + BATCH_SIZE]
                 outcomes = self._process_batch([self._take(mailbox, ref) for ref in batch])
-                # Post-actions and the cursor follow mailbox order, once the batch is recorded.
+                # Post-actions, one command per outcome for the whole batch, once it is all
+                # recorded; then the cursor moves past it.
+                for success in (True, False):
+                    done = [ref for ref in batch if outcomes.get(ref.key) is success]
+                    self._post_actions(mailbox, done, success)
                 for ref in batch:
-                    done = outcomes.get(ref.key)
-                    if done is not None:
-                        self._post_action(mailbox, ref, done)
                     cursor = cursor.advanced(ref)
                 runtime.sources.save_cursor(source.id, cursor.to_json())
         return first_connected
@@ -260,10 +261,16 @@ class _Poll:
             earlier.exception()  # wait; its own failure is recorded in its own log row
         return self._pipeline.process(self._source, item.entry, item.raw or b"")
 
-    def _post_action(self, mailbox: MailboxPort, ref: MessageRef, success: bool) -> None:
-        # Someone else moved or deleted it meanwhile: nothing left to do.
-        with contextlib.suppress(MessageVanished):
-            mailbox.mark_done(ref, success)
+    def _post_actions(self, mailbox: MailboxPort, refs: list[MessageRef], success: bool) -> None:
+        if not refs:
+            return
+        try:
+            mailbox.mark_done_many(refs, success)
+        except MessageVanished:
+            # Someone else moved or deleted one meanwhile: do the rest one by one.
+            for ref in refs:
+                with contextlib.suppress(MessageVanished):
+                    mailbox.mark_done(ref, success)
 
     def _count(self, outcome: Outcome) -> None:
         self._counts[outcome.outcome] += 1

@@ -225,6 +225,10 @@ class MailSource(Protocol):
 
     def mark_done(self, ref: MessageRef, success: bool) -> None: ...
 
+    def mark_done_many(self, refs: Sequence[MessageRef], success: bool) -> None:
+        """`mark_done` for several messages; adapters that can do it in one command do."""
+        ...
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Self: ...
@@ -257,6 +261,13 @@ class SourceSession:
 
     def close(self) -> None:
         raise NotImplementedError
+
+    def mark_done(self, ref: MessageRef, success: bool) -> None:
+        raise NotImplementedError
+
+    def mark_done_many(self, refs: Sequence[MessageRef], success: bool) -> None:
+        for ref in refs:
+            self.mark_done(ref, success)
 
     def _refuse_oversize(self, ref: MessageRef, size: int | None = None) -> None:
         """Raise `MessageTooLarge` (and say so in the log) when the message is over the limit;

@@ -132,8 +132,8 @@ def _settle(config: SourceConfig) -> None:
 
 
 def _source_fetch(config: SourceConfig, start: ImapCursor, *, mark_done: bool) -> Pass:
-    """Connect, then `list_new` a page at a time and `fetch` (and `mark_done`) each message,
-    advancing the cursor as the poller does."""
+    """Connect, then `list_new` a page at a time, `fetch` each message and (as the poller
+    does) mark each batch done in one command, advancing the cursor."""
     started = time.perf_counter()
     messages = octets = 0
     with ImapSource(config) as source:
@@ -142,12 +142,17 @@ def _source_fetch(config: SourceConfig, start: ImapCursor, *, mark_done: bool) -
             listing = source.list_new(cursor, limit=PAGE)
             if not listing.refs:
                 break
-            for ref in listing.refs:
-                octets += len(source.fetch(ref))
+            refs = list(listing.refs)
+            for offset in range(0, len(refs), BATCH_SIZE):
+                batch = refs[offset : offset + BATCH_SIZE]
+                for ref in batch:
+                    octets += len(source.fetch(ref))
+                    messages += 1
                 if mark_done:
-                    source.mark_done(ref, success=True)
-                cursor = cursor.advanced(ref)
-                messages += 1
+                    # As the poller does: one post-action per recorded batch.
+                    source.mark_done_many(batch, success=True)
+                for ref in batch:
+                    cursor = cursor.advanced(ref)
     return Pass(messages, octets, time.perf_counter() - started)
 
 
