@@ -285,6 +285,15 @@ class SourceSession:
             )
             raise MessageTooLarge(replace(ref, size=size), limit)
 
+    def _log_auth_failed(self, exc: SourceAuthError) -> None:
+        logs.event(
+            _log,
+            "source.auth_failed",
+            logging.WARNING,
+            source=self._config.label,
+            server=exc.server_message,
+        )
+
     def _log_connected(self) -> None:
         config = self._config
         for warning in self._warnings:

@@ -73,13 +73,7 @@ class ImapSource(SourceSession):
                 login(client, config)
             except SourceAuthError as exc:
                 self._drop()
-                logs.event(
-                    log,
-                    "source.auth_failed",
-                    logging.WARNING,
-                    source=config.label,
-                    server=exc.server_message,
-                )
+                self._log_auth_failed(exc)
                 raise
             # The capabilities before login are not those after it (RFC 3501 §6.2.3 allows
             # them to change), and MOVE and UIDPLUS are typically only announced after.

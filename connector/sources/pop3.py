@@ -61,13 +61,7 @@ class Pop3Source(SourceSession):
             self._login(self._client)
         except SourceAuthError as exc:
             self._drop()
-            logs.event(
-                log,
-                "source.auth_failed",
-                logging.WARNING,
-                source=config.label,
-                server=exc.server_message,
-            )
+            self._log_auth_failed(exc)
             raise
         self._log_connected()
 
