@@ -73,6 +73,10 @@ class MailSourceRow(SQLModel, table=True):
     issue_type: str = Field(max_length=64)
     unmatched: str = Field(default="create", max_length=16)
     policy: str = Field(default="{}", sa_type=Text)  # JSON: the pipeline's per-source rules
+    # JSON list: address rules, first match wins (connector.routing)
+    address_rules: str = Field(
+        default="[]", sa_type=Text, sa_column_kwargs={"server_default": "[]"}
+    )
     enabled: bool = Field(default=False)
     status: str = Field(default="unknown", max_length=16)
     status_message: str = Field(default="", sa_type=Text)
@@ -111,6 +115,7 @@ class EmailLogRow(SQLModel, table=True):
     attempts: int = Field(default=0)
     next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     trail: str = Field(default="[]", sa_type=Text)  # JSON list of decision steps
+    route: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     headers: str = Field(default="[]", sa_type=Text)  # JSON list of [name, value]
     raw_encrypted: str | None = Field(default=None, sa_type=Text)
     received_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
