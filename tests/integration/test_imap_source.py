@@ -378,3 +378,13 @@ def test_imap_idle_poll_traffic_same_for_large_and_small_mailbox(dovecot: Doveco
     # A scan of the folder would send back thousands of UIDs or sizes; SELECT differs only
     # in the digits of its counts.
     assert abs(traffic[1] - traffic[0]) < 20
+
+
+def test_deliver_files_twice_in_one_second_keeps_both(dovecot: Dovecot) -> None:
+    user = dovecot.new_user("twice")
+    dovecot.deliver_files(user, [build_message("first", message_id="<first@test>")])
+    dovecot.deliver_files(user, [build_message("second", message_id="<second@test>")])
+    with ImapSource(dovecot_config(dovecot, user)) as source:
+        listing = source.list_new(source.baseline(datetime(2000, 1, 1, tzinfo=UTC)))
+        fetched = sorted(message_id(source.fetch(ref)) for ref in listing.refs)
+    assert fetched == ["<first@test>", "<second@test>"]

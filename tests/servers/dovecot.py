@@ -230,7 +230,8 @@ class Dovecot:
 
     def deliver_files(self, user: MailUser, messages: list[bytes], folder: str = "INBOX") -> None:
         """Drop many messages straight into a Maildir (fast, for big mailboxes): written to
-        tmp/ and renamed into new/, as the Maildir convention asks, owned by the mail user."""
+        tmp/ and renamed into new/, as the Maildir convention asks, owned by the mail user.
+        Each call's names carry a random part, so calls in the same second never collide."""
         with self.admin(user) as session:
             if folder.upper() != "INBOX" and folder not in session.list_folders():
                 session.create_folder(folder)
@@ -238,8 +239,9 @@ class Dovecot:
         base = self.maildir(user, folder)
         uid, gid = self._accounts.mail_uid, self._accounts.mail_gid
         stamp = int(time.time())
+        batch = secrets.token_hex(6)
         for index, raw in enumerate(messages):
-            name = f"{stamp}.M{index}P{os.getpid()}.connector-tests"
+            name = f"{stamp}.M{index}P{os.getpid()}Q{batch}.connector-tests"
             temporary = base / "tmp" / name
             temporary.write_bytes(raw)
             os.chown(temporary, uid, gid)
