@@ -37,6 +37,9 @@ _HEADER_DECODE_LIMIT = 64 * 1024
 # crafted values, and no real Content-Type needs more.
 _HEADER_PARSE_LIMIT = 8 * 1024
 _HEADER_CACHE_SIZE = 4096
+# Values may be up to _HEADER_PARSE_LIMIT long: bound the cache by the text it keeps too, so
+# a run of long headers holds a few MiB at most, not entries x 8 KiB.
+_HEADER_CACHE_CHARS = 2 * 1024 * 1024
 _PARAM_NAME = re.compile(r"[a-z0-9!#$&^_.+-]{1,100}")
 _CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?([^\s"';]+)""", re.IGNORECASE)
 _MAX_HINT_PARTS = 500
@@ -55,6 +58,7 @@ class _BoundedHeaders(HeaderRegistry):
     def __init__(self) -> None:
         super().__init__()
         self._cache: dict[tuple[str, str], BaseHeader] = {}
+        self._cached_chars = 0
 
     def __call__(self, name: str, value: Any) -> BaseHeader:
         key = (name, str(value)[:_HEADER_PARSE_LIMIT])
@@ -66,9 +70,15 @@ class _BoundedHeaders(HeaderRegistry):
                 header = super().__call__(*key)
             except Exception:  # a header the grammar cannot read still must not stop the mail
                 header = super().__call__(name, "")
-            if len(self._cache) >= _HEADER_CACHE_SIZE:
+            size = len(key[0]) + len(key[1])
+            if (
+                len(self._cache) >= _HEADER_CACHE_SIZE
+                or self._cached_chars + size > _HEADER_CACHE_CHARS
+            ):
                 self._cache.clear()
+                self._cached_chars = 0
             self._cache[key] = header
+            self._cached_chars += size
         return header
 
 

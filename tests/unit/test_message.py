@@ -646,3 +646,16 @@ def test_set_aside_runs_leave_the_parsed_tree_unchanged() -> None:
     assert [part.get_content_type() for part in cut.walk()] == [
         part.get_content_type() for part in whole.walk()
     ]
+
+
+def test_header_cache_is_bounded_by_the_text_it_keeps() -> None:
+    from connector.mail import message as message_module
+
+    registry = message_module._BoundedHeaders()
+    long_value = "x" * 8000
+    for n in range(1000):  # 8 MB of distinct values
+        header = registry("X-Long", f"{n} {long_value}")
+        assert str(header).startswith(f"{n} ")
+    kept = sum(len(name) + len(value) for name, value in registry._cache)
+    assert kept <= message_module._HEADER_CACHE_CHARS
+    assert 0 < len(registry._cache) < 1000
