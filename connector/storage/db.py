@@ -16,7 +16,9 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 def make_engine(database_url: str) -> Engine:
     url = make_url(database_url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # A server connection can be dropped under us (restart, idle timeout): ping it before
+    # use. A SQLite file cannot, so there the ping would only add a statement per session.
+    kwargs: dict[str, Any] = {"pool_pre_ping": url.get_backend_name() != "sqlite"}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
