@@ -29,9 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
+from connector.mail.attribution import find_attributions, is_dated_address_line
 from connector.mail.quotes import (
-    find_attributions,
-    is_dated_address_line,
     is_forward_banner,
     is_original_message_banner,
     is_separator,
