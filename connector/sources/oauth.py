@@ -48,13 +48,22 @@ GOOGLE_TOKEN_ENDPOINT = "https://oauth2.googleapis.com/token"  # noqa: S105 - a 
 GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
 MICROSOFT_LOGIN = "https://login.microsoftonline.com"
 # msal adds offline_access, openid and profile itself and refuses them when passed in.
+# The send permission of the same resource comes with each sign-in, so the account that
+# receives can also send the notifications (connector.outbound) without a second consent.
 _MICROSOFT_DELEGATED: Mapping[str, tuple[str, ...]] = {
-    "imap": ("https://outlook.office.com/IMAP.AccessAsUser.All",),
-    "pop3": ("https://outlook.office.com/POP.AccessAsUser.All",),
+    "imap": (
+        "https://outlook.office.com/IMAP.AccessAsUser.All",
+        "https://outlook.office.com/SMTP.Send",
+    ),
+    "pop3": (
+        "https://outlook.office.com/POP.AccessAsUser.All",
+        "https://outlook.office.com/SMTP.Send",
+    ),
     # .Shared: the signed-in user may read a shared mailbox they have rights on.
     "graph": (
         "https://graph.microsoft.com/Mail.ReadWrite",
         "https://graph.microsoft.com/Mail.ReadWrite.Shared",
+        "https://graph.microsoft.com/Mail.Send",
     ),
 }
 # Client credentials ask for a resource's `.default`: whatever an admin consented to for the app

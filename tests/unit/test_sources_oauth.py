@@ -162,6 +162,7 @@ def test_oauth_start_microsoft_url_from_msal_carries_pkce_and_offline_access(
     assert params["redirect_uri"] == REDIRECT and params["state"] == STATE
     scopes = params["scope"].split()
     assert "https://outlook.office.com/IMAP.AccessAsUser.All" in scopes
+    assert "https://outlook.office.com/SMTP.Send" in scopes  # notifications from the same account
     assert "offline_access" in scopes
     assert params["code_challenge"] and params["code_challenge_method"] == "S256"
     assert json.loads(json.dumps(start.flow_state)) == start.flow_state
@@ -170,6 +171,7 @@ def test_oauth_start_microsoft_url_from_msal_carries_pkce_and_offline_access(
 def test_oauth_start_graph_scopes_differ_from_imap(http: respx.MockRouter) -> None:
     scopes = query(start_authorization(microsoft(protocol="graph"), STATE).url)["scope"].split()
     assert "https://graph.microsoft.com/Mail.ReadWrite" in scopes
+    assert "https://graph.microsoft.com/Mail.Send" in scopes
     assert not any("outlook.office.com" in scope for scope in scopes)
 
 
