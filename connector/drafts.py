@@ -6,9 +6,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from connector.mail.inbound import MailAttachment
 
@@ -66,3 +66,17 @@ class IssueTracker(Protocol):
     def attachment_names(self, issue_key: str) -> set[tuple[str, int]]: ...
 
     def attach(self, issue_key: str, attachment: MailAttachment) -> None: ...
+
+
+@runtime_checkable
+class ServiceDesk(Protocol):
+    """Jira Service Management extras for service projects (`projectTypeKey` service_desk):
+    a sender without a Jira account becomes a customer, Cc'd people request participants.
+    A separate port because only some projects have it, and because a failure here must not
+    stop the issue itself (the pipeline logs it and goes on)."""
+
+    def is_service_project(self, project_key: str) -> bool: ...
+
+    def customer_for(self, address: str, display_name: str) -> JiraPerson: ...
+
+    def add_participants(self, issue_key: str, account_ids: Sequence[str]) -> None: ...

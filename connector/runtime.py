@@ -8,11 +8,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from connector.connect.install import InstallKeyStore
+from connector.jira.people import PeopleCache
 from connector.settings import Settings
 from connector.storage.db import make_engine
 from connector.storage.email_log import EmailLog
 from connector.storage.secrets import SecretBox
 from connector.storage.sources import SourceRepository
+from connector.storage.tenant_settings import TenantSettingsRepository
 from connector.storage.tenants import TenantRepository
 from connector.storage.threads import ParticipantRepository, ThreadRepository
 
@@ -28,6 +30,9 @@ class Runtime:
     email_log: EmailLog
     threads: ThreadRepository
     participants: ParticipantRepository
+    tenant_settings: TenantSettingsRepository
+    # Jira users by address, per tenant, shared by every poll (connector.jira.people).
+    people: PeopleCache
 
     @classmethod
     def create(cls, settings: Settings, *, engine: Engine | None = None) -> Runtime:
@@ -43,6 +48,8 @@ class Runtime:
             email_log=EmailLog(engine, secrets),
             threads=ThreadRepository(engine),
             participants=ParticipantRepository(engine),
+            tenant_settings=TenantSettingsRepository(engine, secrets),
+            people=PeopleCache(),
         )
 
     def database_answers(self) -> bool:

@@ -4,28 +4,50 @@ The Message-ID digest is stamped as an issue property (indexed by the descriptor
 `jiraEntityProperties`, so JQL finds it) and as a comment property, in the same call that
 creates the issue or comment: a crash between Jira's answer and our commit is healed by a
 lookup on the next attempt, not by a duplicate.
+
+Users are looked up by address with `user_client` when one is given (the tenant's workaround
+user, whose API token may see addresses the app cannot), else as the app; answers are kept in
+the tenant's `TenantPeople` cache, shared by every poll. The same class is the `ServiceDesk`
+port for Jira Service Management projects.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
+from collections.abc import Sequence
 from typing import Any
 
+from connector import logs
 from connector.drafts import CommentDraft, IssueDraft, IssueInfo, JiraPerson
-from connector.jira.client import JiraClient, JiraNotFound
+from connector.jira.adf import text_to_adf
+from connector.jira.client import JiraAuthError, JiraClient, JiraError, JiraNotFound, JiraUser
+from connector.jira.fields import index_fields, is_rich_text
+from connector.jira.people import PeopleCache, TenantPeople
 from connector.mail.inbound import MailAttachment
 
+log = logging.getLogger(__name__)
+
 DIGEST_FIELD = "messageIdDigest"
-_USER_CACHE_SECONDS = 300.0
+SERVICE_DESK_TYPE = "service_desk"
 
 
 class JiraTracker:
-    def __init__(self, client: JiraClient, *, property_key: str) -> None:
+    def __init__(
+        self,
+        client: JiraClient,
+        *,
+        property_key: str,
+        people: TenantPeople | None = None,
+        user_client: JiraClient | None = None,
+    ) -> None:
         self._client = client
         self._property_key = property_key
-        self._people: dict[str, tuple[float, JiraPerson | None]] = {}
+        self._people = people or PeopleCache().for_tenant(0)
+        self._user_client = user_client
         self._lock = threading.Lock()
+        self._project_types: dict[str, str] = {}
+        self._rich_text: frozenset[str] | None = None
 
     def issue_info(self, issue_key: str) -> IssueInfo | None:
         try:
@@ -40,27 +62,32 @@ class JiraTracker:
         )
 
     def find_person(self, address: str) -> JiraPerson | None:
-        """The active Jira user with exactly this address, cached briefly (DESIGN.md)."""
+        """The active Jira user (not a JSM customer) with exactly this address."""
         wanted = address.strip().lower()
-        now = time.monotonic()
-        with self._lock:
-            cached = self._people.get(wanted)
-            if cached is not None and cached[0] > now:
-                return cached[1]
-        found = None
-        for user in self._client.find_users(wanted, max_results=10):
-            if (
-                user.active
-                and user.account_type == "atlassian"
-                and ((user.email or "").lower() == wanted)
-            ):
-                found = JiraPerson(user.account_id, user.display_name)
-                break
-        with self._lock:
-            if len(self._people) > 10_000:
-                self._people.clear()
-            self._people[wanted] = (now + _USER_CACHE_SECONDS, found)
+        known, person = self._people.lookup("user", wanted)
+        if known:
+            return person
+        found = next(
+            (
+                JiraPerson(user.account_id, user.display_name)
+                for user in self._search_users(wanted)
+                if user.account_type == "atlassian" and _same_address(user, wanted)
+            ),
+            None,
+        )
+        self._people.remember("user", wanted, found)
         return found
+
+    def _search_users(self, address: str) -> list[JiraUser]:
+        """Search with the workaround user's credentials when set; when Jira refuses them
+        (token revoked, account deactivated) fall back to the app, which may still see the
+        address on sites that show it, rather than failing the message."""
+        if self._user_client is not None:
+            try:
+                return self._user_client.find_users(address, max_results=10)
+            except JiraAuthError as exc:
+                logs.event(log, "jira.workaround_user_refused", logging.WARNING, status=exc.status)
+        return self._client.find_users(address, max_results=10)
 
     def find_issue_by_digest(self, digest: str) -> str | None:
         jql = f'issue.property[{self._property_key}].{DIGEST_FIELD} = "{digest}"'
@@ -94,7 +121,7 @@ class JiraTracker:
             fields["labels"] = list(draft.labels)
         if draft.priority:
             fields["priority"] = {"name": draft.priority}
-        fields.update(draft.custom_fields)
+        fields.update(self._shaped(draft.custom_fields))
         created = self._client.create_issue(
             fields, properties={self._property_key: {DIGEST_FIELD: draft.message_digest}}
         )
@@ -117,3 +144,71 @@ class JiraTracker:
         self._client.add_attachment(
             issue_key, attachment.filename, attachment.content, attachment.content_type
         )
+
+    def _shaped(self, custom_fields: Any) -> dict[str, Any]:
+        """Text for a paragraph field goes as ADF, as REST v3 requires for textarea fields."""
+        values = dict(custom_fields)
+        texts = [k for k, v in values.items() if isinstance(v, str) and k.startswith("custom")]
+        if not texts:
+            return values
+        rich = self._rich_text_fields()
+        for field_id in texts:
+            if field_id in rich:
+                values[field_id] = text_to_adf(values[field_id])
+        return values
+
+    def _rich_text_fields(self) -> frozenset[str]:
+        with self._lock:
+            if self._rich_text is not None:
+                return self._rich_text
+        fields = index_fields(self._client.get_fields())
+        found = frozenset(k for k, f in fields.items() if is_rich_text(f))
+        with self._lock:
+            self._rich_text = found
+        return found
+
+    # -- Jira Service Management -----------------------------------------------------------
+
+    def is_service_project(self, project_key: str) -> bool:
+        with self._lock:
+            known = self._project_types.get(project_key)
+        if known is None:
+            known = str(self._client.get_project(project_key).get("projectTypeKey") or "")
+            with self._lock:
+                self._project_types[project_key] = known
+        return known == SERVICE_DESK_TYPE
+
+    def customer_for(self, address: str, display_name: str) -> JiraPerson:
+        """The JSM customer with this address, created when there is none."""
+        wanted = address.strip().lower()
+        known, person = self._people.lookup("customer", wanted)
+        if known and person is not None:
+            return person
+        existing = next(
+            (
+                u
+                for u in self._search_users(wanted)
+                if u.account_type == "customer" and _same_address(u, wanted)
+            ),
+            None,
+        )
+        if existing is None:
+            try:
+                existing = self._client.create_customer(wanted, display_name or wanted)
+            except JiraError as exc:
+                if exc.status != 409:
+                    raise
+                raise JiraError(
+                    409, ["a customer with this address exists, but Jira does not show it"]
+                ) from exc
+        found = JiraPerson(existing.account_id, existing.display_name)
+        self._people.remember("customer", wanted, found)
+        return found
+
+    def add_participants(self, issue_key: str, account_ids: Sequence[str]) -> None:
+        if account_ids:
+            self._client.add_request_participants(issue_key, list(account_ids))
+
+
+def _same_address(user: JiraUser, wanted: str) -> bool:
+    return user.active and (user.email or "").lower() == wanted

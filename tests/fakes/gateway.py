@@ -25,7 +25,8 @@ from starlette.routing import Route as StarletteRoute
 from connector.connect.jwt import JwtError, request_target, verify_tenant_token
 from tests.fakes import catalogue as cat
 from tests.fakes import rest
-from tests.fakes.openapi import adf_schema, jira_openapi
+from tests.fakes.openapi import adf_schema, jira_openapi, jsm_openapi
+from tests.fakes.routing import SERVICE_DESK_API
 from tests.fakes.site import JiraError, JiraSite
 
 _METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
@@ -49,6 +50,7 @@ class LoggedRequest:
     query: str
     auth: str  # "jwt", "basic" or "none"
     status: int
+    caller_id: str = ""  # the app's account, or the API-token user's
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,12 @@ class JiraGateway:
         auth = self._authenticate(request)
         response = await self._answer(request, body, auth)
         entry = LoggedRequest(
-            request.method, request.url.path, request.url.query, auth.kind, response.status_code
+            request.method,
+            request.url.path,
+            request.url.query,
+            auth.kind,
+            response.status_code,
+            auth.caller_id,
         )
         with self.lock:
             self.requests_log.append(entry)
@@ -242,7 +249,8 @@ class JiraGateway:
             parsed = json.loads(body)
         except ValueError as exc:
             return None, self._invalid("json", request, [f"body is not JSON: {exc}"], {})
-        messages = jira_openapi().request_body_errors(template, request.method, parsed)
+        spec = jsm_openapi() if template.startswith(SERVICE_DESK_API) else jira_openapi()
+        messages = spec.request_body_errors(template, request.method, parsed)
         if messages:
             return None, self._invalid("openapi", request, messages, {})
         for where, document in self._adf_documents(template, parsed):

@@ -227,6 +227,16 @@ def jira_openapi() -> JiraOpenApi:
         return spec
 
 
+def jsm_openapi() -> JiraOpenApi:
+    """The Jira Service Management spec (`/rest/servicedeskapi`), converted the same way."""
+    with _load_lock:
+        if "jsm" not in _loaded:
+            path = shared_path("specs", "jsm-servicedesk.openapi.json")
+            _loaded["jsm"] = JiraOpenApi(json.loads(path.read_text(encoding="utf-8")))
+        spec: JiraOpenApi = _loaded["jsm"]
+        return spec
+
+
 def adf_schema() -> AdfSchema:
     with _load_lock:
         if "adf" not in _loaded:

@@ -69,7 +69,7 @@ def project_json(site: JiraSite, project: Project, *, full: bool = True) -> dict
         "id": project.id,
         "key": project.key,
         "name": project.name,
-        "projectTypeKey": "software",
+        "projectTypeKey": project.type_key,
         "simplified": False,
         "avatarUrls": avatar_urls("project", project.id),
     }
@@ -92,7 +92,8 @@ def comment_json(
         "updateAuthor": author,
         "created": comment.created,
         "updated": comment.created,
-        "jsdPublic": True,
+        # JSM marks an internal note with this property; Jira answers it as jsdPublic false.
+        "jsdPublic": not (comment.properties.get("sd.public.comment") or {}).get("internal"),
     }
     if comment.visibility is not None:
         body["visibility"] = comment.visibility
@@ -239,6 +240,12 @@ def create_meta_fields(site: JiraSite, project: Project) -> list[dict[str, Any]]
     """The create screen of `project` (the fake has one screen for all its issue types)."""
     entries: list[tuple[str, str, dict[str, Any]]] = [
         (field_id, *cat.SYSTEM_FIELDS[field_id]) for field_id in cat.CREATE_SCREEN_FIELDS
+    ]
+    # A required system field is on the screen even when the default screen lacks it.
+    entries += [
+        (field_id, *cat.SYSTEM_FIELDS[field_id])
+        for field_id in project.required_fields
+        if field_id in cat.SYSTEM_FIELDS and field_id not in cat.CREATE_SCREEN_FIELDS
     ]
     entries += [
         (custom.id, custom.name, custom_schema(custom))

@@ -14,6 +14,7 @@ from typing import Any
 from tests.fakes.site import JiraError, JiraSite
 
 API = "/rest/api/3"
+SERVICE_DESK_API = "/rest/servicedeskapi"
 
 
 @dataclass(frozen=True)
@@ -65,20 +66,21 @@ class Route:
 
 
 class Router:
-    """Handlers of one module, registered with `@router.route(method, template)`."""
+    """Handlers of one module, registered with `@router.route(method, template)`; templates
+    are below `prefix` (the platform API unless the module serves another one)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = API) -> None:
+        self.prefix = prefix
         self.routes: list[Route] = []
 
     def route(
         self, method: str, template: str, *, body: str | None = None
     ) -> Callable[[Handler], Handler]:
-        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(API + template))
+        full = self.prefix + template
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(full))
 
         def register(handler: Handler) -> Handler:
-            self.routes.append(
-                Route(method, API + template, re.compile(pattern + "$"), handler, body)
-            )
+            self.routes.append(Route(method, full, re.compile(pattern + "$"), handler, body))
             return handler
 
         return register

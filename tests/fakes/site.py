@@ -52,6 +52,8 @@ class Project:
     issue_types: list[IssueType]
     required_fields: tuple[str, ...]
     next_number: int = 1
+    # "software", "business", or "service_desk" (a Jira Service Management project).
+    type_key: str = "software"
 
 
 @dataclass
@@ -112,6 +114,8 @@ class Issue:
     comments: list[Comment] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     properties: dict[str, Any] = field(default_factory=dict)
+    # JSM request participants (account ids), for issues of service_desk projects.
+    participants: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -141,12 +145,19 @@ class JiraSite:
     # --- seeding ------------------------------------------------------------------------------
 
     def add_project(
-        self, key: str, name: str, issue_types: Iterable[str], required_fields: Iterable[str]
+        self,
+        key: str,
+        name: str,
+        issue_types: Iterable[str],
+        required_fields: Iterable[str],
+        type_key: str = "software",
     ) -> Project:
         if key.upper() in self.projects:
             raise ValueError(f"project {key} exists already")
         types = [IssueType(self._issue_type_id(type_name), type_name) for type_name in issue_types]
-        project = Project(self.next_id(), key.upper(), name, types, tuple(required_fields))
+        project = Project(
+            self.next_id(), key.upper(), name, types, tuple(required_fields), type_key=type_key
+        )
         self.projects[project.key] = project
         return project
 
