@@ -7,11 +7,15 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 
 from connector import logs
 from connector.settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from connector.understanding import Understanding
 
 
 def load_settings() -> Settings:
@@ -73,12 +77,16 @@ def cmd_migrate(settings: Settings) -> int:
     return 0
 
 
-def cmd_preview(path: str, as_json: bool) -> int:
+def cmd_preview(
+    path: str, as_json: bool, *, settings: Settings | None = None, source_id: int | None = None
+) -> int:
+    """`source_id` (with the settings naming the database): also where the message would go
+    through that source, its address rules and the tenant's threads; nothing is written."""
     import json
     from pathlib import Path
 
     from connector.mail.inbound import UnparseableEmail
-    from connector.preview import format_preview, preview_dict
+    from connector.preview import format_preview, format_routing, preview_dict
     from connector.understanding import understand
 
     try:
@@ -91,11 +99,59 @@ def cmd_preview(path: str, as_json: bool) -> int:
     except UnparseableEmail as exc:
         print(f"{path} is not an email: {exc.reason}", file=sys.stderr)
         return 1
+    routing = None
+    if settings is not None and source_id is not None:
+        try:
+            routing = _source_routing(settings, source_id, understanding)
+        except LookupError as exc:
+            print(str(exc.args[0]), file=sys.stderr)
+            return 2
     if as_json:
-        print(json.dumps(preview_dict(understanding), indent=2, ensure_ascii=False))
+        data = preview_dict(understanding)
+        if routing is not None:
+            data["routing"] = routing
+        print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         print(format_preview(understanding))
+        if routing is not None:
+            print(f"\nSource:         {routing['source']['name']} (id {source_id})")
+            print(format_routing(routing))
     return 0
+
+
+def _source_routing(
+    settings: Settings, source_id: int, understanding: Understanding
+) -> dict[str, Any]:
+    """The route check of `connector.preview` for a stored source; LookupError says why not."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from connector.preview import routing_dict
+    from connector.routing.match import thread_digests
+    from connector.storage.db import make_engine
+    from connector.storage.secrets import SecretBox
+    from connector.storage.sources import SourceRepository
+    from connector.storage.threads import ThreadRepository
+
+    engine = make_engine(settings.database_url)
+    try:
+        source = SourceRepository(engine, SecretBox(settings.encryption_keys)).find(source_id)
+        if source is None:
+            raise LookupError(f"no mail source with id {source_id} in the database")
+        known = ThreadRepository(engine).lookup(
+            source.tenant_id, thread_digests(understanding.email)
+        )
+    except SQLAlchemyError as exc:
+        raise LookupError(
+            f"cannot read mail sources from the database ({type(exc).__name__}); "
+            "is DATABASE_URL right, and has `connector migrate` run?"
+        ) from exc
+    finally:
+        engine.dispose()
+    routing: dict[str, Any] = {
+        "source": {"id": source.id, "name": source.spec.name},
+        **routing_dict(understanding, source.spec, known),
+    }
+    return routing
 
 
 def cmd_generate_key() -> int:
@@ -118,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     preview.add_argument("file", help="a raw message (.eml, .box, .msg source)")
     preview.add_argument("--json", action="store_true", help="print JSON instead of text")
+    preview.add_argument(
+        "--source",
+        type=int,
+        metavar="ID",
+        help="also show where the message would go through this mail source: its address "
+        "rules and threads (read from DATABASE_URL; nothing is written)",
+    )
     commands.add_parser("generate-key", help="print a new ENCRYPTION_KEY")
     return parser
 
@@ -127,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(args.log_level)
     if args.command == "generate-key":
         return cmd_generate_key()
-    if args.command == "preview":
+    if args.command == "preview" and args.source is None:
         # Needs no settings, database or network: it must work on any machine with a file.
         return cmd_preview(args.file, args.json)
     try:
@@ -135,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "preview":
+        return cmd_preview(args.file, args.json, settings=settings, source_id=args.source)
     if args.command == "serve":
         return cmd_serve(settings, args.host)
     if args.command == "worker":

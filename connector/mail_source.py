@@ -13,13 +13,34 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from connector.routing.addresses import AddressRule
 from connector.sources.config import AccessTokenProvider, SourceConfig
 from connector.sources.errors import SourceConfigError
 
 Unmatched = Literal["create", "ignore"]
+Unrouted = Literal["source", "ignore"]  # mail no address rule matches
+# The settings an address rule may set for its project's issues (`AddressRule.defaults`).
+RULE_POLICY_SETTINGS = frozenset(
+    {
+        "subject_projects",
+        "default_reporter",
+        "default_assignee",
+        "labels",
+        "priority",
+        "language",
+        "field_defaults",
+        "field_mappings",
+    }
+)
 SourceStatus = Literal["unknown", "ok", "error", "disabled"]
 
 _PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+# A BCP 47 language tag (RFC 5646 2.1): language, optional script, region and variants, e.g.
+# en, de-CH, zh-Hant-TW, sl-rozaj. Extensions and private use are not needed for this setting.
+_LANGUAGE_TAG = re.compile(
+    r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|[0-9]{3}))?"
+    r"(-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
+)
 DEFAULT_RATE_LIMIT_PER_HOUR = 20
 
 
@@ -46,7 +67,18 @@ class FieldMapping:
 
 @dataclass(frozen=True)
 class SourcePolicy:
-    """How the pipeline treats this source's mail (issue 5's per-source rules)."""
+    """How the pipeline treats this source's mail (issue 5's per-source rules).
+
+    `language` is the source's default language, a BCP 47 tag such as `en` or `de-CH`
+    (validated here). Mail carries no reliable language of its own (Content-Language is rare
+    and often wrong), so it is a per-source setting: every issue created from this source gets
+    it in the custom field mapped to the `language` role in the tenant settings, and nothing
+    is written when no field is mapped.
+
+    `jsm_customers`: in a Jira Service Management project, make a sender without a Jira
+    account a customer (and the reporter) and add Cc'd people as request participants
+    (`connector.jsm`). Off by default, since it creates accounts on the site.
+    """
 
     subject_projects: tuple[str, ...] = ()  # keys matched in subjects; empty = the source's
     comment_issue_types: tuple[str, ...] = ()  # types that accept mail comments; empty = all
@@ -62,6 +94,7 @@ class SourcePolicy:
     skip_images_below_bytes: int = 0  # tiny signature images are not attached when > 0
     field_defaults: Mapping[str, Any] = field(default_factory=dict)
     field_mappings: tuple[FieldMapping, ...] = ()
+    jsm_customers: bool = False
 
     def __post_init__(self) -> None:
         for key in self.subject_projects:
@@ -73,6 +106,12 @@ class SourcePolicy:
         for label in self.labels:
             if not label or any(ch.isspace() for ch in label):
                 raise SourceConfigError("labels", f"{label!r}: Jira labels have no spaces")
+        if self.language is not None and not self.language.strip():
+            object.__setattr__(self, "language", None)  # a form's empty input: no language
+        if self.language is not None and not _LANGUAGE_TAG.match(self.language):
+            raise SourceConfigError(
+                "language", f"{self.language!r} is not a BCP 47 language tag (e.g. en, de-CH)"
+            )
 
     def to_json(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -81,6 +120,10 @@ class SourcePolicy:
         ]
         data["field_defaults"] = dict(self.field_defaults)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> SourcePolicy:
+        """This policy with some settings replaced (an address rule's defaults), validated."""
+        return SourcePolicy.from_json({**self.to_json(), **overrides})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SourcePolicy:
@@ -131,6 +174,11 @@ class SourceSpec:
     unmatched: str = "create"
     policy: SourcePolicy = field(default_factory=SourcePolicy)
     uses_oauth: bool = False
+    # Address routing (connector.routes): ordered rules, the plus-address allow-list, and what
+    # mail no rule matches does (`source`: the source's project above; `ignore`).
+    address_rules: tuple[AddressRule, ...] = ()
+    plus_projects: tuple[str, ...] = ()
+    unrouted: str = "source"
 
     def __post_init__(self) -> None:
         if not self.name.strip() or len(self.name) > 120:
@@ -144,12 +192,38 @@ class SourceSpec:
             raise SourceConfigError("issue_type", "is required")
         if self.unmatched not in get_args(Unmatched):
             raise SourceConfigError("unmatched", "must be create or ignore")
+        self._check_routing()
         # The connection rules live with the adapters; a placeholder secret lets them check
         # everything else when the password is kept from before or comes from OAuth.
         self.connection_config(
             password=self.password or "unchanged",
             access_token=(lambda: "token") if self.uses_oauth else None,
         )
+
+    def _check_routing(self) -> None:
+        for key in self.plus_projects:
+            _check_project_key("plus_projects", key)
+        if self.unrouted not in get_args(Unrouted):
+            raise SourceConfigError("unrouted", "must be source or ignore")
+        if self.unrouted == "ignore" and not (self.address_rules or self.plus_projects):
+            raise SourceConfigError(
+                "unrouted", "ignore needs address rules or plus_projects, or all mail is ignored"
+            )
+        for index, rule in enumerate(self.address_rules):
+            name = f"address_rules[{index}].defaults"
+            unknown = sorted(set(rule.defaults) - RULE_POLICY_SETTINGS)
+            if unknown:
+                raise SourceConfigError(
+                    f"{name}.{unknown[0]}",
+                    f"an address rule may set only {', '.join(sorted(RULE_POLICY_SETTINGS))}",
+                )
+            try:
+                self.policy.with_overrides(rule.defaults)
+            except SourceConfigError as exc:
+                field = name if exc.field == "policy" else f"{name}.{exc.field}"
+                raise SourceConfigError(field, exc.problem) from None
+            except (TypeError, KeyError, ValueError) as exc:
+                raise SourceConfigError(name, f"not valid settings: {exc}") from None
 
     def connection_config(
         self,

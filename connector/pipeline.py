@@ -21,11 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connector import logs
-from connector.drafts import CommentDraft, IssueDraft, IssueTracker, JiraPerson
+from connector.drafts import CommentDraft, IssueDraft, IssueTracker, JiraPerson, ServiceDesk
 from connector.jira.adf import text_to_adf
 from connector.jira.client import JiraError
+from connector.jsm import ServiceDeskSteps
 from connector.mail.inbound import InboundEmail, MailAttachment, UnparseableEmail
 from connector.mail_source import MailSource, SourcePolicy
+from connector.routes import Route, resolve_route
 from connector.routing.filters import automatic_mail_reason, rate_reason, sender_reason
 from connector.routing.match import (
     ThreadMatch,
@@ -49,11 +51,14 @@ BACKOFF_MINUTES = (1, 5, 15, 60)
 
 @dataclass(frozen=True)
 class FieldMap:
-    """Custom fields that receive a sender without a Jira account (tenant settings)."""
+    """Custom fields from the tenant settings (`connector.storage.tenant_settings`): the
+    sender's name and address (written only for a sender without a Jira account), the Cc
+    recipients, and the source's language (`SourcePolicy.language`)."""
 
     sender_name: str | None = None
     sender_address: str | None = None
     recipients: str | None = None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class _Message:
     digest: str  # of the Message-ID (or of the bytes when there is none)
     attempt: int
     trail: _Trail
+    route: Route  # project, issue type and issue defaults chosen by the recipient address
 
     def parts(self) -> tuple[MailSource, LogEntry, Understanding, str, int, _Trail]:
         return self.source, self.entry, self.understanding, self.digest, self.attempt, self.trail
@@ -102,8 +108,10 @@ class Pipeline:
         field_map: FieldMap = FieldMap(),
         loop_header_value: str | None = None,
         clock: Callable[[], datetime] = utc_now,
+        service_desk: ServiceDesk | None = None,
     ) -> None:
         self._tracker = tracker
+        self._jsm = ServiceDeskSteps(service_desk, tracker) if service_desk else None
         self._log = email_log
         self._threads = threads
         self._participants = participants
@@ -133,7 +141,13 @@ class Pipeline:
                 raw=raw,
             )
         try:
-            return self._route(_Message(source, entry, understanding, digest, attempt, trail))
+            # First, so the log says where the message was headed whatever happens next.
+            route = resolve_route(source.spec, email.headers)
+            self._log.record_route(entry.id, route.to_json())
+            for step in route.trail():
+                trail.add(step)
+            msg = _Message(source, entry, understanding, digest, attempt, trail, route)
+            return self._route(msg)
         except JiraError as exc:
             return self._failed_call(entry, exc, attempt, trail)
         except Exception as exc:
@@ -166,7 +180,7 @@ class Pipeline:
             return self._finish(
                 entry, "duplicate", f"this Message-ID already made {key}", trail, issue_key=key
             )
-        projects = policy.subject_projects or (source.spec.project_key,)
+        projects = msg.route.subject_projects
         match = match_thread(email, projects=projects, known=known)
         if match is not None:
             trail.add(f"thread: {match.detail}")
@@ -182,6 +196,8 @@ class Pipeline:
             return self._finish(
                 entry, "ignored", "no issue matched; unmatched mail is ignored", trail
             )
+        if msg.route.ignored:  # a reply to a known thread was commented above, rules or not
+            return self._finish(entry, "ignored", msg.route.reason, trail)
         return self._create(msg)
 
     def _why_not_comment(self, match: ThreadMatch, policy: SourcePolicy) -> str | None:
@@ -197,20 +213,29 @@ class Pipeline:
     def _create(self, msg: _Message) -> Outcome:
         source, entry, understanding, digest, attempt, trail = msg.parts()
         email = understanding.email
-        policy = source.spec.policy
+        policy = msg.route.policy
         person = self._person(email)
+        jsm = self._jsm
+        if jsm is not None and not (
+            policy.jsm_customers and jsm.applies(msg.route.project_key, trail.add)
+        ):
+            jsm = None
+        customer = jsm.customer(email, trail.add) if jsm and person is None else None
         existing = self._tracker.find_issue_by_digest(digest) if attempt > 1 else None
         if existing is not None:
             trail.add(f"found {existing} stamped with this message (an earlier attempt made it)")
             key = existing
         else:
+            requester = person or customer
             draft = IssueDraft(
-                project_key=source.spec.project_key,
-                issue_type=source.spec.issue_type,
+                project_key=msg.route.project_key,
+                issue_type=msg.route.issue_type,
                 summary=clean_subject(email.subject) or "(no subject)",
                 description=understanding.description.document,
                 message_digest=digest,
-                reporter_account_id=person.account_id if person else policy.default_reporter,
+                reporter_account_id=(
+                    requester.account_id if requester else policy.default_reporter
+                ),
                 assignee_account_id=policy.default_assignee,
                 labels=policy.labels,
                 priority=policy.priority,
@@ -219,6 +244,8 @@ class Pipeline:
             key = self._tracker.create_issue(draft)
             trail.add(f"created {key} in {draft.project_key} as {draft.issue_type}")
         self._threads.remember(source.tenant_id, digest, key, "inbound")
+        if jsm is not None:
+            jsm.add_participants(key, email, (source.spec.username,), trail.add)
         self._attach(key, email, understanding, policy, healing=existing is not None, trail=trail)
         self._record_people(source.tenant_id, key, email, person)
         return self._finish(entry, "created", f"created {key}", trail, issue_key=key)
@@ -286,6 +313,8 @@ class Pipeline:
                 values[self._fields.sender_address] = email.sender.address
         if self._fields.recipients and email.cc:
             values[self._fields.recipients] = ", ".join(a.address for a in email.cc)
+        if self._fields.language and policy.language:
+            values[self._fields.language] = policy.language
         for mapping in policy.field_mappings:
             value = _mapped_value(email, mapping.source)
             if value:

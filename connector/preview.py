@@ -1,11 +1,22 @@
-"""`connector preview FILE.eml`: what a message becomes, printed, with no side effects."""
+"""`connector preview FILE.eml`: what a message becomes, printed, with no side effects.
+
+With a source (`--source ID`, or the admin API's route check) it also says where the message
+would go: the filters, the address route (which header and rule) and the thread, in the
+order the pipeline applies them.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from connector.mail.inbound import Address, InboundEmail
+from connector.mail_source import SourceSpec
+from connector.routes import resolve_route
+from connector.routing.addresses import recipients
+from connector.routing.filters import automatic_mail_reason, sender_reason
+from connector.routing.match import match_thread
 from connector.understanding import Rendering, Understanding
 
 
@@ -110,4 +121,61 @@ def format_preview(understanding: Understanding) -> str:
         lines += ["", f"{title}{' (' + ', '.join(notes) + ')' if notes else ''}:"]
         lines += ["  " + line for line in (rendering["text"] or "(empty)").splitlines()]
     lines += ["", "Description as ADF:", json.dumps(data["description"]["adf"], indent=2)]
+    return "\n".join(lines)
+
+
+def routing_dict(
+    understanding: Understanding, spec: SourceSpec, known: Mapping[str, str]
+) -> dict[str, Any]:
+    """What the pipeline would decide for this message and source, as far as it can be known
+    without Jira: the per-sender rate limit and whether an issue still exists are left out.
+
+    `known` maps Message-ID digests of the tenant's threads to their issue keys.
+    """
+    email = understanding.email
+    policy = spec.policy
+    classification = understanding.classification
+    route = resolve_route(spec, email.headers)
+    trail = [f"classified {classification.kind}: {classification.reason}", *route.trail()]
+    thread = match_thread(email, projects=route.subject_projects, known=known)
+    drop = automatic_mail_reason(classification, drop_automatic=policy.drop_automatic)
+    drop = drop or sender_reason(
+        email.sender, ignored=policy.ignored_senders, allowed_domains=policy.allowed_domains
+    )
+    issue_key = None
+    if drop is not None:
+        outcome, reason = "ignored", drop
+    elif thread is not None:
+        trail.append(f"thread: {thread.detail}")
+        outcome, reason, issue_key = "comment", f"comment on {thread.issue_key}", thread.issue_key
+    elif spec.unmatched == "ignore":
+        outcome, reason = "ignored", "no issue matched; unmatched mail is ignored"
+    elif route.ignored:
+        outcome, reason = "ignored", route.reason
+    else:
+        outcome = "create"
+        reason = f"create an issue in {route.project_key} as {route.issue_type}"
+    trail.append(reason)
+    return {
+        "outcome": outcome,
+        "reason": reason,
+        "issue_key": issue_key,
+        "route": route.to_json(),
+        "thread": None
+        if thread is None
+        else {"issue_key": thread.issue_key, "via": thread.via, "detail": thread.detail},
+        "recipients": [
+            {"address": r.address, "header": r.header} for r in recipients(email.headers)
+        ],
+        "trail": trail,
+    }
+
+
+def format_routing(routing: Mapping[str, Any]) -> str:
+    lines = ["Routing:"]
+    for recipient in routing["recipients"] or [{"header": "(none)", "address": ""}]:
+        lines.append(f"  {recipient['header'] + ':':<15} {recipient['address']}")
+    lines += ["", "Decision trail:"]
+    lines += [f"  {step}" for step in routing["trail"]]
+    lines += ["", f"Outcome:        {routing['outcome']} ({routing['reason']})"]
     return "\n".join(lines)

@@ -32,6 +32,9 @@ SETTING_NAMES = (
     "project_key",
     "issue_type",
     "unmatched",
+    "address_rules",
+    "plus_projects",
+    "unrouted",
 )
 
 
@@ -55,6 +58,8 @@ def source_json(source: MailSource, *, messages_today: int = 0) -> dict[str, Any
     spec = source.spec
     settings: dict[str, Any] = {name: getattr(spec, name) for name in SETTING_NAMES}
     settings["exclusion_folders"] = list(spec.exclusion_folders)
+    settings["address_rules"] = [rule.to_json() for rule in spec.address_rules]
+    settings["plus_projects"] = list(spec.plus_projects)
     return {
         "id": source.id,
         **settings,
@@ -102,6 +107,8 @@ def entry_json(entry: LogEntry, *, source_name: str | None, display_url: str) ->
         "attempts": entry.attempts,
         "received_at": iso(entry.received_at),
         "updated_at": iso(entry.updated_at),
+        # Which header and address rule decided (connector.routes.Route.to_json), or null.
+        "route": dict(entry.route) if entry.route else None,
     }
 
 

@@ -15,17 +15,22 @@ from typing import Any
 
 from connector.admin.errors import ApiError
 from connector.mail_source import SourcePolicy, SourceSpec
+from connector.routing.addresses import AddressRule, RuleError, rules_from_json
 from connector.sources.errors import SourceConfigError
 from connector.sources.presets import default_port, get_preset
 
 _STRING: tuple[str, ...] = ("name", "description", "protocol", "provider", "host", "username")
 _STRING += ("security", "folder", "after_processing", "project_key", "issue_type", "unmatched")
+_STRING += ("unrouted",)
 _OPTIONAL_STRING = ("password", "success_folder", "failure_folder")
 _INTEGER = ("port", "interval_minutes", "timeout_seconds", "max_message_bytes")
 _BOOLEAN = ("verify_tls",)
-_STRING_LIST = ("exclusion_folders",)
+_STRING_LIST = ("exclusion_folders", "plus_projects")
 _OBJECT = ("policy",)
-SETTINGS = frozenset(_STRING + _OPTIONAL_STRING + _INTEGER + _BOOLEAN + _STRING_LIST + _OBJECT)
+_RULES = ("address_rules",)  # a list of rule objects, checked by `rules_from_json`
+SETTINGS = frozenset(
+    _STRING + _OPTIONAL_STRING + _INTEGER + _BOOLEAN + _STRING_LIST + _OBJECT + _RULES
+)
 REQUIRED = ("name", "username", "project_key", "issue_type")
 
 # What the API answers about a source but does not take back: state is changed by actions.
@@ -65,6 +70,8 @@ def spec_from_json(body: Mapping[str, Any]) -> SourceSpec:
         _fill_connection_defaults(values)
         if "policy" in values:
             values["policy"] = _policy(values["policy"])
+        if values.get("address_rules") is not None:
+            values["address_rules"] = address_rules(values["address_rules"])
         values = {name: value for name, value in values.items() if value is not None}
         return SourceSpec(**values)
     except SourceConfigError as exc:
@@ -95,6 +102,23 @@ def _fill_connection_defaults(values: dict[str, Any]) -> None:
         values["after_processing"] = "delete"
     if values.get("port") is None:
         raise SourceConfigError("port", "is required")
+
+
+def address_rules(value: Any) -> tuple[AddressRule, ...]:
+    """Rules from JSON; a rule's `defaults` are policy settings, type-checked as `policy`'s."""
+    try:
+        rules = rules_from_json(value)
+    except RuleError as exc:
+        raise SourceConfigError(exc.field, exc.problem) from None
+    for index, rule in enumerate(rules):
+        try:
+            for name, item in rule.defaults.items():
+                _check_policy_type(name, item)
+        except SourceConfigError as exc:
+            raise SourceConfigError(
+                f"address_rules[{index}].defaults.{exc.field}", exc.problem
+            ) from exc
+    return rules
 
 
 def _policy(value: Mapping[str, Any]) -> SourcePolicy:
@@ -163,6 +187,8 @@ def _typed(name: str, value: Any) -> Any:
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
             return tuple(value)
         raise ApiError(400, f"{name}: must be a list of strings", field=name)
+    if name in _RULES:
+        return value
     if isinstance(value, dict):
         return value
     raise ApiError(400, f"{name}: must be an object", field=name)

@@ -9,8 +9,10 @@ from __future__ import annotations
 from connector.admin.email_log_api import messages_today
 from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError, not_found
+from connector.admin.route_checks import check_routes_in_jira
 from connector.admin.serialize import source_json
 from connector.admin.source_body import spec_from_json
+from connector.admin.source_checks import check_source_in_jira
 from connector.mail_source import MailSource
 
 # What deleting a source leaves in place, so the admin knows before and after.
@@ -38,8 +40,11 @@ def list_sources(call: ApiCall) -> Answer:
 
 
 def create_source(call: ApiCall) -> Answer:
-    """POST /api/v1/mail-sources: new sources start disabled; enabling connects first."""
+    """POST /api/v1/mail-sources: new sources start disabled; enabling connects first. The
+    project, issue type and field settings are checked against Jira before anything is saved."""
     spec = spec_from_json(call.body())
+    check_source_in_jira(call, spec)
+    check_routes_in_jira(call, spec)  # each address rule's project, like the source's own
     created = call.runtime.sources.create(call.tenant.id, spec)
     log_action(
         call,
@@ -68,6 +73,8 @@ def update_source(call: ApiCall) -> Answer:
     source_id = call.path_int("source_id")
     find_source(call)  # 404 before 400: another tenant learns nothing from validation
     spec = spec_from_json(call.body())
+    check_source_in_jira(call, spec)
+    check_routes_in_jira(call, spec)  # each address rule's project, like the source's own
     updated = call.runtime.sources.update(call.tenant.id, source_id, spec)
     if updated is None:
         raise not_found("mail source", source_id)

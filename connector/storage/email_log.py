@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Engine
@@ -47,6 +48,9 @@ class LogEntry:
     headers: tuple[tuple[str, str], ...] = field(repr=False)
     received_at: datetime
     updated_at: datetime
+    # Which header and address rule decided where the message went (connector.routes); None
+    # before it was routed.
+    route: Mapping[str, Any] | None = None
 
     @property
     def final(self) -> bool:
@@ -101,6 +105,10 @@ class EmailLog:
             "updated_at": utc_now(),
         }
         self._update(entry_id, values)
+
+    def record_route(self, entry_id: int, route: Mapping[str, Any]) -> None:
+        """Where this attempt routed the message; rules may change between attempts."""
+        self._update(entry_id, {"route": json.dumps(dict(route)), "updated_at": utc_now()})
 
     def start_attempt(self, entry_id: int) -> int:
         with Session(self._engine) as session:
@@ -286,4 +294,5 @@ def _entry(row: EmailLogRow) -> LogEntry:
         headers=tuple((str(k), str(v)) for k, v in json.loads(row.headers)),
         received_at=as_utc(row.received_at),
         updated_at=as_utc(row.updated_at),
+        route=json.loads(row.route) if row.route else None,
     )

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from connector.mail_source import MailSource, SourcePolicy, SourceSpec
+from connector.routing.addresses import rules_from_json
 from connector.storage.models import (
     EmailLogRow,
     MailSourceRow,
@@ -50,6 +51,7 @@ _SPEC_COLUMNS = (
     "project_key",
     "issue_type",
     "unmatched",
+    "unrouted",
 )
 
 
@@ -343,6 +345,8 @@ class SourceRepository:
             **{name: getattr(row, name) for name in _SPEC_COLUMNS},
             exclusion_folders=tuple(json.loads(row.exclusion_folders)),
             policy=SourcePolicy.from_json(json.loads(row.policy)),
+            address_rules=rules_from_json(json.loads(row.address_rules or "[]")),
+            plus_projects=tuple(json.loads(row.plus_projects or "[]")),
             uses_oauth=self._oauth_connected(row.oauth_encrypted),
         )
         return MailSource(
@@ -376,6 +380,8 @@ def _spec_values(spec: SourceSpec) -> dict[str, object]:
     values: dict[str, object] = {name: getattr(spec, name) for name in _SPEC_COLUMNS}
     values["exclusion_folders"] = json.dumps(list(spec.exclusion_folders))
     values["policy"] = json.dumps(spec.policy.to_json())
+    values["address_rules"] = json.dumps([rule.to_json() for rule in spec.address_rules])
+    values["plus_projects"] = json.dumps(list(spec.plus_projects))
     return values
 
 

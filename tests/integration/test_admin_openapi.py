@@ -27,7 +27,10 @@ def database_url(sqlite_url: str) -> str:
 
 @pytest.fixture
 def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
-    return make_admin_api(running_app, fake_jira)
+    api = make_admin_api(running_app, fake_jira)
+    for key in ("BIL", "PRT", "OPS"):  # projects the source example's address routing names
+        fake_jira.add_project(key, f"Project {key}", issue_types=("Task", "Bug"))
+    return api
 
 
 def _json_schema(node: Any) -> Any:
@@ -131,7 +134,8 @@ def test_openapi_request_examples_accepted_by_api(api: AdminApi) -> None:
 
 
 def test_openapi_answers_fit_their_schemas(api: AdminApi) -> None:
-    created = api.create(policy={"field_mappings": [{"source": "sender", "field_id": "cf_1"}]})
+    field_id = api.jira.add_custom_field("Customer address")
+    created = api.create(policy={"field_mappings": [{"source": "sender", "field_id": field_id}]})
     _check("MailSource", created)
     path = f"/mail-sources/{created['id']}"
     _check("MailSourceList", api.call("GET", "/mail-sources").json())
@@ -148,3 +152,10 @@ def test_openapi_answers_fit_their_schemas(api: AdminApi) -> None:
     _check("LogEntryDetail", api.call("GET", f"/email-log/{entry.id}").json())
     _check("Deleted", api.call("DELETE", path).json())
     _check("Tenant", api.call("GET", "/tenant").json())
+    mapping = {"mapping": {"sender_address": field_id}}
+    _check("FieldSettings", api.call("PUT", "/settings/fields", json=mapping).json())
+    _check("FieldSettings", api.call("GET", "/settings/fields?project_key=SUP").json())
+    workaround = {"email": "lookup@example.com", "api_token": "tok-1"}
+    _check("WorkaroundUser", api.call("PUT", "/settings/workaround-user", json=workaround).json())
+    _check("WorkaroundTestResult", api.call("POST", "/settings/workaround-user/test").json())
+    _check("WorkaroundUser", api.call("DELETE", "/settings/workaround-user").json())

@@ -1,0 +1,169 @@
+"""Address routing in the admin API: "which rule would this mail match", and which sources and
+addresses feed a project.
+
+The route check runs the same decisions as the pipeline (`connector.preview.routing_dict`) on a
+pasted header block or an uploaded `.eml`, against the saved source or against edited rules
+sent with the message, so an admin can try rules before saving them. Nothing is stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from connector.admin.endpoint import Answer, ApiCall, log_action
+from connector.admin.errors import ApiError
+from connector.admin.serialize import status_of
+from connector.admin.source_body import address_rules
+from connector.admin.sources_api import find_source
+from connector.mail.inbound import UnparseableEmail
+from connector.mail_source import MailSource, SourceSpec
+from connector.preview import routing_dict
+from connector.routing.addresses import PROJECT_KEY, base_address
+from connector.routing.match import thread_digests
+from connector.sources.errors import SourceConfigError
+from connector.understanding import understand
+
+_CHECK_KEYS = frozenset({"headers", "eml", "address_rules", "plus_projects", "unrouted"})
+
+
+def route_check(call: ApiCall) -> Answer:
+    """POST /api/v1/mail-sources/{source_id}/route-check"""
+    source = find_source(call)
+    body = call.body()
+    unknown = sorted(set(body) - _CHECK_KEYS)
+    if unknown:
+        raise ApiError(400, f"{unknown[0]}: is not an input of the route check", field=unknown[0])
+    spec = _edited(source.spec, body)
+    raw = _message_bytes(body)
+    try:
+        understanding = understand(raw)
+    except UnparseableEmail as exc:
+        field = "headers" if "headers" in body else "eml"
+        raise ApiError(400, f"{field}: is not an email: {exc.reason}", field=field) from exc
+    email = understanding.email
+    known = call.runtime.threads.lookup(call.tenant.id, thread_digests(email))
+    decision = routing_dict(understanding, spec, known)
+    log_action(call, "route_checked", source_id=source.id, outcome=decision["outcome"])
+    sender = email.sender
+    return Answer(
+        {
+            **decision,
+            "message": {
+                "sender": sender.address if sender else None,
+                "subject": email.subject,
+                "message_id": email.message_id,
+            },
+        }
+    )
+
+
+def _edited(spec: SourceSpec, body: dict[str, Any]) -> SourceSpec:
+    """The saved spec, with the routing settings the body brings (unsaved edits)."""
+    changes: dict[str, Any] = {}
+    try:
+        if "address_rules" in body:
+            changes["address_rules"] = address_rules(body["address_rules"])
+        if "plus_projects" in body:
+            keys = body["plus_projects"]
+            if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+                raise SourceConfigError("plus_projects", "must be a list of strings")
+            changes["plus_projects"] = tuple(keys)
+        if "unrouted" in body:
+            if not isinstance(body["unrouted"], str):
+                raise SourceConfigError("unrouted", "must be a string")
+            changes["unrouted"] = body["unrouted"]
+        return spec.with_changes(**changes) if changes else spec
+    except SourceConfigError as exc:
+        raise ApiError.invalid(exc) from exc
+
+
+def _message_bytes(body: dict[str, Any]) -> bytes:
+    """The message from `headers` (a pasted header block) or `eml` (base64 of the file)."""
+    if ("headers" in body) == ("eml" in body):
+        raise ApiError(
+            400, "headers: send either headers (pasted) or eml (base64)", field="headers"
+        )
+    if "headers" in body:
+        text = body["headers"]
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(400, "headers: must be the header block as text", field="headers")
+        # A pasted block ends at its first empty line; what follows it, if anything, is body.
+        lines = text.strip("\r\n").replace("\r\n", "\n").split("\n")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    encoded = body["eml"]
+    if not isinstance(encoded, str) or not encoded.strip():
+        raise ApiError(400, "eml: must be the message file in base64", field="eml")
+    try:
+        return base64.b64decode("".join(encoded.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ApiError(400, f"eml: is not base64: {exc}", field="eml") from exc
+
+
+def project_feeds(call: ApiCall) -> Answer:
+    """GET /api/v1/projects/{project_key}/feeds: the tenant's sources that create issues in the
+    project, and by which addresses, with each source's state."""
+    key = call.path_params.get("project_key")
+    if not isinstance(key, str) or not PROJECT_KEY.match(key):
+        raise ApiError(400, f"project_key: {key!r} is not a Jira project key", field="project_key")
+    feeds = []
+    for source in call.runtime.sources.search(call.tenant.id):
+        addresses = feed_addresses(source.spec, key)
+        if addresses:
+            feeds.append(_feed(source, addresses))
+    return Answer({"project_key": key, "feeds": feeds})
+
+
+def _feed(source: MailSource, addresses: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "source_id": source.id,
+        "source_name": source.spec.name,
+        "mailbox": source.spec.username,
+        "enabled": source.enabled,
+        "status": status_of(source),
+        "status_message": source.status_message,
+        "addresses": addresses,
+    }
+
+
+def feed_addresses(spec: SourceSpec, project_key: str) -> list[dict[str, Any]]:
+    """How mail of this source reaches the project: rules, plus addresses, or the fallback."""
+    found: list[dict[str, Any]] = []
+    for index, rule in enumerate(spec.address_rules):
+        if rule.project_key == project_key:
+            found.append(
+                {
+                    "kind": "rule",
+                    "rule_index": index,
+                    "match": rule.match,
+                    "pattern": rule.pattern,
+                    "issue_type": rule.issue_type or spec.issue_type,
+                }
+            )
+    if project_key in spec.plus_projects:
+        local, at, domain = base_address(spec.username).rpartition("@")
+        pattern = (
+            f"{local}+{project_key}@{domain}" if at else f"<any address of ours>+{project_key}@"
+        )
+        found.append(
+            {
+                "kind": "plus",
+                "rule_index": None,
+                "match": "exact",
+                "pattern": pattern,
+                "issue_type": spec.issue_type,
+            }
+        )
+    if spec.project_key == project_key and spec.unrouted == "source":
+        routed = bool(spec.address_rules or spec.plus_projects)
+        found.append(
+            {
+                "kind": "unrouted" if routed else "all",
+                "rule_index": None,
+                "match": None,
+                "pattern": None,
+                "issue_type": spec.issue_type,
+            }
+        )
+    return found
