@@ -22,13 +22,15 @@ from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
 from connector import logs
-from connector.drafts import IssueTracker
-from connector.jira.auth import tenant_site
+from connector.drafts import IssueTracker, ServiceDesk
+from connector.jira.auth import api_token_site, tenant_site
 from connector.jira.client import JiraClient
 from connector.jira.tracker import JiraTracker
 from connector.mail_source import MailSource
 from connector.oauth_store import token_provider
-from connector.pipeline import Outcome, Pipeline
+from connector.outbound.acknowledge import acknowledge_created
+from connector.outbound.compose import loop_header_value
+from connector.pipeline import FieldMap, Outcome, Pipeline
 from connector.routing.match import clean_subject
 from connector.runtime import Runtime
 from connector.sources import open_source
@@ -42,6 +44,7 @@ from connector.sources.errors import (
 )
 from connector.storage.email_log import LogEntry
 from connector.storage.models import utc_now
+from connector.storage.secrets import SecretDecryptionError
 from connector.tenant import Tenant
 from descriptor.render import message_property_key
 
@@ -97,9 +100,39 @@ class PollResult:
 
 
 def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
+    """The app's client for everything; user lookups through the tenant's workaround user
+    when one is stored (basic auth that goes only to the site's own origin, as every
+    `connector.jira.auth` strategy does), and the tenant's people cache across polls."""
     app_key = runtime.settings.app_key
     client = JiraClient(tenant_site(tenant, app_key=app_key))
-    return JiraTracker(client, property_key=message_property_key(app_key))
+    user_client = None
+    try:
+        workaround = runtime.tenant_settings.workaround_user(tenant.id)
+    except SecretDecryptionError:
+        logs.event(log, "jira.workaround_user_unreadable", logging.ERROR, tenant_id=tenant.id)
+        workaround = None
+    if workaround is not None:
+        site = api_token_site(
+            tenant.base_url, email=workaround.email, api_token=workaround.api_token
+        )
+        user_client = JiraClient(site)
+    return JiraTracker(
+        client,
+        property_key=message_property_key(app_key),
+        people=runtime.people.for_tenant(tenant.id),
+        user_client=user_client,
+    )
+
+
+def tenant_field_map(runtime: Runtime, tenant_id: int) -> FieldMap:
+    """The tenant's custom-field mapping (admin API `settings/fields`) as the pipeline uses it."""
+    mapping = runtime.tenant_settings.field_mapping(tenant_id)
+    return FieldMap(
+        sender_name=mapping["sender_name"],
+        sender_address=mapping["sender_address"],
+        recipients=mapping["recipients"],
+        language=mapping["language"],
+    )
 
 
 def poll_source(
@@ -136,6 +169,10 @@ class _Poll:
             email_log=runtime.email_log,
             threads=runtime.threads,
             participants=runtime.participants,
+            field_map=tenant_field_map(runtime, source.tenant_id),
+            service_desk=tracker if isinstance(tracker, ServiceDesk) else None,
+            # Our own notifications coming back are dropped as a loop (connector.outbound).
+            loop_header_value=loop_header_value(runtime.settings.app_key, tenant.client_key),
         )
 
     def run(self, limit: int) -> PollResult:
@@ -274,6 +311,10 @@ class _Poll:
 
     def _count(self, outcome: Outcome) -> None:
         self._counts[outcome.outcome] += 1
+        if outcome.outcome == "created" and outcome.issue_key:
+            # Only new issues are acknowledged (when the tenant turned it on): auto-replies,
+            # bounces and ignored senders end `ignored` and never get one.
+            acknowledge_created(self._runtime, self._tenant, outcome.issue_key)
 
     def _failed(self, message: str) -> PollResult:
         source = self._source

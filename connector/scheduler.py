@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 from connector import logs
+from connector.outbound.worker import OutboundWorker
 from connector.polling import PollResult, poll_source
 from connector.runtime import Runtime
 from connector.storage.models import utc_now
@@ -49,6 +50,8 @@ class Scheduler:
         self._running: dict[int, int] = {}  # source id -> tenant id
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        # Webhook events, the send queue and retention: one round at a time, beside the polls.
+        self.outbound = OutboundWorker(runtime)
 
     def run_forever(self) -> None:
         logs.event(log, "scheduler.started", owner=self.owner)
@@ -57,8 +60,10 @@ class Scheduler:
                 self.tick(utc_now())
             except Exception:  # a database hiccup must not end the worker; try next tick
                 log.exception("scheduler.tick_failed owner=%s", self.owner)
+            self.outbound.start_round()
             self._stop.wait(self._tick_seconds)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self.outbound.join()
         logs.event(log, "scheduler.stopped", owner=self.owner)
 
     def stop(self) -> None:

@@ -14,8 +14,9 @@ from sqlalchemy.engine import Engine, make_url
 from connector.settings import Settings
 from connector.storage.db import make_engine, migrate
 
-# Real Dovecot (IMAP, POP3, TLS) on loopback: the `dovecot` and `mail_user` fixtures.
-pytest_plugins = ["tests.servers.dovecot"]
+# Real Dovecot (IMAP, POP3, TLS) on loopback: the `dovecot` and `mail_user` fixtures;
+# aiosmtpd for outbound mail: `smtp_server`.
+pytest_plugins = ["tests.servers.dovecot", "tests.servers.smtp"]
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -1,8 +1,9 @@
 """Jira webhooks declared in the descriptor (comment created, issue updated, issue deleted).
 
-Thin: verify the tenant JWT against the request, then hand the event to the engine. What the
-engine does with each event (notify participants, forget deleted issues) belongs to the
-outbound work; until then the event is verified, logged and acknowledged.
+Thin: verify the tenant JWT against the request, record the event (`connector.outbound.intake`)
+and answer at once; the worker decides and sends (`connector.outbound.worker`), so a slow Jira
+or mail server never makes Jira wait. A request that does not verify changes nothing.
+`app.state.jira_event_handler` is told of each verified event as well (logging, tests).
 """
 
 from __future__ import annotations
@@ -12,23 +13,28 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from connector import logs
 from connector.connect.auth import AuthenticationError
 from connector.connect.http import authenticate_request
+from connector.outbound.intake import receive
 from connector.runtime import Runtime
+from connector.storage.webhook_events import WebhookEvents
 
 log = logging.getLogger(__name__)
 
 JiraEventHandler = Callable[[str, str, dict[str, Any]], None]
+# Jira's id of one delivery, the same when it delivers again ("Webhooks", Jira Cloud docs).
+DELIVERY_HEADER = "X-Atlassian-Webhook-Identifier"
 
 
 def log_event_handler(client_key: str, event: str, payload: dict[str, Any]) -> None:
     issue = payload.get("issue")
     issue_key = issue.get("key") if isinstance(issue, dict) else None
-    logs.event(log, "jira.webhook", client_key=client_key, webhook=event, issue_key=issue_key)
+    logs.event(log, "jira.webhook_seen", client_key=client_key, webhook=event, issue_key=issue_key)
 
 
 def webhook_endpoint(event: str) -> Callable[[Request], Any]:
@@ -47,8 +53,18 @@ def webhook_endpoint(event: str) -> Callable[[Request], Any]:
             return JSONResponse({"error": "webhook body is not JSON"}, status_code=400)
         if not isinstance(payload, dict):
             return JSONResponse({"error": "webhook body is not a JSON object"}, status_code=400)
+        tenant = authenticated.tenant
+        await run_in_threadpool(
+            receive,
+            WebhookEvents(runtime.engine),
+            tenant.id,
+            tenant.client_key,
+            event,
+            payload,
+            request.headers.get(DELIVERY_HEADER),
+        )
         handler: JiraEventHandler = request.app.state.jira_event_handler
-        handler(authenticated.tenant.client_key, event, payload)
+        handler(tenant.client_key, event, payload)
         return Response(status_code=204)
 
     endpoint.__name__ = "webhook_" + event.replace(":", "_")

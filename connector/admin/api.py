@@ -6,11 +6,23 @@ tokens allowed), then a Jira administrator of that tenant, then the handler (DES
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from connector.admin import email_log_api, oauth_api, source_actions, sources_api
+from connector.admin import (
+    email_log_api,
+    jira_api,
+    oauth_api,
+    outbound_api,
+    routing_api,
+    settings_api,
+    source_actions,
+    sources_api,
+    workaround_api,
+)
 from connector.admin.access import authenticate_caller
 from connector.admin.endpoint import Handler, admin_endpoint
 from connector.admin.errors import ApiError
@@ -19,6 +31,8 @@ from connector.admin.openapi import openapi_json
 PREFIX = "/api/v1"
 _SOURCE = PREFIX + "/mail-sources/{source_id:int}"
 _ENTRY = PREFIX + "/email-log/{entry_id:int}"
+_FIELDS = PREFIX + "/settings/fields"
+_WORKAROUND = PREFIX + "/settings/workaround-user"
 
 
 async def tenant_info(request: Request) -> Response:
@@ -57,10 +71,44 @@ def api_routes() -> list[Route]:
         admin(_SOURCE + "/enable", source_actions.enable_source, "POST"),
         admin(_SOURCE + "/disable", source_actions.disable_source, "POST"),
         admin(_SOURCE + "/poll", source_actions.poll_now, "POST"),
+        admin(_SOURCE + "/route-check", routing_api.route_check, "POST"),
         admin(_SOURCE + "/oauth/start", oauth_api.start_oauth, "POST"),
         # The browser back from Google or Microsoft: no JWT, the single-use `state` is the key.
         Route(oauth_api.CALLBACK_PATH, oauth_api.oauth_callback, methods=["GET"]),
         admin(PREFIX + "/email-log", email_log_api.list_entries, "GET"),
         admin(_ENTRY, email_log_api.get_entry, "GET"),
         admin(_ENTRY + "/retry", email_log_api.retry_entry, "POST"),
+        admin(PREFIX + "/projects/{project_key}/feeds", routing_api.project_feeds, "GET"),
+        admin(PREFIX + "/jira/projects", jira_api.list_projects, "GET"),
+        admin(
+            PREFIX + "/jira/projects/{project_key}/issue-types", jira_api.list_issue_types, "GET"
+        ),
+        admin(_FIELDS, settings_api.get_fields, "GET"),
+        admin(_FIELDS, settings_api.put_fields, "PUT"),
+        admin(_FIELDS + "/create", settings_api.create_field, "POST"),
+        admin(_WORKAROUND, workaround_api.get_workaround_user, "GET"),
+        admin(_WORKAROUND, workaround_api.put_workaround_user, "PUT"),
+        admin(_WORKAROUND, workaround_api.delete_workaround_user, "DELETE"),
+        admin(_WORKAROUND + "/test", workaround_api.try_workaround_user, "POST"),
+        *_outbound_routes(admin),
+    ]
+
+
+def _outbound_routes(admin: Callable[[str, Handler, str], Route]) -> list[Route]:
+    """Outbound mail: the connection, notification settings and the two audit lists."""
+    connection = PREFIX + "/outbound-connection"
+    settings = PREFIX + "/notification-settings"
+    return [
+        admin(connection, outbound_api.get_connection, "GET"),
+        admin(connection, outbound_api.put_connection, "PUT"),
+        admin(connection + "/test", outbound_api.try_connection, "POST"),
+        admin(settings, outbound_api.get_notifications, "GET"),
+        admin(settings, outbound_api.put_notifications, "PUT"),
+        admin(PREFIX + "/webhook-events", outbound_api.list_webhook_events, "GET"),
+        admin(PREFIX + "/outbound-messages", outbound_api.list_messages, "GET"),
+        admin(
+            PREFIX + "/outbound-messages/{message_id:int}/retry",
+            outbound_api.retry_message,
+            "POST",
+        ),
     ]

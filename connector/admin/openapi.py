@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from connector.admin.openapi_outbound import OUTBOUND_PATHS, OUTBOUND_SCHEMAS
 from connector.admin.openapi_schemas import SCHEMAS, Schema, ref
 
 _SOURCE_EXAMPLE: Schema = {
@@ -36,9 +37,30 @@ _SOURCE_EXAMPLE: Schema = {
     "issue_type": "Task",
     "unmatched": "create",
     "policy": {"ignored_senders": ["@spam.example"], "labels": ["email"]},
+    "address_rules": [
+        {
+            "match": "exact",
+            "pattern": "billing@example.com",
+            "project_key": "BIL",
+            "issue_type": None,
+            "defaults": {"labels": ["billing"], "priority": "High"},
+        },
+        {"match": "domain", "pattern": "*@partners.example.com", "project_key": "PRT"},
+    ],
+    "plus_projects": ["SUP", "OPS"],
+    "unrouted": "source",
 }
 _UPDATE_EXAMPLE: Schema = {k: v for k, v in _SOURCE_EXAMPLE.items() if k != "password"}
+_ROUTE_CHECK_EXAMPLE: Schema = {
+    "headers": "Delivered-To: helpdesk@example.com\nX-Original-To: billing@example.com\n"
+    "From: Ada <ada@customer.example>\nTo: billing@example.com\nSubject: Invoice 42",
+}
 _ENABLE_EXAMPLE: Schema = {"process_existing_since": "2025-01-06", "acknowledge": True}
+_WORKAROUND_EXAMPLE: Schema = {
+    "email": "jira-lookup@example.com",
+    "api_token": "ATATT3xFfGF0-token",
+}
+_WORKAROUND_TEST_EXAMPLE: Schema = {"project_key": "SUP", "lookup": "someone@example.com"}
 
 _OAUTH_EXAMPLE: Schema = {
     "provider": "google",
@@ -47,6 +69,12 @@ _OAUTH_EXAMPLE: Schema = {
 }
 
 _SOURCE_ID = {"name": "source_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_PROJECT_KEY = {
+    "name": "project_key",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,31}$"},
+}
 _ENTRY_ID = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
@@ -201,6 +229,73 @@ _PATHS: Schema = {
             body=_body("OAuthStart", _OAUTH_EXAMPLE),
         ),
     },
+    "/api/v1/mail-sources/{source_id}/route-check": {
+        "parameters": [_SOURCE_ID],
+        "post": _operation(
+            "Which address rule would this mail match: the decision trail for a pasted header "
+            "block or a .eml, against the saved source or edited rules; nothing is stored",
+            (200, "what the pipeline would do, and why", "RouteCheckResult"),
+            errors=(400, 404),
+            body=_body("RouteCheck", _ROUTE_CHECK_EXAMPLE),
+        ),
+    },
+    "/api/v1/projects/{project_key}/feeds": {
+        "parameters": [_PROJECT_KEY],
+        "get": _operation(
+            "The sources and addresses that create issues in a project, with their state",
+            (200, "the feeds; an empty list when none", "ProjectFeeds"),
+            errors=(400,),
+        ),
+    },
+    "/api/v1/settings/fields": {
+        "get": _operation(
+            "The custom-field mapping, Jira's custom fields, and whether each mapped field is "
+            "on the create screen",
+            (200, "the mapping and what Jira has", "FieldSettings"),
+            errors=(400, 502),
+            parameters=[
+                _query("project_key", "check the create screen of this project"),
+                _query("issue_type", "and this issue type (default: each of the project's)"),
+            ],
+        ),
+        "put": _operation(
+            "Replace the custom-field mapping (fields are checked against Jira)",
+            (200, "the mapping as saved", "FieldSettings"),
+            errors=(400, 502),
+            body=_body("FieldMappingUpdate"),
+        ),
+    },
+    "/api/v1/settings/fields/create": {
+        "post": _operation(
+            "Create a short text custom field in Jira for a role and map it",
+            (200, "the mapping with the new field", "FieldSettings"),
+            errors=(400, 409, 502),
+            body=_body("FieldCreate"),
+        ),
+    },
+    "/api/v1/settings/workaround-user": {
+        "get": _operation(
+            "The workaround user (never its token)", (200, "the user", "WorkaroundUser")
+        ),
+        "put": _operation(
+            "Set the workaround user; without api_token the stored token is kept",
+            (200, "the user as saved", "WorkaroundUser"),
+            errors=(400,),
+            body=_body("WorkaroundUserUpdate", _WORKAROUND_EXAMPLE),
+        ),
+        "delete": _operation(
+            "Remove the workaround user; users are then looked up as the app",
+            (200, "no user", "WorkaroundUser"),
+        ),
+    },
+    "/api/v1/settings/workaround-user/test": {
+        "post": _operation(
+            "Check the workaround user: sign in, find a user by address, see the project",
+            (200, "each step; ok is true when all passed", "WorkaroundTestResult"),
+            errors=(400, 409),
+            body=_body("WorkaroundTest", _WORKAROUND_TEST_EXAMPLE, required=False),
+        ),
+    },
     "/api/v1/email-log": {
         "get": _operation(
             "Messages fetched, newest first",
@@ -235,6 +330,23 @@ _PATHS: Schema = {
             errors=(404, 409),
         ),
     },
+    "/api/v1/jira/projects": {
+        "get": _operation(
+            "The Jira projects the app can see (for the set-up wizard)",
+            (200, "the projects, by key", "JiraProjectList"),
+            errors=(502,),
+        )
+    },
+    "/api/v1/jira/projects/{project_key}/issue-types": {
+        "parameters": [
+            {"name": "project_key", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "get": _operation(
+            "The issue types the app may create in a project",
+            (200, "the issue types", "JiraIssueTypeList"),
+            errors=(400, 404, 502),
+        ),
+    },
 }
 
 
@@ -251,7 +363,7 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"ConnectJwt": []}],
-        "paths": _PATHS,
+        "paths": {**_PATHS, **OUTBOUND_PATHS},
         "components": {
             "securitySchemes": {
                 "ConnectJwt": {
@@ -261,7 +373,7 @@ def document() -> dict[str, Any]:
                     "description": "JWT <token>",
                 }
             },
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **OUTBOUND_SCHEMAS},
         },
     }
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from connector.admin.email_log_api import OUTCOMES
+from connector.admin.openapi_routing import ROUTING_SCHEMAS, ROUTING_SETTINGS
+from connector.admin.openapi_settings import SETTINGS_SCHEMAS
 from connector.admin.source_actions import ACKNOWLEDGE_ABOVE
 from connector.sources.presets import PRESETS
 
@@ -75,6 +77,7 @@ _SETTINGS: Schema = {
     "issue_type": _string(minLength=1),
     "unmatched": _string("what mail that is no reply does", enum=["create", "ignore"]),
     "policy": ref("SourcePolicy"),
+    **ROUTING_SETTINGS,
 }
 
 _POLICY: Schema = _object(
@@ -89,7 +92,11 @@ _POLICY: Schema = _object(
         "default_assignee": _nullable(_string("account id")),
         "labels": _strings(),
         "priority": _nullable(_string()),
-        "language": _nullable(_string()),
+        "language": _nullable(
+            _string(
+                "BCP 47 tag (en, de-CH) written to the custom field mapped to the language role"
+            )
+        ),
         "skip_images_below_bytes": _integer(0),
         "field_defaults": {"type": "object", "additionalProperties": True},
         "field_mappings": {
@@ -103,6 +110,11 @@ _POLICY: Schema = _object(
                 },
                 ["source", "field_id"],
             ),
+        },
+        "jsm_customers": {
+            "type": "boolean",
+            "description": "service projects: make a sender without a Jira account a customer "
+            "and Cc'd people request participants",
         },
     },
     [],
@@ -167,6 +179,7 @@ _ENTRY: Schema = {
     "attempts": _integer(0),
     "received_at": _TIME,
     "updated_at": _TIME,
+    "route": {"allOf": [ref("Route")], "nullable": True, "description": "null: not routed yet"},
 }
 _ENTRY_DETAIL: Schema = {
     **_ENTRY,
@@ -193,6 +206,8 @@ SCHEMAS: dict[str, Schema] = {
         "additionalProperties": True,
     },
     "SourcePolicy": _POLICY,
+    **ROUTING_SCHEMAS,
+    **SETTINGS_SCHEMAS,
     "SourceSettings": _object(
         {**_SETTINGS, "password": _nullable(_string("write-only; left out: keep the stored one"))},
         ["name", "username", "project_key", "issue_type"],
@@ -285,6 +300,30 @@ SCHEMAS: dict[str, Schema] = {
         },
         "additionalProperties": False,
     },
+    "JiraProjectList": _object(
+        {
+            "projects": {
+                "type": "array",
+                "items": _object(
+                    {"id": _string(), "key": _string(), "name": _string()}, ["id", "key", "name"]
+                ),
+            }
+        },
+        ["projects"],
+    ),
+    "JiraIssueTypeList": _object(
+        {
+            "project_key": _string(),
+            "issue_types": {
+                "type": "array",
+                "items": _object(
+                    {"id": _string(), "name": _string(), "subtask": {"type": "boolean"}},
+                    ["id", "name", "subtask"],
+                ),
+            },
+        },
+        ["project_key", "issue_types"],
+    ),
     "Tenant": _object(
         {
             "client_key": _string(),

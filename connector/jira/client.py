@@ -128,6 +128,10 @@ class JiraClient:
     def get_project(self, project_key: str) -> dict[str, Any]:
         return self._get(f"project/{_segment(project_key)}")
 
+    def search_projects(self) -> list[dict[str, Any]]:
+        """Every project the app can see, by key (`GET /rest/api/3/project/search`, paged)."""
+        return list(self._paged("project/search", "values", params={"orderBy": "key"}))
+
     def get_issue(self, issue_key: str, fields: str = "*navigable") -> dict[str, Any]:
         return self._get(f"issue/{_segment(issue_key)}", params={"fields": fields})
 
@@ -161,6 +165,19 @@ class JiraClient:
         if not isinstance(granted, list):
             raise JiraError(None, ["Jira's permission answer has no permission list"])
         return {str(item) for item in granted}
+
+    def my_permissions(self, permissions: list[str]) -> set[str]:
+        """Which of these permissions the caller (the app, or an API-token user) holds:
+        `GET /rest/api/3/mypermissions`."""
+        found = self._get("mypermissions", params={"permissions": ",".join(permissions)})
+        held = found.get("permissions")
+        if not isinstance(held, dict):
+            raise JiraError(None, ["Jira's permission answer has no permission list"])
+        return {
+            str(key)
+            for key, item in held.items()
+            if isinstance(item, dict) and item.get("havePermission") is True
+        }
 
     def get_issue_property(self, issue_key: str, property_key: str) -> Any | None:
         try:
@@ -211,6 +228,11 @@ class JiraClient:
         path = f"issue/{_segment(issue_key)}/comment"
         return list(self._paged(path, "comments", params=params))
 
+    def get_comment(self, issue_key: str, comment_id: str) -> dict[str, Any]:
+        """One comment in ADF with its properties (webhooks carry the body as wiki markup)."""
+        path = f"issue/{_segment(issue_key)}/comment/{_segment(comment_id)}"
+        return self._get(path, params={"expand": "properties"})
+
     def add_attachment(
         self, issue_key: str, filename: str, content: bytes, content_type: str
     ) -> list[Attachment]:
@@ -228,6 +250,36 @@ class JiraClient:
             )
             for item in _as_list(found)
         ]
+
+    def create_custom_field(
+        self, name: str, type_key: str, *, searcher_key: str, description: str = ""
+    ) -> dict[str, Any]:
+        """`POST /rest/api/3/field` (needs the Administer Jira permission)."""
+        body = {
+            "name": name,
+            "type": type_key,
+            "searcherKey": searcher_key,
+            "description": description,
+        }
+        return self._post("field", body)
+
+    # -- Jira Service Management (/rest/servicedeskapi) ---------------------------------
+
+    def create_customer(self, email: str, display_name: str) -> JiraUser:
+        """`POST /rest/servicedeskapi/customer`; with `strictConflictStatusCode` an existing
+        customer is a 409 rather than a 400 that reads like a bad address."""
+        url = "rest/servicedeskapi/customer"
+        body = {"email": email, "displayName": display_name}
+        params = {"strictConflictStatusCode": "true"}
+        found = self._call(lambda: self._jira.post(url, data=body, params=params))
+        if not isinstance(found, dict):
+            raise JiraError(None, ["unexpected answer to POST /servicedeskapi/customer"])
+        return _to_user({**found, "accountType": "customer"})
+
+    def add_request_participants(self, issue_key: str, account_ids: list[str]) -> None:
+        """`POST /rest/servicedeskapi/request/{issueIdOrKey}/participant`."""
+        url = f"rest/servicedeskapi/request/{_segment(issue_key)}/participant"
+        self._call(lambda: self._jira.post(url, data={"accountIds": account_ids}))
 
     def set_issue_property(self, issue_key: str, property_key: str, value: Any) -> None:
         url = self._url(f"issue/{_segment(issue_key)}/properties/{_segment(property_key)}")
@@ -315,7 +367,9 @@ def _error_details(response: requests.Response) -> tuple[list[str], dict[str, st
     errors = body.get("errors")
     field_errors = {str(k): str(v) for k, v in errors.items()} if isinstance(errors, dict) else {}
     if not messages and not field_errors:
-        messages = [str(body.get("message") or response.reason or f"HTTP {response.status_code}")]
+        # JSM (/rest/servicedeskapi) says `errorMessage`; other gateways say `message`.
+        said = body.get("message") or body.get("errorMessage")
+        messages = [str(said or response.reason or f"HTTP {response.status_code}")]
     return messages, field_errors
 
 

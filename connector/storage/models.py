@@ -73,9 +73,16 @@ class MailSourceRow(SQLModel, table=True):
     issue_type: str = Field(max_length=64)
     unmatched: str = Field(default="create", max_length=16)
     policy: str = Field(default="{}", sa_type=Text)  # JSON: the pipeline's per-source rules
-    # JSON list: address rules, first match wins (connector.routing)
+    # Address routing (connector.routes): a JSON list of rules, first match wins; a JSON list
+    # of project keys plus addresses may name; what mail no rule matches does.
     address_rules: str = Field(
         default="[]", sa_type=Text, sa_column_kwargs={"server_default": "[]"}
+    )
+    plus_projects: str = Field(
+        default="[]", sa_type=Text, sa_column_kwargs={"server_default": "[]"}
+    )
+    unrouted: str = Field(
+        default="source", max_length=16, sa_column_kwargs={"server_default": "source"}
     )
     enabled: bool = Field(default=False)
     status: str = Field(default="unknown", max_length=16)
@@ -115,6 +122,7 @@ class EmailLogRow(SQLModel, table=True):
     attempts: int = Field(default=0)
     next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     trail: str = Field(default="[]", sa_type=Text)  # JSON list of decision steps
+    # JSON object (connector.routes.Route.to_json): which header and rule decided; "" before
     route: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     headers: str = Field(default="[]", sa_type=Text)  # JSON list of [name, value]
     raw_encrypted: str | None = Field(default=None, sa_type=Text)
@@ -163,4 +171,101 @@ class TenantSettingsRow(SQLModel, table=True):
     field_mapping: str = Field(default="{}", sa_type=Text)  # JSON: role -> custom field id
     workaround_email: str | None = Field(default=None, max_length=320)
     workaround_token_encrypted: str | None = Field(default=None, sa_type=Text)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
+class OutboundConnectionRow(SQLModel, table=True):
+    """How a tenant sends mail: SMTP (password or a source's OAuth tokens) or Graph sendMail."""
+
+    __tablename__ = "outbound_connections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", unique=True)
+    transport: str = Field(default="smtp", max_length=16)  # smtp | graph
+    auth: str = Field(default="password", max_length=16)  # password | oauth | none
+    host: str = Field(default="", max_length=255)
+    port: int = Field(default=587)
+    security: str = Field(default="starttls", max_length=16)
+    verify_tls: bool = Field(default=True)
+    username: str = Field(default="", max_length=320)
+    password_encrypted: str | None = Field(default=None, sa_type=Text)  # Fernet token
+    # The mail source whose OAuth tokens sign in (auth oauth, transport graph).
+    source_id: int | None = Field(default=None, foreign_key="mail_sources.id")
+    from_address: str = Field(default="", max_length=320)
+    from_name: str = Field(default="", max_length=255)
+    reply_to: str = Field(default="", max_length=320)
+    timeout_seconds: int = Field(default=30)
+    enabled: bool = Field(default=True)
+    status: str = Field(default="unknown", max_length=16)  # unknown | ok | error
+    status_message: str = Field(default="", sa_type=Text)
+    status_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
+class NotificationSettingsRow(SQLModel, table=True):
+    """What a tenant tells customers by mail, with which templates, and how long content stays."""
+
+    __tablename__ = "notification_settings"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", unique=True)
+    enabled: bool = Field(default=True)
+    events: str = Field(default='["comment_created", "issue_status"]', sa_type=Text)  # JSON
+    projects: str = Field(default="{}", sa_type=Text)  # JSON: project key -> {enabled, events}
+    acknowledgement: bool = Field(default=False)
+    acknowledgement_per_hour: int = Field(default=3)
+    link: str = Field(default="", max_length=1000)  # "", "issue" or a URL with {issue_key}
+    templates: str = Field(default="{}", sa_type=Text)  # JSON: template name -> source
+    retention_days: int = Field(default=30)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
+class OutboundMessageRow(SQLModel, table=True):
+    """One mail to one recipient: the audit entry and the send queue in one row."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (UniqueConstraint("tenant_id", "dedupe_key", name="uq_outbound_dedupe"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    kind: str = Field(max_length=16)  # notification | acknowledgement | test
+    event_id: int | None = Field(default=None, foreign_key="webhook_events.id")
+    dedupe_key: str = Field(max_length=255)  # one mail per event and recipient, ever
+    issue_key: str | None = Field(default=None, max_length=64)
+    recipient: str = Field(max_length=320)
+    recipient_name: str = Field(default="", max_length=255)
+    subject: str = Field(default="", sa_type=Text)
+    message_id: str = Field(max_length=255)
+    status: str = Field(default="queued", max_length=16, index=True)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = Field(
+        default=None, sa_type=DateTime(timezone=True), index=True
+    )
+    lease_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    error: str = Field(default="", sa_type=Text)
+    raw_encrypted: str | None = Field(default=None, sa_type=Text)  # the whole MIME message
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    sent_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
+class WebhookEventRow(SQLModel, table=True):
+    """Every verified Jira webhook, with what became of it (handled, or why not)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("tenant_id", "delivery_id", name="uq_webhook_delivery"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    delivery_id: str | None = Field(default=None, max_length=128)  # Jira's, same on retries
+    event: str = Field(max_length=64)
+    issue_key: str | None = Field(default=None, max_length=64)
+    comment_id: str | None = Field(default=None, max_length=32)
+    facts: str = Field(default="{}", sa_type=Text)  # JSON: what the payload said, no bodies
+    status: str = Field(default="received", max_length=16, index=True)
+    reason: str = Field(default="", sa_type=Text)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    received_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))

@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Unpack
 from urllib.parse import urlsplit
@@ -38,7 +39,7 @@ from tests.fakes.lifecycle import (
     lifecycle_url,
     webhook_url,
 )
-from tests.fakes.openapi import adf_schema, jira_openapi
+from tests.fakes.openapi import adf_schema, jira_openapi, jsm_openapi
 from tests.fakes.server import LoopbackServer
 from tests.fakes.site import JiraError, JiraSite, User
 
@@ -92,6 +93,7 @@ class FakeJira:
         # Loaded here, in the test's thread, so that a missing spec skips the test instead of
         # failing requests inside the server thread.
         jira_openapi()
+        jsm_openapi()
         adf_schema()
         if not self.key_server.running:
             self.key_server.start()
@@ -195,10 +197,14 @@ class FakeJira:
         issue_types: Sequence[str] = ("Task", "Bug"),
         *,
         required_fields: Sequence[str] = (),
+        project_type: str = "software",
     ) -> dict[str, Any]:
-        """Add a project; `required_fields` (field ids) must be set on create."""
+        """Add a project; `required_fields` (field ids) must be set on create; `project_type`
+        "service_desk" makes it a Jira Service Management project."""
         with self._lock:
-            project = self._site.add_project(key, name, issue_types, required_fields)
+            project = self._site.add_project(
+                key, name, issue_types, required_fields, type_key=project_type
+            )
             return render.project_json(self._site, project)
 
     def add_user(
@@ -228,6 +234,14 @@ class FakeJira:
         with self._lock:
             return self._site.add_custom_field(name, schema_type, projects).id
 
+    def put_on_create_screen(self, field_id: str, project_key: str) -> None:
+        """What a Jira admin does after creating a field: add it to a project's create screen."""
+        with self._lock:
+            custom = self._site.custom_fields[field_id]
+            if custom.projects is not None:
+                projects = custom.projects | {project_key.upper()}
+                self._site.custom_fields[field_id] = replace(custom, projects=projects)
+
     def set_permissions(self, *keys: str, account_id: str | None = None) -> None:
         """Replace the permissions a principal holds; None means the app (or API-token user).
 
@@ -252,6 +266,38 @@ class FakeJira:
             except JiraError:
                 return None
             return render.issue_json(self._site, found, wanted=lambda _: True, properties=["*all"])
+
+    def add_agent_comment(
+        self, issue_key: str, body: dict[str, Any], author_id: str, *, internal: bool = False
+    ) -> dict[str, Any]:
+        """A comment an agent wrote in Jira (an internal JSM note with `internal`); answers it
+        as the `comment` of a comment_created webhook."""
+        properties = [{"key": "sd.public.comment", "value": {"internal": True}}] if internal else []
+        with self._lock:
+            issue = self._site.find_issue(issue_key)
+            comment = self._site.add_comment(
+                issue, {"body": body, "properties": properties}, author_id
+            )
+            return render.comment_json(self._site, issue, comment)
+
+    def request_participants(self, issue_key: str) -> list[str]:
+        """Account ids of a JSM request's participants."""
+        with self._lock:
+            return list(self._site.find_issue(issue_key).participants)
+
+    def customers(self) -> dict[str, str]:
+        """JSM customers the site has: email -> account id."""
+        with self._lock:
+            return {
+                u.email: u.account_id
+                for u in self._site.users.values()
+                if u.account_type == "customer"
+            }
+
+    def custom_fields(self) -> dict[str, str]:
+        """Custom fields: name -> id."""
+        with self._lock:
+            return {f.name: f.id for f in self._site.custom_fields.values()}
 
     def issue_keys(self) -> list[str]:
         with self._lock:

@@ -72,9 +72,13 @@ def get_comments(site: JiraSite, call: Call) -> Reply:
 @router.route("GET", "/issue/{issueIdOrKey}/comment/{id}")
 def get_comment(site: JiraSite, call: Call) -> Reply:
     issue = site.find_issue(call.params["issueIdOrKey"])
+    expand = call.args("expand")
+    with_properties = any("properties" in value.split(",") for value in expand)
     for comment in issue.comments:
         if comment.id == call.params["id"]:
-            return Reply(200, render.comment_json(site, issue, comment))
+            return Reply(
+                200, render.comment_json(site, issue, comment, with_properties=with_properties)
+            )
     raise JiraError(404, [f"Can not find a comment for the id: {call.params['id']}."])
 
 

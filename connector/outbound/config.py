@@ -1,0 +1,265 @@
+"""What a tenant configured for outbound mail, validated: the connection and the notifications.
+
+Every refusal is an `OutboundConfigError` naming the input at fault, as the admin API spells
+it, so a page can show the message beside that input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+TRANSPORTS = ("smtp", "graph")
+AUTH_METHODS = ("password", "oauth", "none")
+SECURITY = ("ssl", "starttls", "none")
+EVENTS = ("comment_created", "issue_status")
+DEFAULT_EVENTS = EVENTS
+DEFAULT_RETENTION_DAYS = 30
+MAX_RETENTION_DAYS = 3650
+_ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+
+
+class OutboundConfigError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def is_address(value: str) -> bool:
+    return bool(_ADDRESS.match(value))
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """How mail leaves: the server or Graph, how we sign in, and who the mail is from."""
+
+    transport: str = "smtp"
+    auth: str = "password"
+    host: str = ""
+    port: int = 587
+    security: str = "starttls"
+    verify_tls: bool = True
+    username: str = ""
+    source_id: int | None = None
+    from_address: str = ""
+    from_name: str = ""
+    reply_to: str = ""
+    timeout_seconds: int = 30
+    enabled: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "transport": self.transport,
+            "auth": self.auth,
+            "host": self.host,
+            "port": self.port,
+            "security": self.security,
+            "verify_tls": self.verify_tls,
+            "username": self.username,
+            "source_id": self.source_id,
+            "from_address": self.from_address,
+            "from_name": self.from_name,
+            "reply_to": self.reply_to,
+            "timeout_seconds": self.timeout_seconds,
+            "enabled": self.enabled,
+        }
+
+
+_CONNECTION_FIELDS = {*ConnectionSpec().to_json(), "password"}
+
+
+def connection_from_json(data: Mapping[str, Any], *, has_password: bool) -> ConnectionSpec:
+    """A connection from the API's JSON; `has_password`: one is stored or sent alongside."""
+    unknown = sorted(set(data) - _CONNECTION_FIELDS)
+    if unknown:
+        raise OutboundConfigError(unknown[0], "is not a setting of the outbound connection")
+    transport = _choice(data, "transport", TRANSPORTS, "smtp")
+    auth = _choice(data, "auth", AUTH_METHODS, "oauth" if transport == "graph" else "password")
+    security = _choice(data, "security", SECURITY, "starttls")
+    default_port = {"ssl": 465, "starttls": 587, "none": 25}[security]
+    spec = ConnectionSpec(
+        transport=transport,
+        auth=auth,
+        host=_text(data, "host", 255).strip(),
+        port=_integer(data, "port", 1, 65535, default_port),
+        security=security,
+        verify_tls=_boolean(data, "verify_tls", True),
+        username=_text(data, "username", 320).strip(),
+        source_id=_optional_id(data, "source_id"),
+        from_address=_text(data, "from_address", 320).strip(),
+        from_name=_text(data, "from_name", 255).strip(),
+        reply_to=_text(data, "reply_to", 320).strip(),
+        timeout_seconds=_integer(data, "timeout_seconds", 1, 120, 30),
+        enabled=_boolean(data, "enabled", True),
+    )
+    if not is_address(spec.from_address):
+        raise OutboundConfigError("from_address", "must be an email address mail is sent from")
+    if spec.reply_to and not is_address(spec.reply_to):
+        raise OutboundConfigError("reply_to", "must be an email address or empty")
+    if any(c in spec.from_name for c in "\r\n"):
+        raise OutboundConfigError("from_name", "must be one line")
+    if spec.transport == "graph":
+        if spec.auth != "oauth":
+            raise OutboundConfigError("auth", "Graph sendMail signs in with a source's OAuth")
+    elif not spec.host:
+        raise OutboundConfigError("host", "is required for SMTP")
+    if spec.auth == "oauth" and spec.source_id is None:
+        raise OutboundConfigError("source_id", "name the mail source whose sign-in sends mail")
+    if spec.auth == "password":
+        if not spec.username:
+            raise OutboundConfigError("username", "is required to sign in with a password")
+        if not has_password:
+            raise OutboundConfigError("password", "is required to sign in with a password")
+    return spec
+
+
+@dataclass(frozen=True)
+class ProjectRule:
+    enabled: bool = True
+    events: tuple[str, ...] = DEFAULT_EVENTS
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """Which events tell customers, per project; the acknowledgement; templates; retention."""
+
+    enabled: bool = True
+    events: tuple[str, ...] = DEFAULT_EVENTS
+    projects: Mapping[str, ProjectRule] = field(default_factory=dict)
+    acknowledgement: bool = False
+    acknowledgement_per_hour: int = 3
+    link: str = ""
+    templates: Mapping[str, str] = field(default_factory=dict)
+    retention_days: int = DEFAULT_RETENTION_DAYS
+
+    def notifies(self, project_key: str, event: str) -> str | None:
+        """None when this event in this project tells customers, else the reason why not."""
+        if not self.enabled:
+            return "notifications are off for this site"
+        rule = self.projects.get(project_key)
+        if rule is not None:
+            if not rule.enabled:
+                return f"notifications are off for project {project_key}"
+            events = rule.events
+        else:
+            events = self.events
+        if event not in events:
+            return f"{event} notifications are off" + (f" for {project_key}" if rule else "")
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "events": list(self.events),
+            "projects": {
+                key: {"enabled": rule.enabled, "events": list(rule.events)}
+                for key, rule in sorted(self.projects.items())
+            },
+            "acknowledgement": self.acknowledgement,
+            "acknowledgement_per_hour": self.acknowledgement_per_hour,
+            "link": self.link,
+            "templates": dict(self.templates),
+            "retention_days": self.retention_days,
+        }
+
+
+_SETTINGS_FIELDS = set(NotificationSettings().to_json())
+
+
+def settings_from_json(data: Mapping[str, Any]) -> NotificationSettings:
+    """Settings from the API's JSON; left out: the default. Templates are checked elsewhere
+    (`connector.outbound.templates.check_templates`), since that needs Jinja2."""
+    unknown = sorted(set(data) - _SETTINGS_FIELDS)
+    if unknown:
+        raise OutboundConfigError(unknown[0], "is not a notification setting")
+    projects_raw = data.get("projects", {})
+    if not isinstance(projects_raw, Mapping):
+        raise OutboundConfigError("projects", "must be an object: project key -> settings")
+    projects: dict[str, ProjectRule] = {}
+    for key, rule in projects_raw.items():
+        name = f"projects.{key}"
+        if not isinstance(key, str) or not _PROJECT_KEY.match(key):
+            raise OutboundConfigError(name, "is not a project key")
+        if not isinstance(rule, Mapping) or set(rule) - {"enabled", "events"}:
+            raise OutboundConfigError(name, 'must be {"enabled": true|false, "events": [...]}')
+        projects[key] = ProjectRule(
+            enabled=_boolean(rule, "enabled", True, name=f"{name}.enabled"),
+            events=_events(rule, f"{name}.events"),
+        )
+    templates_raw = data.get("templates", {})
+    if not isinstance(templates_raw, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in templates_raw.items()
+    ):
+        raise OutboundConfigError("templates", "must be an object: template name -> text")
+    link = _text(data, "link", 1000).strip()
+    if link not in ("", "issue") and not (link.startswith("https://") and "{issue_key}" in link):
+        raise OutboundConfigError(
+            "link", 'must be empty, "issue", or an https:// URL containing {issue_key}'
+        )
+    return NotificationSettings(
+        enabled=_boolean(data, "enabled", True),
+        events=_events(data, "events"),
+        projects=projects,
+        acknowledgement=_boolean(data, "acknowledgement", False),
+        acknowledgement_per_hour=_integer(data, "acknowledgement_per_hour", 1, 100, 3),
+        link=link,
+        templates={k: v for k, v in templates_raw.items() if v.strip()},
+        retention_days=_integer(
+            data, "retention_days", 0, MAX_RETENTION_DAYS, DEFAULT_RETENTION_DAYS
+        ),
+    )
+
+
+# -- readers -----------------------------------------------------------------------------
+
+
+def _choice(data: Mapping[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
+    value = data.get(name, default)
+    if value not in choices:
+        raise OutboundConfigError(name, f"must be one of {', '.join(choices)}")
+    return str(value)
+
+
+def _text(data: Mapping[str, Any], name: str, limit: int) -> str:
+    value = data.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise OutboundConfigError(name, "must be text")
+    if len(value) > limit:
+        raise OutboundConfigError(name, f"must be at most {limit} characters")
+    return value
+
+
+def _integer(data: Mapping[str, Any], name: str, low: int, high: int, default: int) -> int:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise OutboundConfigError(name, f"must be a whole number from {low} to {high}")
+    return int(value)
+
+
+def _boolean(data: Mapping[str, Any], key: str, default: bool, *, name: str = "") -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise OutboundConfigError(name or key, "must be true or false")
+    return value
+
+
+def _optional_id(data: Mapping[str, Any], name: str) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise OutboundConfigError(name, "must be the id of a mail source")
+    return int(value)
+
+
+def _events(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    value = data.get(name.rsplit(".", 1)[-1], list(DEFAULT_EVENTS))
+    if not isinstance(value, list) or any(item not in EVENTS for item in value):
+        raise OutboundConfigError(name, f"must be a list of {', '.join(EVENTS)}")
+    return tuple(dict.fromkeys(value))

@@ -1,0 +1,35 @@
+"""`JiraReader` over the Jira REST client, as the app (not as any user)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connector.jira.auth import tenant_site
+from connector.jira.client import JiraClient
+from connector.tenant import Tenant
+
+
+class AppJiraReader:
+    def __init__(self, client: JiraClient) -> None:
+        self._client = client
+        self._app_id: str | None = None
+        self._asked = False
+
+    @classmethod
+    def for_tenant(cls, tenant: Tenant, *, app_key: str) -> AppJiraReader:
+        return cls(JiraClient(tenant_site(tenant, app_key=app_key)))
+
+    def get_comment(self, issue_key: str, comment_id: str) -> dict[str, Any]:
+        return self._client.get_comment(issue_key, comment_id)
+
+    def app_account_id(self) -> str | None:
+        """The app's own account (Jira answers `myself` for the app's bot user), asked once;
+        None when Jira would not say, and the comment property check still applies."""
+        if not self._asked:
+            self._asked = True
+            try:
+                found = self._client.myself().get("accountId")
+            except Exception:  # any failure only loses this shortcut
+                found = None
+            self._app_id = str(found) if found else None
+        return self._app_id

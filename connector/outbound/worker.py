@@ -1,0 +1,220 @@
+"""The worker's outbound round: decide recorded webhook events, send due mail, purge content.
+
+Runs beside the poller (`connector.scheduler`), in one thread of its own so that a slow mail
+server never holds up polling. Every step is database-driven and leased, so several worker
+processes may run it; what one cannot finish (Jira or the mail server unavailable) is retried
+with backoff and, after `MAX_ATTEMPTS`, shown as failed with the last error.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from sqlmodel import Session, select
+
+from connector import logs
+from connector.jira.client import JiraError
+from connector.outbound.delivery import MailSender, SendError
+from connector.outbound.jira_reader import AppJiraReader
+from connector.outbound.notify import Context, JiraReader, decide_event
+from connector.outbound.retention import purge_expired
+from connector.outbound.transport import build_sender
+from connector.runtime import Runtime
+from connector.storage.models import TenantRow, utc_now
+from connector.storage.outbound import OutboundRepository
+from connector.storage.outbox import FAILED, RETRY, SENT, OutboundMessage, Outbox
+from connector.storage.webhook_events import FAILED as EVENT_FAILED
+from connector.storage.webhook_events import WebhookEvent, WebhookEvents
+from connector.tenant import Tenant
+from descriptor.render import message_property_key
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+# Waits after attempt 1, 2, ...: a greylisting server usually takes mail after a few minutes.
+BACKOFF_MINUTES = (1, 5, 15, 60, 180)
+PURGE_EVERY = timedelta(hours=1)
+
+ReaderFactory = Callable[[Runtime, Tenant], JiraReader]
+SenderFactory = Callable[[Runtime, int], MailSender]
+
+
+def app_reader(runtime: Runtime, tenant: Tenant) -> JiraReader:
+    return AppJiraReader.for_tenant(tenant, app_key=runtime.settings.app_key)
+
+
+def stored_sender(runtime: Runtime, tenant_id: int) -> MailSender:
+    stored = OutboundRepository(runtime.engine, runtime.secrets).connection(tenant_id)
+    if stored is None:
+        raise SendError("no outbound connection is set up", retryable=False, step="configure")
+    return build_sender(runtime, tenant_id, stored.spec)
+
+
+@dataclass
+class RoundResult:
+    events: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    purged: int = 0
+
+
+class OutboundWorker:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        reader_factory: ReaderFactory = app_reader,
+        sender_factory: SenderFactory = stored_sender,
+    ) -> None:
+        self._runtime = runtime
+        self._repository = OutboundRepository(runtime.engine, runtime.secrets)
+        self._outbox = Outbox(runtime.engine, runtime.secrets)
+        self._events = WebhookEvents(runtime.engine)
+        self._reader_factory = reader_factory
+        self._sender_factory = sender_factory
+        self._last_purge: datetime | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # -- running beside the scheduler ----------------------------------------------------
+
+    def start_round(self) -> bool:
+        """Start a round in the background unless one is still running."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return False
+            self._thread = threading.Thread(target=self._safe_round, name="outbound", daemon=True)
+            self._thread.start()
+            return True
+
+    def join(self, timeout: float = 30.0) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _safe_round(self) -> None:
+        try:
+            self.run_once()
+        except Exception:  # a database hiccup must not end the worker; next tick tries again
+            log.exception("outbound.round_failed")
+
+    # -- one round -----------------------------------------------------------------------
+
+    def run_once(self, now: datetime | None = None) -> RoundResult:
+        now = now or utc_now()
+        result = RoundResult()
+        for event in self._events.claim_due(now):
+            self._decide(event, now)
+            result.events += 1
+        # Mail queued by the events just decided is due at once, so look again at the clock.
+        now = max(now, utc_now())
+        for message in self._outbox.claim_due(now):
+            outcome = self._send(message, now)
+            setattr(result, outcome, getattr(result, outcome) + 1)
+        if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
+            self._last_purge = now
+            result.purged = purge_expired(self._runtime.engine, self._repository, self._outbox, now)
+        return result
+
+    def purge_now(self, now: datetime | None = None) -> int:
+        return purge_expired(self._runtime.engine, self._repository, self._outbox, now or utc_now())
+
+    def _decide(self, event: WebhookEvent, now: datetime) -> None:
+        tenant = _tenant(self._runtime, event.tenant_id)
+        if tenant is None or not tenant.active:
+            self._events.finish(event.id, "ignored", "the Jira site is not active")
+            return
+        stored = self._repository.connection(tenant.id)
+        ctx = Context(
+            runtime=self._runtime,
+            tenant=tenant,
+            spec=stored.spec if stored else None,
+            settings=self._repository.settings(tenant.id),
+            jira=self._reader_factory(self._runtime, tenant),
+            outbox=self._outbox,
+            message_property_key=message_property_key(self._runtime.settings.app_key),
+        )
+        try:
+            decision = decide_event(ctx, event)
+        except JiraError as exc:
+            reason = f"Jira: {exc}"
+            if exc.retryable and event.attempts < MAX_ATTEMPTS:
+                wait = max(_backoff(event.attempts), timedelta(seconds=exc.retry_after or 0))
+                self._events.postpone(event.id, reason, now + wait)
+            else:
+                self._events.finish(event.id, EVENT_FAILED, reason)
+            return
+        except Exception as exc:
+            log.exception("outbound.event_failed event_id=%s", event.id)
+            self._events.finish(event.id, EVENT_FAILED, f"internal error: {type(exc).__name__}")
+            return
+        self._events.finish(event.id, decision.status, decision.reason)
+        logs.event(
+            log,
+            "outbound.event",
+            client_key=tenant.client_key,
+            event_id=event.id,
+            outcome=decision.status,
+        )
+
+    def _send(self, message: OutboundMessage, now: datetime) -> str:
+        raw = self._outbox.raw(message.id)
+        if raw is None:
+            self._outbox.finish(message.id, FAILED, "the content was purged (retention)")
+            return "failed"
+        try:
+            sender = self._sender_factory(self._runtime, message.tenant_id)
+            sender.send(_parse(raw))
+        except SendError as exc:
+            return self._failed_send(message, exc, now)
+        self._outbox.finish(message.id, SENT)
+        self._repository.record_status(message.tenant_id, ok=True, message="sent")
+        logs.event(log, "outbound.sent", message_id=message.id, kind=message.kind)
+        return "sent"
+
+    def _failed_send(self, message: OutboundMessage, exc: SendError, now: datetime) -> str:
+        error = f"{exc.step}: {exc}"
+        if exc.step != "configure":
+            self._repository.record_status(message.tenant_id, ok=False, message=error)
+        if exc.retryable and message.attempts < MAX_ATTEMPTS:
+            wait = max(_backoff(message.attempts), timedelta(seconds=exc.retry_after or 0))
+            self._outbox.finish(message.id, RETRY, error, retry_at=now + wait)
+            outcome = "retried"
+        else:
+            attempts = f" (gave up after {message.attempts} attempts)" if exc.retryable else ""
+            self._outbox.finish(message.id, FAILED, error + attempts)
+            outcome = "failed"
+        logs.event(
+            log,
+            "outbound.send_failed",
+            logging.WARNING,
+            message_id=message.id,
+            attempt=message.attempts,
+            outcome=outcome,
+        )
+        return outcome
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(minutes=BACKOFF_MINUTES[min(max(attempts, 1), len(BACKOFF_MINUTES)) - 1])
+
+
+def _parse(raw: bytes) -> EmailMessage:
+    parsed = message_from_bytes(raw, policy=policy.SMTP)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def _tenant(runtime: Runtime, tenant_id: int) -> Tenant | None:
+    with Session(runtime.engine) as session:
+        client_key = session.exec(
+            select(TenantRow.client_key).where(TenantRow.id == tenant_id)
+        ).first()
+    return runtime.tenants.get(client_key) if client_key else None

@@ -1,0 +1,262 @@
+"""Outgoing mail: one row per recipient, the audit list and the send queue at once.
+
+A row is written (with the whole MIME message, encrypted) before anything is sent, and the
+`dedupe_key` (event and recipient) is unique, so a webhook Jira delivers twice, or an event
+handled twice after a crash, queues one mail. Workers claim due rows with a lease, so two
+worker processes never send the same row at the same time; a worker that dies mid-send leaves
+a lease that expires and the row is sent again (mail is at-least-once; its Message-ID stays).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from connector.storage.models import OutboundMessageRow, as_utc, as_utc_or_none, utc_now
+from connector.storage.secrets import SecretBox
+
+QUEUED, SENDING, SENT, RETRY, FAILED = "queued", "sending", "sent", "retry", "failed"
+STATUSES = (QUEUED, SENDING, SENT, RETRY, FAILED)
+LEASE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    id: int
+    tenant_id: int
+    kind: str
+    event_id: int | None
+    issue_key: str | None
+    recipient: str
+    recipient_name: str
+    subject: str
+    message_id: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    error: str
+    content_kept: bool
+    created_at: datetime
+    sent_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    tenant_id: int
+    kind: str
+    dedupe_key: str
+    recipient: str
+    subject: str
+    message_id: str
+    raw: bytes
+    recipient_name: str = ""
+    issue_key: str | None = None
+    event_id: int | None = None
+
+
+class Outbox:
+    def __init__(self, engine: Engine, secrets: SecretBox) -> None:
+        self._engine = engine
+        self._secrets = secrets
+
+    def enqueue(self, new: NewMessage) -> OutboundMessage | None:
+        """Queue a mail; None when one with this dedupe key exists already."""
+        now = utc_now()
+        row = OutboundMessageRow(
+            tenant_id=new.tenant_id,
+            kind=new.kind,
+            event_id=new.event_id,
+            dedupe_key=new.dedupe_key[:255],
+            issue_key=new.issue_key,
+            recipient=new.recipient,
+            recipient_name=new.recipient_name[:255],
+            subject=new.subject,
+            message_id=new.message_id,
+            status=QUEUED,
+            next_attempt_at=now,
+            raw_encrypted=self._secrets.encrypt(new.raw.decode("utf-8", "surrogateescape")),
+        )
+        with Session(self._engine) as session:
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return None
+            session.refresh(row)
+            return _message(row)
+
+    def claim_due(self, now: datetime, limit: int = 20) -> list[OutboundMessage]:
+        """Rows due now (queued, retry, or sending with an expired lease), leased to us."""
+        with Session(self._engine) as session:
+            ids = session.exec(
+                select(OutboundMessageRow.id)
+                .where(
+                    or_(
+                        col(OutboundMessageRow.status).in_((QUEUED, RETRY)),
+                        (col(OutboundMessageRow.status) == SENDING)
+                        & (col(OutboundMessageRow.lease_expires_at) < now),
+                    ),
+                    col(OutboundMessageRow.next_attempt_at) <= now,
+                )
+                .order_by(col(OutboundMessageRow.next_attempt_at), col(OutboundMessageRow.id))
+                .limit(limit)
+            ).all()
+        claimed = []
+        for row_id in ids:
+            with Session(self._engine) as session:
+                result = session.execute(
+                    update(OutboundMessageRow)
+                    .where(
+                        col(OutboundMessageRow.id) == row_id,
+                        or_(
+                            col(OutboundMessageRow.status).in_((QUEUED, RETRY)),
+                            col(OutboundMessageRow.lease_expires_at) < now,
+                        ),
+                    )
+                    .values(
+                        status=SENDING,
+                        lease_expires_at=now + LEASE,
+                        attempts=OutboundMessageRow.attempts + 1,
+                        updated_at=now,
+                    )
+                )
+                session.commit()
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    row = session.get(OutboundMessageRow, row_id)
+                    if row is not None:
+                        claimed.append(_message(row))
+        return claimed
+
+    def raw(self, message_id: int) -> bytes | None:
+        with Session(self._engine) as session:
+            row = session.get(OutboundMessageRow, message_id)
+            if row is None or row.raw_encrypted is None:
+                return None
+            return self._secrets.decrypt(row.raw_encrypted).encode("utf-8", "surrogateescape")
+
+    def finish(
+        self, message_id: int, status: str, error: str = "", *, retry_at: datetime | None = None
+    ) -> None:
+        """`sent`, `failed`, or `retry` at `retry_at`."""
+        now = utc_now()
+        with Session(self._engine) as session:
+            row = session.get(OutboundMessageRow, message_id)
+            if row is None:
+                return
+            row.status = status
+            row.error = error
+            row.lease_expires_at = None
+            row.next_attempt_at = retry_at if status == RETRY else None
+            if status == SENT:
+                row.sent_at = now
+            row.updated_at = now
+            session.add(row)
+            session.commit()
+
+    def retry(self, tenant_id: int, message_id: int) -> OutboundMessage | None:
+        """Queue a failed mail again now (the admin's retry); None if absent or not failed."""
+        with Session(self._engine) as session:
+            row = session.get(OutboundMessageRow, message_id)
+            if row is None or row.tenant_id != tenant_id or row.status != FAILED:
+                return None
+            row.status, row.attempts, row.next_attempt_at = QUEUED, 0, utc_now()
+            row.updated_at = utc_now()
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return _message(row)
+
+    def get(self, tenant_id: int, message_id: int) -> OutboundMessage | None:
+        with Session(self._engine) as session:
+            row = session.get(OutboundMessageRow, message_id)
+            return None if row is None or row.tenant_id != tenant_id else _message(row)
+
+    def search(
+        self,
+        tenant_id: int,
+        *,
+        status: str | None = None,
+        issue_key: str | None = None,
+        limit: int = 50,
+        before_id: int | None = None,
+    ) -> list[OutboundMessage]:
+        query = select(OutboundMessageRow).where(OutboundMessageRow.tenant_id == tenant_id)
+        if status:
+            query = query.where(OutboundMessageRow.status == status)
+        if issue_key:
+            query = query.where(OutboundMessageRow.issue_key == issue_key)
+        if before_id is not None:
+            query = query.where(col(OutboundMessageRow.id) < before_id)
+        query = query.order_by(col(OutboundMessageRow.id).desc()).limit(limit)
+        with Session(self._engine) as session:
+            return [_message(row) for row in session.exec(query).all()]
+
+    def sent_message_ids(self, tenant_id: int, issue_key: str) -> list[tuple[datetime, str]]:
+        """(when, Message-ID) of the mail sent about an issue, for References."""
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(OutboundMessageRow.created_at, OutboundMessageRow.message_id).where(
+                    OutboundMessageRow.tenant_id == tenant_id,
+                    OutboundMessageRow.issue_key == issue_key,
+                    OutboundMessageRow.status == SENT,
+                )
+            ).all()
+            return [(as_utc(when), mid) for when, mid in rows]
+
+    def count_recent(self, tenant_id: int, kind: str, recipient: str, since: datetime) -> int:
+        with Session(self._engine) as session:
+            found = session.exec(
+                select(func.count()).where(
+                    OutboundMessageRow.tenant_id == tenant_id,
+                    OutboundMessageRow.kind == kind,
+                    func.lower(OutboundMessageRow.recipient) == recipient.lower(),
+                    col(OutboundMessageRow.created_at) >= since,
+                )
+            ).one()
+            return int(found)
+
+    def purge_content(self, tenant_id: int, before: datetime) -> int:
+        """Forget the MIME of finished mail created before `before`; the audit row stays."""
+        with Session(self._engine) as session:
+            result = session.execute(
+                update(OutboundMessageRow)
+                .where(
+                    col(OutboundMessageRow.tenant_id) == tenant_id,
+                    col(OutboundMessageRow.status).in_((SENT, FAILED)),
+                    col(OutboundMessageRow.raw_encrypted).is_not(None),
+                    col(OutboundMessageRow.created_at) < before,
+                )
+                .values(raw_encrypted=None)
+            )
+            session.commit()
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _message(row: OutboundMessageRow) -> OutboundMessage:
+    assert row.id is not None
+    return OutboundMessage(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        kind=row.kind,
+        event_id=row.event_id,
+        issue_key=row.issue_key,
+        recipient=row.recipient,
+        recipient_name=row.recipient_name,
+        subject=row.subject,
+        message_id=row.message_id,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=as_utc_or_none(row.next_attempt_at),
+        error=row.error,
+        content_kept=row.raw_encrypted is not None,
+        created_at=as_utc(row.created_at),
+        sent_at=as_utc_or_none(row.sent_at),
+        updated_at=as_utc(row.updated_at),
+    )
