@@ -15,6 +15,7 @@ from starlette.routing import Route
 from connector import logs
 from connector.admin.api import api_routes
 from connector.admin.pages import page
+from connector.admin.static_files import static_routes
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
 from connector.settings import Settings
@@ -54,6 +55,7 @@ def build_routes() -> list[Route]:
         for event, path in webhook_paths().items()
     ]
     routes += [Route(path, page, methods=["GET"]) for path in page_paths()]
+    routes += static_routes()
     return routes
 
 

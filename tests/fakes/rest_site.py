@@ -72,6 +72,21 @@ def get_fields(site: JiraSite, call: Call) -> Reply:
     return Reply(200, render.field_list(site))
 
 
+@router.route("GET", "/project/search")
+def search_projects(site: JiraSite, call: Call) -> Reply:
+    """Projects the caller may browse, by key; `query` matches key or name (case-insensitive)."""
+    needle = (call.arg("query") or "").casefold()
+    found = [
+        render.project_json(site, project, full=False)
+        for project in sorted(site.projects.values(), key=lambda p: p.key)
+        if needle in project.key.casefold() or needle in project.name.casefold()
+    ]
+    start_at, max_results = call.int_arg("startAt", 0), call.int_arg("maxResults", 50)
+    page = render.paged(found, start_at, max_results, "values")
+    page["isLast"] = start_at + max_results >= len(found)
+    return Reply(200, page)
+
+
 @router.route("GET", "/project/{projectIdOrKey}")
 def get_project(site: JiraSite, call: Call) -> Reply:
     return Reply(200, render.project_json(site, site.find_project(call.params["projectIdOrKey"])))

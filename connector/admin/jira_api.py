@@ -1,0 +1,61 @@
+"""`/api/v1/jira/...`: what the set-up wizard offers to choose from, read from the tenant's Jira.
+
+The wizard's first step picks a project and an issue type; the page cannot ask Jira itself
+with the app's rights, so these calls do it as the app. Issue types come from the create
+metadata, so only types the app may create in that project are offered.
+"""
+
+from __future__ import annotations
+
+import re
+
+from connector.admin.endpoint import Answer, ApiCall
+from connector.admin.errors import ApiError
+from connector.admin.jira_calls import jira_client, jira_unavailable
+from connector.jira.client import JiraError, JiraNotFound
+
+_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+
+
+def list_projects(call: ApiCall) -> Answer:
+    """GET /api/v1/jira/projects: every project the app can see, by key."""
+    try:
+        with jira_client(call) as client:
+            found = client.search_projects()
+    except JiraError as exc:
+        raise jira_unavailable(exc, "read the projects from Jira") from exc
+    projects = [
+        {"id": str(item.get("id", "")), "key": str(item["key"]), "name": str(item.get("name", ""))}
+        for item in found
+        if isinstance(item.get("key"), str)
+    ]
+    return Answer({"projects": projects})
+
+
+def list_issue_types(call: ApiCall) -> Answer:
+    """GET /api/v1/jira/projects/{project_key}/issue-types: the types the app may create."""
+    project_key = str(call.path_params["project_key"]).upper()
+    if not _PROJECT_KEY.match(project_key):
+        raise ApiError(400, "project_key: is not a Jira project key", field="project_key")
+    try:
+        with jira_client(call) as client:
+            found = client.get_create_issue_types(project_key)
+    except JiraNotFound as exc:
+        raise ApiError(
+            404,
+            f"Jira has no project {project_key}, or the app may not see it "
+            "(add the app to the project's permission scheme)",
+            field="project_key",
+        ) from exc
+    except JiraError as exc:
+        raise jira_unavailable(exc, f"read the issue types of {project_key} from Jira") from exc
+    issue_types = [
+        {
+            "id": str(item.get("id", "")),
+            "name": str(item["name"]),
+            "subtask": bool(item.get("subtask", False)),
+        }
+        for item in found
+        if isinstance(item.get("name"), str)
+    ]
+    return Answer({"project_key": project_key, "issue_types": issue_types})

@@ -1,0 +1,174 @@
+// Shared by every page: the admin API with Connect context tokens, safe DOM building,
+// errors shown beside the input they name. Text from mail only ever goes in through
+// textContent (via h()), never as HTML.
+
+const body = document.body;
+export const basePath = body.dataset.basePath || "";
+
+/** A context token from Jira (AP.context.getToken), for one API call. */
+export function contextToken() {
+  return new Promise((resolve, reject) => {
+    if (!window.AP || !window.AP.context) {
+      reject(new Error("This page must be opened inside Jira (the Connect script did not load)."));
+      return;
+    }
+    window.AP.context.getToken((token) => {
+      if (token) resolve(token);
+      else reject(new Error("Jira did not give this page a token; reload the page."));
+    });
+  });
+}
+
+/**
+ * Call the admin API. Answers {ok, status, data}; data is the JSON body ({error, field} on
+ * refusals). Network failures and server errors are shown in the page banner too.
+ */
+export async function api(method, path, payload) {
+  const headers = { Authorization: `JWT ${await contextToken()}`, Accept: "application/json" };
+  const init = { method, headers };
+  if (payload !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(payload);
+  }
+  let response;
+  try {
+    response = await fetch(`${basePath}/api/v1${path}`, init);
+  } catch (error) {
+    showBanner(`The app could not be reached: ${error.message}`);
+    return { ok: false, status: 0, data: { error: "the app could not be reached", field: null } };
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (_ignored) {
+    data = { error: `unexpected answer (HTTP ${response.status})`, field: null };
+  }
+  if (response.status >= 500) showBanner(data.error || `Server error (HTTP ${response.status})`);
+  return { ok: response.ok, status: response.status, data };
+}
+
+/** Build an element; string children become text nodes, so nothing is parsed as HTML. */
+export function h(tag, attrs = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else if (name === "className") element.className = value;
+    else if (name === "dataset") Object.assign(element.dataset, value);
+    else element.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+export function showBanner(message, kind = "error") {
+  const banner = document.getElementById("page-message");
+  if (!banner) return;
+  banner.textContent = message;
+  banner.className = `banner ${kind}`;
+  banner.hidden = !message;
+}
+
+/** Clear the errors of a form (or any container of fields). */
+export function clearErrors(container) {
+  for (const slot of container.querySelectorAll("[data-error-for]")) slot.textContent = "";
+  for (const input of container.querySelectorAll(".invalid")) input.classList.remove("invalid");
+}
+
+/** Show an API refusal beside the field it names, else in the container's general slot. */
+export function showError(container, data, fallbackSlot) {
+  const message = (data && data.error) || "Something went wrong.";
+  const field = data && data.field;
+  let slot = field ? container.querySelector(`[data-error-for="${CSS.escape(field)}"]`) : null;
+  if (!slot) slot = fallbackSlot || container.querySelector('[data-error-for=""]');
+  if (!slot) {
+    showBanner(message);
+    return;
+  }
+  slot.textContent = message;
+  if (field) {
+    const input = container.querySelector(`[name="${CSS.escape(field)}"]`);
+    if (input) input.classList.add("invalid");
+  }
+}
+
+/** "5 min ago" style for the past, local time for the future; "never" for null. */
+export function when(iso, never = "never") {
+  if (!iso) return never;
+  const moment = new Date(iso);
+  const seconds = Math.round((Date.now() - moment.getTime()) / 1000);
+  if (seconds >= 0 && seconds < 60) return "just now";
+  if (seconds >= 60 && seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 0 && seconds > -3600) return `in ${Math.max(1, Math.round(-seconds / 60))} min`;
+  return moment.toLocaleString();
+}
+
+/** Open another of the app's pages (Jira reloads the iframe with a fresh page token). */
+export function navigate(page) {
+  const moduleKey = body.dataset[`module${page.replace(/(^|-)(\w)/g, (_m, _d, c) => c.toUpperCase())}`];
+  if (window.AP && window.AP.navigator) {
+    window.AP.navigator.go("addonmodule", { moduleKey });
+  }
+}
+
+export function wireNavigation() {
+  for (const link of document.querySelectorAll("[data-navigate]")) {
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      navigate(link.dataset.navigate);
+    });
+  }
+}
+
+/** A step-by-step diagnosis (connection test, user test) as a list of passed / failed steps. */
+export function renderDiagnosis(target, result) {
+  target.replaceChildren();
+  target.hidden = false;
+  target.append(
+    h("p", { className: result.ok ? "ok" : "failed" }, result.ok ? "All checks passed." : "A check failed:"),
+  );
+  const list = h("ol", { className: "steps" });
+  for (const step of result.steps || []) {
+    list.append(
+      h(
+        "li",
+        { className: step.ok ? "ok" : "failed", dataset: { step: step.name } },
+        h("span", { className: "mark" }, step.ok ? "✓" : "✗"),
+        h("strong", {}, STEP_NAMES[step.name] || step.name),
+        step.detail ? ` ${step.detail}` : "",
+        step.error ? h("div", { className: "step-error" }, step.error) : null,
+      ),
+    );
+  }
+  target.append(list);
+  for (const warning of result.warnings || []) target.append(h("p", { className: "warning" }, warning));
+}
+
+const STEP_NAMES = {
+  configure: "Prepare the connection",
+  resolve: "Find the server",
+  connect: "Connect",
+  tls: "Secure connection",
+  authenticate: "Sign in",
+  folder: "Open the folder",
+  messages: "Read the messages",
+  send: "Send the message",
+};
+
+export const STATUS_LABELS = {
+  ok: "OK",
+  error: "Error",
+  disabled: "Disabled",
+  unknown: "Not polled yet",
+};
+
+export function statusLozenge(status) {
+  return h("span", { className: `lozenge ${status}` }, STATUS_LABELS[status] || status);
+}
+
+export function presets() {
+  return JSON.parse(document.getElementById("presets").textContent);
+}

@@ -1,0 +1,213 @@
+// The mail sources list: status at a glance, search, and every action on a source.
+
+import {
+  api, clearErrors, h, renderDiagnosis, showBanner, showError, statusLozenge, when,
+  wireNavigation,
+} from "./app.js";
+import { readAddressRules, renderAddressRules } from "./address-rules.js";
+import { readSourceForm, renderSourceForm } from "./source-form.js";
+
+const $ = (id) => document.getElementById(id);
+let sources = [];
+let editing = null;
+let enabling = null;
+let deleting = null;
+let searchTimer = null;
+
+async function load() {
+  const q = $("source-search").value.trim();
+  const answer = await api("GET", `/mail-sources${q ? `?q=${encodeURIComponent(q)}` : ""}`);
+  if (!answer.ok) return showBanner(answer.data.error);
+  sources = answer.data.sources;
+  render(q);
+}
+
+function statusCell(source) {
+  const cell = h("td", { className: "status" }, statusLozenge(source.status));
+  if (source.status === "error" && source.status_message) {
+    cell.append(h("div", { className: "status-message" }, source.status_message));
+  }
+  for (const warning of source.warnings || []) cell.append(h("div", { className: "help" }, warning));
+  return cell;
+}
+
+/** "+ 2 address rules" under the source's own project, when mail may go elsewhere too. */
+function routingNote(source) {
+  const rules = (source.address_rules || []).length;
+  const plus = (source.plus_projects || []).length;
+  const parts = [];
+  if (rules) parts.push(`${rules} address rule${rules === 1 ? "" : "s"}`);
+  if (plus) parts.push(`plus addresses for ${source.plus_projects.join(", ")}`);
+  return parts.length ? h("div", { className: "help" }, `+ ${parts.join(", ")}`) : null;
+}
+
+function actionButton(label, handler, className = "button") {
+  return h("button", { type: "button", className, onclick: handler }, label);
+}
+
+function render(q) {
+  $("sources-empty").hidden = sources.length > 0 || Boolean(q);
+  $("sources-table").hidden = sources.length === 0 && !q;
+  const rows = sources.map((source) => {
+    const actions = h("td", { className: "actions" },
+      actionButton("Edit", () => openEdit(source)),
+      source.enabled
+        ? actionButton("Disable", () => disable(source))
+        : actionButton("Enable", () => openEnable(source)),
+      source.enabled ? actionButton("Poll now", (event) => poll(source, event.currentTarget)) : null,
+      actionButton("Delete", () => openDelete(source), "button subtle"),
+      h("div", { className: "row-message", dataset: { rowMessageFor: source.id } }));
+    return h("tr", { dataset: { sourceId: source.id } },
+      h("td", {}, h("strong", {}, source.name), source.description ? h("div", { className: "help" }, source.description) : null),
+      h("td", {}, `${source.username} @ ${source.host}`, h("div", { className: "help" }, `${source.protocol.toUpperCase()} · ${source.folder}`)),
+      h("td", {}, `${source.project_key} · ${source.issue_type}`, routingNote(source)),
+      statusCell(source),
+      h("td", {}, when(source.last_poll_at)),
+      h("td", {}, source.enabled ? when(source.next_poll_at, "soon") : "—"),
+      h("td", { className: "number" }, String(source.messages_today)),
+      actions);
+  });
+  if (q && sources.length === 0) {
+    rows.push(h("tr", {}, h("td", { colspan: 8, className: "empty" }, `No mail source matches “${q}”.`)));
+  }
+  $("sources-body").replaceChildren(...rows);
+}
+
+function rowMessage(source, message, kind = "error") {
+  const slot = document.querySelector(`[data-row-message-for="${source.id}"]`);
+  if (slot) {
+    slot.textContent = message;
+    slot.className = `row-message ${kind}`;
+  }
+}
+
+function closePanels() {
+  for (const id of ["edit-panel", "enable-panel", "delete-panel"]) $(id).hidden = true;
+  editing = enabling = deleting = null;
+}
+
+// --- edit ----------------------------------------------------------------------------------
+
+function openEdit(source) {
+  closePanels();
+  editing = source;
+  $("edit-name").textContent = source.name;
+  renderSourceForm($("edit-fields"), source, { withProject: true });
+  renderAddressRules($("edit-routing"), source);
+  clearErrors($("edit-form"));
+  $("edit-diagnosis").hidden = true;
+  $("edit-panel").hidden = false;
+  $("edit-panel").scrollIntoView({ block: "nearest" });
+}
+
+async function saveEdit(event) {
+  event.preventDefault();
+  const form = $("edit-form");
+  clearErrors(form);
+  const body = { ...readSourceForm($("edit-fields"), editing), ...readAddressRules($("edit-routing")) };
+  const answer = await api("PUT", `/mail-sources/${editing.id}`, body);
+  if (!answer.ok) return showError(form, answer.data);
+  closePanels();
+  showBanner(`Saved ${answer.data.name}.`, "success");
+  await load();
+}
+
+async function testEdit() {
+  const form = $("edit-form");
+  clearErrors(form);
+  const answer = await api("POST", `/mail-sources/${editing.id}/test`, readSourceForm($("edit-fields"), editing));
+  if (!answer.ok) return showError(form, answer.data);
+  renderDiagnosis($("edit-diagnosis"), answer.data);
+}
+
+// --- enable, disable, poll -----------------------------------------------------------------
+
+function openEnable(source) {
+  closePanels();
+  enabling = source;
+  $("enable-name").textContent = source.name;
+  $("enable-estimate").textContent = "Connecting to the mailbox to see how much mail is waiting…";
+  $("enable-acknowledge").checked = false;
+  $("enable-acknowledge").closest("label").hidden = true;
+  $("enable-error").textContent = "";
+  $("enable-panel").hidden = false;
+  enable(false);
+}
+
+async function enable(acknowledge) {
+  const source = enabling;
+  $("enable-error").textContent = "";
+  const answer = await api("POST", `/mail-sources/${source.id}/enable`, acknowledge ? { acknowledge: true } : {});
+  if (answer.status === 409 && answer.data.estimate) {
+    const estimate = answer.data.estimate;
+    $("enable-estimate").textContent =
+      `${estimate.messages}${estimate.more ? "+" : ""} messages arrived while it was off and would be processed now.`;
+    $("enable-acknowledge").closest("label").hidden = false;
+    return;
+  }
+  if (!answer.ok) {
+    $("enable-estimate").textContent = "";
+    $("enable-error").textContent = answer.data.error;
+    return;
+  }
+  const count = answer.data.estimate.messages;
+  closePanels();
+  showBanner(`Enabled ${source.name}${count ? `: ${count} waiting message${count === 1 ? "" : "s"} will be processed` : ""}.`, "success");
+  await load();
+}
+
+async function disable(source) {
+  const answer = await api("POST", `/mail-sources/${source.id}/disable`);
+  if (!answer.ok) return rowMessage(source, answer.data.error);
+  showBanner(`Disabled ${source.name}; it will continue where it stopped when enabled again.`, "success");
+  await load();
+}
+
+async function poll(source, button) {
+  button.disabled = true;
+  button.textContent = "Polling…";
+  const answer = await api("POST", `/mail-sources/${source.id}/poll`);
+  await load();
+  if (!answer.ok) return rowMessage(source, answer.data.error);
+  const counts = Object.entries(answer.data.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
+  rowMessage(source, answer.data.ok ? `Polled: ${counts || "no new mail"}.` : answer.data.message, answer.data.ok ? "success" : "error");
+}
+
+// --- delete --------------------------------------------------------------------------------
+
+function openDelete(source) {
+  closePanels();
+  deleting = source;
+  $("delete-name").textContent = source.name;
+  $("delete-error").textContent = "";
+  $("delete-panel").hidden = false;
+}
+
+async function confirmDelete() {
+  const answer = await api("DELETE", `/mail-sources/${deleting.id}`);
+  if (!answer.ok) {
+    $("delete-error").textContent = answer.data.error;
+    return;
+  }
+  showBanner(`Deleted ${deleting.name}. Kept: ${answer.data.kept.join("; ")}.`, "success");
+  closePanels();
+  await load();
+}
+
+function start() {
+  wireNavigation();
+  $("source-search").addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(load, 250);
+  });
+  $("edit-form").addEventListener("submit", saveEdit);
+  $("edit-test").addEventListener("click", testEdit);
+  $("edit-cancel").addEventListener("click", closePanels);
+  $("enable-confirm").addEventListener("click", () => enable($("enable-acknowledge").checked));
+  $("enable-cancel").addEventListener("click", closePanels);
+  $("delete-confirm").addEventListener("click", confirmDelete);
+  $("delete-cancel").addEventListener("click", closePanels);
+  load();
+}
+
+start();
