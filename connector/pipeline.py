@@ -45,6 +45,10 @@ from connector.understanding import FULL_TEXT_FILENAME, Understanding, understan
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# Jira indexes entity properties for JQL a little after the write. An attempt cut short (a
+# crash, a kill) may have created the issue without our knowing; the next attempt finds it by
+# that property, so it waits until the index has caught up with the interrupted one.
+INDEX_SETTLE = timedelta(seconds=60)
 # Backoff per attempt when Jira gives no Retry-After: 1, 5, 15, 60 minutes.
 BACKOFF_MINUTES = (1, 5, 15, 60)
 
@@ -120,6 +124,12 @@ class Pipeline:
         self._clock = clock
 
     def process(self, source: MailSource, entry: LogEntry, raw: bytes) -> Outcome:
+        settled_at = _index_settles_at(entry)
+        if settled_at is not None and settled_at > self._clock():
+            reason = "an earlier attempt was interrupted; waiting for Jira's search index"
+            self._log.postpone(entry.id, reason, settled_at, entry.trail)
+            logs.event(log, "mail.settling", entry_id=entry.id, until=settled_at.isoformat())
+            return Outcome("pending", reason, retry_at=settled_at)
         trail = _Trail()
         attempt = self._log.start_attempt(entry.id)
         trail.add(f"attempt {attempt}")
@@ -374,6 +384,19 @@ class Pipeline:
             issue_key=issue_key or "-",
         )
         return Outcome(outcome, reason, issue_key)
+
+
+def _index_settles_at(entry: LogEntry) -> datetime | None:
+    """When a lookup can trust Jira's index after an interrupted attempt; None if no attempt
+    was interrupted. `start_attempt` clears the schedule and an attempt that ends finishes or
+    postpones (scheduling again), so a pending row with attempts and no schedule was cut
+    short; if it got as far as describing the message it may have reached Jira. An admin's
+    retry resets `attempts` to 0."""
+    if entry.attempts == 0 or entry.message_id_digest is None:
+        return None
+    if entry.next_attempt_at is not None:
+        return None
+    return entry.updated_at + INDEX_SETTLE
 
 
 def _wanted(attachment: MailAttachment, policy: SourcePolicy) -> bool:

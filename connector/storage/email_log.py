@@ -116,6 +116,10 @@ class EmailLog:
             if row is None:
                 raise LookupError(f"email log entry {entry_id} vanished")
             row.attempts += 1
+            # While an attempt runs nothing is scheduled: an attempt that ends either finishes
+            # or postpones (which schedules again), so a pending row with attempts and no
+            # schedule is one whose attempt was cut short (connector.pipeline relies on it).
+            row.next_attempt_at = None
             row.updated_at = utc_now()
             session.add(row)
             session.commit()
