@@ -38,6 +38,10 @@ NEW_FIELD_NAMES = {
 }
 TEXT_FIELD_TYPE = "com.atlassian.jira.plugin.system.customfieldtypes:textfield"
 TEXT_SEARCHER = "com.atlassian.jira.plugin.system.customfieldtypes:textsearcher"
+# Jira Cloud keeps at most 255 characters in a short text field: a Cc list of a dozen
+# addresses is longer, so recipients get a paragraph field (no such limit).
+PARAGRAPH_FIELD_TYPE = "com.atlassian.jira.plugin.system.customfieldtypes:textarea"
+NEW_FIELD_TYPES = {"recipients": PARAGRAPH_FIELD_TYPE}
 
 Target = tuple[str, str | None]  # project key, issue type name (None: every type)
 
@@ -89,13 +93,16 @@ def _create_in_jira(client: JiraClient, role: str, name: str) -> str:
     description = f"Filled by Mail Connector for Jira: the {ROLE_LABELS[role].lower()} of mail"
     try:
         created = client.create_custom_field(
-            name, TEXT_FIELD_TYPE, searcher_key=TEXT_SEARCHER, description=description
+            name,
+            NEW_FIELD_TYPES.get(role, TEXT_FIELD_TYPE),
+            searcher_key=TEXT_SEARCHER,
+            description=description,
         )
     except JiraAuthError as exc:
         raise ApiError(
             409,
             f"Jira refused to create the field ({exc}): the app needs the Administer Jira "
-            "permission for that. Create a short text custom field in Jira's settings and "
+            "permission for that. Create a text custom field in Jira's settings and "
             "map it here instead.",
             field="role",
         ) from exc

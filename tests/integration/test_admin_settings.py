@@ -182,6 +182,18 @@ def test_fields_create_makes_text_field_in_jira_and_maps_it(api: AdminApi) -> No
     assert api.jira.validation_failures == []
 
 
+def test_fields_create_recipients_is_a_paragraph_field(api: AdminApi) -> None:
+    # A Cc list outgrows the 255 characters of a short text field.
+    _let_app_administer(api.jira)
+    answer = api.call("POST", "/settings/fields/create", json={"role": "recipients"})
+    assert answer.status_code == 200, answer.text
+    created = api.jira.custom_fields()["Email recipients"]
+    types = {f["id"]: f["custom_type"] for f in answer.json()["custom_fields"]}
+    assert types[created] == "textarea"
+    assert answer.json()["mapping"]["recipients"] == created
+    assert api.jira.validation_failures == []
+
+
 def test_fields_create_refused_by_jira_answers_409_with_reason(api: AdminApi) -> None:
     answer = api.call("POST", "/settings/fields/create", json={"role": "language"})
     assert answer.status_code == 409
