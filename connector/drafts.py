@@ -28,10 +28,29 @@ class IssueDraft:
 
 
 @dataclass(frozen=True)
+class JiraPerson:
+    account_id: str
+    display_name: str
+
+
+@dataclass(frozen=True)
 class CommentDraft:
+    """A reply as a comment. `body` is what the app writes (its first line names the sender);
+    when the sender has a Jira account (`author`), the comment is written as them where the
+    site allows, with `authored_body`, which needs no such line."""
+
     issue_key: str
     body: Mapping[str, Any] = field(repr=False)  # ADF
     message_digest: str
+    author: JiraPerson | None = None
+    authored_body: Mapping[str, Any] | None = field(default=None, repr=False)  # ADF
+
+
+@dataclass(frozen=True)
+class AddedComment:
+    id: str
+    author_account_id: str | None  # None: written by the app
+    note: str = ""  # for the email log: who wrote it and, when the app did for a user, why
 
 
 @dataclass(frozen=True)
@@ -39,12 +58,6 @@ class IssueInfo:
     key: str
     project_key: str
     issue_type: str
-
-
-@dataclass(frozen=True)
-class JiraPerson:
-    account_id: str
-    display_name: str
 
 
 class IssueTracker(Protocol):
@@ -61,7 +74,7 @@ class IssueTracker(Protocol):
 
     def create_issue(self, draft: IssueDraft) -> str: ...
 
-    def add_comment(self, draft: CommentDraft) -> str: ...
+    def add_comment(self, draft: CommentDraft) -> AddedComment: ...
 
     def attachment_names(self, issue_key: str) -> set[tuple[str, int]]: ...
 

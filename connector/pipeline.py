@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from connector import logs
 from connector.drafts import CommentDraft, IssueDraft, IssueTracker, JiraPerson, ServiceDesk
-from connector.jira.adf import text_to_adf
 from connector.jira.client import JiraError
 from connector.jsm import ServiceDeskSteps
 from connector.mail.inbound import InboundEmail, MailAttachment, UnparseableEmail
+from connector.mail_fields import FieldMap, custom_field_values, with_author_line
 from connector.mail_source import MailSource, SourcePolicy
 from connector.routes import Route, resolve_route
 from connector.routing.filters import automatic_mail_reason, rate_reason, sender_reason
@@ -51,18 +50,7 @@ MAX_ATTEMPTS = 5
 INDEX_SETTLE = timedelta(seconds=60)
 # Backoff per attempt when Jira gives no Retry-After: 1, 5, 15, 60 minutes.
 BACKOFF_MINUTES = (1, 5, 15, 60)
-
-
-@dataclass(frozen=True)
-class FieldMap:
-    """Custom fields from the tenant settings (`connector.storage.tenant_settings`): the
-    sender's name and address (written only for a sender without a Jira account), the Cc
-    recipients, and the source's language (`SourcePolicy.language`)."""
-
-    sender_name: str | None = None
-    sender_address: str | None = None
-    recipients: str | None = None
-    language: str | None = None
+NO_FIELDS = FieldMap()
 
 
 @dataclass(frozen=True)
@@ -109,7 +97,7 @@ class Pipeline:
         email_log: EmailLog,
         threads: ThreadRepository,
         participants: ParticipantRepository,
-        field_map: FieldMap = FieldMap(),
+        field_map: FieldMap = NO_FIELDS,
         loop_header_value: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         service_desk: ServiceDesk | None = None,
@@ -249,7 +237,7 @@ class Pipeline:
                 assignee_account_id=policy.default_assignee,
                 labels=policy.labels,
                 priority=policy.priority,
-                custom_fields=self._custom_fields(email, person, policy),
+                custom_fields=custom_field_values(email, person, policy, self._fields),
             )
             key = self._tracker.create_issue(draft)
             trail.add(f"created {key} in {draft.project_key} as {draft.issue_type}")
@@ -269,9 +257,13 @@ class Pipeline:
         if comment_id is not None:
             trail.add(f"found comment {comment_id} stamped with this message")
         else:
-            body = _with_author_line(understanding.reply.document, email, person)
-            comment_id = self._tracker.add_comment(CommentDraft(key, body, digest))
+            reply = understanding.reply.document
+            body = with_author_line(reply, email, person)
+            draft = CommentDraft(key, body, digest, author=person, authored_body=reply)
+            added = self._tracker.add_comment(draft)
             trail.add(f"commented on {key} ({match.via})")
+            if added.note:
+                trail.add(added.note)
         self._threads.remember(source.tenant_id, digest, key, "inbound")
         policy = source.spec.policy
         self._attach(
@@ -311,25 +303,6 @@ class Pipeline:
 
     def _person(self, email: InboundEmail) -> JiraPerson | None:
         return self._tracker.find_person(email.sender.address) if email.sender else None
-
-    def _custom_fields(
-        self, email: InboundEmail, person: JiraPerson | None, policy: SourcePolicy
-    ) -> dict[str, Any]:
-        values: dict[str, Any] = dict(policy.field_defaults)
-        if person is None and email.sender is not None:
-            if self._fields.sender_name:
-                values[self._fields.sender_name] = email.sender.name or email.sender.address
-            if self._fields.sender_address:
-                values[self._fields.sender_address] = email.sender.address
-        if self._fields.recipients and email.cc:
-            values[self._fields.recipients] = ", ".join(a.address for a in email.cc)
-        if self._fields.language and policy.language:
-            values[self._fields.language] = policy.language
-        for mapping in policy.field_mappings:
-            value = _mapped_value(email, mapping.source)
-            if value:
-                values[mapping.field_id] = value
-        return values
 
     def _record_people(
         self, tenant_id: int, key: str, email: InboundEmail, person: JiraPerson | None
@@ -416,53 +389,3 @@ def _text_attachment(filename: str, content: bytes) -> MailAttachment:
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
     )
-
-
-def _with_author_line(
-    document: Mapping[str, Any], email: InboundEmail, person: JiraPerson | None
-) -> dict[str, Any]:
-    """A comment is written by the app; its first line says who sent the mail. A Jira user is
-    mentioned (so Jira links and notifies them); anyone else is named with their address."""
-    sender = email.sender
-    if person is not None:
-        first = {
-            "type": "paragraph",
-            "content": [
-                {
-                    "type": "mention",
-                    "attrs": {"id": person.account_id, "text": f"@{person.display_name}"},
-                },
-                {"type": "text", "text": " wrote by email:"},
-            ],
-        }
-    else:
-        who = (
-            f"{sender.name} <{sender.address}>"
-            if sender and sender.name
-            else (sender.address if sender else "Unknown sender")
-        )
-        first = text_to_adf(f"{who} wrote by email:")["content"][0]
-    content = list(document.get("content") or [])
-    return {"type": "doc", "version": 1, "content": [first, *content]}
-
-
-def _mapped_value(email: InboundEmail, source: str) -> str | None:
-    if source == "sender":
-        return email.sender.address if email.sender else None
-    if source == "sender_name":
-        return email.sender.name if email.sender else None
-    if source == "recipients":
-        return ", ".join(a.address for a in (*email.to, *email.cc)) or None
-    if source == "cc":
-        return ", ".join(a.address for a in email.cc) or None
-    if source == "subject":
-        return email.subject or None
-    kind, _, name = source.partition(":")
-    if kind == "header":
-        return email.header(name)
-    if kind == "body":
-        prefix = name.strip().lower() + ":"
-        for line in email.text_body.splitlines():
-            if line.strip().lower().startswith(prefix):
-                return line.split(":", 1)[1].strip() or None
-    return None

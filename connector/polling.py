@@ -26,11 +26,12 @@ from connector.drafts import IssueTracker, ServiceDesk
 from connector.jira.auth import api_token_site, tenant_site
 from connector.jira.client import JiraClient
 from connector.jira.tracker import JiraTracker
+from connector.mail_fields import FieldMap
 from connector.mail_source import MailSource
 from connector.oauth_store import token_provider
 from connector.outbound.acknowledge import acknowledge_created
 from connector.outbound.compose import loop_header_value
-from connector.pipeline import FieldMap, Outcome, Pipeline
+from connector.pipeline import Outcome, Pipeline
 from connector.routing.match import clean_subject
 from connector.runtime import Runtime
 from connector.sources import open_source
@@ -102,7 +103,8 @@ class PollResult:
 def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
     """The app's client for everything; user lookups through the tenant's workaround user
     when one is stored (basic auth that goes only to the site's own origin, as every
-    `connector.jira.auth` strategy does), and the tenant's people cache across polls."""
+    `connector.jira.auth` strategy does), the tenant's people cache across polls, and
+    comments written as the sender where the site lets the app act as its users."""
     app_key = runtime.settings.app_key
     client = JiraClient(tenant_site(tenant, app_key=app_key))
     user_client = None
@@ -121,6 +123,7 @@ def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
         property_key=message_property_key(app_key),
         people=runtime.people.for_tenant(tenant.id),
         user_client=user_client,
+        user_clients=runtime.user_tokens.clients(tenant),
     )
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from connector.connect.install import InstallKeyStore
+from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserTokens
 from connector.jira.people import PeopleCache
 from connector.settings import Settings
 from connector.storage.db import make_engine
@@ -33,9 +34,20 @@ class Runtime:
     tenant_settings: TenantSettingsRepository
     # Jira users by address, per tenant, shared by every poll (connector.jira.people).
     people: PeopleCache
+    # Access tokens of the sites' users, for comments written as the sender
+    # (connector.jira.impersonation); it also names the authorization server to ask.
+    user_tokens: UserTokens
 
     @classmethod
-    def create(cls, settings: Settings, *, engine: Engine | None = None) -> Runtime:
+    def create(
+        cls,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        authorization_server_url: str = DEFAULT_AUTHORIZATION_SERVER_URL,
+    ) -> Runtime:
+        """`authorization_server_url` is Atlassian's for every deployment; it is a parameter,
+        not a setting, so tests can point it at a fake one on loopback."""
         engine = engine or make_engine(settings.database_url)
         secrets = SecretBox(settings.encryption_keys)
         return cls(
@@ -50,6 +62,7 @@ class Runtime:
             participants=ParticipantRepository(engine),
             tenant_settings=TenantSettingsRepository(engine, secrets),
             people=PeopleCache(),
+            user_tokens=UserTokens(authorization_server_url),
         )
 
     def database_answers(self) -> bool:

@@ -15,6 +15,9 @@ class Tenant:
     shared_secret: str = field(repr=False)
     installed: bool
     enabled: bool
+    # The install's OAuth client id: what the app names itself with when it asks to act as one
+    # of the site's users (Connect user impersonation); None for installs that gave none.
+    oauth_client_id: str | None = None
 
     @property
     def active(self) -> bool:
@@ -35,3 +38,4 @@ class InstallPayload:
     description: str
     server_version: str
     plugins_version: str
+    oauth_client_id: str | None = None

@@ -8,8 +8,9 @@ Scopes (developer.atlassian.com/cloud/jira/platform/scopes-for-connect-apps/), e
   search issues by the message-id entity property to heal a crash between create and commit.
 - WRITE: create issues from new mail, add comments for replies, upload attachments, set the
   message-id issue property.
-- ACT_AS_USER: create issues and comments as the Jira user who sent the mail, so the reporter
-  and comment author are that person rather than the app.
+- ACT_AS_USER: write a reply's comment as the Jira user who sent the mail (Connect user
+  impersonation, `connector.jira.impersonation`), so its author is that person rather than the
+  app; issues get them as reporter through the `reporter` field.
 - ADMIN: create Jira Service Management customers for new senders and add Cc'd customers as
   request participants (JSM requires admin scope), and create the custom fields for non-Jira
   sender name, address and recipients from the set-up wizard.

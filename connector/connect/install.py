@@ -29,6 +29,9 @@ from connector.tenant import InstallPayload
 # Key ids are opaque, but they end up in a URL path: allow only what cannot change the path.
 _KID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _REQUIRED_TEXT_FIELDS = ("key", "clientKey", "baseUrl", "productType")
+# Optional: sites send it for apps that may act as users (scope ACT_AS_USER). It goes into the
+# `iss` of impersonation assertions, so only visible ASCII is accepted.
+_OAUTH_CLIENT_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 class InstallError(Exception):
@@ -143,6 +146,15 @@ def parse_install_payload(body: Mapping[str, Any], *, app_key: str) -> InstallPa
     base_url = str(body["baseUrl"]).rstrip("/")
     if not base_url.startswith(("https://", "http://")):
         raise InstallError("install payload baseUrl is not an http(s) URL", status=400)
+    oauth_client_id = body.get("oauthClientId")
+    if oauth_client_id is not None and (
+        not isinstance(oauth_client_id, str)
+        or not _OAUTH_CLIENT_ID_PATTERN.fullmatch(oauth_client_id)
+    ):
+        raise InstallError(
+            "install payload oauthClientId must be 1-255 printable characters without spaces",
+            status=400,
+        )
     return InstallPayload(
         key=str(body["key"]),
         client_key=str(body["clientKey"]),
@@ -153,4 +165,5 @@ def parse_install_payload(body: Mapping[str, Any], *, app_key: str) -> InstallPa
         description=str(body.get("description") or ""),
         server_version=str(body.get("serverVersion") or ""),
         plugins_version=str(body.get("pluginsVersion") or ""),
+        oauth_client_id=oauth_client_id,
     )

@@ -9,6 +9,10 @@ Users are looked up by address with `user_client` when one is given (the tenant'
 user, whose API token may see addresses the app cannot), else as the app; answers are kept in
 the tenant's `TenantPeople` cache, shared by every poll. The same class is the `ServiceDesk`
 port for Jira Service Management projects.
+
+A reply from a Jira user is commented as that user through `user_clients` where the site
+allows it (`connector.jira.impersonation`); when it does not, the app writes the comment with
+the line naming the sender and says why. Either way the digest property goes with the comment.
 """
 
 from __future__ import annotations
@@ -19,10 +23,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from connector import logs
-from connector.drafts import CommentDraft, IssueDraft, IssueInfo, JiraPerson
+from connector.drafts import AddedComment, CommentDraft, IssueDraft, IssueInfo, JiraPerson
 from connector.jira.adf import text_to_adf
-from connector.jira.client import JiraAuthError, JiraClient, JiraError, JiraNotFound, JiraUser
+from connector.jira.client import (
+    CreatedComment,
+    JiraAuthError,
+    JiraClient,
+    JiraError,
+    JiraNotFound,
+    JiraUser,
+)
 from connector.jira.fields import index_fields, is_rich_text
+from connector.jira.impersonation import ImpersonationRefused, UserClients
 from connector.jira.people import PeopleCache, TenantPeople
 from connector.mail.inbound import MailAttachment
 
@@ -40,11 +52,13 @@ class JiraTracker:
         property_key: str,
         people: TenantPeople | None = None,
         user_client: JiraClient | None = None,
+        user_clients: UserClients | None = None,
     ) -> None:
         self._client = client
         self._property_key = property_key
         self._people = people or PeopleCache().for_tenant(0)
         self._user_client = user_client
+        self._user_clients = user_clients
         self._lock = threading.Lock()
         self._project_types: dict[str, str] = {}
         self._rich_text: frozenset[str] | None = None
@@ -127,13 +141,43 @@ class JiraTracker:
         )
         return created.key
 
-    def add_comment(self, draft: CommentDraft) -> str:
-        created = self._client.add_comment(
-            draft.issue_key,
-            draft.body,
-            properties={self._property_key: {DIGEST_FIELD: draft.message_digest}},
-        )
-        return created.id
+    def add_comment(self, draft: CommentDraft) -> AddedComment:
+        properties = {self._property_key: {DIGEST_FIELD: draft.message_digest}}
+        author, note = draft.author, ""
+        if author is not None and draft.authored_body is not None:
+            try:
+                created = self._comment_as(author, draft, properties)
+                return AddedComment(
+                    created.id, author.account_id, f"written as {author.display_name}"
+                )
+            except ImpersonationRefused as exc:
+                note = f"written by the app: {exc.reason}"
+        created = self._client.add_comment(draft.issue_key, draft.body, properties=properties)
+        return AddedComment(created.id, None, note)
+
+    def _comment_as(
+        self, author: JiraPerson, draft: CommentDraft, properties: dict[str, Any]
+    ) -> CreatedComment:
+        """The comment written as `author`. Refusals (no consent to act as users, a user who
+        may not see or comment on the issue) raise `ImpersonationRefused`; Jira being busy or
+        down raises its retryable error, so the message is retried rather than re-authored."""
+        if self._user_clients is None:
+            raise ImpersonationRefused("this site's connection cannot act as users")
+        client = self._user_clients.client_for(author.account_id)
+        try:
+            return client.add_comment(
+                draft.issue_key, draft.authored_body or draft.body, properties=properties
+            )
+        except JiraAuthError as exc:
+            if exc.status == 401:
+                self._user_clients.discard(author.account_id)
+            raise ImpersonationRefused(
+                f"Jira refused the comment as {author.display_name} ({exc.status})"
+            ) from exc
+        except JiraNotFound as exc:
+            raise ImpersonationRefused(
+                f"{author.display_name} cannot see {draft.issue_key} in Jira"
+            ) from exc
 
     def attachment_names(self, issue_key: str) -> set[tuple[str, int]]:
         issue = self._client.get_issue(issue_key, fields="attachment")

@@ -35,6 +35,8 @@ class TenantRow(SQLModel, table=True):
     plugins_version: str = Field(default="", max_length=64)
     # Fernet token of the Connect shared secret; never the secret itself.
     shared_secret_encrypted: str = Field(max_length=1024)
+    # From the install payload; needed to act as the site's users (Connect user impersonation).
+    oauth_client_id: str | None = Field(default=None, max_length=255)
     installed: bool = Field(default=True)
     enabled: bool = Field(default=True)
     installed_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))

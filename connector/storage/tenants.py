@@ -45,6 +45,7 @@ class TenantRepository:
             row.description = payload.description
             row.server_version = payload.server_version
             row.plugins_version = payload.plugins_version
+            row.oauth_client_id = payload.oauth_client_id
             row.shared_secret_encrypted = self._secrets.encrypt(payload.shared_secret)
             row.installed = True
             row.enabled = True
@@ -94,6 +95,7 @@ class TenantRepository:
             shared_secret=self._secrets.decrypt(row.shared_secret_encrypted),
             installed=row.installed,
             enabled=row.enabled,
+            oauth_client_id=row.oauth_client_id,
         )
 
 

@@ -138,7 +138,9 @@ def _cpu_seconds() -> float:
 
 
 @contextlib.contextmanager
-def running_app(keys_url: str, database_url: str) -> Iterator[tuple[str, Runtime]]:
+def running_app(
+    keys_url: str, database_url: str, authorization_server_url: str
+) -> Iterator[tuple[str, Runtime]]:
     """The app on loopback as tests/integration/conftest.py's `running_app` builds it (with a
     TCP_NODELAY-capable socket, see `tcp_listener`)."""
     sock = tcp_listener()
@@ -151,7 +153,9 @@ def running_app(keys_url: str, database_url: str) -> Iterator[tuple[str, Runtime
     )
     engine = make_engine(settings.database_url)
     migrate(engine)
-    runtime = Runtime.create(settings, engine=engine)
+    runtime = Runtime.create(
+        settings, engine=engine, authorization_server_url=authorization_server_url
+    )
     server = LoopbackServer(
         create_app(settings, runtime=runtime, migrate_on_start=False),
         name="connector-app",
@@ -430,10 +434,11 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="connector-bench-") as folder,
         remote_jira() as jira,
         running_dovecot() as dovecot,
-        running_app(jira.install_keys_url(), f"sqlite:///{folder}/connector.db") as (
-            base_url,
-            runtime,
-        ),
+        running_app(
+            jira.install_keys_url(),
+            f"sqlite:///{folder}/connector.db",
+            jira.authorization_server_url(),
+        ) as (base_url, runtime),
     ):
         status, text = jira.install(base_url)
         if status != 204:

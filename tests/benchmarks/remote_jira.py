@@ -90,6 +90,9 @@ class JiraHost:
     def install_keys_url(self) -> str:
         return self._jira.install_keys_url
 
+    def authorization_server_url(self) -> str:
+        return self._jira.authorization_server_url
+
     def install(self, app_base_url: str) -> tuple[int, str]:
         response = self._jira.install(app_base_url)
         return response.status_code, response.text

@@ -25,6 +25,7 @@ from starlette.routing import Route as StarletteRoute
 from connector.connect.jwt import JwtError, request_target, verify_tenant_token
 from tests.fakes import catalogue as cat
 from tests.fakes import rest
+from tests.fakes.authorization import AuthorizationServer
 from tests.fakes.openapi import adf_schema, jira_openapi, jsm_openapi
 from tests.fakes.routing import SERVICE_DESK_API
 from tests.fakes.site import JiraError, JiraSite
@@ -40,6 +41,8 @@ class Tenant:
     client_key: str
     shared_secret: str
     app_account_id: str
+    # What the site's installs name the app with when it asks to act as a user.
+    oauth_client_id: str = ""
     uninstalled: bool = False
 
 
@@ -48,9 +51,9 @@ class LoggedRequest:
     method: str
     path: str
     query: str
-    auth: str  # "jwt", "basic" or "none"
+    auth: str  # "jwt", "basic", "bearer" or "none"
     status: int
-    caller_id: str = ""  # the app's account, or the API-token user's
+    caller_id: str = ""  # the app's account, the API-token user's, or the impersonated user's
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class _Auth:
     kind: str
     caller_id: str
     error: str | None = None
+    status: int = 401  # the answer when `error` is set
 
 
 @dataclass
@@ -88,6 +92,7 @@ class JiraGateway:
     site: JiraSite
     tenant: Tenant
     lock: threading.RLock
+    authorization: AuthorizationServer
     api_tokens: dict[str, str] = field(default_factory=dict)
     requests_log: list[LoggedRequest] = field(default_factory=list)
     validation_failures: list[ValidationFailure] = field(default_factory=list)
@@ -136,7 +141,7 @@ class JiraGateway:
     async def _answer(self, request: Request, body: bytes, auth: _Auth) -> Response:
         method, path = request.method, request.url.path
         if auth.error is not None:
-            return JSONResponse({"errorMessages": [auth.error]}, status_code=401)
+            return JSONResponse({"errorMessages": [auth.error]}, status_code=auth.status)
         fault, delay = self._take_faults(method, path)
         deadline = time.monotonic() + delay
         # Short naps so that stopping the fake is not held up by a parked request.
@@ -195,6 +200,8 @@ class JiraGateway:
             return _Auth("jwt", self.tenant.app_account_id, error)
         if scheme.lower() == "basic":
             return self._basic(credentials.strip())
+        if scheme.lower() == "bearer":
+            return self._bearer(request.method, credentials.strip())
         if not header and request.url.path == f"{rest.API}/serverInfo":
             # Jira answers serverInfo anonymously.
             return _Auth("none", "")
@@ -234,6 +241,22 @@ class JiraGateway:
         # An API token whose owner the test did not add as a user still needs a stable id.
         digest = hashlib.sha256(email.casefold().encode()).hexdigest()[:24]
         return _Auth("basic", user.account_id if user else f"557058:{digest}")
+
+    def _bearer(self, method: str, token: str) -> _Auth:
+        """A user's access token from the authorization server (Connect user impersonation):
+        good only on the site whose install it was issued to, while the app is installed, for
+        an active user, and for writes only with the WRITE scope."""
+        grant = self.authorization.grant_for(token)
+        with self.lock:
+            client_id, uninstalled = self.tenant.oauth_client_id, self.tenant.uninstalled
+            user = self.site.users.get(grant.account_id) if grant else None
+        if grant is None or grant.oauth_client_id != client_id or uninstalled:
+            return _Auth("bearer", "", "the access token is not valid for this site")
+        if user is None or not user.active:
+            return _Auth("bearer", "", "the access token's user is not active on this site")
+        if method != "GET" and "WRITE" not in grant.scopes:
+            return _Auth("bearer", grant.account_id, "the access token does not allow writes", 403)
+        return _Auth("bearer", grant.account_id)
 
     # --- body validation ----------------------------------------------------------------------
 

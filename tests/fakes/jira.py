@@ -28,6 +28,7 @@ import httpx
 from connector.connect.jwt import encode_token, request_target
 from tests.fakes import catalogue as cat
 from tests.fakes import render
+from tests.fakes.authorization import AuthorizationServer, TokenRequest
 from tests.fakes.gateway import Fault, JiraGateway, LoggedRequest, Tenant, ValidationFailure
 from tests.fakes.keys import InstallKeyServer, generate_rsa_key, public_key_pem
 from tests.fakes.lifecycle import (
@@ -59,10 +60,15 @@ class FakeJira:
     """One fake Jira Cloud site, with the app under test as its one tenant."""
 
     def __init__(
-        self, *, app_key: str = "mail-connector", key_server: InstallKeyServer | None = None
+        self,
+        *,
+        app_key: str = "mail-connector",
+        key_server: InstallKeyServer | None = None,
+        authorization: AuthorizationServer | None = None,
     ) -> None:
         """`key_server`: another fake's install-key server to publish this site's key on, for
-        tests with several sites and one app configured with one install-keys URL."""
+        tests with several sites and one app configured with one install-keys URL;
+        `authorization`: likewise, another fake's authorization server (user impersonation)."""
         self.app_base_url: str | None = None
         self.descriptor: dict[str, Any] | None = None
         self.installer_account_id = f"557058:{uuid.uuid4()}"
@@ -73,6 +79,7 @@ class FakeJira:
             client_key=f"jira:{uuid.uuid4()}",
             shared_secret=secrets.token_urlsafe(48),
             app_account_id=f"557058:app-{uuid.uuid4()}",
+            oauth_client_id=secrets.token_urlsafe(24),
         )
         self._site = JiraSite()
         # The app acts in Jira as its own bot user (accountType "app").
@@ -84,7 +91,9 @@ class FakeJira:
         self.key_server = key_server or InstallKeyServer()
         self.key_server.publish(self._signer.kid, self._signer.public_key_pem)
         self._owns_key_server = False
-        self._gateway = JiraGateway(self._site, self._tenant, self._lock)
+        self.authorization = authorization or AuthorizationServer()
+        self._owns_authorization = False
+        self._gateway = JiraGateway(self._site, self._tenant, self._lock, self.authorization)
         self._server = LoopbackServer(self._gateway.asgi_app(), name="fake-jira")
 
     # --- running ------------------------------------------------------------------------------
@@ -99,24 +108,35 @@ class FakeJira:
             self.key_server.start()
             self._owns_key_server = True
         try:
+            if not self.authorization.running:
+                self.authorization.start()
+                self._owns_authorization = True
             self._server.start()
         except BaseException:
-            self._stop_key_server()
+            self._stop_helpers()
             raise
         self._site.base_url = self._server.base_url
+        self.authorization.register(
+            self._tenant.oauth_client_id, self._server.base_url, lambda: self.shared_secret
+        )
         return self
 
     def stop(self) -> None:
         self._gateway.stopping.set()
         if self._owns_key_server:
             self.key_server.request_stop()
+        if self._owns_authorization:
+            self.authorization.request_stop()
         self._server.stop()
-        self._stop_key_server()
+        self._stop_helpers()
 
-    def _stop_key_server(self) -> None:
+    def _stop_helpers(self) -> None:
         if self._owns_key_server:
             self.key_server.stop()
             self._owns_key_server = False
+        if self._owns_authorization:
+            self.authorization.stop()
+            self._owns_authorization = False
 
     def __enter__(self) -> FakeJira:
         return self.start()
@@ -157,6 +177,30 @@ class FakeJira:
     @property
     def app_account_id(self) -> str:
         return self._tenant.app_account_id
+
+    @property
+    def oauth_client_id(self) -> str:
+        """What the `installed` callback names the app's OAuth client with."""
+        return self._tenant.oauth_client_id
+
+    @property
+    def authorization_server_url(self) -> str:
+        """Where the app asks for users' access tokens (Atlassian's, in production)."""
+        return self.authorization.url
+
+    @property
+    def token_requests(self) -> list[TokenRequest]:
+        """Requests to the authorization server for this site's install."""
+        return [
+            r
+            for r in self.authorization.token_requests
+            if r.oauth_client_id == self.oauth_client_id
+        ]
+
+    def refuse_impersonation(self, *, account_id: str | None = None, status: int = 401) -> None:
+        """The authorization server refuses tokens for `account_id`, or (None) for every user
+        of this site, as when the site has not consented to ACT_AS_USER."""
+        self.authorization.refuse(self.oauth_client_id, account_id=account_id, status=status)
 
     @property
     def kid(self) -> str:
@@ -399,6 +443,7 @@ class FakeJira:
             "productType": "jira",
             "description": "Atlassian JIRA at " + self.base_url,
             "eventType": event_type,
+            "oauthClientId": self.oauth_client_id,
         }
         # Only `installed` carries the secret (Connect lifecycle docs: "only sent on the
         # installed event").
@@ -430,8 +475,11 @@ class FakeJira:
         headers = {"Authorization": f"JWT {token}"} if token else {}
         return self._post(event_type, url, payload, headers)
 
-    def send_webhook(self, event: str, payload: dict[str, Any]) -> httpx.Response:
-        """POST a webhook the descriptor subscribes to, signed with the tenant's secret."""
+    def send_webhook(
+        self, event: str, payload: dict[str, Any], *, identifier: bool = True
+    ) -> httpx.Response:
+        """POST a webhook the descriptor subscribes to, signed with the tenant's secret;
+        `identifier=False` leaves out the delivery id header, as some deliveries do."""
         with self._lock:
             descriptor, base = self.descriptor, self.app_base_url
         if descriptor is None or base is None:
@@ -443,11 +491,10 @@ class FakeJira:
             shared_secret=self.shared_secret,
             target=request_target("POST", url, base_path=urlsplit(base).path),
         )
-        headers = {
-            "Authorization": f"JWT {token}",
+        headers = {"Authorization": f"JWT {token}"}
+        if identifier:
             # Jira's delivery id, the same on retries, so receivers can drop duplicates.
-            "X-Atlassian-Webhook-Identifier": str(uuid.uuid4()),
-        }
+            headers["X-Atlassian-Webhook-Identifier"] = str(uuid.uuid4())
         return self._post(event, url, body, headers)
 
     def _post(

@@ -49,7 +49,10 @@ def running_app(
     )
     engine = make_engine(settings.database_url)
     migrate(engine)
-    runtime = Runtime.create(settings, engine=engine)
+    # The fake's authorization server stands in for Atlassian's (user impersonation).
+    runtime = Runtime.create(
+        settings, engine=engine, authorization_server_url=fake_jira.authorization_server_url
+    )
     running = RunningApp(base_url=base_url, runtime=runtime)
     app = create_app(
         settings,

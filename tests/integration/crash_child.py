@@ -11,7 +11,14 @@ import random
 from datetime import timedelta
 
 from connector import pipeline
-from connector.drafts import CommentDraft, IssueDraft, IssueInfo, IssueTracker, JiraPerson
+from connector.drafts import (
+    AddedComment,
+    CommentDraft,
+    IssueDraft,
+    IssueInfo,
+    IssueTracker,
+    JiraPerson,
+)
 from connector.mail.inbound import MailAttachment
 from connector.polling import jira_tracker, poll_source
 from connector.runtime import Runtime
@@ -51,10 +58,10 @@ class DyingTracker:
         self._maybe_die()
         return key
 
-    def add_comment(self, draft: CommentDraft) -> str:
-        comment_id = self._inner.add_comment(draft)
+    def add_comment(self, draft: CommentDraft) -> AddedComment:
+        added = self._inner.add_comment(draft)
         self._maybe_die()
-        return comment_id
+        return added
 
     def _maybe_die(self) -> None:
         if self._chance.random() < self._rate:

@@ -108,3 +108,25 @@ def test_disable_then_enable_toggles_tenant(running_app: RunningApp, fake_jira: 
     assert fake_jira.enable().status_code == 204
     enabled = running_app.runtime.tenants.get(fake_jira.client_key)
     assert enabled is not None and enabled.active
+
+
+def test_install_stores_oauth_client_id_and_accepts_none(
+    running_app: RunningApp, fake_jira: FakeJira
+) -> None:
+    assert fake_jira.install(running_app.base_url).status_code == 204
+    tenant = running_app.runtime.tenants.get(fake_jira.client_key)
+    assert tenant is not None and tenant.oauth_client_id == fake_jira.oauth_client_id
+    # A site that sends none (an app without ACT_AS_USER) installs all the same.
+    assert fake_jira.install(running_app.base_url, payload={"oauthClientId": None}).is_success
+    tenant = running_app.runtime.tenants.get(fake_jira.client_key)
+    assert tenant is not None and tenant.oauth_client_id is None
+
+
+@pytest.mark.parametrize("value", ["", "has space", "x" * 256, 42])
+def test_install_bad_oauth_client_id_is_refused_400(
+    running_app: RunningApp, fake_jira: FakeJira, value: object
+) -> None:
+    response = fake_jira.install(running_app.base_url, payload={"oauthClientId": value})
+    assert response.status_code == 400
+    assert "oauthClientId" in response.json()["error"]
+    assert running_app.runtime.tenants.get(fake_jira.client_key) is None

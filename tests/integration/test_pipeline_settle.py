@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from connector.drafts import CommentDraft, IssueDraft, IssueInfo, JiraPerson
+from connector.drafts import AddedComment, CommentDraft, IssueDraft, IssueInfo, JiraPerson
 from connector.mail.inbound import MailAttachment
 from connector.mail_source import SourceSpec
 from connector.pipeline import INDEX_SETTLE, Pipeline
@@ -45,7 +45,7 @@ class RecordingTracker:
         self.calls.append("create_issue")
         return "SUP-2"
 
-    def add_comment(self, draft: CommentDraft) -> str:
+    def add_comment(self, draft: CommentDraft) -> AddedComment:
         raise AssertionError("no comment expected")
 
     def attachment_names(self, issue_key: str) -> set[tuple[str, int]]:

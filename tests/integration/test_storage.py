@@ -19,7 +19,9 @@ from connector.tenant import InstallPayload
 SECRET = "shared-secret-ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789"
 
 
-def _payload(secret: str = SECRET, client_key: str = "jira:site-1") -> InstallPayload:
+def _payload(
+    secret: str = SECRET, client_key: str = "jira:site-1", oauth_client_id: str | None = None
+) -> InstallPayload:
     return InstallPayload(
         key="mail-connector",
         client_key=client_key,
@@ -30,6 +32,7 @@ def _payload(secret: str = SECRET, client_key: str = "jira:site-1") -> InstallPa
         description="Jira",
         server_version="100",
         plugins_version="1.0",
+        oauth_client_id=oauth_client_id,
     )
 
 
@@ -73,6 +76,18 @@ def test_tenant_reinstall_rotates_secret(migrated_engine: Engine, encryption_key
     assert not created
     assert tenant.shared_secret == SECRET + "-rotated"
     assert tenant.installed and tenant.enabled
+
+
+def test_tenant_oauth_client_id_stored_and_replaced_on_reinstall(
+    migrated_engine: Engine, encryption_key: str
+) -> None:
+    tenants = TenantRepository(migrated_engine, SecretBox([encryption_key]))
+    tenant, _ = tenants.save_install(_payload())
+    assert tenant.oauth_client_id is None
+    for client_id in ("client-1", "client-2"):
+        tenants.save_install(_payload(oauth_client_id=client_id))
+        found = tenants.get("jira:site-1")
+        assert found is not None and found.oauth_client_id == client_id
 
 
 def test_tenant_uninstall_keeps_row_and_disables(
