@@ -12,7 +12,7 @@ trail and the mail is still delivered (reporter falls back to the source's defau
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from connector.drafts import IssueTracker, JiraPerson, ServiceDesk
@@ -48,16 +48,16 @@ class ServiceDeskSteps:
         return customer
 
     def add_participants(
-        self, issue_key: str, email: InboundEmail, exclude: Collection[str], note: Note
+        self, issue_key: str, email: InboundEmail, is_ours: Callable[[str], bool], note: Note
     ) -> None:
         """Every Cc address (but ours and the sender's) as a request participant: a Jira
         user by their account, anyone else as a customer."""
-        skip = {address.lower() for address in exclude}
+        skip = set()
         if email.sender is not None:
             skip.add(email.sender.address.lower())
         account_ids: list[str] = []
         for cc in email.cc:
-            if cc.address.lower() in skip:
+            if cc.address.lower() in skip or is_ours(cc.address):
                 continue
             skip.add(cc.address.lower())
             try:

@@ -26,7 +26,7 @@ from connector.jsm import ServiceDeskSteps
 from connector.mail.inbound import InboundEmail, MailAttachment, UnparseableEmail
 from connector.mail_fields import FieldMap, custom_field_values, with_author_line
 from connector.mail_source import MailSource, SourcePolicy
-from connector.routes import Route, resolve_route
+from connector.routes import Route, is_own_address, resolve_route
 from connector.routing.filters import automatic_mail_reason, rate_reason, sender_reason
 from connector.routing.match import (
     ThreadMatch,
@@ -243,9 +243,11 @@ class Pipeline:
             trail.add(f"created {key} in {draft.project_key} as {draft.issue_type}")
         self._threads.remember(source.tenant_id, digest, key, "inbound")
         if jsm is not None:
-            jsm.add_participants(key, email, (source.spec.username,), trail.add)
+            jsm.add_participants(
+                key, email, lambda address: is_own_address(source.spec, address), trail.add
+            )
         self._attach(key, email, understanding, policy, healing=existing is not None, trail=trail)
-        self._record_people(source.tenant_id, key, email, person)
+        self._record_people(source, key, email, person)
         return self._finish(entry, "created", f"created {key}", trail, issue_key=key)
 
     def _comment(self, msg: _Message, match: ThreadMatch) -> Outcome:
@@ -269,7 +271,7 @@ class Pipeline:
         self._attach(
             key, email, understanding, policy, healing=attempt > 1, trail=trail, reply=True
         )
-        self._record_people(source.tenant_id, key, email, person)
+        self._record_people(source, key, email, person)
         return self._finish(
             entry, "commented", f"commented on {key} ({match.via})", trail, issue_key=key
         )
@@ -305,8 +307,11 @@ class Pipeline:
         return self._tracker.find_person(email.sender.address) if email.sender else None
 
     def _record_people(
-        self, tenant_id: int, key: str, email: InboundEmail, person: JiraPerson | None
+        self, source: MailSource, key: str, email: InboundEmail, person: JiraPerson | None
     ) -> None:
+        """Sender and Cc per issue, for notifications: each Cc is looked up in Jira (cached),
+        so an agent copied on a customer's mail is known as a Jira user and not mailed; our
+        own addresses (a reply-all copies them) are left out."""
         people = []
         if email.sender is not None:
             people.append(
@@ -317,8 +322,13 @@ class Pipeline:
                     person.account_id if person else None,
                 )
             )
-        people += [Participant(a.address, a.name, "cc") for a in email.cc]
-        self._participants.record(tenant_id, key, people)
+        for copied in email.cc:
+            if is_own_address(source.spec, copied.address):
+                continue
+            found = self._tracker.find_person(copied.address)
+            account_id = found.account_id if found else None
+            people.append(Participant(copied.address, copied.name, "cc", account_id))
+        self._participants.record(source.tenant_id, key, people)
 
     # -- endings -------------------------------------------------------------------------
 

@@ -9,17 +9,22 @@ source's policy, the fallback project, or "ignore".
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from connector import logs
 from connector.mail_source import SourcePolicy, SourceSpec
 from connector.routing.addresses import (
     AddressDecision,
     AddressMatch,
+    base_address,
     decide,
     recipients,
 )
+
+log = logging.getLogger(__name__)
 
 DecidedBy = Literal["plus", "rule", "source", "ignore"]
 
@@ -80,6 +85,17 @@ class Route:
         }
 
 
+def is_own_address(spec: SourceSpec, address: str) -> bool:
+    """The mailbox's own address, an exact rule's address, or a plus form of either: where
+    customers write to us. Such an address in Cc is never a participant to notify nor a JSM
+    customer (we would mail ourselves). Domain and regex rules are left out: they may cover
+    people, not only service addresses."""
+    wanted = address.strip().lower()
+    own = {spec.username.lower()} if "@" in spec.username else set()
+    own |= {rule.pattern.lower() for rule in spec.address_rules if rule.match == "exact"}
+    return wanted in own or base_address(wanted) in own
+
+
 def resolve_route(spec: SourceSpec, headers: Iterable[tuple[str, str]]) -> Route:
     """The route of a message with these headers (name, value) through this source."""
     source_policy = spec.policy
@@ -96,7 +112,15 @@ def resolve_route(spec: SourceSpec, headers: Iterable[tuple[str, str]]) -> Route
     decision = decide(
         found, spec.address_rules, plus_projects=spec.plus_projects, own_addresses=own
     )
-    return _route(spec, decision, has_recipients=bool(found))
+    route = _route(spec, decision, has_recipients=bool(found))
+    if not decision.timed_out:
+        return route
+    for index in decision.timed_out:
+        # Never the address: it is the sender's choice and personal data.
+        logs.event(log, "route.rule_timeout", logging.WARNING, source=spec.name, rule_index=index)
+    slow = ", ".join(str(index + 1) for index in decision.timed_out)
+    note = f"address rule {slow} took too long on an address and counted as no match"
+    return replace(route, notes=(*route.notes, note))
 
 
 def _route(spec: SourceSpec, decision: AddressDecision, *, has_recipients: bool) -> Route:

@@ -103,12 +103,23 @@ def retry_entry(call: ApiCall) -> Answer:
         raise ApiError(
             409, f"only failed messages can be retried; this one is {entry.outcome}", field=None
         )
-    if log.raw(call.tenant.id, entry_id) is None:
-        # The worker retries from the stored copy; without one a retry would wait forever.
-        raise ApiError(409, "the message itself was not kept, so it cannot be retried")
+    # The worker retries from the stored copy, and the retention purge may forget it at any
+    # moment; `reopen` checks for it in the same write, so a retry never waits forever.
     reopened = log.reopen(call.tenant.id, entry_id)
     if reopened is None:
-        raise not_found("email log entry", entry_id)
+        now = log.get(call.tenant.id, entry_id)
+        if now is None:
+            raise not_found("email log entry", entry_id)
+        if now.outcome != "failed":
+            raise ApiError(
+                409, f"only failed messages can be retried; this one is {now.outcome}", field=None
+            )
+        raise ApiError(
+            409,
+            "the message itself was not kept (too large to store, or purged after the "
+            "retention period), so it cannot be retried; ask the sender to send it again",
+            field=None,
+        )
     log_action(call, "email_retried", source_id=entry.source_id, entry_id=entry_id)
     return Answer(
         entry_detail_json(

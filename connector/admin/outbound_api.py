@@ -18,10 +18,12 @@ from connector.outbound.config import (
     OutboundConfigError,
     connection_from_json,
     is_address,
+    oauth_smtp_problem,
     settings_from_json,
 )
 from connector.outbound.probe import send_test
 from connector.outbound.templates import DEFAULTS, check_templates
+from connector.outbound.transport import oauth_provider
 from connector.storage.outbound import KEEP, OutboundRepository, StoredConnection
 from connector.storage.outbox import STATUSES as MESSAGE_STATUSES
 from connector.storage.outbox import OutboundMessage, Outbox
@@ -119,6 +121,19 @@ def _read_connection(
         spec = connection_from_json(body, has_password=has_password)
     except OutboundConfigError as exc:
         raise _invalid(exc) from None
+    if (
+        spec.auth == "password"
+        and password is KEEP
+        and stored is not None
+        and stored.spec.password_endpoint() != spec.password_endpoint()
+    ):
+        # The stored password goes only where it was saved for; see `password_endpoint`.
+        raise ApiError(
+            400,
+            "password: enter the password again: the saved one is only sent to the server, "
+            "port, security, certificate check and user name it was saved with",
+            field="password",
+        )
     if spec.source_id is not None:
         source = call.runtime.sources.find(spec.source_id)
         if source is None or source.tenant_id != call.tenant.id:
@@ -127,6 +142,10 @@ def _read_connection(
             raise ApiError(
                 400, "source_id: that source does not sign in with OAuth", field="source_id"
             )
+        if spec.auth == "oauth":
+            problem = oauth_smtp_problem(spec, oauth_provider(call.runtime, source))
+            if problem is not None:
+                raise _invalid(problem)
     return spec, password
 
 

@@ -33,7 +33,7 @@ from connector.jira.client import (
     JiraNotFound,
     JiraUser,
 )
-from connector.jira.fields import index_fields, is_rich_text
+from connector.jira.fields import custom_type, index_fields, is_rich_text
 from connector.jira.impersonation import ImpersonationRefused, UserClients
 from connector.jira.people import PeopleCache, TenantPeople
 from connector.mail.inbound import MailAttachment
@@ -41,6 +41,8 @@ from connector.mail.inbound import MailAttachment
 log = logging.getLogger(__name__)
 
 DIGEST_FIELD = "messageIdDigest"
+# Characters a short text custom field keeps in Jira Cloud.
+SHORT_TEXT_LIMIT = 255
 SERVICE_DESK_TYPE = "service_desk"
 
 
@@ -61,7 +63,7 @@ class JiraTracker:
         self._user_clients = user_clients
         self._lock = threading.Lock()
         self._project_types: dict[str, str] = {}
-        self._rich_text: frozenset[str] | None = None
+        self._text_kinds: tuple[frozenset[str], frozenset[str]] | None = None
 
     def issue_info(self, issue_key: str) -> IssueInfo | None:
         try:
@@ -190,26 +192,33 @@ class JiraTracker:
         )
 
     def _shaped(self, custom_fields: Any) -> dict[str, Any]:
-        """Text for a paragraph field goes as ADF, as REST v3 requires for textarea fields."""
+        """Text for a paragraph field goes as ADF, as REST v3 requires for textarea fields.
+        A short text field holds 255 characters in Jira Cloud and refuses the whole issue
+        when given more: a long Cc list or header is cut there, marked with an ellipsis (the
+        full text stays in the mail, the participant table and the email log)."""
         values = dict(custom_fields)
         texts = [k for k, v in values.items() if isinstance(v, str) and k.startswith("custom")]
         if not texts:
             return values
-        rich = self._rich_text_fields()
+        rich, short = self._text_fields()
         for field_id in texts:
             if field_id in rich:
                 values[field_id] = text_to_adf(values[field_id])
+            elif field_id in short and len(values[field_id]) > SHORT_TEXT_LIMIT:
+                values[field_id] = values[field_id][: SHORT_TEXT_LIMIT - 1] + "\u2026"
         return values
 
-    def _rich_text_fields(self) -> frozenset[str]:
+    def _text_fields(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Ids of the paragraph and of the short text fields, read from Jira once."""
         with self._lock:
-            if self._rich_text is not None:
-                return self._rich_text
+            if self._text_kinds is not None:
+                return self._text_kinds
         fields = index_fields(self._client.get_fields())
-        found = frozenset(k for k, f in fields.items() if is_rich_text(f))
+        rich = frozenset(k for k, f in fields.items() if is_rich_text(f))
+        short = frozenset(k for k, f in fields.items() if custom_type(f) == "textfield")
         with self._lock:
-            self._rich_text = found
-        return found
+            self._text_kinds = (rich, short)
+        return rich, short
 
     # -- Jira Service Management -----------------------------------------------------------
 

@@ -6,6 +6,7 @@ it, so a page can show the message beside that input.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,6 +51,24 @@ class ConnectionSpec:
     reply_to: str = ""
     timeout_seconds: int = 30
     enabled: bool = True
+
+    @property
+    def login(self) -> str:
+        """The name we sign in with: the username, else the From address."""
+        return self.username or self.from_address
+
+    def password_endpoint(self) -> tuple[str, str, int, str, bool, str]:
+        """Where a password goes and as whom. A stored password is only ever sent to the
+        endpoint it was saved with: anything else could hand it, in clear text, to another
+        server (a typo, or a stolen admin token probing for the mailbox password)."""
+        return (
+            self.transport,
+            self.host.lower().rstrip("."),
+            self.port,
+            self.security,
+            self.verify_tls,
+            self.login.lower(),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +126,8 @@ def connection_from_json(data: Mapping[str, Any], *, has_password: bool) -> Conn
             raise OutboundConfigError("auth", "Graph sendMail signs in with a source's OAuth")
     elif not spec.host:
         raise OutboundConfigError("host", "is required for SMTP")
+    else:
+        check_host(spec.host)
     if spec.auth == "oauth" and spec.source_id is None:
         raise OutboundConfigError("source_id", "name the mail source whose sign-in sends mail")
     if spec.auth == "password":
@@ -115,6 +136,65 @@ def connection_from_json(data: Mapping[str, Any], *, has_password: bool) -> Conn
         if not has_password:
             raise OutboundConfigError("password", "is required to sign in with a password")
     return spec
+
+
+def check_host(host: str) -> None:
+    """Refuse a server name that cannot be looked up: an empty label (`smtp..example.com`),
+    a label over 63 characters (RFC 1035 2.3.4), spaces. The name is IDNA-encoded as the
+    resolver will do it, so an international name is fine and a broken one is refused here,
+    in words, rather than failing every send later."""
+    if any(c.isspace() or c in "/\\@:" for c in host) and not _is_ipv6(host):
+        raise OutboundConfigError("host", f"{host!r} is not a server name or IP address")
+    if _is_ipv6(host):
+        return
+    try:
+        encoded = host.rstrip(".").encode("idna")
+    except UnicodeError:
+        raise OutboundConfigError(
+            "host",
+            f"{host!r} is not a valid server name (a part between dots is empty or longer "
+            "than 63 characters)",
+        ) from None
+    if not encoded or len(encoded) > 253:
+        raise OutboundConfigError("host", "a server name is at most 253 characters")
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).version == 6
+    except ValueError:
+        return False
+
+
+# OAuth tokens open the whole mailbox, so they are only ever sent to the provider's own
+# submission server, over verified TLS ("Gmail SMTP": smtp.gmail.com; Microsoft Learn,
+# "Authenticated client SMTP submission": smtp.office365.com).
+OAUTH_SMTP_HOSTS: Mapping[str, str] = {
+    "google": "smtp.gmail.com",
+    "microsoft": "smtp.office365.com",
+}
+
+
+def oauth_smtp_problem(spec: ConnectionSpec, provider: str | None) -> OutboundConfigError | None:
+    """Why `spec` may not send a `provider` OAuth token over SMTP, or None when it may."""
+    if spec.transport != "smtp" or spec.auth != "oauth":
+        return None
+    wanted = OAUTH_SMTP_HOSTS.get(provider or "")
+    if wanted is None:
+        return OutboundConfigError(
+            "source_id", "OAuth over SMTP works with a source signed in to Google or Microsoft"
+        )
+    if spec.host.lower().rstrip(".") != wanted:
+        return OutboundConfigError(
+            "host", f"an OAuth sign-in to {provider} sends mail only through {wanted}"
+        )
+    if spec.security == "none" or not spec.verify_tls:
+        return OutboundConfigError(
+            "verify_tls",
+            "an OAuth sign-in is sent only over TLS with the certificate checked "
+            "(security ssl or starttls, verify_tls true)",
+        )
+    return None
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,11 @@ def event_facts(event: str, payload: Mapping[str, Any]) -> dict[str, Any]:
             user_name=_str(user.get("displayName")),
             user_email=_str(user.get("emailAddress")),
         )
-    for item in _dict(payload.get("changelog")).get("items") or []:
+    changelog = _dict(payload.get("changelog"))
+    # Jira's id of this change: the same on every delivery of the webhook, so it (not our row
+    # id) names the change when a redelivery arrives without the delivery id header.
+    facts["changelog_id"] = _str(changelog.get("id"))
+    for item in changelog.get("items") or []:
         item = _dict(item)
         if item.get("fieldId") == "status" or item.get("field") == "status":
             facts["status_change"] = {

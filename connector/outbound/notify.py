@@ -121,7 +121,11 @@ def _status(ctx: Context, event: WebhookEvent, issue_key: str) -> Decision:
         "old_status": str(change.get("from") or ""),
         "author_name": str(facts.get("user_name") or "Support"),
     }
-    dedupe = f"status:{event.id}"
+    # One mail per change and recipient however often Jira delivers the webhook: its
+    # changelog id is stable across redeliveries; our event id is not when Jira leaves out
+    # the delivery id header (each delivery is then recorded as a new event).
+    changelog_id = facts.get("changelog_id")
+    dedupe = f"status:{issue_key}:{changelog_id}" if changelog_id else f"status:{event.id}"
     return _queue_all(ctx, event, issue_key, "status", dedupe, people, context)
 
 
@@ -163,10 +167,16 @@ def _queue_all(
 
 
 def _recipients(ctx: Context, issue_key: str, *, exclude: str) -> list[ParticipantRecord]:
+    """Participants without a Jira account, but never the person who acted nor an address
+    we send from (a customer's reply-all may have copied it)."""
+    spec = ctx.spec
+    ours = {a.lower() for a in (spec.from_address, spec.reply_to) if a} if spec else set()
     return [
         person
         for person in ctx.runtime.participants.for_issue(ctx.tenant.id, issue_key)
-        if person.jira_account_id is None and person.address.lower() != exclude
+        if person.jira_account_id is None
+        and person.address.lower() != exclude
+        and person.address.lower() not in ours
     ]
 
 

@@ -75,6 +75,13 @@ class SmtpSender:
             ) from None
         except socket.gaierror as exc:
             raise SendError(f"unknown host: {exc}", retryable=True, step="connect") from None
+        except ValueError as exc:
+            # The resolver IDNA-encodes the name first: an empty label (`smtp..example.com`)
+            # or one over 63 characters raises UnicodeError (a ValueError), which no retry
+            # can fix; the admin must correct the host.
+            raise SendError(
+                f"the server name {s.host!r} is not valid: {exc}", retryable=False, step="connect"
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise SendError(_describe(exc), retryable=True, step="connect") from None
 

@@ -5,6 +5,12 @@ to Python internals, no changing what they are given) with `StrictUndefined`, so
 variable fails when the template is saved rather than printing nothing in a customer's mail.
 HTML templates autoescape; the comment's HTML is already escaped (`adf_to_html`) and is marked
 safe. Subjects and plain text are not HTML and do not escape.
+
+The sandbox keeps templates away from Python's internals but not from using up the shared
+worker's memory and time (`{{ 'a' * 300000000 }}`, nested `range` loops), so rendering is
+bounded too (`connector.outbound.template_limits`): what `*`, `**` and `+` may build, how many
+numbers `range` may hand out per mail, how large an argument a method or filter may take, and
+how much text a template may produce. A template over a limit fails its check when saved.
 """
 
 from __future__ import annotations
@@ -14,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
 from connector.outbound.config import OutboundConfigError
+from connector.outbound.template_limits import BoundedSandbox, TemplateLimitError, render_bounded
 
 # kind -> part -> default source. Kinds: the events that send mail, and the test mail.
 DEFAULTS: Mapping[str, Mapping[str, str]] = {
@@ -106,8 +112,8 @@ class Rendered:
     html: str
 
 
-def _environment(html: bool) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
+def _environment(html: bool) -> BoundedSandbox:
+    return BoundedSandbox(
         autoescape=html,
         undefined=StrictUndefined,
         keep_trailing_newline=True,
@@ -134,10 +140,14 @@ def check_templates(templates: Mapping[str, str]) -> None:
         kind, part = name.rsplit("_", 1)
         try:
             output = _render_part(source, part, sample_context(kind))
+        except TemplateLimitError as exc:
+            raise OutboundConfigError(field, str(exc)) from None
         except TemplateError as exc:
             line = getattr(exc, "lineno", None)
             where = f" (line {line})" if line else ""
             raise OutboundConfigError(field, f"{type(exc).__name__}{where}: {exc}") from None
+        except Exception as exc:  # `{{ 1 / 0 }}` and the like: the template is broken
+            raise OutboundConfigError(field, f"{type(exc).__name__}: {exc}") from None
         if part == "subject" and not output.strip():
             raise OutboundConfigError(field, "renders an empty subject")
 
@@ -157,7 +167,7 @@ def render(kind: str, context: Mapping[str, Any], overrides: Mapping[str, str]) 
 
 def _render_part(source: str, part: str, context: Mapping[str, Any]) -> str:
     template = _ENVIRONMENTS[part == "html"].from_string(source)
-    return template.render(**context)
+    return render_bounded(template, context)
 
 
 def one_line(value: str) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from connector.mail_source import MailSource
 from connector.oauth_store import token_provider
-from connector.outbound.config import ConnectionSpec
+from connector.outbound.config import ConnectionSpec, oauth_smtp_problem
 from connector.outbound.delivery import MailSender, SendError
 from connector.outbound.graph_send import GraphSender
 from connector.outbound.smtp import SmtpSender, SmtpSettings
@@ -32,8 +33,18 @@ def build_sender(
     *,
     password: str | None = None,
 ) -> MailSender:
-    """A sender for `spec`; `password` overrides the stored one (a test before saving)."""
+    """A sender for `spec`; `password` overrides the stored one (a test before saving).
+
+    The stored password is used only for the endpoint it was saved with, and an OAuth token
+    only for its provider's own server over verified TLS: the API refuses other settings,
+    and this is the last line should anything else ask."""
     if spec.auth == "password" and password is None:
+        stored = OutboundRepository(runtime.engine, runtime.secrets).connection(tenant_id)
+        if stored is not None and stored.spec.password_endpoint() != spec.password_endpoint():
+            raise NotConfigured(
+                "the stored password belongs to another server or user; enter the password "
+                "to use these settings"
+            )
         password = OutboundRepository(runtime.engine, runtime.secrets).password(tenant_id)
         if password is None:
             raise NotConfigured("no password is stored for the outbound connection")
@@ -63,7 +74,23 @@ def _token(runtime: Runtime, tenant_id: int, spec: ConnectionSpec) -> Callable[[
         raise NotConfigured(f"mail source {spec.source_id} does not exist")
     if not source.spec.uses_oauth:
         raise NotConfigured(f"mail source {source.spec.name!r} does not sign in with OAuth")
+    problem = oauth_smtp_problem(spec, oauth_provider(runtime, source))
+    if problem is not None:
+        raise NotConfigured(str(problem))
     try:
         return token_provider(runtime.sources, source)
     except SourceError as exc:
         raise NotConfigured(f"the source's OAuth sign-in cannot be used: {exc}") from None
+
+
+# A source's preset names its provider before anyone has signed in.
+_PRESET_PROVIDERS = {"gmail": "google", "microsoft365": "microsoft"}
+
+
+def oauth_provider(runtime: Runtime, source: MailSource) -> str | None:
+    """`google` or `microsoft`: whose tokens the source holds (its OAuth app, else preset)."""
+    state = runtime.sources.oauth(source.id) or {}
+    app = state.get("app")
+    if isinstance(app, dict) and isinstance(app.get("provider"), str):
+        return str(app["provider"])
+    return _PRESET_PROVIDERS.get(source.spec.provider)

@@ -4,12 +4,19 @@ Runs beside the poller (`connector.scheduler`), in one thread of its own so that
 server never holds up polling. Every step is database-driven and leased, so several worker
 processes may run it; what one cannot finish (Jira or the mail server unavailable) is retried
 with backoff and, after `MAX_ATTEMPTS`, shown as failed with the last error.
+
+Mail is claimed one message at a time and a round stops after `ROUND_BUDGET`, so one tenant's
+slow server delays the others by one timeout at most: a tenant whose server failed in a way
+worth retrying is left alone for the rest of the round. Before each send the worker checks
+that the site is still active and outbound mail still on, and renews its lease; any error is
+that message's failure, never the round's.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +47,8 @@ MAX_ATTEMPTS = 6
 # Waits after attempt 1, 2, ...: a greylisting server usually takes mail after a few minutes.
 BACKOFF_MINUTES = (1, 5, 15, 60, 180)
 PURGE_EVERY = timedelta(hours=1)
+# How long one round may keep sending before it makes way for the next tick (and the purge).
+ROUND_BUDGET = timedelta(seconds=60)
 
 ReaderFactory = Callable[[Runtime, Tenant], JiraReader]
 SenderFactory = Callable[[Runtime, int], MailSender]
@@ -63,6 +72,7 @@ class RoundResult:
     retried: int = 0
     failed: int = 0
     purged: int = 0
+    lost: int = 0  # claimed by another worker after our lease ran out: not ours to send
 
 
 class OutboundWorker:
@@ -113,10 +123,17 @@ class OutboundWorker:
         for event in self._events.claim_due(now):
             self._decide(event, now)
             result.events += 1
-        # Mail queued by the events just decided is due at once, so look again at the clock.
-        now = max(now, utc_now())
-        for message in self._outbox.claim_due(now):
+        deadline = time.monotonic() + ROUND_BUDGET.total_seconds()
+        waiting: set[int] = set()  # tenants whose server asked us to come back later
+        while time.monotonic() < deadline:
+            # Mail queued by the events just decided is due at once: look again at the clock.
+            now = max(now, utc_now())
+            message = self._outbox.claim_next(now, skip_tenants=waiting)
+            if message is None:
+                break
             outcome = self._send(message, now)
+            if outcome == "retried":
+                waiting.add(message.tenant_id)
             setattr(result, outcome, getattr(result, outcome) + 1)
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
             self._last_purge = now
@@ -167,17 +184,48 @@ class OutboundWorker:
     def _send(self, message: OutboundMessage, now: datetime) -> str:
         raw = self._outbox.raw(message.id)
         if raw is None:
-            self._outbox.finish(message.id, FAILED, "the content was purged (retention)")
-            return "failed"
+            return self._give_up(message, "the content was purged (retention)")
+        held = self._why_held(message)
+        if held is not None:
+            return self._give_up(message, held)
+        # Just before the send, so a lease that ran out while we were busy is never used.
+        renewed = self._outbox.renew(message, utc_now())
+        if renewed is None:
+            logs.event(log, "outbound.lease_lost", logging.WARNING, message_id=message.id)
+            return "lost"
         try:
             sender = self._sender_factory(self._runtime, message.tenant_id)
             sender.send(_parse(raw))
         except SendError as exc:
-            return self._failed_send(message, exc, now)
-        self._outbox.finish(message.id, SENT)
+            return self._failed_send(renewed, exc, now)
+        except Exception as exc:  # one broken message must not stop the round or the purge
+            log.exception("outbound.send_crashed message_id=%s", message.id)
+            detail = f"{type(exc).__name__}: {exc}"[:500]
+            return self._give_up(renewed, f"internal error: {detail}")
+        if not self._outbox.finish(renewed, SENT):
+            logs.event(log, "outbound.lease_lost", logging.WARNING, message_id=message.id)
         self._repository.record_status(message.tenant_id, ok=True, message="sent")
         logs.event(log, "outbound.sent", message_id=message.id, kind=message.kind)
         return "sent"
+
+    def _why_held(self, message: OutboundMessage) -> str | None:
+        """Why this message may not leave now (the site or the admin said stop), or None."""
+        tenant = _tenant(self._runtime, message.tenant_id)
+        if tenant is None or not tenant.active:
+            return "not sent: the app is disabled or uninstalled on this Jira site"
+        stored = self._repository.connection(message.tenant_id)
+        if stored is None or not stored.spec.enabled:
+            return "not sent: outbound mail was turned off"
+        if message.kind == "notification" and not self._repository.settings(tenant.id).enabled:
+            return "not sent: notifications were turned off for this site"
+        return None
+
+    def _give_up(self, message: OutboundMessage, error: str) -> str:
+        self._outbox.finish(message, FAILED, error)
+        logs.event(
+            log, "outbound.not_sent", logging.WARNING, message_id=message.id, reason=error[:80]
+        )
+        return "failed"
 
     def _failed_send(self, message: OutboundMessage, exc: SendError, now: datetime) -> str:
         error = f"{exc.step}: {exc}"
@@ -185,11 +233,11 @@ class OutboundWorker:
             self._repository.record_status(message.tenant_id, ok=False, message=error)
         if exc.retryable and message.attempts < MAX_ATTEMPTS:
             wait = max(_backoff(message.attempts), timedelta(seconds=exc.retry_after or 0))
-            self._outbox.finish(message.id, RETRY, error, retry_at=now + wait)
+            self._outbox.finish(message, RETRY, error, retry_at=now + wait)
             outcome = "retried"
         else:
             attempts = f" (gave up after {message.attempts} attempts)" if exc.retryable else ""
-            self._outbox.finish(message.id, FAILED, error + attempts)
+            self._outbox.finish(message, FAILED, error + attempts)
             outcome = "failed"
         logs.event(
             log,

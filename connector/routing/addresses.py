@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from email.utils import getaddresses
 from typing import Any, Literal, get_args
 
+import regex
+
 RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "X-Forwarded-To", "Envelope-To", "To", "Cc")
 RuleKind = Literal["exact", "domain", "regex"]
 RULE_KINDS: tuple[str, ...] = get_args(RuleKind)
@@ -42,6 +44,11 @@ _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
 # backtracking. Rules run in a shared worker, so one tenant's pattern must not stall others.
 _NESTED_REPEAT = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
 MAX_ADDRESS_CHARS = 254  # RFC 5321 path limit less the brackets: nothing longer is matched
+# The shape check above cannot see every slow pattern (`(?:a|a)*@x`), and a sender chooses the
+# addresses, so each match of an admin's pattern is bounded in time (the `regex` module's
+# timeout; the standard `re` has none). A match that runs out counts as no match.
+MATCH_TIMEOUT_SECONDS = 0.05
+_PROBE_LIMIT = 200
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})(?:\.[a-z0-9-]{1,63})*$")
 
 
@@ -73,7 +80,7 @@ class AddressRule:
     issue_type: str | None = None
     match: str = ""  # "": domain for a pattern `*@...`, else exact
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    _regex: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    _regex: regex.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.match:
@@ -99,8 +106,8 @@ class AddressRule:
                     "take exponential time: rewrite it without the nesting",
                 )
             try:
-                compiled = re.compile(pattern, re.IGNORECASE)
-            except re.error as exc:
+                compiled = regex.compile(pattern, regex.IGNORECASE)
+            except (regex.error, ValueError) as exc:
                 raise RuleError("pattern", f"not a regular expression: {exc}") from None
             object.__setattr__(self, "_regex", compiled)
         if not PROJECT_KEY.match(self.project_key):
@@ -109,6 +116,7 @@ class AddressRule:
             raise RuleError("issue_type", "must not be empty (null: the source's issue type)")
 
     def matches(self, address: str) -> bool:
+        """Whether `address` matches; raises `RuleTimeout` when a regex ran out of time."""
         address = address.lower()
         if len(address) > MAX_ADDRESS_CHARS:
             return False
@@ -117,7 +125,25 @@ class AddressRule:
             return address == wanted or base_address(address) == wanted
         if self.match == "domain":
             return address.rpartition("@")[2] == self.pattern[2:].lower()
-        return self._regex is not None and self._regex.fullmatch(address) is not None
+        if self._regex is None:
+            return False
+        try:
+            return self._regex.fullmatch(address, timeout=MATCH_TIMEOUT_SECONDS) is not None
+        except TimeoutError:
+            raise RuleTimeout(self.pattern) from None
+
+    def slow_probe(self) -> bool:
+        """True when the pattern runs out of time on an address built to make a backtracking
+        engine work hard: long runs of one character, or of the pattern's own literal parts,
+        ending in something that does not match. Checked when rules are saved."""
+        if self._regex is None:
+            return False
+        for probe in _probes(self.pattern):
+            try:
+                self._regex.fullmatch(probe, timeout=MATCH_TIMEOUT_SECONDS)
+            except TimeoutError:
+                return True
+        return False
 
     def describe(self) -> str:
         return f"regex {self.pattern}" if self.match == "regex" else self.pattern
@@ -130,6 +156,58 @@ class AddressRule:
             "issue_type": self.issue_type,
             "defaults": dict(self.defaults),
         }
+
+
+class RuleTimeout(Exception):
+    """A regex rule took longer than `MATCH_TIMEOUT_SECONDS` on one address."""
+
+
+def _literals(pattern: str) -> list[str]:
+    """The runs of plain characters in a pattern (`(?:a|a)*@x` -> `?`, `a`, `a`, `@x`)."""
+    runs: list[str] = []
+    current = ""
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            escaped = pattern[index + 1]
+            if escaped.isalnum():  # a class such as \w or \d, not a literal
+                runs.append(current)
+                current = ""
+            else:
+                current += escaped
+            index += 2
+            continue
+        if char in "()[]{}|*+?.^$":
+            runs.append(current)
+            current = ""
+        else:
+            current += char
+        index += 1
+    runs.append(current)
+    return [run for run in dict.fromkeys(runs) if run]
+
+
+def _probes(pattern: str) -> list[str]:
+    literals = _literals(pattern.lower())
+    chars = dict.fromkeys("a0._-@" + "".join(literals))
+    tails = dict.fromkeys(["!", "", *(f"{run}!" for run in literals)])
+    probes = [char * (MAX_ADDRESS_CHARS - len(tail)) + tail for tail in tails for char in chars]
+    probes += [(run * MAX_ADDRESS_CHARS)[: MAX_ADDRESS_CHARS - 1] + "!" for run in literals]
+    return list(dict.fromkeys(probes))[:_PROBE_LIMIT]
+
+
+def refuse_slow_patterns(rules: Sequence[AddressRule], *, name: str = "address_rules") -> None:
+    """Raise `RuleError` naming `address_rules[i].pattern` for a regex that runs out of time
+    on a hostile address. At save time only: a stored rule is never refused on load."""
+    for index, rule in enumerate(rules):
+        if rule.slow_probe():
+            raise RuleError(
+                f"{name}[{index}].pattern",
+                "this regular expression takes too long on some addresses (it backtracks "
+                "heavily, e.g. an alternation or nested repetition that can match the same "
+                "text in many ways): simplify it",
+            )
 
 
 def rules_from_json(items: Any, *, name: str = "address_rules") -> tuple[AddressRule, ...]:
@@ -224,6 +302,7 @@ class AddressDecision:
     chosen: AddressMatch | None
     others: tuple[AddressMatch, ...] = ()  # other projects also addressed, one match each
     refused: tuple[str, ...] = ()  # plus addresses naming a project not on the allow-list
+    timed_out: tuple[int, ...] = ()  # indexes of regex rules that ran out of time: no match
 
 
 def decide(
@@ -238,10 +317,23 @@ def decide(
     own = {address.lower() for address in own_addresses}
     matches: list[AddressMatch] = []
     refused: list[str] = []
+    slow: set[int] = set()  # rules that ran out of time: skipped for the rest of this mail
+
+    def matched(index: int, address: str) -> bool:
+        if index in slow:
+            return False
+        try:
+            return rules[index].matches(address)
+        except RuleTimeout:
+            slow.add(index)
+            return False
+
     for recipient in found if allowed else ():
         key = plus_key(recipient.address)
         base = base_address(recipient.address)
-        if key is None or not (base in own or any(rule.matches(base) for rule in rules)):
+        if key is None or not (
+            base in own or any(matched(index, base) for index in range(len(rules)))
+        ):
             continue
         if key in allowed:
             matches.append(AddressMatch(recipient, key, None))
@@ -254,15 +346,16 @@ def decide(
     claimed = {match.recipient.address for match in matches}
     for index, rule in enumerate(rules):
         for recipient in found:
-            if recipient.address not in claimed and rule.matches(recipient.address):
+            if recipient.address not in claimed and matched(index, recipient.address):
                 matches.append(AddressMatch(recipient, rule.project_key, index))
                 claimed.add(recipient.address)
                 break
+    timed_out = tuple(sorted(slow))
     if not matches:
-        return AddressDecision(None, (), tuple(refused))
+        return AddressDecision(None, (), tuple(refused), timed_out)
     chosen = matches[0]
     others: dict[str, AddressMatch] = {}
     for match in matches[1:]:
         if match.project_key != chosen.project_key:
             others.setdefault(match.project_key, match)
-    return AddressDecision(chosen, tuple(others.values()), tuple(refused))
+    return AddressDecision(chosen, tuple(others.values()), tuple(refused), timed_out)

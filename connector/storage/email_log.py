@@ -176,18 +176,28 @@ class EmailLog:
             return self._secrets.decrypt(row.raw_encrypted).encode("latin-1")
 
     def reopen(self, tenant_id: int, entry_id: int) -> LogEntry | None:
-        """Make a failed message pending again for a retry (admin action)."""
+        """Make a failed message pending again for a retry (admin action); None when it is
+        absent, not failed, or its stored copy is gone.
+
+        One conditional UPDATE, because the retention purge may forget the copy at any moment
+        between a check and a write: a pending entry without its copy would never finish (the
+        worker retries from the copy, and the purge skips pending entries).
+        """
         with Session(self._engine) as session:
-            row = session.get(EmailLogRow, entry_id)
-            if row is None or row.tenant_id != tenant_id:
-                return None
-            row.outcome = PENDING
-            row.attempts = 0
-            row.next_attempt_at = None
-            row.updated_at = utc_now()
-            session.add(row)
+            result = session.execute(
+                update(EmailLogRow)
+                .where(
+                    col(EmailLogRow.id) == entry_id,
+                    col(EmailLogRow.tenant_id) == tenant_id,
+                    col(EmailLogRow.outcome) == "failed",
+                    col(EmailLogRow.raw_encrypted).is_not(None),
+                )
+                .values(outcome=PENDING, attempts=0, next_attempt_at=None, updated_at=utc_now())
+            )
             session.commit()
-            return _entry(row)
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+        return self.get(tenant_id, entry_id)
 
     def search(
         self,

@@ -2,17 +2,24 @@
 
 A row is written (with the whole MIME message, encrypted) before anything is sent, and the
 `dedupe_key` (event and recipient) is unique, so a webhook Jira delivers twice, or an event
-handled twice after a crash, queues one mail. Workers claim due rows with a lease, so two
-worker processes never send the same row at the same time; a worker that dies mid-send leaves
-a lease that expires and the row is sent again (mail is at-least-once; its Message-ID stays).
+handled twice after a crash, queues one mail.
+
+Workers claim one due row at a time with a lease longer than one send can take, renew it just
+before sending, and write the outcome only while they still hold it, so two worker processes
+never both send a row. The lease's expiry doubles as its token: a new claim is only possible
+once the old lease has expired, and sets a later expiry, so the value identifies one claim
+(`UPDATE ... WHERE id = :id AND lease_expires_at = :mine`) with no extra column. A worker that
+dies mid-send leaves a lease that expires and the row is sent again (at-least-once in that one
+case; its Message-ID stays the same, so the copies thread together).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
@@ -22,7 +29,9 @@ from connector.storage.secrets import SecretBox
 
 QUEUED, SENDING, SENT, RETRY, FAILED = "queued", "sending", "sent", "retry", "failed"
 STATUSES = (QUEUED, SENDING, SENT, RETRY, FAILED)
-LEASE = timedelta(minutes=5)
+# One send is at most four steps (connect, TLS, sign-in, send) of up to 120 s each.
+LEASE = timedelta(minutes=10)
+_CLAIM_CANDIDATES = 5
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class OutboundMessage:
     created_at: datetime
     sent_at: datetime | None
     updated_at: datetime
+    lease_until: datetime | None = None  # the claim's token while status is sending
 
 
 @dataclass(frozen=True)
@@ -92,37 +102,35 @@ class Outbox:
             session.refresh(row)
             return _message(row)
 
-    def claim_due(self, now: datetime, limit: int = 20) -> list[OutboundMessage]:
-        """Rows due now (queued, retry, or sending with an expired lease), leased to us."""
+    def claim_next(
+        self, now: datetime, *, skip_tenants: Collection[int] = ()
+    ) -> OutboundMessage | None:
+        """The next due row (queued, retry, or sending with an expired lease), leased to us;
+        None when nothing is due. Rows of `skip_tenants` are left for a later round."""
+        due = or_(
+            col(OutboundMessageRow.status).in_((QUEUED, RETRY)),
+            (col(OutboundMessageRow.status) == SENDING)
+            & (col(OutboundMessageRow.lease_expires_at) < now),
+        )
+        query = select(OutboundMessageRow.id).where(
+            due, col(OutboundMessageRow.next_attempt_at) <= now
+        )
+        if skip_tenants:
+            query = query.where(col(OutboundMessageRow.tenant_id).not_in(list(skip_tenants)))
+        query = query.order_by(
+            col(OutboundMessageRow.next_attempt_at), col(OutboundMessageRow.id)
+        ).limit(_CLAIM_CANDIDATES)
         with Session(self._engine) as session:
-            ids = session.exec(
-                select(OutboundMessageRow.id)
-                .where(
-                    or_(
-                        col(OutboundMessageRow.status).in_((QUEUED, RETRY)),
-                        (col(OutboundMessageRow.status) == SENDING)
-                        & (col(OutboundMessageRow.lease_expires_at) < now),
-                    ),
-                    col(OutboundMessageRow.next_attempt_at) <= now,
-                )
-                .order_by(col(OutboundMessageRow.next_attempt_at), col(OutboundMessageRow.id))
-                .limit(limit)
-            ).all()
-        claimed = []
-        for row_id in ids:
+            ids = session.exec(query).all()
+        lease = now + LEASE
+        for row_id in ids:  # another worker may take a candidate first: try the next
             with Session(self._engine) as session:
                 result = session.execute(
                     update(OutboundMessageRow)
-                    .where(
-                        col(OutboundMessageRow.id) == row_id,
-                        or_(
-                            col(OutboundMessageRow.status).in_((QUEUED, RETRY)),
-                            col(OutboundMessageRow.lease_expires_at) < now,
-                        ),
-                    )
+                    .where(col(OutboundMessageRow.id) == row_id, due)
                     .values(
                         status=SENDING,
-                        lease_expires_at=now + LEASE,
+                        lease_expires_at=lease,
                         attempts=OutboundMessageRow.attempts + 1,
                         updated_at=now,
                     )
@@ -131,8 +139,23 @@ class Outbox:
                 if result.rowcount == 1:  # type: ignore[attr-defined]
                     row = session.get(OutboundMessageRow, row_id)
                     if row is not None:
-                        claimed.append(_message(row))
-        return claimed
+                        return _message(row)
+        return None
+
+    def renew(self, message: OutboundMessage, now: datetime) -> OutboundMessage | None:
+        """Extend our lease on `message` just before sending; None when it is no longer ours
+        (it expired and another worker claimed the row): then we must not send it."""
+        lease = now + LEASE
+        with Session(self._engine) as session:
+            result = session.execute(
+                update(OutboundMessageRow)
+                .where(*_held(message))
+                .values(lease_expires_at=lease, updated_at=now)
+            )
+            session.commit()
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return replace(message, lease_until=lease)
 
     def raw(self, message_id: int) -> bytes | None:
         with Session(self._engine) as session:
@@ -142,23 +165,37 @@ class Outbox:
             return self._secrets.decrypt(row.raw_encrypted).encode("utf-8", "surrogateescape")
 
     def finish(
-        self, message_id: int, status: str, error: str = "", *, retry_at: datetime | None = None
-    ) -> None:
-        """`sent`, `failed`, or `retry` at `retry_at`."""
+        self,
+        message: OutboundMessage | int,
+        status: str,
+        error: str = "",
+        *,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        """`sent`, `failed`, or `retry` at `retry_at`; False when nothing was written.
+
+        A claimed message (one with `lease_until`) is finished only while its lease is still
+        ours, so a worker that lost it cannot overwrite what the new holder does. A bare id
+        is an admin's change to a message no worker holds."""
         now = utc_now()
+        values: dict[str, object] = {
+            "status": status,
+            "error": error,
+            "lease_expires_at": None,
+            "next_attempt_at": retry_at if status == RETRY else None,
+            "updated_at": now,
+        }
+        if status == SENT:
+            values["sent_at"] = now
+        if isinstance(message, OutboundMessage) and message.lease_until is not None:
+            where = _held(message)
+        else:
+            message_id = message.id if isinstance(message, OutboundMessage) else message
+            where = (col(OutboundMessageRow.id) == message_id,)
         with Session(self._engine) as session:
-            row = session.get(OutboundMessageRow, message_id)
-            if row is None:
-                return
-            row.status = status
-            row.error = error
-            row.lease_expires_at = None
-            row.next_attempt_at = retry_at if status == RETRY else None
-            if status == SENT:
-                row.sent_at = now
-            row.updated_at = now
-            session.add(row)
+            result = session.execute(update(OutboundMessageRow).where(*where).values(**values))
             session.commit()
+            return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
     def retry(self, tenant_id: int, message_id: int) -> OutboundMessage | None:
         """Queue a failed mail again now (the admin's retry); None if absent or not failed."""
@@ -259,4 +296,14 @@ def _message(row: OutboundMessageRow) -> OutboundMessage:
         created_at=as_utc(row.created_at),
         sent_at=as_utc_or_none(row.sent_at),
         updated_at=as_utc(row.updated_at),
+        lease_until=as_utc_or_none(row.lease_expires_at) if row.status == SENDING else None,
+    )
+
+
+def _held(message: OutboundMessage) -> tuple[ColumnElement[bool], ...]:
+    """The row is still sending under the lease `message` was claimed (or renewed) with."""
+    return (
+        col(OutboundMessageRow.id) == message.id,
+        col(OutboundMessageRow.status) == SENDING,
+        col(OutboundMessageRow.lease_expires_at) == message.lease_until,
     )

@@ -9,6 +9,10 @@ from typing import Any
 import pytest
 
 from connector.admin.email_log_api import messages_today
+from connector.outbound.config import NotificationSettings
+from connector.outbound.retention import purge_expired
+from connector.storage.outbound import OutboundRepository
+from connector.storage.outbox import Outbox
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import AdminApi, make_admin_api
 from tests.integration.conftest import RunningApp
@@ -155,6 +159,29 @@ def test_email_log_retry_not_failed_or_not_kept_answers_409(
         assert response.status_code == 409, name
         assert api.app.runtime.email_log.get(api.tenant_id, rows[name]) == before
     assert "not kept" in response.json()["error"]
+
+
+def test_email_log_reopen_after_retention_purge_leaves_it_failed(
+    api: AdminApi, rows: dict[str, Any]
+) -> None:
+    """The purge may run between the API's look at the entry and its reopening: the reopen
+    itself must refuse, or the entry would wait, pending and without its copy, forever."""
+    runtime = api.app.runtime
+    repository = OutboundRepository(runtime.engine, runtime.secrets)
+    repository.save_settings(api.tenant_id, NotificationSettings(retention_days=0))
+    assert runtime.email_log.raw(api.tenant_id, rows["failed"]) is not None
+    purge_expired(
+        runtime.engine, repository, Outbox(runtime.engine, runtime.secrets), datetime.now(UTC)
+    )
+    assert runtime.email_log.reopen(api.tenant_id, rows["failed"]) is None
+    stored = runtime.email_log.get(api.tenant_id, rows["failed"])
+    assert stored is not None and stored.outcome == "failed"
+
+    response = api.call("POST", f"/email-log/{rows['failed']}/retry")
+    assert response.status_code == 409
+    assert "purged" in response.json()["error"]
+    stored = runtime.email_log.get(api.tenant_id, rows["failed"])
+    assert stored is not None and stored.outcome == "failed"
 
 
 def test_email_log_retry_unknown_answers_404(api: AdminApi) -> None:

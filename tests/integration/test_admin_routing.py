@@ -127,6 +127,16 @@ _SETTINGS = {
             "not a regular expression",
         ),
         (
+            {
+                "address_rules": [
+                    RULES[0],
+                    {"match": "regex", "pattern": "(?:a|a)*@x", "project_key": "SUP"},
+                ]
+            },
+            "address_rules[1].pattern",
+            "takes too long",
+        ),
+        (
             {"address_rules": [RULES[0], {"pattern": "x@example.com", "project_key": "bil"}]},
             "address_rules[1].project_key",
             "not a Jira project key",

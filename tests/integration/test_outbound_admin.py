@@ -137,6 +137,13 @@ def test_outbound_api_settings_templates_checked(api: AdminApi) -> None:
         "PUT", "/notification-settings", json={"templates": {"comment_html": "{{ oops "}}
     )
     assert broken.status_code == 400 and broken.json()["field"] == "templates.comment_html"
+    huge = api.call(
+        "PUT",
+        "/notification-settings",
+        json={"templates": {"status_text": "{{ 'a' * 300000000 }}"}},
+    )
+    assert huge.status_code == 400 and huge.json()["field"] == "templates.status_text"
+    assert "longer than" in huge.json()["error"]
     saved = api.call(
         "PUT",
         "/notification-settings",

@@ -64,7 +64,7 @@ class Loop:
     def deliver(self, raw: bytes) -> None:
         self.dovecot.deliver(self.user, raw)
 
-    def webhook(self, event: str, issue_key: str, **extra: Any) -> int:
+    def webhook(self, event: str, issue_key: str, *, identifier: bool = True, **extra: Any) -> int:
         issue = self.jira.issue(issue_key)
         assert issue is not None
         payload = {
@@ -79,7 +79,7 @@ class Loop:
             },
             **extra,
         }
-        return self.jira.send_webhook(event, payload).status_code
+        return self.jira.send_webhook(event, payload, identifier=identifier).status_code
 
     def events(self) -> list[Any]:
         return WebhookEvents(self.app.runtime.engine).search(self.tenant_id)
@@ -242,6 +242,22 @@ def test_outbound_agent_comment_reaches_customer_and_reply_comes_back(loop: Loop
     assert any(reason.startswith("own-loop") for reason in reasons)
 
 
+def test_outbound_copied_agent_and_our_own_address_are_not_mailed(loop: Loop) -> None:
+    # A customer copies an agent (a Jira user) and, by reply-all, our own sending address:
+    # neither is a customer to notify, or we would mail Jira users and ourselves.
+    loop.jira.add_user("557058:agent-2", "bob@support.example", "Bob Agent")
+    copied = "Bob <bob@support.example>, support@support.example, boss@customer.example"
+    loop.deliver(_mail("Copied", "See Cc.", Cc=copied))
+    assert loop.poll() == {"created": 1}
+    comment = loop.jira.add_agent_comment("SUP-1", _adf("On it."), AGENT)
+    assert loop.webhook("comment_created", "SUP-1", comment=comment) == 204
+    loop.worker.run_once()
+    assert sorted(d.recipients for d in loop.smtp.delivered) == [
+        ("boss@customer.example",),
+        (CUSTOMER,),
+    ]
+
+
 def test_outbound_internal_comment_and_author_are_never_mailed(loop: Loop) -> None:
     loop.deliver(_mail("Broken chair", "The chair broke."))
     assert loop.poll() == {"created": 1}
@@ -270,7 +286,7 @@ def test_outbound_internal_comment_and_author_are_never_mailed(loop: Loop) -> No
 def test_outbound_status_change_and_project_switch(loop: Loop) -> None:
     loop.deliver(_mail("Login fails", "Cannot log in."))
     assert loop.poll() == {"created": 1}
-    change = {
+    change: dict[str, Any] = {
         "changelog": {
             "items": [
                 {"field": "status", "fieldId": "status", "fromString": "Open", "toString": "Done"}
@@ -296,6 +312,35 @@ def test_outbound_status_change_and_project_switch(loop: Loop) -> None:
     loop.worker.run_once()
     assert len(loop.smtp.delivered) == 1
     assert loop.events()[0].reason == "notifications are off for project SUP"
+
+
+def test_outbound_status_change_redelivered_without_identifier_mails_once(loop: Loop) -> None:
+    loop.deliver(_mail("Login fails", "Cannot log in."))
+    assert loop.poll() == {"created": 1}
+    change: dict[str, Any] = {
+        "changelog": {
+            "id": "10421",
+            "items": [
+                {"field": "status", "fieldId": "status", "fromString": "Open", "toString": "Done"}
+            ],
+        }
+    }
+    for _ in range(2):  # Jira delivers the same change twice, without its delivery id
+        assert loop.webhook("jira:issue_updated", "SUP-1", identifier=False, **change) == 204
+    loop.worker.run_once()
+    assert len(loop.events()) == 2  # both deliveries are in the audit list
+    (mail,) = loop.smtp.delivered
+    assert mail.message["Subject"] == "[SUP-1] Login fails is now Done"
+    assert sorted(e.reason for e in loop.events()) == [
+        "already queued by an earlier delivery of this event",
+        "queued 1 mail(s)",
+    ]
+
+    # A later change of the same issue is news again.
+    again: dict[str, Any] = {"changelog": {**change["changelog"], "id": "10422"}}
+    assert loop.webhook("jira:issue_updated", "SUP-1", identifier=False, **again) == 204
+    loop.worker.run_once()
+    assert len(loop.smtp.delivered) == 2
 
 
 def test_outbound_bad_jwt_is_refused_and_changes_nothing(loop: Loop) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from connector.mail_source import SourcePolicy, SourceSpec
 from connector.polling import poll_source
+from connector.routing.addresses import AddressRule
 from connector.storage.email_log import LogEntry
 from tests.fakes import catalogue as cat
 from tests.fakes.jira import FakeJira
@@ -38,7 +39,13 @@ class Mailroom:
     user: MailUser
     tenant_id: int
 
-    def source(self, project_key: str = "SUP", **policy: Any) -> int:
+    def source(
+        self,
+        project_key: str = "SUP",
+        *,
+        address_rules: tuple[AddressRule, ...] = (),
+        **policy: Any,
+    ) -> int:
         spec = SourceSpec(
             name="Support inbox",
             protocol="imap",
@@ -52,6 +59,7 @@ class Mailroom:
             issue_type="Task",
             timeout_seconds=5,
             policy=SourcePolicy(**policy),
+            address_rules=address_rules,
         )
         sources = self.app.runtime.sources
         source = sources.create(self.tenant_id, spec)
@@ -134,6 +142,20 @@ def test_pipeline_non_jira_sender_written_to_mapped_fields_with_language(room: M
     assert room.jira.validation_failures == []
 
 
+def test_pipeline_long_cc_list_cut_to_a_short_text_field(room: Mailroom) -> None:
+    # Jira refuses a whole issue when a short text field gets over 255 characters.
+    recipients = room.jira.add_custom_field("Email recipients")  # a short text field
+    room.app.runtime.tenant_settings.set_field_mapping(room.tenant_id, {"recipients": recipients})
+    source_id = room.source()
+    crowd = ", ".join(f"colleague{n}@customer.example" for n in range(20))
+    room.deliver("Copied to a crowd", cc=crowd)
+    assert room.poll(source_id) == {"created": 1}
+    value = room.fields("SUP-1")[recipients]
+    assert len(value) == 255 and value.endswith("\u2026")
+    assert value.startswith("colleague0@customer.example, colleague1@customer.example")
+    assert room.jira.validation_failures == []
+
+
 def test_pipeline_language_unmapped_writes_nothing(room: Mailroom) -> None:
     name_field = room.jira.add_custom_field("Email sender name")
     room.app.runtime.tenant_settings.set_field_mapping(room.tenant_id, {"sender_name": name_field})
@@ -184,6 +206,24 @@ def test_pipeline_without_workaround_user_looks_up_as_app(room: Mailroom) -> Non
 
 def _service_project(room: Mailroom) -> None:
     room.jira.add_project("HELP", "Help desk", issue_types=("Task",), project_type="service_desk")
+
+
+def test_pipeline_cc_jira_users_are_known_and_our_own_addresses_left_out(room: Mailroom) -> None:
+    # An agent copied on a customer's mail must not be mailed as a customer; our own address
+    # (or a plus form of it) copied by a reply-all must not become a participant at all.
+    source_id = room.source(address_rules=(AddressRule("support@example.com", "SUP"),))
+    room.deliver(
+        "Copied around",
+        cc="Ada <ada@example.com>, Carol <carol@customer.example>, support+ops@example.com",
+    )
+    assert room.poll(source_id) == {"created": 1}
+    people = room.app.runtime.participants.for_issue(room.tenant_id, "SUP-1")
+    found = {p.address: (p.role, p.jira_account_id) for p in people}
+    assert found == {
+        "jurgen@customer.example": ("sender", None),
+        "ada@example.com": ("cc", "acc-ada"),
+        "carol@customer.example": ("cc", None),
+    }
 
 
 def test_pipeline_jsm_new_sender_becomes_customer_and_cc_participants(room: Mailroom) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import httpx
 import pytest
 import respx
+from jinja2 import TemplateError
 
 from connector.mail.classify import LOOP_HEADER, MailKind, classify
 from connector.mail.message import parse_email
@@ -99,6 +101,63 @@ def test_check_templates_reports_the_broken_one() -> None:
     assert unknown.value.field == "templates.welcome_text"
     with pytest.raises(OutboundConfigError):  # the sandbox refuses Python internals
         check_templates({"comment_text": "{{ summary.__class__.__mro__ }}"})
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "words"),
+    [
+        ("comment_text", "{{ 'a' * 300000000 }}", "longer than"),
+        ("comment_html", "{{ [0] * 300000000 }}", "longer than"),
+        ("status_text", "{{ 7 ** 100000000 }}", "bits"),
+        (
+            "status_html",
+            "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+            "range()",
+        ),
+        (
+            "acknowledgement_text",
+            "{% for a in range(100) %}{% for b in range(200) %}.{% endfor %}{% endfor %}",
+            "range()",
+        ),
+        ("comment_subject", "{{ summary.center(300000000) }}", "a number above"),
+        ("status_subject", "{{ summary|center(300000000) }}", "a number above"),
+        ("acknowledgement_html", "{% for a in range(5000) %}{{ 'x' * 99 }}{% endfor %}", "KiB"),
+        ("comment_text", "{{ 1 / 0 }}", "ZeroDivisionError"),
+    ],
+)
+def test_check_templates_refuses_templates_that_would_exhaust_the_worker(
+    name: str, source: str, words: str
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(OutboundConfigError) as caught:
+        check_templates({name: source})
+    assert time.monotonic() - started < 1.0
+    assert caught.value.field == f"templates.{name}"
+    assert words in caught.value.message
+
+
+def test_render_bounded_templates_still_render_what_notifications_need() -> None:
+    template = (
+        "{% for n in range(3) %}{{ n * 2 }},{% endfor %} {{ summary|center(24) }}"
+        "{{ '-' * 10 }}{{ issue_key + '!' }}"
+    )
+    check_templates({"comment_text": template})
+    rendered = render(
+        "comment",
+        {"issue_key": "SUP-1", "summary": "Printer", "comment_text": "x", "author_name": "A"},
+        {"comment_text": template, "comment_html": "{{ comment_text }}"},
+    )
+    assert rendered.text == "0,2,4, " + "Printer".center(24) + "-" * 10 + "SUP-1!"
+
+
+def test_render_long_output_at_send_time_is_a_template_error() -> None:
+    """A saved template over the limit only with real values still stops, not the worker."""
+    with pytest.raises(TemplateError, match="KiB"):
+        render(
+            "comment",
+            {"issue_key": "SUP-1", "summary": "s", "author_name": "A", "comment_text": "x" * 4000},
+            {"comment_text": "{% for n in range(100) %}{{ comment_text }}{% endfor %}"},
+        )
 
 
 def test_settings_per_project_switch_and_events() -> None:
