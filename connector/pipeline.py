@@ -88,6 +88,9 @@ class _Message:
     def parts(self) -> tuple[MailSource, LogEntry, Understanding, str, int, _Trail]:
         return self.source, self.entry, self.understanding, self.digest, self.attempt, self.trail
 
+    def is_ours(self, address: str) -> bool:
+        return is_own_address(self.source.spec, address)
+
 
 class Pipeline:
     def __init__(
@@ -243,9 +246,7 @@ class Pipeline:
             trail.add(f"created {key} in {draft.project_key} as {draft.issue_type}")
         self._threads.remember(source.tenant_id, digest, key, "inbound")
         if jsm is not None:
-            jsm.add_participants(
-                key, email, lambda address: is_own_address(source.spec, address), trail.add
-            )
+            jsm.add_participants(key, email, msg.is_ours, trail.add)
         self._attach(key, email, understanding, policy, healing=existing is not None, trail=trail)
         self._record_people(source, key, email, person)
         return self._finish(entry, "created", f"created {key}", trail, issue_key=key)
@@ -267,6 +268,11 @@ class Pipeline:
             if added.note:
                 trail.add(added.note)
         self._threads.remember(source.tenant_id, digest, key, "inbound")
+        jsm = self._jsm
+        wants_jsm = bool(jsm and email.cc and msg.route.policy.jsm_customers)
+        # People a reply newly copies join the request, as on a new one.
+        if jsm and wants_jsm and jsm.applies(key.rpartition("-")[0], trail.add):
+            jsm.add_participants(key, email, msg.is_ours, trail.add)
         policy = source.spec.policy
         self._attach(
             key, email, understanding, policy, healing=attempt > 1, trail=trail, reply=True

@@ -252,6 +252,17 @@ def test_pipeline_jsm_new_sender_becomes_customer_and_cc_participants(room: Mail
     assert room.fields("HELP-2")["reporter"]["accountId"] == customers["jurgen@customer.example"]
     assert len(room.jira.customers()) == 2
 
+    # A reply that copies someone new adds them to the request too.
+    room.deliver("Re: HELP-1 Need help", cc="Dan <dan@customer.example>, Ada <ada@example.com>")
+    assert room.poll(source_id) == {"commented": 1}
+    dan = room.jira.customers()["dan@customer.example"]
+    assert room.jira.request_participants("HELP-1") == [
+        "acc-ada",
+        customers["carol@customer.example"],
+        dan,
+    ]
+    assert room.jira.validation_failures == []
+
 
 def test_pipeline_jsm_refused_still_creates_issue_and_logs_why(room: Mailroom) -> None:
     _service_project(room)  # the app lacks Administer Jira: customers cannot be created
