@@ -221,3 +221,53 @@ def test_browser_address_rule_edited_checked_saved_and_listed(
     expect(feed).to_contain_text("mail to billing@example.com → Task")
     admin.screenshot("25-project-settings-address")
     admin.assert_no_server_errors()
+
+
+def test_browser_stored_outbound_password_removed_after_confirmation(
+    admin_browser: AdminBrowser,
+) -> None:
+    admin = admin_browser
+    page = admin.page
+    saved = admin.api.call(
+        "PUT",
+        "/outbound-connection",
+        json={
+            "host": "smtp.example.com",
+            "username": "mailer",
+            "password": "Outbound-Secret-1",
+            "from_address": "support@example.com",
+        },
+    )
+    assert saved.status_code == 200 and saved.json()["has_password"] is True, saved.text
+    admin.open("/pages/notifications")
+    stored = page.locator("#password-stored")
+    expect(stored).to_contain_text("A password is stored")
+    confirm = page.locator("#password-remove-confirm")
+    expect(confirm).to_be_hidden()
+
+    # Still signing in with it: the confirmation warns, and the API's refusal is shown.
+    page.click("#password-remove")
+    expect(confirm).to_be_visible()
+    expect(page.locator("#password-remove-warning")).to_be_visible()
+    admin.screenshot("26-notifications-remove-password-confirm")
+    page.click("#password-remove-yes")
+    form = page.locator("#connection-form")
+    expect(form.locator('[data-error-for="password"]')).to_contain_text("is required")
+    assert admin.api.call("GET", "/outbound-connection").json()["has_password"] is True
+
+    # Another way to sign in chosen: "Keep it" changes nothing, confirming removes it.
+    form.locator("[name=auth]").select_option("none")
+    page.click("#password-remove")
+    expect(page.locator("#password-remove-warning")).to_be_hidden()
+    page.click("#password-remove-no")
+    expect(confirm).to_be_hidden()
+    assert admin.api.call("GET", "/outbound-connection").json()["has_password"] is True
+    page.click("#password-remove")
+    page.click("#password-remove-yes")
+    expect(page.locator("#page-message")).to_contain_text("Removed the stored password.")
+    expect(stored).to_be_hidden()
+    expect(form.locator("[name=password]")).to_have_attribute("placeholder", "")
+    after = admin.api.call("GET", "/outbound-connection").json()
+    assert (after["has_password"], after["auth"]) == (False, "none")
+    admin.screenshot("27-notifications-password-removed")
+    admin.assert_no_server_errors()

@@ -110,7 +110,7 @@ def test_pages_script_imports_are_files_the_app_serves(running_app: RunningApp) 
         for script in STATIC_DIR.glob("*.js")
         for name in LOCAL_IMPORT.findall(script.read_text(encoding="utf-8"))
     }
-    assert {"app.js", "address-rules.js", "outbound-connection.js"} <= imported
+    assert {"app.js", "address-rules.js", "outbound-connection.js", "jira-pickers.js"} <= imported
     for name in sorted(imported):
         response = httpx.get(f"{running_app.base_url}/static/{name}", timeout=10)
         assert response.status_code == 200, name
@@ -181,3 +181,30 @@ def test_jira_lookups_need_an_administrator(api: AdminApi) -> None:
     api.jira.add_user("557058:agent", "agent@example.com", "Agent")
     response = api.call("GET", "/jira/projects", token=api.token("557058:agent"))
     assert response.status_code == 403
+
+
+def test_pages_notifications_password_removal_is_confirmed_and_puts_null(api: AdminApi) -> None:
+    html = httpx.get(_page_url(api, "/pages/notifications"), timeout=10).text
+    # Offered only once a password is stored, and only after a confirmation.
+    assert re.search(r'id="password-stored"[^>]*hidden', html)
+    assert re.search(r'id="password-remove-confirm"[^>]*hidden', html)
+    assert ">Remove stored password</button>" in html
+    script = (STATIC_DIR / "outbound-connection.js").read_text(encoding="utf-8")
+    assert "{ ...read(), password: null }" in script
+
+    # The contract the script relies on: null forgets the password, unless it still signs in.
+    body = {
+        "host": "smtp.example.com",
+        "username": "mailer",
+        "from_address": "support@example.com",
+    }
+    saved = api.call("PUT", "/outbound-connection", json={**body, "password": "Outbound-1"})
+    assert saved.status_code == 200 and saved.json()["has_password"] is True
+    refused = api.call("PUT", "/outbound-connection", json={**body, "password": None})
+    assert refused.status_code == 400 and refused.json()["field"] == "password"
+    removed = api.call(
+        "PUT", "/outbound-connection", json={**body, "auth": "none", "password": None}
+    )
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["has_password"] is False
+    assert api.call("GET", "/outbound-connection").json()["has_password"] is False

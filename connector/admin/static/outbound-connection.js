@@ -55,7 +55,8 @@ function fill(connection) {
   input("enabled").checked = connection.enabled !== false;
   input("password").value = "";
   input("password").placeholder = connection.has_password ? "Stored: leave empty to keep it" : "";
-  $("c-password-help").textContent = connection.has_password ? "A password is stored; it is never shown." : "";
+  $("password-stored").hidden = !connection.has_password;
+  $("password-remove-confirm").hidden = true;
   showStatus(connection);
   showRelevant();
 }
@@ -128,7 +129,26 @@ async function sendTest() {
   if (!edited) await load();
 }
 
+/** Removing saves the form as shown with `password: null` (the API's way to forget it), so an
+ * admin who has just chosen another way to sign in needs one step, not two. */
+function askRemovePassword() {
+  $("password-remove-warning").hidden = input("auth").value !== "password";
+  $("password-remove-confirm").hidden = false;
+}
+
+async function removePassword() {
+  clearErrors(form());
+  const answer = await api("PUT", "/outbound-connection", { ...read(), password: null });
+  $("password-remove-confirm").hidden = true;
+  if (!answer.ok) return showError(form(), answer.data);
+  fill(answer.data);
+  showBanner("Removed the stored password. Send a test to see that mail still leaves.", "success");
+}
+
 export function startConnection() {
+  $("password-remove").addEventListener("click", askRemovePassword);
+  $("password-remove-yes").addEventListener("click", removePassword);
+  $("password-remove-no").addEventListener("click", () => { $("password-remove-confirm").hidden = true; });
   form().addEventListener("submit", save);
   $("connection-test").addEventListener("click", sendTest);
   form().addEventListener("input", (event) => {

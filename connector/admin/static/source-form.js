@@ -2,6 +2,7 @@
 // Field names are the API's, so an API refusal naming a field lands beside that input.
 
 import { h, presets } from "./app.js";
+import { jiraPickers } from "./jira-pickers.js";
 
 // Settings the API takes back on PUT; the form keeps the ones it does not show unchanged.
 const SETTINGS = [
@@ -38,8 +39,9 @@ function text(name, value, attrs = {}) {
 
 /**
  * Render the form into `container` for `source` (null for a new one). `withProject` shows
- * project and issue type (the wizard asks for them in its own step). `onProvider(preset)` is
- * told when the provider changes (the wizard shows OAuth buttons for Google and Microsoft).
+ * project and issue type, picked from Jira (the wizard asks for them in its own step).
+ * `onProvider(preset)` is told when the provider changes (the wizard shows OAuth buttons for
+ * Google and Microsoft).
  */
 export function renderSourceForm(container, source, { withProject = false, onProvider } = {}) {
   const s = source || {};
@@ -94,9 +96,14 @@ export function renderSourceForm(container, source, { withProject = false, onPro
       "Mail that is no reply",
       select("unmatched", [["create", "Creates an issue"], ["ignore", "Is ignored"]], s.unmatched || "create"),
     ),
-    withProject ? field("Project key", text("project_key", s.project_key)) : null,
-    withProject ? field("Issue type", text("issue_type", s.issue_type)) : null,
   ];
+  if (withProject) {
+    const pickers = jiraPickers(s);
+    parts.push(
+      field("Project", pickers.project.element, pickers.project.note),
+      field("Issue type", pickers.issueType.element, pickers.issueType.note),
+    );
+  }
   container.replaceChildren(...parts.filter(Boolean));
 
   const applyPreset = (fill) => {

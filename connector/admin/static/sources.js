@@ -129,31 +129,58 @@ function openEnable(source) {
   $("enable-estimate").textContent = "Connecting to the mailbox to see how much mail is waiting…";
   $("enable-acknowledge").checked = false;
   $("enable-acknowledge").closest("label").hidden = true;
+  $("enable-skip").hidden = true;
   $("enable-error").textContent = "";
   $("enable-panel").hidden = false;
-  enable(false);
+  enable({});
 }
 
-async function enable(acknowledge) {
+/** Enabling needs the box ticked once the answer says the backlog is over the threshold. */
+function acknowledgeNeeded() {
+  return !$("enable-acknowledge").closest("label").hidden;
+}
+
+function updateEnableButton() {
+  $("enable-confirm").disabled = acknowledgeNeeded() && !$("enable-acknowledge").checked;
+}
+
+async function enable(options) {
   const source = enabling;
   $("enable-error").textContent = "";
-  const answer = await api("POST", `/mail-sources/${source.id}/enable`, acknowledge ? { acknowledge: true } : {});
+  $("enable-confirm").disabled = true;
+  $("enable-skip").disabled = true;
+  const answer = await api("POST", `/mail-sources/${source.id}/enable`, options);
+  $("enable-skip").disabled = false;
   if (answer.status === 409 && answer.data.estimate) {
     const estimate = answer.data.estimate;
+    const count = `${estimate.messages}${estimate.more ? "+" : ""}`;
     $("enable-estimate").textContent =
-      `${estimate.messages}${estimate.more ? "+" : ""} messages arrived while it was off and would be processed now.`;
+      `${count} messages arrived while it was off, more than ${estimate.acknowledge_above}: ` +
+      "each would become an issue or a comment now.";
     $("enable-acknowledge").closest("label").hidden = false;
+    $("enable-skip").hidden = false;
+    updateEnableButton();
     return;
   }
+  updateEnableButton();
   if (!answer.ok) {
     $("enable-estimate").textContent = "";
     $("enable-error").textContent = answer.data.error;
     return;
   }
   const count = answer.data.estimate.messages;
+  const more = answer.data.estimate.more ? "+" : "";
   closePanels();
-  showBanner(`Enabled ${source.name}${count ? `: ${count} waiting message${count === 1 ? "" : "s"} will be processed` : ""}.`, "success");
+  showBanner(`Enabled ${source.name}${count ? `: ${count}${more} waiting message${count === 1 ? "" : "s"} will be processed` : ""}.`, "success");
   await load();
+}
+
+function confirmEnable() {
+  if (acknowledgeNeeded() && !$("enable-acknowledge").checked) {
+    $("enable-error").textContent = "Tick the box to confirm these messages may be processed.";
+    return;
+  }
+  enable(acknowledgeNeeded() ? { acknowledge: true } : {});
 }
 
 async function disable(source) {
@@ -203,7 +230,9 @@ function start() {
   $("edit-form").addEventListener("submit", saveEdit);
   $("edit-test").addEventListener("click", testEdit);
   $("edit-cancel").addEventListener("click", closePanels);
-  $("enable-confirm").addEventListener("click", () => enable($("enable-acknowledge").checked));
+  $("enable-confirm").addEventListener("click", confirmEnable);
+  $("enable-acknowledge").addEventListener("change", updateEnableButton);
+  $("enable-skip").addEventListener("click", () => enable({ skip_existing: true }));
   $("enable-cancel").addEventListener("click", closePanels);
   $("delete-confirm").addEventListener("click", confirmDelete);
   $("delete-cancel").addEventListener("click", closePanels);
