@@ -8,12 +8,13 @@ import threading
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connector import logs
-from connector.admin.api import api_routes
+from connector.admin.api import api_routes, http_error
 from connector.admin.pages import page
 from connector.admin.static_files import static_routes
 from connector.runtime import Runtime
@@ -92,7 +93,9 @@ def create_app(
                 scheduler.stop()
                 thread.join(timeout=30)
 
-    app = Starlette(routes=build_routes(), lifespan=lifespan)
+    app = Starlette(
+        routes=build_routes(), lifespan=lifespan, exception_handlers={HTTPException: http_error}
+    )
     app.state.runtime = runtime
     app.state.jira_event_handler = jira_event_handler
     return app

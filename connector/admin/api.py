@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from connector.admin import (
@@ -51,6 +52,29 @@ async def tenant_info(request: Request) -> Response:
             "enabled": tenant.enabled,
         }
     )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """The router's own refusals (no such path, method not allowed) in the API's error shape.
+
+    A path such as `/mail-sources/-1` matches no route (ids are `:int`, digits only), so the
+    router answers before any handler; under /api/v1 that answer is JSON like every other
+    refusal, so clients parse one format. Elsewhere Starlette's plain-text answer stays.
+    """
+    if not isinstance(exc, HTTPException):
+        raise exc
+    headers = dict(exc.headers or {})
+    if not request.url.path.startswith(PREFIX + "/"):
+        if exc.status_code in {204, 304}:  # as Starlette's own handler: no body allowed
+            return Response(status_code=exc.status_code, headers=headers)
+        return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=headers)
+    message = {
+        404: "no such API path or item; the paths are in /api/v1/openapi.json",
+        405: f"{request.method} is not allowed on this path",
+    }.get(exc.status_code, str(exc.detail))
+    response = ApiError(exc.status_code, message).to_response()
+    response.headers.update(headers)  # e.g. 405's Allow
+    return response
 
 
 def api_routes() -> list[Route]:

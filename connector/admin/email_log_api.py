@@ -48,18 +48,18 @@ def list_entries(call: ApiCall) -> Answer:
     outcome = call.query.get("outcome") or None
     if outcome is not None and outcome not in OUTCOMES:
         raise ApiError(400, f"outcome: must be one of {', '.join(OUTCOMES)}", field="outcome")
-    limit = _query_int(call, "limit")
+    limit = call.query_int("limit")
     limit = DEFAULT_LIMIT if limit is None else limit
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(400, f"limit: must be from 1 to {MAX_LIMIT}", field="limit")
-    source_id = _query_int(call, "source_id")
+    source_id = call.query_int("source_id")
     entries = call.runtime.email_log.search(
         call.tenant.id,
         source_id=source_id,
         outcome=outcome,
         text=call.query.get("q", ""),
         limit=limit,
-        before_id=_query_int(call, "before_id"),
+        before_id=call.query_int("before_id"),
     )
     names = _source_names(call)
     display_url = call.tenant.display_url
@@ -129,15 +129,6 @@ def retry_entry(call: ApiCall) -> Answer:
             raw_kept=True,
         )
     )
-
-
-def _query_int(call: ApiCall, name: str) -> int | None:
-    text = call.query.get(name, "").strip()
-    if not text:
-        return None
-    if not (text.isascii() and text.isdigit()):
-        raise ApiError(400, f"{name}: must be a whole number", field=name)
-    return int(text)
 
 
 def _source_names(call: ApiCall) -> dict[int, str]:

@@ -27,6 +27,9 @@ from connector.tenant import Tenant
 log = logging.getLogger(__name__)
 
 _MAX_BODY_BYTES = 256 * 1024
+# Row ids are 64-bit signed in SQLite and PostgreSQL; a larger number names no row, and handing
+# it to the database driver fails (OverflowError, NumericValueOutOfRange) instead of matching.
+MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,22 @@ class ApiCall:
         return self.caller.tenant.client_key
 
     def path_int(self, name: str) -> int:
+        """An id from the path; one no row can have is "not found", as for any absent id."""
         value = self.path_params[name]
         if not isinstance(value, int):
             raise ApiError(404, f"{name} must be a number")
+        if not 0 <= value <= MAX_ID:
+            raise ApiError(404, f"no item with {name} {value}")
         return value
+
+    def query_int(self, name: str) -> int | None:
+        """A whole number from the query string (absent or empty: None), at most `MAX_ID`."""
+        text = self.query.get(name, "").strip()
+        if not text:
+            return None
+        if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
+            raise ApiError(400, f"{name}: must be a whole number from 0 to {MAX_ID}", field=name)
+        return int(text)
 
     def body(self, *, optional: bool = False) -> dict[str, Any]:
         """The JSON object sent; `optional`: an empty body reads as `{}`."""

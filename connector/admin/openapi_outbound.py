@@ -202,6 +202,8 @@ OUTBOUND_SCHEMAS: dict[str, Schema] = {
         {
             "configured": {"type": "boolean"},
             **_CONNECTION_SETTINGS,
+            # Not format email in the answer: until a connection is saved it is "".
+            "from_address": _string("the sender address; empty until saved"),
             "has_password": {"type": "boolean"},
             "status": _string("unknown until used", enum=["unknown", "ok", "error"]),
             "status_message": _string(),

@@ -191,7 +191,7 @@ def list_webhook_events(call: ApiCall) -> Answer:
         status=status,
         event=call.query.get("event") or None,
         limit=limit,
-        before_id=_query_int(call, "before_id"),
+        before_id=call.query_int("before_id"),
     )
     return Answer(
         {
@@ -211,7 +211,7 @@ def list_messages(call: ApiCall) -> Answer:
         status=status,
         issue_key=call.query.get("issue_key") or None,
         limit=limit,
-        before_id=_query_int(call, "before_id"),
+        before_id=call.query_int("before_id"),
     )
     return Answer(
         {
@@ -288,17 +288,8 @@ def _choice(call: ApiCall, name: str, choices: tuple[str, ...]) -> str | None:
 
 
 def _limit(call: ApiCall) -> int:
-    limit = _query_int(call, "limit")
+    limit = call.query_int("limit")
     limit = DEFAULT_LIMIT if limit is None else limit
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(400, f"limit: must be from 1 to {MAX_LIMIT}", field="limit")
     return limit
-
-
-def _query_int(call: ApiCall, name: str) -> int | None:
-    text = call.query.get(name, "").strip()
-    if not text:
-        return None
-    if not (text.isascii() and text.isdigit()):
-        raise ApiError(400, f"{name}: must be a whole number", field=name)
-    return int(text)

@@ -14,11 +14,17 @@ from connector.connect.jwt import RequestTarget, canonical_path, parse_query
 
 
 def request_target(request: Request, base_path: str) -> RequestTarget:
-    """The request as Jira signed it: method, path below BASE_URL, decoded query."""
+    """The request as Jira signed it: method, path below BASE_URL, decoded query.
+
+    Read from the ASGI scope, not `request.url`: Starlette rebuilds the URL from the decoded
+    path and re-parses it, so a path segment holding an encoded `?` or `#` (`%3F`, `%23`) would
+    lose the rest of the path to the query or fragment, and a correctly signed token fail qsh.
+    """
+    query_string = request.scope.get("query_string", b"")
     return RequestTarget(
         method=request.method.upper(),
-        path=canonical_path(request.url.path, base_path),
-        query=parse_query(request.url.query),
+        path=canonical_path(request.scope["path"], base_path),  # `request.url.path` before re-parse
+        query=parse_query(query_string.decode("utf-8", "replace")),
     )
 
 

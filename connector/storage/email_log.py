@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import Text, func, literal, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -23,6 +23,8 @@ from connector.storage.models import EmailLogRow, as_utc, as_utc_or_none, utc_no
 from connector.storage.secrets import SecretBox
 
 PENDING = "pending"
+# Put before the failure reason when an admin asks for a retry.
+RETRY_REASON = "retry asked for by an admin; it had failed: "
 FINAL_OUTCOMES = frozenset({"created", "commented", "ignored", "duplicate", "failed"})
 
 
@@ -192,7 +194,14 @@ class EmailLog:
                     col(EmailLogRow.outcome) == "failed",
                     col(EmailLogRow.raw_encrypted).is_not(None),
                 )
-                .values(outcome=PENDING, attempts=0, next_attempt_at=None, updated_at=utc_now())
+                .values(
+                    outcome=PENDING,
+                    attempts=0,
+                    next_attempt_at=None,
+                    # The failure stays readable, marked as the past until the retry ends.
+                    reason=literal(RETRY_REASON, Text) + col(EmailLogRow.reason),
+                    updated_at=utc_now(),
+                )
             )
             session.commit()
             if result.rowcount != 1:  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from connector.admin.access import AdminCache
+from connector.connect.jwt import RequestTarget, encode_token
 from connector.tenant import Tenant
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import AdminApi, make_admin_api
@@ -57,6 +58,21 @@ def test_api_qsh_token_for_the_request_is_accepted(api: AdminApi) -> None:
     response = api.call("GET", "/mail-sources?q=support", token=token)
     assert response.status_code == 200
     assert response.json() == {"sources": []}
+
+
+def test_api_qsh_token_for_path_with_encoded_question_mark_is_accepted(api: AdminApi) -> None:
+    """`%3F` in a path segment is part of the path: the qsh covers the decoded path whole (it
+    used to be split at the `?`, so a correctly signed request was refused with 401)."""
+    target = RequestTarget(method="GET", path="/api/v1/jira/projects/A?B#C/issue-types", query=())
+    token = encode_token(
+        issuer=api.jira.client_key,
+        shared_secret=api.jira.shared_secret,
+        target=target,
+        extra_claims={"sub": api.account_id},
+    )
+    response = api.call("GET", "/jira/projects/A%3FB%23C/issue-types", token=token)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "project_key"
 
 
 def test_api_user_not_admin_answers_403_with_reason(api: AdminApi) -> None:

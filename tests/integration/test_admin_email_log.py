@@ -116,6 +116,16 @@ def test_email_log_list_bad_filter_names_field(api: AdminApi) -> None:
         assert response.json()["field"] == field
 
 
+def test_email_log_numbers_beyond_64_bits_answer_400_or_404_not_500(api: AdminApi) -> None:
+    for name in ("source_id", "before_id", "limit"):
+        response = api.call("GET", f"/email-log?{name}={2**63}")
+        assert response.status_code == 400, (name, response.text)
+        assert response.json()["field"] == name
+    for suffix in ("", "/retry"):
+        method = "POST" if suffix else "GET"
+        assert api.call(method, f"/email-log/{2**64}{suffix}").status_code == 404
+
+
 def test_email_log_detail_has_headers_and_trail(api: AdminApi, rows: dict[str, Any]) -> None:
     response = api.call("GET", f"/email-log/{rows['failed']}")
     assert response.status_code == 200
@@ -142,10 +152,13 @@ def test_email_log_detail_other_tenant_answers_404(api: AdminApi, rows: dict[str
 
 
 def test_email_log_retry_failed_makes_it_pending(api: AdminApi, rows: dict[str, Any]) -> None:
+    failure = api.call("GET", f"/email-log/{rows['failed']}").json()["reason"]
     response = api.call("POST", f"/email-log/{rows['failed']}/retry")
     assert response.status_code == 200
     assert response.json()["outcome"] == "pending"
     assert response.json()["attempts"] == 0
+    # Pending again, and the reason says so rather than repeating the failure as current.
+    assert response.json()["reason"] == f"retry asked for by an admin; it had failed: {failure}"
     stored = api.app.runtime.email_log.get(api.tenant_id, rows["failed"])
     assert stored is not None and stored.outcome == "pending"
 

@@ -242,3 +242,26 @@ def test_sources_password_never_in_any_answer(api: AdminApi) -> None:
     api.call("DELETE", path)
     assert len(api.answers) == 6
     assert all(PASSWORD not in answer.text for answer in api.answers)
+
+
+def test_source_id_beyond_64_bits_answers_404_not_500(api: AdminApi) -> None:
+    """No row has such an id; the database driver cannot even take it (it used to be a 500)."""
+    huge = 2**63
+    for method, suffix in (("GET", ""), ("PUT", ""), ("POST", "/test"), ("POST", "/route-check")):
+        body = source_body() if method == "PUT" else {}
+        response = api.call(method, f"/mail-sources/{huge}{suffix}", json=body)
+        assert response.status_code == 404, (method, suffix, response.text)
+        assert response.json()["field"] is None
+    assert api.call("GET", f"/mail-sources/{2**63 - 1}").status_code == 404
+
+
+def test_source_path_that_is_no_id_answers_json_404(api: AdminApi) -> None:
+    """`-1` matches no route (ids are digits); the router's answer is the API's JSON shape."""
+    response = api.call("GET", "/mail-sources/-1")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert set(response.json()) == {"error", "field"}
+    wrong_method = api.call("PATCH", "/mail-sources")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["field"] is None
+    assert "GET" in wrong_method.headers["allow"]

@@ -191,3 +191,11 @@ def test_outbound_api_messages_list_retry_and_tenant_isolation(api: AdminApi) ->
         other_api = make_admin_api(api.app, other)
         assert other_api.call("GET", "/outbound-messages").json()["messages"] == []
         assert other_api.call("POST", f"/outbound-messages/{queued.id}/retry").status_code == 404
+
+
+def test_outbound_api_ids_beyond_64_bits_answer_400_or_404_not_500(api: AdminApi) -> None:
+    for path in ("/outbound-messages", "/webhook-events"):
+        response = api.call("GET", f"{path}?before_id={2**63}")
+        assert response.status_code == 400, (path, response.text)
+        assert response.json()["field"] == "before_id"
+    assert api.call("POST", f"/outbound-messages/{2**63}/retry").status_code == 404
