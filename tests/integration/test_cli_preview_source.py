@@ -18,7 +18,7 @@ from connector.storage.secrets import SecretBox
 from connector.storage.sources import SourceRepository
 from connector.storage.tenants import TenantRepository
 from connector.storage.threads import ThreadRepository
-from connector.tenant import InstallPayload
+from tests.integration.tenants import install_payload
 from tests.integration.test_cli import _connector
 
 FORWARDED = (
@@ -40,19 +40,7 @@ def stored(tmp_path: Path, encryption_key: str) -> tuple[dict[str, str], int]:
     engine = make_engine(database_url)
     migrate(engine)
     secrets = SecretBox([encryption_key])
-    tenant, _ = TenantRepository(engine, secrets).save_install(
-        InstallPayload(
-            key="mail-connector",
-            client_key="jira:site-cli",
-            shared_secret="shared-secret-" + "x" * 40,
-            base_url="https://site-cli.atlassian.net",
-            display_url="https://site-cli.atlassian.net",
-            product_type="jira",
-            description="Jira",
-            server_version="100",
-            plugins_version="1.0",
-        )
-    )
+    tenant, _ = TenantRepository(engine, secrets).save_install(install_payload("jira:site-cli"))
     spec = SourceSpec(
         name="Helpdesk",
         protocol="imap",

@@ -17,7 +17,7 @@ from connector.storage.secrets import SecretBox
 from connector.storage.sources import SourceRepository
 from connector.storage.tenants import TenantRepository
 from connector.storage.threads import ParticipantRepository, ThreadRepository
-from connector.tenant import InstallPayload
+from tests.integration.tenants import install_payload
 from tests.servers.messages import build_message
 
 
@@ -60,17 +60,7 @@ def test_interrupted_attempt_waits_for_the_index_then_finds_the_issue(
 ) -> None:
     secrets = SecretBox([encryption_key])
     tenant, _ = TenantRepository(migrated_engine, secrets).save_install(
-        InstallPayload(
-            key="mail-connector",
-            client_key="jira:settle",
-            shared_secret="shared-secret-" + "x" * 40,
-            base_url="https://settle.atlassian.net",
-            display_url="https://settle.atlassian.net",
-            product_type="jira",
-            description="Jira",
-            server_version="100",
-            plugins_version="1.0",
-        )
+        install_payload("jira:settle")
     )
     spec = SourceSpec(
         name="Support",

@@ -15,6 +15,7 @@ from connector.storage.db import alembic_config, current_revision, make_engine, 
 from connector.storage.secrets import SecretBox, SecretDecryptionError
 from connector.storage.tenants import TenantRepository
 from connector.tenant import InstallPayload
+from tests.integration.tenants import install_payload
 
 SECRET = "shared-secret-ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789"
 
@@ -22,18 +23,7 @@ SECRET = "shared-secret-ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789"
 def _payload(
     secret: str = SECRET, client_key: str = "jira:site-1", oauth_client_id: str | None = None
 ) -> InstallPayload:
-    return InstallPayload(
-        key="mail-connector",
-        client_key=client_key,
-        shared_secret=secret,
-        base_url="https://site-1.atlassian.net",
-        display_url="https://site-1.atlassian.net",
-        product_type="jira",
-        description="Jira",
-        server_version="100",
-        plugins_version="1.0",
-        oauth_client_id=oauth_client_id,
-    )
+    return install_payload(client_key, shared_secret=secret, oauth_client_id=oauth_client_id)
 
 
 def _head(engine: Engine) -> str | None:

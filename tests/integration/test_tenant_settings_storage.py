@@ -10,25 +10,13 @@ from sqlalchemy.engine import Engine
 from connector.storage.secrets import SecretBox
 from connector.storage.tenant_settings import ROLES, TenantSettingsRepository, WorkaroundStatus
 from connector.storage.tenants import TenantRepository
-from connector.tenant import InstallPayload
+from tests.integration.tenants import install_payload
 
 TOKEN = "ATATT3xFfGF0-very-secret-api-token"
 
 
 def _install(tenants: TenantRepository, client_key: str) -> int:
-    tenant, _ = tenants.save_install(
-        InstallPayload(
-            key="mail-connector",
-            client_key=client_key,
-            shared_secret="shared-secret-" + "x" * 40,
-            base_url=f"https://{client_key.split(':')[1]}.atlassian.net",
-            display_url=f"https://{client_key.split(':')[1]}.atlassian.net",
-            product_type="jira",
-            description="Jira",
-            server_version="100",
-            plugins_version="1.0",
-        )
-    )
+    tenant, _ = tenants.save_install(install_payload(client_key))
     return tenant.id
 
 
