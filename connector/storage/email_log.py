@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from connector.storage.models import EmailLogRow, as_utc, as_utc_or_none, utc_now
+from connector.storage.paging import newest_first
 from connector.storage.secrets import SecretBox
 
 PENDING = "pending"
@@ -219,25 +220,27 @@ class EmailLog:
         before_id: int | None = None,
     ) -> list[LogEntry]:
         """Newest first; `text` matches sender, subject, reason and issue key."""
+        conditions = []
+        if text.strip():
+            pattern = f"%{text.strip().lower()}%"
+            searched = (
+                col(EmailLogRow.sender),
+                col(EmailLogRow.subject),
+                col(EmailLogRow.reason),
+                col(EmailLogRow.issue_key),
+            )
+            conditions.append(or_(*(column.ilike(pattern) for column in searched)))
+        query = newest_first(
+            EmailLogRow,
+            tenant_id,
+            limit=limit,
+            before_id=before_id,
+            conditions=conditions,
+            source_id=source_id,
+            outcome=outcome,
+        )
         with Session(self._engine) as session:
-            statement = select(EmailLogRow).where(EmailLogRow.tenant_id == tenant_id)
-            if source_id is not None:
-                statement = statement.where(EmailLogRow.source_id == source_id)
-            if outcome:
-                statement = statement.where(EmailLogRow.outcome == outcome)
-            if before_id is not None:
-                statement = statement.where(col(EmailLogRow.id) < before_id)
-            if text.strip():
-                pattern = f"%{text.strip().lower()}%"
-                statement = statement.where(
-                    or_(
-                        col(EmailLogRow.sender).ilike(pattern),
-                        col(EmailLogRow.subject).ilike(pattern),
-                        col(EmailLogRow.reason).ilike(pattern),
-                        col(EmailLogRow.issue_key).ilike(pattern),
-                    )
-                )
-            rows = session.exec(statement.order_by(col(EmailLogRow.id).desc()).limit(limit))
+            rows = session.exec(query)
             return [_entry(row) for row in rows.all()]
 
     def pending_retries(self, source_id: int, now: datetime) -> list[LogEntry]:

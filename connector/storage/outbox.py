@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from connector.storage.models import OutboundMessageRow, as_utc, as_utc_or_none, utc_now
+from connector.storage.paging import newest_first
 from connector.storage.secrets import SecretBox
 
 QUEUED, SENDING, SENT, RETRY, FAILED = "queued", "sending", "sent", "retry", "failed"
@@ -224,14 +225,14 @@ class Outbox:
         limit: int = 50,
         before_id: int | None = None,
     ) -> list[OutboundMessage]:
-        query = select(OutboundMessageRow).where(OutboundMessageRow.tenant_id == tenant_id)
-        if status:
-            query = query.where(OutboundMessageRow.status == status)
-        if issue_key:
-            query = query.where(OutboundMessageRow.issue_key == issue_key)
-        if before_id is not None:
-            query = query.where(col(OutboundMessageRow.id) < before_id)
-        query = query.order_by(col(OutboundMessageRow.id).desc()).limit(limit)
+        query = newest_first(
+            OutboundMessageRow,
+            tenant_id,
+            limit=limit,
+            before_id=before_id,
+            status=status,
+            issue_key=issue_key,
+        )
         with Session(self._engine) as session:
             return [_message(row) for row in session.exec(query).all()]
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from connector.storage.models import WebhookEventRow, as_utc, as_utc_or_none, utc_now
+from connector.storage.paging import newest_first
 
 RECEIVED, WORKING, HANDLED, IGNORED, RETRY, FAILED = (
     "received",
@@ -148,14 +149,9 @@ class WebhookEvents:
         limit: int = 50,
         before_id: int | None = None,
     ) -> list[WebhookEvent]:
-        query = select(WebhookEventRow).where(WebhookEventRow.tenant_id == tenant_id)
-        if status:
-            query = query.where(WebhookEventRow.status == status)
-        if event:
-            query = query.where(WebhookEventRow.event == event)
-        if before_id is not None:
-            query = query.where(col(WebhookEventRow.id) < before_id)
-        query = query.order_by(col(WebhookEventRow.id).desc()).limit(limit)
+        query = newest_first(
+            WebhookEventRow, tenant_id, limit=limit, before_id=before_id, status=status, event=event
+        )
         with Session(self._engine) as session:
             return [_event(row) for row in session.exec(query).all()]
 
