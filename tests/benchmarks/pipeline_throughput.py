@@ -57,7 +57,6 @@ from typing import Any
 from cryptography.fernet import Fernet
 
 from connector.app import create_app
-from connector.mail_source import SourceSpec
 from connector.polling import BATCH_SIZE, PARALLEL_MESSAGES, poll_source
 from connector.runtime import Runtime
 from connector.storage.db import make_engine, migrate
@@ -66,6 +65,7 @@ from tests.benchmarks.remote_jira import JiraHost, remote_jira, tcp_listener
 from tests.conftest import make_settings
 from tests.fakes.server import LoopbackServer
 from tests.servers.dovecot import Dovecot, MailUser
+from tests.servers.sources import dovecot_spec
 
 POLL_LIMIT = 500
 PROJECT = "SUP"
@@ -204,18 +204,8 @@ def _mail(bench: Bench, tag: str, count: int) -> list[bytes]:
 
 def _new_source(bench: Bench, tag: str) -> tuple[int, MailUser]:
     user = bench.dovecot.new_user(f"bench-{tag}")
-    spec = SourceSpec(
-        name=f"Benchmark {tag}",
-        protocol="imap",
-        host=bench.dovecot.host,
-        port=bench.dovecot.ports.imaps,
-        security="ssl",
-        verify_tls=False,
-        username=user.name,
-        password=user.password,
-        project_key=PROJECT,
-        issue_type="Task",
-        timeout_seconds=30,
+    spec = dovecot_spec(
+        bench.dovecot, user, name=f"Benchmark {tag}", project_key=PROJECT, timeout_seconds=30
     )
     source = bench.runtime.sources.create(bench.tenant_id, spec)
     bench.runtime.sources.set_enabled(bench.tenant_id, source.id, True)

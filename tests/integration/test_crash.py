@@ -22,12 +22,12 @@ import pytest
 
 from connector.jira.auth import tenant_site
 from connector.jira.client import JiraClient
-from connector.mail_source import SourceSpec
 from connector.polling import poll_source
 from connector.routing.match import message_id_digest
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.servers.dovecot import Dovecot, MailUser
+from tests.servers.sources import dovecot_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = int(os.environ.get("CRASH_TEST_MESSAGES", "30"))
@@ -66,18 +66,7 @@ def test_crash_killed_worker_processes_every_message_exactly_once(
     runtime = running_app.runtime
     tenant = runtime.tenants.get(fake_jira.client_key)
     assert tenant is not None
-    spec = SourceSpec(
-        name="crashing",
-        protocol="imap",
-        host=dovecot.host,
-        port=dovecot.ports.imaps,
-        verify_tls=False,
-        username=mail_user.name,
-        password=mail_user.password,
-        project_key="SUP",
-        issue_type="Task",
-        timeout_seconds=10,
-    )
+    spec = dovecot_spec(dovecot, mail_user, name="crashing", timeout_seconds=10)
     source = runtime.sources.create(tenant.id, spec)
     runtime.sources.set_enabled(tenant.id, source.id, True)
     assert poll_source(runtime, source.id, owner="crash-test-worker").ok  # the baseline

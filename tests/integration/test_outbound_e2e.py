@@ -16,7 +16,6 @@ import pytest
 from sqlmodel import Session, select
 
 from connector.mail.classify import LOOP_HEADER
-from connector.mail_source import SourcePolicy, SourceSpec
 from connector.outbound.compose import loop_header_value
 from connector.outbound.config import ConnectionSpec, NotificationSettings
 from connector.outbound.worker import OutboundWorker
@@ -29,6 +28,7 @@ from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.smtp import Delivered, SmtpServer
+from tests.servers.sources import dovecot_spec
 
 AGENT = "557058:agent-1"
 CUSTOMER = "jurgen@customer.example"
@@ -103,20 +103,7 @@ def loop(
     fake_jira.add_user(AGENT, "agent@support.example", "Ada Agent")
     tenant = runtime.tenants.get(fake_jira.client_key)
     assert tenant is not None
-    spec = SourceSpec(
-        name="Support inbox",
-        protocol="imap",
-        host=dovecot.host,
-        port=dovecot.ports.imaps,
-        security="ssl",
-        verify_tls=False,
-        username=mail_user.name,
-        password=mail_user.password,
-        project_key="SUP",
-        issue_type="Task",
-        timeout_seconds=5,
-        policy=SourcePolicy(),
-    )
+    spec = dovecot_spec(dovecot, mail_user)
     source = runtime.sources.create(tenant.id, spec)
     runtime.sources.set_enabled(tenant.id, source.id, True)
     OutboundRepository(runtime.engine, runtime.secrets).save_connection(

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from connector.mail_source import SourceSpec
 from connector.polling import jira_tracker, poll_source
 from connector.routing.match import message_id_digest
 from connector.storage.email_log import LogEntry
@@ -20,6 +19,7 @@ from connector.storage.models import utc_now
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.servers.dovecot import Dovecot, MailUser
+from tests.servers.sources import dovecot_spec
 
 ADA = "Ada Lovelace <ada@example.com>"
 STRANGER = "Jürgen Müller <jurgen@customer.example>"
@@ -89,19 +89,7 @@ def thread(
     fake_jira.add_user("acc-ada", "ada@example.com", "Ada Lovelace")
     tenant = running_app.runtime.tenants.get(fake_jira.client_key)
     assert tenant is not None
-    spec = SourceSpec(
-        name="Support inbox",
-        protocol="imap",
-        host=dovecot.host,
-        port=dovecot.ports.imaps,
-        security="ssl",
-        verify_tls=False,
-        username=mail_user.name,
-        password=mail_user.password,
-        project_key="SUP",
-        issue_type="Task",
-        timeout_seconds=5,
-    )
+    spec = dovecot_spec(dovecot, mail_user)
     source = running_app.runtime.sources.create(tenant.id, spec)
     running_app.runtime.sources.set_enabled(tenant.id, source.id, True)
     ready = Thread(running_app, fake_jira, dovecot, mail_user, tenant.id, source.id)

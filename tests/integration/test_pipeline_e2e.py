@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from connector.mail_source import SourcePolicy, SourceSpec
+from connector.mail_source import SourcePolicy
 from connector.polling import poll_source
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.servers.dovecot import Dovecot, MailUser
+from tests.servers.sources import dovecot_spec
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -63,18 +64,9 @@ def setup(
     fake_jira.add_user("acc-ada", "ada@example.com", "Ada Lovelace")
     tenant = running_app.runtime.tenants.get(fake_jira.client_key)
     assert tenant is not None
-    spec = SourceSpec(
-        name="Support inbox",
-        protocol="imap",
-        host=dovecot.host,
-        port=dovecot.ports.imaps,
-        security="ssl",
-        verify_tls=False,
-        username=mail_user.name,
-        password=mail_user.password,
-        project_key="SUP",
-        issue_type="Task",
-        timeout_seconds=5,
+    spec = dovecot_spec(
+        dovecot,
+        mail_user,
         policy=SourcePolicy(ignored_senders=("@spam.example",), labels=("email",)),
     )
     source = running_app.runtime.sources.create(tenant.id, spec)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from connector.mail_source import SourcePolicy, SourceSpec
+from connector.mail_source import SourcePolicy
 from connector.polling import poll_source
 from connector.routing.addresses import AddressRule
 from connector.storage.email_log import LogEntry
@@ -20,6 +20,7 @@ from tests.fakes import catalogue as cat
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.servers.dovecot import Dovecot, MailUser
+from tests.servers.sources import dovecot_spec
 
 BOT = "lookup-bot@example.com"
 TOKEN = "ATATT3xFfGF0-bot-token"
@@ -46,18 +47,10 @@ class Mailroom:
         address_rules: tuple[AddressRule, ...] = (),
         **policy: Any,
     ) -> int:
-        spec = SourceSpec(
-            name="Support inbox",
-            protocol="imap",
-            host=self.dovecot.host,
-            port=self.dovecot.ports.imaps,
-            security="ssl",
-            verify_tls=False,
-            username=self.user.name,
-            password=self.user.password,
+        spec = dovecot_spec(
+            self.dovecot,
+            self.user,
             project_key=project_key,
-            issue_type="Task",
-            timeout_seconds=5,
             policy=SourcePolicy(**policy),
             address_rules=address_rules,
         )

@@ -6,6 +6,7 @@ import socket
 from email.parser import BytesHeaderParser
 from typing import Any
 
+from connector.mail_source import SourceSpec
 from connector.sources.base import Cursor, MailSource
 from connector.sources.config import SourceConfig
 from tests.servers.dovecot import Dovecot, MailUser
@@ -35,6 +36,25 @@ def dovecot_config(
     settings.setdefault("port", port)
     settings.setdefault("password", user.password)
     return SourceConfig(protocol=protocol, username=user.name, **settings)  # type: ignore[arg-type]
+
+
+def dovecot_spec(dovecot: Dovecot, user: MailUser, **settings: Any) -> SourceSpec:
+    """A mail source as an admin would save it for this Dovecot user: IMAP over implicit TLS
+    (self-signed, so unverified), into SUP as Tasks, unless the test says otherwise."""
+    settings.setdefault("name", "Support inbox")
+    settings.setdefault("project_key", "SUP")
+    settings.setdefault("issue_type", "Task")
+    settings.setdefault("timeout_seconds", 5)
+    return SourceSpec(
+        protocol="imap",
+        host=dovecot.host,
+        port=dovecot.ports.imaps,
+        security="ssl",
+        verify_tls=False,
+        username=user.name,
+        password=user.password,
+        **settings,
+    )
 
 
 def process_all(
