@@ -85,20 +85,29 @@ def cmd_preview(
     import json
     from pathlib import Path
 
+    from connector.budget import OverBudget
     from connector.mail.inbound import UnparseableEmail
     from connector.preview import format_preview, format_routing, preview_dict
-    from connector.understanding import understand
+    from connector.reading import reader_for
+    from connector.settings import ReadingLimits
 
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         print(f"cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
+    reader = reader_for(settings.reading if settings else ReadingLimits())
+    status = 0
     try:
-        understanding = understand(raw)
+        understanding = reader.understand(raw)
     except UnparseableEmail as exc:
         print(f"{path} is not an email: {exc.reason}", file=sys.stderr)
         return 1
+    except OverBudget as exc:
+        # Show what the pipeline would make of it instead: its headers and the original.
+        print(f"{path} could not be read within the limits: it {exc.reason}", file=sys.stderr)
+        understanding = reader.unreadable(raw, exc.reason)
+        status = 1
     routing = None
     if settings is not None and source_id is not None:
         try:
@@ -116,7 +125,7 @@ def cmd_preview(
         if routing is not None:
             print(f"\nSource:         {routing['source']['name']} (id {source_id})")
             print(format_routing(routing))
-    return 0
+    return status
 
 
 def _source_routing(

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connector import logs
+from connector.budget import OverBudget, ReaderUnavailable
 from connector.drafts import CommentDraft, IssueDraft, IssueTracker, JiraPerson, ServiceDesk
 from connector.jira.client import JiraError
 from connector.jsm import ServiceDeskSteps
 from connector.mail.inbound import InboundEmail, MailAttachment, UnparseableEmail
 from connector.mail_fields import FieldMap, custom_field_values, with_author_line
 from connector.mail_source import MailSource, SourcePolicy
+from connector.reading import MessageReader, reader_for
 from connector.routes import Route, is_own_address, resolve_route
 from connector.routing.filters import automatic_mail_reason, rate_reason, sender_reason
 from connector.routing.match import (
@@ -36,10 +38,11 @@ from connector.routing.match import (
     raw_digest,
     thread_digests,
 )
+from connector.settings import ReadingLimits
 from connector.storage.email_log import EmailLog, LogEntry
 from connector.storage.models import utc_now
 from connector.storage.threads import Participant, ParticipantRepository, ThreadRepository
-from connector.understanding import FULL_TEXT_FILENAME, Understanding, understand
+from connector.understanding import FULL_TEXT_FILENAME, Understanding
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,7 @@ class Outcome:
 @dataclass
 class _Trail:
     steps: list[str] = field(default_factory=list)
+    unreadable: str | None = None  # why the message could not be read within its budget
 
     def add(self, step: str) -> None:
         self.steps.append(step)
@@ -104,6 +108,7 @@ class Pipeline:
         loop_header_value: str | None = None,
         clock: Callable[[], datetime] = utc_now,
         service_desk: ServiceDesk | None = None,
+        reader: MessageReader | None = None,
     ) -> None:
         self._tracker = tracker
         self._jsm = ServiceDeskSteps(service_desk, tracker) if service_desk else None
@@ -113,6 +118,7 @@ class Pipeline:
         self._fields = field_map
         self._loop_value = loop_header_value
         self._clock = clock
+        self._reader = reader or reader_for(ReadingLimits())
 
     def process(self, source: MailSource, entry: LogEntry, raw: bytes) -> Outcome:
         settled_at = _index_settles_at(entry)
@@ -125,9 +131,22 @@ class Pipeline:
         attempt = self._log.start_attempt(entry.id)
         trail.add(f"attempt {attempt}")
         try:
-            understanding = understand(raw, loop_header_value=self._loop_value)
+            understanding = self._reader.understand(
+                raw, loop_header_value=self._loop_value, tenant=source.tenant_id
+            )
         except UnparseableEmail as exc:
             return self._finish(entry, "failed", f"not an email: {exc.reason}", trail)
+        except ReaderUnavailable as exc:
+            return self._retry_later(entry, str(exc), attempt, trail)
+        except OverBudget as exc:
+            # Not retried: it would go over again. The stand-in keeps the headers (so a reply
+            # still threads) and carries the original as an attachment.
+            logs.event(log, "mail.over_budget", entry_id=entry.id, kind=exc.kind)
+            trail.add(f"not read: it {exc.reason}; going on with its headers")
+            trail.unreadable = exc.reason
+            understanding = self._reader.unreadable(
+                raw, exc.reason, loop_header_value=self._loop_value, tenant=source.tenant_id
+            )
         email = understanding.email
         digest = message_id_digest(email.message_id) if email.message_id else raw_digest(raw)
         if entry.message_id_digest is None:  # first time, or a crash came before this
@@ -342,16 +361,30 @@ class Pipeline:
         reason = f"Jira: {exc}"
         if not exc.retryable:
             return self._finish(entry, "failed", reason, trail)
+        return self._retry_later(
+            entry, reason, attempt, trail, retry_after=exc.retry_after or 0, status=exc.status
+        )
+
+    def _retry_later(
+        self,
+        entry: LogEntry,
+        reason: str,
+        attempt: int,
+        trail: _Trail,
+        *,
+        retry_after: float = 0,
+        status: int | None = None,
+    ) -> Outcome:
         if attempt >= MAX_ATTEMPTS:
             return self._finish(
                 entry, "failed", f"{reason} (gave up after {attempt} attempts)", trail
             )
         minutes = BACKOFF_MINUTES[min(attempt, len(BACKOFF_MINUTES)) - 1]
-        wait = max(timedelta(minutes=minutes), timedelta(seconds=exc.retry_after or 0))
+        wait = max(timedelta(minutes=minutes), timedelta(seconds=retry_after))
         retry_at = self._clock() + wait
         trail.add(f"{reason}; retry at {retry_at.isoformat(timespec='seconds')}")
         self._log.postpone(entry.id, reason, retry_at, trail.steps)
-        logs.event(log, "mail.postponed", entry_id=entry.id, attempt=attempt, status=exc.status)
+        logs.event(log, "mail.postponed", entry_id=entry.id, attempt=attempt, status=status)
         return Outcome("pending", reason, retry_at=retry_at)
 
     def _finish(
@@ -363,6 +396,11 @@ class Pipeline:
         *,
         issue_key: str | None = None,
     ) -> Outcome:
+        if trail.unreadable:
+            if issue_key is not None:
+                reason = f"{reason}; it {trail.unreadable}: the original is attached"
+            else:
+                reason = f"it {trail.unreadable}; {reason}"
         self._log.finish(entry.id, outcome, reason, issue_key=issue_key, trail=trail.steps)
         logs.event(
             log,

@@ -176,6 +176,7 @@ class _Poll:
             service_desk=tracker if isinstance(tracker, ServiceDesk) else None,
             # Our own notifications coming back are dropped as a loop (connector.outbound).
             loop_header_value=loop_header_value(runtime.settings.app_key, tenant.client_key),
+            reader=runtime.reader,
         )
 
     def run(self, limit: int) -> PollResult:

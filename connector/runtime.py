@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from connector.connect.install import InstallKeyStore
 from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserTokens
 from connector.jira.people import PeopleCache
+from connector.reading import MessageReader, reader_for
 from connector.settings import Settings
 from connector.storage.db import make_engine
 from connector.storage.email_log import EmailLog
@@ -37,6 +38,8 @@ class Runtime:
     # Access tokens of the sites' users, for comments written as the sender
     # (connector.jira.impersonation); it also names the authorization server to ask.
     user_tokens: UserTokens
+    # Reads every message in worker processes, within the settings' budget (connector.reading).
+    reader: MessageReader
 
     @classmethod
     def create(
@@ -63,6 +66,7 @@ class Runtime:
             tenant_settings=TenantSettingsRepository(engine, secrets),
             people=PeopleCache(),
             user_tokens=UserTokens(authorization_server_url),
+            reader=reader_for(settings.reading),
         )
 
     def database_answers(self) -> bool:

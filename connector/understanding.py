@@ -12,7 +12,8 @@ images); it is sanitised inside `html_to_adf`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from email.message import EmailMessage
 from functools import cached_property
 from typing import Any
 
@@ -144,3 +145,67 @@ def render_reply(email: InboundEmail, *, description: Rendering | None = None) -
     else:
         fitted = _fitted(email, body, reply, max_chars=REPLY_LIMIT)
     return Rendering(fitted=fitted, quote_found=flags[0], signature_found=flags[1])
+
+
+# --- in a worker process (connector.reading) ----------------------------------------------
+
+# How much of the message's start is read for its headers when the whole did not fit the
+# budget: RFC 5322 puts no limit on a header block, but 64 KiB holds any real one.
+UNREADABLE_HEAD_BYTES = 64 * 1024
+
+
+def understand_detached(raw: bytes, loop_header_value: str | None = None) -> Understanding:
+    """`understand`, then without the MIME tree, for crossing a process boundary.
+
+    The tree was only needed for classification, which is done here; pickling it costs about
+    12 ms a message where the rest costs 0.2 ms.
+    """
+    return detach(understand(raw, loop_header_value=loop_header_value))
+
+
+def understand_headers(
+    head: bytes, note: str, loop_header_value: str | None = None
+) -> Understanding:
+    """What is left of a message that could not be read within its budget: its header block
+    (from the first `UNREADABLE_HEAD_BYTES` of it) and `note` as the body."""
+    head = head[:UNREADABLE_HEAD_BYTES]
+    end = min((i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0), default=-1)
+    headers = head[:end] if end >= 0 else head[: head.rfind(b"\n") + 1]
+    # Only plain header fields: the message's own Content-* would describe a body not here.
+    kept = b"\n".join(
+        line
+        for line in _unfolded(headers)
+        if not line.lower().startswith((b"content-", b"mime-version"))
+    )
+    body = note.encode("utf-8")
+    message = (
+        kept
+        + b"\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8"
+        + b"\nContent-Transfer-Encoding: 8bit\n\n"
+        + body
+        + b"\n"
+    )
+    return understand_detached(message, loop_header_value)
+
+
+def _unfolded(headers: bytes) -> list[bytes]:
+    """Header fields, each with its continuation lines (RFC 5322 §2.2.3)."""
+    fields: list[bytes] = []
+    for line in headers.splitlines():
+        if line[:1] in (b" ", b"\t") and fields:
+            fields[-1] += b"\n" + line
+        elif b":" in line:
+            fields.append(line)
+    return fields
+
+
+def detach(understanding: Understanding) -> Understanding:
+    return replace(understanding, email=_without_tree(understanding.email))
+
+
+def _without_tree(email: InboundEmail) -> InboundEmail:
+    return replace(
+        email,
+        message=EmailMessage(),
+        forwarded=tuple(_without_tree(inner) for inner in email.forwarded),
+    )

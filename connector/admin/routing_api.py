@@ -17,13 +17,13 @@ from connector.admin.errors import ApiError
 from connector.admin.serialize import status_of
 from connector.admin.source_body import address_rules
 from connector.admin.sources_api import find_source
+from connector.budget import OverBudget
 from connector.mail.inbound import UnparseableEmail
 from connector.mail_source import MailSource, SourceSpec
 from connector.preview import routing_dict
 from connector.routing.addresses import PROJECT_KEY, base_address
 from connector.routing.match import thread_digests
 from connector.sources.errors import SourceConfigError
-from connector.understanding import understand
 
 _CHECK_KEYS = frozenset({"headers", "eml", "address_rules", "plus_projects", "unrouted"})
 
@@ -37,11 +37,14 @@ def route_check(call: ApiCall) -> Answer:
         raise ApiError(400, f"{unknown[0]}: is not an input of the route check", field=unknown[0])
     spec = _edited(source.spec, body)
     raw = _message_bytes(body)
+    field = "headers" if "headers" in body else "eml"
     try:
-        understanding = understand(raw)
+        understanding = call.runtime.reader.understand(raw, tenant=call.tenant.id)
     except UnparseableEmail as exc:
-        field = "headers" if "headers" in body else "eml"
         raise ApiError(400, f"{field}: is not an email: {exc.reason}", field=field) from exc
+    except OverBudget as exc:
+        # As the pipeline does: route the headers, which is what the pipeline would route.
+        understanding = call.runtime.reader.unreadable(raw, exc.reason, tenant=call.tenant.id)
     email = understanding.email
     known = call.runtime.threads.lookup(call.tenant.id, thread_digests(email))
     decision = routing_dict(understanding, spec, known)

@@ -74,7 +74,9 @@ class InboundEmail:
     size: int  # bytes of the raw message
     # The parsed MIME tree, for the few checks that need structure (DSN / feedback reports).
     # Long base64 bodies are not in it: a marker line stands in for each (mail/structure.py,
-    # `set_aside`); their bytes are in `attachments`, or the bodies above.
+    # `set_aside`); their bytes are in `attachments`, or the bodies above. Empty in an
+    # `Understanding` that came back from a reader process (`connector.reading`): the checks
+    # that need the tree have run there.
     message: EmailMessage = field(repr=False, compare=False)
 
     def header(self, name: str) -> str | None:

@@ -1,0 +1,101 @@
+"""Reading a message within a budget, in a worker process (`connector.budget`).
+
+The pipeline, `connector preview` and the admin route check read mail through a
+`MessageReader`, so no message is parsed in the thread (or the process) that serves HTTP or
+other tenants. A message that does not fit the budget is not retried: what can be read cheaply
+(its header block) becomes a stand-in whose body says why, and the pipeline attaches the
+original, so the customer's mail still reaches Jira.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import replace
+
+from connector import logs
+from connector.budget import MIB, Budget, BudgetPool, OverBudget, shared_pool
+from connector.mail.inbound import MailAttachment
+from connector.settings import ReadingLimits
+from connector.understanding import (
+    UNREADABLE_HEAD_BYTES,
+    Understanding,
+    understand_detached,
+    understand_headers,
+)
+
+log = logging.getLogger(__name__)
+
+ORIGINAL_FILENAME = "original-message.eml"
+# The stand-in is a header block and a sentence: a second budget for it need not be long.
+HEADERS_SECONDS = 5.0
+_NO_HEADERS = b"Subject: (a message that could not be read)\n\n"
+
+
+class MessageReader:
+    """`pool=None` reads in this thread with no budget: only for benchmarks' baselines."""
+
+    def __init__(self, pool: BudgetPool | None) -> None:
+        self._pool = pool
+
+    @property
+    def budget(self) -> Budget | None:
+        return self._pool.budget if self._pool else None
+
+    def understand(
+        self, raw: bytes, *, loop_header_value: str | None = None, tenant: object | None = None
+    ) -> Understanding:
+        """Raises `UnparseableEmail` (not an email) or `OverBudget` (see `unreadable`)."""
+        if self._pool is None:
+            return understand_detached(raw, loop_header_value)
+        return self._pool.run(understand_detached, raw, loop_header_value, tenant=tenant)
+
+    def unreadable(
+        self,
+        raw: bytes,
+        reason: str,
+        *,
+        loop_header_value: str | None = None,
+        tenant: object | None = None,
+    ) -> Understanding:
+        """The stand-in for a message that went over budget: its headers (sender, subject,
+        Message-ID, threading, auto-reply headers), a body saying what happened, and the
+        original attached whole."""
+        note = (
+            f"This email could not be read within the connector's limits: it {reason}. "
+            f"The original message is attached as {ORIGINAL_FILENAME}."
+        )
+        head = raw[:UNREADABLE_HEAD_BYTES]
+        try:
+            if self._pool is None:
+                stand_in = understand_headers(head, note, loop_header_value)
+            else:
+                stand_in = self._pool.run(
+                    understand_headers,
+                    head,
+                    note,
+                    loop_header_value,
+                    tenant=tenant,
+                    seconds=HEADERS_SECONDS,
+                )
+        except Exception as exc:  # even the header block is hostile: keep nothing of it
+            logs.event(log, "reading.headers_unreadable", error=type(exc).__name__)
+            stand_in = understand_headers(_NO_HEADERS, note, loop_header_value)
+        original = MailAttachment(
+            filename=ORIGINAL_FILENAME,
+            content_type="message/rfc822",
+            content=raw,
+            size=len(raw),
+            sha256=hashlib.sha256(raw).hexdigest(),
+        )
+        email = replace(stand_in.email, attachments=(original,), size=len(raw))
+        return replace(stand_in, email=email)
+
+
+def reader_for(limits: ReadingLimits) -> MessageReader:
+    """The process-wide reader for these limits (one pool of workers per process)."""
+    budget = Budget(seconds=limits.seconds, memory_bytes=limits.memory_mib * MIB)
+    return MessageReader(shared_pool(budget, workers=limits.workers))
+
+
+__all__ = ["MessageReader", "OverBudget", "reader_for"]
