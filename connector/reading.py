@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 
 from connector import logs
@@ -35,8 +36,12 @@ _NO_HEADERS = b"Subject: (a message that could not be read)\n\n"
 class MessageReader:
     """`pool=None` reads in this thread with no budget: only for benchmarks' baselines."""
 
-    def __init__(self, pool: BudgetPool | None) -> None:
+    def __init__(
+        self, pool: BudgetPool | None, *, read: Callable[..., Understanding] = understand_detached
+    ) -> None:
+        """`read(raw, loop_header_value)` runs in the worker: a module-level function."""
         self._pool = pool
+        self._read = read
 
     @property
     def budget(self) -> Budget | None:
@@ -47,8 +52,8 @@ class MessageReader:
     ) -> Understanding:
         """Raises `UnparseableEmail` (not an email) or `OverBudget` (see `unreadable`)."""
         if self._pool is None:
-            return understand_detached(raw, loop_header_value)
-        return self._pool.run(understand_detached, raw, loop_header_value, tenant=tenant)
+            return self._read(raw, loop_header_value)
+        return self._pool.run(self._read, raw, loop_header_value, tenant=tenant)
 
     def unreadable(
         self,
