@@ -71,9 +71,16 @@ class ThreadMatch:
     detail: str
 
 
+MAX_THREAD_IDS = 200
+
+
 def thread_digests(email: InboundEmail) -> list[str]:
-    """Digests to look up, In-Reply-To first, then References newest first."""
-    ids = [*email.in_reply_to, *reversed(email.references)]
+    """Digests to look up, In-Reply-To first, then References newest first.
+
+    At most `MAX_THREAD_IDS`: a thread's newest messages are the ones we know, and a header
+    with 100,000 ids must not become a 100,000-parameter query.
+    """
+    ids = [*email.in_reply_to, *reversed(email.references)][:MAX_THREAD_IDS]
     return list(dict.fromkeys(message_id_digest(i) for i in ids if i.strip()))
 
 

@@ -9,6 +9,7 @@ from connector.mail.inbound import Address, InboundEmail
 from connector.mail.message import parse_email
 from connector.routing.filters import automatic_mail_reason, rate_reason, sender_reason
 from connector.routing.match import (
+    MAX_THREAD_IDS,
     clean_subject,
     issue_keys_in,
     match_thread,
@@ -70,6 +71,14 @@ def test_match_thread_newest_reference_wins() -> None:
     match = match_thread(email, projects={"SUP"}, known=known)
     assert match is not None and (match.issue_key, match.via) == ("SUP-2", "References")
     assert thread_digests(email)[0] == message_id_digest("new@x")
+
+
+def test_thread_digests_huge_references_keeps_newest_bounded() -> None:
+    ids = " ".join(f"<m{i}@x>" for i in range(1_000))
+    email = _email(f"From: a@example.com\r\nSubject: x\r\nIn-Reply-To: <r@x>\r\nReferences: {ids}")
+    digests = thread_digests(email)
+    assert len(digests) == MAX_THREAD_IDS
+    assert digests[:2] == [message_id_digest("r@x"), message_id_digest("m999@x")]
 
 
 def test_match_thread_subject_key_of_other_project_does_not_match() -> None:
