@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from connector.connect.install import InstallKeyStore
 from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserTokens
 from connector.jira.people import PeopleCache
+from connector.net.hosts import HostPolicy, Network, SystemNetwork
 from connector.settings import Settings
 from connector.storage.db import make_engine
 from connector.storage.email_log import EmailLog
@@ -37,6 +38,8 @@ class Runtime:
     # Access tokens of the sites' users, for comments written as the sender
     # (connector.jira.impersonation); it also names the authorization server to ask.
     user_tokens: UserTokens
+    # Where mail sources and SMTP may connect (ALLOWED_INTERNAL_HOSTS; connector.net).
+    host_policy: HostPolicy
 
     @classmethod
     def create(
@@ -45,9 +48,11 @@ class Runtime:
         *,
         engine: Engine | None = None,
         authorization_server_url: str = DEFAULT_AUTHORIZATION_SERVER_URL,
+        network: Network | None = None,
     ) -> Runtime:
         """`authorization_server_url` is Atlassian's for every deployment; it is a parameter,
-        not a setting, so tests can point it at a fake one on loopback."""
+        not a setting, so tests can point it at a fake one on loopback. `network` (the
+        system's resolver and sockets) likewise, so tests answer host names themselves."""
         engine = engine or make_engine(settings.database_url)
         secrets = SecretBox(settings.encryption_keys)
         return cls(
@@ -63,6 +68,7 @@ class Runtime:
             tenant_settings=TenantSettingsRepository(engine, secrets),
             people=PeopleCache(),
             user_tokens=UserTokens(authorization_server_url),
+            host_policy=HostPolicy(settings.internal_hosts, network or SystemNetwork()),
         )
 
     def database_answers(self) -> bool:

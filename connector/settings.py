@@ -8,11 +8,17 @@
 | CONNECT_INSTALL_KEYS_URL   | https://connect-install-keys.atlassian.com  |
 | ENCRYPTION_KEY             | generated once into ./data/ for development |
 | APP_KEY                    | mail-connector                              |
+| ALLOWED_INTERNAL_HOSTS     | none; loopback when BASE_URL is loopback    |
 
 Decision: "production" means a BASE_URL whose host is not loopback, since only then can a Jira
 Cloud site reach the app. There ENCRYPTION_KEY must be set: a key generated into a local file
 would be lost with the dyno's file system, and with it every stored secret. ENCRYPTION_KEY may
 hold several comma-separated Fernet keys; the first encrypts, all decrypt (key rotation).
+
+ALLOWED_INTERNAL_HOSTS: comma-separated host names, addresses and CIDR networks that mail
+sources and SMTP may use although they are not public (on-premises mail servers); everything
+else non-public is refused (`connector.net`). Loopback is allowed when BASE_URL is loopback, so a
+developer's local mail server and the tests work without configuration.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+
+from connector.net.addresses import AllowList
 
 DEFAULT_PORT = 8000
 DEFAULT_DATABASE_URL = "sqlite:///./data/connector.db"
@@ -50,6 +58,8 @@ class Settings:
     connect_install_keys_url: str
     encryption_keys: tuple[str, ...] = field(repr=False)
     app_key: str
+    # ALLOWED_INTERNAL_HOSTS, with loopback added when BASE_URL is loopback.
+    internal_hosts: AllowList = field(default_factory=AllowList)
 
     @property
     def base_path(self) -> str:
@@ -86,6 +96,15 @@ class Settings:
             )
         else:
             keys = (_development_key(key_file or DEV_KEY_FILE),)
+        try:
+            internal_hosts = AllowList.parse(
+                environ.get("ALLOWED_INTERNAL_HOSTS", ""), loopback=is_loopback_url(base_url)
+            )
+        except ValueError as exc:
+            raise SettingsError(
+                f"ALLOWED_INTERNAL_HOSTS: {exc}; give comma-separated host names, addresses "
+                "or CIDR networks such as mail.corp.example,10.20.0.0/16"
+            ) from None
         return cls(
             port=port,
             base_url=base_url,
@@ -93,6 +112,7 @@ class Settings:
             connect_install_keys_url=keys_url,
             encryption_keys=keys,
             app_key=app_key,
+            internal_hosts=internal_hosts,
         )
 
 
