@@ -11,6 +11,7 @@ from connector.outbound.delivery import SendError, Steps
 from connector.outbound.smtp import SmtpSender, SmtpSettings
 from connector.storage.outbox import NewMessage, Outbox
 from tests.fakes.jira import FakeJira
+from tests.fakes.network import loopback_policy
 from tests.integration.admin_support import AdminApi, make_admin_api
 from tests.integration.conftest import RunningApp
 from tests.servers.smtp import SmtpServer
@@ -44,6 +45,7 @@ def _settings(server: SmtpServer, **changes: object) -> SmtpSettings:
         "username": server.username,
         "password": server.password,
         "timeout_seconds": 5,
+        "host_policy": loopback_policy(),
     }
     values.update(changes)
     return SmtpSettings(**values)  # type: ignore[arg-type]
