@@ -19,6 +19,7 @@ import poplib
 import smtplib
 import socket
 import ssl
+from dataclasses import dataclass
 
 from connector.net.hosts import HostPolicy
 
@@ -37,20 +38,30 @@ class NotSpeaking(Exception):
         self.protocol = protocol
 
 
-class PinnedIMAP4(imaplib.IMAP4):
-    """`imaplib.IMAP4`, or `IMAP4_SSL` when `tls` is given, connected through `policy`."""
+@dataclass(frozen=True)
+class Route:
+    """How a client reaches its server: through `policy`, then TLS with `tls` when the port
+    speaks TLS from the start (implicit TLS); None for plain text or STARTTLS."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        policy: HostPolicy,
-        timeout: float | None,
-        tls: ssl.SSLContext | None = None,
-    ) -> None:
-        self._policy = policy
-        self._tls = tls
+    policy: HostPolicy
+    tls: ssl.SSLContext | None = None
+
+    def open(self, host: str, port: int, timeout: float | None) -> socket.socket:
+        sock = self.policy.connect(host, port, timeout)
+        if self.tls is None:
+            return sock
+        try:
+            return self.tls.wrap_socket(sock, server_hostname=host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+class PinnedIMAP4(imaplib.IMAP4):
+    """`imaplib.IMAP4`, or `IMAP4_SSL` when the route has TLS."""
+
+    def __init__(self, host: str, port: int, *, route: Route, timeout: float | None) -> None:
+        self._route = route
         try:
             super().__init__(host, port, timeout)
         except imaplib.IMAP4.error:
@@ -60,23 +71,14 @@ class PinnedIMAP4(imaplib.IMAP4):
             raise NotSpeaking("IMAP") from None
 
     def _create_socket(self, timeout: float | None) -> socket.socket:
-        return _open(self._policy, self.host, self.port, timeout, self._tls)
+        return self._route.open(self.host, self.port, timeout)
 
 
 class PinnedPOP3(poplib.POP3):
-    """`poplib.POP3`, or `POP3_SSL` when `tls` is given, connected through `policy`."""
+    """`poplib.POP3`, or `POP3_SSL` when the route has TLS."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        policy: HostPolicy,
-        timeout: float,
-        tls: ssl.SSLContext | None = None,
-    ) -> None:
-        self._policy = policy
-        self._tls = tls
+    def __init__(self, host: str, port: int, *, route: Route, timeout: float) -> None:
+        self._route = route
         try:
             super().__init__(host, port, timeout)
         except poplib.error_proto as exc:
@@ -89,23 +91,14 @@ class PinnedPOP3(poplib.POP3):
             raise NotSpeaking("POP3") from None
 
     def _create_socket(self, timeout: float | None) -> socket.socket:
-        return _open(self._policy, self.host, self.port, timeout, self._tls)
+        return self._route.open(self.host, self.port, timeout)
 
 
 class PinnedSMTP(smtplib.SMTP):
-    """`smtplib.SMTP`, or `SMTP_SSL` when `tls` is given, connected through `policy`."""
+    """`smtplib.SMTP`, or `SMTP_SSL` when the route has TLS."""
 
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        policy: HostPolicy,
-        timeout: float,
-        tls: ssl.SSLContext | None = None,
-    ) -> None:
-        self._policy = policy
-        self._tls = tls
+    def __init__(self, host: str, port: int, *, route: Route, timeout: float) -> None:
+        self._route = route
         try:
             super().__init__(host, port, timeout=timeout)
         except smtplib.SMTPConnectError as exc:
@@ -115,17 +108,4 @@ class PinnedSMTP(smtplib.SMTP):
             raise NotSpeaking("SMTP") from None
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        return _open(self._policy, host, port, timeout, self._tls)
-
-
-def _open(
-    policy: HostPolicy, host: str, port: int, timeout: float | None, tls: ssl.SSLContext | None
-) -> socket.socket:
-    sock = policy.connect(host, port, timeout)
-    if tls is None:
-        return sock
-    try:
-        return tls.wrap_socket(sock, server_hostname=host)
-    except BaseException:
-        sock.close()
-        raise
+        return self._route.open(host, port, timeout)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from connector.net.clients import NotSpeaking, PinnedSMTP
+from connector.net.clients import NotSpeaking, PinnedSMTP, Route
 from connector.net.hosts import PUBLIC_ONLY, HostPolicy, HostRefused
 from connector.outbound.delivery import SendError, Steps
 
@@ -70,13 +70,8 @@ class SmtpSender:
     def _connect(self, context: ssl.SSLContext) -> smtplib.SMTP:
         s = self._settings
         try:
-            return PinnedSMTP(
-                s.host,
-                s.port,
-                policy=s.host_policy,
-                timeout=s.timeout_seconds,
-                tls=context if s.security == "ssl" else None,
-            )
+            route = Route(s.host_policy, context if s.security == "ssl" else None)
+            return PinnedSMTP(s.host, s.port, route=route, timeout=s.timeout_seconds)
         except HostRefused as exc:
             raise SendError(str(exc), retryable=False, step="connect") from None
         except NotSpeaking as exc:  # what the peer sent is not repeated

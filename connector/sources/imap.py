@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from connector import logs
-from connector.net.clients import PinnedIMAP4
+from connector.net.clients import PinnedIMAP4, Route
 from connector.sources import imap_wire as wire
 from connector.sources.base import Cursor, ImapCursor, Listing, MessageRef, SourceSession
 from connector.sources.config import SourceConfig, is_excluded, same_folder
@@ -325,10 +325,8 @@ class ImapSource(SourceSession):
 def _open_client(config: SourceConfig) -> imaplib.IMAP4:
     """A greeted session to an address `config.host_policy` allows (`connector.net`)."""
     timeout = float(config.timeout_seconds)
-    tls = client_context(config) if config.security == "ssl" else None
-    client = PinnedIMAP4(
-        config.host, config.port, policy=config.host_policy, timeout=timeout, tls=tls
-    )
+    route = Route(config.host_policy, client_context(config) if config.security == "ssl" else None)
+    client = PinnedIMAP4(config.host, config.port, route=route, timeout=timeout)
     if config.security == "starttls":
         # imaplib refuses when STARTTLS is not announced rather than carrying on in clear
         # text: stripping that capability is the classic downgrade (RFC 2595 §3.1).

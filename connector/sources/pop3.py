@@ -23,7 +23,7 @@ from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 
 from connector import logs
-from connector.net.clients import NotSpeaking, PinnedPOP3
+from connector.net.clients import NotSpeaking, PinnedPOP3, Route
 from connector.net.hosts import HostRefused
 from connector.sources.base import Cursor, Listing, MessageRef, Pop3Cursor, SourceSession
 from connector.sources.config import DEFAULT_FOLDER, SourceConfig
@@ -275,10 +275,8 @@ class Pop3Source(SourceSession):
 def _open_client(config: SourceConfig) -> poplib.POP3:
     """A greeted session to an address `config.host_policy` allows (`connector.net`)."""
     timeout = float(config.timeout_seconds)
-    tls = client_context(config) if config.security == "ssl" else None
-    client = PinnedPOP3(
-        config.host, config.port, policy=config.host_policy, timeout=timeout, tls=tls
-    )
+    route = Route(config.host_policy, client_context(config) if config.security == "ssl" else None)
+    client = PinnedPOP3(config.host, config.port, route=route, timeout=timeout)
     if config.security == "starttls":
         try:
             # poplib refuses when STLS is not in CAPA rather than going on in clear text

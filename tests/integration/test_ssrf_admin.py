@@ -15,9 +15,9 @@ from tests.fakes.jira import FakeJira
 from tests.fakes.network import FakeNetwork
 from tests.integration.admin_support import AdminApi, dovecot_body, make_admin_api, source_body
 from tests.integration.conftest import RunningApp
-from tests.servers.banner import BannerServer, banner_server, reflects  # noqa: F401
+from tests.servers.banner import BannerServer, reflects
 from tests.servers.dovecot import Dovecot, MailUser
-from tests.servers.smtp import SmtpServer
+from tests.servers.smtp import SmtpServer, sender_settings
 
 UNSPECIFIED = "0.0.0.0"  # noqa: S104 - an address under test; nothing binds to it
 
@@ -37,6 +37,7 @@ REFUSED_HOSTS = [
     "224.0.0.1",
     *INTERNAL,
 ]
+_CONNECTION_FIELDS = ("host", "port", "security", "verify_tls", "username", "password")
 
 
 @pytest.fixture
@@ -56,17 +57,10 @@ def _network(api: AdminApi) -> FakeNetwork:
 
 
 def _smtp_body(server: SmtpServer, **changes: Any) -> dict[str, Any]:
-    body = {
-        "host": server.host,
-        "port": server.port,
-        "security": "starttls",
-        "verify_tls": False,
-        "username": server.username,
-        "password": server.password,
-        "from_address": "notify@support.example",
-        "timeout_seconds": 5,
-    }
-    return body | changes
+    """The admin API's outbound connection through `server`, as `sender_settings` has it."""
+    settings = sender_settings(server)
+    body = {name: getattr(settings, name) for name in _CONNECTION_FIELDS}
+    return body | {"from_address": "notify@support.example"} | changes
 
 
 def _refused_on_host(response: Any) -> None:
@@ -165,7 +159,7 @@ def test_source_test_of_other_service_does_not_reflect_its_banner(
     api: AdminApi,
     dovecot: Dovecot,
     mail_user: MailUser,
-    banner_server: BannerServer,  # noqa: F811
+    banner_server: BannerServer,
     protocol: str,
     security: str,
 ) -> None:
@@ -185,7 +179,7 @@ def test_source_enable_against_other_service_does_not_reflect_its_banner(
     api: AdminApi,
     dovecot: Dovecot,
     mail_user: MailUser,
-    banner_server: BannerServer,  # noqa: F811
+    banner_server: BannerServer,
 ) -> None:
     body = dovecot_body(dovecot, mail_user, port=banner_server.port, security="none")
     created = api.call("POST", "/mail-sources", json=body).json()
@@ -199,7 +193,7 @@ def test_source_enable_against_other_service_does_not_reflect_its_banner(
 def test_outbound_test_of_other_service_does_not_reflect_its_banner(
     api: AdminApi,
     smtp_server: SmtpServer,
-    banner_server: BannerServer,  # noqa: F811
+    banner_server: BannerServer,
     security: str,
 ) -> None:
     body = _smtp_body(smtp_server, port=banner_server.port, security=security)

@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from email.message import EmailMessage
 
 import pytest
 
 from connector.net.addresses import AllowList
-from connector.net.clients import PinnedIMAP4, PinnedPOP3
+from connector.net.clients import PinnedIMAP4, PinnedPOP3, Route
 from connector.net.hosts import HostPolicy
 from connector.outbound.delivery import SendError
-from connector.outbound.smtp import SmtpSender, SmtpSettings
+from connector.outbound.smtp import SmtpSender
 from connector.sources import open_source
 from connector.sources.diagnose import diagnose
 from connector.sources.errors import SourceConfigError, SourceConnectionError, SourceError
 from tests.fakes.network import FakeNetwork
-from tests.servers.banner import BannerServer, banner_server, reflects  # noqa: F401
+from tests.servers.banner import BannerServer, reflects
 from tests.servers.dovecot import Dovecot, MailUser
-from tests.servers.smtp import SmtpServer
+from tests.servers.smtp import SmtpServer, sample_message, sender_settings
 from tests.servers.sources import dovecot_config
 
 REBINDING = "mail.rebinding.example"
@@ -36,15 +35,6 @@ def network() -> FakeNetwork:
 
 def _loopback(network: FakeNetwork) -> HostPolicy:
     return HostPolicy(AllowList(loopback=True), network)
-
-
-def _mail() -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = "notify@support.example"
-    message["To"] = "jo@customer.example"
-    message["Subject"] = "hello"
-    message.set_content("body")
-    return message
 
 
 @pytest.mark.parametrize("protocol", ["imap", "pop3"])
@@ -72,20 +62,11 @@ def test_smtp_rebinding_name_connects_to_checked_address_then_is_refused(
     smtp_server: SmtpServer, network: FakeNetwork
 ) -> None:
     network.answer(REBINDING, [smtp_server.host], ["169.254.169.254"])
-    settings = SmtpSettings(
-        host=REBINDING,
-        port=smtp_server.port,
-        security="starttls",
-        verify_tls=False,
-        username=smtp_server.username,
-        password=smtp_server.password,
-        timeout_seconds=5,
-        host_policy=_loopback(network),
-    )
-    SmtpSender(settings).send(_mail())
+    settings = sender_settings(smtp_server, host=REBINDING, host_policy=_loopback(network))
+    SmtpSender(settings).send(sample_message())
     assert len(smtp_server.delivered) == 1
     with pytest.raises(SendError) as refused:
-        SmtpSender(settings).send(_mail())
+        SmtpSender(settings).send(sample_message())
     assert refused.value.step == "connect" and not refused.value.retryable
     assert "link-local" in str(refused.value)
     assert network.lookups == [REBINDING, REBINDING]
@@ -118,7 +99,7 @@ def test_pinned_imap_tls_verifies_the_name_not_the_address(
 
     def open_as(host: str) -> PinnedIMAP4:
         implicit = context if tls == "implicit" else None
-        client = PinnedIMAP4(host, port, policy=_loopback(network), timeout=5, tls=implicit)
+        client = PinnedIMAP4(host, port, route=Route(_loopback(network), implicit), timeout=5)
         if tls == "starttls":
             try:
                 client.starttls(context)
@@ -139,14 +120,12 @@ def test_pinned_imap_tls_verifies_the_name_not_the_address(
 def test_pinned_pop3_implicit_tls_verifies_the_name(dovecot: Dovecot, network: FakeNetwork) -> None:
     context = ssl.create_default_context(cafile=str(dovecot.certificate.cert_path))
     network.answer("pop.other-name.example", [dovecot.host])
-    policy = _loopback(network)
-    client = PinnedPOP3("localhost", dovecot.ports.pop3s, policy=policy, timeout=5, tls=context)
+    route = Route(_loopback(network), context)
+    client = PinnedPOP3("localhost", dovecot.ports.pop3s, route=route, timeout=5)
     assert client.getwelcome().startswith(b"+OK")
     client.quit()
     with pytest.raises(ssl.SSLCertVerificationError):
-        PinnedPOP3(
-            "pop.other-name.example", dovecot.ports.pop3s, policy=policy, timeout=5, tls=context
-        )
+        PinnedPOP3("pop.other-name.example", dovecot.ports.pop3s, route=route, timeout=5)
 
 
 @pytest.mark.parametrize(
@@ -156,7 +135,7 @@ def test_pinned_pop3_implicit_tls_verifies_the_name(dovecot: Dovecot, network: F
 def test_source_other_service_banner_is_not_repeated(
     dovecot: Dovecot,
     mail_user: MailUser,
-    banner_server: BannerServer,  # noqa: F811
+    banner_server: BannerServer,
     protocol: str,
     security: str,
 ) -> None:
@@ -175,7 +154,7 @@ def test_source_other_service_banner_is_not_repeated(
 def test_source_other_service_implicit_tls_reports_tls_in_own_words(
     dovecot: Dovecot,
     mail_user: MailUser,
-    banner_server: BannerServer,  # noqa: F811
+    banner_server: BannerServer,
 ) -> None:
     config = dovecot_config(dovecot, mail_user, port=banner_server.port, security="ssl")
     with pytest.raises(SourceError) as failed:
@@ -187,22 +166,11 @@ def test_source_other_service_implicit_tls_reports_tls_in_own_words(
 
 @pytest.mark.parametrize("security", ["none", "starttls", "ssl"])
 def test_smtp_other_service_banner_is_not_repeated(
-    banner_server: BannerServer,  # noqa: F811
-    network: FakeNetwork,
-    security: str,
+    smtp_server: SmtpServer, banner_server: BannerServer, security: str
 ) -> None:
-    settings = SmtpSettings(
-        host=banner_server.host,
-        port=banner_server.port,
-        security=security,
-        verify_tls=False,
-        username="u",
-        password="p",
-        timeout_seconds=5,
-        host_policy=_loopback(network),
-    )
+    settings = sender_settings(smtp_server, port=banner_server.port, security=security)
     with pytest.raises(SendError) as failed:
-        SmtpSender(settings).send(_mail())
+        SmtpSender(settings).send(sample_message())
     assert failed.value.step == "connect"
     assert not reflects(str(failed.value))
     if security != "ssl":
