@@ -61,7 +61,7 @@ class HostPolicy:
         try:
             found = self.network.resolve(host, port)
         except UnicodeError as exc:  # IDNA: an empty label or one over 63 characters
-            raise HostRefused(f"{host!r} is not a valid server name ({exc})") from None
+            raise HostRefused(f"the server name {host!r} is not valid ({exc})") from None
         problem = refusal(host, found, self.allowed)
         if problem is not None:
             raise HostRefused(problem)
