@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from connector.net.hosts import PUBLIC_ONLY, HostPolicy
 from connector.routing.addresses import AddressRule
 from connector.sources.config import AccessTokenProvider, SourceConfig
 from connector.sources.errors import SourceConfigError
@@ -231,7 +232,9 @@ class SourceSpec:
         password: str | None,
         access_token: AccessTokenProvider | None = None,
         source_id: str = "",
+        host_policy: HostPolicy = PUBLIC_ONLY,
     ) -> SourceConfig:
+        """`host_policy`: where the connection may go; the app passes `Runtime.host_policy`."""
         return SourceConfig(
             protocol=self.protocol,  # type: ignore[arg-type]
             host=self.host,
@@ -249,6 +252,7 @@ class SourceSpec:
             exclusion_folders=self.exclusion_folders,
             max_message_bytes=self.max_message_bytes,
             source_id=source_id,
+            host_policy=host_policy,
         )
 
     def with_changes(self, **changes: Any) -> SourceSpec:

@@ -224,10 +224,13 @@ class _Poll:
                 password=None,
                 access_token=token_provider(runtime.sources, source),
                 source_id=source.label,
+                host_policy=runtime.host_policy,
             )
         else:
             config = source.spec.connection_config(
-                password=runtime.sources.password(source.id), source_id=source.label
+                password=runtime.sources.password(source.id),
+                source_id=source.label,
+                host_policy=runtime.host_policy,
             )
         first_connected = None
         with open_source(config) as mailbox:

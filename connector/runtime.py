@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from connector.connect.install import InstallKeyStore
 from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserTokens
 from connector.jira.people import PeopleCache
+from connector.net.hosts import HostPolicy, Network, SystemNetwork
 from connector.reading import MessageReader, reader_for
 from connector.settings import Settings
 from connector.storage.db import make_engine
@@ -40,6 +41,8 @@ class Runtime:
     user_tokens: UserTokens
     # Reads every message in worker processes, within the settings' budget (connector.reading).
     reader: MessageReader
+    # Where mail sources and SMTP may connect (ALLOWED_INTERNAL_HOSTS; connector.net).
+    host_policy: HostPolicy
 
     @classmethod
     def create(
@@ -48,9 +51,11 @@ class Runtime:
         *,
         engine: Engine | None = None,
         authorization_server_url: str = DEFAULT_AUTHORIZATION_SERVER_URL,
+        network: Network | None = None,
     ) -> Runtime:
         """`authorization_server_url` is Atlassian's for every deployment; it is a parameter,
-        not a setting, so tests can point it at a fake one on loopback."""
+        not a setting, so tests can point it at a fake one on loopback. `network` (the
+        system's resolver and sockets) likewise, so tests answer host names themselves."""
         engine = engine or make_engine(settings.database_url)
         secrets = SecretBox(settings.encryption_keys)
         return cls(
@@ -67,6 +72,7 @@ class Runtime:
             people=PeopleCache(),
             user_tokens=UserTokens(authorization_server_url),
             reader=reader_for(settings.reading),
+            host_policy=HostPolicy(settings.internal_hosts, network or SystemNetwork()),
         )
 
     def database_answers(self) -> bool:

@@ -11,11 +11,17 @@
 | MESSAGE_TIME_LIMIT         | 20 (seconds to read one message)            |
 | MESSAGE_MEMORY_LIMIT       | 1024 (MiB of address space per reader)      |
 | MESSAGE_READERS            | 2 (reader processes per app or worker)      |
+| ALLOWED_INTERNAL_HOSTS     | none; loopback when BASE_URL is loopback    |
 
 Decision: "production" means a BASE_URL whose host is not loopback, since only then can a Jira
 Cloud site reach the app. There ENCRYPTION_KEY must be set: a key generated into a local file
 would be lost with the dyno's file system, and with it every stored secret. ENCRYPTION_KEY may
 hold several comma-separated Fernet keys; the first encrypts, all decrypt (key rotation).
+
+ALLOWED_INTERNAL_HOSTS: comma-separated host names, addresses and CIDR networks that mail
+sources and SMTP may use although they are not public (on-premises mail servers); everything
+else non-public is refused (`connector.net`). Loopback is allowed when BASE_URL is loopback, so a
+developer's local mail server and the tests work without configuration.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+
+from connector.net.addresses import AllowList
 
 DEFAULT_PORT = 8000
 DEFAULT_DATABASE_URL = "sqlite:///./data/connector.db"
@@ -68,6 +76,8 @@ class Settings:
     encryption_keys: tuple[str, ...] = field(repr=False)
     app_key: str
     reading: ReadingLimits = ReadingLimits()
+    # ALLOWED_INTERNAL_HOSTS, with loopback added when BASE_URL is loopback.
+    internal_hosts: AllowList = field(default_factory=AllowList)
 
     @property
     def base_path(self) -> str:
@@ -111,6 +121,15 @@ class Settings:
             ),
             workers=int(_read_number(environ, "MESSAGE_READERS", 2, low=1, high=64)),
         )
+        try:
+            internal_hosts = AllowList.parse(
+                environ.get("ALLOWED_INTERNAL_HOSTS", ""), loopback=is_loopback_url(base_url)
+            )
+        except ValueError as exc:
+            raise SettingsError(
+                f"ALLOWED_INTERNAL_HOSTS: {exc}; give comma-separated host names, addresses "
+                "or CIDR networks such as mail.corp.example,10.20.0.0/16"
+            ) from None
         return cls(
             port=port,
             base_url=base_url,
@@ -119,6 +138,7 @@ class Settings:
             encryption_keys=keys,
             app_key=app_key,
             reading=reading,
+            internal_hosts=internal_hosts,
         )
 
 

@@ -15,8 +15,8 @@ from connector.settings import Settings
 from connector.storage.db import make_engine, migrate
 
 # Real Dovecot (IMAP, POP3, TLS) on loopback: the `dovecot` and `mail_user` fixtures;
-# aiosmtpd for outbound mail: `smtp_server`.
-pytest_plugins = ["tests.servers.dovecot", "tests.servers.smtp"]
+# aiosmtpd for outbound mail: `smtp_server`; a service that is no mail server: `banner_server`.
+pytest_plugins = ["tests.servers.dovecot", "tests.servers.smtp", "tests.servers.banner"]
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

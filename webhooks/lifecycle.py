@@ -59,7 +59,9 @@ def lifecycle_endpoint(event: str) -> Any:
 def _apply(runtime: Runtime, event: str, body: dict[str, Any]) -> Response:
     client_key = str(body["clientKey"])
     if event == "installed":
-        payload = parse_install_payload(body, app_key=runtime.settings.app_key)
+        payload = parse_install_payload(
+            body, app_key=runtime.settings.app_key, production=runtime.settings.is_production
+        )
         _, created = runtime.tenants.save_install(payload)
         logs.event(
             log,

@@ -12,6 +12,7 @@ from typing import Any
 
 from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError, not_found
+from connector.admin.host_checks import refuse_unusable_host
 from connector.admin.serialize import iso
 from connector.outbound.config import (
     ConnectionSpec,
@@ -121,6 +122,8 @@ def _read_connection(
         spec = connection_from_json(body, has_password=has_password)
     except OutboundConfigError as exc:
         raise _invalid(exc) from None
+    if spec.transport == "smtp":
+        refuse_unusable_host(call.runtime.host_policy, spec.host, spec.port, field="host")
     if (
         spec.auth == "password"
         and password is KEEP

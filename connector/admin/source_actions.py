@@ -58,7 +58,7 @@ def diagnose_unsaved(call: ApiCall) -> Answer:
             "(a saved source is tested with its stored password at /mail-sources/{id}/test)",
             field="password",
         )
-    diagnosis = diagnose(_config(spec, spec.password, "unsaved"))
+    diagnosis = diagnose(_config(call, spec, spec.password, "unsaved"))
     log_action(call, "source_tested", source_id="unsaved", ok=diagnosis.ok)
     return Answer(diagnosis.to_dict())
 
@@ -152,24 +152,31 @@ def _saved_config(call: ApiCall, source: MailSource, spec: SourceSpec) -> Source
     """A saved source's connection: its OAuth sign-in, or the password (the body's first)."""
     if not source.spec.uses_oauth:
         password = spec.password or call.runtime.sources.password(source.id)
-        return _config(spec, password, source.label)
+        return _config(call, spec, password, source.label)
     try:
         provider = token_provider(call.runtime.sources, source)
     except SourceAuthError as exc:
         raise ApiError(409, str(exc), field="oauth") from exc
     try:
-        return spec.connection_config(password=None, access_token=provider, source_id=source.label)
+        return spec.connection_config(
+            password=None,
+            access_token=provider,
+            source_id=source.label,
+            host_policy=call.runtime.host_policy,
+        )
     except SourceConfigError as exc:
         raise ApiError.invalid(exc) from exc
 
 
-def _config(spec: SourceSpec, password: str | None, label: str) -> SourceConfig:
+def _config(call: ApiCall, spec: SourceSpec, password: str | None, label: str) -> SourceConfig:
     if spec.uses_oauth:
         raise ApiError(409, "a source that signs in with OAuth is tested once it is saved")
     if not password:
         raise ApiError(400, "password: is required to connect", field="password")
     try:
-        return spec.connection_config(password=password, source_id=label)
+        return spec.connection_config(
+            password=password, source_id=label, host_policy=call.runtime.host_policy
+        )
     except SourceConfigError as exc:
         raise ApiError.invalid(exc) from exc
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from connector.admin.email_log_api import messages_today
 from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError, not_found
+from connector.admin.host_checks import refuse_unusable_host
 from connector.admin.route_checks import check_routes_in_jira
 from connector.admin.serialize import source_json
 from connector.admin.source_body import spec_from_json
 from connector.admin.source_checks import check_source_in_jira
-from connector.mail_source import MailSource
+from connector.mail_source import MailSource, SourceSpec
 
 # What deleting a source leaves in place, so the admin knows before and after.
 KEPT_ON_DELETE = (
@@ -43,6 +44,7 @@ def create_source(call: ApiCall) -> Answer:
     """POST /api/v1/mail-sources: new sources start disabled; enabling connects first. The
     project, issue type and field settings are checked against Jira before anything is saved."""
     spec = spec_from_json(call.body())
+    check_source_host(call, spec)
     check_source_in_jira(call, spec)
     check_routes_in_jira(call, spec)  # each address rule's project, like the source's own
     created = call.runtime.sources.create(call.tenant.id, spec)
@@ -73,6 +75,7 @@ def update_source(call: ApiCall) -> Answer:
     source_id = call.path_int("source_id")
     find_source(call)  # 404 before 400: another tenant learns nothing from validation
     spec = spec_from_json(call.body())
+    check_source_host(call, spec)
     check_source_in_jira(call, spec)
     check_routes_in_jira(call, spec)  # each address rule's project, like the source's own
     updated = call.runtime.sources.update(call.tenant.id, source_id, spec)
@@ -97,6 +100,13 @@ def delete_source(call: ApiCall) -> Answer:
             "removed": list(REMOVED_ON_DELETE),
         }
     )
+
+
+def check_source_host(call: ApiCall, spec: SourceSpec) -> None:
+    """400 on `host` when the app may not connect there. Graph hosts are Microsoft's own
+    (`connector.sources.config.GRAPH_HOSTS`), so there is nothing to check."""
+    if spec.protocol != "graph":
+        refuse_unusable_host(call.runtime.host_policy, spec.host, spec.port, field="host")
 
 
 def find_source(call: ApiCall) -> MailSource:

@@ -5,6 +5,12 @@ published at `{CONNECT_INSTALL_KEYS_URL}/{kid}` (developer.atlassian.com/cloud/j
 security-for-connect-apps/#validating-installation-lifecycle-requests). The token's `aud` must
 be our BASE_URL, its qsh must match the callback request, and its `iss` must be the clientKey
 in the body, so a token for one site can never install or uninstall another.
+
+The payload's `baseUrl` is where the app then sends its signed Jira calls, and `displayUrl` is
+shown as a link to admins and customers. In production (BASE_URL not loopback) `baseUrl` must
+be a Jira Cloud site and both must be https; everywhere, `displayUrl` must be a web address
+(never `javascript:`), and neither may carry credentials. Development keeps accepting a fake
+Jira on loopback.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -24,6 +31,7 @@ from connector.connect.jwt import (
     token_from_authorization,
     verify_install_token,
 )
+from connector.net.addresses import is_host_name
 from connector.tenant import InstallPayload
 
 # Key ids are opaque, but they end up in a URL path: allow only what cannot change the path.
@@ -32,6 +40,10 @@ _REQUIRED_TEXT_FIELDS = ("key", "clientKey", "baseUrl", "productType")
 # Optional: sites send it for apps that may act as users (scope ACT_AS_USER). It goes into the
 # `iss` of impersonation assertions, so only visible ASCII is accepted.
 _OAUTH_CLIENT_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
+# Jira Cloud sites live under these domains; the app sends its signed calls to `baseUrl`, so
+# outside development nothing else is accepted there.
+_ATLASSIAN_DOMAINS = (".atlassian.net", ".jira.com", ".jira-dev.com")
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f\\]")
 
 
 class InstallError(Exception):
@@ -131,7 +143,11 @@ async def verify_lifecycle_request(
     return claims
 
 
-def parse_install_payload(body: Mapping[str, Any], *, app_key: str) -> InstallPayload:
+def parse_install_payload(
+    body: Mapping[str, Any], *, app_key: str, production: bool = True
+) -> InstallPayload:
+    """`production` (BASE_URL not loopback): `baseUrl` must be an Atlassian site; only in
+    development may it be anything http(s), such as a fake Jira on loopback."""
     for name in _REQUIRED_TEXT_FIELDS:
         value = body.get(name)
         if not isinstance(value, str) or not value.strip():
@@ -144,8 +160,18 @@ def parse_install_payload(body: Mapping[str, Any], *, app_key: str) -> InstallPa
             f"install payload is for app {body['key']!r}, this is {app_key!r}", status=400
         )
     base_url = str(body["baseUrl"]).rstrip("/")
-    if not base_url.startswith(("https://", "http://")):
-        raise InstallError("install payload baseUrl is not an http(s) URL", status=400)
+    problem = site_url_problem(base_url, production=production, atlassian=True)
+    if problem is not None:
+        raise InstallError(f"install payload baseUrl {problem}", status=400)
+    display_url = body.get("displayUrl")
+    if display_url is not None:
+        if not isinstance(display_url, str):
+            raise InstallError("install payload displayUrl is not text", status=400)
+        display_url = display_url.rstrip("/")
+        # Shown as a link on the admin pages and in customers' mail: never javascript: etc.
+        problem = site_url_problem(display_url, production=production, atlassian=False)
+        if display_url and problem is not None:
+            raise InstallError(f"install payload displayUrl {problem}", status=400)
     oauth_client_id = body.get("oauthClientId")
     if oauth_client_id is not None and (
         not isinstance(oauth_client_id, str)
@@ -160,10 +186,44 @@ def parse_install_payload(body: Mapping[str, Any], *, app_key: str) -> InstallPa
         client_key=str(body["clientKey"]),
         shared_secret=secret,
         base_url=base_url,
-        display_url=str(body.get("displayUrl") or base_url).rstrip("/"),
+        display_url=display_url or base_url,
         product_type=str(body["productType"]),
         description=str(body.get("description") or ""),
         server_version=str(body.get("serverVersion") or ""),
         plugins_version=str(body.get("pluginsVersion") or ""),
         oauth_client_id=oauth_client_id,
     )
+
+
+def site_url_problem(url: str, *, production: bool, atlassian: bool) -> str | None:
+    """What is wrong with a site URL from an install payload, or None.
+
+    Always: http(s), a host, no user name or password, no query or fragment, no spaces or
+    control characters. In production: https only, and with `atlassian` the host is a Jira
+    Cloud site on the default port.
+    """
+    if _URL_FORBIDDEN.search(url):
+        return "contains spaces, control characters or backslashes"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "is not an http(s) URL"
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        return "must not carry a user name or password"
+    if parts.query or parts.fragment:
+        return "must not have a query or fragment"
+    if not production:
+        return None
+    if parts.scheme != "https":
+        return "must be https"
+    if atlassian and (
+        not is_host_name(parts.hostname)
+        or not parts.hostname.endswith(_ATLASSIAN_DOMAINS)
+        or port not in (None, 443)
+        or parts.path not in ("", "/")
+    ):
+        return "must be a Jira Cloud site: https://<site>.atlassian.net (or .jira.com)"
+    return None

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
+from connector.net.clients import NotSpeaking, PinnedSMTP, Route
+from connector.net.hosts import PUBLIC_ONLY, HostPolicy, HostRefused
 from connector.outbound.delivery import SendError, Steps
 
 
@@ -28,6 +30,8 @@ class SmtpSettings:
     password: str | None = field(default=None, repr=False)
     access_token: Callable[[], str] | None = field(default=None, repr=False)
     timeout_seconds: int = 30
+    # Which addresses the connection may go to (`connector.net`); the app passes its own.
+    host_policy: HostPolicy = field(default=PUBLIC_ONLY, repr=False, compare=False)
 
 
 def xoauth2_string(username: str, token: str) -> str:
@@ -66,9 +70,12 @@ class SmtpSender:
     def _connect(self, context: ssl.SSLContext) -> smtplib.SMTP:
         s = self._settings
         try:
-            if s.security == "ssl":
-                return smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_seconds, context=context)
-            return smtplib.SMTP(s.host, s.port, timeout=s.timeout_seconds)
+            route = Route(s.host_policy, context if s.security == "ssl" else None)
+            return PinnedSMTP(s.host, s.port, route=route, timeout=s.timeout_seconds)
+        except HostRefused as exc:
+            raise SendError(str(exc), retryable=False, step="connect") from None
+        except NotSpeaking as exc:  # what the peer sent is not repeated
+            raise SendError(f"{s.host}:{s.port}: {exc}", retryable=False, step="connect") from None
         except ssl.SSLError as exc:
             raise SendError(
                 f"TLS failed: {exc.reason or exc}", retryable=False, step="connect"

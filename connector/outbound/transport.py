@@ -64,6 +64,7 @@ def build_sender(
             password=password if spec.auth == "password" else None,
             access_token=token,
             timeout_seconds=spec.timeout_seconds,
+            host_policy=runtime.host_policy,
         )
     )
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from connector.net.hosts import PUBLIC_ONLY, HostPolicy
 from connector.sources.errors import SourceConfigError
 
 ProtocolName = Literal["imap", "pop3", "graph"]
@@ -61,6 +62,9 @@ class SourceConfig:
     # Graph only: the mailbox read when it is not the signed-in user's own, e.g. a Microsoft 365
     # shared mailbox (`/users/{mailbox}`); with application access, the mailbox to read.
     mailbox: str | None = None
+    # Which addresses the connection may go to (`connector.net`): public ones unless the
+    # operator allows more; the app passes the policy its settings make.
+    host_policy: HostPolicy = field(default=PUBLIC_ONLY, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_choice("protocol", self.protocol, get_args(ProtocolName))

@@ -2,7 +2,10 @@
 
 The steps run in the order a connection needs them; the first failure ends the chain, since
 every later step would fail for the same reason. Each step says what it found (`detail`,
-`data`) or what went wrong (`error`, with the server's own words where there are any).
+`data`) or what went wrong (`error`, with the server's own words where there are any, once it
+has greeted as the protocol expects: another service's banner is never repeated). The host is
+checked against the source's `host_policy` first, so an address the app may not use is never
+contacted (`connector.net`).
 """
 
 from __future__ import annotations

@@ -16,9 +16,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from imap_tools import BaseMailBox, MailBox, MailBoxUnencrypted
-
 from connector import logs
+from connector.net.clients import PinnedIMAP4, Route
 from connector.sources import imap_wire as wire
 from connector.sources.base import Cursor, ImapCursor, Listing, MessageRef, SourceSession
 from connector.sources.config import SourceConfig, is_excluded, same_folder
@@ -43,6 +42,11 @@ from connector.sources.tls import client_context, connection_warnings
 
 log = logging.getLogger(__name__)
 
+# imaplib refuses response lines over a megabyte; a `UID SEARCH` answer in a big folder can be
+# longer. 20 MB is what imap-tools sets when it is imported (as `imap_wire` does): said here
+# so the limit does not depend on that.
+imaplib._MAXLINE = max(imaplib._MAXLINE, 20 * 1024 * 1024)  # type: ignore[attr-defined]
+
 
 class ImapSource(SourceSession):
     """One IMAP folder behind the `MailSource` Protocol. One connection, one poll at a time."""
@@ -51,7 +55,7 @@ class ImapSource(SourceSession):
         if config.protocol != "imap":
             raise SourceConfigError("protocol", f"ImapSource reads IMAP, not {config.protocol}")
         super().__init__(config, connection_warnings(config))
-        self._mailbox: BaseMailBox | None = None
+        self._imap: imaplib.IMAP4 | None = None
         self._capabilities: frozenset[str] = frozenset()
         self._delimiter: str | None = None
         self._selected: Selected | None = None
@@ -66,8 +70,8 @@ class ImapSource(SourceSession):
         self.close()
         config = self._config
         with guard_errors(config, "connect", self._drop):
-            self._mailbox = _open_mailbox(config)
-        client = self._mailbox.client
+            self._imap = _open_client(config)
+        client = self._imap
         with guard_errors(config, "login", self._drop):
             try:
                 login(client, config)
@@ -84,25 +88,25 @@ class ImapSource(SourceSession):
         self._log_connected()
 
     def close(self) -> None:
-        mailbox, self._mailbox, self._selected = self._mailbox, None, None
-        if mailbox is None:
+        client, self._imap, self._selected = self._imap, None, None
+        if client is None:
             return
         try:
             # LOGOUT, not CLOSE: CLOSE would expunge whatever others flagged \Deleted.
-            mailbox.client.logout()
+            client.logout()
         except (imaplib.IMAP4.error, OSError, EOFError):
-            _discard(mailbox)
+            _discard(client)
 
     def _drop(self) -> None:
         """Forget a connection that broke; the next operation needs `connect()` again."""
-        mailbox, self._mailbox, self._selected = self._mailbox, None, None
-        if mailbox is not None:
-            _discard(mailbox)
+        client, self._imap, self._selected = self._imap, None, None
+        if client is not None:
+            _discard(client)
 
     def _client(self) -> imaplib.IMAP4:
-        if self._mailbox is None:
+        if self._imap is None:
             raise SourceConnectionError(f"not connected to {self._config.host}; call connect()")
-        return self._mailbox.client
+        return self._imap
 
     def _select(self, folder: str) -> Selected:
         if is_excluded(folder, self._config.exclusion_folders):
@@ -318,30 +322,28 @@ class ImapSource(SourceSession):
         self._client().untagged_responses.pop("EXPUNGE", None)
 
 
-def _open_mailbox(config: SourceConfig) -> BaseMailBox:
+def _open_client(config: SourceConfig) -> imaplib.IMAP4:
+    """A greeted session to an address `config.host_policy` allows (`connector.net`)."""
     timeout = float(config.timeout_seconds)
-    if config.security == "ssl":
-        return MailBox(
-            config.host, config.port, timeout=timeout, ssl_context=client_context(config)
-        )
-    mailbox = MailBoxUnencrypted(config.host, config.port, timeout=timeout)
+    route = Route(config.host_policy, client_context(config) if config.security == "ssl" else None)
+    client = PinnedIMAP4(config.host, config.port, route=route, timeout=timeout)
     if config.security == "starttls":
         # imaplib refuses when STARTTLS is not announced rather than carrying on in clear
         # text: stripping that capability is the classic downgrade (RFC 2595 §3.1).
         try:
-            mailbox.client.starttls(client_context(config))
+            client.starttls(client_context(config))
         except BaseException as exc:
-            _discard(mailbox)
+            _discard(client)
             if type(exc) is imaplib.IMAP4.error:  # refused or not offered; not `abort`
                 raise SourceTlsError(f"STARTTLS with {config.host} failed: {exc}") from exc
             raise
-    return mailbox
+    return client
 
 
-def _discard(mailbox: BaseMailBox) -> None:
+def _discard(client: imaplib.IMAP4) -> None:
     """Close the socket of a session that is of no use any more, whatever state it is in."""
     with contextlib.suppress(OSError):
-        mailbox.client.shutdown()
+        client.shutdown()
 
 
 def _day(moment: datetime) -> date:

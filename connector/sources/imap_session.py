@@ -12,11 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from connector.net.clients import NotSpeaking
+from connector.net.hosts import HostRefused
 from connector.sources import imap_wire as wire
 from connector.sources.config import SourceConfig
 from connector.sources.errors import (
     FolderNotFound,
     SourceAuthError,
+    SourceConfigError,
     SourceConnectionError,
     SourceError,
     SourceTlsError,
@@ -58,6 +61,12 @@ def guard_errors(config: SourceConfig, action: str, drop: Callable[[], None]) ->
         yield
     except SourceError:
         raise
+    except HostRefused as exc:  # checked again at each connection (connector.net)
+        drop()
+        raise SourceConfigError("host", str(exc)) from None
+    except NotSpeaking as exc:  # what the peer sent is not repeated
+        drop()
+        raise SourceConnectionError(f"{action}: {where}: {exc}") from None
     except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:  # a TLS session that ended
         drop()
         raise SourceConnectionError(f"{action}: {where} closed the connection") from exc

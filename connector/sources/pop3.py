@@ -23,6 +23,8 @@ from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 
 from connector import logs
+from connector.net.clients import NotSpeaking, PinnedPOP3, Route
+from connector.net.hosts import HostRefused
 from connector.sources.base import Cursor, Listing, MessageRef, Pop3Cursor, SourceSession
 from connector.sources.config import DEFAULT_FOLDER, SourceConfig
 from connector.sources.errors import (
@@ -244,6 +246,12 @@ class Pop3Source(SourceSession):
             yield
         except SourceError:
             raise
+        except HostRefused as exc:  # checked again at each connection (connector.net)
+            self._drop()
+            raise SourceConfigError("host", str(exc)) from None
+        except NotSpeaking as exc:  # what the peer sent is not repeated
+            self._drop()
+            raise SourceConnectionError(f"{action}: {where}: {exc}") from None
         except (ssl.SSLEOFError, ssl.SSLZeroReturnError) as exc:
             self._drop()
             raise SourceConnectionError(f"{action}: {where} closed the connection") from exc
@@ -265,12 +273,10 @@ class Pop3Source(SourceSession):
 
 
 def _open_client(config: SourceConfig) -> poplib.POP3:
+    """A greeted session to an address `config.host_policy` allows (`connector.net`)."""
     timeout = float(config.timeout_seconds)
-    if config.security == "ssl":
-        return poplib.POP3_SSL(
-            config.host, config.port, timeout=timeout, context=client_context(config)
-        )
-    client = poplib.POP3(config.host, config.port, timeout=timeout)
+    route = Route(config.host_policy, client_context(config) if config.security == "ssl" else None)
+    client = PinnedPOP3(config.host, config.port, route=route, timeout=timeout)
     if config.security == "starttls":
         try:
             # poplib refuses when STLS is not in CAPA rather than going on in clear text

@@ -14,9 +14,14 @@ from datetime import UTC, datetime
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
+from connector.net.clients import NotSpeaking
+from connector.net.hosts import HostRefused
 from connector.sources.config import SourceConfig
-from connector.sources.errors import SourceConnectionError, SourceTlsError
+from connector.sources.errors import SourceConfigError, SourceConnectionError, SourceTlsError
 from connector.sources.tls import client_context, describe_tls_error
+
+_IMAP_OK = (b"* OK", b"* PREAUTH")
+_GREETING_LIMIT = 8192  # a line; a service that never sends a newline is not read forever
 
 
 @dataclass(frozen=True)
@@ -43,16 +48,20 @@ class TlsReport:
 
 
 def resolve(config: SourceConfig) -> list[str]:
+    """The host's addresses, each one checked against `config.host_policy`."""
     try:
-        found = socket.getaddrinfo(config.host, config.port, type=socket.SOCK_STREAM)
+        return list(config.host_policy.addresses(config.host, config.port))
     except socket.gaierror as exc:
         raise SourceConnectionError(f"cannot resolve {config.host}: {exc.strerror}") from exc
-    return list(dict.fromkeys(str(info[4][0]) for info in found))
+    except HostRefused as exc:
+        raise SourceConfigError("host", str(exc)) from None
 
 
 def connect_tcp(config: SourceConfig, address: str) -> socket.socket:
+    """A connection to `address`, which `resolve` checked."""
+    network = config.host_policy.network
     try:
-        return socket.create_connection((address, config.port), timeout=config.timeout_seconds)
+        return network.dial(address, config.port, config.timeout_seconds)
     except TimeoutError as exc:
         raise SourceConnectionError(
             f"{address} port {config.port} did not answer within {config.timeout_seconds} s"
@@ -129,11 +138,16 @@ def _starttls(sock: socket.socket, config: SourceConfig) -> None:
     imap = config.protocol == "imap"
     reader = sock.makefile("rb")
     try:
-        reader.readline()  # the greeting
+        greeting = reader.readline(_GREETING_LIMIT)
+        # RFC 3501 §7.1 and RFC 1939 §4: anything else is another service, whose words are
+        # not repeated to the caller.
+        if not greeting.upper().startswith(_IMAP_OK if imap else (b"+OK",)):
+            wrong = NotSpeaking("IMAP" if imap else "POP3")
+            raise SourceConnectionError(f"{config.host}:{config.port}: {wrong}")
         sock.sendall(b"d1 STARTTLS\r\n" if imap else b"STLS\r\n")
-        reply = reader.readline()
+        reply = reader.readline(_GREETING_LIMIT)
         while imap and reply.startswith(b"* "):  # untagged lines before the tagged answer
-            reply = reader.readline()
+            reply = reader.readline(_GREETING_LIMIT)
     except OSError as exc:
         raise SourceConnectionError(f"{config.host} went away during STARTTLS: {exc}") from exc
     finally:

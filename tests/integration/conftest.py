@@ -14,6 +14,7 @@ from connector.runtime import Runtime
 from connector.storage.db import make_engine, migrate
 from tests.conftest import make_settings
 from tests.fakes.jira import FakeJira
+from tests.fakes.network import FakeNetwork
 from tests.fakes.server import LoopbackServer
 
 
@@ -21,6 +22,8 @@ from tests.fakes.server import LoopbackServer
 class RunningApp:
     base_url: str
     runtime: Runtime
+    # Answers the app's host lookups; the app connects to loopback only (tests.fakes.network).
+    network: FakeNetwork
     jira_events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -50,10 +53,14 @@ def running_app(
     engine = make_engine(settings.database_url)
     migrate(engine)
     # The fake's authorization server stands in for Atlassian's (user impersonation).
+    network = FakeNetwork()
     runtime = Runtime.create(
-        settings, engine=engine, authorization_server_url=fake_jira.authorization_server_url
+        settings,
+        engine=engine,
+        authorization_server_url=fake_jira.authorization_server_url,
+        network=network,
     )
-    running = RunningApp(base_url=base_url, runtime=runtime)
+    running = RunningApp(base_url=base_url, runtime=runtime, network=network)
     app = create_app(
         settings,
         runtime=runtime,

@@ -3,17 +3,15 @@ tests that report each step, audit lists and retry, one tenant's data only."""
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 import pytest
 
 from connector.outbound.delivery import SendError, Steps
-from connector.outbound.smtp import SmtpSender, SmtpSettings
+from connector.outbound.smtp import SmtpSender
 from connector.storage.outbox import NewMessage, Outbox
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import AdminApi, make_admin_api
 from tests.integration.conftest import RunningApp
-from tests.servers.smtp import SmtpServer
+from tests.servers.smtp import SmtpServer, sample_message, sender_settings
 
 
 @pytest.fixture
@@ -26,59 +24,36 @@ def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
     return make_admin_api(running_app, fake_jira)
 
 
-def _mail() -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = "notify@support.example"
-    message["To"] = "jo@customer.example"
-    message["Subject"] = "hello"
-    message.set_content("body")
-    return message
-
-
-def _settings(server: SmtpServer, **changes: object) -> SmtpSettings:
-    values: dict[str, object] = {
-        "host": server.host,
-        "port": server.port,
-        "security": "starttls",
-        "verify_tls": False,
-        "username": server.username,
-        "password": server.password,
-        "timeout_seconds": 5,
-    }
-    values.update(changes)
-    return SmtpSettings(**values)  # type: ignore[arg-type]
-
-
 def test_smtp_starttls_password_and_implicit_tls_xoauth2_deliver(smtp_server: SmtpServer) -> None:
     steps = Steps()
-    SmtpSender(_settings(smtp_server)).send(_mail(), steps)
+    SmtpSender(sender_settings(smtp_server)).send(sample_message(), steps)
     assert [s.name for s in steps.taken] == ["connect", "tls", "authenticate", "send"]
-    oauth = _settings(
+    oauth = sender_settings(
         smtp_server,
         port=smtp_server.ssl_port,
         security="ssl",
         password=None,
         access_token=lambda: smtp_server.token,
     )
-    SmtpSender(oauth).send(_mail())
+    SmtpSender(oauth).send(sample_message())
     assert [d.recipients for d in smtp_server.delivered] == [("jo@customer.example",)] * 2
 
 
 def test_smtp_wrong_password_and_refusals_say_whether_to_retry(smtp_server: SmtpServer) -> None:
     with pytest.raises(SendError) as refused:
-        SmtpSender(_settings(smtp_server, password="wrong")).send(_mail())
+        SmtpSender(sender_settings(smtp_server, password="wrong")).send(sample_message())
     assert refused.value.step == "authenticate" and not refused.value.retryable
     assert "535" in str(refused.value)
     smtp_server.refuse_next("550 5.1.1 no such user")
     with pytest.raises(SendError) as permanent:
-        SmtpSender(_settings(smtp_server)).send(_mail())
+        SmtpSender(sender_settings(smtp_server)).send(sample_message())
     assert permanent.value.step == "send" and not permanent.value.retryable
     smtp_server.refuse_next("451 4.7.1 greylisted")
     with pytest.raises(SendError) as temporary:
-        SmtpSender(_settings(smtp_server)).send(_mail())
+        SmtpSender(sender_settings(smtp_server)).send(sample_message())
     assert temporary.value.retryable
     with pytest.raises(SendError) as closed:
-        SmtpSender(_settings(smtp_server, port=1)).send(_mail())
+        SmtpSender(sender_settings(smtp_server, port=1)).send(sample_message())
     assert closed.value.step == "connect" and closed.value.retryable
     assert smtp_server.delivered == []
 
@@ -170,7 +145,7 @@ def test_outbound_api_messages_list_retry_and_tenant_isolation(api: AdminApi) ->
             recipient="jo@customer.example",
             subject="[SUP-1] Hi",
             message_id="<m1@x.example>",
-            raw=_mail().as_bytes(),
+            raw=sample_message().as_bytes(),
             issue_key="SUP-1",
         )
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +21,10 @@ from connector.outbound.smtp import SmtpSender, SmtpSettings
 from connector.sources.oauth import OAuthTokens
 from connector.storage.outbound import OutboundRepository
 from tests.fakes.jira import FakeJira
+from tests.fakes.network import loopback_policy
 from tests.integration.admin_support import AdminApi, make_admin_api
 from tests.integration.conftest import RunningApp
-from tests.servers.smtp import SmtpServer
+from tests.servers.smtp import SmtpServer, sample_message
 
 
 @pytest.fixture
@@ -197,13 +197,10 @@ def test_outbound_unusable_host_answers_400_naming_host(
 
 
 def test_smtp_sender_unusable_host_is_a_final_send_error() -> None:
-    message = EmailMessage()
-    message["From"] = "notify@support.example"
-    message["To"] = "jo@customer.example"
-    message["Subject"] = "hello"
-    message.set_content("body")
-    settings = SmtpSettings(host="smtp..example.com", port=587, security="starttls")
+    settings = SmtpSettings(
+        host="smtp..example.com", port=587, security="starttls", host_policy=loopback_policy()
+    )
     with pytest.raises(SendError) as caught:
-        SmtpSender(settings).send(message)
+        SmtpSender(settings).send(sample_message())
     assert caught.value.step == "connect" and not caught.value.retryable
     assert "smtp..example.com" in str(caught.value)

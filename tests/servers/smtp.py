@@ -21,10 +21,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from connector.outbound.smtp import SmtpSettings
+from tests.fakes.network import loopback_policy
 from tests.servers.certs import write_self_signed
 from tests.servers.processes import free_ports
 
-__all__ = ["Delivered", "SmtpServer", "smtp_server"]
+__all__ = ["Delivered", "SmtpServer", "sample_message", "sender_settings", "smtp_server"]
 
 USERNAME = "notify@support.example"
 PASSWORD = "smtp-Passw0rd"
@@ -141,3 +143,28 @@ def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
         yield server
     finally:
         server.stop()
+
+
+def sample_message() -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "notify@support.example"
+    message["To"] = "jo@customer.example"
+    message["Subject"] = "hello"
+    message.set_content("body")
+    return message
+
+
+def sender_settings(server: SmtpServer, **changes: Any) -> SmtpSettings:
+    """`connector.outbound.smtp` settings for `server`: STARTTLS with checks off (the
+    certificate is self-signed), the password, loopback allowed; `changes` override."""
+    values: dict[str, Any] = {
+        "host": server.host,
+        "port": server.port,
+        "security": "starttls",
+        "verify_tls": False,
+        "username": server.username,
+        "password": server.password,
+        "timeout_seconds": 5,
+        "host_policy": loopback_policy(),
+    }
+    return SmtpSettings(**(values | changes))

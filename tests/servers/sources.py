@@ -9,6 +9,7 @@ from typing import Any
 from connector.mail_source import SourceSpec
 from connector.sources.base import Cursor, MailSource
 from connector.sources.config import SourceConfig
+from tests.fakes.network import loopback_policy
 from tests.servers.dovecot import Dovecot, MailUser
 
 _PORTS = {
@@ -25,7 +26,8 @@ def dovecot_config(
     dovecot: Dovecot, user: MailUser, protocol: str = "imap", **settings: Any
 ) -> SourceConfig:
     """Implicit TLS with certificate checks off (the certificate is self-signed) unless the
-    test says otherwise; the port follows the protocol and security."""
+    test says otherwise; the port follows the protocol and security. Loopback is allowed and
+    names are answered by a `FakeNetwork`, as in the app under test."""
     settings.setdefault("security", "ssl")
     settings.setdefault("verify_tls", False)
     settings.setdefault("timeout_seconds", 5)
@@ -35,6 +37,7 @@ def dovecot_config(
     settings.setdefault("host", dovecot.host)
     settings.setdefault("port", port)
     settings.setdefault("password", user.password)
+    settings.setdefault("host_policy", loopback_policy())
     return SourceConfig(protocol=protocol, username=user.name, **settings)  # type: ignore[arg-type]
 
 
