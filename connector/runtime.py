@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from connector.budget import Budget
 from connector.connect.install import InstallKeyStore
 from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserTokens
 from connector.jira.people import PeopleCache
+from connector.outbound.rendering import TEMPLATE_BUDGET, TemplateRunner, template_runner
 from connector.reading import MessageReader, reader_for
 from connector.settings import Settings
 from connector.storage.db import make_engine
@@ -40,6 +42,8 @@ class Runtime:
     user_tokens: UserTokens
     # Reads every message in worker processes, within the settings' budget (connector.reading).
     reader: MessageReader
+    # Renders tenants' templates in worker processes (connector.outbound.rendering).
+    templates: TemplateRunner
 
     @classmethod
     def create(
@@ -48,9 +52,11 @@ class Runtime:
         *,
         engine: Engine | None = None,
         authorization_server_url: str = DEFAULT_AUTHORIZATION_SERVER_URL,
+        template_budget: Budget = TEMPLATE_BUDGET,
     ) -> Runtime:
         """`authorization_server_url` is Atlassian's for every deployment; it is a parameter,
-        not a setting, so tests can point it at a fake one on loopback."""
+        not a setting, so tests can point it at a fake one on loopback. So is
+        `template_budget`, so tests of hostile templates need not wait for the real one."""
         engine = engine or make_engine(settings.database_url)
         secrets = SecretBox(settings.encryption_keys)
         return cls(
@@ -67,6 +73,7 @@ class Runtime:
             people=PeopleCache(),
             user_tokens=UserTokens(authorization_server_url),
             reader=reader_for(settings.reading),
+            templates=template_runner(template_budget),
         )
 
     def database_answers(self) -> bool:
