@@ -168,16 +168,19 @@ class BudgetPool:
                 self._pool = None
 
 
-_shared: dict[tuple[Budget, int], BudgetPool] = {}
+_shared: dict[tuple[str, Budget, int], BudgetPool] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_pool(budget: Budget, *, workers: int = 2) -> BudgetPool:
-    """One pool per budget for the whole process (the web app, the worker, the CLI)."""
+def shared_pool(budget: Budget, *, workers: int = 2, purpose: str = "") -> BudgetPool:
+    """One pool per purpose and budget for the whole process (the web app, the worker, the
+    CLI). Different purposes never share workers, even when an operator gives them the same
+    budget: templates must not wait behind mail being read."""
+    key = (purpose, budget, workers)
     with _shared_lock:
-        pool = _shared.get((budget, workers))
+        pool = _shared.get(key)
         if pool is None:
-            pool = _shared[(budget, workers)] = BudgetPool(budget, workers=workers)
+            pool = _shared[key] = BudgetPool(budget, workers=workers)
         return pool
 
 

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from connector.budget import Budget
 from connector.connect.install import InstallKeyStore
 from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserTokens
 from connector.jira.people import PeopleCache
 from connector.net.hosts import HostPolicy, Network, SystemNetwork
+from connector.outbound.rendering import TEMPLATE_BUDGET, TemplateRunner, template_runner
 from connector.reading import MessageReader, reader_for
 from connector.settings import Settings
 from connector.storage.db import make_engine
@@ -43,6 +45,8 @@ class Runtime:
     reader: MessageReader
     # Where mail sources and SMTP may connect (ALLOWED_INTERNAL_HOSTS; connector.net).
     host_policy: HostPolicy
+    # Renders tenants' templates in worker processes (connector.outbound.rendering).
+    templates: TemplateRunner
 
     @classmethod
     def create(
@@ -52,10 +56,12 @@ class Runtime:
         engine: Engine | None = None,
         authorization_server_url: str = DEFAULT_AUTHORIZATION_SERVER_URL,
         network: Network | None = None,
+        template_budget: Budget = TEMPLATE_BUDGET,
     ) -> Runtime:
         """`authorization_server_url` is Atlassian's for every deployment; it is a parameter,
         not a setting, so tests can point it at a fake one on loopback. `network` (the
-        system's resolver and sockets) likewise, so tests answer host names themselves."""
+        system's resolver and sockets) likewise, so tests answer host names themselves; and
+        `template_budget`, so tests of hostile templates need not wait for the real one."""
         engine = engine or make_engine(settings.database_url)
         secrets = SecretBox(settings.encryption_keys)
         return cls(
@@ -73,6 +79,7 @@ class Runtime:
             user_tokens=UserTokens(authorization_server_url),
             reader=reader_for(settings.reading),
             host_policy=HostPolicy(settings.internal_hosts, network or SystemNetwork()),
+            templates=template_runner(template_budget),
         )
 
     def database_answers(self) -> bool:

@@ -163,6 +163,17 @@ _SETTINGS: Schema = {
         "description": "days message content is kept; 0 keeps none",
     },
 }
+_TEMPLATE_ERROR = _object(
+    {
+        "template": _string("the template that failed, e.g. comment_html"),
+        "reason": _string('why, e.g. "took longer than 2 s to render"'),
+        "at": _TIME,
+        "issue_key": {"type": "string", "nullable": True},
+    },
+    ["template", "reason", "at", "issue_key"],
+    "answered, not saved: a custom template failed as mail was sent, so the custom "
+    "templates are off (the defaults are used) until the settings are saved again",
+)
 _EVENT = {
     "id": {"type": "integer"},
     "event": _string(),
@@ -225,7 +236,11 @@ OUTBOUND_SCHEMAS: dict[str, Schema] = {
         ["ok", "steps", "message_id"],
     ),
     "NotificationSettings": _object(
-        {**_SETTINGS, "default_templates": {"type": "object", "additionalProperties": _string()}},
+        {
+            **_SETTINGS,
+            "template_error": {**_TEMPLATE_ERROR, "nullable": True},
+            "default_templates": {"type": "object", "additionalProperties": _string()},
+        },
         [*_SETTINGS],
     ),
     "WebhookEventList": _object(

@@ -1,9 +1,12 @@
 """`/api/v1/outbound-connection`, `notification-settings`, `webhook-events`, `outbound-messages`.
 
 The connection's password is write-only: left out it is kept, `null` removes it, and it is
-never answered (only `has_password`). Templates are compiled and tried with sample values
-before they are saved, so a broken one is a 400 naming it (`templates.<name>`), not a silent
-failure in a customer's mail later.
+never answered (only `has_password`). Templates are compiled and tried with sample values,
+within the template budget (`connector.outbound.rendering`), before they are saved, so a
+broken or runaway one is a 400 naming it (`templates.<name>`), not a failure in a customer's
+mail later. One that fails only later, with a real issue's values, turns the custom templates
+off; the settings then answer `template_error` (which, why, when, for which issue) until they
+are saved again.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from connector.admin.host_checks import refuse_unusable_host
 from connector.admin.serialize import iso
 from connector.outbound.config import (
     ConnectionSpec,
+    NotificationSettings,
     OutboundConfigError,
     connection_from_json,
     is_address,
@@ -23,7 +27,7 @@ from connector.outbound.config import (
     settings_from_json,
 )
 from connector.outbound.probe import send_test
-from connector.outbound.templates import DEFAULTS, check_templates
+from connector.outbound.templates import DEFAULTS
 from connector.outbound.transport import oauth_provider
 from connector.storage.outbound import KEEP, OutboundRepository, StoredConnection
 from connector.storage.outbox import STATUSES as MESSAGE_STATUSES
@@ -157,22 +161,33 @@ def _read_connection(
 
 def get_notifications(call: ApiCall) -> Answer:
     """GET /api/v1/notification-settings, with the default templates beside the tenant's."""
-    settings = _repository(call).settings(call.tenant.id)
-    return Answer({**settings.to_json(), "default_templates": _defaults()})
+    return Answer(settings_json(_repository(call).settings(call.tenant.id)))
 
 
 def put_notifications(call: ApiCall) -> Answer:
-    """PUT /api/v1/notification-settings: replace them; settings left out take their default."""
+    """PUT /api/v1/notification-settings: replace them; settings left out take their default.
+    Saving turns custom templates that were off after a failure back on."""
     body = call.body()
-    body.pop("default_templates", None)  # answered by GET; sending it back changes nothing
+    # Answered by GET; sending them back changes nothing.
+    body.pop("default_templates", None)
+    body.pop("template_error", None)
     try:
         settings = settings_from_json(body)
-        check_templates(settings.templates)
+        call.runtime.templates.check(settings.templates, tenant=call.tenant.id)
     except OutboundConfigError as exc:
         raise _invalid(exc) from None
     _repository(call).save_settings(call.tenant.id, settings)
     log_action(call, "notification_settings_saved", enabled=settings.enabled)
-    return Answer({**settings.to_json(), "default_templates": _defaults()})
+    return Answer(settings_json(settings))
+
+
+def settings_json(settings: NotificationSettings) -> dict[str, Any]:
+    fault = settings.template_fault
+    return {
+        **settings.to_json(),
+        "template_error": {**fault.to_json(), "at": iso(fault.at)} if fault else None,
+        "default_templates": _defaults(),
+    }
 
 
 def _defaults() -> dict[str, str]:

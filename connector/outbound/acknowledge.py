@@ -20,7 +20,7 @@ from connector.routing.match import clean_subject
 from connector.runtime import Runtime
 from connector.storage.models import EmailLogRow, utc_now
 from connector.storage.outbound import OutboundRepository
-from connector.storage.outbox import Outbox
+from connector.storage.outbox import FAILED, Outbox
 from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,9 @@ def _acknowledge(runtime: Runtime, tenant: Tenant, issue_key: str) -> str:
         thread=issue_thread(runtime, outbox, tenant.id, issue_key),
         outbox=outbox,
     )
-    return "queued" if queued else "already queued"
+    if queued is None:
+        return "already queued"
+    return "template failed" if queued.status == FAILED else "queued"
 
 
 def _summary(subject: str) -> str:

@@ -10,6 +10,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 TRANSPORTS = ("smtp", "graph")
@@ -204,8 +205,39 @@ class ProjectRule:
 
 
 @dataclass(frozen=True)
+class TemplateFault:
+    """A custom template failed (over its budget, or broken) while mail was being sent. The
+    tenant's custom templates are then off, and the defaults used, until an admin saves the
+    settings again: the failure may come back with every mail, and each try would cost the
+    shared worker the template budget."""
+
+    template: str
+    reason: str
+    at: datetime
+    issue_key: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "template": self.template,
+            "reason": self.reason,
+            "at": self.at.isoformat(),
+            "issue_key": self.issue_key,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TemplateFault:
+        return cls(
+            template=str(data.get("template") or ""),
+            reason=str(data.get("reason") or ""),
+            at=datetime.fromisoformat(str(data["at"])),
+            issue_key=data.get("issue_key") or None,
+        )
+
+
+@dataclass(frozen=True)
 class NotificationSettings:
-    """Which events tell customers, per project; the acknowledgement; templates; retention."""
+    """Which events tell customers, per project; the acknowledgement; templates; retention.
+    `template_fault` is not a setting but the state of the templates (see `TemplateFault`)."""
 
     enabled: bool = True
     events: tuple[str, ...] = DEFAULT_EVENTS
@@ -215,6 +247,12 @@ class NotificationSettings:
     link: str = ""
     templates: Mapping[str, str] = field(default_factory=dict)
     retention_days: int = DEFAULT_RETENTION_DAYS
+    template_fault: TemplateFault | None = None
+
+    @property
+    def templates_in_use(self) -> Mapping[str, str]:
+        """The custom templates mail is rendered with: none while they are off."""
+        return {} if self.template_fault is not None else self.templates
 
     def notifies(self, project_key: str, event: str) -> str | None:
         """None when this event in this project tells customers, else the reason why not."""

@@ -19,9 +19,15 @@ from connector.jira.adf_render import adf_to_html, adf_to_text
 from connector.jira.client import JiraError, JiraNotFound
 from connector.outbound.config import ConnectionSpec, NotificationSettings
 from connector.outbound.intake import COMMENT_CREATED
-from connector.outbound.queue import IssueThread, MailRequest, issue_thread, queue_mail
+from connector.outbound.queue import (
+    IssueThread,
+    MailRequest,
+    TenantTemplates,
+    issue_thread,
+    queue_mail,
+)
 from connector.runtime import Runtime
-from connector.storage.outbox import Outbox
+from connector.storage.outbox import FAILED, Outbox
 from connector.storage.threads import ParticipantRecord
 from connector.storage.webhook_events import HANDLED, IGNORED, WebhookEvent
 from connector.tenant import Tenant
@@ -140,7 +146,8 @@ def _queue_all(
 ) -> Decision:
     assert ctx.spec is not None
     thread: IssueThread = issue_thread(ctx.runtime, ctx.outbox, ctx.tenant.id, issue_key)
-    queued = 0
+    templates = TenantTemplates(ctx.runtime, ctx.tenant.id, ctx.settings)
+    queued, failures = 0, []
     for person in people:
         request = MailRequest(
             kind=kind,
@@ -151,7 +158,7 @@ def _queue_all(
             context=context,
             event_id=event.id,
         )
-        if queue_mail(
+        message = queue_mail(
             ctx.runtime,
             ctx.tenant,
             ctx.spec,
@@ -159,10 +166,16 @@ def _queue_all(
             request,
             thread=thread,
             outbox=ctx.outbox,
-        ):
+            templates=templates,
+        )
+        if message is not None:
             queued += 1
+            if message.status == FAILED:
+                failures.append(message.error)
     if not queued:
         return Decision(HANDLED, "already queued by an earlier delivery of this event")
+    if failures:
+        return Decision(HANDLED, f"queued {queued} mail(s); {len(failures)} failed: {failures[0]}")
     return Decision(HANDLED, f"queued {queued} mail(s)")
 
 

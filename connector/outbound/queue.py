@@ -2,10 +2,17 @@
 
 The Message-ID is remembered with the issue (origin `outbound`) before the mail is queued, so a
 reply threads onto the issue even if we crash between sending and recording that it was sent.
+
+A tenant's custom template that fails here (over its budget, or broken for this issue's
+values though it passed its check on save) fails that mail with the reason and turns the
+tenant's custom templates off (`TemplateFault`), so later mail goes out with the defaults
+rather than costing the shared worker the budget again. The failed mail is kept, made with
+the defaults, so the admin may still send it with Retry.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +20,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from connector import logs
 from connector.outbound.compose import (
     Envelope,
     address_domain,
@@ -20,13 +28,22 @@ from connector.outbound.compose import (
     loop_header_value,
     new_message_id,
 )
-from connector.outbound.config import ConnectionSpec, NotificationSettings, is_address
-from connector.outbound.templates import render
+from connector.outbound.config import (
+    ConnectionSpec,
+    NotificationSettings,
+    TemplateFault,
+    is_address,
+)
+from connector.outbound.rendering import TemplateFailure
+from connector.outbound.templates import Rendered
 from connector.routing.match import message_id_digest
 from connector.runtime import Runtime
-from connector.storage.models import EmailLogRow, as_utc
+from connector.storage.models import EmailLogRow, as_utc, utc_now
+from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import NewMessage, OutboundMessage, Outbox
 from connector.tenant import Tenant
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,42 @@ def issue_url(tenant: Tenant, settings: NotificationSettings, issue_key: str) ->
     return ""
 
 
+class TenantTemplates:
+    """One tenant's templates while a batch of its mail is queued (one event's recipients)."""
+
+    def __init__(self, runtime: Runtime, tenant_id: int, settings: NotificationSettings) -> None:
+        self._runtime = runtime
+        self._tenant_id = tenant_id
+        self._overrides = settings.templates_in_use
+
+    def render(
+        self, kind: str, context: Mapping[str, Any], *, issue_key: str
+    ) -> tuple[Rendered, str]:
+        """The mail's parts, and "" or why it must not be sent as it is."""
+        runner = self._runtime.templates
+        try:
+            return runner.render(kind, context, self._overrides, tenant=self._tenant_id), ""
+        except TemplateFailure as failure:
+            fault = TemplateFault(failure.template, failure.reason, utc_now(), issue_key)
+            repository = OutboundRepository(self._runtime.engine, self._runtime.secrets)
+            repository.turn_off_templates(self._tenant_id, fault)
+            self._overrides = {}
+            logs.event(
+                log,
+                "outbound.template_failed",
+                logging.WARNING,
+                tenant_id=self._tenant_id,
+                template=failure.template,
+                issue_key=issue_key,
+                reason=failure.reason[:120],
+            )
+            error = (
+                f"{failure}. The custom templates are off until the notification settings are "
+                "saved again; Retry sends this mail with the default templates."
+            )
+        return runner.render(kind, context, {}, tenant=self._tenant_id), error
+
+
 @dataclass(frozen=True)
 class MailRequest:
     kind: str  # template kind: comment | status | acknowledgement
@@ -95,8 +148,10 @@ def queue_mail(
     *,
     thread: IssueThread,
     outbox: Outbox,
+    templates: TenantTemplates | None = None,
 ) -> OutboundMessage | None:
-    """Queue the mail; None when the same mail (dedupe key) was queued before."""
+    """Queue the mail; None when the same mail (dedupe key) was queued before. `templates`:
+    those of a batch under way (a template failure earlier in it turned them off)."""
     context = {
         "issue_key": request.issue_key,
         "summary": "",
@@ -106,7 +161,8 @@ def queue_mail(
         "site_url": tenant.display_url,
         **request.context,
     }
-    rendered = render(request.kind, context, settings.templates)
+    templates = templates or TenantTemplates(runtime, tenant.id, settings)
+    rendered, error = templates.render(request.kind, context, issue_key=request.issue_key)
     message_id = new_message_id(address_domain(spec.from_address), request.issue_key)
     message = compose(
         Envelope(
@@ -137,5 +193,6 @@ def queue_mail(
             raw=message.as_bytes(),
             issue_key=request.issue_key,
             event_id=request.event_id,
+            error=error,
         )
     )

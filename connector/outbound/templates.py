@@ -7,10 +7,11 @@ HTML templates autoescape; the comment's HTML is already escaped (`adf_to_html`)
 safe. Subjects and plain text are not HTML and do not escape.
 
 The sandbox keeps templates away from Python's internals but not from using up the shared
-worker's memory and time (`{{ 'a' * 300000000 }}`, nested `range` loops), so rendering is
-bounded too (`connector.outbound.template_limits`): what `*`, `**` and `+` may build, how many
-numbers `range` may hand out per mail, how large an argument a method or filter may take, and
-how much text a template may produce. A template over a limit fails its check when saved.
+worker's memory and time (`{{ 'a' * 300000000 }}`, nested loops over a string), so a tenant's
+template renders only in a template worker process with a time and memory budget
+(`connector.outbound.rendering`, which calls the `*_detached` functions here), and the
+sandbox adds early limits in words (`connector.outbound.template_limits`). The defaults are
+ours and render in-process.
 """
 
 from __future__ import annotations
@@ -128,46 +129,89 @@ def sample_context(kind: str) -> dict[str, Any]:
     return {**SAMPLE, **_KIND_SAMPLE[kind]}
 
 
+@dataclass(frozen=True)
+class TemplateProblem:
+    """Why a template failed in a worker process (Jinja2's exceptions do not all survive
+    pickling, so the worker answers with this instead)."""
+
+    reason: str
+
+
+def check_name(name: str, source: str) -> None:
+    """The cheap part of a check, before anything renders: a known name, a bounded length."""
+    field = f"templates.{name}"
+    if name not in NAMES:
+        raise OutboundConfigError(field, f"is not a template; the names are {', '.join(NAMES)}")
+    if len(source) > _MAX_TEMPLATE_CHARS:
+        raise OutboundConfigError(field, f"must be at most {_MAX_TEMPLATE_CHARS} characters")
+
+
 def check_templates(templates: Mapping[str, str]) -> None:
     """Raise `OutboundConfigError` (field `templates.<name>`) for the first template that is
-    unknown, too long, does not compile, or fails with the variables its kind provides."""
+    unknown, too long, does not compile, or fails with the variables its kind provides.
+    In this process: the admin API checks through `rendering.TemplateRunner` instead."""
     for name, source in templates.items():
-        field = f"templates.{name}"
-        if name not in NAMES:
-            raise OutboundConfigError(field, f"is not a template; the names are {', '.join(NAMES)}")
-        if len(source) > _MAX_TEMPLATE_CHARS:
-            raise OutboundConfigError(field, f"must be at most {_MAX_TEMPLATE_CHARS} characters")
-        kind, part = name.rsplit("_", 1)
-        try:
-            output = _render_part(source, part, sample_context(kind))
-        except TemplateLimitError as exc:
-            raise OutboundConfigError(field, str(exc)) from None
-        except TemplateError as exc:
-            line = getattr(exc, "lineno", None)
-            where = f" (line {line})" if line else ""
-            raise OutboundConfigError(field, f"{type(exc).__name__}{where}: {exc}") from None
-        except Exception as exc:  # `{{ 1 / 0 }}` and the like: the template is broken
-            raise OutboundConfigError(field, f"{type(exc).__name__}: {exc}") from None
-        if part == "subject" and not output.strip():
-            raise OutboundConfigError(field, "renders an empty subject")
+        check_name(name, source)
+        problem = check_detached(name, source)
+        if problem is not None:
+            raise OutboundConfigError(f"templates.{name}", problem.reason)
+
+
+def check_detached(name: str, source: str) -> TemplateProblem | None:
+    """Render one template with its kind's sample values; why it failed, or None."""
+    kind, part = name.rsplit("_", 1)
+    result = render_part_detached(source, part, sample_context(kind))
+    if isinstance(result, TemplateProblem):
+        return result
+    if part == "subject" and not result.strip():
+        return TemplateProblem("renders an empty subject")
+    return None
 
 
 def render(kind: str, context: Mapping[str, Any], overrides: Mapping[str, str]) -> Rendered:
-    """The subject, plain text and HTML of one mail; raises `TemplateError` on a broken
-    template (saved ones were checked, so only a variable changing type could do that)."""
-    values = {**context}
-    if "comment_html" in values and not isinstance(values["comment_html"], Markup):
-        values["comment_html"] = Markup(values["comment_html"])  # noqa: S704 - escaped ADF
+    """The subject, plain text and HTML of one mail, in this process; raises `TemplateError`
+    on a broken template."""
+    values = template_values(context)
     parts = {
-        part: _render_part(overrides.get(f"{kind}_{part}") or DEFAULTS[kind][part], part, values)
+        part: render_part(overrides.get(f"{kind}_{part}") or DEFAULTS[kind][part], part, values)
         for part in PARTS
     }
+    return rendered(parts)
+
+
+def rendered(parts: Mapping[str, str]) -> Rendered:
     return Rendered(subject=one_line(parts["subject"]), text=parts["text"], html=parts["html"])
 
 
-def _render_part(source: str, part: str, context: Mapping[str, Any]) -> str:
+def template_values(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The context as templates see it: the comment's HTML is already escaped (`adf_to_html`)."""
+    values = {**context}
+    if "comment_html" in values and not isinstance(values["comment_html"], Markup):
+        values["comment_html"] = Markup(values["comment_html"])  # noqa: S704 - escaped ADF
+    return values
+
+
+def render_part(source: str, part: str, context: Mapping[str, Any]) -> str:
     template = _ENVIRONMENTS[part == "html"].from_string(source)
     return render_bounded(template, context)
+
+
+def render_part_detached(
+    source: str, part: str, context: Mapping[str, Any]
+) -> str | TemplateProblem:
+    """`render_part` for a worker process: the text, or why the template failed."""
+    try:
+        return render_part(source, part, context)
+    except MemoryError:  # the worker's budget, which the pool reports in its own words
+        raise
+    except TemplateLimitError as exc:
+        return TemplateProblem(str(exc))
+    except TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line})" if line else ""
+        return TemplateProblem(f"{type(exc).__name__}{where}: {exc}")
+    except Exception as exc:  # `{{ 1 / 0 }}` and the like: the template is broken
+        return TemplateProblem(f"{type(exc).__name__}: {exc}")
 
 
 def one_line(value: str) -> str:

@@ -10,6 +10,11 @@ slow server delays the others by one timeout at most: a tenant whose server fail
 worth retrying is left alone for the rest of the round. Before each send the worker checks
 that the site is still active and outbound mail still on, and renews its lease; any error is
 that message's failure, never the round's.
+
+Mail is rendered when an event is decided, holding only that event's claim and no database
+transaction; a tenant's custom templates render in template worker processes with a budget
+(`connector.outbound.rendering`), so a template that would spin is killed after seconds and
+the round goes on to the next tenant's events (`connector.outbound.queue` fails that mail).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from email.message import EmailMessage
 from sqlmodel import Session, select
 
 from connector import logs
+from connector.budget import ReaderUnavailable
 from connector.jira.client import JiraError
 from connector.outbound.delivery import MailSender, SendError
 from connector.outbound.jira_reader import AppJiraReader
@@ -161,12 +167,11 @@ class OutboundWorker:
         try:
             decision = decide_event(ctx, event)
         except JiraError as exc:
-            reason = f"Jira: {exc}"
-            if exc.retryable and event.attempts < MAX_ATTEMPTS:
-                wait = max(_backoff(event.attempts), timedelta(seconds=exc.retry_after or 0))
-                self._events.postpone(event.id, reason, now + wait)
-            else:
-                self._events.finish(event.id, EVENT_FAILED, reason)
+            wait = timedelta(seconds=exc.retry_after or 0)
+            self._later_or_failed(event, f"Jira: {exc}", now, exc.retryable, wait)
+            return
+        except ReaderUnavailable as exc:  # this host's worker processes, not the event's fault
+            self._later_or_failed(event, str(exc), now, True)
             return
         except Exception as exc:
             log.exception("outbound.event_failed event_id=%s", event.id)
@@ -180,6 +185,19 @@ class OutboundWorker:
             event_id=event.id,
             outcome=decision.status,
         )
+
+    def _later_or_failed(
+        self,
+        event: WebhookEvent,
+        reason: str,
+        now: datetime,
+        retryable: bool,
+        at_least: timedelta = timedelta(0),
+    ) -> None:
+        if retryable and event.attempts < MAX_ATTEMPTS:
+            self._events.postpone(event.id, reason, now + max(_backoff(event.attempts), at_least))
+        else:
+            self._events.finish(event.id, EVENT_FAILED, reason)
 
     def _send(self, message: OutboundMessage, now: datetime) -> str:
         raw = self._outbox.raw(message.id)

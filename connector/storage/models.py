@@ -219,6 +219,9 @@ class NotificationSettingsRow(SQLModel, table=True):
     acknowledgement_per_hour: int = Field(default=3)
     link: str = Field(default="", max_length=1000)  # "", "issue" or a URL with {issue_key}
     templates: str = Field(default="{}", sa_type=Text)  # JSON: template name -> source
+    # JSON {template, reason, at, issue_key} while the custom templates are off (one failed
+    # as mail was sent); cleared when the admin saves the settings again.
+    template_error: str | None = Field(default=None, sa_type=Text)
     retention_days: int = Field(default=30)
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 

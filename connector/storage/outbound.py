@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from connector.outbound.config import (
     ConnectionSpec,
     NotificationSettings,
+    TemplateFault,
     settings_from_json,
 )
 from connector.storage.models import (
@@ -104,7 +105,7 @@ class OutboundRepository:
             row = self._settings_row(session, tenant_id)
             if row is None:
                 return NotificationSettings()
-            return settings_from_json(
+            settings = settings_from_json(
                 {
                     "enabled": row.enabled,
                     "events": json.loads(row.events),
@@ -116,8 +117,14 @@ class OutboundRepository:
                     "retention_days": row.retention_days,
                 }
             )
+            if row.template_error:
+                fault = TemplateFault.from_json(json.loads(row.template_error))
+                settings = replace(settings, template_fault=fault)
+            return settings
 
     def save_settings(self, tenant_id: int, settings: NotificationSettings) -> None:
+        """Replace the settings. The admin saving them (templates they were shown checked
+        again) turns custom templates that were off after a failure back on."""
         data = settings.to_json()
         for attempt in range(2):
             with Session(self._engine) as session:
@@ -131,6 +138,7 @@ class OutboundRepository:
                 row.acknowledgement_per_hour = settings.acknowledgement_per_hour
                 row.link = settings.link
                 row.templates = json.dumps(data["templates"])
+                row.template_error = None
                 row.retention_days = settings.retention_days
                 row.updated_at = utc_now()
                 session.add(row)
@@ -140,6 +148,17 @@ class OutboundRepository:
                 except IntegrityError:
                     if attempt:
                         raise
+
+    def turn_off_templates(self, tenant_id: int, fault: TemplateFault) -> None:
+        """Render this tenant's mail with the default templates until the settings are saved
+        again; the first fault is kept (later ones only repeat it, from other workers)."""
+        with Session(self._engine) as session:
+            row = self._settings_row(session, tenant_id)
+            if row is None or row.template_error:
+                return
+            row.template_error = json.dumps(fault.to_json())
+            session.add(row)
+            session.commit()
 
     def retention_days(self) -> dict[int, int]:
         """Tenant id -> retention days, for the tenants that changed the default."""

@@ -69,6 +69,9 @@ class NewMessage:
     recipient_name: str = ""
     issue_key: str | None = None
     event_id: int | None = None
+    # A mail that could not be made as asked (its template failed) is recorded failed at once,
+    # with why, so the admin sees it in the list and may retry it.
+    error: str = ""
 
 
 class Outbox:
@@ -77,7 +80,8 @@ class Outbox:
         self._secrets = secrets
 
     def enqueue(self, new: NewMessage) -> OutboundMessage | None:
-        """Queue a mail; None when one with this dedupe key exists already."""
+        """Queue a mail (failed at once when it has an `error`); None when one with this
+        dedupe key exists already."""
         now = utc_now()
         row = OutboundMessageRow(
             tenant_id=new.tenant_id,
@@ -89,8 +93,9 @@ class Outbox:
             recipient_name=new.recipient_name[:255],
             subject=new.subject,
             message_id=new.message_id,
-            status=QUEUED,
-            next_attempt_at=now,
+            status=FAILED if new.error else QUEUED,
+            error=new.error,
+            next_attempt_at=None if new.error else now,
             raw_encrypted=self._secrets.encrypt(new.raw.decode("utf-8", "surrogateescape")),
         )
         with Session(self._engine) as session:

@@ -24,7 +24,12 @@ from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import AdminApi, make_admin_api
 
 # The app and fake Jira fixtures of the integration tests, shared rather than copied.
-from tests.integration.conftest import RunningApp, fake_jira, running_app  # noqa: F401
+from tests.integration.conftest import (  # noqa: F401
+    RunningApp,
+    fake_jira,
+    running_app,
+    template_budget,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page, Response, Route

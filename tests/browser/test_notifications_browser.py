@@ -19,6 +19,9 @@ if importlib.util.find_spec("playwright") is None:
 
 from playwright.sync_api import expect
 
+from connector.outbound.config import TemplateFault
+from connector.storage.models import utc_now
+from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import NewMessage, Outbox
 from connector.storage.webhook_events import WebhookEvents
 from tests.browser.conftest import AdminBrowser
@@ -131,6 +134,28 @@ def _notification_settings(admin: AdminBrowser) -> None:
     assert saved["projects"] == {"SUP": {"enabled": True, "events": ["comment_created"]}}
 
 
+def _template_error(admin: AdminBrowser) -> None:
+    """A saved template that failed as mail was sent: the page says so until it is saved."""
+    runtime = admin.api.app.runtime
+    fault = TemplateFault("comment_subject", "took longer than 2 s to render", utc_now(), "SUP-9")
+    OutboundRepository(runtime.engine, runtime.secrets).turn_off_templates(
+        admin.api.tenant_id, fault
+    )
+    page = admin.page
+    admin.open("/pages/notifications")
+    banner = page.locator("#template-error")
+    expect(banner).to_contain_text("Custom templates are off.")
+    expect(banner).to_contain_text("comment_subject failed just now for SUP-9")
+    slot = page.locator('[data-error-for="templates.comment_subject"]')
+    expect(slot).to_have_text("took longer than 2 s to render")
+    expect(page.locator("details[data-template=comment_subject]")).to_have_attribute("open", "")
+    admin.screenshot("21-notifications-template-off")
+    page.click("#settings-save")
+    expect(page.locator("#page-message")).to_have_text("Saved the notification settings.")
+    expect(banner).to_be_hidden()
+    assert admin.api.call("GET", "/notification-settings").json()["template_error"] is None
+
+
 def _audit_lists(admin: AdminBrowser, failed_id: int) -> None:
     page = admin.page
     event = page.locator("#events-body tr").first
@@ -159,6 +184,7 @@ def test_browser_outbound_connection_settings_and_audit(
     failed_id = _audit_rows(admin_browser)
     _connect_and_test(admin_browser, smtp_server)
     _notification_settings(admin_browser)
+    _template_error(admin_browser)
     _audit_lists(admin_browser, failed_id)
     admin_browser.assert_no_server_errors()
 

@@ -13,9 +13,12 @@ from typing import Any
 import httpx
 
 from connector.connect.jwt import encode_token, request_target
+from connector.outbound.config import ConnectionSpec
+from connector.storage.outbound import OutboundRepository
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.servers.dovecot import Dovecot, MailUser
+from tests.servers.smtp import SmtpServer
 
 PASSWORD = "s3cret-Mailbox-Password"
 
@@ -119,3 +122,21 @@ def dovecot_body(dovecot: Dovecot, user: MailUser, **overrides: Any) -> dict[str
         "password": user.password,
     }
     return source_body(**{**settings, **overrides})
+
+
+def connect_outbound(api: AdminApi, server: SmtpServer, **changes: Any) -> None:
+    """Save the site's outbound connection to the test SMTP server (STARTTLS, its password)."""
+    values: dict[str, Any] = {
+        "host": server.host,
+        "port": server.port,
+        "security": "starttls",
+        "verify_tls": False,
+        "username": server.username,
+        "from_address": "notify@support.example",
+        "timeout_seconds": 5,
+        **changes,
+    }
+    runtime = api.app.runtime
+    OutboundRepository(runtime.engine, runtime.secrets).save_connection(
+        api.tenant_id, ConnectionSpec(**values), password=server.password
+    )

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from connector.app import create_app
+from connector.budget import Budget
+from connector.outbound.rendering import TEMPLATE_BUDGET
 from connector.runtime import Runtime
 from connector.storage.db import make_engine, migrate
 from tests.conftest import make_settings
@@ -34,8 +36,15 @@ def fake_jira() -> Iterator[FakeJira]:
 
 
 @pytest.fixture
+def template_budget() -> Budget:
+    """The budget tenants' templates render within; a module testing runaway templates
+    overrides this with a short one, so it need not wait the real budget for each."""
+    return TEMPLATE_BUDGET
+
+
+@pytest.fixture
 def running_app(
-    database_url: str, encryption_key: str, fake_jira: FakeJira
+    database_url: str, encryption_key: str, fake_jira: FakeJira, template_budget: Budget
 ) -> Iterator[RunningApp]:
     # The app's BASE_URL must be known before it is built (it is the JWT audience), so the
     # port is bound first and the server handed the bound socket.
@@ -59,6 +68,7 @@ def running_app(
         engine=engine,
         authorization_server_url=fake_jira.authorization_server_url,
         network=network,
+        template_budget=template_budget,
     )
     running = RunningApp(base_url=base_url, runtime=runtime, network=network)
     app = create_app(

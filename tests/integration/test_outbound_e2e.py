@@ -354,6 +354,38 @@ def test_outbound_acknowledgement_only_for_created_and_rate_limited(loop: Loop) 
     assert ack.message["Auto-Submitted"] == "auto-generated"
 
 
+def test_outbound_acknowledgement_template_running_away_fails_it_not_the_issue(
+    loop: Loop,
+) -> None:
+    """Fine with the sample summary, so it passes its check; it spins for a real one."""
+    spin = (
+        "{% if summary != 'Printer on fire' %}{% for a in 'x' * 100000 %}"
+        "{% for b in 'x' * 100000 %}{% endfor %}{% endfor %}{% endif %}{{ issue_key }}"
+    )
+    loop.app.runtime.templates.check({"acknowledgement_text": spin}, tenant=loop.tenant_id)
+    loop.settings(acknowledgement=True, templates={"acknowledgement_text": spin})
+    loop.deliver(_mail("Login fails", "Cannot log in."))
+    assert loop.poll() == {"created": 1}
+    loop.deliver(_mail("Printer jammed", "Again.", sender="Kim <kim@customer.example>"))
+    assert loop.poll() == {"created": 1}
+    assert loop.jira.issue("SUP-1") is not None
+    outbox = Outbox(loop.app.runtime.engine, loop.app.runtime.secrets)
+    first, second = sorted(outbox.search(loop.tenant_id), key=lambda m: m.id)
+    assert (first.issue_key, first.status) == ("SUP-1", "failed")
+    assert first.error.startswith("template acknowledgement_text: took longer than 2 s to render")
+    assert (second.issue_key, second.status) == ("SUP-2", "queued")  # with the defaults
+    loop.worker.run_once()
+    (ack,) = loop.smtp.delivered
+    assert ack.recipients == ("kim@customer.example",)
+    assert "We have received it as request SUP-2" in ack.raw.decode()
+    fault = (
+        OutboundRepository(loop.app.runtime.engine, loop.app.runtime.secrets)
+        .settings(loop.tenant_id)
+        .template_fault
+    )
+    assert fault is not None and fault.template == "acknowledgement_text"
+
+
 def test_outbound_send_failure_retries_then_fails_and_retention_purges(loop: Loop) -> None:
     from datetime import timedelta
 

@@ -10,12 +10,11 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
-from typing import Any
 
 import pytest
 
 from connector.outbound import worker as worker_module
-from connector.outbound.config import ConnectionSpec, NotificationSettings
+from connector.outbound.config import NotificationSettings
 from connector.outbound.delivery import MailSender, Steps
 from connector.outbound.worker import OutboundWorker, stored_sender
 from connector.runtime import Runtime
@@ -23,7 +22,7 @@ from connector.storage import outbox as outbox_module
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import NewMessage, OutboundMessage, Outbox
 from tests.fakes.jira import FakeJira
-from tests.integration.admin_support import AdminApi, make_admin_api
+from tests.integration.admin_support import AdminApi, connect_outbound, make_admin_api
 from tests.integration.conftest import RunningApp
 from tests.servers.smtp import SmtpServer
 
@@ -36,26 +35,8 @@ def database_url(sqlite_url: str) -> str:
 @pytest.fixture
 def api(running_app: RunningApp, fake_jira: FakeJira, smtp_server: SmtpServer) -> AdminApi:
     admin = make_admin_api(running_app, fake_jira)
-    _connect(admin, smtp_server)
+    connect_outbound(admin, smtp_server)
     return admin
-
-
-def _connect(api: AdminApi, server: SmtpServer, **changes: Any) -> None:
-    values: dict[str, Any] = {
-        "host": server.host,
-        "port": server.port,
-        "security": "starttls",
-        "verify_tls": False,
-        "username": server.username,
-        "from_address": "notify@support.example",
-        "timeout_seconds": 5,
-        **changes,
-    }
-    _repository(api).save_connection(
-        api.tenant_id,
-        ConnectionSpec(**values),
-        password=server.password,
-    )
 
 
 def _repository(api: AdminApi) -> OutboundRepository:
@@ -140,7 +121,7 @@ def test_outbound_worker_unusable_stored_host_fails_the_message_with_the_reason(
 ) -> None:
     """A host saved before names were checked: every round used to raise, leaving the mail
     `sending` forever; now the message fails once, with words the admin can act on."""
-    _connect(api, smtp_server, host="smtp..example.com", port=587)
+    connect_outbound(api, smtp_server, host="smtp..example.com", port=587)
     (recipient,) = _queue(api, 1)
     result = OutboundWorker(api.app.runtime).run_once()
     assert result.failed == 1
@@ -196,14 +177,14 @@ def test_outbound_nothing_leaves_after_outbound_is_turned_off(
     api: AdminApi, smtp_server: SmtpServer
 ) -> None:
     (recipient,) = _queue(api, 1)
-    _connect(api, smtp_server, enabled=False)
+    connect_outbound(api, smtp_server, enabled=False)
     assert OutboundWorker(api.app.runtime).run_once().failed == 1
     held = _messages(api)[recipient]
     assert held.status == "failed" and held.error == "not sent: outbound mail was turned off"
     assert smtp_server.delivered == []
 
     # Turned on again, the admin's retry sends it.
-    _connect(api, smtp_server)
+    connect_outbound(api, smtp_server)
     assert _outbox(api).retry(api.tenant_id, held.id) is not None
     assert OutboundWorker(api.app.runtime).run_once().sent == 1
     assert [d.recipients for d in smtp_server.delivered] == [(recipient,)]

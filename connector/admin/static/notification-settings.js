@@ -2,7 +2,7 @@
 // retention and the templates. Inputs are named as the API names its errors (for example
 // `templates.comment_subject`, `projects.OPS.events`), so a refusal lands beside its input.
 
-import { api, clearErrors, h, showBanner, showError } from "./app.js";
+import { api, clearErrors, h, showBanner, showError, when } from "./app.js";
 
 const $ = (id) => document.getElementById(id);
 const form = () => $("settings-form");
@@ -76,6 +76,24 @@ function fill(settings) {
   form().querySelector('[name="retention_days"]').value = settings.retention_days;
   $("templates").replaceChildren(
     ...Object.keys(defaults).map((name) => templateEditor(name, (settings.templates || {})[name])));
+  showTemplateError(settings.template_error);
+}
+
+// A custom template that failed as mail was sent (too slow, too large, or broken for one
+// issue's values): the server turned the custom templates off until they are saved again.
+function showTemplateError(fault) {
+  const box = $("template-error");
+  box.hidden = !fault;
+  if (!fault) return box.replaceChildren();
+  const issue = fault.issue_key ? ` for ${fault.issue_key}` : "";
+  box.replaceChildren(
+    h("strong", {}, "Custom templates are off. "),
+    `The template ${fault.template} failed ${when(fault.at)}${issue}: ${fault.reason}. `,
+    "Customers get the default templates until you correct it and save.");
+  const editor = $("templates").querySelector(`details[data-template="${CSS.escape(fault.template)}"]`);
+  if (!editor) return;
+  editor.open = true;
+  editor.querySelector(`[data-error-for="templates.${CSS.escape(fault.template)}"]`).textContent = fault.reason;
 }
 
 function number(name) {
