@@ -153,7 +153,8 @@ class BudgetPool:
             except ProcessExpired as exc:
                 # Killed from outside (the kernel's OOM killer) or crashed in a C extension.
                 logs.event(log, "budget.worker_died", what=what, exitcode=exc.exitcode)
-                reason = f"made the reader stop (exit code {exc.exitcode}) while trying to {what}"
+                code = exc.exitcode
+                reason = f"crashed its worker process (exit code {code}) while trying to {what}"
                 raise OverBudget(reason, kind="crash") from None
             except BrokenProcessPool as exc:
                 log.exception("budget.pool_broken what=%s", what)
