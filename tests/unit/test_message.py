@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
-import struct
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from email.parser import BytesParser
@@ -20,6 +19,7 @@ from connector.mail.inbound import Address, InboundEmail, UnparseableEmail
 from connector.mail.message import MAX_FORWARD_DEPTH, MAX_HEADERS, parse_email
 from connector.mail.parts import serialize
 from connector.mail.structure import SET_ASIDE_MIN, prepare, set_aside
+from tests.hostile import BODY, MESSAGE, tnef, tnef_attribute
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -35,23 +35,6 @@ def parse(raw: bytes) -> InboundEmail:
     parsed = parse_email(raw)
     assert time.perf_counter() - started < 2.0
     return parsed
-
-
-def tnef_object(level: int, name: int, kind: int, data: bytes) -> bytes:
-    """One TNEF attribute ([MS-OXTNEF] 2.1.3.3): level, id, type, length, data, checksum."""
-    checksum = sum(data) & 0xFFFF
-    return struct.pack("<BHHI", level, name, kind, len(data)) + data + struct.pack("<H", checksum)
-
-
-def winmail_dat(filename: bytes, content: bytes) -> bytes:
-    return (
-        struct.pack("<IH", 0x223E9F78, 1)  # TNEF signature, legacy key
-        + tnef_object(1, 0x9006, 0x0008, struct.pack("<I", 0x00010000))  # TNEF version
-        + tnef_object(1, 0x9007, 0x0006, struct.pack("<II", 1252, 0))  # OEM code page
-        + tnef_object(2, 0x9002, 0x0006, bytes(14))  # attachment rendering: starts a file
-        + tnef_object(2, 0x8010, 0x0001, filename + b"\x00")  # attachment title
-        + tnef_object(2, 0x800F, 0x0006, content)  # attachment data
-    )
 
 
 def test_parse_email_encoded_word_sender_name_decoded() -> None:
@@ -324,7 +307,8 @@ def test_parse_email_base64_encoded_forwarded_message_decoded_and_parsed() -> No
 
 
 def test_parse_email_tnef_body_used_when_message_has_none() -> None:
-    blob = winmail_dat(b"a.txt", b"x") + tnef_object(1, 0x800C, 0x0002, b"Rich text body\r\n")
+    # The body attribute after the files: message attributes may come anywhere.
+    blob = tnef([("a.txt", b"x")]) + tnef_attribute(MESSAGE, BODY, b"Rich text body\r\n")
     raw = mail(
         "From: a@example.com\nContent-Type: application/ms-tnef; name=winmail.dat\n"
         "Content-Transfer-Encoding: base64",
@@ -336,12 +320,12 @@ def test_parse_email_tnef_body_used_when_message_has_none() -> None:
 
 
 def test_parse_email_tnef_attachments_unpacked() -> None:
-    tnef = base64.b64encode(winmail_dat(b"report.txt", b"hello from outlook")).decode()
+    encoded = base64.b64encode(tnef([("report.txt", b"hello from outlook")])).decode()
     raw = mail(
         "From: a@example.com\nContent-Type: multipart/mixed; boundary=b",
         "--b\nContent-Type: text/plain\n\nsee attachment\n"
         '--b\nContent-Type: application/ms-tnef; name="winmail.dat"\n'
-        f"Content-Transfer-Encoding: base64\n\n{tnef}\n--b--\n",
+        f"Content-Transfer-Encoding: base64\n\n{encoded}\n--b--\n",
     )
     parsed = parse(raw)
     [attachment] = parsed.attachments  # the winmail.dat container itself is gone
