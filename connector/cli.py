@@ -96,7 +96,14 @@ def cmd_preview(
     except OSError as exc:
         print(f"cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    reader = reader_for(settings.reading if settings else ReadingLimits())
+    try:
+        # Without settings, the reading limits still come from the environment, so the
+        # preview keeps and leaves out the same attachments as the pipeline would.
+        limits = settings.reading if settings else ReadingLimits.from_env(os.environ)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    reader = reader_for(limits)
     status = 0
     try:
         understanding = reader.understand(raw)

@@ -9,14 +9,14 @@ original, so the customer's mail still reaches Jira.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import replace
 
 from connector import logs
 from connector.budget import MIB, Budget, BudgetPool, OverBudget, shared_pool
-from connector.mail.inbound import MailAttachment
+from connector.mail.limits import ORIGINAL_FILENAME, original_attachment
 from connector.settings import ReadingLimits
 from connector.understanding import (
     UNREADABLE_HEAD_BYTES,
@@ -27,7 +27,6 @@ from connector.understanding import (
 
 log = logging.getLogger(__name__)
 
-ORIGINAL_FILENAME = "original-message.eml"
 # The stand-in is a header block and a sentence: a second budget for it need not be long.
 HEADERS_SECONDS = 5.0
 _NO_HEADERS = b"Subject: (a message that could not be read)\n\n"
@@ -86,21 +85,17 @@ class MessageReader:
         except Exception as exc:  # even the header block is hostile: keep nothing of it
             logs.event(log, "reading.headers_unreadable", error=type(exc).__name__)
             stand_in = understand_headers(_NO_HEADERS, note, loop_header_value)
-        original = MailAttachment(
-            filename=ORIGINAL_FILENAME,
-            content_type="message/rfc822",
-            content=raw,
-            size=len(raw),
-            sha256=hashlib.sha256(raw).hexdigest(),
-        )
-        email = replace(stand_in.email, attachments=(original,), size=len(raw))
+        email = replace(stand_in.email, attachments=(original_attachment(raw),), size=len(raw))
         return replace(stand_in, email=email)
 
 
 def reader_for(limits: ReadingLimits) -> MessageReader:
     """The process-wide reader for these limits (one pool of workers per process)."""
     budget = Budget(seconds=limits.seconds, memory_bytes=limits.memory_mib * MIB)
-    return MessageReader(shared_pool(budget, workers=limits.workers))
+    # The attachment limits travel with each task: a partial of a module-level function
+    # pickles by name, like the function itself.
+    read = functools.partial(understand_detached, limits=limits.attachments)
+    return MessageReader(shared_pool(budget, workers=limits.workers), read=read)
 
 
-__all__ = ["MessageReader", "OverBudget", "reader_for"]
+__all__ = ["ORIGINAL_FILENAME", "MessageReader", "OverBudget", "reader_for"]

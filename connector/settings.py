@@ -11,7 +11,13 @@
 | MESSAGE_TIME_LIMIT         | 20 (seconds to read one message)            |
 | MESSAGE_MEMORY_LIMIT       | 1024 (MiB of address space per reader)      |
 | MESSAGE_READERS            | 2 (reader processes per app or worker)      |
+| MAX_ATTACHMENTS            | 100 (files per message added one by one)    |
+| MAX_ATTACHMENT_BYTES       | 52428800 (50 MiB of such files per message) |
 | ALLOWED_INTERNAL_HOSTS     | none; loopback when BASE_URL is loopback    |
+
+A message with more attachments than MAX_ATTACHMENTS, or more bytes of them than
+MAX_ATTACHMENT_BYTES, keeps the first ones that fit; the description or comment lists the rest,
+and the whole message is attached as original-message.eml (`connector.mail.limits`).
 
 Decision: "production" means a BASE_URL whose host is not loopback, since only then can a Jira
 Cloud site reach the app. There ENCRYPTION_KEY must be set: a key generated into a local file
@@ -35,6 +41,11 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
+from connector.mail.limits import (
+    DEFAULT_MAX_ATTACHMENT_BYTES,
+    DEFAULT_MAX_ATTACHMENTS,
+    AttachmentLimits,
+)
 from connector.net.addresses import AllowList
 
 DEFAULT_PORT = 8000
@@ -65,6 +76,37 @@ class ReadingLimits:
     seconds: float = 20.0
     memory_mib: int = 1024
     workers: int = 2
+    max_attachments: int = DEFAULT_MAX_ATTACHMENTS
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
+
+    @property
+    def attachments(self) -> AttachmentLimits:
+        return AttachmentLimits(self.max_attachments, self.max_attachment_bytes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ReadingLimits:
+        """The MESSAGE_* and MAX_ATTACHMENT* variables; raises `SettingsError` naming one."""
+        return cls(
+            seconds=_read_number(environ, "MESSAGE_TIME_LIMIT", 20, low=1, high=600),
+            memory_mib=int(
+                _read_number(environ, "MESSAGE_MEMORY_LIMIT", 1024, low=256, high=65536)
+            ),
+            workers=int(_read_number(environ, "MESSAGE_READERS", 2, low=1, high=64)),
+            max_attachments=int(
+                _read_number(
+                    environ, "MAX_ATTACHMENTS", DEFAULT_MAX_ATTACHMENTS, low=0, high=10_000
+                )
+            ),
+            max_attachment_bytes=int(
+                _read_number(
+                    environ,
+                    "MAX_ATTACHMENT_BYTES",
+                    DEFAULT_MAX_ATTACHMENT_BYTES,
+                    low=0,
+                    high=64 * 1024**3,
+                )
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -114,13 +156,7 @@ class Settings:
             )
         else:
             keys = (_development_key(key_file or DEV_KEY_FILE),)
-        reading = ReadingLimits(
-            seconds=_read_number(environ, "MESSAGE_TIME_LIMIT", 20, low=1, high=600),
-            memory_mib=int(
-                _read_number(environ, "MESSAGE_MEMORY_LIMIT", 1024, low=256, high=65536)
-            ),
-            workers=int(_read_number(environ, "MESSAGE_READERS", 2, low=1, high=64)),
-        )
+        reading = ReadingLimits.from_env(environ)
         try:
             internal_hosts = AllowList.parse(
                 environ.get("ALLOWED_INTERNAL_HOSTS", ""), loopback=is_loopback_url(base_url)
@@ -175,8 +211,14 @@ def _read_number(
     except ValueError:
         value = float("nan")
     if not low <= value <= high:
-        raise SettingsError(f"{name} must be a number from {low:g} to {high:g}, not {raw!r}")
+        span = f"{_plain(low)} to {_plain(high)}"
+        raise SettingsError(f"{name} must be a number from {span}, not {raw!r}")
     return value
+
+
+def _plain(number: float) -> str:
+    """1073741824, not 1.07374e+09."""
+    return str(int(number)) if float(number).is_integer() else f"{number:g}"
 
 
 def _read_url(name: str, raw: str) -> str:

@@ -26,8 +26,10 @@ from connector.jira.adf import (
     serialized_length,
     text_to_adf,
 )
+from connector.jira.adf_nodes import AdfNode, doc, paragraph, text_node
 from connector.mail.classify import Classification, classify
-from connector.mail.inbound import InboundEmail
+from connector.mail.inbound import InboundEmail, LeftOut
+from connector.mail.limits import DEFAULT_LIMITS, ORIGINAL_FILENAME, AttachmentLimits
 from connector.mail.message import parse_email
 from connector.mail.reply import extract_reply_html, extract_reply_text
 
@@ -69,9 +71,14 @@ class Understanding:
     reply: Rendering
 
 
-def understand(raw: bytes, *, loop_header_value: str | None = None) -> Understanding:
+def understand(
+    raw: bytes,
+    *,
+    loop_header_value: str | None = None,
+    limits: AttachmentLimits = DEFAULT_LIMITS,
+) -> Understanding:
     """Raises `UnparseableEmail` only for bytes that are not an email at all."""
-    email = parse_email(raw)
+    email = parse_email(raw, limits)
     description = render_description(email)
     return Understanding(
         email=email,
@@ -112,12 +119,52 @@ def _fitted(
         document = html_to_adf(content, inline_images=_inline_images(email))
     else:
         document = text_to_adf(content)
-    fitted = fit_to_limit(document, max_chars=max_chars, filename=FULL_TEXT_FILENAME)
+    note = left_out_note(email.left_out)
+    # The note's room is kept free, so a body cut to fit still ends with it.
+    room = max_chars - serialized_length(doc(note)) if note else max_chars
+    fitted = fit_to_limit(document, max_chars=room, filename=FULL_TEXT_FILENAME)
+    if note:
+        content_with_note = [*fitted.document["content"], *note]
+        fitted = replace(fitted, document=doc(content_with_note))
     if body.cut:
         # What was not rendered still reaches Jira whole, as the attached full text.
         full = email.text_body or email.html_body
         return FittedDocument(fitted.document, truncated=True, full_text=full)
     return fitted
+
+
+def left_out_note(left_out: LeftOut) -> list[AdfNode]:
+    """What the description or comment says about files over the attachment limits: how
+    many, the first few by name and size, and where they all are ([] when none)."""
+    if not left_out.count:
+        return []
+    files = "attachment was" if left_out.count == 1 else "attachments were"
+    lead = (
+        f"{left_out.count:,} more {files} not added one by one "
+        f"({_size(left_out.total_bytes)}); the whole message is attached as "
+        f"{ORIGINAL_FILENAME} and holds them all."
+    )
+    blocks = [paragraph([text_node(lead, [{"type": "em"}])])]
+    items = [
+        {
+            "type": "listItem",
+            "content": [paragraph([text_node(f"{name} ({_size(size)})")])],
+        }
+        for name, size in left_out.listed
+    ]
+    if items:
+        blocks.append({"type": "bulletList", "content": items})
+    unnamed = left_out.count - len(left_out.listed)
+    if items and unnamed > 0:
+        blocks.append(paragraph([text_node(f"... and {unnamed:,} more.")]))
+    return blocks
+
+
+def _size(size: int) -> str:
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
 
 
 def render_description(email: InboundEmail) -> Rendering:
@@ -154,13 +201,17 @@ def render_reply(email: InboundEmail, *, description: Rendering | None = None) -
 UNREADABLE_HEAD_BYTES = 64 * 1024
 
 
-def understand_detached(raw: bytes, loop_header_value: str | None = None) -> Understanding:
+def understand_detached(
+    raw: bytes,
+    loop_header_value: str | None = None,
+    limits: AttachmentLimits = DEFAULT_LIMITS,
+) -> Understanding:
     """`understand`, then without the MIME tree, for crossing a process boundary.
 
     The tree was only needed for classification, which is done here; pickling it costs about
     12 ms a message where the rest costs 0.2 ms.
     """
-    return detach(understand(raw, loop_header_value=loop_header_value))
+    return detach(understand(raw, loop_header_value=loop_header_value, limits=limits))
 
 
 def understand_headers(

@@ -52,6 +52,19 @@ class MailAttachment:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """Files over the message's attachment limits (`connector.mail.limits`): not carried one
+    by one. How many, their bytes, and the first few as (name, size)."""
+
+    count: int = 0
+    total_bytes: int = 0
+    listed: tuple[tuple[str, int], ...] = ()
+
+
+NOTHING_LEFT_OUT = LeftOut()
+
+
+@dataclass(frozen=True)
 class InboundEmail:
     sender: Address | None
     reply_to: tuple[Address, ...]
@@ -78,6 +91,9 @@ class InboundEmail:
     # `Understanding` that came back from a reader process (`connector.reading`): the checks
     # that need the tree have run there.
     message: EmailMessage = field(repr=False, compare=False)
+    # Files over the attachment limits; when there are any, `attachments` ends with the whole
+    # message as `original-message.eml`, which still holds them.
+    left_out: LeftOut = NOTHING_LEFT_OUT
 
     def header(self, name: str) -> str | None:
         """The first header with this name (case-insensitive), or None."""

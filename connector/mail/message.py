@@ -9,6 +9,7 @@ nesting, giant header values) and every number of things kept is bounded.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from email.feedparser import FeedParser
 from email.headerregistry import BaseHeader, HeaderRegistry
@@ -26,6 +27,7 @@ from connector.mail.headers import (
     parse_params,
 )
 from connector.mail.inbound import Address, InboundEmail, UnparseableEmail
+from connector.mail.limits import DEFAULT_LIMITS, AttachmentLimits, original_attachment
 from connector.mail.mime import Body, render
 from connector.mail.structure import NOTHING_SET_ASIDE, SetAside, prepare, set_aside
 
@@ -45,7 +47,7 @@ _CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?([^\s"';]+)""", re.IGNORECASE
 _MAX_HINT_PARTS = 500
 _FEED_CHUNK = 64 * 1024
 
-__all__ = ["InboundEmail", "UnparseableEmail", "parse_email"]
+__all__ = ["AttachmentLimits", "InboundEmail", "UnparseableEmail", "parse_email"]
 
 
 class _BoundedHeaders(HeaderRegistry):
@@ -99,12 +101,19 @@ def _plain_content_type(value: str) -> str:
 _POLICY = default.clone(header_factory=_BoundedHeaders())
 
 
-def parse_email(raw: bytes) -> InboundEmail:
-    """Parse one message. Raises `UnparseableEmail` only for bytes that are not an email."""
+def parse_email(raw: bytes, limits: AttachmentLimits = DEFAULT_LIMITS) -> InboundEmail:
+    """Parse one message. Raises `UnparseableEmail` only for bytes that are not an email.
+
+    Files past `limits` are not kept (`InboundEmail.left_out` counts them); the whole
+    message is then the last attachment, so they still reach Jira inside it.
+    """
     data, defects, body_parsable = prepare(raw)
     message, aside = _parse_bytes(data, body_parsable, defects)
     del data  # `aside` keeps what the walk needs
-    return _build(message, aside, len(raw), 0, defects, body_parsable)
+    email = _build(message, aside, len(raw), 0, defects, limits, body_parsable)
+    if not email.left_out.count:
+        return email
+    return replace(email, attachments=(*email.attachments, original_attachment(raw)))
 
 
 def _parse_bytes(
@@ -228,6 +237,7 @@ def _build(
     size: int,
     depth: int,
     defects: list[str],
+    limits: AttachmentLimits,
     body_parsable: bool = True,
 ) -> InboundEmail:
     hints = _charset_hints(message)
@@ -235,7 +245,7 @@ def _build(
     subjects = [value for name, value in headers if name.lower() == "subject"]
     if len(subjects) > 1:
         defects.append(f"{len(subjects)} Subject headers; used the first")
-    body = render(message, hints, aside) if body_parsable else Body("", "", (), (), ())
+    body = render(message, hints, aside, limits) if body_parsable else Body("", "", (), (), ())
     defects += body.defects
     forwarded: list[InboundEmail] = []
     for forward in body.forwarded:
@@ -243,7 +253,9 @@ def _build(
             defects.append(f"forwarded messages nested deeper than {MAX_FORWARD_DEPTH} not parsed")
             break
         if forward.message is not None:
-            forwarded.append(_build(forward.message, aside, len(forward.raw), depth + 1, []))
+            forwarded.append(
+                _build(forward.message, aside, len(forward.raw), depth + 1, [], limits)
+            )
             continue
         try:
             inner_data, inner_defects, inner_parsable = prepare(forward.raw)
@@ -252,7 +264,15 @@ def _build(
             defects.append(f"forwarded message unreadable: {error.reason}")
             continue
         forwarded.append(
-            _build(inner, inner_aside, len(forward.raw), depth + 1, inner_defects, inner_parsable)
+            _build(
+                inner,
+                inner_aside,
+                len(forward.raw),
+                depth + 1,
+                inner_defects,
+                limits,
+                inner_parsable,
+            )
         )
     message_ids = _ids(message, "message-id")
     return InboundEmail(
@@ -273,4 +293,5 @@ def _build(
         defects=tuple(dict.fromkeys(defects))[:MAX_DEFECTS],
         size=size,
         message=message,
+        left_out=body.left_out,
     )

@@ -15,7 +15,8 @@ from urllib.parse import unquote
 
 from connector.mail.charsets import decode_text
 from connector.mail.headers import decode_header
-from connector.mail.inbound import MailAttachment
+from connector.mail.inbound import NOTHING_LEFT_OUT, LeftOut, MailAttachment
+from connector.mail.limits import DEFAULT_LIMITS, Allowance, AttachmentLimits
 from connector.mail.naming import attachment_name, numbered, type_for_name
 from connector.mail.parts import (
     PartInfo,
@@ -84,13 +85,15 @@ class Body:
     attachments: tuple[MailAttachment, ...]
     forwarded: tuple[Forward, ...]
     defects: tuple[str, ...]
+    left_out: LeftOut = NOTHING_LEFT_OUT
 
 
 class _Walker:
-    def __init__(self, hints: tuple[str, ...], aside: SetAside) -> None:
+    def __init__(self, hints: tuple[str, ...], aside: SetAside, limits: AttachmentLimits) -> None:
         self.hints = hints
         self.aside = aside
         self.defects: list[str] = []
+        self.allowance = Allowance(limits)
 
     def defect(self, text: str, path: str) -> None:
         self.defects.append(f"{text} in part {path or '1'}")
@@ -185,8 +188,7 @@ class _Walker:
                 forward = Forward(embedded if isinstance(embedded, EmailMessage) else None, raw)
             subjects = [str(v) for k, v in embedded.raw_items() if k.lower() == "subject"]
             subject = decode_header(subjects[0], self.hints)[0] if subjects else ""
-            pending = self.pending(info, info.content_type, raw, subject)
-            return _Rendered(attachments=[pending], forwarded=[forward])
+            return self.forwarded(info, info.content_type, raw, forward, subject)
         # delivery-status (RFC 3464), disposition-notification (RFC 8098), feedback-report:
         # header blocks the stdlib parsed as messages; kept as the text they were.
         for child in children:
@@ -195,7 +197,7 @@ class _Walker:
         content = b"".join(self.aside.restore_bytes(serialize(child)) for child in children)
         if content.endswith(b"\n\n"):  # the last block's blank line is the delimiter's
             content = content[:-1]
-        return _Rendered(attachments=[self.pending(info, info.content_type, content)])
+        return _Rendered(attachments=self.pending(info, info.content_type, content))
 
     def leaf(self, part: Message, info: PartInfo, path: str, mode: str) -> _Rendered:
         data = self.decoded(part, info, path)
@@ -205,8 +207,7 @@ class _Walker:
         if content_type.startswith("multipart/"):
             content_type = "text/plain"  # boundary missing: show the raw text, as clients do
         if content_type in FORWARDED_TYPES:
-            pending = self.pending(info, content_type, data)
-            return _Rendered(attachments=[pending], forwarded=[Forward(None, data)])
+            return self.forwarded(info, content_type, data, Forward(None, data))
         # In multipart/mixed a named text part is a file unless the sender asked for it to be
         # shown ("inline", RFC 2183 §2.1); elsewhere text that is not an attachment is body.
         shown = mode in ("top", "alternative", "related") or (
@@ -226,29 +227,44 @@ class _Walker:
             and content_type != "text/calendar"
         ):
             return _Rendered()  # another rendering of the body (text/enriched, text/watch-html)
-        return _Rendered(attachments=[self.pending(info, content_type, data)])
+        return _Rendered(attachments=self.pending(info, content_type, data))
 
     def tnef(self, info: PartInfo, data: bytes, path: str) -> _Rendered:
-        content = unpack_tnef(data)
+        content = unpack_tnef(data, self.allowance.remaining)
         if content is None:
             self.defect("unreadable TNEF (winmail.dat) kept as is", path)
-            return _Rendered(attachments=[self.pending(info, info.content_type, data)])
+            return _Rendered(attachments=self.pending(info, info.content_type, data))
+        files: list[_Pending] = []
+        for given, blob in content.files:
+            name, named = attachment_name(given, type_for_name(given), None)
+            if self.allowance.admit(name, len(blob)):
+                kind = type_for_name(name)
+                files.append(_Pending(name, kind, blob, None, False, True, named))
+        self.allowance.leave_out(content.more, content.more_bytes, list(content.more_listed))
         if content.unreadable:
+            # What could not be unpacked is still in the winmail.dat: keep that too.
             self.defect(f"{content.unreadable} unreadable file(s) in TNEF (winmail.dat)", path)
-        files = [
-            _Pending(name, type_for_name(name), blob, None, False, from_tnef=True)
-            for name, blob in content.files
-        ]
+            files += self.pending(info, info.content_type, data)
         return _Rendered(attachments=files, tnef_text=content.text, tnef_html=content.html)
 
     def pending(
         self, info: PartInfo, content_type: str, data: bytes, subject: str = ""
-    ) -> _Pending:
+    ) -> list[_Pending]:
+        """The part as a file, or nothing when it is over the attachment limits."""
         name, named = attachment_name(
             info.filename, content_type, info.content_id, subject, info.description
         )
+        if not self.allowance.admit(name, len(data)):
+            return []
         inline = info.disposition == "inline"
-        return _Pending(name, content_type, data, info.content_id, inline, named=named)
+        return [_Pending(name, content_type, data, info.content_id, inline, named=named)]
+
+    def forwarded(
+        self, info: PartInfo, content_type: str, data: bytes, forward: Forward, subject: str = ""
+    ) -> _Rendered:
+        """An embedded message: a file, and parsed (`Forward`) only when the file is kept."""
+        files = self.pending(info, content_type, data, subject)
+        return _Rendered(attachments=files, forwarded=[forward] if files else [])
 
     def decoded(self, part: Message, info: PartInfo, path: str) -> bytes:
         # The stored payload, not get_payload(): that decodes 8-bit bytes with the declared
@@ -287,10 +303,15 @@ def referenced_cids(html: str) -> set[str]:
     return {unquote(match).lower() for match in _CID_REFERENCE.findall(html)}
 
 
-def render(message: Message, hints: tuple[str, ...], aside: SetAside = NOTHING_SET_ASIDE) -> Body:
+def render(
+    message: Message,
+    hints: tuple[str, ...],
+    aside: SetAside = NOTHING_SET_ASIDE,
+    limits: AttachmentLimits = DEFAULT_LIMITS,
+) -> Body:
     """The body, files and forwarded messages of a parsed message; `aside` holds the line runs
-    set aside from it before parsing."""
-    walker = _Walker(hints, aside)
+    set aside from it before parsing. Files past `limits` are only counted (`Body.left_out`)."""
+    walker = _Walker(hints, aside, limits)
     rendered = walker.walk(message, "", 0, "top")
     text, html = rendered.text, rendered.html
     if not rendered.has_body():  # Outlook "Rich Text" mail: the body is inside winmail.dat
@@ -317,4 +338,11 @@ def render(message: Message, hints: tuple[str, ...], aside: SetAside = NOTHING_S
                 from_tnef=pending.from_tnef,
             )
         )
-    return Body(text, html, tuple(attachments), tuple(rendered.forwarded), tuple(walker.defects))
+    return Body(
+        text,
+        html,
+        tuple(attachments),
+        tuple(rendered.forwarded),
+        tuple(walker.defects),
+        walker.allowance.left_out(),
+    )

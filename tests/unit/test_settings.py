@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from connector.mail.limits import AttachmentLimits
 from connector.settings import Settings, SettingsError
 
 
@@ -108,3 +109,24 @@ def test_settings_bad_app_key_is_refused(tmp_path: Path, key: str) -> None:
 def test_settings_repr_does_not_show_keys(tmp_path: Path) -> None:
     key = Fernet.generate_key().decode()
     assert key not in repr(_settings(tmp_path, ENCRYPTION_KEY=key))
+
+
+def test_settings_attachment_limits_default_and_from_environment(tmp_path: Path) -> None:
+    assert _settings(tmp_path).reading.attachments == AttachmentLimits(100, 50 * 1024 * 1024)
+    reading = _settings(tmp_path, MAX_ATTACHMENTS="0", MAX_ATTACHMENT_BYTES="1048576").reading
+    assert reading.attachments == AttachmentLimits(count=0, total_bytes=1048576)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "span"),
+    [
+        ("MAX_ATTACHMENTS", "many", "0 to 10000"),
+        ("MAX_ATTACHMENTS", "-1", "0 to 10000"),
+        ("MAX_ATTACHMENT_BYTES", "1e12", "0 to 68719476736"),
+    ],
+)
+def test_settings_bad_attachment_limit_names_the_variable(
+    tmp_path: Path, name: str, value: str, span: str
+) -> None:
+    with pytest.raises(SettingsError, match=f"{name} must be a number from {span}"):
+        _settings(tmp_path, **{name: value})
