@@ -43,6 +43,9 @@ _HEADER_CACHE_SIZE = 4096
 # a run of long headers holds a few MiB at most, not entries x 8 KiB.
 _HEADER_CACHE_CHARS = 2 * 1024 * 1024
 _PARAM_NAME = re.compile(r"[a-z0-9!#$&^_.+-]{1,100}")
+# File names are read from the raw header (parts.part_info), never from the stdlib's parsed
+# one; without them, the Content-Type of a message's thousands of files is parsed once.
+_NAME_PARAMS = frozenset({"name"})
 _CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?([^\s"';]+)""", re.IGNORECASE)
 _MAX_HINT_PARTS = 500
 _FEED_CHUNK = 64 * 1024
@@ -93,7 +96,7 @@ def _plain_content_type(value: str) -> str:
     quoted = [
         '{}="{}"'.format(name, text[:1000].replace("\\", "\\\\").replace('"', '\\"'))
         for name, text in params.items()
-        if _PARAM_NAME.fullmatch(name)
+        if _PARAM_NAME.fullmatch(name) and name not in _NAME_PARAMS
     ]
     return "; ".join([main, *quoted])
 
