@@ -1,5 +1,12 @@
 """File names for attachments: cleaned when the message gives one, made up when it does not.
 
+A sender chooses the name, and Jira shows it to agents who download and open the file, so a
+given name keeps only what is safe to show: its last path segment, without control and
+format characters, at most `MAX_NAME_BYTES` long. Format characters (Unicode category Cf)
+include the bidi controls: "invoice<U+202E>fdp.exe", with U+202E RIGHT-TO-LEFT OVERRIDE, shows
+as "invoiceexe.pdf" (Unicode Technical Report #36, Unicode Security Considerations), and
+zero-width characters make two different names look the same.
+
 A small fixed table instead of `mimetypes`, which reads the host's /etc/mime.types and so
 names the same attachment differently on different machines.
 """
@@ -7,6 +14,7 @@ names the same attachment differently on different machines.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _EXTENSIONS = {
     "application/msword": ".doc",
@@ -58,15 +66,43 @@ _STEMS = {
     "text/html": "document",
     "text/rfc822-headers": "headers",
 }
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 _CID_NAME = re.compile(r"^[\w.+-]{1,100}$")
 _MAX_STEM = 150
+# Most file systems allow 255 bytes a name (ext4, XFS, APFS count UTF-8 bytes); the room
+# left is for the number `numbered` adds to a repeated name.
+MAX_NAME_BYTES = 255
+_NUMBER_ROOM = 8
+_MAX_EXTENSION = 16  # characters after the last dot that still count as an extension
+# Control (Cc), format (Cf: bidi controls, zero-width characters, the BOM), line and
+# paragraph separators (Zl, Zp), and lone surrogates (Cs) that no UTF-8 name can carry.
+_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_INPUT_LIMIT = 4096  # characters of a given name looked at; the rest cannot survive the cap
 
 
 def clean_filename(name: str) -> str:
-    """The last path segment of a sender-supplied name, without control characters."""
-    name = _UNSAFE.sub("", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
-    return "" if name.strip(".") == "" else name
+    """The last path segment of a sender-supplied name, without control and format
+    characters, shortened to `MAX_NAME_BYTES` (less room for a number) keeping its extension;
+    "" when nothing usable is left."""
+    name = name[-_INPUT_LIMIT:].replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c) not in _DROPPED_CATEGORIES)
+    name = name.strip()
+    if name.strip(".") == "":
+        return ""
+    return _shortened(name, MAX_NAME_BYTES - _NUMBER_ROOM)
+
+
+def _shortened(name: str, limit: int) -> str:
+    """`name` in at most `limit` UTF-8 bytes, cut in its stem so the extension survives."""
+    if len(name.encode("utf-8")) <= limit:
+        return name
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or len(extension) > _MAX_EXTENSION:
+        stem, extension = name, ""
+    tail = "." + extension if extension else ""
+    room = limit - len(tail.encode("utf-8"))
+    # Cut at a character boundary: a partial UTF-8 sequence at the end is dropped.
+    cut = stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip()
+    return cut + tail
 
 
 def attachment_name(
