@@ -39,6 +39,8 @@ from urllib.parse import urlsplit
 import nh3
 from lxml import etree
 
+from connector.mail.html_nesting import cap_nesting
+
 ALLOWED_TAGS = frozenset(
     {
         *("p", "br", "div", "span", "hr", "pre", "blockquote"),
@@ -149,7 +151,7 @@ def _is_tracking_pixel(tag: str) -> bool:
 def sanitize_html(html: str, *, drop_tracking_pixels: bool = True) -> str:
     """Safe HTML to show or convert: the allow-list in the module docstring, nothing else."""
     # Control characters go before and after: nh3 decodes `&#1;` into a raw U+0001.
-    cleaned = _CONTROL.sub("", _CLEANER.clean(_CONTROL.sub("", html)))
+    cleaned = _CONTROL.sub("", _CLEANER.clean(_CONTROL.sub("", cap_nesting(html))))
     if drop_tracking_pixels and "<img" in cleaned:
         cleaned = _IMG_TAG.sub(
             lambda m: "" if _is_tracking_pixel(m.group(0)) else m.group(0), cleaned
