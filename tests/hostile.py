@@ -156,8 +156,10 @@ def mime_parts(count: int = 9_999) -> tuple[str, bytes]:
 
 
 def nested_html(levels: int = 100_000) -> tuple[str, bytes]:
-    """<div> nested `levels` deep (1.1 MB at 100,000): tree builders and sanitizers recurse."""
-    html = b"<html><body>" + b"<div>" * levels + b"deep" + b"</div>" * levels + b"</body></html>"
+    """<div> nested `levels` deep (1.1 MB at 100,000) after a first paragraph: a sanitiser's
+    tree builder checks every open element at each tag."""
+    nesting = b"<div>" * levels + b"deep" + b"</div>" * levels
+    html = b"<html><body><p>Before the nesting</p>" + nesting + b"</body></html>"
     return "nested-html", message(html, "text/html; charset=utf-8")
 
 
@@ -227,6 +229,15 @@ def bidi_names() -> tuple[str, bytes]:
     return "bidi-names", mixed(parts)
 
 
+def large_attachment(size: int = 25 * MB) -> tuple[str, bytes]:
+    """Not hostile: the control case. An ordinary PDF-sized file filling a message of `size`
+    bytes, as a source's default size limit (25 MB) lets through."""
+    content = random.Random(25).randbytes(size * 57 // 77 - 4096)  # 57 bytes a base64 line
+    part = attachment_part('filename="scan.pdf"', content, "application/pdf")
+    return "large-attachment", mixed([_TEXT_PART, part])
+
+
+# Every hostile family; `large_attachment` is the ordinary case to compare them with.
 FAMILIES: tuple[Family, ...] = (
     long_word,
     utf7_long_run,
