@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from connector.mail.limits import ORIGINAL_FILENAME
 from connector.mail_source import SourcePolicy
 from connector.polling import poll_source
 from tests.fakes.jira import FakeJira
@@ -255,4 +256,23 @@ def test_pipeline_long_reply_becomes_a_comment_within_jira_limit(setup: Setup) -
     assert "full-message.txt" in str(comment["body"])
     names = [a["filename"] for a in issue["fields"]["attachment"]]
     assert names == ["full-message.txt"]
+    assert setup.jira.validation_failures == []
+
+
+def test_pipeline_files_over_the_limit_named_and_the_original_attached(setup: Setup) -> None:
+    message = _mail("All the logs", "The logs of every server.")
+    for number in range(103):  # the default limit is 100 files a message
+        content = f"log line {number}\n".encode()
+        message.add_attachment(content, maintype="text", subtype="plain", filename=f"{number}.log")
+    setup.deliver(message)
+    assert setup.poll() == {"created": 1}
+    issue = setup.jira.issue("SUP-1")
+    assert issue is not None
+    files = issue["fields"]["attachment"]
+    names = [a["filename"] for a in files]
+    assert names == [f"{n}.log" for n in range(100)] + [ORIGINAL_FILENAME]
+    assert files[-1]["size"] > len(message.as_bytes())  # the whole message, every file in it
+    description = str(issue["fields"]["description"])
+    assert "3 more attachments were not added one by one" in description
+    assert "100.log (13 bytes)" in description and "102.log (13 bytes)" in description
     assert setup.jira.validation_failures == []
