@@ -13,7 +13,6 @@ finds that property and records the existing issue instead of creating a second 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -436,10 +435,4 @@ def _wanted(attachment: MailAttachment, policy: SourcePolicy) -> bool:
 
 
 def _text_attachment(filename: str, content: bytes) -> MailAttachment:
-    return MailAttachment(
-        filename=filename,
-        content_type="text/plain; charset=utf-8",
-        content=content,
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-    )
+    return MailAttachment.of(filename, "text/plain; charset=utf-8", content)

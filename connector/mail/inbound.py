@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -49,6 +50,12 @@ class MailAttachment:
     content_id: str | None = None  # without angle brackets
     inline: bool = False
     from_tnef: bool = False
+
+    @classmethod
+    def of(cls, filename: str, content_type: str, content: bytes) -> MailAttachment:
+        """A file made here (not read from the message): size and digest from `content`."""
+        size, digest = len(content), hashlib.sha256(content).hexdigest()
+        return cls(filename, content_type, content, size, digest)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ the sender sent is lost, and the description or comment says what was not added 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from connector.mail.inbound import NOTHING_LEFT_OUT, LeftOut, MailAttachment
@@ -79,10 +78,4 @@ class Allowance:
 
 def original_attachment(raw: bytes) -> MailAttachment:
     """The whole message as a file: what carries everything that was not read or kept."""
-    return MailAttachment(
-        filename=ORIGINAL_FILENAME,
-        content_type="message/rfc822",
-        content=raw,
-        size=len(raw),
-        sha256=hashlib.sha256(raw).hexdigest(),
-    )
+    return MailAttachment.of(ORIGINAL_FILENAME, "message/rfc822", raw)
