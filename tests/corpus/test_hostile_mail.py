@@ -64,22 +64,26 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., 
     yield write
 
 
-def _preview(
-    written: Callable[[hostile.Family], Path],
-    family: hostile.Family,
-    capsys: pytest.CaptureFixture[str],
-) -> Preview:
-    path = written(family)
-    capsys.readouterr()
-    started = time.monotonic()
-    status = cmd_preview(str(path), as_json=True)
-    seconds = time.monotonic() - started
-    out, err = capsys.readouterr()
-    with capsys.disabled():
-        outcome = "read" if status == 0 else f"stand-in ({err.strip()})"
-        print(f"\nhostile {family.__name__}: {seconds:.2f} s, {outcome}")
-    assert seconds < BUDGET + BUDGET_MARGIN
-    return Preview(path.read_bytes(), status, json.loads(out), err, seconds)
+@pytest.fixture
+def read(
+    written: Callable[[hostile.Family], Path], capsys: pytest.CaptureFixture[str]
+) -> Callable[[hostile.Family], Preview]:
+    """`connector preview --json` of a family's message, timed."""
+
+    def run(family: hostile.Family) -> Preview:
+        path = written(family)
+        capsys.readouterr()
+        started = time.monotonic()
+        status = cmd_preview(str(path), as_json=True)
+        seconds = time.monotonic() - started
+        out, err = capsys.readouterr()
+        with capsys.disabled():
+            outcome = "read" if status == 0 else f"stand-in ({err.strip()})"
+            print(f"\nhostile {family.__name__}: {seconds:.2f} s, {outcome}")
+        assert seconds < BUDGET + BUDGET_MARGIN
+        return Preview(path.read_bytes(), status, json.loads(out), err, seconds)
+
+    return run
 
 
 def _assert_stand_in(preview: Preview) -> None:
@@ -100,37 +104,28 @@ def _assert_read_or_stand_in(preview: Preview, expected: Callable[[Preview], Non
         _assert_stand_in(preview)
 
 
-def test_hostile_long_word_read_or_quarantined(
-    written: Callable[[hostile.Family], Path], capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("family", "run"),
+    [
+        (hostile.long_word, "a" * 1000),
+        (hostile.utf7_long_run, "\u00e9" * 1000),
+        (hostile.qp_long_run, "a" * 1000),
+    ],
+    ids=["long-word", "utf7", "quoted-printable"],
+)
+def test_hostile_long_run_read_or_quarantined(
+    family: hostile.Family, run: str, read: Callable[[hostile.Family], Preview]
 ) -> None:
     def expected(preview: Preview) -> None:
-        assert "a" * 1000 in preview.text()
+        assert run in preview.text()
 
-    _assert_read_or_stand_in(_preview(written, hostile.long_word, capsys), expected)
-
-
-def test_hostile_utf7_long_run_read_or_quarantined(
-    written: Callable[[hostile.Family], Path], capsys: pytest.CaptureFixture[str]
-) -> None:
-    def expected(preview: Preview) -> None:
-        assert "\u00e9" * 1000 in preview.text()
-
-    _assert_read_or_stand_in(_preview(written, hostile.utf7_long_run, capsys), expected)
-
-
-def test_hostile_quoted_printable_long_run_read_or_quarantined(
-    written: Callable[[hostile.Family], Path], capsys: pytest.CaptureFixture[str]
-) -> None:
-    def expected(preview: Preview) -> None:
-        assert "a" * 1000 in preview.text()
-
-    _assert_read_or_stand_in(_preview(written, hostile.qp_long_run, capsys), expected)
+    _assert_read_or_stand_in(read(family), expected)
 
 
 def test_hostile_tnef_100000_members_read_as_100_files_and_the_original(
-    written: Callable[[hostile.Family], Path], capsys: pytest.CaptureFixture[str]
+    read: Callable[[hostile.Family], Preview],
 ) -> None:
-    preview = _preview(written, hostile.tnef_members, capsys)
+    preview = read(hostile.tnef_members)
     assert preview.read
     files = preview.files()
     assert files[:100] == [(f"file{number}.txt", 20) for number in range(100)]
@@ -141,9 +136,9 @@ def test_hostile_tnef_100000_members_read_as_100_files_and_the_original(
 
 
 def test_hostile_mime_10000_parts_read_as_100_files_and_the_original(
-    written: Callable[[hostile.Family], Path], capsys: pytest.CaptureFixture[str]
+    read: Callable[[hostile.Family], Preview],
 ) -> None:
-    preview = _preview(written, hostile.mime_parts, capsys)
+    preview = read(hostile.mime_parts)
     assert preview.read
     files = preview.files()
     assert [name for name, _ in files[:100]] == [f"part{n}.txt" for n in range(1, 101)]
@@ -153,9 +148,9 @@ def test_hostile_mime_10000_parts_read_as_100_files_and_the_original(
 
 
 def test_hostile_nested_html_read_first_text_kept_full_text_attached(
-    written: Callable[[hostile.Family], Path], capsys: pytest.CaptureFixture[str]
+    read: Callable[[hostile.Family], Preview],
 ) -> None:
-    preview = _preview(written, hostile.nested_html, capsys)
+    preview = read(hostile.nested_html)
     assert preview.read
     assert preview.text().startswith("Before the nesting")
     # 1.1 MB is past what is rendered: the pipeline attaches the whole text instead.
@@ -163,9 +158,9 @@ def test_hostile_nested_html_read_first_text_kept_full_text_attached(
 
 
 def test_hostile_25_mb_undeclared_high_bytes_read_with_defect(
-    written: Callable[[hostile.Family], Path], capsys: pytest.CaptureFixture[str]
+    read: Callable[[hostile.Family], Preview],
 ) -> None:
-    preview = _preview(written, hostile.high_bytes, capsys)
+    preview = read(hostile.high_bytes)
     assert preview.read
     assert preview.data["subject"] == "Undeclared 8-bit text"
     assert any(
@@ -176,9 +171,9 @@ def test_hostile_25_mb_undeclared_high_bytes_read_with_defect(
 
 
 def test_hostile_25_mb_broken_base64_read_with_defect(
-    written: Callable[[hostile.Family], Path], capsys: pytest.CaptureFixture[str]
+    read: Callable[[hostile.Family], Preview],
 ) -> None:
-    preview = _preview(written, hostile.broken_base64, capsys)
+    preview = read(hostile.broken_base64)
     assert preview.read
     assert "invalid base64 in part 2" in preview.data["defects"]
     [(name, size)] = preview.files()
@@ -186,19 +181,17 @@ def test_hostile_25_mb_broken_base64_read_with_defect(
 
 
 def test_hostile_attribution_lookalikes_read_and_kept(
-    written: Callable[[hostile.Family], Path], capsys: pytest.CaptureFixture[str]
+    read: Callable[[hostile.Family], Preview],
 ) -> None:
     def expected(preview: Preview) -> None:
         assert preview.text().startswith("Top line")
         assert "Someone Long Name <someone@example.org> wrote\n" in preview.text()
 
-    _assert_read_or_stand_in(_preview(written, hostile.attribution_lookalikes, capsys), expected)
+    _assert_read_or_stand_in(read(hostile.attribution_lookalikes), expected)
 
 
-def test_hostile_bidi_names_cleaned(
-    written: Callable[[hostile.Family], Path], capsys: pytest.CaptureFixture[str]
-) -> None:
-    preview = _preview(written, hostile.bidi_names, capsys)
+def test_hostile_bidi_names_cleaned(read: Callable[[hostile.Family], Preview]) -> None:
+    preview = read(hostile.bidi_names)
     assert preview.read
     names = [name for name, _ in preview.files()]
     assert names[: len(hostile.HOSTILE_NAMES)] == [shown for _, shown in hostile.HOSTILE_NAMES]
@@ -207,9 +200,9 @@ def test_hostile_bidi_names_cleaned(
 
 
 def test_ordinary_25_mb_attachment_read_well_within_the_budget(
-    written: Callable[[hostile.Family], Path], capsys: pytest.CaptureFixture[str]
+    read: Callable[[hostile.Family], Preview],
 ) -> None:
-    preview = _preview(written, hostile.large_attachment, capsys)
+    preview = read(hostile.large_attachment)
     assert preview.read
     [(name, size)] = preview.files()
     assert name == "scan.pdf" and size > 18 * hostile.MB
