@@ -8,9 +8,11 @@ that went over the budget here would go over it there. Figures are printed (`-s`
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,23 +67,21 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., 
 
 
 @pytest.fixture
-def read(
-    written: Callable[[hostile.Family], Path], capsys: pytest.CaptureFixture[str]
-) -> Callable[[hostile.Family], Preview]:
+def read(written: Callable[[hostile.Family], Path]) -> Callable[[hostile.Family], Preview]:
     """`connector preview --json` of a family's message, timed."""
 
     def run(family: hostile.Family) -> Preview:
         path = written(family)
-        capsys.readouterr()
+        out, err = io.StringIO(), io.StringIO()
         started = time.monotonic()
-        status = cmd_preview(str(path), as_json=True)
+        with redirect_stdout(out), redirect_stderr(err):
+            status = cmd_preview(str(path), as_json=True)
         seconds = time.monotonic() - started
-        out, err = capsys.readouterr()
-        with capsys.disabled():
-            outcome = "read" if status == 0 else f"stand-in ({err.strip()})"
-            print(f"\nhostile {family.__name__}: {seconds:.2f} s, {outcome}")
+        outcome = "read" if status == 0 else f"stand-in ({err.getvalue().strip()})"
+        print(f"hostile {family.__name__}: {seconds:.2f} s, {outcome}")
         assert seconds < BUDGET + BUDGET_MARGIN
-        return Preview(path.read_bytes(), status, json.loads(out), err, seconds)
+        data = json.loads(out.getvalue())
+        return Preview(path.read_bytes(), status, data, err.getvalue(), seconds)
 
     return run
 
