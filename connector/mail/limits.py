@@ -20,9 +20,10 @@ MIB = 1024 * 1024
 DEFAULT_MAX_ATTACHMENTS = 100
 # Jira Cloud takes files up to 1 GB each by default (2 GB at most, per site), so the
 # per-file limit never decides here; what does is the 25 MB default message size limit of a
-# source (sources/config.py). Decoded files are smaller than their base64 text, so 50 MiB
-# never cuts a message a source lets through by default, while a source whose size limit
-# was raised (up to 1 GiB) cannot turn one message into a gigabyte of separate uploads.
+# source (sources/config.py). A message's files are parts of it, no larger once decoded
+# (a winmail.dat kept beside what it unpacked counts twice), so 50 MiB never cuts a message
+# a source lets through by default, while a source whose size limit was raised (up to
+# 1 GiB) cannot turn one message into a gigabyte of separate uploads.
 DEFAULT_MAX_ATTACHMENT_BYTES = 50 * MIB
 MAX_LISTED = 25  # files named one by one in the note; the rest are counted
 

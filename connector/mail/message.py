@@ -50,7 +50,7 @@ _CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?([^\s"';]+)""", re.IGNORECASE
 _MAX_HINT_PARTS = 500
 _FEED_CHUNK = 64 * 1024
 
-__all__ = ["AttachmentLimits", "InboundEmail", "UnparseableEmail", "parse_email"]
+__all__ = ["InboundEmail", "UnparseableEmail", "parse_email"]
 
 
 class _BoundedHeaders(HeaderRegistry):
