@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from connector.mail_source import SourceSpec
 from connector.routes import resolve_route
 from connector.routing.addresses import (
     MAX_ADDRESS_CHARS,
@@ -31,21 +30,9 @@ from connector.routing.addresses import (
     rules_from_json,
 )
 from connector.routing.rule_patterns import RulePattern
+from tests.unit.test_addresses import _spec
 
 BACKTRACKING_TRAPS = [r"(?:a|a)*@x", r"(a|aa)*@x", r"(?:\w|\w)*\w@x", r"((a+))+@x"]
-
-
-def _spec(rules: tuple[AddressRule, ...]) -> SourceSpec:
-    return SourceSpec(
-        name="Helpdesk",
-        protocol="imap",
-        host="imap.example.com",
-        port=993,
-        username="helpdesk@example.com",
-        project_key="SUP",
-        issue_type="Task",
-        address_rules=rules,
-    )
 
 
 @pytest.mark.parametrize("pattern", BACKTRACKING_TRAPS)
@@ -113,7 +100,7 @@ def test_route_stored_rule_re2_cannot_run_is_noted_and_logged_without_the_addres
         stored=True,
     )
     with caplog.at_level(logging.WARNING):
-        route = resolve_route(_spec(rules), [("To", "billing@example.com")])
+        route = resolve_route(_spec(*rules), [("To", "billing@example.com")])
     assert (route.project_key, route.rule_index) == ("BIL", 1)
     assert "address rule 1 cannot run and counted as no match: uses backreferences" in (
         " ".join(route.trail())
@@ -181,7 +168,7 @@ def test_decide_many_ordinary_rules_and_recipients_fit_the_budget_easily() -> No
 def test_route_budget_exceeded_falls_back_with_a_trail_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    spec = _spec((AddressRule(r"billing@example\.com", "BIL", match="regex"),))
+    spec = _spec(AddressRule(r"billing@example\.com", "BIL", match="regex"))
     with caplog.at_level(logging.WARNING):
         route = resolve_route(spec, [("To", "billing@example.com")], budget_seconds=0.0)
     assert (route.decided_by, route.project_key) == ("source", "SUP")
@@ -193,7 +180,7 @@ def test_route_recipients_past_the_limit_are_not_tried_and_noted() -> None:
     others: list[tuple[str, Any]] = [
         ("Cc", f"person{index}@customer.example") for index in range(MAX_ROUTED_RECIPIENTS)
     ]
-    spec = _spec((AddressRule("billing@example.com", "BIL"),))
+    spec = _spec(AddressRule("billing@example.com", "BIL"))
     route = resolve_route(spec, [*others, ("Cc", "billing@example.com")])
     assert route.decided_by == "source"
     assert (
