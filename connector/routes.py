@@ -17,6 +17,8 @@ from typing import Any, Literal
 from connector import logs
 from connector.mail_source import SourcePolicy, SourceSpec
 from connector.routing.addresses import (
+    MAX_ROUTED_RECIPIENTS,
+    ROUTING_BUDGET_SECONDS,
     AddressDecision,
     AddressMatch,
     base_address,
@@ -96,7 +98,12 @@ def is_own_address(spec: SourceSpec, address: str) -> bool:
     return wanted in own or base_address(wanted) in own
 
 
-def resolve_route(spec: SourceSpec, headers: Iterable[tuple[str, str]]) -> Route:
+def resolve_route(
+    spec: SourceSpec,
+    headers: Iterable[tuple[str, str]],
+    *,
+    budget_seconds: float = ROUTING_BUDGET_SECONDS,
+) -> Route:
     """The route of a message with these headers (name, value) through this source."""
     source_policy = spec.policy
     if not spec.address_rules and not spec.plus_projects:
@@ -110,17 +117,39 @@ def resolve_route(spec: SourceSpec, headers: Iterable[tuple[str, str]]) -> Route
     found = recipients(headers)
     own = [spec.username] if "@" in spec.username else []
     decision = decide(
-        found, spec.address_rules, plus_projects=spec.plus_projects, own_addresses=own
+        found,
+        spec.address_rules,
+        plus_projects=spec.plus_projects,
+        own_addresses=own,
+        budget_seconds=budget_seconds,
     )
     route = _route(spec, decision, has_recipients=bool(found))
-    if not decision.timed_out:
-        return route
-    for index in decision.timed_out:
-        # Never the address: it is the sender's choice and personal data.
-        logs.event(log, "route.rule_timeout", logging.WARNING, source=spec.name, rule_index=index)
-    slow = ", ".join(str(index + 1) for index in decision.timed_out)
-    note = f"address rule {slow} took too long on an address and counted as no match"
-    return replace(route, notes=(*route.notes, note))
+    notes = _limit_notes(spec, decision, budget_seconds)
+    return replace(route, notes=(*route.notes, *notes)) if notes else route
+
+
+def _limit_notes(spec: SourceSpec, decision: AddressDecision, budget_seconds: float) -> list[str]:
+    """Trail lines for what the bounds on routing left out (never an address: it is the
+    sender's choice and personal data, so the log names rule indexes only)."""
+    notes = []
+    for index in decision.unusable:
+        logs.event(log, "route.rule_unusable", logging.WARNING, source=spec.name, rule_index=index)
+        notes.append(
+            f"address rule {index + 1} cannot run and counted as no match: "
+            f"{spec.address_rules[index].unusable}"
+        )
+    if decision.unread:
+        notes.append(
+            f"recipients after the first {MAX_ROUTED_RECIPIENTS} were not tried against the "
+            f"address rules ({decision.unread} of them)"
+        )
+    if decision.out_of_time:
+        logs.event(log, "route.budget_exceeded", logging.WARNING, source=spec.name)
+        notes.append(
+            f"address rules stopped after {budget_seconds:g} s on this message: the rules "
+            "not tried by then counted as no match"
+        )
+    return notes
 
 
 def _route(spec: SourceSpec, decision: AddressDecision, *, has_recipients: bool) -> Route:

@@ -9,7 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from connector.mail_source import RULE_POLICY_SETTINGS
-from connector.routing.addresses import MAX_PATTERN_CHARS, MAX_RULES, RECIPIENT_HEADERS, RULE_KINDS
+from connector.routing.addresses import (
+    MAX_PATTERN_CHARS,
+    MAX_ROUTED_RECIPIENTS,
+    MAX_RULES,
+    RECIPIENT_HEADERS,
+    RULE_KINDS,
+)
 
 Schema = dict[str, Any]
 
@@ -52,7 +58,7 @@ ROUTING_SETTINGS: Schema = {
         "items": ref("AddressRule"),
         "description": "first match wins; recipients are read from "
         + ", ".join(RECIPIENT_HEADERS)
-        + " in that order",
+        + f" in that order, the first {MAX_ROUTED_RECIPIENTS} of them tried against the rules",
     },
     "plus_projects": {
         **_KEYS,
@@ -80,7 +86,8 @@ ROUTING_SCHEMAS: dict[str, Schema] = {
         {
             "match": _string(
                 "exact: one address (also its +tag forms); domain: *@example.com; regex: "
-                "a Python regular expression over the whole address (case-insensitive); "
+                "an RE2 regular expression over the whole address (case-insensitive; no "
+                "backreferences or lookaround, as it runs in linear time); "
                 "default: domain for *@..., else exact",
                 enum=list(RULE_KINDS),
             ),

@@ -15,12 +15,7 @@ from typing import Any
 
 from connector.admin.errors import ApiError
 from connector.mail_source import SourcePolicy, SourceSpec
-from connector.routing.addresses import (
-    AddressRule,
-    RuleError,
-    refuse_slow_patterns,
-    rules_from_json,
-)
+from connector.routing.addresses import AddressRule, RuleError, rules_from_json
 from connector.sources.errors import SourceConfigError
 from connector.sources.presets import default_port, get_preset
 
@@ -113,7 +108,6 @@ def address_rules(value: Any) -> tuple[AddressRule, ...]:
     """Rules from JSON; a rule's `defaults` are policy settings, type-checked as `policy`'s."""
     try:
         rules = rules_from_json(value)
-        refuse_slow_patterns(rules)
     except RuleError as exc:
         raise SourceConfigError(exc.field, exc.problem) from None
     for index, rule in enumerate(rules):

@@ -87,7 +87,12 @@ _BULLET = re.compile(r"(\s*)[-*\u2022]\s+(\S.*)")
 _ORDERED = re.compile(r"(\s*)(\d{1,3})[.)]\s+(\S.*)")
 _QUOTE = re.compile(r"\s{0,3}>")
 _QUOTE_MARKERS = re.compile(r"\s{0,3}(?:>[ \t]?)+")
-_LINK = re.compile(r"\b(?:https?://|mailto:)[^\s<>\"]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
+# An address starts where a run of address characters starts: without the lookbehind, a word
+# with no "@" would be rescanned from each of its letters, quadratic in the word's length
+# (a 100,000-letter word took a minute). Where the run starts is the leftmost match anyway.
+_LINK = re.compile(
+    r"\b(?:https?://|mailto:)[^\s<>\"]+|(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE
+)
 _TRAILING_PUNCTUATION = ".,;:!?'\"*_"
 _CLOSERS = {")": "(", "]": "["}
 
@@ -97,15 +102,26 @@ _CLOSERS = {")": "(", "]": "["}
 
 def _link_target(candidate: str) -> tuple[str, str] | None:
     """(text, href) for a URL or address found in text, trailing punctuation left outside."""
-    while candidate:
-        last = candidate[-1]
-        unbalanced = last in _CLOSERS and candidate.count(last) > candidate.count(_CLOSERS[last])
+    # Counted once and kept up to date: counting (or slicing) per character taken off made a
+    # URL ending in thousands of ")" or "." quadratic. Openers are never taken off.
+    closers = {closer: candidate.count(closer) for closer in _CLOSERS}
+    openers = {closer: candidate.count(opener) for closer, opener in _CLOSERS.items()}
+    end = len(candidate)
+    while end:
+        last = candidate[end - 1]
+        unbalanced = last in _CLOSERS and closers[last] > openers[last]
         if last not in _TRAILING_PUNCTUATION and not unbalanced:
             break
-        candidate = candidate[:-1]
+        if last in closers:
+            closers[last] -= 1
+        end -= 1
+    candidate = candidate[:end]
     if "://" not in candidate and not candidate.lower().startswith("mailto:"):
         return (candidate, f"mailto:{candidate}") if "@" in candidate else None
-    parts = urlsplit(candidate)
+    try:
+        parts = urlsplit(candidate)
+    except ValueError:  # "http://[x": an unclosed IPv6 literal is text, not a link
+        return None
     if parts.scheme.lower() == "mailto":
         return (candidate, candidate) if len(candidate) > len("mailto:") else None
     return (candidate, candidate) if parts.netloc else None

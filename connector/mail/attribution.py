@@ -22,7 +22,9 @@ MAX_HEADER_CHARS = 600
 # "On ... John\n\n<\nmailto:...\n> wrote:" is the longest seen).
 MAX_ATTRIBUTION_LINES = 5
 
-EMAIL_RE = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+# Starts only where a run of address characters starts: from inside a run the search would
+# rescan the rest of it, quadratic on a long word (the run's start matches whenever they do).
+EMAIL_RE = re.compile(r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 # Not inside a longer run of digits and dots: an IP address (a bounce's "host 108.177.96.26
 # said:") is neither a time nor a date.
 _TIME_OR_DATE_RE = re.compile(
@@ -43,8 +45,11 @@ _LATIN_VERBS = (
 )
 _CJK_VERBS = r"写道|寫道|작성|のメッセージ|書きました"
 _VERB = rf"(?:(?<![^\W\d_])(?:{_LATIN_VERBS})(?![^\W\d_])|{_CJK_VERBS})"
-# "... wrote:", "... wrote", "---- John Smith wrote ----", "... a écrit :"
-_VERB_END_RE = re.compile(rf"{_VERB}\s*[:：]?\s*-*\s*$")
+# "... wrote:", "... wrote", "---- John Smith wrote ----", "... a écrit :". Possessive: with
+# plain `\s*` runs around the optional colon and dashes, the spaces after a verb could be split
+# between three runs in cubically many ways before `$` failed (a verb and 1,000 spaces took
+# over a second).
+_VERB_END_RE = re.compile(rf"{_VERB}\s*+[:：]?\s*+-*+\s*+$")
 # German, Dutch and Scandinavian put the verb before the name: "Am 25.06.2015 um 10:55 schrieb
 # Test user <test@example.com>:". Only these verbs: "I sent it at 12:30 to <a@b.c>:" is prose.
 _VERB_MID_RE = re.compile(
@@ -68,11 +73,15 @@ _WEAK_START_RE = re.compile(
     r"^\s*(?:\d|-{2,}\s*[^\W\d_]|[^\W\d_]{1,12}\.?,?\s+(?:[^\W\d_]{1,12}\.?,?\s+)?\d)"
 )
 # "reply On Wed, Apr 4, 2012 at 3:59 PM, bob@example.com wrote:": the reply and the attribution
-# share a line (talon's corpus); only English with a weekday, month or digit after "On".
+# share a line (talon's corpus); only English with a weekday, month or digit after "On", after
+# a space or punctuation. The dashes and spaces before "On" belong to the attribution: they are
+# found by `_mid_line_start`, as a pattern starting with `-*\s*` would rescan a long run of
+# spaces from each of them.
 _MID_LINE_ON_RE = re.compile(
-    r"(?:(?<=[\s.,;!?)])|(?<=-))-*\s*On\s+(?=(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr"
+    r"(?<=[\s.,;!?)-])On\s++(?=(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr"
     r"|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)|\d)"
 )
+_MID_LINE_BOUNDARY = ".,;!?)-"
 _SENTENCE_END_RE = re.compile(r"[.!?;:：]\s*$")
 
 
@@ -89,8 +98,25 @@ def _start_strength(line: str) -> tuple[int, int] | None:
         return 1, 0
     match = _MID_LINE_ON_RE.search(head)
     if match is not None:
-        return 2, match.start()
+        return 2, _mid_line_start(head, match.start())
     return None
+
+
+def _mid_line_start(line: str, on: int) -> int:
+    """Where an attribution whose "On" is at `on` starts: at the dashes and spaces before it,
+    from the first of them that follows a space or punctuation."""
+    start = on
+    while start and line[start - 1].isspace():
+        start -= 1
+    while start and line[start - 1] == "-":
+        start -= 1
+    if start < on and not (start and _is_mid_line_boundary(line[start - 1])):
+        start += 1  # after a letter, or at the line's start: from the run's second character
+    return start
+
+
+def _is_mid_line_boundary(char: str) -> bool:
+    return char.isspace() or char in _MID_LINE_BOUNDARY
 
 
 def _looks_like_attribution(text: str) -> bool:

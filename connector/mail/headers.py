@@ -30,7 +30,6 @@ _ANGLE_ID = re.compile(r"<([^<>]*)>")
 _MAX_RFC2231_SECTIONS = 100
 _MAX_PARAMS = 100
 _DATE_COMMENT = re.compile(r"\([^()]*\)")
-_SPACED_COLON = re.compile(r"\s*:\s*")
 _PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
 
 
@@ -222,7 +221,8 @@ def parse_message_ids(value: str) -> tuple[str, ...]:
 def parse_date(value: str) -> datetime | None:
     """RFC 5322 §3.3 date, aware; "-0000" (zone unknown) is read as UTC."""
     # Comments and spaced-out colons are legal (RFC 5322 §3.3, §4.3) and trip the stdlib.
-    value = _SPACED_COLON.sub(":", _DATE_COMMENT.sub(" ", value[:300])).strip()
+    # Split rather than `\s*:\s*`, which rescans a run of spaces from each of them.
+    value = ":".join(part.strip() for part in _DATE_COMMENT.sub(" ", value[:300]).split(":"))
     if not value:
         return None
     try:

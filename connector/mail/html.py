@@ -68,14 +68,19 @@ _ATTRIBUTES = {
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 _IMAGE_SCHEMES = frozenset({"cid", "http", "https"})
 _DATA_IMAGE = re.compile(r"data:image/(?:png|jpe?g|gif|webp|bmp);", re.IGNORECASE)
-_DIGITS = re.compile(r"\s*(\d{1,6})\s*(?:px)?\s*")
+# One possessive run of spaces after the number: `\s*(?:px)?\s*` could split it two ways.
+_DIGITS = re.compile(r"\s*+(\d{1,6})\s*+(?:px\s*+)?")
 _HIDDEN_STYLE = "display:none"
-_TAG = re.compile(r'<(/?)([a-zA-Z][a-zA-Z0-9]*)(?:[^">]+|"[^"]*")*>')
+# Tags of nh3's output only, where `<` and `>` appear nowhere but around tags (text and
+# attribute values have them escaped): a tag is everything up to the next `>`. Written for raw
+# HTML, as `(?:[^">]+|"[^"]*")*`, the nested repetition took exponential time on a tag that
+# does not close.
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*+)[^<>]*+>")
 _VOID_TAGS = frozenset({"br", "img", "hr"})
 MAX_DEPTH = 80  # element nesting kept by parse_fragment
 _TOO_DEEP = etree.XPath("boolean(" + "*/" * MAX_DEPTH + "*)")  # an element below MAX_DEPTH
-_IMG_TAG = re.compile(r'<img\b(?:[^">]+|"[^"]*")*>')
-_ATTR = re.compile(r'([a-z]+)="([^"]*)"')
+_IMG_TAG = re.compile(r"<img\b[^<>]*+>")  # nh3's output, as `_TAG`
+_ATTR = re.compile(r'(?<![a-z])([a-z]+)="([^"]*)"')  # from a name's start: linear in a long one
 COLLAPSIBLE_WHITESPACE = re.compile(r"[ \t\n\r\f]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -184,7 +189,7 @@ def _parse(fragment: str) -> etree._Element:
 
 def _cap_depth(sanitized: str) -> str:
     """Remove start and end tags nested deeper than MAX_DEPTH. Relies on nh3's output: every
-    element closed, only br/img/hr void, text `<` escaped, attribute values double-quoted."""
+    element closed, only br/img/hr void, `<` and `>` escaped in text and attribute values."""
     kept: list[str] = []
     position = depth = 0
     for tag in _TAG.finditer(sanitized):

@@ -34,7 +34,11 @@ MAX_DEPTH = 25
 _UNFLOW_LIMIT = 1_000_000  # characters; a longer "flowed" body is shown as sent
 FORWARDED_TYPES = {"message/rfc822", "message/global", "message/news"}
 _KNOWN_ENCODINGS = {"", "7bit", "8bit", "binary"} | BASE64 | QUOTED_PRINTABLE | UUENCODE
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+# Possessive spaces, and no `<` inside the tag: as `\s*["']?\s*` the spaces after "=" could be
+# split two ways, and `[^>]+` read on past one unclosed "<meta" into the next.
+_META_CHARSET = re.compile(
+    rb"""<meta[^<>]+charset\s*+=\s*+(?:["']\s*+)?([\w.:-]+)""", re.IGNORECASE
+)
 _CID_REFERENCE = re.compile(r"""cid:([^\s"'<>)]+)""", re.IGNORECASE)
 
 

@@ -33,8 +33,8 @@ _ORIGINAL_WORDS = (
     r"|元のメッセージ|원본\s+메시지"
 )
 _ORIGINAL_RE = re.compile(
-    rf"^\s*(?:[-_=*]{{2,}}\s*(?:{_ORIGINAL_WORDS})\s*[-_=*]*|(?:{_ORIGINAL_WORDS})\s*[-_=*]{{2,}})"
-    r"\s*$",
+    rf"^\s*+(?:[-_=*]{{2,}}+\s*+(?:{_ORIGINAL_WORDS})\s*+[-_=*]*+"
+    rf"|(?:{_ORIGINAL_WORDS})\s*+[-_=*]{{2,}}+)\s*+$",
     re.IGNORECASE,
 )
 # Between rules, a stem is enough: "----- Original Nachricht ----" (GMX), "--- Mensaje Original".
@@ -53,12 +53,12 @@ _FORWARD_WORDS = (
     r"|továbbított\s+üzenet|iletilen\s+ileti|转发的邮件|轉寄的郵件|転送されたメッセージ|전달된\s+메시지"
 )
 _FORWARD_RE = re.compile(
-    rf"^\s*(?:[-_=*]{{2,}}\s*(?:{_FORWARD_WORDS})\s*[-_=*]*"
+    rf"^\s*+(?:[-_=*]{{2,}}+\s*+(?:{_FORWARD_WORDS})\s*+[-_=*]*+"
     r"|(?:begin\s+forwarded\s+message|anfang\s+der\s+weitergeleiteten\s+nachricht"
     r"|début\s+du\s+message\s+réexpédié|début\s+du\s+message\s+transféré"
     r"|inicio\s+del\s+mensaje\s+reenviado|início\s+da\s+mensagem\s+reencaminhada"
     r"|inizio\s+messaggio\s+inoltrato|begin\s+doorgestuurd\s+bericht"
-    r"|начало\s+пересылаемого\s+сообщения)\s*[:：]?)\s*$",
+    r"|начало\s+пересылаемого\s+сообщения)\s*+[:：]?)\s*+$",
     re.IGNORECASE,
 )
 # Subject prefixes clients add when forwarding (Fwd, FW; German WG, French TR, Spanish RV,
@@ -92,13 +92,16 @@ _LABEL_ALTERNATION = "|".join(
 )
 # "From: x", "*From:* x" (Gmail's plain rendering of bold), "De : x", "Envoyé le :x". The label
 # is captured generically and looked up, which is far cheaper per line than an alternation.
+# Spaces around the optional stars are one possessive run each: as `\s*[*_]{0,2}\s*` a line of
+# spaces could be split between two runs in quadratically many ways (here and below).
 _LABEL_LINE_RE = re.compile(
-    r"^\s*[*_]{0,2}\s*(?P<label>[^\W\d_]+(?:\s[^\W\d_]+)?)\s*[*_]{0,2}\s*[:：]"
+    r"^\s*+(?:[*_]{1,2}\s*+)?(?P<label>[^\W\d_]++(?:\s[^\W\d_]++)?)\s*+(?:[*_]{1,2}\s*+)?[:：]"
 )
 # Any "Word:" start, so that a line of some other "Label:" list ends a header block scan.
 _OTHER_LABEL_RE = re.compile(r"^\s*[*_]{0,2}[^\W\d_][\w .-]{0,24}[:：]")
 _LABEL_ANYWHERE_RE = re.compile(
-    rf"(?<![\w])[*_]{{0,2}}(?P<label>{_LABEL_ALTERNATION})\s*[*_]{{0,2}}\s*[:：]", re.IGNORECASE
+    rf"(?<![\w])[*_]{{0,2}}(?P<label>{_LABEL_ALTERNATION})\s*+(?:[*_]{{1,2}}\s*+)?[:：]",
+    re.IGNORECASE,
 )
 _HEADER_BLOCK_STARTS = frozenset({"from", "date"})
 

@@ -33,7 +33,7 @@ _APPS = (
 # "my <device>": up to six words with no sentence punctuation ("Sent from my Wiko RIDGE FAB 4G").
 _MY_DEVICE = r"(?:my|mon|ma|meinem|meiner|mi|mio|il\s+mio|meu|o\s+meu|mijn|min|mitt|mojego|mojej)"
 _DEVICE_WORDS = r"[^\s,;:.!?()<>]+(?:\s+[^\s,;:.!?()<>]+){0,5}"
-_LINK = r"(?:\s*[<(\[][^>)\]]*[>)\]])?"
+_LINK = r"(?:\s*+[<(\[][^>)\]]*+[>)\]])?"
 _MOBILE_RE = re.compile(
     r"^\s*(?:"
     rf"(?:sent|envoyé|envoye|gesendet|enviado|inviato|verzonden|verstuurd|skickat|sendt"
@@ -42,7 +42,7 @@ _MOBILE_RE = re.compile(
     rf"|sent\s+wirelessly\s+from\s+my\s+blackberry.*|sent\s+(?:with|via|using)\s+(?:{_APPS}|sparrow)"
     rf"|get\s+outlook\s+for\s+(?:ios|android)|von\s+meinem\s+{_DEVICE_WORDS}\s+gesendet"
     rf"|(?:iphone|ipad)から送信|发自我的\S+|從我的\s*\S+\s*傳送"
-    rf"){_LINK}\s*[.!]?\s*$",
+    rf"){_LINK}\s*+[.!]?\s*+$",  # possessive: trailing spaces are read once, not split
     re.IGNORECASE,
 )
 # "-Abhishek Kona", "-Lev." (talon, email_reply_parser): a dash sign-off, one to three names.

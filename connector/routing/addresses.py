@@ -18,17 +18,24 @@ Exim's envelope recipient.) Then, in this order:
    The header credited is the first one, in the order above, whose address matched.
 Every other project the message was also addressed to is reported, so the log can name them:
 one message makes one issue, however many of our addresses it was sent to.
+
+The work is bounded, since a sender chooses the addresses: regex rules run on RE2, linear in
+the address (`connector.routing.rule_patterns`); at most `MAX_ROUTED_RECIPIENTS` recipients, the
+first in the order above, are tried against the rules (with `MAX_RULES`, at most 20,000 matches
+of a few microseconds); and matching stops when one message has used `ROUTING_BUDGET_SECONDS`,
+the backstop for patterns RE2 runs slowly. Either limit is reported with the decision.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 from typing import Any, Literal, get_args
 
-import regex
+from connector.routing.rule_patterns import PatternError, RulePattern
 
 RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "X-Forwarded-To", "Envelope-To", "To", "Cc")
 RuleKind = Literal["exact", "domain", "regex"]
@@ -37,18 +44,12 @@ RULE_KEYS = frozenset({"match", "pattern", "project_key", "issue_type", "default
 MAX_RULES = 200
 MAX_PATTERN_CHARS = 320  # the longest address SMTP allows (RFC 5321 4.5.3.1)
 MAX_RECIPIENTS = 500  # a Cc list longer than this is not read further
+MAX_ROUTED_RECIPIENTS = 50  # tried against the rules; the most reliable headers come first
+ROUTING_BUDGET_SECONDS = 0.5  # rule matching for one message; the rest count as no match
 
 PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
-# A repeated group that itself repeats, e.g. `(a+)+` or `(\w*)*`: the shape behind catastrophic
-# backtracking. Rules run in a shared worker, so one tenant's pattern must not stall others.
-_NESTED_REPEAT = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
 MAX_ADDRESS_CHARS = 254  # RFC 5321 path limit less the brackets: nothing longer is matched
-# The shape check above cannot see every slow pattern (`(?:a|a)*@x`), and a sender chooses the
-# addresses, so each match of an admin's pattern is bounded in time (the `regex` module's
-# timeout; the standard `re` has none). A match that runs out counts as no match.
-MATCH_TIMEOUT_SECONDS = 0.05
-_PROBE_LIMIT = 200
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})(?:\.[a-z0-9-]{1,63})*$")
 
 
@@ -68,11 +69,16 @@ class AddressRule:
     - `exact`: one address, case-insensitive; `support@x` also matches `support+tag@x`
       (RFC 5233 sub-addresses arrive in the same mailbox);
     - `domain`: `*@example.com`, every address of exactly that domain;
-    - `regex`: a Python regular expression matching the whole address, case-insensitive.
+    - `regex`: an RE2 regular expression matching the whole address, case-insensitive
+      (`connector.routing.rule_patterns`).
 
     `issue_type` None means the source's. `defaults` are source-policy settings (assignee,
     labels, priority, field mappings...) for this rule's issues, merged over the source's;
     `SourceSpec` checks them, since it knows the policy they merge into.
+
+    `unusable` says why RE2 cannot run a regex pattern. `rules_from_json` refuses such a
+    pattern from an admin; a stored one (saved before rules ran on RE2) is kept, so its source
+    still loads, and never matches: `decide` reports it.
     """
 
     pattern: str
@@ -80,7 +86,8 @@ class AddressRule:
     issue_type: str | None = None
     match: str = ""  # "": domain for a pattern `*@...`, else exact
     defaults: Mapping[str, Any] = field(default_factory=dict)
-    _regex: regex.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False)
+    unusable: str | None = field(default=None, init=False, compare=False)
+    _pattern: RulePattern | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.match:
@@ -99,24 +106,17 @@ class AddressRule:
             if not pattern.startswith("*@") or not _DOMAIN.match(domain.lower()):
                 raise RuleError("pattern", f"{pattern!r}: a domain rule reads *@example.com")
         if self.match == "regex":
-            if _NESTED_REPEAT.search(pattern):
-                raise RuleError(
-                    "pattern",
-                    "a repeated group with repetition inside, such as (a+)+, can "
-                    "take exponential time: rewrite it without the nesting",
-                )
             try:
-                compiled = regex.compile(pattern, regex.IGNORECASE)
-            except (regex.error, ValueError) as exc:
-                raise RuleError("pattern", f"not a regular expression: {exc}") from None
-            object.__setattr__(self, "_regex", compiled)
+                object.__setattr__(self, "_pattern", RulePattern(pattern))
+            except PatternError as exc:
+                object.__setattr__(self, "unusable", exc.problem)
         if not PROJECT_KEY.match(self.project_key):
             raise RuleError("project_key", f"{self.project_key!r} is not a Jira project key")
         if self.issue_type is not None and not self.issue_type.strip():
             raise RuleError("issue_type", "must not be empty (null: the source's issue type)")
 
     def matches(self, address: str) -> bool:
-        """Whether `address` matches; raises `RuleTimeout` when a regex ran out of time."""
+        """Whether `address` matches: linear in its length, whatever the pattern."""
         address = address.lower()
         if len(address) > MAX_ADDRESS_CHARS:
             return False
@@ -125,25 +125,7 @@ class AddressRule:
             return address == wanted or base_address(address) == wanted
         if self.match == "domain":
             return address.rpartition("@")[2] == self.pattern[2:].lower()
-        if self._regex is None:
-            return False
-        try:
-            return self._regex.fullmatch(address, timeout=MATCH_TIMEOUT_SECONDS) is not None
-        except TimeoutError:
-            raise RuleTimeout(self.pattern) from None
-
-    def slow_probe(self) -> bool:
-        """True when the pattern runs out of time on an address built to make a backtracking
-        engine work hard: long runs of one character, or of the pattern's own literal parts,
-        ending in something that does not match. Checked when rules are saved."""
-        if self._regex is None:
-            return False
-        for probe in _probes(self.pattern):
-            try:
-                self._regex.fullmatch(probe, timeout=MATCH_TIMEOUT_SECONDS)
-            except TimeoutError:
-                return True
-        return False
+        return self._pattern is not None and self._pattern.fullmatch(address)
 
     def describe(self) -> str:
         return f"regex {self.pattern}" if self.match == "regex" else self.pattern
@@ -158,65 +140,23 @@ class AddressRule:
         }
 
 
-class RuleTimeout(Exception):
-    """A regex rule took longer than `MATCH_TIMEOUT_SECONDS` on one address."""
+def rules_from_json(
+    items: Any, *, name: str = "address_rules", stored: bool = False
+) -> tuple[AddressRule, ...]:
+    """A JSON list of rules, type-checked item by item; errors name `address_rules[i].<field>`.
 
-
-def _literals(pattern: str) -> list[str]:
-    """The runs of plain characters in a pattern (`(?:a|a)*@x` -> `?`, `a`, `a`, `@x`)."""
-    runs: list[str] = []
-    current = ""
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\" and index + 1 < len(pattern):
-            escaped = pattern[index + 1]
-            if escaped.isalnum():  # a class such as \w or \d, not a literal
-                runs.append(current)
-                current = ""
-            else:
-                current += escaped
-            index += 2
-            continue
-        if char in "()[]{}|*+?.^$":
-            runs.append(current)
-            current = ""
-        else:
-            current += char
-        index += 1
-    runs.append(current)
-    return [run for run in dict.fromkeys(runs) if run]
-
-
-def _probes(pattern: str) -> list[str]:
-    literals = _literals(pattern.lower())
-    chars = dict.fromkeys("a0._-@" + "".join(literals))
-    tails = dict.fromkeys(["!", "", *(f"{run}!" for run in literals)])
-    probes = [char * (MAX_ADDRESS_CHARS - len(tail)) + tail for tail in tails for char in chars]
-    probes += [(run * MAX_ADDRESS_CHARS)[: MAX_ADDRESS_CHARS - 1] + "!" for run in literals]
-    return list(dict.fromkeys(probes))[:_PROBE_LIMIT]
-
-
-def refuse_slow_patterns(rules: Sequence[AddressRule], *, name: str = "address_rules") -> None:
-    """Raise `RuleError` naming `address_rules[i].pattern` for a regex that runs out of time
-    on a hostile address. At save time only: a stored rule is never refused on load."""
-    for index, rule in enumerate(rules):
-        if rule.slow_probe():
-            raise RuleError(
-                f"{name}[{index}].pattern",
-                "this regular expression takes too long on some addresses (it backtracks "
-                "heavily, e.g. an alternation or nested repetition that can match the same "
-                "text in many ways): simplify it",
-            )
-
-
-def rules_from_json(items: Any, *, name: str = "address_rules") -> tuple[AddressRule, ...]:
-    """A JSON list of rules, type-checked item by item; errors name `address_rules[i].<field>`."""
+    A regex RE2 cannot run is refused, unless the rules are `stored` ones read back: a rule
+    saved before rules ran on RE2 must not stop its source from loading (see `AddressRule`).
+    """
     if not isinstance(items, list):
         raise RuleError(name, "must be a list of rules")
     if len(items) > MAX_RULES:
         raise RuleError(name, f"at most {MAX_RULES} rules")
-    return tuple(_rule(f"{name}[{index}]", item) for index, item in enumerate(items))
+    rules = tuple(_rule(f"{name}[{index}]", item) for index, item in enumerate(items))
+    for index, rule in enumerate(rules):
+        if rule.unusable is not None and not stored:
+            raise RuleError(f"{name}[{index}].pattern", rule.unusable)
+    return rules
 
 
 def _rule(name: str, item: Any) -> AddressRule:
@@ -302,7 +242,9 @@ class AddressDecision:
     chosen: AddressMatch | None
     others: tuple[AddressMatch, ...] = ()  # other projects also addressed, one match each
     refused: tuple[str, ...] = ()  # plus addresses naming a project not on the allow-list
-    timed_out: tuple[int, ...] = ()  # indexes of regex rules that ran out of time: no match
+    unusable: tuple[int, ...] = ()  # indexes of regex rules RE2 cannot run: no match
+    unread: int = 0  # recipients past MAX_ROUTED_RECIPIENTS, not tried against the rules
+    out_of_time: bool = False  # the budget ran out: the rules not tried by then did not match
 
 
 def decide(
@@ -311,24 +253,33 @@ def decide(
     *,
     plus_projects: Iterable[str] = (),
     own_addresses: Iterable[str] = (),
+    budget_seconds: float = ROUTING_BUDGET_SECONDS,
 ) -> AddressDecision:
-    """Plus addressing first (the sender chose the project), then the first rule matched."""
+    """Plus addressing first (the sender chose the project), then the first rule matched.
+
+    Each rule is tried over all recipients before the next, so when `budget_seconds` runs
+    out, a rule that matched by then is still the first rule that matches; whatever was not
+    tried by then counts as no match.
+    """
     allowed = set(plus_projects)
     own = {address.lower() for address in own_addresses}
+    tried = found[:MAX_ROUTED_RECIPIENTS]
     matches: list[AddressMatch] = []
     refused: list[str] = []
-    slow: set[int] = set()  # rules that ran out of time: skipped for the rest of this mail
+    known: dict[tuple[int, str], bool] = {}  # the plus pass may ask what the rule pass asks
+    deadline = time.monotonic() + budget_seconds
+    out_of_time = False
 
     def matched(index: int, address: str) -> bool:
-        if index in slow:
-            return False
-        try:
-            return rules[index].matches(address)
-        except RuleTimeout:
-            slow.add(index)
-            return False
+        nonlocal out_of_time
+        if (index, address) not in known:
+            out_of_time = out_of_time or time.monotonic() >= deadline
+            if out_of_time:
+                return False
+            known[index, address] = rules[index].matches(address)
+        return known[index, address]
 
-    for recipient in found if allowed else ():
+    for recipient in tried if allowed else ():
         key = plus_key(recipient.address)
         base = base_address(recipient.address)
         if key is None or not (
@@ -345,17 +296,22 @@ def decide(
     # report again an address an earlier rule took.
     claimed = {match.recipient.address for match in matches}
     for index, rule in enumerate(rules):
-        for recipient in found:
+        for recipient in tried:
             if recipient.address not in claimed and matched(index, recipient.address):
                 matches.append(AddressMatch(recipient, rule.project_key, index))
                 claimed.add(recipient.address)
                 break
-    timed_out = tuple(sorted(slow))
-    if not matches:
-        return AddressDecision(None, (), tuple(refused), timed_out)
-    chosen = matches[0]
+    unusable = tuple(index for index, rule in enumerate(rules) if rule.unusable is not None)
+    chosen = matches[0] if matches else None
     others: dict[str, AddressMatch] = {}
     for match in matches[1:]:
-        if match.project_key != chosen.project_key:
+        if match.project_key != matches[0].project_key:
             others.setdefault(match.project_key, match)
-    return AddressDecision(chosen, tuple(others.values()), tuple(refused), timed_out)
+    return AddressDecision(
+        chosen,
+        tuple(others.values()),
+        tuple(refused),
+        unusable,
+        unread=len(found) - len(tried),
+        out_of_time=out_of_time,
+    )

@@ -17,10 +17,12 @@ from connector.mail.inbound import InboundEmail
 
 # A Jira issue key: project key (letter first, A-Z 0-9 _), a dash, a number without leading 0.
 _ISSUE_KEY = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]{0,31})-([1-9][0-9]{0,9})(?![0-9-])")
-# Reply and forward prefixes in the languages of the mail clients our customers use.
+# Reply and forward prefixes in the languages of the mail clients our customers use. The
+# spaces around the optional counter are one possessive run each: as `\s*(?:...)?\s*` a
+# subject of spaces could be split between two runs in quadratically many ways.
 _PREFIX = re.compile(
-    r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|vs|antw|doorst|tr|rif|r|enc|odp|res|ynt|vl|atb)"
-    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:\uff1a]\s*)+",  # \uff1a: the full-width colon of CJK clients
+    r"^\s*+(?:(?:re|fw|fwd|aw|wg|sv|vs|antw|doorst|tr|rif|r|enc|odp|res|ynt|vl|atb)"
+    r"\s*+(?:(?:\[\d+\]|\(\d+\))\s*+)?[:\uff1a]\s*+)+",  # \uff1a: the full-width colon of CJK
     re.IGNORECASE,
 )
 _OWN_TAG = re.compile(r"\[\s*[A-Z][A-Z0-9_]{0,31}-[1-9][0-9]{0,9}\s*\]")

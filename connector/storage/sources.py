@@ -345,7 +345,7 @@ class SourceRepository:
             **{name: getattr(row, name) for name in _SPEC_COLUMNS},
             exclusion_folders=tuple(json.loads(row.exclusion_folders)),
             policy=SourcePolicy.from_json(json.loads(row.policy)),
-            address_rules=rules_from_json(json.loads(row.address_rules or "[]")),
+            address_rules=rules_from_json(json.loads(row.address_rules or "[]"), stored=True),
             plus_projects=tuple(json.loads(row.plus_projects or "[]")),
             uses_oauth=self._oauth_connected(row.oauth_encrypted),
         )

@@ -6,8 +6,6 @@ aliases, a Microsoft 365 distribution group, a Postfix virtual alias delivered b
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any
 
 import pytest
@@ -22,7 +20,6 @@ from connector.routing.addresses import (
     RuleError,
     decide,
     recipients,
-    refuse_slow_patterns,
     rules_from_json,
 )
 from connector.sources.errors import SourceConfigError
@@ -316,7 +313,7 @@ def test_rule_matches(rule: AddressRule, address: str, expected: bool) -> None:
     [
         ({"match": "regex", "pattern": "(", "project_key": "SUP"}, "pattern", "regular expression"),
         ({"pattern": "a@example.com", "project_key": "sup"}, "project_key", "project key"),
-        ({"match": "regex", "pattern": "(a+)+@x", "project_key": "SUP"}, "pattern", "exponential"),
+        ({"match": "regex", "pattern": r"(a)\1@x", "project_key": "SUP"}, "pattern", "RE2"),
         ({"pattern": "a@example.com", "project_key": "SUP", "match": "glob"}, "match", "exact"),
         ({"match": "domain", "pattern": "example.com", "project_key": "SUP"}, "pattern", "*@"),
         ({"pattern": "not an address", "project_key": "SUP"}, "pattern", "email address"),
@@ -374,68 +371,3 @@ def test_source_spec_routing_errors_name_the_field(changes: dict[str, Any], fiel
     with pytest.raises(SourceConfigError) as caught:
         _spec(**changes)
     assert caught.value.field == field
-
-
-# -- admin patterns against hostile addresses ------------------------------------------------
-
-SLOW_PATTERNS = [r"(?:a|a)*@x", r"(a|aa)*@x", r"(?:\w|\w)*\w@x"]
-
-
-@pytest.mark.parametrize("pattern", SLOW_PATTERNS)
-def test_rule_regex_slow_on_hostile_address_times_out_as_no_match(pattern: str) -> None:
-    rule = AddressRule(pattern, "SUP", match="regex")
-    hostile = "a" * 250 + "@x!"
-    started = time.monotonic()
-    decision = decide([Recipient(hostile, "To")], [rule])
-    assert time.monotonic() - started < 1.0
-    assert decision.chosen is None and decision.timed_out == (0,)
-
-
-def test_route_rule_timeout_is_noted_and_logged_without_the_address(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    hostile = "a" * 250 + "@x!"
-    spec = _spec(
-        AddressRule(SLOW_PATTERNS[0], "SLO", match="regex"),
-        AddressRule("*@example.com", "SUP", match="domain"),
-    )
-    with caplog.at_level(logging.WARNING):
-        route = _route(spec, f"To: {hostile}, billing@example.com\nSubject: x")
-    assert route.project_key == "SUP" and route.rule_index == 1
-    assert "address rule 1 took too long" in " ".join(route.trail())
-    (record,) = [r for r in caplog.records if "route.rule_timeout" in r.getMessage()]
-    assert "source=Helpdesk" in record.getMessage() and "rule_index=0" in record.getMessage()
-    assert hostile not in caplog.text
-
-
-@pytest.mark.parametrize("pattern", SLOW_PATTERNS)
-def test_refuse_slow_patterns_names_the_rule_pattern(pattern: str) -> None:
-    rules = rules_from_json(
-        [
-            {"match": "regex", "pattern": r"(sales|quotes)@example\.com", "project_key": "SAL"},
-            {"match": "regex", "pattern": pattern, "project_key": "SUP"},
-        ]
-    )
-    with pytest.raises(RuleError) as caught:
-        refuse_slow_patterns(rules)
-    assert caught.value.field == "address_rules[1].pattern"
-    assert "takes too long" in caught.value.problem
-
-
-@pytest.mark.parametrize(
-    "pattern",
-    [
-        r"((a+))+@x",
-        r".*.*.*.*.*.*.*.*.*.*@q",
-        r"[a-z0-9._%+-]+@example\.com",
-        r"(sales|quotes|billing)@(eu|us)\.example\.com",
-    ],
-)
-def test_refuse_slow_patterns_keeps_patterns_that_stay_fast(pattern: str) -> None:
-    """These look risky but the engine's own optimisations keep them fast; bounded anyway."""
-    rule = AddressRule(pattern, "SUP", match="regex")
-    refuse_slow_patterns([rule])
-    started = time.monotonic()
-    for address in ("a" * 252 + "@q", "a" * 250 + "@q@x", "a" * 254):
-        rule.matches(address)
-    assert time.monotonic() - started < 1.0

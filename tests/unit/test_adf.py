@@ -145,6 +145,20 @@ def test_text_to_adf_scheme_without_host_stays_text() -> None:
     assert nodes(document, "text") == [{"type": "text", "text": "broken https:// link"}]
 
 
+def test_text_to_adf_unclosed_ipv6_bracket_stays_text() -> None:
+    """`urlsplit` raises on "http://[::1": such a body used to fail the whole message."""
+    document = text_to_adf("try http://[::1 now")
+
+    assert nodes(document, "text") == [{"type": "text", "text": "try http://[::1 now"}]
+
+
+def test_text_to_adf_address_links_from_the_start_of_its_run() -> None:
+    document = text_to_adf("to .j.doe+it@mail.example.org, x-y@a-b.example; not@local")
+
+    links = [n["text"] for n in nodes(document, "text") if "marks" in n]
+    assert links == [".j.doe+it@mail.example.org", "x-y@a-b.example"]
+
+
 def test_text_to_adf_dash_and_star_lines_become_bullet_list() -> None:
     document = text_to_adf("Please check:\n- the toner\n* the paper tray\nThanks")
 
