@@ -272,9 +272,15 @@ class FittedDocument:
 
 
 def serialized_length(node: AdfNode) -> int:
-    """Compact JSON length in UTF-16 code units: how this module measures against the limit."""
-    data = json.dumps(node, ensure_ascii=False, separators=(",", ":"))
-    return len(data.encode("utf-16-le")) // 2
+    """Compact JSON length with non-ASCII escaped, as the request body carries it.
+
+    Atlassian documents the limit (32,767 characters) but not how a document is counted
+    against it. This reading is the largest plausible one (`\\u00e9` is six characters, a
+    character outside the BMP twelve), so whatever Jira counts, a fitted document is accepted:
+    a refused description would leave the mail without an issue, while text cut early is
+    still attached whole. It costs non-Latin text some of the visible room.
+    """
+    return len(json.dumps(node, separators=(",", ":")))
 
 
 def _largest_fitting(count: int, fits: Callable[[int], bool]) -> int:

@@ -8,6 +8,7 @@ says why, with the original attached), and `/healthz` answers within a second th
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -34,7 +35,7 @@ def _corpus() -> dict[str, bytes]:
         name, raw = SIZED.get(family, family)()
         # One Message-ID and subject each, or all but the first would be duplicates.
         raw = raw.replace(b"<hostile@example.org>", f"<{name}@example.org>".encode(), 1)
-        raw = raw.replace(b"Subject: Hostile message", f"Subject: Hostile {name}".encode(), 1)
+        raw = re.sub(rb"(?m)^Subject: [^\n]*", f"Subject: Hostile {name}".encode(), raw, count=1)
         messages[name] = raw
     return messages
 
