@@ -115,9 +115,9 @@ def long_word(letters: int = 200_000) -> tuple[str, bytes]:
 
 def utf7_long_run(letters: int = 200_000) -> tuple[str, bytes]:
     """UTF-7 (RFC 2152) that decodes to one long word: small on the wire, long in text."""
-    encoded = ("x" * letters).encode("utf-7")  # plain ASCII stays ASCII in UTF-7...
-    shifted = ("\u00e9" * letters).encode("utf-7")  # ...so also one long shifted run
-    body = b"Hi\n" + encoded + b"\n" + shifted + b"\n"
+    shifted = ("\u00e9" * letters).encode("utf-7")  # one long shifted (base64) run...
+    encoded = ("x" * letters).encode("utf-7")  # ...and plain ASCII, which stays ASCII
+    body = b"Hi\n" + shifted + b"\n" + encoded + b"\n"
     return "utf7-long-run", message(body, "text/plain; charset=utf-7")
 
 
