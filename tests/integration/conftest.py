@@ -46,6 +46,13 @@ def template_budget() -> Budget:
 def running_app(
     database_url: str, encryption_key: str, fake_jira: FakeJira, template_budget: Budget
 ) -> Iterator[RunningApp]:
+    yield from serve_app(database_url, encryption_key, fake_jira)
+
+
+def serve_app(
+    database_url: str, encryption_key: str, fake_jira: FakeJira, *, access_log: bool = False
+) -> Iterator[RunningApp]:
+    """The app on a loopback port beside `fake_jira`, until the generator is closed."""
     # The app's BASE_URL must be known before it is built (it is the JWT audience), so the
     # port is bound first and the server handed the bound socket.
     # IPPROTO_TCP so asyncio sets TCP_NODELAY (see tests/fakes/server.py).
@@ -79,7 +86,7 @@ def running_app(
             (client_key, event, payload)
         ),
     )
-    server = LoopbackServer(app, name="connector-app", sock=sock)
+    server = LoopbackServer(app, name="connector-app", sock=sock, access_log=access_log)
     server.start()
     try:
         yield running
