@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +51,7 @@ def running_app(
 
 def serve_app(
     database_url: str, encryption_key: str, fake_jira: FakeJira, *, access_log: bool = False
-) -> Iterator[RunningApp]:
+) -> Generator[RunningApp, None, None]:
     """The app on a loopback port beside `fake_jira`, until the generator is closed."""
     # The app's BASE_URL must be known before it is built (it is the JWT audience), so the
     # port is bound first and the server handed the bound socket.

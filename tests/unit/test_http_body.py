@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -21,6 +20,7 @@ from connector.http_body import (
     parse_json_async,
     read_body,
 )
+from tests.timing import growth_ratio
 
 
 class EndlessBody:
@@ -128,15 +128,6 @@ def test_parse_json_async_large_body_parses_in_a_worker_thread(
     assert threads[1] != loop_thread
 
 
-def _seconds(work: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 @pytest.mark.parametrize(
     "unit",
     ["[", '["]",', '"\\"[', "{}"],
@@ -146,7 +137,5 @@ def test_json_too_deep_time_grows_linearly(unit: str) -> None:
     # Ratios, not wall times: 8x the input may cost at most ~3x more than linear.
     small = unit * 50_000
     large = unit * 400_000
-    ratio = _seconds(lambda: json_too_deep(large)) / max(
-        _seconds(lambda: json_too_deep(small)), 1e-4
-    )
+    ratio = growth_ratio(json_too_deep, small, large)
     assert ratio < 24

@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from uvicorn.logging import AccessFormatter
 
 from connector import logs
 from connector.logs import REDACTED, RedactSecrets, install_redaction, redact
+from tests.timing import growth_ratio
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqaXJhOjEifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
 
@@ -116,18 +116,9 @@ def test_install_redaction_is_idempotent() -> None:
         assert logging.getLogger(name).filters.count(logs._REDACTION) == 1
 
 
-def _seconds(work: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 @pytest.mark.parametrize("unit", ["eyJ", "?a", "&jwt=", "JWT ", "eyJa.", "Bearer\t"])
 def test_redact_time_grows_linearly_on_hostile_lines(unit: str) -> None:
     # A request line is attacker-chosen text: redaction must not backtrack on it.
     small, large = unit * 20_000, unit * 160_000
-    ratio = _seconds(lambda: redact(large)) / max(_seconds(lambda: redact(small)), 1e-4)
+    ratio = growth_ratio(redact, small, large)
     assert ratio < 24
