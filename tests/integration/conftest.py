@@ -46,11 +46,16 @@ def template_budget() -> Budget:
 def running_app(
     database_url: str, encryption_key: str, fake_jira: FakeJira, template_budget: Budget
 ) -> Iterator[RunningApp]:
-    yield from serve_app(database_url, encryption_key, fake_jira)
+    yield from serve_app(database_url, encryption_key, fake_jira, template_budget=template_budget)
 
 
 def serve_app(
-    database_url: str, encryption_key: str, fake_jira: FakeJira, *, access_log: bool = False
+    database_url: str,
+    encryption_key: str,
+    fake_jira: FakeJira,
+    *,
+    template_budget: Budget = TEMPLATE_BUDGET,
+    access_log: bool = False,
 ) -> Generator[RunningApp, None, None]:
     """The app on a loopback port beside `fake_jira`, until the generator is closed."""
     # The app's BASE_URL must be known before it is built (it is the JWT audience), so the
