@@ -71,6 +71,8 @@ def create_app(
     """The web app; with `run_worker` the poller runs in the same process (`connector serve`),
     without it a separate `connector worker` process polls (the Procfile's split)."""
     runtime = runtime or Runtime.create(settings)
+    # Whatever starts the server, its access log must not print page tokens or OAuth codes.
+    logs.install_redaction()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -1,14 +1,15 @@
 """Jira webhooks declared in the descriptor (comment created, issue updated, issue deleted).
 
-Thin: verify the tenant JWT against the request, record the event (`connector.outbound.intake`)
-and answer at once; the worker decides and sends (`connector.outbound.worker`), so a slow Jira
-or mail server never makes Jira wait. A request that does not verify changes nothing.
-`app.state.jira_event_handler` is told of each verified event as well (logging, tests).
+Thin: verify the tenant JWT against the request (from its headers, before the body is read),
+read the body with a cap and parse it off the event loop, record the event
+(`connector.outbound.intake`) and answer at once; the worker decides and sends
+(`connector.outbound.worker`), so a slow Jira or mail server never makes Jira wait. A request
+that does not verify changes nothing. `app.state.jira_event_handler` is told of each verified
+event as well (logging, tests).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from connector import logs
 from connector.connect.auth import AuthenticationError
 from connector.connect.http import authenticate_request
+from connector.http_body import WEBHOOK_MAX_BYTES, BodyError, read_json_object
 from connector.outbound.intake import receive
 from connector.runtime import Runtime
 from connector.storage.webhook_events import WebhookEvents
@@ -48,11 +50,17 @@ def webhook_endpoint(event: str) -> Callable[[Request], Any]:
             logs.event(log, "jira.webhook_refused", logging.WARNING, webhook=event, reason=exc)
             return JSONResponse({"error": str(exc)}, status_code=401)
         try:
-            payload = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return JSONResponse({"error": "webhook body is not JSON"}, status_code=400)
-        if not isinstance(payload, dict):
-            return JSONResponse({"error": "webhook body is not a JSON object"}, status_code=400)
+            payload = await read_json_object(request, limit=WEBHOOK_MAX_BYTES)
+        except BodyError as exc:
+            logs.event(
+                log,
+                "jira.webhook_body_refused",
+                logging.WARNING,
+                client_key=authenticated.tenant.client_key,
+                webhook=event,
+                status=exc.status,
+            )
+            return JSONResponse({"error": f"webhook body: {exc.message}"}, status_code=exc.status)
         tenant = authenticated.tenant
         await run_in_threadpool(
             receive,

@@ -1,11 +1,11 @@
 """Connect lifecycle callbacks: installed, uninstalled, enabled, disabled.
 
-Thin: verify the signed-install token against the body, then call the tenant repository.
+Thin: verify the signed-install token from the headers, only then read the body (capped) and
+check the token is the body's site, then call the tenant repository.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -16,9 +16,11 @@ from connector import logs
 from connector.connect.http import request_target
 from connector.connect.install import (
     InstallError,
+    check_client_key,
     parse_install_payload,
-    verify_lifecycle_request,
+    verify_lifecycle_token,
 )
+from connector.http_body import LIFECYCLE_MAX_BYTES, BodyError, read_json_object
 from connector.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -32,14 +34,14 @@ def lifecycle_endpoint(event: str) -> Any:
     async def endpoint(request: Request) -> Response:
         runtime: Runtime = request.app.state.runtime
         try:
-            body = await _json_object(request)
-            await verify_lifecycle_request(
+            claims = await verify_lifecycle_token(
                 authorization=request.headers.get("authorization"),
                 target=request_target(request, runtime.settings.base_path),
-                body=body,
                 audience=runtime.settings.base_url,
                 keys=runtime.install_keys,
             )
+            body = await _json_object(request)
+            check_client_key(claims, body)
             return _apply(runtime, event, body)
         except InstallError as exc:
             logs.event(
@@ -84,9 +86,6 @@ def _apply(runtime: Runtime, event: str, body: dict[str, Any]) -> Response:
 
 async def _json_object(request: Request) -> dict[str, Any]:
     try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InstallError("lifecycle body is not JSON", status=400) from None
-    if not isinstance(body, dict):
-        raise InstallError("lifecycle body is not a JSON object", status=400)
-    return body
+        return await read_json_object(request, limit=LIFECYCLE_MAX_BYTES)
+    except BodyError as exc:
+        raise InstallError(f"lifecycle body refused: {exc.message}", status=exc.status) from None

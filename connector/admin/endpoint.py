@@ -3,12 +3,12 @@
 Handlers are plain functions of an `ApiCall` that return an `Answer` or raise `ApiError`.
 They run in a worker thread, since most of them wait on a database, a mail server or Jira,
 and the administrator check (a Jira call) runs there too, before the body is even parsed, so
-someone who is not an administrator learns nothing about what the API would accept.
+someone who is not an administrator learns nothing about what the API would accept. The body is
+read only after the token verifies, and never more than `ADMIN_MAX_BYTES` of it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,12 +21,12 @@ from starlette.responses import JSONResponse, Response
 from connector import logs
 from connector.admin.access import Caller, admin_cache, authenticate_caller, require_admin
 from connector.admin.errors import ApiError
+from connector.http_body import ADMIN_MAX_BYTES, BodyError, parse_json, read_body
 from connector.runtime import Runtime
 from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
 
-_MAX_BODY_BYTES = 256 * 1024
 # Row ids are 64-bit signed in SQLite and PostgreSQL; a larger number names no row, and handing
 # it to the database driver fails (OverflowError, NumericValueOutOfRange) instead of matching.
 MAX_ID = 2**63 - 1
@@ -73,9 +73,9 @@ class ApiCall:
                 return {}
             raise ApiError(400, "a JSON object is required in the request body")
         try:
-            parsed = json.loads(self.raw_body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, f"the request body is not JSON: {exc}") from exc
+            parsed = parse_json(self.raw_body)  # handlers run in a worker thread already
+        except BodyError as exc:
+            raise ApiError(exc.status, exc.message) from None
         if not isinstance(parsed, dict):
             raise ApiError(400, "the request body must be a JSON object")
         return parsed
@@ -98,11 +98,13 @@ def admin_endpoint(handler: Handler) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         try:
             authenticated = authenticate_caller(request)
-            raw_body = await request.body() if request.method in ("POST", "PUT") else b""
-            if len(raw_body) > _MAX_BODY_BYTES:
-                raise ApiError(413, f"the request body is over {_MAX_BODY_BYTES} bytes")
+            raw_body = b""
+            if request.method in ("POST", "PUT"):
+                raw_body = await read_body(request, limit=ADMIN_MAX_BYTES)
         except ApiError as exc:
             return exc.to_response()
+        except BodyError as exc:
+            return ApiError(exc.status, exc.message).to_response()
         call_args = (
             request.app.state.runtime,
             dict(request.path_params),

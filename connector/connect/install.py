@@ -115,15 +115,19 @@ class InstallKeyStore:
         return pem
 
 
-async def verify_lifecycle_request(
+async def verify_lifecycle_token(
     *,
     authorization: str | None,
     target: RequestTarget,
-    body: Mapping[str, Any],
     audience: str,
     keys: InstallKeyStore,
 ) -> dict[str, Any]:
-    """Verify a lifecycle callback's RS256 token against its body; return the claims."""
+    """Verify a lifecycle callback's RS256 token from its headers alone; return the claims.
+
+    The token's qsh covers the method, path and query, not the body, so everything but the
+    issuer can be checked before the body is read: a request without a valid token is refused
+    unread. `check_client_key` then ties the claims to the body.
+    """
     try:
         token = token_from_authorization(authorization)
         header, _ = read_unverified(token)
@@ -134,13 +138,15 @@ async def verify_lifecycle_request(
         raise InstallError("install token has no key id (kid)")
     public_key = await keys.public_key(kid)
     try:
-        claims = verify_install_token(token, public_key, audience=audience, target=target)
+        return verify_install_token(token, public_key, audience=audience, target=target)
     except JwtError as exc:
         raise InstallError(str(exc)) from exc
-    client_key = body.get("clientKey")
-    if claims.get("iss") != client_key:
+
+
+def check_client_key(claims: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+    """The token must be the site's own: its `iss` is the body's clientKey."""
+    if claims.get("iss") != body.get("clientKey"):
         raise InstallError("install token issuer does not match the body's clientKey")
-    return claims
 
 
 def parse_install_payload(

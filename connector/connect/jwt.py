@@ -12,6 +12,7 @@ import hashlib
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from math import isfinite
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -29,6 +30,14 @@ INSTALL_ALGORITHM = "RS256"
 
 DEFAULT_LEEWAY_SECONDS = 30
 DEFAULT_TOKEN_TTL_SECONDS = 180
+# The longest lifetime (`exp - iat`) a token may claim. Atlassian's request and page tokens
+# live 3 minutes (every one of its official signed-URL vectors has exp - iat = 180); context
+# tokens from `AP.context.getToken()` live longer than page tokens (Atlassian's answer in
+# community.developer.atlassian.com/t/refresh-jwt-within-atlassian-connect-app/71257), 15
+# minutes as sites issue them. A token claiming more was not minted by Atlassian for one
+# request: with a leaked shared secret it would be a standing credential, so it is refused.
+# Together with "not issued in the future", this also bounds how far ahead `exp` may be.
+MAX_TOKEN_LIFETIME_SECONDS = 15 * 60
 
 
 class JwtError(Exception):
@@ -229,12 +238,13 @@ def _decode(
     header, _ = read_unverified(token)
     if header.get("alg") != algorithm:
         raise JwtError(f"algorithm {header.get('alg')!r} is not accepted; {refusal}")
-    options: Options = {"require": ["iss", "exp", "iat", "qsh"]}
-    if now is not None:
-        # PyJWT checks time against the clock; with an explicit `now` (vectors, tests) we check
-        # expiry ourselves below with the same leeway.
-        options["verify_exp"] = False
-        options["verify_iat"] = False
+    # `exp` and `iat` are checked below, together with the lifetime, against `now` (the clock
+    # unless a caller such as the vectors' test gives one).
+    options: Options = {
+        "require": ["iss", "exp", "iat", "qsh"],
+        "verify_exp": False,
+        "verify_iat": False,
+    }
     try:
         claims: dict[str, Any] = pyjwt.decode(
             token,
@@ -244,14 +254,29 @@ def _decode(
             leeway=leeway_seconds,
             options=options,
         )
-    except pyjwt.ExpiredSignatureError as exc:
-        raise JwtError("token has expired") from exc
     except pyjwt.InvalidAudienceError as exc:
         raise JwtError("token audience is not this app") from exc
     except pyjwt.InvalidSignatureError as exc:
         raise JwtError("signature does not verify") from exc
     except pyjwt.PyJWTError as exc:
         raise JwtError(f"invalid token: {exc}") from exc
-    if now is not None and int(claims["exp"]) + leeway_seconds < now:
-        raise JwtError("token has expired")
+    _check_lifetime(claims, now=time.time() if now is None else now, leeway=leeway_seconds)
     return claims
+
+
+def _check_lifetime(claims: Mapping[str, Any], *, now: float, leeway: int) -> None:
+    issued_at, expires_at = claims["iat"], claims["exp"]
+    for value in (issued_at, expires_at):
+        # JSON as Python reads it allows NaN and Infinity, which no comparison would refuse.
+        if isinstance(value, bool) or not isinstance(value, int | float) or not isfinite(value):
+            raise JwtError("token iat and exp must be numbers (seconds since the epoch)")
+    if expires_at + leeway < now:
+        raise JwtError("token has expired")
+    if issued_at > now + leeway:
+        raise JwtError("token is issued in the future")
+    lifetime = expires_at - issued_at
+    if lifetime > MAX_TOKEN_LIFETIME_SECONDS:
+        raise JwtError(
+            f"token lifetime of {lifetime} s is over the {MAX_TOKEN_LIFETIME_SECONDS} s a Jira "
+            "token may have"
+        )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from connector.admin.pages import AP_SCRIPT
-from connector.connect.jwt import encode_token, request_target
+from connector.connect.jwt import MAX_TOKEN_LIFETIME_SECONDS, encode_token, request_target
 from tests.conftest import skip_or_fail
 from tests.fakes.catalogue import DEFAULT_PERMISSIONS
 from tests.fakes.jira import FakeJira
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
-_TOKEN_TTL_SECONDS = 3600
+# As long as the app accepts: one token serves a whole test, as Jira's serve a page visit.
+_TOKEN_TTL_SECONDS = MAX_TOKEN_LIFETIME_SECONDS
 
 _AP_STUB = """
 window.AP = {

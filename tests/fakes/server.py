@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -15,10 +16,20 @@ _START_TIMEOUT_SECONDS = 10.0
 class LoopbackServer:
     """One uvicorn server on 127.0.0.1 with a port picked by the kernel."""
 
-    def __init__(self, app: ASGIApp, *, name: str, sock: socket.socket | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        name: str,
+        sock: socket.socket | None = None,
+        access_log: bool = False,
+    ) -> None:
         """`sock`: an already bound socket, for a caller that must know the port before the app
-        is built (e.g. because the app's own URL is part of its configuration)."""
+        is built (e.g. because the app's own URL is part of its configuration). `access_log`:
+        uvicorn logs each request on `uvicorn.access` and leaves logging as the caller set it
+        up (no `log_config`), as under `connector serve`."""
         self._app = app
+        self._access_log = access_log
         self._name = name
         self._sock = sock
         self._port: int | None = None if sock is None else int(sock.getsockname()[1])
@@ -50,10 +61,14 @@ class LoopbackServer:
             sock.bind(("127.0.0.1", 0))
         sock.listen(128)
         self._port = int(sock.getsockname()[1])
+        log_options: dict[str, Any] = (
+            {"log_config": None, "access_log": True}
+            if self._access_log
+            else {"log_level": "warning", "access_log": False}
+        )
         config = uvicorn.Config(
             self._app,
-            log_level="warning",
-            access_log=False,
+            **log_options,
             lifespan="off",
             ws="none",
             loop="asyncio",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,18 @@ def template_budget() -> Budget:
 def running_app(
     database_url: str, encryption_key: str, fake_jira: FakeJira, template_budget: Budget
 ) -> Iterator[RunningApp]:
+    yield from serve_app(database_url, encryption_key, fake_jira, template_budget=template_budget)
+
+
+def serve_app(
+    database_url: str,
+    encryption_key: str,
+    fake_jira: FakeJira,
+    *,
+    template_budget: Budget = TEMPLATE_BUDGET,
+    access_log: bool = False,
+) -> Generator[RunningApp, None, None]:
+    """The app on a loopback port beside `fake_jira`, until the generator is closed."""
     # The app's BASE_URL must be known before it is built (it is the JWT audience), so the
     # port is bound first and the server handed the bound socket.
     # IPPROTO_TCP so asyncio sets TCP_NODELAY (see tests/fakes/server.py).
@@ -79,7 +91,7 @@ def running_app(
             (client_key, event, payload)
         ),
     )
-    server = LoopbackServer(app, name="connector-app", sock=sock)
+    server = LoopbackServer(app, name="connector-app", sock=sock, access_log=access_log)
     server.start()
     try:
         yield running

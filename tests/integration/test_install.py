@@ -30,8 +30,17 @@ def test_install_signed_install_stores_tenant(running_app: RunningApp, fake_jira
         ({"expires_in": -600}, "expired"),
         ({"kid": "no-such-key"}, "unknown key"),
         ({"qsh": "0" * 64}, "qsh"),
+        ({"expires_in": 3600}, "lifetime"),
     ],
-    ids=["bad-signature", "wrong-audience", "wrong-issuer", "expired", "unknown-kid", "bad-qsh"],
+    ids=[
+        "bad-signature",
+        "wrong-audience",
+        "wrong-issuer",
+        "expired",
+        "unknown-kid",
+        "bad-qsh",
+        "long-lived",
+    ],
 )
 def test_install_bad_token_is_refused_and_stores_nothing(
     running_app: RunningApp, fake_jira: FakeJira, override: dict[str, Any], reason: str

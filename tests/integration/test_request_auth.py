@@ -96,6 +96,19 @@ def test_webhook_expired_token_is_refused(installed: RunningApp, fake_jira: Fake
     assert "expired" in response.json()["error"]
 
 
+def test_webhook_long_lived_token_is_refused(installed: RunningApp, fake_jira: FakeJira) -> None:
+    token = cj.encode_token(
+        issuer=fake_jira.client_key,
+        shared_secret=fake_jira.shared_secret,
+        target=cj.request_target("POST", WEBHOOK_PATH),
+        ttl_seconds=10 * 365 * 24 * 3600,
+    )
+    response = _post_webhook(installed, token)
+    assert response.status_code == 401
+    assert "lifetime" in response.json()["error"]
+    assert installed.jira_events == []
+
+
 def test_webhook_tampered_query_is_refused(installed: RunningApp, fake_jira: FakeJira) -> None:
     token = _token(fake_jira, "POST", WEBHOOK_PATH)
     response = _post_webhook(installed, token, WEBHOOK_PATH + "?user_id=admin")
