@@ -1,8 +1,20 @@
-"""The pure core imports no IO libraries (DESIGN.md, "Seams")."""
+"""The pure core reaches no IO, directly or through our own modules (DESIGN.md, "Seams").
+
+The check follows imports transitively through `connector` modules: a pure module that imports
+a module of ours which imports `sqlalchemy` (or `socket`, `requests`, ...) fails, with the chain
+that leads there. Importing `connector.a.b` also runs `connector/__init__.py` and
+`connector/a/__init__.py`, so parent packages count as imported.
+
+SQL belongs to `storage/` (issue 13): a module outside it that imports SQLAlchemy, SQLModel or
+Alembic fails, except the modules listed in `SQL_OUTSIDE_STORAGE`, which predate the rule. That
+list may only shrink: a listed module that no longer imports SQL fails the test until it is
+taken off the list.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pytest
@@ -29,44 +41,194 @@ FORBIDDEN = {
     "msal",
     "atlassian",
     "socket",
+    "ssl",
     "alembic",
+    "psycopg",
+    "pebble",
+    "multiprocessing",
+    "subprocess",
+    "http.client",
+    "urllib.request",
+}
+SQL = {"sqlalchemy", "sqlmodel", "alembic"}
+# Modules outside storage/ that still build queries themselves; issue 13 moves their SQL into
+# storage/ repositories, taking each off this list as it goes.
+SQL_OUTSIDE_STORAGE = {
+    "connector.admin.email_log_api",
+    "connector.cli",
+    "connector.outbound.acknowledge",
+    "connector.outbound.queue",
+    "connector.outbound.retention",
+    "connector.outbound.worker",
+    "connector.runtime",
 }
 
 
-def _pure_modules() -> list[Path]:
-    modules: list[Path] = []
-    for entry in PURE_PATHS:
-        path = ROOT / entry
-        if "*" in entry:
-            modules.extend(sorted(ROOT.glob(entry)))
-        elif path.is_dir():
-            modules.extend(sorted(path.rglob("*.py")))
-        elif path.exists():
-            modules.append(path)
-    return modules
+def _matches(name: str, libraries: Iterable[str]) -> bool:
+    return any(name == lib or name.startswith(lib + ".") for lib in libraries)
 
 
-def forbidden_imports(source: str) -> list[str]:
-    found = []
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_names(name: str, source: str, *, is_package: bool = False) -> set[str]:
+    """Every name `source` imports, absolute: modules, and `module.attribute` for each
+    `from module import attribute` (the attribute may itself be a submodule)."""
+    package = name if is_package else name.rpartition(".")[0]
+    found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
-        names: list[str] = []
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        found += [name for name in names if name.split(".")[0] in FORBIDDEN]
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - (node.level - 1)]
+                base = ".".join([*parts, base] if base else parts)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
     return found
 
 
+class ImportGraph:
+    """Our modules, what each imports of ours, and which libraries each imports itself."""
+
+    def __init__(self, sources: Mapping[str, tuple[str, bool]]) -> None:
+        """`sources`: module name -> (source text, whether it is a package's __init__)."""
+        self.ours: dict[str, set[str]] = {}
+        self.libraries: dict[str, set[str]] = {}
+        for name, (source, is_package) in sources.items():
+            names = imported_names(name, source, is_package=is_package)
+            self.ours[name] = {n for n in names if n in sources} | _parents(name, sources)
+            self.libraries[name] = {n for n in names if n.split(".")[0] not in _roots(sources)}
+
+    @classmethod
+    def of_project(cls) -> ImportGraph:
+        sources = {
+            module_name(path): (path.read_text(encoding="utf-8"), path.name == "__init__.py")
+            for folder in ("connector", "webhooks", "descriptor")
+            for path in sorted((ROOT / folder).rglob("*.py"))
+        }
+        return cls(sources)
+
+    def io_reached(self, start: str, forbidden: Iterable[str] = FORBIDDEN) -> list[str]:
+        """Each forbidden library `start` reaches, as 'chain -> library'; [] when none."""
+        forbidden = set(forbidden)
+        chains: dict[str, list[str]] = {start: [start]}
+        queue = [start]
+        found: list[str] = []
+        while queue:
+            current = queue.pop(0)
+            reached = {
+                lib
+                for lib in forbidden
+                for name in self.libraries[current]
+                if _matches(name, [lib])
+            }
+            found += [" -> ".join([*chains[current], lib]) for lib in sorted(reached)]
+            for imported in sorted(self.ours[current]):
+                if imported not in chains:
+                    chains[imported] = [*chains[current], imported]
+                    queue.append(imported)
+        return found
+
+    def sql_importers(self) -> set[str]:
+        return {
+            name
+            for name, libraries in self.libraries.items()
+            if not name.startswith("connector.storage")
+            and any(_matches(library, SQL) for library in libraries)
+        }
+
+
+def _roots(sources: Mapping[str, tuple[str, bool]]) -> set[str]:
+    return {name.split(".")[0] for name in sources}
+
+
+def _parents(name: str, sources: Mapping[str, tuple[str, bool]]) -> set[str]:
+    parts = name.split(".")
+    return {".".join(parts[:i]) for i in range(1, len(parts))} & set(sources)
+
+
+def _pure_modules() -> list[str]:
+    paths: list[Path] = []
+    for entry in PURE_PATHS:
+        path = ROOT / entry
+        if "*" in entry:
+            paths.extend(sorted(ROOT.glob(entry)))
+        elif path.is_dir():
+            paths.extend(sorted(path.rglob("*.py")))
+        elif path.exists():
+            paths.append(path)
+    return [module_name(path) for path in paths]
+
+
+@pytest.fixture(scope="module")
+def graph() -> ImportGraph:
+    return ImportGraph.of_project()
+
+
 def test_pure_modules_exist() -> None:
-    assert ROOT.joinpath("connector/connect/jwt.py") in _pure_modules()
+    modules = _pure_modules()
+    assert "connector.connect.jwt" in modules
+    assert "connector.mail.message" in modules
+    assert "connector.routing" in modules  # the package's __init__ counts too
 
 
-@pytest.mark.parametrize("module", _pure_modules(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_pure_module_has_no_io_imports(module: Path) -> None:
-    assert forbidden_imports(module.read_text(encoding="utf-8")) == []
+@pytest.mark.parametrize("module", _pure_modules())
+def test_pure_module_reaches_no_io(graph: ImportGraph, module: str) -> None:
+    assert graph.io_reached(module) == []
 
 
-def test_forbidden_imports_detects_io_imports() -> None:
-    source = "import requests\nfrom sqlmodel import Session\nfrom .x import y\nimport json\n"
-    assert forbidden_imports(source) == ["requests", "sqlmodel"]
+def test_sql_outside_storage_only_in_listed_modules(graph: ImportGraph) -> None:
+    assert graph.sql_importers() - SQL_OUTSIDE_STORAGE == set()
+
+
+def test_sql_outside_storage_list_only_shrinks(graph: ImportGraph) -> None:
+    assert SQL_OUTSIDE_STORAGE - graph.sql_importers() == set()
+
+
+def test_io_reached_follows_our_modules_to_a_library() -> None:
+    graph = ImportGraph(
+        {
+            "connector": ("", True),
+            "connector.routing": ("", True),
+            "connector.routing.filters": ("from connector.storage.log import EmailLog\n", False),
+            "connector.storage": ("", True),
+            "connector.storage.log": ("from sqlalchemy import text\nimport json\n", False),
+        }
+    )
+    assert graph.io_reached("connector.routing.filters") == [
+        "connector.routing.filters -> connector.storage.log -> sqlalchemy"
+    ]
+    assert graph.sql_importers() == set()  # storage/ may use SQL
+
+
+def test_io_reached_counts_packages_and_relative_imports() -> None:
+    graph = ImportGraph(
+        {
+            "connector": ("", True),
+            "connector.mail": ("import socket\n", True),
+            "connector.mail.message": ("from . import headers\n", False),
+            "connector.mail.headers": ("from ..jira import client\n", False),
+            "connector.jira": ("", True),
+            "connector.jira.client": ("from requests.auth import AuthBase\n", False),
+        }
+    )
+    assert graph.io_reached("connector.mail.message") == [
+        "connector.mail.message -> connector.mail -> socket",
+        "connector.mail.message -> connector.mail.headers -> connector.jira.client -> requests",
+    ]
+
+
+def test_sql_importers_finds_sql_outside_storage() -> None:
+    graph = ImportGraph(
+        {
+            "connector": ("", True),
+            "connector.admin": ("", True),
+            "connector.admin.api": ("from sqlmodel import select\n", False),
+        }
+    )
+    assert graph.sql_importers() == {"connector.admin.api"}
