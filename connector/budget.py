@@ -46,17 +46,12 @@ MIB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Budget:
-    """What one task may use. `memory_bytes` caps the worker's whole address space (the
-    interpreter and its libraries take about 150 MiB of it), so it is a ceiling, not a quota."""
+    """What one task may use. `memory_bytes` caps the worker's whole address space (a fresh
+    worker's interpreter and libraries take 50-60 MiB of it), so it is a ceiling, not a
+    quota."""
 
     seconds: float = 20.0
     memory_bytes: int = 1024 * MIB
-
-    def describe_time(self, what: str) -> str:
-        return f"took longer than {self.seconds:g} s to {what}"
-
-    def describe_memory(self, what: str) -> str:
-        return f"needed more than {self.memory_bytes // MIB} MiB to {what}"
 
 
 class ReaderUnavailable(RuntimeError):
@@ -146,10 +141,11 @@ class BudgetPool:
             try:
                 return future.result()
             except concurrent.futures.TimeoutError:
-                reason = Budget(timeout, self.budget.memory_bytes).describe_time(what)
+                reason = f"took longer than {timeout:g} s to {what}"
                 raise OverBudget(reason, kind="time") from None
             except MemoryError:
-                raise OverBudget(self.budget.describe_memory(what), kind="memory") from None
+                reason = f"needed more than {self.budget.memory_bytes // MIB} MiB to {what}"
+                raise OverBudget(reason, kind="memory") from None
             except ProcessExpired as exc:
                 # Killed from outside (the kernel's OOM killer) or crashed in a C extension.
                 logs.event(log, "budget.worker_died", what=what, exitcode=exc.exitcode)

@@ -42,10 +42,6 @@ class MessageReader:
         self._pool = pool
         self._read = read
 
-    @property
-    def budget(self) -> Budget | None:
-        return self._pool.budget if self._pool else None
-
     def understand(
         self, raw: bytes, *, loop_header_value: str | None = None, tenant: object | None = None
     ) -> Understanding:
