@@ -126,7 +126,16 @@ def dovecot_body(dovecot: Dovecot, user: MailUser, **overrides: Any) -> dict[str
 
 def connect_outbound(api: AdminApi, server: SmtpServer, **changes: Any) -> None:
     """Save the site's outbound connection to the test SMTP server (STARTTLS, its password)."""
-    values: dict[str, Any] = {
+    runtime = api.app.runtime
+    OutboundRepository(runtime.engine, runtime.secrets).save_connection(
+        api.tenant_id, ConnectionSpec(**outbound_body(server, **changes)), password=server.password
+    )
+
+
+def outbound_body(server: SmtpServer, **changes: Any) -> dict[str, Any]:
+    """The outbound connection to the test SMTP server (STARTTLS, no password unless given),
+    as the admin API takes it; `changes` override."""
+    return {
         "host": server.host,
         "port": server.port,
         "security": "starttls",
@@ -136,7 +145,3 @@ def connect_outbound(api: AdminApi, server: SmtpServer, **changes: Any) -> None:
         "timeout_seconds": 5,
         **changes,
     }
-    runtime = api.app.runtime
-    OutboundRepository(runtime.engine, runtime.secrets).save_connection(
-        api.tenant_id, ConnectionSpec(**values), password=server.password
-    )

@@ -9,18 +9,15 @@ says why, with the original attached), and `/healthz` answers within a second th
 from __future__ import annotations
 
 import re
-import threading
 import time
-
-import httpx
 
 from connector.polling import poll_source
 from connector.reading import ORIGINAL_FILENAME
 from tests import hostile
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
+from tests.integration.mailbox_support import enabled_source, healthz_watched
 from tests.servers.dovecot import Dovecot, MailUser
-from tests.servers.sources import dovecot_spec
 
 # The 25 MB families at 8 MB: the same shape, and a mailbox test need not move 50 MB.
 SIZED: dict[hostile.Family, hostile.Family] = {
@@ -40,43 +37,20 @@ def _corpus() -> dict[str, bytes]:
     return messages
 
 
-def _watch(base_url: str, stop: threading.Event, latencies: list[float]) -> None:
-    with httpx.Client(base_url=base_url, timeout=30) as client:
-        while not stop.is_set():
-            started = time.monotonic()
-            response = client.get("/healthz")
-            latencies.append(time.monotonic() - started)
-            assert response.status_code == 200
-            time.sleep(0.05)
-
-
 def test_hostile_corpus_through_pipeline_each_ends_once_and_healthz_answers(
     running_app: RunningApp, fake_jira: FakeJira, dovecot: Dovecot, mail_user: MailUser
 ) -> None:
-    assert fake_jira.install(running_app.base_url).status_code == 204
-    fake_jira.add_project("SUP", "Support", issue_types=("Task",))
+    tenant_id, source_id = enabled_source(running_app, fake_jira, dovecot, mail_user)
     runtime = running_app.runtime
-    tenant = runtime.tenants.get(fake_jira.client_key)
-    assert tenant is not None
-    source = runtime.sources.create(tenant.id, dovecot_spec(dovecot, mail_user))
-    runtime.sources.set_enabled(tenant.id, source.id, True)
-    assert poll_source(runtime, source.id, owner="test").counts == {}  # the baseline
-
     corpus = _corpus()
     dovecot.deliver_files(mail_user, list(corpus.values()))
-    stop, latencies = threading.Event(), list[float]()
-    watcher = threading.Thread(target=_watch, args=(running_app.base_url, stop, latencies))
-    watcher.start()
     started = time.monotonic()
-    try:
-        result = poll_source(runtime, source.id, owner="test")
-    finally:
-        stop.set()
-        watcher.join()
+    with healthz_watched(running_app.base_url) as latencies:
+        result = poll_source(runtime, source_id, owner="test")
     elapsed = time.monotonic() - started
     assert result.ok, result.message
 
-    entries = {e.subject: e for e in runtime.email_log.search(tenant.id, limit=100)}
+    entries = {e.subject: e for e in runtime.email_log.search(tenant_id, limit=100)}
     print(f"\nhostile corpus: {len(corpus)} messages in {elapsed:.1f} s")
     for name in corpus:
         entry = entries[f"Hostile {name}"]

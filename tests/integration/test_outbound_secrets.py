@@ -22,7 +22,7 @@ from connector.sources.oauth import OAuthTokens
 from connector.storage.outbound import OutboundRepository
 from tests.fakes.jira import FakeJira
 from tests.fakes.network import loopback_policy
-from tests.integration.admin_support import AdminApi, make_admin_api
+from tests.integration.admin_support import AdminApi, make_admin_api, outbound_body
 from tests.integration.conftest import RunningApp
 from tests.servers.smtp import SmtpServer, sample_message
 
@@ -49,19 +49,6 @@ def elsewhere(tmp_path: Path) -> Iterator[SmtpServer]:
         server.stop()
 
 
-def _body(server: SmtpServer, **changes: Any) -> dict[str, Any]:
-    return {
-        "host": server.host,
-        "port": server.port,
-        "security": "starttls",
-        "verify_tls": False,
-        "username": server.username,
-        "from_address": "notify@support.example",
-        "timeout_seconds": 5,
-        **changes,
-    }
-
-
 def _test(api: AdminApi, connection: dict[str, Any]) -> Any:
     return api.call(
         "POST",
@@ -74,7 +61,9 @@ def test_outbound_stored_password_is_never_sent_to_another_endpoint(
     api: AdminApi, smtp_server: SmtpServer, elsewhere: SmtpServer
 ) -> None:
     saved = api.call(
-        "PUT", "/outbound-connection", json=_body(smtp_server, password=smtp_server.password)
+        "PUT",
+        "/outbound-connection",
+        json=outbound_body(smtp_server, password=smtp_server.password),
     )
     assert saved.status_code == 200, saved.text
     changes: list[dict[str, Any]] = [
@@ -86,7 +75,7 @@ def test_outbound_stored_password_is_never_sent_to_another_endpoint(
     ]
     for change in changes:
         for method in ("test", "PUT"):
-            body = _body(smtp_server, **change)
+            body = outbound_body(smtp_server, **change)
             if method == "test":
                 answer = _test(api, body)
             else:
@@ -100,10 +89,10 @@ def test_outbound_stored_password_is_never_sent_to_another_endpoint(
     assert connection is not None and connection.spec.port == smtp_server.port
 
     # Settings that do not change where the password goes keep it.
-    same = _test(api, _body(smtp_server, from_name="Support"))
+    same = _test(api, outbound_body(smtp_server, from_name="Support"))
     assert same.json()["ok"] is True, same.text
     # With the password typed again, another server is fine.
-    moved = _test(api, _body(elsewhere, password=elsewhere.password))
+    moved = _test(api, outbound_body(elsewhere, password=elsewhere.password))
     assert moved.json()["ok"] is True, moved.text
     assert [d.recipients for d in elsewhere.delivered] == [("me@customer.example",)]
 
@@ -188,7 +177,7 @@ def test_outbound_oauth_smtp_only_to_the_providers_server_over_verified_tls(
 def test_outbound_unusable_host_answers_400_naming_host(
     api: AdminApi, smtp_server: SmtpServer, host: str
 ) -> None:
-    body = _body(smtp_server, host=host, password=smtp_server.password)
+    body = outbound_body(smtp_server, host=host, password=smtp_server.password)
     saved = api.call("PUT", "/outbound-connection", json=body)
     assert saved.status_code == 400 and saved.json()["field"] == "host", saved.text
     tested = _test(api, body)

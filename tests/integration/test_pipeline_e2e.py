@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Any
 
 import pytest
@@ -15,8 +14,8 @@ from connector.mail_source import SourcePolicy
 from connector.polling import poll_source
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
+from tests.integration.mailbox_support import enabled_source, mail
 from tests.servers.dovecot import Dovecot, MailUser
-from tests.servers.sources import dovecot_spec
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -60,48 +59,25 @@ class Setup:
 def setup(
     running_app: RunningApp, fake_jira: FakeJira, dovecot: Dovecot, mail_user: MailUser
 ) -> Iterator[Setup]:
-    assert fake_jira.install(running_app.base_url).status_code == 204
-    fake_jira.add_project("SUP", "Support", issue_types=("Task", "Bug"))
-    fake_jira.add_user("acc-ada", "ada@example.com", "Ada Lovelace")
-    tenant = running_app.runtime.tenants.get(fake_jira.client_key)
-    assert tenant is not None
-    spec = dovecot_spec(
+    _, source_id = enabled_source(
+        running_app,
+        fake_jira,
         dovecot,
         mail_user,
+        issue_types=("Task", "Bug"),
         policy=SourcePolicy(ignored_senders=("@spam.example",), labels=("email",)),
     )
-    source = running_app.runtime.sources.create(tenant.id, spec)
-    running_app.runtime.sources.set_enabled(tenant.id, source.id, True)
-    ready = Setup(running_app, fake_jira, dovecot, mail_user, source.id)
-    assert ready.poll() == {}  # first connection: the baseline, nothing older is processed
-    yield ready
-
-
-def _mail(
-    subject: str,
-    body: str,
-    *,
-    sender: str = "Jürgen Müller <jurgen@customer.example>",
-    **headers: str,
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = "support@example.com"
-    message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="customer.example")
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message
+    fake_jira.add_user("acc-ada", "ada@example.com", "Ada Lovelace")
+    yield Setup(running_app, fake_jira, dovecot, mail_user, source_id)
 
 
 def test_pipeline_one_poll_creates_comments_and_drops_as_expected(setup: Setup) -> None:
-    new = _mail("Printer on fire", "The printer in room 4 is on fire.", Cc="boss@customer.example")
-    by_subject = _mail("Re: [SUP-1] Printer on fire", "It is out now.\n\n> The printer is on fire")
-    by_references = _mail(
+    new = mail("Printer on fire", "The printer in room 4 is on fire.", Cc="boss@customer.example")
+    by_subject = mail("Re: [SUP-1] Printer on fire", "It is out now.\n\n> The printer is on fire")
+    by_references = mail(
         "Follow-up", "One more thing: the toner.", References=str(new["Message-ID"])
     )
-    auto_reply = _mail(
+    auto_reply = mail(
         "Automatic reply: Printer on fire", "I am out of office.", Auto_Submitted="auto-replied"
     )
     bounce = (
@@ -116,8 +92,8 @@ def test_pipeline_one_poll_creates_comments_and_drops_as_expected(setup: Setup) 
         b"Reporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; x@example.com\r\n"
         b"Action: failed\r\nStatus: 5.1.1\r\n--b1--\r\n"
     )
-    spam = _mail("Buy now", "Cheap printers", sender="deals@spam.example")
-    with_files = _mail("Screenshot", "See the screenshot.", sender="Ada <ada@example.com>")
+    spam = mail("Buy now", "Cheap printers", sender="deals@spam.example")
+    with_files = mail("Screenshot", "See the screenshot.", sender="Ada <ada@example.com>")
     with_files.add_alternative('<p>See the screenshot:</p><img src="cid:shot1">', subtype="html")
     html_part = with_files.get_body(("html",))
     assert isinstance(html_part, EmailMessage)
@@ -182,7 +158,7 @@ def test_pipeline_one_poll_creates_comments_and_drops_as_expected(setup: Setup) 
 
 
 def test_pipeline_same_message_in_mailbox_twice_is_a_duplicate(setup: Setup) -> None:
-    message = _mail("Twice", "Sent to two of our addresses.")
+    message = mail("Twice", "Sent to two of our addresses.")
     setup.deliver(message)
     setup.deliver(message)
     assert setup.poll() == {"created": 1, "duplicate": 1}
@@ -190,7 +166,7 @@ def test_pipeline_same_message_in_mailbox_twice_is_a_duplicate(setup: Setup) -> 
 
 
 def test_pipeline_reply_to_deleted_issue_follows_unmatched_policy(setup: Setup) -> None:
-    setup.deliver(_mail("Re: [SUP-7] Old thing", "Is this still open?"))
+    setup.deliver(mail("Re: [SUP-7] Old thing", "Is this still open?"))
     assert setup.poll() == {"created": 1}
     log = setup.log()["Re: [SUP-7] Old thing"]
     assert "SUP-7 no longer exists" in " ".join(log.trail)
@@ -198,7 +174,7 @@ def test_pipeline_reply_to_deleted_issue_follows_unmatched_policy(setup: Setup) 
 
 
 def test_pipeline_jira_unavailable_postpones_then_delivers_once(setup: Setup) -> None:
-    setup.deliver(_mail("During an outage", "Jira is down right now."))
+    setup.deliver(mail("During an outage", "Jira is down right now."))
     setup.jira.inject_fault(503, times=10, retry_after="0", method="POST")
     assert setup.poll() == {"pending": 1}
     assert setup.jira.issue_keys() == []
@@ -222,7 +198,7 @@ def _digest(message: EmailMessage) -> str:
 def test_pipeline_jira_429_and_500_for_a_while_everything_arrives_once(setup: Setup) -> None:
     from connector.storage.models import utc_now
 
-    messages = [_mail(f"Storm {n}", f"Message {n}") for n in range(6)]
+    messages = [mail(f"Storm {n}", f"Message {n}") for n in range(6)]
     for message in messages:
         setup.deliver(message)
     # Jira throttles, then fails, for a while; the session's own retries absorb some of it and
@@ -245,10 +221,10 @@ def test_pipeline_jira_429_and_500_for_a_while_everything_arrives_once(setup: Se
 
 
 def test_pipeline_long_reply_becomes_a_comment_within_jira_limit(setup: Setup) -> None:
-    first = _mail("Long story", "It starts here.")
+    first = mail("Long story", "It starts here.")
     setup.deliver(first)
     paragraphs = "\n\n".join(f"Paragraph {n}: " + "details " * 40 for n in range(150))
-    setup.deliver(_mail("Re: Long story", paragraphs, In_Reply_To=str(first["Message-ID"])))
+    setup.deliver(mail("Re: Long story", paragraphs, In_Reply_To=str(first["Message-ID"])))
     assert setup.poll() == {"created": 1, "commented": 1}
     issue = setup.jira.issue("SUP-1")
     assert issue is not None
@@ -260,7 +236,7 @@ def test_pipeline_long_reply_becomes_a_comment_within_jira_limit(setup: Setup) -
 
 
 def test_pipeline_files_over_the_limit_named_and_the_original_attached(setup: Setup) -> None:
-    message = _mail("All the logs", "The logs of every server.")
+    message = mail("All the logs", "The logs of every server.")
     for number in range(103):  # the default limit is 100 files a message
         content = f"log line {number}\n".encode()
         message.add_attachment(content, maintype="text", subtype="plain", filename=f"{number}.log")

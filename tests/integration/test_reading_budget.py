@@ -8,14 +8,10 @@ an issue from its headers with the original attached; `/healthz` keeps answering
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from email.message import EmailMessage
-from email.utils import make_msgid
 
-import httpx
 import pytest
 
 from connector.budget import Budget, BudgetPool
@@ -25,8 +21,8 @@ from connector.runtime import Runtime
 from connector.understanding import Understanding, understand_detached
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
+from tests.integration.mailbox_support import enabled_source, healthz_watched, mail
 from tests.servers.dovecot import Dovecot, MailUser
-from tests.servers.sources import dovecot_spec
 
 BUDGET_SECONDS = 1.0
 
@@ -45,18 +41,12 @@ class Setup:
     jira: FakeJira
     dovecot: Dovecot
     user: MailUser
+    tenant_id: int
     source_id: int
     runtime: Runtime
 
     def deliver(self, subject: str, body: str, **headers: str) -> str:
-        message = EmailMessage()
-        message["From"] = "Grace Hopper <grace@customer.example>"
-        message["To"] = "support@example.com"
-        message["Subject"] = subject
-        message["Message-ID"] = make_msgid(domain="customer.example")
-        for name, value in headers.items():
-            message[name.replace("_", "-")] = value
-        message.set_content(body)
+        message = mail(subject, body, sender="Grace Hopper <grace@customer.example>", **headers)
         self.dovecot.deliver(self.user, message.as_bytes())
         return str(message["Message-ID"])
 
@@ -65,50 +55,25 @@ class Setup:
 def setup(
     running_app: RunningApp, fake_jira: FakeJira, dovecot: Dovecot, mail_user: MailUser
 ) -> Iterator[Setup]:
-    assert fake_jira.install(running_app.base_url).status_code == 204
-    fake_jira.add_project("SUP", "Support", issue_types=("Task",))
-    tenant = running_app.runtime.tenants.get(fake_jira.client_key)
-    assert tenant is not None
-    source = running_app.runtime.sources.create(tenant.id, dovecot_spec(dovecot, mail_user))
-    running_app.runtime.sources.set_enabled(tenant.id, source.id, True)
+    tenant_id, source_id = enabled_source(running_app, fake_jira, dovecot, mail_user)
     pool = BudgetPool(Budget(seconds=BUDGET_SECONDS), workers=2)
     runtime = replace(running_app.runtime, reader=MessageReader(pool, read=spinning_read))
-    ready = Setup(running_app, fake_jira, dovecot, mail_user, source.id, runtime)
-    assert poll_source(runtime, source.id, owner="test").counts == {}  # the baseline
     try:
-        yield ready
+        yield Setup(running_app, fake_jira, dovecot, mail_user, tenant_id, source_id, runtime)
     finally:
         pool.close()
-
-
-def _healthz_latencies(base_url: str, stop: threading.Event, seen: list[float]) -> None:
-    with httpx.Client(base_url=base_url, timeout=10) as client:
-        while not stop.is_set():
-            started = time.monotonic()
-            assert client.get("/healthz").status_code == 200
-            seen.append(time.monotonic() - started)
-            time.sleep(0.05)
 
 
 def test_reading_over_budget_creates_issue_from_headers_with_original(setup: Setup) -> None:
     first = setup.deliver("Printer on fire", "SPIN forever, please")
     setup.deliver("Paper jam", "The tray is stuck.")
-    stop, latencies = threading.Event(), list[float]()
-    watcher = threading.Thread(
-        target=_healthz_latencies, args=(setup.app.base_url, stop, latencies)
-    )
-    watcher.start()
-    try:
+    with healthz_watched(setup.app.base_url) as latencies:
         result = poll_source(setup.runtime, setup.source_id, owner="test")
-    finally:
-        stop.set()
-        watcher.join()
     assert result.ok, result.message
     assert result.counts == {"created": 2}
 
-    tenant = setup.app.runtime.tenants.get(setup.jira.client_key)
-    assert tenant is not None
-    entries = {e.subject: e for e in setup.app.runtime.email_log.search(tenant.id, limit=10)}
+    log = setup.app.runtime.email_log
+    entries = {e.subject: e for e in log.search(setup.tenant_id, limit=10)}
     spun = entries["Printer on fire"]
     assert spun.outcome == "created"
     assert spun.reason.endswith(
@@ -136,11 +101,9 @@ def test_reading_over_budget_reply_still_threads_as_comment(setup: Setup) -> Non
     setup.deliver("Re: Printer on fire", "SPIN again", In_Reply_To=first, References=first)
     result = poll_source(setup.runtime, setup.source_id, owner="test")
     assert result.counts == {"commented": 1}
-    tenant = setup.app.runtime.tenants.get(setup.jira.client_key)
-    assert tenant is not None
     reply = next(
         e
-        for e in setup.app.runtime.email_log.search(tenant.id, limit=10)
+        for e in setup.app.runtime.email_log.search(setup.tenant_id, limit=10)
         if e.subject == "Re: Printer on fire"
     )
     assert reply.outcome == "commented"
