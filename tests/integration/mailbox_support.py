@@ -47,12 +47,13 @@ def mail(
     body: str,
     *,
     sender: str = "Jürgen Müller <jurgen@customer.example>",
+    to: str = "support@example.com",
     **headers: str,
 ) -> EmailMessage:
     """A plain-text message with a fresh Message-ID; `headers` add fields (`_` becomes `-`)."""
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = "support@example.com"
+    message["To"] = to
     message["Subject"] = subject
     message["Message-ID"] = make_msgid(domain="customer.example")
     for name, value in headers.items():

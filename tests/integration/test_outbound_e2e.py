@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import make_msgid
 from typing import Any
 
 import pytest
@@ -26,6 +24,7 @@ from connector.storage.outbox import Outbox
 from connector.storage.webhook_events import WebhookEvents
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
+from tests.integration.mailbox_support import mail
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.smtp import Delivered, SmtpServer
 from tests.servers.sources import dovecot_spec
@@ -137,15 +136,7 @@ def loop(
 def _mail(
     subject: str, body: str, *, sender: str = f"Jürgen <{CUSTOMER}>", **headers: str
 ) -> bytes:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = "help@support.example"
-    message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="customer.example")
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message.as_bytes()
+    return mail(subject, body, sender=sender, to="help@support.example", **headers).as_bytes()
 
 
 def _adf(text: str) -> dict[str, Any]:
