@@ -155,7 +155,7 @@ class BudgetPool:
             except BrokenProcessPool as exc:
                 log.exception("budget.pool_broken what=%s", what)
                 self.close()
-                raise ReaderUnavailable(f"the reader processes stopped: {exc}") from None
+                raise ReaderUnavailable(f"the worker processes stopped: {exc}") from None
 
     def close(self) -> None:
         with self._lock:

@@ -47,6 +47,7 @@ from connector.storage.email_log import LogEntry
 from connector.storage.models import utc_now
 from connector.storage.secrets import SecretDecryptionError
 from connector.tenant import Tenant
+from connector.understanding import HEADER_BLOCK_BYTES
 from descriptor.render import message_property_key
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,6 @@ MAX_BACKOFF = timedelta(minutes=60)
 
 TrackerFactory = Callable[[Runtime, Tenant], IssueTracker]
 _HEADERS = BytesHeaderParser()
-ORDER_HEAD_BYTES = 64 * 1024
 ORDER_VALUE_CHARS = 4096
 
 
@@ -81,7 +81,7 @@ def _order_keys(raw: bytes) -> tuple[set[str], set[str]]:
     """
     # This runs in the poll's thread, not in a reader process: only the start of the message
     # is looked at, and each value only so far, so a hostile header costs microseconds.
-    headers = _HEADERS.parsebytes(raw[:ORDER_HEAD_BYTES])
+    headers = _HEADERS.parsebytes(raw[:HEADER_BLOCK_BYTES])
 
     def value(name: str) -> str:
         return str(headers.get(name) or "")[:ORDER_VALUE_CHARS]

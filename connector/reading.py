@@ -19,7 +19,7 @@ from connector.budget import MIB, Budget, BudgetPool, OverBudget, shared_pool
 from connector.mail.limits import ORIGINAL_FILENAME, original_attachment
 from connector.settings import ReadingLimits
 from connector.understanding import (
-    UNREADABLE_HEAD_BYTES,
+    HEADER_BLOCK_BYTES,
     Understanding,
     understand_detached,
     understand_headers,
@@ -65,7 +65,7 @@ class MessageReader:
             f"This email could not be read within the connector's limits: it {reason}. "
             f"The original message is attached as {ORIGINAL_FILENAME}."
         )
-        head = raw[:UNREADABLE_HEAD_BYTES]
+        head = raw[:HEADER_BLOCK_BYTES]
         try:
             if self._pool is None:
                 stand_in = understand_headers(head, note, loop_header_value)

@@ -196,9 +196,10 @@ def render_reply(email: InboundEmail, *, description: Rendering | None = None) -
 
 # --- in a worker process (connector.reading) ----------------------------------------------
 
-# How much of the message's start is read for its headers when the whole did not fit the
-# budget: RFC 5322 puts no limit on a header block, but 64 KiB holds any real one.
-UNREADABLE_HEAD_BYTES = 64 * 1024
+# How much of a message's start is read for its headers where the whole is not parsed (the
+# stand-in for a message over budget, the poll's ordering keys): RFC 5322 puts no limit on a
+# header block, but 64 KiB holds any real one.
+HEADER_BLOCK_BYTES = 64 * 1024
 
 
 def understand_detached(
@@ -218,8 +219,8 @@ def understand_headers(
     head: bytes, note: str, loop_header_value: str | None = None
 ) -> Understanding:
     """What is left of a message that could not be read within its budget: its header block
-    (from the first `UNREADABLE_HEAD_BYTES` of it) and `note` as the body."""
-    head = head[:UNREADABLE_HEAD_BYTES]
+    (from the first `HEADER_BLOCK_BYTES` of it) and `note` as the body."""
+    head = head[:HEADER_BLOCK_BYTES]
     end = min((i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0), default=-1)
     headers = head[:end] if end >= 0 else head[: head.rfind(b"\n") + 1]
     # Only plain header fields: the message's own Content-* would describe a body not here.

@@ -55,10 +55,6 @@ class TemplateRunner:
     def __init__(self, pool: BudgetPool) -> None:
         self._pool = pool
 
-    @property
-    def budget(self) -> Budget:
-        return self._pool.budget
-
     def check(self, templates: Mapping[str, str], *, tenant: object) -> None:
         """Raise `OutboundConfigError` (field `templates.<name>`) for the first template that
         is unknown, too long, broken, or over a limit or the budget with the sample values."""
