@@ -2,9 +2,9 @@
 
 The caller has already written the message's email-log row (`EmailLog.begin`): that row is
 the exactly-once ledger. Here the message reaches a final outcome exactly once, or is
-postponed for a retry when Jira is unavailable; after `MAX_ATTEMPTS` it is quarantined
-(outcome `failed`) so one bad message never blocks a mailbox. Every decision is appended to
-the row's trail in words an admin can read.
+postponed for a retry when Jira is unavailable; when `connector.retry.INBOUND_MAIL` gives up
+it is quarantined (outcome `failed`) so one bad message never blocks a mailbox. Every
+decision is appended to the row's trail in words an admin can read.
 
 Crash safety: the issue (or comment) is created with the message's digest as an entity
 property in the same call. If we die between Jira's answer and our commit, the next attempt
@@ -27,6 +27,7 @@ from connector.mail.inbound import InboundEmail, MailAttachment, UnparseableEmai
 from connector.mail_fields import FieldMap, custom_field_values, with_author_line
 from connector.mail_source import MailSource, SourcePolicy
 from connector.reading import MessageReader, reader_for
+from connector.retry import INBOUND_MAIL, Quarantine
 from connector.routes import Route, is_own_address, resolve_route
 from connector.routing.filters import automatic_mail_reason, rate_reason, sender_reason
 from connector.routing.match import (
@@ -45,13 +46,10 @@ from connector.understanding import FULL_TEXT_FILENAME, Understanding
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 # Jira indexes entity properties for JQL a little after the write. An attempt cut short (a
 # crash, a kill) may have created the issue without our knowing; the next attempt finds it by
 # that property, so it waits until the index has caught up with the interrupted one.
 INDEX_SETTLE = timedelta(seconds=60)
-# Backoff per attempt when Jira gives no Retry-After: 1, 5, 15, 60 minutes.
-BACKOFF_MINUTES = (1, 5, 15, 60)
 NO_FIELDS = FieldMap()
 
 
@@ -374,13 +372,9 @@ class Pipeline:
         retry_after: float = 0,
         status: int | None = None,
     ) -> Outcome:
-        if attempt >= MAX_ATTEMPTS:
-            return self._finish(
-                entry, "failed", f"{reason} (gave up after {attempt} attempts)", trail
-            )
-        minutes = BACKOFF_MINUTES[min(attempt, len(BACKOFF_MINUTES)) - 1]
-        wait = max(timedelta(minutes=minutes), timedelta(seconds=retry_after))
-        retry_at = self._clock() + wait
+        retry_at = INBOUND_MAIL.next_attempt(attempt, self._clock(), retry_after)
+        if isinstance(retry_at, Quarantine):
+            return self._finish(entry, "failed", retry_at.reason(reason), trail)
         trail.add(f"{reason}; retry at {retry_at.isoformat(timespec='seconds')}")
         self._log.postpone(entry.id, reason, retry_at, trail.steps)
         logs.event(log, "mail.postponed", entry_id=entry.id, attempt=attempt, status=status)

@@ -3,7 +3,8 @@
 Runs beside the poller (`connector.scheduler`), in one thread of its own so that a slow mail
 server never holds up polling. Every step is database-driven and leased, so several worker
 processes may run it; what one cannot finish (Jira or the mail server unavailable) is retried
-with backoff and, after `MAX_ATTEMPTS`, shown as failed with the last error.
+with backoff and, when `connector.retry.OUTBOUND` gives up, shown as failed with the last
+error.
 
 Mail is claimed one message at a time and a round stops after `ROUND_BUDGET`, so one tenant's
 slow server delays the others by one timeout at most: a tenant whose server failed in a way
@@ -38,6 +39,7 @@ from connector.outbound.jira_reader import AppJiraReader
 from connector.outbound.notify import Context, JiraReader, decide_event
 from connector.outbound.retention import purge_expired
 from connector.outbound.transport import build_sender
+from connector.retry import OUTBOUND, Quarantine
 from connector.runtime import Runtime
 from connector.storage.models import TenantRow, utc_now
 from connector.storage.outbound import OutboundRepository
@@ -49,9 +51,6 @@ from descriptor.render import message_property_key
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
-# Waits after attempt 1, 2, ...: a greylisting server usually takes mail after a few minutes.
-BACKOFF_MINUTES = (1, 5, 15, 60, 180)
 PURGE_EVERY = timedelta(hours=1)
 # How long one round may keep sending before it makes way for the next tick (and the purge).
 ROUND_BUDGET = timedelta(seconds=60)
@@ -167,8 +166,7 @@ class OutboundWorker:
         try:
             decision = decide_event(ctx, event)
         except JiraError as exc:
-            wait = timedelta(seconds=exc.retry_after or 0)
-            self._later_or_failed(event, f"Jira: {exc}", now, exc.retryable, wait)
+            self._later_or_failed(event, f"Jira: {exc}", now, exc.retryable, exc.retry_after)
             return
         except ReaderUnavailable as exc:  # this host's worker processes, not the event's fault
             self._later_or_failed(event, str(exc), now, True)
@@ -192,10 +190,11 @@ class OutboundWorker:
         reason: str,
         now: datetime,
         retryable: bool,
-        at_least: timedelta = timedelta(0),
+        retry_after: float | None = None,
     ) -> None:
-        if retryable and event.attempts < MAX_ATTEMPTS:
-            self._events.postpone(event.id, reason, now + max(_backoff(event.attempts), at_least))
+        retry_at = OUTBOUND.next_attempt(event.attempts, now, retry_after)
+        if retryable and not isinstance(retry_at, Quarantine):
+            self._events.postpone(event.id, reason, retry_at)
         else:
             self._events.finish(event.id, EVENT_FAILED, reason)
 
@@ -249,14 +248,16 @@ class OutboundWorker:
         error = f"{exc.step}: {exc}"
         if exc.step != "configure":
             self._repository.record_status(message.tenant_id, ok=False, message=error)
-        if exc.retryable and message.attempts < MAX_ATTEMPTS:
-            wait = max(_backoff(message.attempts), timedelta(seconds=exc.retry_after or 0))
-            self._outbox.finish(message, RETRY, error, retry_at=now + wait)
-            outcome = "retried"
-        else:
-            attempts = f" (gave up after {message.attempts} attempts)" if exc.retryable else ""
-            self._outbox.finish(message, FAILED, error + attempts)
+        retry_at = OUTBOUND.next_attempt(message.attempts, now, exc.retry_after)
+        if not exc.retryable:
+            self._outbox.finish(message, FAILED, error)
             outcome = "failed"
+        elif isinstance(retry_at, Quarantine):
+            self._outbox.finish(message, FAILED, retry_at.reason(error))
+            outcome = "failed"
+        else:
+            self._outbox.finish(message, RETRY, error, retry_at=retry_at)
+            outcome = "retried"
         logs.event(
             log,
             "outbound.send_failed",
@@ -266,10 +267,6 @@ class OutboundWorker:
             outcome=outcome,
         )
         return outcome
-
-
-def _backoff(attempts: int) -> timedelta:
-    return timedelta(minutes=BACKOFF_MINUTES[min(max(attempts, 1), len(BACKOFF_MINUTES)) - 1])
 
 
 def _parse(raw: bytes) -> EmailMessage:
