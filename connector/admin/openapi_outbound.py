@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from connector.admin.openapi_schemas import Schema, ref
-from connector.outbound.config import AUTH_METHODS, EVENTS, SECURITY, TRANSPORTS
 from connector.outbound.templates import NAMES
+from connector.outbound_config import AUTH_METHODS, EVENTS, SECURITY, TRANSPORTS
 from connector.storage.outbox import STATUSES as MESSAGE_STATUSES
 from connector.storage.webhook_events import STATUSES as EVENT_STATUSES
 

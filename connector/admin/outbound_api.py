@@ -17,7 +17,10 @@ from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError, not_found
 from connector.admin.host_checks import refuse_unusable_host
 from connector.admin.serialize import iso
-from connector.outbound.config import (
+from connector.outbound.probe import send_test
+from connector.outbound.templates import DEFAULTS
+from connector.outbound.transport import oauth_provider
+from connector.outbound_config import (
     ConnectionSpec,
     NotificationSettings,
     OutboundConfigError,
@@ -26,9 +29,6 @@ from connector.outbound.config import (
     oauth_smtp_problem,
     settings_from_json,
 )
-from connector.outbound.probe import send_test
-from connector.outbound.templates import DEFAULTS
-from connector.outbound.transport import oauth_provider
 from connector.storage.outbound import KEEP, OutboundRepository, StoredConnection
 from connector.storage.outbox import STATUSES as MESSAGE_STATUSES
 from connector.storage.outbox import OutboundMessage, Outbox

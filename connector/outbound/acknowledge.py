@@ -14,8 +14,8 @@ from datetime import timedelta
 from sqlmodel import Session, col, select
 
 from connector import logs
-from connector.outbound.config import is_address
 from connector.outbound.queue import MailRequest, issue_thread, queue_mail
+from connector.outbound_config import is_address
 from connector.routing.match import clean_subject
 from connector.runtime import Runtime
 from connector.storage.models import EmailLogRow, utc_now

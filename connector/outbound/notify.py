@@ -17,7 +17,6 @@ from markupsafe import Markup
 
 from connector.jira.adf_render import adf_to_html, adf_to_text
 from connector.jira.client import JiraError, JiraNotFound
-from connector.outbound.config import ConnectionSpec, NotificationSettings
 from connector.outbound.intake import COMMENT_CREATED
 from connector.outbound.queue import (
     IssueThread,
@@ -26,6 +25,7 @@ from connector.outbound.queue import (
     issue_thread,
     queue_mail,
 )
+from connector.outbound_config import ConnectionSpec, NotificationSettings
 from connector.runtime import Runtime
 from connector.storage.outbox import FAILED, Outbox
 from connector.storage.threads import ParticipantRecord

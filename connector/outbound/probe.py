@@ -16,10 +16,10 @@ from connector.outbound.compose import (
     loop_header_value,
     new_message_id,
 )
-from connector.outbound.config import ConnectionSpec
 from connector.outbound.delivery import SendError, Step, Steps
 from connector.outbound.templates import Rendered
 from connector.outbound.transport import build_sender
+from connector.outbound_config import ConnectionSpec
 from connector.runtime import Runtime
 from connector.storage.outbound import OutboundRepository
 from connector.tenant import Tenant

@@ -28,14 +28,14 @@ from connector.outbound.compose import (
     loop_header_value,
     new_message_id,
 )
-from connector.outbound.config import (
+from connector.outbound.rendering import TemplateFailure
+from connector.outbound.templates import Rendered
+from connector.outbound_config import (
     ConnectionSpec,
     NotificationSettings,
     TemplateFault,
     is_address,
 )
-from connector.outbound.rendering import TemplateFailure
-from connector.outbound.templates import Rendered
 from connector.routing.match import message_id_digest
 from connector.runtime import Runtime
 from connector.storage.models import EmailLogRow, as_utc, utc_now

@@ -13,7 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from connector.outbound.config import DEFAULT_RETENTION_DAYS
+from connector.outbound_config import DEFAULT_RETENTION_DAYS
 from connector.storage.models import EmailLogRow, TenantRow
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox

@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 from connector.mail_source import MailSource
 from connector.oauth_store import token_provider
-from connector.outbound.config import ConnectionSpec, oauth_smtp_problem
 from connector.outbound.delivery import MailSender, SendError
 from connector.outbound.graph_send import GraphSender
 from connector.outbound.smtp import SmtpSender, SmtpSettings
+from connector.outbound_config import ConnectionSpec, oauth_smtp_problem
 from connector.runtime import Runtime
 from connector.sources.errors import SourceError
 from connector.storage.outbound import OutboundRepository

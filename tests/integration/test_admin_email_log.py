@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from connector.admin.email_log_api import messages_today
-from connector.outbound.config import NotificationSettings
 from connector.outbound.retention import purge_expired
+from connector.outbound_config import NotificationSettings
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
 from tests.fakes.jira import FakeJira

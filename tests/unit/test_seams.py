@@ -9,6 +9,11 @@ SQL belongs to `storage/` (issue 13): a module outside it that imports SQLAlchem
 Alembic fails, except the modules listed in `SQL_OUTSIDE_STORAGE`, which predate the rule. That
 list may only shrink: a listed module that no longer imports SQL fails the test until it is
 taken off the list.
+
+Packages import no cycle: no two top-level packages (`connector.storage`, `connector.outbound`,
+`webhooks`, ...) reach each other, directly or through top-level modules. A top-level module may
+be imported back by a package it imports: `connector.runtime` wires the packages together and
+they take a `Runtime`.
 """
 
 from __future__ import annotations
@@ -99,6 +104,7 @@ class ImportGraph:
         """`sources`: module name -> (source text, whether it is a package's __init__)."""
         self.ours: dict[str, set[str]] = {}
         self.libraries: dict[str, set[str]] = {}
+        self.packages = {name for name, (_, is_package) in sources.items() if is_package}
         for name, (source, is_package) in sources.items():
             names = imported_names(name, source, is_package=is_package)
             self.ours[name] = {n for n in names if n in sources} | _parents(name, sources)
@@ -141,6 +147,44 @@ class ImportGraph:
             if not name.startswith("connector.storage")
             and any(_matches(library, SQL) for library in libraries)
         }
+
+    def package_cycles(self) -> list[str]:
+        """Each pair of top-level packages that reach each other, as the two unit chains."""
+        units: dict[str, set[str]] = {}
+        for name, imported in self.ours.items():
+            for other in imported:
+                if _unit(other) != _unit(name):
+                    units.setdefault(_unit(name), set()).add(_unit(other))
+        packages = sorted({_unit(name) for name in self.packages} - {"connector"})
+        found = []
+        for index, first in enumerate(packages):
+            for second in packages[index + 1 :]:
+                there, back = _path(units, first, second), _path(units, second, first)
+                if there and back:
+                    found.append(" -> ".join([*there, *back[1:]]))
+        return found
+
+
+def _unit(name: str) -> str:
+    """The top-level package or module `name` belongs to: `connector.storage.models` ->
+    `connector.storage`, `webhooks.events` -> `webhooks`."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if parts[0] == "connector" else parts[0]
+
+
+def _path(edges: Mapping[str, set[str]], start: str, goal: str) -> list[str]:
+    """The shortest chain of units from `start` to `goal`; [] when there is none."""
+    chains = {start: [start]}
+    queue = [start]
+    while queue:
+        current = queue.pop(0)
+        for following in sorted(edges.get(current, ())):
+            if following not in chains:
+                chains[following] = [*chains[current], following]
+                if following == goal:
+                    return chains[following]
+                queue.append(following)
+    return []
 
 
 def _roots(sources: Mapping[str, tuple[str, bool]]) -> set[str]:
@@ -188,6 +232,44 @@ def test_sql_outside_storage_only_in_listed_modules(graph: ImportGraph) -> None:
 
 def test_sql_outside_storage_list_only_shrinks(graph: ImportGraph) -> None:
     assert SQL_OUTSIDE_STORAGE - graph.sql_importers() == set()
+
+
+def test_packages_import_no_cycle(graph: ImportGraph) -> None:
+    assert graph.package_cycles() == []
+
+
+def test_package_cycles_found_directly_and_through_a_module() -> None:
+    graph = ImportGraph(
+        {
+            "connector": ("", True),
+            "connector.storage": ("", True),
+            "connector.storage.outbound": ("from connector.outbound.config import Spec\n", False),
+            "connector.outbound": ("", True),
+            "connector.outbound.config": ("", False),
+            "connector.outbound.queue": ("from connector.storage import outbound\n", False),
+            "connector.runtime": ("import connector.sources\n", False),
+            "connector.admin": ("", True),
+            "connector.admin.api": ("from connector.runtime import Runtime\n", False),
+            "connector.sources": ("from ..admin.api import page\n", True),
+        }
+    )
+    assert graph.package_cycles() == [
+        "connector.admin -> connector.runtime -> connector.sources -> connector.admin",
+        "connector.outbound -> connector.storage -> connector.outbound",
+    ]
+
+
+def test_package_cycles_allow_a_module_imported_back_by_its_package() -> None:
+    graph = ImportGraph(
+        {
+            "connector": ("", True),
+            "connector.runtime": ("from connector.outbound import rendering\n", False),
+            "connector.outbound": ("", True),
+            "connector.outbound.rendering": ("", False),
+            "connector.outbound.queue": ("from connector.runtime import Runtime\n", False),
+        }
+    )
+    assert graph.package_cycles() == []
 
 
 def test_io_reached_follows_our_modules_to_a_library() -> None:

@@ -2,6 +2,10 @@
 
 Every refusal is an `OutboundConfigError` naming the input at fault, as the admin API spells
 it, so a page can show the message beside that input.
+
+Pure values, kept outside the `outbound` package: `connector.storage` stores them, and
+`outbound` uses storage, so here neither package imports the other back (`tests/unit/
+test_seams.py` checks that packages import no cycle).
 """
 
 from __future__ import annotations
