@@ -29,8 +29,6 @@ from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
-from sqlmodel import Session, select
-
 from connector import logs
 from connector.budget import ReaderUnavailable
 from connector.jira.client import JiraError
@@ -41,11 +39,10 @@ from connector.outbound.retention import purge_expired
 from connector.outbound.transport import build_sender
 from connector.retry import OUTBOUND, Quarantine
 from connector.runtime import Runtime
-from connector.storage.models import TenantRow, utc_now
-from connector.storage.outbound import OutboundRepository
-from connector.storage.outbox import FAILED, RETRY, SENT, OutboundMessage, Outbox
+from connector.storage.models import utc_now
+from connector.storage.outbox import FAILED, RETRY, SENT, OutboundMessage
 from connector.storage.webhook_events import FAILED as EVENT_FAILED
-from connector.storage.webhook_events import WebhookEvent, WebhookEvents
+from connector.storage.webhook_events import WebhookEvent
 from connector.tenant import Tenant
 from descriptor.render import message_property_key
 
@@ -64,7 +61,7 @@ def app_reader(runtime: Runtime, tenant: Tenant) -> JiraReader:
 
 
 def stored_sender(runtime: Runtime, tenant_id: int) -> MailSender:
-    stored = OutboundRepository(runtime.engine, runtime.secrets).connection(tenant_id)
+    stored = runtime.outbound.connection(tenant_id)
     if stored is None:
         raise SendError("no outbound connection is set up", retryable=False, step="configure")
     return build_sender(runtime, tenant_id, stored.spec)
@@ -89,9 +86,9 @@ class OutboundWorker:
         sender_factory: SenderFactory = stored_sender,
     ) -> None:
         self._runtime = runtime
-        self._repository = OutboundRepository(runtime.engine, runtime.secrets)
-        self._outbox = Outbox(runtime.engine, runtime.secrets)
-        self._events = WebhookEvents(runtime.engine)
+        self._repository = runtime.outbound
+        self._outbox = runtime.outbox
+        self._events = runtime.webhook_events
         self._reader_factory = reader_factory
         self._sender_factory = sender_factory
         self._last_purge: datetime | None = None
@@ -142,14 +139,14 @@ class OutboundWorker:
             setattr(result, outcome, getattr(result, outcome) + 1)
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
             self._last_purge = now
-            result.purged = purge_expired(self._runtime.engine, self._repository, self._outbox, now)
+            result.purged = purge_expired(self._runtime, now)
         return result
 
     def purge_now(self, now: datetime | None = None) -> int:
-        return purge_expired(self._runtime.engine, self._repository, self._outbox, now or utc_now())
+        return purge_expired(self._runtime, now or utc_now())
 
     def _decide(self, event: WebhookEvent, now: datetime) -> None:
-        tenant = _tenant(self._runtime, event.tenant_id)
+        tenant = self._runtime.tenants.by_id(event.tenant_id)
         if tenant is None or not tenant.active:
             self._events.finish(event.id, "ignored", "the Jira site is not active")
             return
@@ -160,7 +157,6 @@ class OutboundWorker:
             spec=stored.spec if stored else None,
             settings=self._repository.settings(tenant.id),
             jira=self._reader_factory(self._runtime, tenant),
-            outbox=self._outbox,
             message_property_key=message_property_key(self._runtime.settings.app_key),
         )
         try:
@@ -227,7 +223,7 @@ class OutboundWorker:
 
     def _why_held(self, message: OutboundMessage) -> str | None:
         """Why this message may not leave now (the site or the admin said stop), or None."""
-        tenant = _tenant(self._runtime, message.tenant_id)
+        tenant = self._runtime.tenants.by_id(message.tenant_id)
         if tenant is None or not tenant.active:
             return "not sent: the app is disabled or uninstalled on this Jira site"
         stored = self._repository.connection(message.tenant_id)
@@ -273,11 +269,3 @@ def _parse(raw: bytes) -> EmailMessage:
     parsed = message_from_bytes(raw, policy=policy.SMTP)
     assert isinstance(parsed, EmailMessage)
     return parsed
-
-
-def _tenant(runtime: Runtime, tenant_id: int) -> Tenant | None:
-    with Session(runtime.engine) as session:
-        client_key = session.exec(
-            select(TenantRow.client_key).where(TenantRow.id == tenant_id)
-        ).first()
-    return runtime.tenants.get(client_key) if client_key else None

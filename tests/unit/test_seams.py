@@ -5,10 +5,8 @@ a module of ours which imports `sqlalchemy` (or `socket`, `requests`, ...) fails
 that leads there. Importing `connector.a.b` also runs `connector/__init__.py` and
 `connector/a/__init__.py`, so parent packages count as imported.
 
-SQL belongs to `storage/` (issue 13): a module outside it that imports SQLAlchemy, SQLModel or
-Alembic fails, except the modules listed in `SQL_OUTSIDE_STORAGE`, which predate the rule. That
-list may only shrink: a listed module that no longer imports SQL fails the test until it is
-taken off the list.
+SQL belongs to `storage/`: a module outside it that imports SQLAlchemy, SQLModel or Alembic
+fails; others reach the database through the repositories on `Runtime`.
 
 Packages import no cycle: no two top-level packages (`connector.storage`, `connector.outbound`,
 `webhooks`, ...) reach each other, directly or through top-level modules. A top-level module may
@@ -56,17 +54,6 @@ FORBIDDEN = {
     "urllib.request",
 }
 SQL = {"sqlalchemy", "sqlmodel", "alembic"}
-# Modules outside storage/ that still build queries themselves; issue 13 moves their SQL into
-# storage/ repositories, taking each off this list as it goes.
-SQL_OUTSIDE_STORAGE = {
-    "connector.admin.email_log_api",
-    "connector.cli",
-    "connector.outbound.acknowledge",
-    "connector.outbound.queue",
-    "connector.outbound.retention",
-    "connector.outbound.worker",
-    "connector.runtime",
-}
 
 
 def _matches(name: str, libraries: Iterable[str]) -> bool:
@@ -226,12 +213,8 @@ def test_pure_module_reaches_no_io(graph: ImportGraph, module: str) -> None:
     assert graph.io_reached(module) == []
 
 
-def test_sql_outside_storage_only_in_listed_modules(graph: ImportGraph) -> None:
-    assert graph.sql_importers() - SQL_OUTSIDE_STORAGE == set()
-
-
-def test_sql_outside_storage_list_only_shrinks(graph: ImportGraph) -> None:
-    assert SQL_OUTSIDE_STORAGE - graph.sql_importers() == set()
+def test_sql_only_in_storage(graph: ImportGraph) -> None:
+    assert graph.sql_importers() == set()
 
 
 def test_packages_import_no_cycle(graph: ImportGraph) -> None:
