@@ -27,6 +27,7 @@ PENDING = "pending"
 # Put before the failure reason when an admin asks for a retry.
 RETRY_REASON = "retry asked for by an admin; it had failed: "
 FINAL_OUTCOMES = frozenset({"created", "commented", "ignored", "duplicate", "failed"})
+REACHED_JIRA = ("created", "commented")  # the outcomes of messages that are in an issue
 
 
 @dataclass(frozen=True)
@@ -270,7 +271,7 @@ class EmailLog:
                 .where(
                     EmailLogRow.tenant_id == tenant_id,
                     EmailLogRow.sender == sender,
-                    col(EmailLogRow.outcome).in_(("created", "commented")),
+                    col(EmailLogRow.outcome).in_(REACHED_JIRA),
                     col(EmailLogRow.received_at) >= since,
                 )
             ).one()
@@ -284,7 +285,7 @@ class EmailLog:
                 .where(
                     EmailLogRow.tenant_id == tenant_id,
                     EmailLogRow.issue_key == issue_key,
-                    col(EmailLogRow.outcome).in_(("created", "commented")),
+                    col(EmailLogRow.outcome).in_(REACHED_JIRA),
                 )
                 .order_by(col(EmailLogRow.received_at), col(EmailLogRow.id))
             ).all()
