@@ -7,39 +7,18 @@ Kept apart from `openapi_schemas` (which includes them) so each file stays about
 from __future__ import annotations
 
 from connector.mail_source import RULE_POLICY_SETTINGS
+from connector.resources.declare import properties
+from connector.resources.mail_source import PROJECT_KEY_PATTERN, ROUTING
 from connector.resources.schema import Schema, closed_object, integer, nullable, ref, string
 from connector.routing.addresses import (
     MAX_PATTERN_CHARS,
-    MAX_ROUTED_RECIPIENTS,
-    MAX_RULES,
     RECIPIENT_HEADERS,
     RULE_KINDS,
 )
 
-_KEY = string(pattern="^[A-Z][A-Z0-9_]{0,31}$")
+_KEY = string(pattern=PROJECT_KEY_PATTERN)
 _KEYS: Schema = {"type": "array", "items": _KEY}
 _HEADER = string(enum=list(RECIPIENT_HEADERS))
-
-# Settings a source takes besides its connection and policy (`openapi_schemas._SETTINGS`).
-ROUTING_SETTINGS: Schema = {
-    "address_rules": {
-        "type": "array",
-        "maxItems": MAX_RULES,
-        "items": ref("AddressRule"),
-        "description": "first match wins; recipients are read from "
-        + ", ".join(RECIPIENT_HEADERS)
-        + f" in that order, the first {MAX_ROUTED_RECIPIENTS} of them tried against the rules",
-    },
-    "plus_projects": {
-        **_KEYS,
-        "description": "projects a local+KEY@domain address of ours may name (an allow-list)",
-    },
-    "unrouted": string(
-        "mail no address rule matches: the source's own project, or ignored (replies to "
-        "known threads are commented either way)",
-        enum=["source", "ignore"],
-    ),
-}
 
 _ROUTE_ALSO = closed_object(
     {
@@ -113,7 +92,7 @@ ROUTING_SCHEMAS: dict[str, Schema] = {
         "properties": {
             "headers": string("the header block, as a mail client shows it"),
             "eml": string("the message file, base64", format="byte"),
-            **ROUTING_SETTINGS,
+            **properties(ROUTING),
         },
         "additionalProperties": False,
     },

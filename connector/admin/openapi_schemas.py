@@ -7,9 +7,11 @@ Written by hand next to the code that reads and writes these bodies (`source_bod
 from __future__ import annotations
 
 from connector.admin.email_log_api import OUTCOMES
-from connector.admin.openapi_routing import ROUTING_SCHEMAS, ROUTING_SETTINGS
+from connector.admin.openapi_routing import ROUTING_SCHEMAS
 from connector.admin.openapi_settings import SETTINGS_SCHEMAS
 from connector.admin.source_actions import ACKNOWLEDGE_ABOVE
+from connector.resources.declare import properties, required
+from connector.resources.mail_source import BY_NAME, SETTINGS, STATE
 from connector.resources.schema import (
     Schema,
     closed_object,
@@ -23,35 +25,10 @@ from connector.sources.presets import PRESETS
 
 _TIME = nullable(string("ISO 8601, UTC", format="date-time"))
 
-_SETTINGS: Schema = {
-    "name": string("shown in lists and logs", minLength=1, maxLength=120),
-    "description": string(maxLength=1000),
-    "protocol": string("default imap", enum=["imap", "pop3", "graph"]),
-    "provider": string(
-        "a preset filling host, port and security when they are left out",
-        enum=sorted(PRESETS),
-    ),
-    "host": string("required for provider custom"),
-    "port": integer(1, 65535, description="default: from the preset, or the protocol's port"),
-    "security": string(enum=["ssl", "starttls", "none"]),
-    "verify_tls": {"type": "boolean", "description": "off only for self-signed servers"},
-    "username": string(minLength=1),
-    "folder": string("sub-folders as Parent/Child; POP3 reads only INBOX"),
-    "interval_minutes": integer(1, 60),
-    "timeout_seconds": integer(1, 60),
-    "after_processing": string(
-        "POP3 can only delete (its default)", enum=["mark_read", "delete", "move"]
-    ),
-    "success_folder": nullable(string("where processed mail goes (after_processing move)")),
-    "failure_folder": nullable(string("where mail that failed or is too large goes")),
-    "exclusion_folders": strings("never read, nor their sub-folders"),
-    "max_message_bytes": integer(1, 1024**3),
-    "project_key": string(pattern="^[A-Z][A-Z0-9_]{0,31}$"),
-    "issue_type": string(minLength=1),
-    "unmatched": string("what mail that is no reply does", enum=["create", "ignore"]),
-    "policy": ref("SourcePolicy"),
-    **ROUTING_SETTINGS,
-}
+# The presets live with the adapters (`connector.sources.presets`), so their names join here.
+_PROVIDER = {**BY_NAME["provider"].property_schema(), "enum": sorted(PRESETS)}
+_SETTINGS: Schema = {**properties(SETTINGS, write_only=False), "provider": _PROVIDER}
+_STATE = properties(STATE)
 
 _POLICY: Schema = closed_object(
     {
@@ -91,23 +68,6 @@ _POLICY: Schema = closed_object(
     [],
     "how the pipeline treats this source's mail; settings left out take their defaults",
 )
-
-_STATE: Schema = {
-    "id": integer(1),
-    "has_password": {"type": "boolean"},
-    "uses_oauth": {"type": "boolean"},
-    "enabled": {"type": "boolean"},
-    "status": string(enum=["ok", "error", "disabled", "unknown"]),
-    "status_message": string("the last poll's error, in the server's words"),
-    "status_at": _TIME,
-    "last_poll_at": _TIME,
-    "next_poll_at": _TIME,
-    "first_connected_at": _TIME,
-    "messages_today": integer(0, description="email log entries since 00:00 UTC"),
-    "warnings": strings("e.g. certificate checks are off"),
-    "created_at": _TIME,
-    "updated_at": _TIME,
-}
 
 _STEP = closed_object(
     {
@@ -180,8 +140,8 @@ SCHEMAS: dict[str, Schema] = {
     **ROUTING_SCHEMAS,
     **SETTINGS_SCHEMAS,
     "SourceSettings": closed_object(
-        {**_SETTINGS, "password": nullable(string("write-only; left out: keep the stored one"))},
-        ["name", "username", "project_key", "issue_type"],
+        {**properties(SETTINGS), "provider": _PROVIDER},
+        required(SETTINGS),
         "a mail source's settings; PUT replaces them all",
     ),
     "MailSource": closed_object({**_SETTINGS, **_STATE}, [*_SETTINGS, *_STATE]),

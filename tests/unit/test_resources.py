@@ -1,0 +1,118 @@
+"""Each admin-editable resource is declared once (`connector.resources`): what is derived from
+a declaration follows it, and what is still written beside it (the table, the typed values,
+the form's list of settings) is held to it here, so drift fails a test."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Text
+
+from connector.mail_source import SourceSpec
+from connector.resources.declare import Setting, names, properties, required, stored_as
+from connector.resources.mail_source import SETTINGS, STATE
+from connector.sources.config import MailboxSettings, SourceConfig
+from connector.storage.models import MailSourceRow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _column(name: str) -> Any:
+    table = MailSourceRow.__table__  # type: ignore[attr-defined]
+    assert name in table.columns, f"mail_sources has no column {name}"
+    return table.columns[name]
+
+
+def test_mail_source_table_has_a_column_for_each_stored_setting() -> None:
+    for name in stored_as((*SETTINGS, *STATE), "column"):
+        _column(name)
+    for name in stored_as(SETTINGS, "json"):
+        assert isinstance(_column(name).type, Text), name
+    for name in stored_as(SETTINGS, "secret"):
+        _column(f"{name}_encrypted")
+
+
+def test_mail_source_table_defaults_equal_the_typed_defaults() -> None:
+    defaults = {f.name: f.default for f in fields(SourceSpec) if f.default is not MISSING}
+    for name in stored_as(SETTINGS, "column"):
+        column = MailSourceRow.model_fields[name]
+        if name in defaults and not column.is_required():
+            assert column.default == defaults[name], name
+
+
+def test_source_spec_fields_are_the_declared_settings() -> None:
+    typed = {f.name for f in fields(SourceSpec)} - {"uses_oauth"}  # state, from the OAuth store
+    assert typed == set(names(SETTINGS))
+
+
+def test_source_config_shares_the_mailbox_settings_with_the_spec() -> None:
+    mailbox = {f.name for f in fields(MailboxSettings)}
+    assert mailbox <= {f.name for f in fields(SourceConfig)}
+    assert mailbox <= set(names(SETTINGS))
+
+
+def test_source_form_sends_back_the_declared_settings_in_order() -> None:
+    script = (ROOT / "connector/admin/static/source-form.js").read_text(encoding="utf-8")
+    found = re.search(r"const SETTINGS = \[(.*?)\];", script, re.S)
+    assert found is not None
+    assert tuple(re.findall(r'"(\w+)"', found.group(1))) == names(SETTINGS, write_only=False)
+
+
+def test_declared_schema_follows_bounds_choices_and_null() -> None:
+    port = Setting("port", "integer", "the port", minimum=1, maximum=65535)
+    folder = Setting("folder", "string", nullable=True, choices=("a", "b"))
+    assert port.property_schema() == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 65535,
+        "description": "the port",
+    }
+    assert folder.property_schema() == {"type": "string", "enum": ["a", "b"], "nullable": True}
+    assert list(properties([port, folder])) == ["port", "folder"]
+    assert required([port, Setting("name", "string", required=True)]) == ["name"]
+
+
+def test_write_only_settings_are_left_out_of_answers() -> None:
+    assert "password" in names(SETTINGS)
+    assert "password" not in names(SETTINGS, write_only=False)
+    assert "password" not in properties(SETTINGS, write_only=False)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "problem"),
+    [
+        (Setting("port", "integer"), True, "must be a whole number"),
+        (Setting("port", "integer"), "993", "must be a whole number"),
+        (Setting("name", "string"), None, "must be a string"),
+        (Setting("folder", "string", nullable=True), 3, "must be a string or null"),
+        (Setting("verify_tls", "boolean"), "yes", "must be true or false"),
+        (Setting("folders", "strings"), ["a", 1], "must be a list of strings"),
+        (Setting("policy", "object"), [], "must be an object"),
+    ],
+)
+def test_type_problem_names_the_json_type_wanted(
+    setting: Setting, value: object, problem: str
+) -> None:
+    assert setting.type_problem(value) == problem
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        (Setting("port", "integer"), 993),
+        (Setting("folder", "string", nullable=True), None),
+        (Setting("folders", "strings"), ["a"]),
+        (Setting("rules", "array"), [{"pattern": 1}]),  # checked by its own reader
+    ],
+)
+def test_type_problem_none_for_the_right_type(setting: Setting, value: object) -> None:
+    assert setting.type_problem(value) is None
+
+
+def test_structured_setting_without_schema_refused() -> None:
+    with pytest.raises(ValueError, match="rules"):
+        Setting("rules", "array").property_schema()
