@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from connector.admin.openapi_operations import body as request_body
 from connector.admin.openapi_operations import operation, path_id, query
-from connector.outbound.config import AUTH_METHODS, EVENTS, SECURITY, TRANSPORTS
+from connector.outbound.config import EVENTS
 from connector.outbound.templates import NAMES
+from connector.resources.declare import properties, required
+from connector.resources.outbound_connection import SETTINGS as CONNECTION_SETTINGS
 from connector.resources.schema import Schema, closed_object, ref, string
 from connector.storage.outbox import STATUSES as MESSAGE_STATUSES
 from connector.storage.webhook_events import STATUSES as EVENT_STATUSES
@@ -66,23 +68,7 @@ _SETTINGS_EXAMPLE: Schema = {
     "retention_days": 30,
 }
 
-_CONNECTION_SETTINGS: Schema = {
-    "transport": string("smtp, or Microsoft Graph sendMail", enum=list(TRANSPORTS)),
-    "auth": string(
-        "password; oauth: the sign-in of the mail source `source_id`", enum=list(AUTH_METHODS)
-    ),
-    "host": string("SMTP server"),
-    "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-    "security": string(enum=list(SECURITY)),
-    "verify_tls": {"type": "boolean"},
-    "username": string("SMTP account; Graph: the mailbox that sends"),
-    "source_id": {"type": "integer", "nullable": True, "minimum": 1},
-    "from_address": string(format="email"),
-    "from_name": string(),
-    "reply_to": string("empty: the address of the mailbox the issue came in through"),
-    "timeout_seconds": {"type": "integer", "minimum": 1, "maximum": 120},
-    "enabled": {"type": "boolean"},
-}
+_CONNECTION_SETTINGS = properties(CONNECTION_SETTINGS, write_only=False)
 _STEP = closed_object(
     {
         "name": string(enum=["configure", "connect", "tls", "authenticate", "send"]),
@@ -165,8 +151,8 @@ _MESSAGE = {
 
 OUTBOUND_SCHEMAS: dict[str, Schema] = {
     "ConnectionSettings": closed_object(
-        {**_CONNECTION_SETTINGS, "password": {"type": "string", "nullable": True}},
-        ["from_address"],
+        properties(CONNECTION_SETTINGS),
+        required(CONNECTION_SETTINGS),
         "PUT replaces them all; password is write-only (left out: kept; null: removed)",
     ),
     "OutboundConnection": closed_object(

@@ -13,17 +13,19 @@ import pytest
 from sqlalchemy import Text
 
 from connector.mail_source import SourceSpec
+from connector.outbound.config import ConnectionSpec
+from connector.resources import outbound_connection
 from connector.resources.declare import Setting, names, properties, required, stored_as
 from connector.resources.mail_source import SETTINGS, STATE
 from connector.sources.config import MailboxSettings, SourceConfig
-from connector.storage.models import MailSourceRow
+from connector.storage.models import MailSourceRow, OutboundConnectionRow
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _column(name: str) -> Any:
-    table = MailSourceRow.__table__  # type: ignore[attr-defined]
-    assert name in table.columns, f"mail_sources has no column {name}"
+def _column(name: str, row: Any = MailSourceRow) -> Any:
+    table = row.__table__
+    assert name in table.columns, f"{table.name} has no column {name}"
     return table.columns[name]
 
 
@@ -47,6 +49,21 @@ def test_mail_source_table_defaults_equal_the_typed_defaults() -> None:
 def test_source_spec_fields_are_the_declared_settings() -> None:
     typed = {f.name for f in fields(SourceSpec)} - {"uses_oauth"}  # state, from the OAuth store
     assert typed == set(names(SETTINGS))
+
+
+def test_outbound_connection_table_and_spec_follow_the_declaration() -> None:
+    declared = outbound_connection.SETTINGS
+    for name in stored_as(declared, "column"):
+        column = _column(name, OutboundConnectionRow)
+        setting = outbound_connection.BY_NAME[name]
+        if setting.max_length is not None:
+            assert column.type.length == setting.max_length, name
+    for name in stored_as(declared, "secret"):
+        _column(f"{name}_encrypted", OutboundConnectionRow)
+    spec_defaults = {f.name: f.default for f in fields(ConnectionSpec)}
+    assert tuple(spec_defaults) == names(declared, write_only=False)
+    for name, default in spec_defaults.items():
+        assert OutboundConnectionRow.model_fields[name].default == default, name
 
 
 def test_source_config_shares_the_mailbox_settings_with_the_spec() -> None:
