@@ -6,8 +6,9 @@ Kept apart from `openapi_schemas` (which includes them) so each file stays about
 
 from __future__ import annotations
 
+from connector.resources.declare import properties, required
 from connector.resources.schema import Schema, boolean, closed_object, nullable, ref, string
-from connector.storage.tenant_settings import ROLES
+from connector.resources.tenant_settings import ROLES, WORKAROUND_USER
 
 _FIELD_ID = nullable(string("a Jira custom field id such as customfield_10001; null: unmapped"))
 _MAPPING_PROPERTIES = {role: _FIELD_ID for role in ROLES}
@@ -80,13 +81,7 @@ SETTINGS_SCHEMAS: dict[str, Schema] = {
         ["email", "has_token"],
         "the account that finds Jira users by address; its API token is never answered",
     ),
-    "WorkaroundUserUpdate": closed_object(
-        {
-            "email": string("the Atlassian account's email", format="email"),
-            "api_token": string("write-only; left out: keep the stored one", minLength=1),
-        },
-        ["email"],
-    ),
+    "WorkaroundUserUpdate": closed_object(properties(WORKAROUND_USER), required(WORKAROUND_USER)),
     "WorkaroundTest": closed_object(
         {
             "project_key": string(
