@@ -14,24 +14,13 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 from connector.net.hosts import PUBLIC_ONLY, HostPolicy
-from connector.resources.mail_source import BY_NAME, PROJECT_KEY_PATTERN, Unmatched, Unrouted
+from connector.resources.address_rule import RULE_POLICY_SETTINGS
+from connector.resources.declare import PROJECT_KEY_PATTERN
+from connector.resources.mail_source import BY_NAME, Unmatched, Unrouted
 from connector.routing.addresses import AddressRule
 from connector.sources.config import AccessTokenProvider, MailboxSettings, SourceConfig
 from connector.sources.errors import SourceConfigError
 
-# The settings an address rule may set for its project's issues (`AddressRule.defaults`).
-RULE_POLICY_SETTINGS = frozenset(
-    {
-        "subject_projects",
-        "default_reporter",
-        "default_assignee",
-        "labels",
-        "priority",
-        "language",
-        "field_defaults",
-        "field_mappings",
-    }
-)
 SourceStatus = Literal["unknown", "ok", "error", "disabled"]
 
 _PROJECT_KEY = re.compile(PROJECT_KEY_PATTERN)

@@ -6,14 +6,13 @@ Kept apart from `openapi_schemas` (which includes them) so each file stays about
 
 from __future__ import annotations
 
-from connector.mail_source import RULE_POLICY_SETTINGS
-from connector.resources.declare import properties
-from connector.resources.mail_source import PROJECT_KEY_PATTERN, ROUTING
+from connector.resources.address_rule import RULE_KINDS
+from connector.resources.address_rule import SETTINGS as RULE_SETTINGS
+from connector.resources.declare import PROJECT_KEY_PATTERN, properties, required
+from connector.resources.mail_source import ROUTING
 from connector.resources.schema import Schema, closed_object, integer, nullable, ref, string
 from connector.routing.addresses import (
-    MAX_PATTERN_CHARS,
     RECIPIENT_HEADERS,
-    RULE_KINDS,
 )
 
 _KEY = string(pattern=PROJECT_KEY_PATTERN)
@@ -31,29 +30,7 @@ _ROUTE_ALSO = closed_object(
 )
 
 ROUTING_SCHEMAS: dict[str, Schema] = {
-    "AddressRule": closed_object(
-        {
-            "match": string(
-                "exact: one address (also its +tag forms); domain: *@example.com; regex: "
-                "an RE2 regular expression over the whole address (case-insensitive; no "
-                "backreferences or lookaround, as it runs in linear time); "
-                "default: domain for *@..., else exact",
-                enum=list(RULE_KINDS),
-            ),
-            "pattern": string(minLength=1, maxLength=MAX_PATTERN_CHARS),
-            "project_key": _KEY,
-            "issue_type": nullable(string("null: the source's issue type", minLength=1)),
-            "defaults": {
-                "type": "object",
-                "description": "source-policy settings for this rule's issues, over the "
-                "source's: " + ", ".join(sorted(RULE_POLICY_SETTINGS)) + "; subject_projects "
-                "defaults to the rule's project",
-                "properties": {name: {} for name in sorted(RULE_POLICY_SETTINGS)},
-                "additionalProperties": False,
-            },
-        },
-        ["pattern", "project_key"],
-    ),
+    "AddressRule": closed_object(properties(RULE_SETTINGS), required(RULE_SETTINGS)),
     "Route": closed_object(
         {
             "decided_by": string(enum=["plus", "rule", "source", "ignore"]),

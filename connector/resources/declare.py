@@ -14,6 +14,9 @@ from typing import Any, Literal
 
 from connector.resources.schema import Schema, boolean, integer, nullable, string, strings
 
+# A Jira project key, as every resource that names a project takes it.
+PROJECT_KEY_PATTERN = "^[A-Z][A-Z0-9_]{0,31}$"
+
 Kind = Literal["string", "integer", "boolean", "strings", "object", "array"]
 Storage = Literal["column", "json", "secret", "none"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal, get_args
 
-from connector.resources.declare import Setting
+from connector.resources.declare import PROJECT_KEY_PATTERN, Setting
 from connector.resources.schema import Schema, ref
 from connector.routing.addresses import MAX_ROUTED_RECIPIENTS, MAX_RULES, RECIPIENT_HEADERS
 
@@ -24,7 +24,6 @@ Unmatched = Literal["create", "ignore"]
 Unrouted = Literal["source", "ignore"]  # mail no address rule matches
 
 DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024
-PROJECT_KEY_PATTERN = "^[A-Z][A-Z0-9_]{0,31}$"
 _PROJECT_KEY: Schema = {"type": "string", "pattern": PROJECT_KEY_PATTERN}
 
 # Address routing (`connector.routes`): also what the route check takes to try edited rules.
