@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from connector.admin.openapi_operations import body, operation, path_id, query
 from connector.admin.openapi_outbound import OUTBOUND_PATHS, OUTBOUND_SCHEMAS
 from connector.admin.openapi_schemas import SCHEMAS
+from connector.resources.declare import PROJECT_KEY_PATTERN
 from connector.resources.schema import Schema
 
 _SOURCE_EXAMPLE: Schema = {
@@ -75,7 +76,7 @@ _PROJECT_KEY = {
     "name": "project_key",
     "in": "path",
     "required": True,
-    "schema": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,31}$"},
+    "schema": {"type": "string", "pattern": PROJECT_KEY_PATTERN},
 }
 _ENTRY_ID = path_id("entry_id")
 

@@ -1,7 +1,9 @@
 """The JSON schemas of the admin API's bodies (OpenAPI 3.0 `components.schemas`).
 
-Written by hand next to the code that reads and writes these bodies (`source_body`,
-`serialize`); a test checks the examples against them and against the API itself.
+A mail source's settings and state are derived from their declaration
+(`connector.resources.mail_source`), as the body reader and the answer are; the answers that
+are no editable resource (diagnoses, estimates, the email log) are written here. A test checks
+the examples against them and against the API itself.
 """
 
 from __future__ import annotations

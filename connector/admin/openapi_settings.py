@@ -6,7 +6,7 @@ Kept apart from `openapi_schemas` (which includes them) so each file stays about
 
 from __future__ import annotations
 
-from connector.resources.declare import properties, required
+from connector.resources.declare import PROJECT_KEY_PATTERN, properties, required
 from connector.resources.schema import Schema, boolean, closed_object, nullable, ref, string
 from connector.resources.tenant_settings import ROLES, WORKAROUND_USER
 
@@ -85,7 +85,7 @@ SETTINGS_SCHEMAS: dict[str, Schema] = {
     "WorkaroundTest": closed_object(
         {
             "project_key": string(
-                "default: each enabled source's project", pattern="^[A-Z][A-Z0-9_]{0,31}$"
+                "default: each enabled source's project", pattern=PROJECT_KEY_PATTERN
             ),
             "lookup": string("an address to find; default: the account's own", format="email"),
         },

@@ -17,12 +17,12 @@ from connector.admin.errors import ApiError
 from connector.admin.jira_calls import jira_client
 from connector.jira.auth import api_token_site
 from connector.jira.client import JiraAuthError, JiraClient, JiraError, JiraNotFound
-from connector.resources.declare import names
+from connector.resources.declare import PROJECT_KEY_PATTERN, names
 from connector.resources.tenant_settings import MAX_TOKEN_CHARS, WORKAROUND_USER
 from connector.storage.tenant_settings import WorkaroundStatus, WorkaroundUser
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+_PROJECT_KEY = re.compile(PROJECT_KEY_PATTERN)
 _SETTINGS = names(WORKAROUND_USER)
 
 

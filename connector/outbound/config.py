@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from connector.resources.declare import names
+from connector.resources.declare import PROJECT_KEY_PATTERN, names
 from connector.resources.outbound_connection import AUTH_METHODS, BY_NAME, SECURITY, TRANSPORTS
 from connector.resources.outbound_connection import SETTINGS as CONNECTION_SETTINGS
 
@@ -23,7 +23,7 @@ DEFAULT_EVENTS = EVENTS
 DEFAULT_RETENTION_DAYS = 30
 MAX_RETENTION_DAYS = 3650
 _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
-_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+_PROJECT_KEY = re.compile(PROJECT_KEY_PATTERN)
 
 
 class OutboundConfigError(ValueError):
