@@ -17,6 +17,7 @@ from connector.net.hosts import PUBLIC_ONLY, HostPolicy
 from connector.resources.address_rule import RULE_POLICY_SETTINGS
 from connector.resources.declare import PROJECT_KEY_PATTERN
 from connector.resources.mail_source import BY_NAME, Unmatched, Unrouted
+from connector.resources.source_policy import BY_NAME as POLICY_BY_NAME
 from connector.routing.addresses import AddressRule
 from connector.sources.config import AccessTokenProvider, MailboxSettings, SourceConfig
 from connector.sources.errors import SourceConfigError
@@ -88,8 +89,9 @@ class SourcePolicy:
     def __post_init__(self) -> None:
         for key in self.subject_projects:
             _check_project_key("subject_projects", key)
-        if not 0 <= self.rate_limit_per_hour <= 10_000:
-            raise SourceConfigError("rate_limit_per_hour", "must be from 0 (off) to 10000")
+        low, high = POLICY_BY_NAME["rate_limit_per_hour"].bounds()
+        if not low <= self.rate_limit_per_hour <= high:
+            raise SourceConfigError("rate_limit_per_hour", f"must be from {low} (off) to {high}")
         if self.skip_images_below_bytes < 0:
             raise SourceConfigError("skip_images_below_bytes", "must not be negative")
         for label in self.labels:

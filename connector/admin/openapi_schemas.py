@@ -23,6 +23,8 @@ from connector.resources.schema import (
     string,
     strings,
 )
+from connector.resources.source_policy import DESCRIPTION as POLICY_DESCRIPTION
+from connector.resources.source_policy import SETTINGS as POLICY
 from connector.sources.presets import PRESETS
 
 _TIME = nullable(string("ISO 8601, UTC", format="date-time"))
@@ -32,44 +34,7 @@ _PROVIDER = {**BY_NAME["provider"].property_schema(), "enum": sorted(PRESETS)}
 _SETTINGS: Schema = {**properties(SETTINGS, write_only=False), "provider": _PROVIDER}
 _STATE = properties(STATE)
 
-_POLICY: Schema = closed_object(
-    {
-        "subject_projects": strings("project keys matched in subjects; empty: the source's"),
-        "comment_issue_types": strings("issue types that take mail comments; empty: all"),
-        "ignored_senders": strings("addresses or fragments such as @spam.example"),
-        "allowed_domains": strings("empty: every domain"),
-        "drop_automatic": {"type": "boolean"},
-        "rate_limit_per_hour": integer(0, 10000, description="per sender; 0 turns it off"),
-        "default_reporter": nullable(string("account id")),
-        "default_assignee": nullable(string("account id")),
-        "labels": strings(),
-        "priority": nullable(string()),
-        "language": nullable(
-            string("BCP 47 tag (en, de-CH) written to the custom field mapped to the language role")
-        ),
-        "skip_images_below_bytes": integer(0),
-        "field_defaults": {"type": "object", "additionalProperties": True},
-        "field_mappings": {
-            "type": "array",
-            "items": closed_object(
-                {
-                    "source": string(
-                        "sender, sender_name, recipients, cc, subject, header:<Name> or body:<Key>"
-                    ),
-                    "field_id": string(),
-                },
-                ["source", "field_id"],
-            ),
-        },
-        "jsm_customers": {
-            "type": "boolean",
-            "description": "service projects: make a sender without a Jira account a customer "
-            "and Cc'd people request participants",
-        },
-    },
-    [],
-    "how the pipeline treats this source's mail; settings left out take their defaults",
-)
+_POLICY = closed_object(properties(POLICY), [], POLICY_DESCRIPTION)
 
 _STEP = closed_object(
     {

@@ -11,7 +11,6 @@ does; the admin can still override any of them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, fields
 from typing import Any
 
 from connector.admin.errors import ApiError
@@ -19,6 +18,7 @@ from connector.mail_source import SourcePolicy, SourceSpec
 from connector.resources.declare import Setting, names, required
 from connector.resources.mail_source import BY_NAME, STATE
 from connector.resources.mail_source import SETTINGS as SOURCE_SETTINGS
+from connector.resources.source_policy import BY_NAME as POLICY_BY_NAME
 from connector.routing.addresses import AddressRule, RuleError, rules_from_json
 from connector.sources.errors import SourceConfigError
 from connector.sources.presets import default_port, get_preset
@@ -105,36 +105,28 @@ def _policy(value: Mapping[str, Any]) -> SourcePolicy:
         raise SourceConfigError(field, exc.problem) from exc
 
 
+_MAPPINGS = 'a list of {"source": ..., "field_id": ...} objects'
+
+
 def _check_policy_type(name: str, value: Any) -> None:
-    setting = _POLICY_FIELDS.get(name)
+    setting = POLICY_BY_NAME.get(name)
     if setting is None:
         return  # from_json names unknown settings itself
-    default = setting.default if setting.default is not MISSING else None
     if name == "field_mappings":
-        ok = isinstance(value, list) and all(
-            isinstance(item, dict)
-            and set(item) == {"source", "field_id"}
-            and all(isinstance(part, str) for part in item.values())
-            for item in value
-        )
-        wanted = 'a list of {"source": ..., "field_id": ...} objects'
-    elif setting.default_factory is not MISSING:
-        ok, wanted = isinstance(value, dict), "an object"
-    elif isinstance(default, tuple):
-        ok = isinstance(value, list) and all(isinstance(item, str) for item in value)
-        wanted = "a list of strings"
-    elif isinstance(default, bool):
-        ok, wanted = isinstance(value, bool), "true or false"
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        wanted = "a whole number"
-    else:
-        ok, wanted = value is None or isinstance(value, str), "a string or null"
-    if not ok:
-        raise SourceConfigError(name, f"must be {wanted}")
-
-
-_POLICY_FIELDS = {setting.name: setting for setting in fields(SourcePolicy)}
+        if not (
+            isinstance(value, list)
+            and all(
+                isinstance(item, dict)
+                and set(item) == {"source", "field_id"}
+                and all(isinstance(part, str) for part in item.values())
+                for item in value
+            )
+        ):
+            raise SourceConfigError(name, f"must be {_MAPPINGS}")
+        return
+    problem = setting.type_problem(value)
+    if problem is not None:
+        raise SourceConfigError(name, problem)
 
 
 def _typed(setting: Setting, value: Any) -> Any:

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Text
 
-from connector.mail_source import SourceSpec
+from connector.mail_source import SourcePolicy, SourceSpec
 from connector.outbound.config import ConnectionSpec
-from connector.resources import outbound_connection
+from connector.resources import outbound_connection, source_policy
 from connector.resources.declare import Setting, names, properties, required, stored_as
 from connector.resources.mail_source import SETTINGS, STATE
 from connector.sources.config import MailboxSettings, SourceConfig
@@ -64,6 +64,10 @@ def test_outbound_connection_table_and_spec_follow_the_declaration() -> None:
     assert tuple(spec_defaults) == names(declared, write_only=False)
     for name, default in spec_defaults.items():
         assert OutboundConnectionRow.model_fields[name].default == default, name
+
+
+def test_source_policy_fields_are_the_declared_settings() -> None:
+    assert tuple(f.name for f in fields(SourcePolicy)) == names(source_policy.SETTINGS)
 
 
 def test_source_config_shares_the_mailbox_settings_with_the_spec() -> None:
