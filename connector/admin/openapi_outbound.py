@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from connector.admin.openapi_operations import body as request_body
 from connector.admin.openapi_operations import operation, path_id, query
-from connector.outbound.config import EVENTS
 from connector.outbound.templates import NAMES
 from connector.resources.declare import properties, required
+from connector.resources.notification_settings import BY_NAME as NOTIFICATION_BY_NAME
+from connector.resources.notification_settings import SETTINGS as NOTIFICATION_SETTINGS
 from connector.resources.outbound_connection import SETTINGS as CONNECTION_SETTINGS
 from connector.resources.schema import Schema, closed_object, ref, string
 from connector.storage.outbox import STATUSES as MESSAGE_STATUSES
@@ -79,34 +80,13 @@ _STEP = closed_object(
     },
     ["name", "ok", "detail", "error", "elapsed_ms"],
 )
-_PROJECT_RULE = closed_object(
-    {
-        "enabled": {"type": "boolean"},
-        "events": {"type": "array", "items": string(enum=list(EVENTS))},
-    },
-    [],
-)
-_SETTINGS: Schema = {
-    "enabled": {"type": "boolean", "description": "notifications at all"},
-    "events": {"type": "array", "items": string(enum=list(EVENTS))},
-    "projects": {
-        "type": "object",
-        "description": "project key -> its own on/off and events",
-        "additionalProperties": _PROJECT_RULE,
-    },
-    "acknowledgement": {"type": "boolean", "description": "answer mail that creates an issue"},
-    "acknowledgement_per_hour": {"type": "integer", "minimum": 1, "maximum": 100},
-    "link": string('"", "issue" (the Jira issue) or an https:// URL with {issue_key}'),
+# The template names live with the templates, so the document adds them here.
+_TEMPLATES_SAID = f"Jinja2 sources by name ({', '.join(NAMES)}); left out: the default"
+_SETTINGS = {
+    **properties(NOTIFICATION_SETTINGS),
     "templates": {
-        "type": "object",
-        "description": f"Jinja2 sources by name ({', '.join(NAMES)}); left out: the default",
-        "additionalProperties": {"type": "string"},
-    },
-    "retention_days": {
-        "type": "integer",
-        "minimum": 0,
-        "maximum": 3650,
-        "description": "days message content is kept; 0 keeps none",
+        **NOTIFICATION_BY_NAME["templates"].property_schema(),
+        "description": _TEMPLATES_SAID,
     },
 }
 _TEMPLATE_ERROR = closed_object(

@@ -14,14 +14,22 @@ from datetime import datetime
 from typing import Any
 
 from connector.resources.declare import PROJECT_KEY_PATTERN, names
+from connector.resources.notification_settings import BY_NAME as NOTIFICATION
+from connector.resources.notification_settings import EVENTS
+from connector.resources.notification_settings import SETTINGS as NOTIFICATION_SETTINGS
 from connector.resources.outbound_connection import AUTH_METHODS, BY_NAME, SECURITY, TRANSPORTS
 from connector.resources.outbound_connection import SETTINGS as CONNECTION_SETTINGS
 
-__all__ = ["AUTH_METHODS", "SECURITY", "TRANSPORTS", "ConnectionSpec", "NotificationSettings"]
-EVENTS = ("comment_created", "issue_status")
+__all__ = [
+    "AUTH_METHODS",
+    "EVENTS",
+    "SECURITY",
+    "TRANSPORTS",
+    "ConnectionSpec",
+    "NotificationSettings",
+]
 DEFAULT_EVENTS = EVENTS
 DEFAULT_RETENTION_DAYS = 30
-MAX_RETENTION_DAYS = 3650
 _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 _PROJECT_KEY = re.compile(PROJECT_KEY_PATTERN)
 
@@ -278,7 +286,7 @@ class NotificationSettings:
         }
 
 
-_SETTINGS_FIELDS = set(NotificationSettings().to_json())
+_SETTINGS_FIELDS = set(names(NOTIFICATION_SETTINGS))
 
 
 def settings_from_json(data: Mapping[str, Any]) -> NotificationSettings:
@@ -306,7 +314,7 @@ def settings_from_json(data: Mapping[str, Any]) -> NotificationSettings:
         isinstance(k, str) and isinstance(v, str) for k, v in templates_raw.items()
     ):
         raise OutboundConfigError("templates", "must be an object: template name -> text")
-    link = _text(data, "link", 1000).strip()
+    link = _text(data, "link", NOTIFICATION["link"].max_length or 0).strip()
     if link not in ("", "issue") and not (link.startswith("https://") and "{issue_key}" in link):
         raise OutboundConfigError(
             "link", 'must be empty, "issue", or an https:// URL containing {issue_key}'
@@ -316,11 +324,13 @@ def settings_from_json(data: Mapping[str, Any]) -> NotificationSettings:
         events=_events(data, "events"),
         projects=projects,
         acknowledgement=_boolean(data, "acknowledgement", False),
-        acknowledgement_per_hour=_integer(data, "acknowledgement_per_hour", 1, 100, 3),
+        acknowledgement_per_hour=_integer(
+            data, "acknowledgement_per_hour", *NOTIFICATION["acknowledgement_per_hour"].bounds(), 3
+        ),
         link=link,
         templates={k: v for k, v in templates_raw.items() if v.strip()},
         retention_days=_integer(
-            data, "retention_days", 0, MAX_RETENTION_DAYS, DEFAULT_RETENTION_DAYS
+            data, "retention_days", *NOTIFICATION["retention_days"].bounds(), DEFAULT_RETENTION_DAYS
         ),
     )
 

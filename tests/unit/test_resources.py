@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import Text
 
 from connector.mail_source import SourcePolicy, SourceSpec
-from connector.outbound.config import ConnectionSpec
-from connector.resources import outbound_connection, source_policy
+from connector.outbound.config import ConnectionSpec, NotificationSettings
+from connector.resources import notification_settings, outbound_connection, source_policy
 from connector.resources.declare import Setting, names, properties, required, stored_as
 from connector.resources.mail_source import SETTINGS, STATE
 from connector.sources.config import MailboxSettings, SourceConfig
-from connector.storage.models import MailSourceRow, OutboundConnectionRow
+from connector.storage.models import MailSourceRow, NotificationSettingsRow, OutboundConnectionRow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +64,18 @@ def test_outbound_connection_table_and_spec_follow_the_declaration() -> None:
     assert tuple(spec_defaults) == names(declared, write_only=False)
     for name, default in spec_defaults.items():
         assert OutboundConnectionRow.model_fields[name].default == default, name
+
+
+def test_notification_settings_table_and_answer_follow_the_declaration() -> None:
+    declared = notification_settings.SETTINGS
+    for name in stored_as(declared, "column"):
+        column = _column(name, NotificationSettingsRow)
+        setting = notification_settings.BY_NAME[name]
+        if setting.max_length is not None:
+            assert column.type.length == setting.max_length, name
+    for name in stored_as(declared, "json"):
+        assert isinstance(_column(name, NotificationSettingsRow).type, Text), name
+    assert tuple(NotificationSettings().to_json()) == names(declared)
 
 
 def test_source_policy_fields_are_the_declared_settings() -> None:
