@@ -15,8 +15,9 @@ from sqlalchemy import Text
 from connector.mail_source import SourcePolicy, SourceSpec
 from connector.outbound.config import ConnectionSpec, NotificationSettings
 from connector.resources import notification_settings, outbound_connection, source_policy
+from connector.resources.address_rule import RULE_KINDS
 from connector.resources.declare import Setting, names, properties, required, stored_as
-from connector.resources.mail_source import SETTINGS, STATE
+from connector.resources.mail_source import BY_NAME, SETTINGS, STATE
 from connector.sources.config import MailboxSettings, SourceConfig
 from connector.storage.models import MailSourceRow, NotificationSettingsRow, OutboundConnectionRow
 
@@ -93,6 +94,40 @@ def test_source_form_sends_back_the_declared_settings_in_order() -> None:
     found = re.search(r"const SETTINGS = \[(.*?)\];", script, re.S)
     assert found is not None
     assert tuple(re.findall(r'"(\w+)"', found.group(1))) == names(SETTINGS, write_only=False)
+
+
+def _script(name: str) -> str:
+    return (ROOT / "connector/admin/static" / name).read_text(encoding="utf-8")
+
+
+def test_source_form_choices_and_bounds_are_declared_ones() -> None:
+    script = _script("source-form.js")
+    selects = re.findall(r'select\(\s*"(\w+)",\s*\[((?:\["\w+", "[^"]*"\],?\s*)+)\]', script)
+    assert {name for name, _ in selects} >= {"protocol", "security", "after_processing"}
+    for name, options in selects:
+        offered = set(re.findall(r'\["(\w+)",', options))
+        assert offered and offered <= set(BY_NAME[name].choices), name
+    bounded = re.findall(r'text\("(\w+)",[^\n{]*\{[^}\n]*min: (\d+), max: (\d+)', script)
+    assert {name for name, _, _ in bounded} >= {"port", "interval_minutes"}
+    for name, low, high in bounded:
+        assert (int(low), int(high)) == BY_NAME[name].bounds(), name
+
+
+def test_outbound_pages_send_declared_settings() -> None:
+    connection = _script("outbound-connection.js")
+    sent = re.search(r"for \(const name of \[(.*?)\]\)", connection)
+    assert sent is not None
+    assert set(re.findall(r'"(\w+)"', sent.group(1))) <= set(names(outbound_connection.SETTINGS))
+    events = re.search(r"const EVENTS = \[(.*?)\];", _script("notification-settings.js"))
+    assert events is not None
+    offered = re.findall(r'\["(\w+)",', events.group(1))
+    assert tuple(offered) == notification_settings.EVENTS
+
+
+def test_address_rule_page_offers_the_declared_kinds() -> None:
+    kinds = re.search(r"const KINDS = \[(.*?)\];", _script("address-rules.js"), re.S)
+    assert kinds is not None
+    assert tuple(re.findall(r'\["(\w+)",', kinds.group(1))) == RULE_KINDS
 
 
 def test_declared_schema_follows_bounds_choices_and_null() -> None:
