@@ -8,6 +8,12 @@ admin API's type checks and their messages, the names the JSON answer is written
 table columns the repository copies, and the `components.schemas` properties of the OpenAPI
 document (built with the one set of helpers in `connector.resources.schema`).
 
+Declared here: `mail_source` (settings and state, and the routing settings the route check
+also takes), `source_policy`, `address_rule`, `outbound_connection`, `notification_settings`
+and `tenant_settings` (custom-field roles, the workaround user). What is still written beside
+a declaration (the SQLModel tables, the typed values' fields, the pages' lists and bounds) is
+held to it by `tests/unit/test_resources.py`, so drift fails a test rather than a customer.
+
 Why a declaration of our own rather than pydantic models: the API's error messages
 (`"port: must be a whole number"`), its status codes and its OpenAPI 3.0 document (`nullable`,
 not JSON Schema's `anyOf` with null) are a contract clients and tests rely on, and reproducing
