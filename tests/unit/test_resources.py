@@ -30,13 +30,22 @@ def _column(name: str, row: Any = MailSourceRow) -> Any:
     return table.columns[name]
 
 
+def _check_columns(declared: tuple[Setting, ...], row: Any) -> None:
+    """Each setting kept in a column has one (of the declared length); JSON settings are
+    text columns; a secret is kept encrypted beside its name."""
+    for setting in declared:
+        if setting.storage == "column":
+            column = _column(setting.name, row)
+            if setting.max_length is not None:
+                assert column.type.length == setting.max_length, setting.name
+        elif setting.storage == "json":
+            assert isinstance(_column(setting.name, row).type, Text), setting.name
+        elif setting.storage == "secret":
+            _column(f"{setting.name}_encrypted", row)
+
+
 def test_mail_source_table_has_a_column_for_each_stored_setting() -> None:
-    for name in stored_as((*SETTINGS, *STATE), "column"):
-        _column(name)
-    for name in stored_as(SETTINGS, "json"):
-        assert isinstance(_column(name).type, Text), name
-    for name in stored_as(SETTINGS, "secret"):
-        _column(f"{name}_encrypted")
+    _check_columns((*SETTINGS, *STATE), MailSourceRow)
 
 
 def test_mail_source_table_defaults_equal_the_typed_defaults() -> None:
@@ -54,13 +63,7 @@ def test_source_spec_fields_are_the_declared_settings() -> None:
 
 def test_outbound_connection_table_and_spec_follow_the_declaration() -> None:
     declared = outbound_connection.SETTINGS
-    for name in stored_as(declared, "column"):
-        column = _column(name, OutboundConnectionRow)
-        setting = outbound_connection.BY_NAME[name]
-        if setting.max_length is not None:
-            assert column.type.length == setting.max_length, name
-    for name in stored_as(declared, "secret"):
-        _column(f"{name}_encrypted", OutboundConnectionRow)
+    _check_columns(declared, OutboundConnectionRow)
     spec_defaults = {f.name: f.default for f in fields(ConnectionSpec)}
     assert tuple(spec_defaults) == names(declared, write_only=False)
     for name, default in spec_defaults.items():
@@ -69,13 +72,7 @@ def test_outbound_connection_table_and_spec_follow_the_declaration() -> None:
 
 def test_notification_settings_table_and_answer_follow_the_declaration() -> None:
     declared = notification_settings.SETTINGS
-    for name in stored_as(declared, "column"):
-        column = _column(name, NotificationSettingsRow)
-        setting = notification_settings.BY_NAME[name]
-        if setting.max_length is not None:
-            assert column.type.length == setting.max_length, name
-    for name in stored_as(declared, "json"):
-        assert isinstance(_column(name, NotificationSettingsRow).type, Text), name
+    _check_columns(declared, NotificationSettingsRow)
     assert tuple(NotificationSettings().to_json()) == names(declared)
 
 
