@@ -29,6 +29,7 @@ PURE_PATHS = [
     "connector/connect/jwt.py",
     "connector/jira/adf*.py",
     "connector/net/addresses.py",
+    "connector/resources",
 ]
 FORBIDDEN = {
     "requests",
