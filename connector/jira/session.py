@@ -10,8 +10,10 @@ retries the message later instead of blocking the mailbox.
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -56,7 +58,9 @@ class RetryingSession(httpx.Client):
         base_backoff_seconds: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__(follow_redirects=True, headers={"Accept": "application/json"})
+        super().__init__(
+            follow_redirects=True, headers={"Accept": "application/json"}, verify=_tls_context()
+        )
         self.max_attempts = max_attempts
         self.max_wait_seconds = max_wait_seconds
         self.base_backoff_seconds = base_backoff_seconds
@@ -95,3 +99,10 @@ class RetryingSession(httpx.Client):
             # Waiting that long here would stall the worker; let the caller reschedule.
             return None
         return advised
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default verifying context, built once: loading the CA bundle takes tens of
+    milliseconds, and the admin API makes a session for each request that asks Jira."""
+    return httpx.create_ssl_context()
