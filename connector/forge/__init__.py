@@ -1,0 +1,1 @@
+"""Forge plumbing: Forge Invocation Tokens, their keys, and the Forge Remote routes."""
