@@ -17,6 +17,7 @@ from connector import logs
 from connector.admin.api import api_routes, http_error
 from connector.admin.pages import page
 from connector.admin.static_files import static_routes
+from connector.forge.routes import forge_routes
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
 from connector.settings import Settings
@@ -57,6 +58,7 @@ def build_routes() -> list[Route]:
     ]
     routes += [Route(path, page, methods=["GET"]) for path in page_paths()]
     routes += static_routes()
+    routes += forge_routes()
     return routes
 
 
