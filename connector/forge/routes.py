@@ -96,23 +96,20 @@ def forge_endpoint(name: str, handle: Handler) -> Callable[[Request], Awaitable[
     return endpoint
 
 
-def _installed(invocation: Invocation, body: dict[str, object]) -> None:
-    logs.event(
-        log,
-        "forge.installed",
-        installation_id=invocation.installation_id,
-        environment=invocation.environment_type,
-        retry_count=_retry_count(body),
-    )
+def _log_only(event: str) -> Handler:
+    """For now a call is only logged with the installation it is for (issue 14 records the
+    installation and its system token next)."""
 
+    def handle(invocation: Invocation, body: dict[str, object]) -> None:
+        logs.event(
+            log,
+            event,
+            installation_id=invocation.installation_id,
+            environment=invocation.environment_type,
+            retry_count=_retry_count(body),
+        )
 
-def _refresh(invocation: Invocation, body: dict[str, object]) -> None:
-    logs.event(
-        log,
-        "forge.scheduled_refresh",
-        installation_id=invocation.installation_id,
-        environment=invocation.environment_type,
-    )
+    return handle
 
 
 def _retry_count(body: dict[str, object]) -> object:
@@ -125,8 +122,16 @@ def forge_routes() -> list[Route]:
     paths = forge_endpoint_paths()
     return [
         Route(MANIFEST_PATH, manifest, methods=["GET"]),
-        Route(paths[INSTALLED_ENDPOINT], forge_endpoint("installed", _installed), methods=["POST"]),
-        Route(paths[REFRESH_ENDPOINT], forge_endpoint("refresh", _refresh), methods=["POST"]),
+        Route(
+            paths[INSTALLED_ENDPOINT],
+            forge_endpoint("installed", _log_only("forge.installed")),
+            methods=["POST"],
+        ),
+        Route(
+            paths[REFRESH_ENDPOINT],
+            forge_endpoint("refresh", _log_only("forge.scheduled_refresh")),
+            methods=["POST"],
+        ),
     ]
 
 
