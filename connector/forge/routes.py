@@ -3,8 +3,9 @@
 `GET /forge/manifest.yml` serves the manifest rendered for this deployment
 (`descriptor.manifest`). The endpoints are mounted at the paths the manifest declares; each
 verifies the Forge Invocation Token from the headers before the body is read (capped like a
-lifecycle callback), and answers at once: Forge gives events and triggers 5 s and counts
-anything outside 2xx as a failure (developer.atlassian.com/platform/forge/remote/essentials/).
+lifecycle callback), and answers 200 with a JSON body at once: Forge gives events and triggers
+5 s, counts anything outside 2xx as a failure and names JSON as the response type
+(developer.atlassian.com/platform/forge/remote/essentials/).
 
 For now they record nothing: they log the installation the call is for. Storing installations
 and the app system token (`x-forge-oauth-system`) is issue 14's next step. That token, like the
@@ -90,7 +91,8 @@ def forge_endpoint(name: str, handle: Handler) -> Callable[[Request], Awaitable[
         except BodyError as exc:
             return JSONResponse({"error": exc.message}, status_code=exc.status)
         handle(invocation, body)
-        return Response(status_code=204)
+        # The remote contract names JSON as the response type of every call.
+        return JSONResponse({"status": "received"})
 
     endpoint.__name__ = f"forge_{name}"
     return endpoint

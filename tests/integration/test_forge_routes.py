@@ -103,13 +103,14 @@ def test_forge_manifest_route_without_app_id_says_it_is_not_set(
 
 
 @pytest.mark.parametrize("path", [INSTALLED, REFRESH])
-def test_forge_endpoint_valid_token_answers_204_and_logs_installation(
+def test_forge_endpoint_valid_token_answers_200_and_logs_installation(
     client: TestClient, forge: FakeForge, path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = forge.token()
     with caplog.at_level(logging.DEBUG):
         response = _post(client, path, token)
-    assert response.status_code == 204, response.text
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "received"}
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert f"installation_id={INSTALLATION_ID}" in logged
     assert token not in logged
@@ -118,8 +119,8 @@ def test_forge_endpoint_valid_token_answers_204_and_logs_installation(
 
 def test_forge_endpoint_second_call_uses_cached_keys(client: TestClient, forge: FakeForge) -> None:
     before = forge.fetches
-    assert _post(client, INSTALLED, forge.token()).status_code == 204
-    assert _post(client, REFRESH, forge.token()).status_code == 204
+    assert _post(client, INSTALLED, forge.token()).status_code == 200
+    assert _post(client, REFRESH, forge.token()).status_code == 200
     assert forge.fetches - before == 1
 
 
