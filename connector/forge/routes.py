@@ -114,10 +114,11 @@ def _log_only(event: str) -> Handler:
     return handle
 
 
-def _retry_count(body: dict[str, object]) -> object:
+def _retry_count(body: dict[str, object]) -> int:
     # Forge retries a failed event up to 4 times and says so in `retryContext`.
     retry = body.get("retryContext")
-    return retry.get("retryCount", 0) if isinstance(retry, dict) else 0
+    count = retry.get("retryCount") if isinstance(retry, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
 
 
 def forge_routes() -> list[Route]:

@@ -107,12 +107,14 @@ def test_forge_endpoint_valid_token_answers_200_and_logs_installation(
     client: TestClient, forge: FakeForge, path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = forge.token()
+    retried = {"retryData": None, "retryCount": 2, "retryReason": "TIMEOUT_ERROR"}
     with caplog.at_level(logging.DEBUG):
-        response = _post(client, path, token)
+        response = _post(client, path, token, json=_event(retryContext=retried))
     assert response.status_code == 200, response.text
     assert response.json() == {"status": "received"}
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert f"installation_id={INSTALLATION_ID}" in logged
+    assert "retry_count=2" in logged
     assert token not in logged
     assert SYSTEM_TOKEN not in logged
 
