@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from connector.forge.invocation import InvocationError, read_header, verify_invocation_token
 from connector.forge.jwks import ForgeKeyStore
 from tests.fakes.forge import APP_ID, CLOUD_ID, INSTALLATION_ID, FakeForge
+from tests.loops import run_isolated
 
 
 class Clock:
@@ -38,13 +38,13 @@ def _store(forge: FakeForge, clock: Clock, **kwargs: Any) -> ForgeKeyStore:
 
 def _verify(store: ForgeKeyStore, token: str) -> str:
     header = read_header(token)
-    key = asyncio.run(store.public_key(header.kid, staging=header.staging))
+    key = run_isolated(store.public_key(header.kid, staging=header.staging))
     return verify_invocation_token(token, key, app_id=APP_ID).installation_id
 
 
 def _refusal(store: ForgeKeyStore, kid: str) -> InvocationError:
     with pytest.raises(InvocationError) as caught:
-        asyncio.run(store.public_key(kid))
+        run_isolated(store.public_key(kid))
     return caught.value
 
 
