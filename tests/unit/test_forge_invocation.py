@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import jwt as pyjwt
@@ -33,6 +34,13 @@ def _refused(token: str) -> str:
     return str(caught.value)
 
 
+@dataclass(frozen=True)
+class FromNow:
+    """A claim time this many seconds from when the test runs."""
+
+    seconds: int
+
+
 def test_forge_token_valid_gives_installation_and_api_base() -> None:
     invocation = _verify(FORGE.token())
     assert invocation.installation_id == INSTALLATION_ID
@@ -47,10 +55,10 @@ def test_forge_token_valid_gives_installation_and_api_base() -> None:
     [
         ({"aud": "ari:cloud:ecosystem::app/00000000-0000-4000-8000-000000000000"}, "audience"),
         ({"iss": "jira:some-site"}, "issuer"),
-        ({"iat": int(time.time()) - 300, "nbf": int(time.time()) - 300}, None),
-        ({"exp": int(time.time()) - 60}, "expired"),
-        ({"nbf": int(time.time()) + 120}, "not valid yet"),
-        ({"iat": int(time.time()) + 120}, "not valid yet"),
+        ({"iat": FromNow(-300), "nbf": FromNow(-300)}, None),
+        ({"exp": FromNow(-60)}, "expired"),
+        ({"nbf": FromNow(120)}, "not valid yet"),
+        ({"iat": FromNow(120)}, "not valid yet"),
         ({"jti": None}, "no jti claim"),
         ({"iat": None}, "no iat claim"),
         ({"nbf": None}, "no nbf claim"),
@@ -86,7 +94,14 @@ def test_forge_token_valid_gives_installation_and_api_base() -> None:
     ],
 )
 def test_forge_token_claims_checked(changes: dict[str, Any], reason: str | None) -> None:
-    token = FORGE.token(FORGE.claims(**changes))
+    # Times are taken when the test runs, not when it is collected: a long session would
+    # otherwise turn "in the future" into the past.
+    now = int(time.time())
+    resolved = {
+        name: now + value.seconds if isinstance(value, FromNow) else value
+        for name, value in changes.items()
+    }
+    token = FORGE.token(FORGE.claims(**resolved))
     if reason is None:
         assert _verify(token).installation_id == INSTALLATION_ID
     else:
