@@ -17,13 +17,13 @@ from connector import logs
 from connector.admin.api import api_routes, http_error
 from connector.admin.pages import page
 from connector.admin.static_files import static_routes
-from connector.forge.routes import forge_routes
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
 from connector.settings import Settings
 from connector.storage.db import migrate
 from descriptor.render import lifecycle_paths, page_paths, render_descriptor, webhook_paths
 from webhooks.events import JiraEventHandler, log_event_handler, webhook_endpoint
+from webhooks.forge import forge_routes
 from webhooks.lifecycle import lifecycle_endpoint
 
 log = logging.getLogger(__name__)

@@ -1,1 +1,1 @@
-"""Forge plumbing: Forge Invocation Tokens, their keys, and the Forge Remote routes."""
+"""Forge plumbing: Forge Invocation Tokens and their keys (the routes are webhooks.forge)."""

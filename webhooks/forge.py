@@ -1,5 +1,7 @@
 """The Forge routes: the manifest, and the Forge Remote endpoints Forge calls.
 
+Thin, as the Connect lifecycle callbacks beside them: verify (`connector.forge`), then act.
+
 `GET /forge/manifest.yml` serves the manifest rendered for this deployment
 (`descriptor.manifest`). The endpoints are mounted at the paths the manifest declares; each
 verifies the Forge Invocation Token from the headers before the body is read (capped like a
