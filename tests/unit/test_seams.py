@@ -27,6 +27,7 @@ PURE_PATHS = [
     "connector/mail",
     "connector/routing",
     "connector/connect/jwt.py",
+    "connector/forge/invocation.py",
     "connector/jira/adf*.py",
     "connector/net/addresses.py",
     "connector/resources",
