@@ -26,6 +26,7 @@ from connector.jsm import ServiceDeskSteps
 from connector.mail.inbound import InboundEmail, MailAttachment, UnparseableEmail
 from connector.mail_fields import FieldMap, custom_field_values, with_author_line
 from connector.mail_source import MailSource, SourcePolicy
+from connector.outcomes import Outcome
 from connector.reading import MessageReader, reader_for
 from connector.routes import Route, is_own_address, resolve_route
 from connector.routing.filters import automatic_mail_reason, rate_reason, sender_reason
@@ -56,15 +57,17 @@ NO_FIELDS = FieldMap()
 
 
 @dataclass(frozen=True)
-class Outcome:
-    outcome: str  # a final outcome, or "pending" when postponed
+class Processed:
+    """What one attempt came to, for the poll: its counts, post-action and acknowledgement."""
+
+    outcome: Outcome  # a final outcome, or `pending` when postponed
     reason: str
     issue_key: str | None = None
     retry_at: datetime | None = None
 
     @property
     def final(self) -> bool:
-        return self.outcome != "pending"
+        return self.outcome.final
 
 
 @dataclass
@@ -119,13 +122,13 @@ class Pipeline:
         self._clock = clock
         self._reader = reader or reader_for(ReadingLimits())
 
-    def process(self, source: MailSource, entry: LogEntry, raw: bytes) -> Outcome:
+    def process(self, source: MailSource, entry: LogEntry, raw: bytes) -> Processed:
         settled_at = _index_settles_at(entry)
         if settled_at is not None and settled_at > self._clock():
             reason = "an earlier attempt was interrupted; waiting for Jira's search index"
             self._log.postpone(entry.id, reason, settled_at, entry.trail)
             logs.event(log, "mail.settling", entry_id=entry.id, until=settled_at.isoformat())
-            return Outcome("pending", reason, retry_at=settled_at)
+            return Processed(Outcome.PENDING, reason, retry_at=settled_at)
         trail = _Trail()
         attempt = self._log.start_attempt(entry.id)
         trail.add(f"attempt {attempt}")
@@ -134,7 +137,7 @@ class Pipeline:
                 raw, loop_header_value=self._loop_value, tenant=source.tenant_id
             )
         except UnparseableEmail as exc:
-            return self._finish(entry, "failed", f"not an email: {exc.reason}", trail)
+            return self._finish(entry, Outcome.FAILED, f"not an email: {exc.reason}", trail)
         except ReaderUnavailable as exc:
             return self._retry_later(entry, str(exc), attempt, trail)
         except OverBudget as exc:
@@ -172,11 +175,12 @@ class Pipeline:
         except Exception as exc:
             # Anything unexpected is quarantined with its traceback, never retried blindly.
             log.exception("pipeline.quarantined entry_id=%s", entry.id)
-            return self._finish(entry, "failed", f"internal error: {type(exc).__name__}", trail)
+            reason = f"internal error: {type(exc).__name__}"
+            return self._finish(entry, Outcome.FAILED, reason, trail)
 
     # -- decisions -----------------------------------------------------------------------
 
-    def _route(self, msg: _Message) -> Outcome:
+    def _route(self, msg: _Message) -> Processed:
         source, entry, understanding, digest, attempt, trail = msg.parts()
         email = understanding.email
         policy = source.spec.policy
@@ -191,13 +195,17 @@ class Pipeline:
             recent = self._log.count_from_sender(source.tenant_id, email.sender.address, since)
             reason = rate_reason(recent, limit_per_hour=policy.rate_limit_per_hour)
         if reason is not None:
-            return self._finish(entry, "ignored", reason, trail)
+            return self._finish(entry, Outcome.IGNORED, reason, trail)
 
         known = self._threads.lookup(source.tenant_id, [digest, *thread_digests(email)])
         if digest in known and attempt == 1:
             key = known[digest]
             return self._finish(
-                entry, "duplicate", f"this Message-ID already made {key}", trail, issue_key=key
+                entry,
+                Outcome.DUPLICATE,
+                f"this Message-ID already made {key}",
+                trail,
+                issue_key=key,
             )
         projects = msg.route.subject_projects
         match = match_thread(email, projects=projects, known=known)
@@ -209,14 +217,14 @@ class Pipeline:
             trail.add(why_not)
             if source.spec.unmatched == "ignore":
                 return self._finish(
-                    entry, "ignored", f"{why_not}; unmatched mail is ignored", trail
+                    entry, Outcome.IGNORED, f"{why_not}; unmatched mail is ignored", trail
                 )
         elif source.spec.unmatched == "ignore":
             return self._finish(
-                entry, "ignored", "no issue matched; unmatched mail is ignored", trail
+                entry, Outcome.IGNORED, "no issue matched; unmatched mail is ignored", trail
             )
         if msg.route.ignored:  # a reply to a known thread was commented above, rules or not
-            return self._finish(entry, "ignored", msg.route.reason, trail)
+            return self._finish(entry, Outcome.IGNORED, msg.route.reason, trail)
         return self._create(msg)
 
     def _why_not_comment(self, match: ThreadMatch, policy: SourcePolicy) -> str | None:
@@ -229,7 +237,7 @@ class Pipeline:
 
     # -- delivery ------------------------------------------------------------------------
 
-    def _create(self, msg: _Message) -> Outcome:
+    def _create(self, msg: _Message) -> Processed:
         source, entry, understanding, digest, attempt, trail = msg.parts()
         email = understanding.email
         policy = msg.route.policy
@@ -267,9 +275,9 @@ class Pipeline:
             jsm.add_participants(key, email, msg.is_ours, trail.add)
         self._attach(key, email, understanding, policy, healing=existing is not None, trail=trail)
         self._record_people(source, key, email, person)
-        return self._finish(entry, "created", f"created {key}", trail, issue_key=key)
+        return self._finish(entry, Outcome.CREATED, f"created {key}", trail, issue_key=key)
 
-    def _comment(self, msg: _Message, match: ThreadMatch) -> Outcome:
+    def _comment(self, msg: _Message, match: ThreadMatch) -> Processed:
         source, entry, understanding, digest, attempt, trail = msg.parts()
         email = understanding.email
         key = match.issue_key
@@ -297,7 +305,7 @@ class Pipeline:
         )
         self._record_people(source, key, email, person)
         return self._finish(
-            entry, "commented", f"commented on {key} ({match.via})", trail, issue_key=key
+            entry, Outcome.COMMENTED, f"commented on {key} ({match.via})", trail, issue_key=key
         )
 
     def _attach(
@@ -356,10 +364,12 @@ class Pipeline:
 
     # -- endings -------------------------------------------------------------------------
 
-    def _failed_call(self, entry: LogEntry, exc: JiraError, attempt: int, trail: _Trail) -> Outcome:
+    def _failed_call(
+        self, entry: LogEntry, exc: JiraError, attempt: int, trail: _Trail
+    ) -> Processed:
         reason = f"Jira: {exc}"
         if not exc.retryable:
-            return self._finish(entry, "failed", reason, trail)
+            return self._finish(entry, Outcome.FAILED, reason, trail)
         return self._retry_later(
             entry, reason, attempt, trail, retry_after=exc.retry_after or 0, status=exc.status
         )
@@ -373,10 +383,10 @@ class Pipeline:
         *,
         retry_after: float = 0,
         status: int | None = None,
-    ) -> Outcome:
+    ) -> Processed:
         if attempt >= MAX_ATTEMPTS:
             return self._finish(
-                entry, "failed", f"{reason} (gave up after {attempt} attempts)", trail
+                entry, Outcome.FAILED, f"{reason} (gave up after {attempt} attempts)", trail
             )
         minutes = BACKOFF_MINUTES[min(attempt, len(BACKOFF_MINUTES)) - 1]
         wait = max(timedelta(minutes=minutes), timedelta(seconds=retry_after))
@@ -384,17 +394,17 @@ class Pipeline:
         trail.add(f"{reason}; retry at {retry_at.isoformat(timespec='seconds')}")
         self._log.postpone(entry.id, reason, retry_at, trail.steps)
         logs.event(log, "mail.postponed", entry_id=entry.id, attempt=attempt, status=status)
-        return Outcome("pending", reason, retry_at=retry_at)
+        return Processed(Outcome.PENDING, reason, retry_at=retry_at)
 
     def _finish(
         self,
         entry: LogEntry,
-        outcome: str,
+        outcome: Outcome,
         reason: str,
         trail: _Trail,
         *,
         issue_key: str | None = None,
-    ) -> Outcome:
+    ) -> Processed:
         if trail.unreadable:
             if issue_key is not None:
                 reason = f"{reason}; it {trail.unreadable}: the original is attached"
@@ -409,7 +419,7 @@ class Pipeline:
             outcome=outcome,
             issue_key=issue_key or "-",
         )
-        return Outcome(outcome, reason, issue_key)
+        return Processed(outcome, reason, issue_key)
 
 
 def _index_settles_at(entry: LogEntry) -> datetime | None:

@@ -31,7 +31,8 @@ from connector.mail_source import MailSource
 from connector.oauth_store import token_provider
 from connector.outbound.acknowledge import acknowledge_created
 from connector.outbound.compose import loop_header_value
-from connector.pipeline import Outcome, Pipeline
+from connector.outcomes import Outcome
+from connector.pipeline import Pipeline, Processed
 from connector.routing.match import clean_subject
 from connector.runtime import Runtime
 from connector.sources import open_source
@@ -68,7 +69,7 @@ class _Work:
     entry: LogEntry
     raw: bytes | None
     post_action: bool | None = None  # decided without the pipeline: run mark_done(success)
-    future: Future[Outcome] | None = None
+    future: Future[Processed] | None = None
 
 
 def _order_keys(raw: bytes) -> tuple[set[str], set[str]]:
@@ -265,18 +266,19 @@ class _Poll:
         entry = email_log.begin(source.tenant_id, source.id, ref.key, size=ref.size)
         if entry.final:
             # Recorded before a crash that came before the post-action: finish the job.
-            return _Work(ref, entry, None, post_action=entry.outcome != "failed")
+            return _Work(ref, entry, None, post_action=entry.outcome is not Outcome.FAILED)
         if entry.next_attempt_at is not None:
             return _Work(ref, entry, None)  # postponed: the retry comes from the log
         try:
             return _Work(ref, entry, mailbox.fetch(ref))
         except MessageTooLarge as exc:
-            email_log.finish(entry.id, "failed", f"too large: {exc}")
-            self._counts["failed"] += 1
+            email_log.finish(entry.id, Outcome.FAILED, f"too large: {exc}")
+            self._counts[Outcome.FAILED] += 1
             return _Work(ref, entry, None, post_action=False)
         except MessageVanished:
-            email_log.finish(entry.id, "failed", "removed from the mailbox before it was read")
-            self._counts["failed"] += 1
+            reason = "removed from the mailbox before it was read"
+            email_log.finish(entry.id, Outcome.FAILED, reason)
+            self._counts[Outcome.FAILED] += 1
             return _Work(ref, entry, None)
 
     def _process_batch(self, work: list[_Work]) -> dict[str, bool]:
@@ -290,7 +292,7 @@ class _Poll:
         todo = [w for w in work if w.raw is not None]
         if not todo:
             return post_actions
-        latest: dict[str, Future[Outcome]] = {}
+        latest: dict[str, Future[Processed]] = {}
         with ThreadPoolExecutor(PARALLEL_MESSAGES, thread_name_prefix="message") as pool:
             for item in todo:
                 after, provides = _order_keys(item.raw or b"")
@@ -304,10 +306,10 @@ class _Poll:
             outcome = item.future.result()
             self._count(outcome)
             if outcome.final:
-                post_actions[item.ref.key] = outcome.outcome != "failed"
+                post_actions[item.ref.key] = outcome.outcome is not Outcome.FAILED
         return post_actions
 
-    def _process_after(self, waits: list[Future[Outcome]], item: _Work) -> Outcome:
+    def _process_after(self, waits: list[Future[Processed]], item: _Work) -> Processed:
         for earlier in waits:
             earlier.exception()  # wait; its own failure is recorded in its own log row
         return self._pipeline.process(self._source, item.entry, item.raw or b"")
@@ -323,9 +325,9 @@ class _Poll:
                 with contextlib.suppress(MessageVanished):
                     mailbox.mark_done(ref, success)
 
-    def _count(self, outcome: Outcome) -> None:
+    def _count(self, outcome: Processed) -> None:
         self._counts[outcome.outcome] += 1
-        if outcome.outcome == "created" and outcome.issue_key:
+        if outcome.outcome is Outcome.CREATED and outcome.issue_key:
             # Only new issues are acknowledged (when the tenant turned it on): auto-replies,
             # bounces and ignored senders end `ignored` and never get one.
             acknowledge_created(self._runtime, self._tenant, outcome.issue_key)

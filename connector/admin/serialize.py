@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connector.mail_source import MailSource, SourceSpec
+from connector.outcomes import Outcome
 from connector.sources.tls import connection_warnings
 from connector.storage.email_log import LogEntry
 
@@ -124,5 +125,5 @@ def entry_detail_json(
         "headers": [{"name": name, "value": value} for name, value in entry.headers],
         "trail": list(entry.trail),
         "raw_kept": raw_kept,
-        "retryable": entry.outcome == "failed" and raw_kept,
+        "retryable": entry.outcome is Outcome.FAILED and raw_kept,
     }

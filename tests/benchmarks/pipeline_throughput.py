@@ -57,6 +57,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 
 from connector.app import create_app
+from connector.outcomes import Outcome
 from connector.polling import BATCH_SIZE, PARALLEL_MESSAGES, poll_source
 from connector.runtime import Runtime
 from connector.storage.db import make_engine, migrate
@@ -312,7 +313,7 @@ def explain(bench: Bench, result: RunResult) -> None:
         reasons: Counter[str] = Counter()
         for outcome in unfinished:
             entries = bench.runtime.email_log.search(
-                bench.tenant_id, source_id=result.source_id, outcome=outcome, limit=1000
+                bench.tenant_id, source_id=result.source_id, outcome=Outcome(outcome), limit=1000
             )
             reasons.update(entry.reason for entry in entries)
         result.problems += [f"{n} x {reason}" for reason, n in reasons.most_common(3)]

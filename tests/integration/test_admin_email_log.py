@@ -11,6 +11,7 @@ import pytest
 from connector.admin.email_log_api import messages_today
 from connector.outbound.config import NotificationSettings
 from connector.outbound.retention import purge_expired
+from connector.outcomes import Outcome
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
 from tests.fakes.jira import FakeJira
@@ -49,7 +50,7 @@ def _record(
     )
     if outcome != "pending":
         trail = ["parsed", f"outcome: {outcome}"]
-        log.finish(entry.id, outcome, reason, issue_key=issue_key, trail=trail)
+        log.finish(entry.id, Outcome(outcome), reason, issue_key=issue_key, trail=trail)
     return entry.id
 
 

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PURE_PATHS = [
     "connector/mail",
     "connector/routing",
+    "connector/outcomes.py",
     "connector/connect/jwt.py",
     "connector/jira/adf*.py",
     "connector/net/addresses.py",
