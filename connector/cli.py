@@ -141,6 +141,7 @@ def _source_routing(
     """The route check of `connector.preview` for a stored source; LookupError says why not."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from connector.pipeline.decide import Facts
     from connector.preview import routing_dict
     from connector.routing.match import thread_digests
     from connector.storage.db import make_engine
@@ -165,7 +166,7 @@ def _source_routing(
         engine.dispose()
     routing: dict[str, Any] = {
         "source": {"id": source.id, "name": source.spec.name},
-        **routing_dict(understanding, source.spec, known),
+        **routing_dict(understanding, source.spec, Facts(known=known)),
     }
     return routing
 

@@ -32,7 +32,8 @@ from connector.oauth_store import token_provider
 from connector.outbound.acknowledge import acknowledge_created
 from connector.outbound.compose import loop_header_value
 from connector.outcomes import Outcome
-from connector.pipeline import Pipeline, Processed
+from connector.pipeline.process import Pipeline
+from connector.pipeline.record import Processed
 from connector.routing.match import clean_subject
 from connector.runtime import Runtime
 from connector.sources import open_source
