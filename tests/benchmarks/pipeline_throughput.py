@@ -58,9 +58,10 @@ from cryptography.fernet import Fernet
 
 from connector.app import create_app
 from connector.outcomes import Outcome
-from connector.polling import BATCH_SIZE, PARALLEL_MESSAGES, poll_source
+from connector.polling import BATCH_SIZE, PARALLEL_MESSAGES
 from connector.runtime import Runtime
 from connector.storage.db import make_engine, migrate
+from connector.wiring import poll_source
 from tests.benchmarks.mailboxes import MailWriter, describe_sizes, running_dovecot
 from tests.benchmarks.remote_jira import JiraHost, remote_jira, tcp_listener
 from tests.conftest import make_settings

@@ -20,10 +20,10 @@ from connector.drafts import (
 )
 from connector.mail.inbound import MailAttachment
 from connector.pipeline import decide
-from connector.polling import jira_tracker, poll_source
 from connector.runtime import Runtime
 from connector.settings import Settings
 from connector.tenant import Tenant
+from connector.wiring import jira_tracker, poll_source
 
 
 class DyingTracker:

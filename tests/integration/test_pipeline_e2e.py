@@ -11,7 +11,7 @@ import pytest
 
 from connector.mail.limits import ORIGINAL_FILENAME
 from connector.mail_source import SourcePolicy
-from connector.polling import poll_source
+from connector.wiring import poll_source
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.integration.mailbox_support import enabled_source, mail

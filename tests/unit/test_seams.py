@@ -9,6 +9,9 @@ SQL belongs to `storage/` (issue 13): a module outside it that imports SQLAlchem
 Alembic fails, except the modules listed in `SQL_OUTSIDE_STORAGE`, which predate the rule. That
 list may only shrink: a listed module that no longer imports SQL fails the test until it is
 taken off the list.
+
+Polling orchestrates (issue 13): it imports neither `connector.jira` nor `connector.outbound`
+itself; `connector.wiring` hands it what it needs of them.
 """
 
 from __future__ import annotations
@@ -183,6 +186,14 @@ def test_pure_modules_exist() -> None:
 @pytest.mark.parametrize("module", _pure_modules())
 def test_pure_module_reaches_no_io(graph: ImportGraph, module: str) -> None:
     assert graph.io_reached(module) == []
+
+
+def test_polling_imports_neither_jira_nor_outbound(graph: ImportGraph) -> None:
+    """Polling orchestrates; `connector.wiring` hands it the Jira and outbound sides."""
+    direct = graph.ours["connector.polling"]
+    assert "connector.pipeline.process" in direct  # the graph does see polling's imports
+    reached = {name for name in direct if _matches(name, ["connector.jira", "connector.outbound"])}
+    assert reached == set()
 
 
 def test_sql_outside_storage_only_in_listed_modules(graph: ImportGraph) -> None:
