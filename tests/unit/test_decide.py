@@ -29,6 +29,7 @@ from connector.routes import resolve_route
 from connector.routing.addresses import AddressRule
 from connector.routing.match import message_id_digest
 from connector.understanding import Understanding, understand
+from tests.unit.source_specs import source_spec
 
 REPLIED_TO = "<first@customer.example>"
 KNOWN = {message_id_digest(REPLIED_TO): "SUP-7"}
@@ -54,28 +55,14 @@ def _mail(*headers: str, loop_value: str | None = None) -> Understanding:
     return understand(raw, loop_header_value=loop_value)
 
 
-def _spec(**changes: Any) -> SourceSpec:
-    values: dict[str, Any] = {
-        "name": "Helpdesk",
-        "protocol": "imap",
-        "host": "imap.example.com",
-        "port": 993,
-        "username": "helpdesk@example.com",
-        "project_key": "SUP",
-        "issue_type": "Task",
-    }
-    values.update(changes)
-    return SourceSpec(**values)
-
-
 def _case(understanding: Understanding, spec: SourceSpec | None = None, attempt: int = 1) -> Case:
-    spec = spec or _spec()
+    spec = spec or source_spec()
     route = resolve_route(spec, understanding.email.headers)
     return Case(understanding, route, spec, attempt)
 
 
 def _policy(**settings: Any) -> SourceSpec:
-    return _spec(policy=SourcePolicy(**settings))
+    return source_spec(policy=SourcePolicy(**settings))
 
 
 def test_decide_new_mail_creates_in_the_source_project() -> None:
@@ -86,7 +73,7 @@ def test_decide_new_mail_creates_in_the_source_project() -> None:
 
 def test_decide_address_rule_creates_in_the_rule_project_as_its_type() -> None:
     rule = AddressRule("billing@example.com", "BIL", "Bug")
-    spec = _spec(address_rules=(rule,))
+    spec = source_spec(address_rules=(rule,))
     decision = decide(_case(_mail("To: billing@example.com"), spec), Facts(issues={}))
     assert decision == Create("BIL", "Bug")
 
@@ -173,7 +160,7 @@ def test_decide_subject_key_threads_only_in_the_subject_projects() -> None:
     mail = _mail("Subject: Re: [SUP-12] Printer", "To: billing@example.com")
     assert isinstance(decide(_case(mail), Facts()), Thread)
     rule = AddressRule("billing@example.com", "BIL")
-    routed = decide(_case(mail, _spec(address_rules=(rule,))), Facts())
+    routed = decide(_case(mail, source_spec(address_rules=(rule,))), Facts())
     assert routed == Create("BIL", "Task")  # the rule's project only: SUP keys do not thread
 
 
@@ -191,7 +178,7 @@ def test_decide_gone_issue_falls_through_to_create_with_the_reason() -> None:
 
 
 def test_decide_issue_type_without_comments_with_unmatched_ignored_drops() -> None:
-    spec = _spec(unmatched="ignore", policy=SourcePolicy(comment_issue_types=("Bug",)))
+    spec = source_spec(unmatched="ignore", policy=SourcePolicy(comment_issue_types=("Bug",)))
     case = _case(_mail(f"In-Reply-To: {REPLIED_TO}"), spec)
     decision = decide(case, Facts(known=KNOWN, issues={"SUP-7": TASK}))
     why = "SUP-7 is a Task, which does not take mail comments"
@@ -202,13 +189,13 @@ def test_decide_issue_type_without_comments_with_unmatched_ignored_drops() -> No
 
 
 def test_decide_unmatched_mail_ignored_by_the_source() -> None:
-    decision = decide(_case(_mail(), _spec(unmatched="ignore")), Facts(issues={}))
+    decision = decide(_case(_mail(), source_spec(unmatched="ignore")), Facts(issues={}))
     assert decision == Drop("no issue matched; unmatched mail is ignored")
 
 
 def test_decide_unrouted_mail_ignored_but_replies_still_thread() -> None:
     rule = AddressRule("billing@example.com", "BIL")
-    spec = _spec(address_rules=(rule,), unrouted="ignore")
+    spec = source_spec(address_rules=(rule,), unrouted="ignore")
     dropped = decide(_case(_mail(), spec), Facts(issues={}))
     assert dropped == Drop("no address rule matched; unrouted mail is ignored")
     reply = _case(_mail(f"In-Reply-To: {REPLIED_TO}"), spec)

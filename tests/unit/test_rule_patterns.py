@@ -30,7 +30,7 @@ from connector.routing.addresses import (
     rules_from_json,
 )
 from connector.routing.rule_patterns import RulePattern
-from tests.unit.test_addresses import _spec
+from tests.unit.source_specs import source_spec as _spec
 
 BACKTRACKING_TRAPS = [r"(?:a|a)*@x", r"(a|aa)*@x", r"(?:\w|\w)*\w@x", r"((a+))+@x"]
 
