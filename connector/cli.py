@@ -15,7 +15,7 @@ from connector import logs
 from connector.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
-    from connector.understanding import Understanding
+    from connector.pipeline.understanding import Understanding
 
 
 def load_settings() -> Settings:
@@ -87,8 +87,8 @@ def cmd_preview(
 
     from connector.budget import OverBudget
     from connector.mail.inbound import UnparseableEmail
+    from connector.pipeline.reading import reader_for
     from connector.preview import format_preview, format_routing, preview_dict
-    from connector.reading import reader_for
     from connector.settings import ReadingLimits
 
     try:

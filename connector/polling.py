@@ -31,6 +31,7 @@ from connector.oauth_store import token_provider
 from connector.outcomes import Outcome
 from connector.pipeline.process import Pipeline
 from connector.pipeline.record import Processed
+from connector.pipeline.understanding import HEADER_BLOCK_BYTES
 from connector.routing.match import clean_subject
 from connector.runtime import Runtime
 from connector.sources import open_source
@@ -45,7 +46,6 @@ from connector.sources.errors import (
 from connector.storage.email_log import LogEntry
 from connector.storage.models import utc_now
 from connector.tenant import Tenant
-from connector.understanding import HEADER_BLOCK_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from connector.pipeline.decide import (
     classification_step,
     decide,
 )
-from connector.routes import resolve_route
+from connector.pipeline.routes import resolve_route
+from connector.pipeline.understanding import Rendering, Understanding
 from connector.routing.addresses import recipients
 from connector.routing.match import match_thread
-from connector.understanding import Rendering, Understanding
 
 
 def _address(address: Address | None) -> dict[str, str] | None:

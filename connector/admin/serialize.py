@@ -108,7 +108,7 @@ def entry_json(entry: LogEntry, *, source_name: str | None, display_url: str) ->
         "attempts": entry.attempts,
         "received_at": iso(entry.received_at),
         "updated_at": iso(entry.updated_at),
-        # Which header and address rule decided (connector.routes.Route.to_json), or null.
+        # Which header and address rule decided (connector.pipeline.routes.Route.to_json), or null.
         "route": dict(entry.route) if entry.route else None,
     }
 

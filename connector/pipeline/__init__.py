@@ -5,11 +5,11 @@ How a message goes (polling hands each one to `process.Pipeline.process`):
 1. **Record.** Polling writes the message's email-log row (`EmailLog.begin`) before anything
    else. That row is the exactly-once ledger: every message fetched has one, and it reaches a
    final outcome (`connector.outcomes.Outcome`) once.
-2. **Read.** `connector.reading` parses it in a worker process within a time and memory
-   budget into an `Understanding` (`connector.understanding`: the email, its classification,
-   the description for a new issue and the reply for a comment). Mail over the budget goes
-   on with its headers and the original attached.
-3. **Route.** `connector.routes` picks the project, issue type and issue defaults from the
+2. **Read.** `reading.py` parses it in a worker process within a time and memory budget
+   into an `Understanding` (`understanding.py`: the email, its classification, the
+   description for a new issue and the reply for a comment). Mail over the budget goes on
+   with its headers and the original attached.
+3. **Route.** `routes.py` picks the project, issue type and issue defaults from the
    recipient addresses and the source's address rules.
 4. **Gather.** `gather.py` looks up the facts: the tenant's threads the message names, whether
    its Message-ID already made an issue, how much of the sender's mail reached Jira lately.

@@ -33,9 +33,9 @@ from typing import Protocol
 
 from connector.drafts import IssueInfo
 from connector.mail.classify import Classification
+from connector.pipeline.understanding import Understanding
 from connector.routing.filters import automatic_mail_reason, rate_reason, sender_reason
 from connector.routing.match import match_thread
-from connector.understanding import Understanding
 
 # Jira indexes entity properties for JQL a little after the write. An attempt cut short (a
 # crash, a kill) may have created the issue without our knowing; the next attempt finds it by
@@ -63,7 +63,7 @@ class SourceRules(Protocol):
 
 
 class Destination(Protocol):
-    """What `decide()` reads of the message's route (`connector.routes.Route`)."""
+    """What `decide()` reads of the message's route (`connector.pipeline.routes.Route`)."""
 
     @property
     def project_key(self) -> str: ...

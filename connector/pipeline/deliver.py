@@ -18,10 +18,10 @@ from connector.outcomes import Outcome
 from connector.pipeline.decide import Create, Thread
 from connector.pipeline.message import Message, Trail
 from connector.pipeline.record import Processed, Recorder
-from connector.routes import is_own_address
+from connector.pipeline.routes import is_own_address
+from connector.pipeline.understanding import FULL_TEXT_FILENAME, Understanding
 from connector.routing.match import clean_subject
 from connector.storage.threads import Participant, ParticipantRepository, ThreadRepository
-from connector.understanding import FULL_TEXT_FILENAME, Understanding
 
 
 class Delivery:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from connector.mail_source import MailSource
-from connector.routes import Route, is_own_address
+from connector.pipeline.routes import Route, is_own_address
+from connector.pipeline.understanding import Understanding
 from connector.storage.email_log import LogEntry
-from connector.understanding import Understanding
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """`Pipeline.process`: one attempt at one message, from its bytes to its email-log ending.
 
-The steps, each in its own module: read the message within its budget (`connector.reading`),
-route it by its recipients (`connector.routes`), gather the facts (`gather`), decide
+The steps, each in its own module of this package: read the message within its budget
+(`reading`), route it by its recipients (`routes`), gather the facts (`gather`), decide
 (`decide`, pure), carry the decision out in Jira (`deliver`) and record the ending (`record`).
 """
 
@@ -33,9 +33,9 @@ from connector.pipeline.decide import (
 from connector.pipeline.deliver import Delivery
 from connector.pipeline.gather import decide_asking, gather_facts
 from connector.pipeline.message import Message, Trail
+from connector.pipeline.reading import MessageReader, reader_for
 from connector.pipeline.record import Processed, Recorder
-from connector.reading import MessageReader, reader_for
-from connector.routes import resolve_route
+from connector.pipeline.routes import resolve_route
 from connector.routing.match import message_id_digest, raw_digest
 from connector.settings import ReadingLimits
 from connector.storage.email_log import EmailLog, LogEntry

@@ -52,7 +52,7 @@ class LogEntry:
     headers: tuple[tuple[str, str], ...] = field(repr=False)
     received_at: datetime
     updated_at: datetime
-    # Which header and address rule decided where the message went (connector.routes); None
+    # Which header and address rule decided where the message went (connector.pipeline.routes); None
     # before it was routed.
     route: Mapping[str, Any] | None = None
 

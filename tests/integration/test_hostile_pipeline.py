@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 
-from connector.reading import ORIGINAL_FILENAME
+from connector.pipeline.reading import ORIGINAL_FILENAME
 from connector.wiring import poll_source
 from tests import hostile
 from tests.fakes.jira import FakeJira

@@ -12,7 +12,7 @@ import pytest
 
 from connector.mail.message import parse_email
 from connector.mail_source import SourceSpec
-from connector.routes import Route, resolve_route
+from connector.pipeline.routes import Route, resolve_route
 from connector.routing.addresses import (
     RECIPIENT_HEADERS,
     AddressRule,

@@ -25,10 +25,10 @@ from connector.pipeline.decide import (
     settling,
 )
 from connector.pipeline.gather import decide_asking
-from connector.routes import resolve_route
+from connector.pipeline.routes import resolve_route
+from connector.pipeline.understanding import Understanding, understand
 from connector.routing.addresses import AddressRule
 from connector.routing.match import message_id_digest
-from connector.understanding import Understanding, understand
 from tests.unit.source_specs import source_spec
 
 REPLIED_TO = "<first@customer.example>"

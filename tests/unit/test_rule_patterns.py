@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from connector.routes import resolve_route
+from connector.pipeline.routes import resolve_route
 from connector.routing.addresses import (
     MAX_ADDRESS_CHARS,
     MAX_PATTERN_CHARS,
