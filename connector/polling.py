@@ -137,7 +137,7 @@ class _Poll:
         self._source = source
         self._tenant = tenant
         self._inbound = inbound
-        self._counts: Counter[str] = Counter()
+        self._counts: Counter[Outcome] = Counter()
         self._pipeline = inbound.pipeline(source, tenant)
 
     def run(self, limit: int) -> PollResult:
@@ -150,7 +150,7 @@ class _Poll:
             return self._failed(f"login refused: {exc.server_message or exc}")
         except SourceError as exc:
             return self._failed(str(exc))
-        counts = dict(self._counts)
+        counts = self._plain_counts()
         message = _summary(counts)
         self._runtime.sources.record_poll(
             source.id,
@@ -285,6 +285,10 @@ class _Poll:
             # bounces and ignored senders end `ignored` and never get one.
             self._inbound.issue_created(self._tenant, outcome.issue_key)
 
+    def _plain_counts(self) -> dict[str, int]:
+        """The counts by outcome word, as plain strings: printed, they read as before."""
+        return {outcome.value: number for outcome, number in self._counts.items()}
+
     def _failed(self, message: str) -> PollResult:
         source = self._source
         failures = source.consecutive_failures + 1
@@ -295,7 +299,7 @@ class _Poll:
         logs.event(
             log, "source.poll_failed", logging.WARNING, source=source.label, failures=failures
         )
-        return PollResult(False, message, dict(self._counts))
+        return PollResult(False, message, self._plain_counts())
 
 
 def _next_poll(source: MailSource, now: datetime) -> datetime:

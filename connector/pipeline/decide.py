@@ -177,6 +177,8 @@ def classification_step(classification: Classification) -> str:
 
 
 def decide(case: Case, facts: Facts) -> Verdict | LookUp:
+    """The first rule that fits (see the module docstring) decides; `LookUp` asks for Jira's
+    word on the issue a reply matched, when `facts.issues` does not hold it yet."""
     email, rules, route = case.understanding.email, case.source.policy, case.route
     ignore_unmatched = case.source.unmatched == "ignore"
     reason = automatic_mail_reason(
