@@ -139,27 +139,26 @@ def _source_routing(
     settings: Settings, source_id: int, understanding: Understanding
 ) -> dict[str, Any]:
     """The route check of `connector.preview` for a stored source; LookupError says why not."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from connector.pipeline.decide import Facts
     from connector.preview import routing_dict
     from connector.routing.match import thread_digests
-    from connector.storage.db import make_engine
+    from connector.storage.db import DatabaseUnavailable, database_errors, make_engine
     from connector.storage.secrets import SecretBox
     from connector.storage.sources import SourceRepository
     from connector.storage.threads import ThreadRepository
 
     engine = make_engine(settings.database_url)
     try:
-        source = SourceRepository(engine, SecretBox(settings.encryption_keys)).find(source_id)
-        if source is None:
-            raise LookupError(f"no mail source with id {source_id} in the database")
-        known = ThreadRepository(engine).lookup(
-            source.tenant_id, thread_digests(understanding.email)
-        )
-    except SQLAlchemyError as exc:
+        with database_errors():
+            source = SourceRepository(engine, SecretBox(settings.encryption_keys)).find(source_id)
+            if source is None:
+                raise LookupError(f"no mail source with id {source_id} in the database")
+            known = ThreadRepository(engine).lookup(
+                source.tenant_id, thread_digests(understanding.email)
+            )
+    except DatabaseUnavailable as exc:
         raise LookupError(
-            f"cannot read mail sources from the database ({type(exc).__name__}); "
+            f"cannot read mail sources from the database ({exc}); "
             "is DATABASE_URL right, and has `connector migrate` run?"
         ) from exc
     finally:

@@ -32,6 +32,7 @@ from connector.outcomes import Outcome
 from connector.pipeline.process import Pipeline
 from connector.pipeline.record import Processed
 from connector.pipeline.understanding import HEADER_BLOCK_BYTES
+from connector.retry import poll_backoff
 from connector.routing.match import clean_subject
 from connector.runtime import Runtime
 from connector.sources import open_source
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 15 * 60
 BATCH_SIZE = 32  # messages held in memory at once, fetched before processing
 PARALLEL_MESSAGES = 4  # per poll; with the scheduler's 2 polls per tenant, 8 Jira calls at most
-MAX_BACKOFF = timedelta(minutes=60)
 
 _HEADERS = BytesHeaderParser()
 ORDER_VALUE_CHARS = 4096
@@ -292,9 +292,9 @@ class _Poll:
     def _failed(self, message: str) -> PollResult:
         source = self._source
         failures = source.consecutive_failures + 1
-        backoff = min(timedelta(minutes=source.spec.interval_minutes) * 2**failures, MAX_BACKOFF)
+        backoff = poll_backoff(timedelta(minutes=source.spec.interval_minutes))
         self._runtime.sources.record_poll(
-            source.id, ok=False, message=message, next_poll_at=utc_now() + backoff
+            source.id, ok=False, message=message, next_poll_at=utc_now() + backoff.delay(failures)
         )
         logs.event(
             log, "source.poll_failed", logging.WARNING, source=source.label, failures=failures

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
-from sqlalchemy.engine import Engine
-
 from connector.budget import Budget
 from connector.connect.install import InstallKeyStore
 from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserTokens
@@ -15,13 +12,16 @@ from connector.net.hosts import HostPolicy, Network, SystemNetwork
 from connector.outbound.rendering import TEMPLATE_BUDGET, TemplateRunner, template_runner
 from connector.pipeline.reading import MessageReader, reader_for
 from connector.settings import Settings
-from connector.storage.db import make_engine
+from connector.storage.db import Engine, database_answers, make_engine
 from connector.storage.email_log import EmailLog
+from connector.storage.outbound import OutboundRepository
+from connector.storage.outbox import Outbox
 from connector.storage.secrets import SecretBox
 from connector.storage.sources import SourceRepository
 from connector.storage.tenant_settings import TenantSettingsRepository
 from connector.storage.tenants import TenantRepository
 from connector.storage.threads import ParticipantRepository, ThreadRepository
+from connector.storage.webhook_events import WebhookEvents
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,11 @@ class Runtime:
     threads: ThreadRepository
     participants: ParticipantRepository
     tenant_settings: TenantSettingsRepository
+    # Outbound mail: each tenant's connection and notification settings, the mail queued and
+    # sent, and the Jira webhook events it is made from (connector.outbound).
+    outbound: OutboundRepository
+    outbox: Outbox
+    webhook_events: WebhookEvents
     # Jira users by address, per tenant, shared by every poll (connector.jira.people).
     people: PeopleCache
     # Access tokens of the sites' users, for comments written as the sender
@@ -76,6 +81,9 @@ class Runtime:
             threads=ThreadRepository(engine),
             participants=ParticipantRepository(engine),
             tenant_settings=TenantSettingsRepository(engine, secrets),
+            outbound=OutboundRepository(engine, secrets),
+            outbox=Outbox(engine, secrets),
+            webhook_events=WebhookEvents(engine),
             people=PeopleCache(),
             user_tokens=UserTokens(authorization_server_url),
             reader=reader_for(settings.reading),
@@ -84,9 +92,4 @@ class Runtime:
         )
 
     def database_answers(self) -> bool:
-        try:
-            with self.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception:  # any driver error means "not healthy"; the caller reports it
-            return False
-        return True
+        return database_answers(self.engine)

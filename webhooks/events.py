@@ -24,7 +24,6 @@ from connector.connect.http import authenticate_request
 from connector.http_body import WEBHOOK_MAX_BYTES, BodyError, read_json_object
 from connector.outbound.intake import receive
 from connector.runtime import Runtime
-from connector.storage.webhook_events import WebhookEvents
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ def webhook_endpoint(event: str) -> Callable[[Request], Any]:
         tenant = authenticated.tenant
         await run_in_threadpool(
             receive,
-            WebhookEvents(runtime.engine),
+            runtime.webhook_events,
             tenant.id,
             tenant.client_key,
             event,

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
-
-from sqlalchemy import DateTime, Integer, column, func, select, table
-from sqlalchemy.engine import Engine
-
 from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError, not_found
 from connector.admin.serialize import entry_detail_json, entry_json
@@ -15,28 +10,6 @@ from connector.outcomes import Outcome
 OUTCOMES = tuple(sorted(Outcome))
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-
-# A read-only view of the email log's columns this module counts by; the table is owned by
-# connector.storage (typed columns, so times are bound the way the table stores them).
-_log = table(
-    "email_log",
-    column("tenant_id", Integer),
-    column("source_id", Integer),
-    column("received_at", DateTime(timezone=True)),
-)
-
-
-def messages_today(engine: Engine, tenant_id: int, now: datetime | None = None) -> dict[int, int]:
-    """Email-log rows per source since 00:00 UTC today: every message fetched has one."""
-    start = datetime.combine((now or datetime.now(UTC)).astimezone(UTC).date(), time(), UTC)
-    statement = (
-        select(_log.c.source_id, func.count())
-        .where(_log.c.tenant_id == tenant_id, _log.c.received_at >= start)
-        .group_by(_log.c.source_id)
-    )
-    with engine.connect() as connection:
-        rows = connection.execute(statement).all()
-    return {int(row[0]): int(row[1]) for row in rows}
 
 
 def list_entries(call: ApiCall) -> Answer:

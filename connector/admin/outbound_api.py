@@ -17,7 +17,10 @@ from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError, not_found
 from connector.admin.host_checks import refuse_unusable_host
 from connector.admin.serialize import iso
-from connector.outbound.config import (
+from connector.outbound.probe import send_test
+from connector.outbound.templates import DEFAULTS
+from connector.outbound.transport import oauth_provider
+from connector.outbound_config import (
     ConnectionSpec,
     NotificationSettings,
     OutboundConfigError,
@@ -26,21 +29,18 @@ from connector.outbound.config import (
     oauth_smtp_problem,
     settings_from_json,
 )
-from connector.outbound.probe import send_test
-from connector.outbound.templates import DEFAULTS
-from connector.outbound.transport import oauth_provider
 from connector.storage.outbound import KEEP, OutboundRepository, StoredConnection
 from connector.storage.outbox import STATUSES as MESSAGE_STATUSES
-from connector.storage.outbox import OutboundMessage, Outbox
+from connector.storage.outbox import OutboundMessage
 from connector.storage.webhook_events import STATUSES as EVENT_STATUSES
-from connector.storage.webhook_events import WebhookEvent, WebhookEvents
+from connector.storage.webhook_events import WebhookEvent
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
 def _repository(call: ApiCall) -> OutboundRepository:
-    return OutboundRepository(call.runtime.engine, call.runtime.secrets)
+    return call.runtime.outbound
 
 
 def _invalid(exc: OutboundConfigError) -> ApiError:
@@ -204,7 +204,7 @@ def list_webhook_events(call: ApiCall) -> Answer:
     _only(call, {"status", "event", "before_id", "limit"})
     status = _choice(call, "status", EVENT_STATUSES)
     limit = _limit(call)
-    events = WebhookEvents(call.runtime.engine).search(
+    events = call.runtime.webhook_events.search(
         call.tenant.id,
         status=status,
         event=call.query.get("event") or None,
@@ -224,7 +224,7 @@ def list_messages(call: ApiCall) -> Answer:
     _only(call, {"status", "issue_key", "before_id", "limit"})
     status = _choice(call, "status", MESSAGE_STATUSES)
     limit = _limit(call)
-    messages = Outbox(call.runtime.engine, call.runtime.secrets).search(
+    messages = call.runtime.outbox.search(
         call.tenant.id,
         status=status,
         issue_key=call.query.get("issue_key") or None,
@@ -242,7 +242,7 @@ def list_messages(call: ApiCall) -> Answer:
 def retry_message(call: ApiCall) -> Answer:
     """POST /api/v1/outbound-messages/{message_id}/retry: send a failed mail again."""
     message_id = call.path_int("message_id")
-    outbox = Outbox(call.runtime.engine, call.runtime.secrets)
+    outbox = call.runtime.outbox
     found = outbox.get(call.tenant.id, message_id)
     if found is None:
         raise not_found("outbound message", message_id)

@@ -6,7 +6,6 @@ tenant's source answers exactly like one that does not exist (404).
 
 from __future__ import annotations
 
-from connector.admin.email_log_api import messages_today
 from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError, not_found
 from connector.admin.host_checks import refuse_unusable_host
@@ -36,7 +35,7 @@ def list_sources(call: ApiCall) -> Answer:
         name = sorted(unknown)[0]
         raise ApiError(400, f"{name}: is not a filter of mail sources", field=name)
     found = call.runtime.sources.search(call.tenant.id, call.query.get("q", ""))
-    today = messages_today(call.runtime.engine, call.tenant.id)
+    today = call.runtime.email_log.messages_today(call.tenant.id)
     return Answer({"sources": [source_json(s, messages_today=today.get(s.id, 0)) for s in found]})
 
 
@@ -65,7 +64,7 @@ def create_source(call: ApiCall) -> Answer:
 def get_source(call: ApiCall) -> Answer:
     """GET /api/v1/mail-sources/{source_id}"""
     source = find_source(call)
-    today = messages_today(call.runtime.engine, call.tenant.id)
+    today = call.runtime.email_log.messages_today(call.tenant.id)
     return Answer(source_json(source, messages_today=today.get(source.id, 0)))
 
 
@@ -82,7 +81,7 @@ def update_source(call: ApiCall) -> Answer:
     if updated is None:
         raise not_found("mail source", source_id)
     log_action(call, "source_updated", source_id=source_id, password_changed=bool(spec.password))
-    today = messages_today(call.runtime.engine, call.tenant.id)
+    today = call.runtime.email_log.messages_today(call.tenant.id)
     return Answer(source_json(updated, messages_today=today.get(source_id, 0)))
 
 

@@ -11,16 +11,14 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlmodel import Session, col, select
-
 from connector import logs
-from connector.outbound.config import is_address
 from connector.outbound.queue import MailRequest, issue_thread, queue_mail
+from connector.outbound_config import is_address
+from connector.outcomes import Outcome
 from connector.routing.match import clean_subject
 from connector.runtime import Runtime
-from connector.storage.models import EmailLogRow, utc_now
-from connector.storage.outbound import OutboundRepository
-from connector.storage.outbox import FAILED, Outbox
+from connector.storage.models import utc_now
+from connector.storage.outbox import FAILED
 from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
@@ -44,28 +42,18 @@ def acknowledge_created(runtime: Runtime, tenant: Tenant, issue_key: str) -> str
 
 
 def _acknowledge(runtime: Runtime, tenant: Tenant, issue_key: str) -> str:
-    repository = OutboundRepository(runtime.engine, runtime.secrets)
-    settings = repository.settings(tenant.id)
+    settings = runtime.outbound.settings(tenant.id)
     if not settings.acknowledgement:
         return "off"
-    stored = repository.connection(tenant.id)
+    stored = runtime.outbound.connection(tenant.id)
     if stored is None or not stored.spec.enabled:
         return "no connection"
-    with Session(runtime.engine) as session:
-        row = session.exec(
-            select(EmailLogRow)
-            .where(
-                EmailLogRow.tenant_id == tenant.id,
-                EmailLogRow.issue_key == issue_key,
-                EmailLogRow.outcome == "created",
-            )
-            .order_by(col(EmailLogRow.id))
-        ).first()
+    mail = runtime.email_log.issue_mail(tenant.id, issue_key)
+    row = next((entry for entry in mail if entry.outcome is Outcome.CREATED), None)
     if row is None or not is_address(row.sender):
         return "no sender"
-    outbox = Outbox(runtime.engine, runtime.secrets)
     since = utc_now() - timedelta(hours=1)
-    if outbox.count_recent(tenant.id, "acknowledgement", row.sender, since) >= (
+    if runtime.outbox.count_recent(tenant.id, "acknowledgement", row.sender, since) >= (
         settings.acknowledgement_per_hour
     ):
         return "rate limited"
@@ -82,8 +70,7 @@ def _acknowledge(runtime: Runtime, tenant: Tenant, issue_key: str) -> str:
             recipient_name=row.sender_name,
             context={"summary": _summary(row.subject)},
         ),
-        thread=issue_thread(runtime, outbox, tenant.id, issue_key),
-        outbox=outbox,
+        thread=issue_thread(runtime, tenant.id, issue_key),
     )
     if queued is None:
         return "already queued"

@@ -17,7 +17,6 @@ from markupsafe import Markup
 
 from connector.jira.adf_render import adf_to_html, adf_to_text
 from connector.jira.client import JiraError, JiraNotFound
-from connector.outbound.config import ConnectionSpec, NotificationSettings
 from connector.outbound.intake import COMMENT_CREATED
 from connector.outbound.queue import (
     IssueThread,
@@ -26,8 +25,9 @@ from connector.outbound.queue import (
     issue_thread,
     queue_mail,
 )
+from connector.outbound_config import ConnectionSpec, NotificationSettings
 from connector.runtime import Runtime
-from connector.storage.outbox import FAILED, Outbox
+from connector.storage.outbox import FAILED
 from connector.storage.threads import ParticipantRecord
 from connector.storage.webhook_events import HANDLED, IGNORED, WebhookEvent
 from connector.tenant import Tenant
@@ -56,7 +56,6 @@ class Context:
     spec: ConnectionSpec | None
     settings: NotificationSettings
     jira: JiraReader
-    outbox: Outbox
     message_property_key: str
 
 
@@ -145,7 +144,7 @@ def _queue_all(
     context: Mapping[str, Any],
 ) -> Decision:
     assert ctx.spec is not None
-    thread: IssueThread = issue_thread(ctx.runtime, ctx.outbox, ctx.tenant.id, issue_key)
+    thread: IssueThread = issue_thread(ctx.runtime, ctx.tenant.id, issue_key)
     templates = TenantTemplates(ctx.runtime, ctx.tenant.id, ctx.settings)
     queued, failures = 0, []
     for person in people:
@@ -165,7 +164,6 @@ def _queue_all(
             ctx.settings,
             request,
             thread=thread,
-            outbox=ctx.outbox,
             templates=templates,
         )
         if message is not None:

@@ -16,12 +16,11 @@ from connector.outbound.compose import (
     loop_header_value,
     new_message_id,
 )
-from connector.outbound.config import ConnectionSpec
 from connector.outbound.delivery import SendError, Step, Steps
 from connector.outbound.templates import Rendered
 from connector.outbound.transport import build_sender
+from connector.outbound_config import ConnectionSpec
 from connector.runtime import Runtime
-from connector.storage.outbound import OutboundRepository
 from connector.tenant import Tenant
 
 
@@ -76,7 +75,6 @@ def send_test(
     except SendError as exc:
         error = exc
     if record:
-        repository = OutboundRepository(runtime.engine, runtime.secrets)
         status = "test message sent" if error is None else f"{error.step}: {error}"
-        repository.record_status(tenant.id, ok=error is None, message=status)
+        runtime.outbound.record_status(tenant.id, ok=error is None, message=status)
     return TestReport(error is None, tuple(steps.taken), message_id)

@@ -15,10 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-
-from sqlmodel import Session, col, select
 
 from connector import logs
 from connector.outbound.compose import (
@@ -28,19 +25,18 @@ from connector.outbound.compose import (
     loop_header_value,
     new_message_id,
 )
-from connector.outbound.config import (
+from connector.outbound.rendering import TemplateFailure
+from connector.outbound.templates import Rendered
+from connector.outbound_config import (
     ConnectionSpec,
     NotificationSettings,
     TemplateFault,
     is_address,
 )
-from connector.outbound.rendering import TemplateFailure
-from connector.outbound.templates import Rendered
 from connector.routing.match import message_id_digest
 from connector.runtime import Runtime
-from connector.storage.models import EmailLogRow, as_utc, utc_now
-from connector.storage.outbound import OutboundRepository
-from connector.storage.outbox import NewMessage, OutboundMessage, Outbox
+from connector.storage.models import utc_now
+from connector.storage.outbox import NewMessage, OutboundMessage
 from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
@@ -55,21 +51,12 @@ class IssueThread:
     source_id: int | None
 
 
-def issue_thread(runtime: Runtime, outbox: Outbox, tenant_id: int, issue_key: str) -> IssueThread:
-    with Session(runtime.engine) as session:
-        rows = session.exec(
-            select(EmailLogRow.received_at, EmailLogRow.message_id, EmailLogRow.source_id)
-            .where(
-                EmailLogRow.tenant_id == tenant_id,
-                EmailLogRow.issue_key == issue_key,
-                col(EmailLogRow.outcome).in_(("created", "commented")),
-            )
-            .order_by(col(EmailLogRow.received_at))
-        ).all()
-    dated: list[tuple[datetime, str]] = [(as_utc(when), mid) for when, mid, _ in rows if mid]
-    dated += outbox.sent_message_ids(tenant_id, issue_key)
+def issue_thread(runtime: Runtime, tenant_id: int, issue_key: str) -> IssueThread:
+    received = runtime.email_log.issue_mail(tenant_id, issue_key)
+    dated = [(entry.received_at, entry.message_id) for entry in received if entry.message_id]
+    dated += runtime.outbox.sent_message_ids(tenant_id, issue_key)
     dated.sort(key=lambda item: item[0])
-    source_id = rows[0][2] if rows else None
+    source_id = received[0].source_id if received else None
     return IssueThread(tuple(mid for _, mid in dated), source_id)
 
 
@@ -109,8 +96,7 @@ class TenantTemplates:
             return runner.render(kind, context, self._overrides, tenant=self._tenant_id), ""
         except TemplateFailure as failure:
             fault = TemplateFault(failure.template, failure.reason, utc_now(), issue_key)
-            repository = OutboundRepository(self._runtime.engine, self._runtime.secrets)
-            repository.turn_off_templates(self._tenant_id, fault)
+            self._runtime.outbound.turn_off_templates(self._tenant_id, fault)
             self._overrides = {}
             logs.event(
                 log,
@@ -147,7 +133,6 @@ def queue_mail(
     request: MailRequest,
     *,
     thread: IssueThread,
-    outbox: Outbox,
     templates: TenantTemplates | None = None,
 ) -> OutboundMessage | None:
     """Queue the mail; None when the same mail (dedupe key) was queued before. `templates`:
@@ -181,7 +166,7 @@ def queue_mail(
         tenant.id, message_id_digest(message_id), request.issue_key, "outbound"
     )
     kind = "acknowledgement" if request.kind == "acknowledgement" else "notification"
-    return outbox.enqueue(
+    return runtime.outbox.enqueue(
         NewMessage(
             tenant_id=tenant.id,
             kind=kind,

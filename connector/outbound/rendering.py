@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from connector.budget import MIB, Budget, BudgetPool, OverBudget, shared_pool
-from connector.outbound.config import OutboundConfigError
 from connector.outbound.templates import (
     DEFAULTS,
     PARTS,
@@ -35,6 +34,7 @@ from connector.outbound.templates import (
     rendered,
     template_values,
 )
+from connector.outbound_config import OutboundConfigError
 
 TEMPLATE_BUDGET = Budget(seconds=2.0, memory_bytes=512 * MIB)
 TEMPLATE_WORKERS = 2

@@ -9,38 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
-
-from connector.outbound.config import DEFAULT_RETENTION_DAYS
-from connector.storage.models import EmailLogRow, TenantRow
-from connector.storage.outbound import OutboundRepository
-from connector.storage.outbox import Outbox
+from connector.outbound_config import DEFAULT_RETENTION_DAYS
+from connector.runtime import Runtime
 
 
-def purge_expired(
-    engine: Engine, repository: OutboundRepository, outbox: Outbox, now: datetime
-) -> int:
+def purge_expired(runtime: Runtime, now: datetime) -> int:
     """Purge every tenant's expired content; returns how many items were forgotten."""
-    custom = repository.retention_days()
-    with Session(engine) as session:
-        tenant_ids = [int(t) for t in session.exec(select(TenantRow.id)).all() if t is not None]
+    custom = runtime.outbound.retention_days()
     purged = 0
-    for tenant_id in tenant_ids:
+    for tenant_id in runtime.tenants.ids():
         cutoff = now - timedelta(days=custom.get(tenant_id, DEFAULT_RETENTION_DAYS))
-        purged += outbox.purge_content(tenant_id, cutoff)
-        with Session(engine) as session:
-            result = session.execute(
-                update(EmailLogRow)
-                .where(
-                    col(EmailLogRow.tenant_id) == tenant_id,
-                    col(EmailLogRow.raw_encrypted).is_not(None),
-                    col(EmailLogRow.outcome) != "pending",
-                    col(EmailLogRow.received_at) <= cutoff,
-                )
-                .values(raw_encrypted=None)
-            )
-            session.commit()
-            purged += int(result.rowcount)  # type: ignore[attr-defined]
+        purged += runtime.outbox.purge_content(tenant_id, cutoff)
+        purged += runtime.email_log.purge_content(tenant_id, cutoff)
     return purged

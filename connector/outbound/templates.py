@@ -23,8 +23,8 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from markupsafe import Markup
 
-from connector.outbound.config import OutboundConfigError
 from connector.outbound.template_limits import BoundedSandbox, TemplateLimitError, render_bounded
+from connector.outbound_config import OutboundConfigError
 
 # kind -> part -> default source. Kinds: the events that send mail, and the test mail.
 DEFAULTS: Mapping[str, Mapping[str, str]] = {

@@ -12,13 +12,12 @@ from collections.abc import Callable
 
 from connector.mail_source import MailSource
 from connector.oauth_store import token_provider
-from connector.outbound.config import ConnectionSpec, oauth_smtp_problem
 from connector.outbound.delivery import MailSender, SendError
 from connector.outbound.graph_send import GraphSender
 from connector.outbound.smtp import SmtpSender, SmtpSettings
+from connector.outbound_config import ConnectionSpec, oauth_smtp_problem
 from connector.runtime import Runtime
 from connector.sources.errors import SourceError
-from connector.storage.outbound import OutboundRepository
 
 
 class NotConfigured(SendError):
@@ -39,13 +38,13 @@ def build_sender(
     only for its provider's own server over verified TLS: the API refuses other settings,
     and this is the last line should anything else ask."""
     if spec.auth == "password" and password is None:
-        stored = OutboundRepository(runtime.engine, runtime.secrets).connection(tenant_id)
+        stored = runtime.outbound.connection(tenant_id)
         if stored is not None and stored.spec.password_endpoint() != spec.password_endpoint():
             raise NotConfigured(
                 "the stored password belongs to another server or user; enter the password "
                 "to use these settings"
             )
-        password = OutboundRepository(runtime.engine, runtime.secrets).password(tenant_id)
+        password = runtime.outbound.password(tenant_id)
         if password is None:
             raise NotConfigured("no password is stored for the outbound connection")
     token = _token(runtime, tenant_id, spec) if spec.auth == "oauth" else None

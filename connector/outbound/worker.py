@@ -3,7 +3,8 @@
 Runs beside the poller (`connector.scheduler`), in one thread of its own so that a slow mail
 server never holds up polling. Every step is database-driven and leased, so several worker
 processes may run it; what one cannot finish (Jira or the mail server unavailable) is retried
-with backoff and, after `MAX_ATTEMPTS`, shown as failed with the last error.
+with backoff and, when `connector.retry.OUTBOUND` gives up, shown as failed with the last
+error.
 
 Mail is claimed one message at a time and a round stops after `ROUND_BUDGET`, so one tenant's
 slow server delays the others by one timeout at most: a tenant whose server failed in a way
@@ -28,8 +29,6 @@ from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
-from sqlmodel import Session, select
-
 from connector import logs
 from connector.budget import ReaderUnavailable
 from connector.jira.client import JiraError
@@ -38,20 +37,17 @@ from connector.outbound.jira_reader import AppJiraReader
 from connector.outbound.notify import Context, JiraReader, decide_event
 from connector.outbound.retention import purge_expired
 from connector.outbound.transport import build_sender
+from connector.retry import OUTBOUND, Quarantine
 from connector.runtime import Runtime
-from connector.storage.models import TenantRow, utc_now
-from connector.storage.outbound import OutboundRepository
-from connector.storage.outbox import FAILED, RETRY, SENT, OutboundMessage, Outbox
+from connector.storage.models import utc_now
+from connector.storage.outbox import FAILED, RETRY, SENT, OutboundMessage
 from connector.storage.webhook_events import FAILED as EVENT_FAILED
-from connector.storage.webhook_events import WebhookEvent, WebhookEvents
+from connector.storage.webhook_events import WebhookEvent
 from connector.tenant import Tenant
 from descriptor.render import message_property_key
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
-# Waits after attempt 1, 2, ...: a greylisting server usually takes mail after a few minutes.
-BACKOFF_MINUTES = (1, 5, 15, 60, 180)
 PURGE_EVERY = timedelta(hours=1)
 # How long one round may keep sending before it makes way for the next tick (and the purge).
 ROUND_BUDGET = timedelta(seconds=60)
@@ -65,7 +61,7 @@ def app_reader(runtime: Runtime, tenant: Tenant) -> JiraReader:
 
 
 def stored_sender(runtime: Runtime, tenant_id: int) -> MailSender:
-    stored = OutboundRepository(runtime.engine, runtime.secrets).connection(tenant_id)
+    stored = runtime.outbound.connection(tenant_id)
     if stored is None:
         raise SendError("no outbound connection is set up", retryable=False, step="configure")
     return build_sender(runtime, tenant_id, stored.spec)
@@ -90,9 +86,9 @@ class OutboundWorker:
         sender_factory: SenderFactory = stored_sender,
     ) -> None:
         self._runtime = runtime
-        self._repository = OutboundRepository(runtime.engine, runtime.secrets)
-        self._outbox = Outbox(runtime.engine, runtime.secrets)
-        self._events = WebhookEvents(runtime.engine)
+        self._repository = runtime.outbound
+        self._outbox = runtime.outbox
+        self._events = runtime.webhook_events
         self._reader_factory = reader_factory
         self._sender_factory = sender_factory
         self._last_purge: datetime | None = None
@@ -143,14 +139,14 @@ class OutboundWorker:
             setattr(result, outcome, getattr(result, outcome) + 1)
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
             self._last_purge = now
-            result.purged = purge_expired(self._runtime.engine, self._repository, self._outbox, now)
+            result.purged = purge_expired(self._runtime, now)
         return result
 
     def purge_now(self, now: datetime | None = None) -> int:
-        return purge_expired(self._runtime.engine, self._repository, self._outbox, now or utc_now())
+        return purge_expired(self._runtime, now or utc_now())
 
     def _decide(self, event: WebhookEvent, now: datetime) -> None:
-        tenant = _tenant(self._runtime, event.tenant_id)
+        tenant = self._runtime.tenants.by_id(event.tenant_id)
         if tenant is None or not tenant.active:
             self._events.finish(event.id, "ignored", "the Jira site is not active")
             return
@@ -161,14 +157,12 @@ class OutboundWorker:
             spec=stored.spec if stored else None,
             settings=self._repository.settings(tenant.id),
             jira=self._reader_factory(self._runtime, tenant),
-            outbox=self._outbox,
             message_property_key=message_property_key(self._runtime.settings.app_key),
         )
         try:
             decision = decide_event(ctx, event)
         except JiraError as exc:
-            wait = timedelta(seconds=exc.retry_after or 0)
-            self._later_or_failed(event, f"Jira: {exc}", now, exc.retryable, wait)
+            self._later_or_failed(event, f"Jira: {exc}", now, exc.retryable, exc.retry_after)
             return
         except ReaderUnavailable as exc:  # this host's worker processes, not the event's fault
             self._later_or_failed(event, str(exc), now, True)
@@ -192,10 +186,11 @@ class OutboundWorker:
         reason: str,
         now: datetime,
         retryable: bool,
-        at_least: timedelta = timedelta(0),
+        retry_after: float | None = None,
     ) -> None:
-        if retryable and event.attempts < MAX_ATTEMPTS:
-            self._events.postpone(event.id, reason, now + max(_backoff(event.attempts), at_least))
+        retry_at = OUTBOUND.next_attempt(event.attempts, now, retry_after)
+        if retryable and not isinstance(retry_at, Quarantine):
+            self._events.postpone(event.id, reason, retry_at)
         else:
             self._events.finish(event.id, EVENT_FAILED, reason)
 
@@ -228,7 +223,7 @@ class OutboundWorker:
 
     def _why_held(self, message: OutboundMessage) -> str | None:
         """Why this message may not leave now (the site or the admin said stop), or None."""
-        tenant = _tenant(self._runtime, message.tenant_id)
+        tenant = self._runtime.tenants.by_id(message.tenant_id)
         if tenant is None or not tenant.active:
             return "not sent: the app is disabled or uninstalled on this Jira site"
         stored = self._repository.connection(message.tenant_id)
@@ -249,14 +244,16 @@ class OutboundWorker:
         error = f"{exc.step}: {exc}"
         if exc.step != "configure":
             self._repository.record_status(message.tenant_id, ok=False, message=error)
-        if exc.retryable and message.attempts < MAX_ATTEMPTS:
-            wait = max(_backoff(message.attempts), timedelta(seconds=exc.retry_after or 0))
-            self._outbox.finish(message, RETRY, error, retry_at=now + wait)
-            outcome = "retried"
-        else:
-            attempts = f" (gave up after {message.attempts} attempts)" if exc.retryable else ""
-            self._outbox.finish(message, FAILED, error + attempts)
+        retry_at = OUTBOUND.next_attempt(message.attempts, now, exc.retry_after)
+        if not exc.retryable:
+            self._outbox.finish(message, FAILED, error)
             outcome = "failed"
+        elif isinstance(retry_at, Quarantine):
+            self._outbox.finish(message, FAILED, retry_at.reason(error))
+            outcome = "failed"
+        else:
+            self._outbox.finish(message, RETRY, error, retry_at=retry_at)
+            outcome = "retried"
         logs.event(
             log,
             "outbound.send_failed",
@@ -268,19 +265,7 @@ class OutboundWorker:
         return outcome
 
 
-def _backoff(attempts: int) -> timedelta:
-    return timedelta(minutes=BACKOFF_MINUTES[min(max(attempts, 1), len(BACKOFF_MINUTES)) - 1])
-
-
 def _parse(raw: bytes) -> EmailMessage:
     parsed = message_from_bytes(raw, policy=policy.SMTP)
     assert isinstance(parsed, EmailMessage)
     return parsed
-
-
-def _tenant(runtime: Runtime, tenant_id: int) -> Tenant | None:
-    with Session(runtime.engine) as session:
-        client_key = session.exec(
-            select(TenantRow.client_key).where(TenantRow.id == tenant_id)
-        ).first()
-    return runtime.tenants.get(client_key) if client_key else None

@@ -19,7 +19,7 @@ How a message goes (polling hands each one to `process.Pipeline.process`):
    order. `connector preview --source` and the admin route check call the same function.
 6. **Deliver.** `deliver.py` creates the issue or comment in Jira, attachments and people.
 7. **Finish.** `record.py` writes the ending to the row; a transient Jira failure is retried
-   with backoff and quarantined as `failed` after `record.MAX_ATTEMPTS`.
+   with backoff and quarantined as `failed` when `connector.retry.INBOUND_MAIL` gives up.
 
 Exactly once, even across crashes: the row exists before Jira is called; the issue or
 comment carries the message's digest as an entity property, set in the same call; an attempt

@@ -1,9 +1,9 @@
 """The endings of an attempt, written to the message's email-log row.
 
 A message ends once, with a final outcome (`finish`), or is postponed with a time for the
-next attempt. Failures Jira says are transient are retried with backoff; after `MAX_ATTEMPTS`
-the message is quarantined (`failed`, with the reason) so one bad message never blocks a
-mailbox.
+next attempt. Failures Jira says are transient are retried with backoff; when
+`connector.retry.INBOUND_MAIL` gives up the message is quarantined (`failed`, with the
+reason) so one bad message never blocks a mailbox.
 """
 
 from __future__ import annotations
@@ -11,19 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from connector import logs
 from connector.jira.client import JiraError
 from connector.outcomes import Outcome
 from connector.pipeline.message import Trail
+from connector.retry import INBOUND_MAIL, Quarantine
 from connector.storage.email_log import EmailLog, LogEntry
 
 log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 5
-# Backoff per attempt when Jira gives no Retry-After: 1, 5, 15, 60 minutes.
-BACKOFF_MINUTES = (1, 5, 15, 60)
 
 
 @dataclass(frozen=True)
@@ -69,13 +66,9 @@ class Recorder:
         retry_after: float = 0,
         status: int | None = None,
     ) -> Processed:
-        if attempt >= MAX_ATTEMPTS:
-            return self.finish(
-                entry, Outcome.FAILED, f"{reason} (gave up after {attempt} attempts)", trail
-            )
-        minutes = BACKOFF_MINUTES[min(attempt, len(BACKOFF_MINUTES)) - 1]
-        wait = max(timedelta(minutes=minutes), timedelta(seconds=retry_after))
-        retry_at = self._clock() + wait
+        retry_at = INBOUND_MAIL.next_attempt(attempt, self._clock(), retry_after)
+        if isinstance(retry_at, Quarantine):
+            return self.finish(entry, Outcome.FAILED, retry_at.reason(reason), trail)
         trail.add(f"{reason}; retry at {retry_at.isoformat(timespec='seconds')}")
         postponed = self.postpone(entry, reason, retry_at, trail.steps)
         logs.event(log, "mail.postponed", entry_id=entry.id, attempt=attempt, status=status)

@@ -1,17 +1,46 @@
-"""Engine creation and migrations (Alembic, run from code so `connector migrate` needs no ini)."""
+"""Engine creation, migrations (Alembic, run from code so `connector migrate` needs no ini),
+and how the database's failures look to code outside `storage/`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine as Engine  # re-exported: the handle `Runtime` holds
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import create_engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached or read: a wrong URL, a schema that was never
+    migrated, a server that is down. The message names the driver's error class."""
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """Raise the database's failures within as `DatabaseUnavailable`."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(type(exc).__name__) from exc
+
+
+def database_answers(engine: Engine) -> bool:
+    """Whether the database answers a trivial query (the health check)."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:  # any driver error means "not healthy"; the caller reports it
+        return False
+    return True
 
 
 def make_engine(database_url: str) -> Engine:

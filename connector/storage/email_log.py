@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlalchemy import Text, func, literal, or_, update
@@ -26,8 +26,8 @@ from connector.storage.secrets import SecretBox
 
 # Put before the failure reason when an admin asks for a retry.
 RETRY_REASON = "retry asked for by an admin; it had failed: "
-# Outcomes of mail that reached Jira: what the per-sender rate limit counts.
-_REACHED_JIRA = tuple(outcome for outcome in Outcome if outcome.reached_jira)
+# The outcomes of messages that are in an issue: what the per-sender rate limit counts.
+REACHED_JIRA = tuple(outcome for outcome in Outcome if outcome.reached_jira)
 
 
 @dataclass(frozen=True)
@@ -271,11 +271,53 @@ class EmailLog:
                 .where(
                     EmailLogRow.tenant_id == tenant_id,
                     EmailLogRow.sender == sender,
-                    col(EmailLogRow.outcome).in_(_REACHED_JIRA),
+                    col(EmailLogRow.outcome).in_(REACHED_JIRA),
                     col(EmailLogRow.received_at) >= since,
                 )
             ).one()
             return int(count)
+
+    def issue_mail(self, tenant_id: int, issue_key: str) -> list[LogEntry]:
+        """The messages that created an issue or commented on it, oldest first."""
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(EmailLogRow)
+                .where(
+                    EmailLogRow.tenant_id == tenant_id,
+                    EmailLogRow.issue_key == issue_key,
+                    col(EmailLogRow.outcome).in_(REACHED_JIRA),
+                )
+                .order_by(col(EmailLogRow.received_at), col(EmailLogRow.id))
+            ).all()
+            return [_entry(row) for row in rows]
+
+    def messages_today(self, tenant_id: int, now: datetime | None = None) -> dict[int, int]:
+        """Rows per source since 00:00 UTC today: every message fetched has one."""
+        start = datetime.combine((now or datetime.now(UTC)).astimezone(UTC).date(), time(), UTC)
+        with Session(self._engine) as session:
+            rows = session.exec(
+                select(EmailLogRow.source_id, func.count())
+                .where(EmailLogRow.tenant_id == tenant_id, col(EmailLogRow.received_at) >= start)
+                .group_by(col(EmailLogRow.source_id))
+            ).all()
+            return {int(source_id): int(count) for source_id, count in rows}
+
+    def purge_content(self, tenant_id: int, before: datetime) -> int:
+        """Forget the stored copies of messages received before `before` that reached a final
+        outcome (a message waiting for a retry needs its copy); the rows stay."""
+        with Session(self._engine) as session:
+            result = session.execute(
+                update(EmailLogRow)
+                .where(
+                    col(EmailLogRow.tenant_id) == tenant_id,
+                    col(EmailLogRow.raw_encrypted).is_not(None),
+                    col(EmailLogRow.outcome) != Outcome.PENDING,
+                    col(EmailLogRow.received_at) <= before,
+                )
+                .values(raw_encrypted=None)
+            )
+            session.commit()
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
     def _update(self, entry_id: int, values: Mapping[str, object]) -> None:
         with Session(self._engine) as session:

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from connector.outbound.config import (
+from connector.outbound_config import (
     ConnectionSpec,
     NotificationSettings,
     TemplateFault,

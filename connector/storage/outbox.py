@@ -4,13 +4,11 @@ A row is written (with the whole MIME message, encrypted) before anything is sen
 `dedupe_key` (event and recipient) is unique, so a webhook Jira delivers twice, or an event
 handled twice after a crash, queues one mail.
 
-Workers claim one due row at a time with a lease longer than one send can take, renew it just
-before sending, and write the outcome only while they still hold it, so two worker processes
-never both send a row. The lease's expiry doubles as its token: a new claim is only possible
-once the old lease has expired, and sets a later expiry, so the value identifies one claim
-(`UPDATE ... WHERE id = :id AND lease_expires_at = :mine`) with no extra column. A worker that
-dies mid-send leaves a lease that expires and the row is sent again (at-least-once in that one
-case; its Message-ID stays the same, so the copies thread together).
+Workers claim one due row at a time (`connector.storage.retry_queue`) with a lease longer than
+one send can take, renew it just before sending, and write the outcome only while they still
+hold it, so two worker processes never both send a row. A worker that dies mid-send leaves a
+lease that expires and the row is sent again (at-least-once in that one case; its Message-ID
+stays the same, so the copies thread together).
 """
 
 from __future__ import annotations
@@ -19,13 +17,12 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from connector.storage.models import OutboundMessageRow, as_utc, as_utc_or_none, utc_now
-from connector.storage.paging import newest_first
+from connector.storage.retry_queue import RetryQueue
 from connector.storage.secrets import SecretBox
 
 QUEUED, SENDING, SENT, RETRY, FAILED = "queued", "sending", "sent", "retry", "failed"
@@ -74,94 +71,57 @@ class NewMessage:
     error: str = ""
 
 
-class Outbox:
+class Outbox(RetryQueue[OutboundMessageRow, OutboundMessage]):
     def __init__(self, engine: Engine, secrets: SecretBox) -> None:
-        self._engine = engine
+        super().__init__(
+            engine,
+            OutboundMessageRow,
+            waiting=(QUEUED, RETRY),
+            working=SENDING,
+            lease_column="lease_expires_at",
+            claim_order=("next_attempt_at", "id"),
+        )
         self._secrets = secrets
 
     def enqueue(self, new: NewMessage) -> OutboundMessage | None:
         """Queue a mail (failed at once when it has an `error`); None when one with this
         dedupe key exists already."""
         now = utc_now()
-        row = OutboundMessageRow(
-            tenant_id=new.tenant_id,
-            kind=new.kind,
-            event_id=new.event_id,
-            dedupe_key=new.dedupe_key[:255],
-            issue_key=new.issue_key,
-            recipient=new.recipient,
-            recipient_name=new.recipient_name[:255],
-            subject=new.subject,
-            message_id=new.message_id,
-            status=FAILED if new.error else QUEUED,
-            error=new.error,
-            next_attempt_at=None if new.error else now,
-            raw_encrypted=self._secrets.encrypt(new.raw.decode("utf-8", "surrogateescape")),
+        return self._insert(
+            OutboundMessageRow(
+                tenant_id=new.tenant_id,
+                kind=new.kind,
+                event_id=new.event_id,
+                dedupe_key=new.dedupe_key[:255],
+                issue_key=new.issue_key,
+                recipient=new.recipient,
+                recipient_name=new.recipient_name[:255],
+                subject=new.subject,
+                message_id=new.message_id,
+                status=FAILED if new.error else QUEUED,
+                error=new.error,
+                next_attempt_at=None if new.error else now,
+                raw_encrypted=self._secrets.encrypt(new.raw.decode("utf-8", "surrogateescape")),
+            )
         )
-        with Session(self._engine) as session:
-            session.add(row)
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                return None
-            session.refresh(row)
-            return _message(row)
 
     def claim_next(
         self, now: datetime, *, skip_tenants: Collection[int] = ()
     ) -> OutboundMessage | None:
         """The next due row (queued, retry, or sending with an expired lease), leased to us;
         None when nothing is due. Rows of `skip_tenants` are left for a later round."""
-        due = or_(
-            col(OutboundMessageRow.status).in_((QUEUED, RETRY)),
-            (col(OutboundMessageRow.status) == SENDING)
-            & (col(OutboundMessageRow.lease_expires_at) < now),
+        claimed = self._claim(
+            now, lease=LEASE, candidates=_CLAIM_CANDIDATES, take=1, skip_tenants=skip_tenants
         )
-        query = select(OutboundMessageRow.id).where(
-            due, col(OutboundMessageRow.next_attempt_at) <= now
-        )
-        if skip_tenants:
-            query = query.where(col(OutboundMessageRow.tenant_id).not_in(list(skip_tenants)))
-        query = query.order_by(
-            col(OutboundMessageRow.next_attempt_at), col(OutboundMessageRow.id)
-        ).limit(_CLAIM_CANDIDATES)
-        with Session(self._engine) as session:
-            ids = session.exec(query).all()
-        lease = now + LEASE
-        for row_id in ids:  # another worker may take a candidate first: try the next
-            with Session(self._engine) as session:
-                result = session.execute(
-                    update(OutboundMessageRow)
-                    .where(col(OutboundMessageRow.id) == row_id, due)
-                    .values(
-                        status=SENDING,
-                        lease_expires_at=lease,
-                        attempts=OutboundMessageRow.attempts + 1,
-                        updated_at=now,
-                    )
-                )
-                session.commit()
-                if result.rowcount == 1:  # type: ignore[attr-defined]
-                    row = session.get(OutboundMessageRow, row_id)
-                    if row is not None:
-                        return _message(row)
-        return None
+        return claimed[0] if claimed else None
 
     def renew(self, message: OutboundMessage, now: datetime) -> OutboundMessage | None:
         """Extend our lease on `message` just before sending; None when it is no longer ours
         (it expired and another worker claimed the row): then we must not send it."""
-        lease = now + LEASE
-        with Session(self._engine) as session:
-            result = session.execute(
-                update(OutboundMessageRow)
-                .where(*_held(message))
-                .values(lease_expires_at=lease, updated_at=now)
-            )
-            session.commit()
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if message.lease_until is None:
             return None
-        return replace(message, lease_until=lease)
+        lease = self._renew(message.id, message.lease_until, now, LEASE)
+        return None if lease is None else replace(message, lease_until=lease)
 
     def raw(self, message_id: int) -> bytes | None:
         with Session(self._engine) as session:
@@ -193,15 +153,9 @@ class Outbox:
         }
         if status == SENT:
             values["sent_at"] = now
-        if isinstance(message, OutboundMessage) and message.lease_until is not None:
-            where = _held(message)
-        else:
-            message_id = message.id if isinstance(message, OutboundMessage) else message
-            where = (col(OutboundMessageRow.id) == message_id,)
-        with Session(self._engine) as session:
-            result = session.execute(update(OutboundMessageRow).where(*where).values(**values))
-            session.commit()
-            return int(result.rowcount) == 1  # type: ignore[attr-defined]
+        if isinstance(message, OutboundMessage):
+            return self._set(message.id, values, token=message.lease_until)
+        return self._set(message, values)
 
     def retry(self, tenant_id: int, message_id: int) -> OutboundMessage | None:
         """Queue a failed mail again now (the admin's retry); None if absent or not failed."""
@@ -214,12 +168,7 @@ class Outbox:
             session.add(row)
             session.commit()
             session.refresh(row)
-            return _message(row)
-
-    def get(self, tenant_id: int, message_id: int) -> OutboundMessage | None:
-        with Session(self._engine) as session:
-            row = session.get(OutboundMessageRow, message_id)
-            return None if row is None or row.tenant_id != tenant_id else _message(row)
+            return self._value(row)
 
     def search(
         self,
@@ -230,16 +179,9 @@ class Outbox:
         limit: int = 50,
         before_id: int | None = None,
     ) -> list[OutboundMessage]:
-        query = newest_first(
-            OutboundMessageRow,
-            tenant_id,
-            limit=limit,
-            before_id=before_id,
-            status=status,
-            issue_key=issue_key,
+        return self._search(
+            tenant_id, limit=limit, before_id=before_id, status=status, issue_key=issue_key
         )
-        with Session(self._engine) as session:
-            return [_message(row) for row in session.exec(query).all()]
 
     def sent_message_ids(self, tenant_id: int, issue_key: str) -> list[tuple[datetime, str]]:
         """(when, Message-ID) of the mail sent about an issue, for References."""
@@ -281,35 +223,25 @@ class Outbox:
             session.commit()
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-
-def _message(row: OutboundMessageRow) -> OutboundMessage:
-    assert row.id is not None
-    return OutboundMessage(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        kind=row.kind,
-        event_id=row.event_id,
-        issue_key=row.issue_key,
-        recipient=row.recipient,
-        recipient_name=row.recipient_name,
-        subject=row.subject,
-        message_id=row.message_id,
-        status=row.status,
-        attempts=row.attempts,
-        next_attempt_at=as_utc_or_none(row.next_attempt_at),
-        error=row.error,
-        content_kept=row.raw_encrypted is not None,
-        created_at=as_utc(row.created_at),
-        sent_at=as_utc_or_none(row.sent_at),
-        updated_at=as_utc(row.updated_at),
-        lease_until=as_utc_or_none(row.lease_expires_at) if row.status == SENDING else None,
-    )
-
-
-def _held(message: OutboundMessage) -> tuple[ColumnElement[bool], ...]:
-    """The row is still sending under the lease `message` was claimed (or renewed) with."""
-    return (
-        col(OutboundMessageRow.id) == message.id,
-        col(OutboundMessageRow.status) == SENDING,
-        col(OutboundMessageRow.lease_expires_at) == message.lease_until,
-    )
+    def _value(self, row: OutboundMessageRow) -> OutboundMessage:
+        assert row.id is not None
+        return OutboundMessage(
+            id=row.id,
+            tenant_id=row.tenant_id,
+            kind=row.kind,
+            event_id=row.event_id,
+            issue_key=row.issue_key,
+            recipient=row.recipient,
+            recipient_name=row.recipient_name,
+            subject=row.subject,
+            message_id=row.message_id,
+            status=row.status,
+            attempts=row.attempts,
+            next_attempt_at=as_utc_or_none(row.next_attempt_at),
+            error=row.error,
+            content_kept=row.raw_encrypted is not None,
+            created_at=as_utc(row.created_at),
+            sent_at=as_utc_or_none(row.sent_at),
+            updated_at=as_utc(row.updated_at),
+            lease_until=as_utc_or_none(row.lease_expires_at) if row.status == SENDING else None,
+        )

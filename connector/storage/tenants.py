@@ -20,6 +20,16 @@ class TenantRepository:
             row = _find(session, client_key)
             return None if row is None else self._to_tenant(row)
 
+    def by_id(self, tenant_id: int) -> Tenant | None:
+        with Session(self._engine) as session:
+            row = session.get(TenantRow, tenant_id)
+            return None if row is None else self._to_tenant(row)
+
+    def ids(self) -> list[int]:
+        """Every tenant's id, installed or not (what it owns is kept after an uninstall)."""
+        with Session(self._engine) as session:
+            return [int(i) for i in session.exec(select(TenantRow.id)).all() if i is not None]
+
     def save_install(self, payload: InstallPayload) -> tuple[Tenant, bool]:
         """Store a new tenant or update one that re-installed; returns (tenant, created).
 

@@ -19,7 +19,7 @@ if importlib.util.find_spec("playwright") is None:
 
 from playwright.sync_api import expect
 
-from connector.outbound.config import TemplateFault
+from connector.outbound_config import TemplateFault
 from connector.storage.models import utc_now
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import NewMessage, Outbox

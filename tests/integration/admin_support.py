@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from connector.connect.jwt import encode_token, request_target
-from connector.outbound.config import ConnectionSpec
+from connector.outbound_config import ConnectionSpec
 from connector.storage.outbound import OutboundRepository
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp

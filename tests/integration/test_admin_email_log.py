@@ -8,12 +8,9 @@ from typing import Any
 
 import pytest
 
-from connector.admin.email_log_api import messages_today
-from connector.outbound.config import NotificationSettings
 from connector.outbound.retention import purge_expired
+from connector.outbound_config import NotificationSettings
 from connector.outcomes import Outcome
-from connector.storage.outbound import OutboundRepository
-from connector.storage.outbox import Outbox
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import AdminApi, make_admin_api
 from tests.integration.conftest import RunningApp
@@ -181,12 +178,9 @@ def test_email_log_reopen_after_retention_purge_leaves_it_failed(
     """The purge may run between the API's look at the entry and its reopening: the reopen
     itself must refuse, or the entry would wait, pending and without its copy, forever."""
     runtime = api.app.runtime
-    repository = OutboundRepository(runtime.engine, runtime.secrets)
-    repository.save_settings(api.tenant_id, NotificationSettings(retention_days=0))
+    runtime.outbound.save_settings(api.tenant_id, NotificationSettings(retention_days=0))
     assert runtime.email_log.raw(api.tenant_id, rows["failed"]) is not None
-    purge_expired(
-        runtime.engine, repository, Outbox(runtime.engine, runtime.secrets), datetime.now(UTC)
-    )
+    purge_expired(runtime, datetime.now(UTC))
     assert runtime.email_log.reopen(api.tenant_id, rows["failed"]) is None
     stored = runtime.email_log.get(api.tenant_id, rows["failed"])
     assert stored is not None and stored.outcome == "failed"
@@ -209,8 +203,8 @@ def test_list_sources_counts_messages_today_per_source(api: AdminApi) -> None:
     sources = api.call("GET", "/mail-sources").json()["sources"]
     assert [(s["name"], s["messages_today"]) for s in sources] == [("One", 3), ("Two", 0)]
     assert api.call("GET", f"/mail-sources/{second['id']}").json()["messages_today"] == 0
-    engine = api.app.runtime.engine
-    assert messages_today(engine, api.tenant_id) == {first["id"]: 3}
+    email_log = api.app.runtime.email_log
+    assert email_log.messages_today(api.tenant_id) == {first["id"]: 3}
     # Seen from tomorrow, today's messages are yesterday's: they no longer count.
     tomorrow = datetime.now(UTC) + timedelta(days=1)
-    assert messages_today(engine, api.tenant_id, now=tomorrow) == {}
+    assert email_log.messages_today(api.tenant_id, now=tomorrow) == {}

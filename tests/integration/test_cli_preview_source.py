@@ -126,3 +126,15 @@ def test_cli_preview_unknown_source_exits_2(
     )
     assert result.returncode == 2
     assert f"no mail source with id {source_id + 7}" in result.stderr
+
+
+def test_cli_preview_source_unmigrated_database_exits_2_with_advice(
+    tmp_path: Path, encryption_key: str
+) -> None:
+    message = tmp_path / "forwarded.eml"
+    message.write_bytes(FORWARDED)
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "ENCRYPTION_KEY": encryption_key}
+    result = _connector("preview", str(message), "--source", "1", cwd=tmp_path, **env)
+    assert result.returncode == 2
+    assert "cannot read mail sources from the database (OperationalError)" in result.stderr
+    assert "has `connector migrate` run?" in result.stderr

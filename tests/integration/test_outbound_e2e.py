@@ -15,8 +15,8 @@ from sqlmodel import Session, select
 
 from connector.mail.classify import LOOP_HEADER
 from connector.outbound.compose import loop_header_value
-from connector.outbound.config import ConnectionSpec, NotificationSettings
 from connector.outbound.worker import OutboundWorker
+from connector.outbound_config import ConnectionSpec, NotificationSettings
 from connector.storage.models import EmailLogRow
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
@@ -281,7 +281,7 @@ def test_outbound_status_change_and_project_switch(loop: Loop) -> None:
 
     loop.settings(
         projects={
-            "SUP": __import__("connector.outbound.config", fromlist=["x"]).ProjectRule(
+            "SUP": __import__("connector.outbound_config", fromlist=["x"]).ProjectRule(
                 enabled=False
             )
         }

@@ -15,9 +15,9 @@ import pytest
 
 from connector.mail_source import SourcePolicy, SourceSpec
 from connector.oauth_store import OAuthApp, connected_json
-from connector.outbound.config import ConnectionSpec
 from connector.outbound.delivery import SendError
 from connector.outbound.smtp import SmtpSender, SmtpSettings
+from connector.outbound_config import ConnectionSpec
 from connector.sources.oauth import OAuthTokens
 from connector.storage.outbound import OutboundRepository
 from tests.fakes.jira import FakeJira

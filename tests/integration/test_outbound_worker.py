@@ -14,9 +14,9 @@ from email.message import EmailMessage
 import pytest
 
 from connector.outbound import worker as worker_module
-from connector.outbound.config import NotificationSettings
 from connector.outbound.delivery import MailSender, Steps
 from connector.outbound.worker import OutboundWorker, stored_sender
+from connector.outbound_config import NotificationSettings
 from connector.runtime import Runtime
 from connector.storage import outbox as outbox_module
 from connector.storage.outbound import OutboundRepository

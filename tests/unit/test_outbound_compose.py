@@ -15,16 +15,16 @@ from jinja2 import TemplateError
 from connector.mail.classify import LOOP_HEADER, MailKind, classify
 from connector.mail.message import parse_email
 from connector.outbound.compose import Envelope, compose, loop_header_value, thread_headers
-from connector.outbound.config import (
+from connector.outbound.delivery import SendError, Steps
+from connector.outbound.graph_send import GraphSender
+from connector.outbound.templates import Rendered, check_templates, render
+from connector.outbound_config import (
     NotificationSettings,
     OutboundConfigError,
     ProjectRule,
     connection_from_json,
     settings_from_json,
 )
-from connector.outbound.delivery import SendError, Steps
-from connector.outbound.graph_send import GraphSender
-from connector.outbound.templates import Rendered, check_templates, render
 
 LOOP = loop_header_value("mail-connector", "jira:abc")
 

@@ -5,13 +5,16 @@ a module of ours which imports `sqlalchemy` (or `socket`, `requests`, ...) fails
 that leads there. Importing `connector.a.b` also runs `connector/__init__.py` and
 `connector/a/__init__.py`, so parent packages count as imported.
 
-SQL belongs to `storage/` (issue 13): a module outside it that imports SQLAlchemy, SQLModel or
-Alembic fails, except the modules listed in `SQL_OUTSIDE_STORAGE`, which predate the rule. That
-list may only shrink: a listed module that no longer imports SQL fails the test until it is
-taken off the list.
+SQL belongs to `storage/`: a module outside it that imports SQLAlchemy, SQLModel or Alembic
+fails; others reach the database through the repositories on `Runtime`.
 
-Polling orchestrates (issue 13): it imports neither `connector.jira` nor `connector.outbound`
-itself; `connector.wiring` hands it what it needs of them.
+Packages import no cycle: no two top-level packages (`connector.storage`, `connector.outbound`,
+`webhooks`, ...) reach each other, directly or through top-level modules. A top-level module may
+be imported back by a package it imports: `connector.runtime` wires the packages together and
+they take a `Runtime`.
+
+Polling orchestrates: it imports neither `connector.jira` nor `connector.outbound` itself;
+`connector.wiring` hands it what it needs of them.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ PURE_PATHS = [
     "connector/connect/jwt.py",
     "connector/jira/adf*.py",
     "connector/net/addresses.py",
+    "connector/resources",
 ]
 FORBIDDEN = {
     "requests",
@@ -56,17 +60,6 @@ FORBIDDEN = {
     "urllib.request",
 }
 SQL = {"sqlalchemy", "sqlmodel", "alembic"}
-# Modules outside storage/ that still build queries themselves; issue 13 moves their SQL into
-# storage/ repositories, taking each off this list as it goes.
-SQL_OUTSIDE_STORAGE = {
-    "connector.admin.email_log_api",
-    "connector.cli",
-    "connector.outbound.acknowledge",
-    "connector.outbound.queue",
-    "connector.outbound.retention",
-    "connector.outbound.worker",
-    "connector.runtime",
-}
 
 
 def _matches(name: str, libraries: Iterable[str]) -> bool:
@@ -104,6 +97,7 @@ class ImportGraph:
         """`sources`: module name -> (source text, whether it is a package's __init__)."""
         self.ours: dict[str, set[str]] = {}
         self.libraries: dict[str, set[str]] = {}
+        self.packages = {name for name, (_, is_package) in sources.items() if is_package}
         for name, (source, is_package) in sources.items():
             names = imported_names(name, source, is_package=is_package)
             self.ours[name] = {n for n in names if n in sources} | _parents(name, sources)
@@ -146,6 +140,44 @@ class ImportGraph:
             if not name.startswith("connector.storage")
             and any(_matches(library, SQL) for library in libraries)
         }
+
+    def package_cycles(self) -> list[str]:
+        """Each pair of top-level packages that reach each other, as the two unit chains."""
+        units: dict[str, set[str]] = {}
+        for name, imported in self.ours.items():
+            for other in imported:
+                if _unit(other) != _unit(name):
+                    units.setdefault(_unit(name), set()).add(_unit(other))
+        packages = sorted({_unit(name) for name in self.packages} - {"connector"})
+        found = []
+        for index, first in enumerate(packages):
+            for second in packages[index + 1 :]:
+                there, back = _path(units, first, second), _path(units, second, first)
+                if there and back:
+                    found.append(" -> ".join([*there, *back[1:]]))
+        return found
+
+
+def _unit(name: str) -> str:
+    """The top-level package or module `name` belongs to: `connector.storage.models` ->
+    `connector.storage`, `webhooks.events` -> `webhooks`."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if parts[0] == "connector" else parts[0]
+
+
+def _path(edges: Mapping[str, set[str]], start: str, goal: str) -> list[str]:
+    """The shortest chain of units from `start` to `goal`; [] when there is none."""
+    chains = {start: [start]}
+    queue = [start]
+    while queue:
+        current = queue.pop(0)
+        for following in sorted(edges.get(current, ())):
+            if following not in chains:
+                chains[following] = [*chains[current], following]
+                if following == goal:
+                    return chains[following]
+                queue.append(following)
+    return []
 
 
 def _roots(sources: Mapping[str, tuple[str, bool]]) -> set[str]:
@@ -196,12 +228,46 @@ def test_polling_imports_neither_jira_nor_outbound(graph: ImportGraph) -> None:
     assert reached == set()
 
 
-def test_sql_outside_storage_only_in_listed_modules(graph: ImportGraph) -> None:
-    assert graph.sql_importers() - SQL_OUTSIDE_STORAGE == set()
+def test_sql_only_in_storage(graph: ImportGraph) -> None:
+    assert graph.sql_importers() == set()
 
 
-def test_sql_outside_storage_list_only_shrinks(graph: ImportGraph) -> None:
-    assert SQL_OUTSIDE_STORAGE - graph.sql_importers() == set()
+def test_packages_import_no_cycle(graph: ImportGraph) -> None:
+    assert graph.package_cycles() == []
+
+
+def test_package_cycles_found_directly_and_through_a_module() -> None:
+    graph = ImportGraph(
+        {
+            "connector": ("", True),
+            "connector.storage": ("", True),
+            "connector.storage.outbound": ("from connector.outbound.config import Spec\n", False),
+            "connector.outbound": ("", True),
+            "connector.outbound.config": ("", False),
+            "connector.outbound.queue": ("from connector.storage import outbound\n", False),
+            "connector.runtime": ("import connector.sources\n", False),
+            "connector.admin": ("", True),
+            "connector.admin.api": ("from connector.runtime import Runtime\n", False),
+            "connector.sources": ("from ..admin.api import page\n", True),
+        }
+    )
+    assert graph.package_cycles() == [
+        "connector.admin -> connector.runtime -> connector.sources -> connector.admin",
+        "connector.outbound -> connector.storage -> connector.outbound",
+    ]
+
+
+def test_package_cycles_allow_a_module_imported_back_by_its_package() -> None:
+    graph = ImportGraph(
+        {
+            "connector": ("", True),
+            "connector.runtime": ("from connector.outbound import rendering\n", False),
+            "connector.outbound": ("", True),
+            "connector.outbound.rendering": ("", False),
+            "connector.outbound.queue": ("from connector.runtime import Runtime\n", False),
+        }
+    )
+    assert graph.package_cycles() == []
 
 
 def test_io_reached_follows_our_modules_to_a_library() -> None:

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from connector.budget import MIB, Budget, BudgetPool
-from connector.outbound.config import OutboundConfigError
 from connector.outbound.rendering import TemplateFailure, TemplateRunner
 from connector.outbound.templates import check_templates, render, sample_context
+from connector.outbound_config import OutboundConfigError
 
 # Short, so each runaway template costs a second; real templates render in milliseconds.
 BUDGET = Budget(seconds=1.0, memory_bytes=512 * MIB)
