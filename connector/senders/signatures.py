@@ -1,0 +1,109 @@
+"""DKIM signatures checked by dkimpy, with keys from an injected lookup.
+
+Bounds for hostile mail: at most `MAX_SIGNATURES` signatures are checked (each costs a key
+lookup and a pass over the body), and one whose h= names more than `MAX_SIGNED_FIELDS`
+fields is not checked (dkimpy's header selection grows with h= times the header count).
+
+What does not count although it verifies:
+- a signature with `l=` shorter than the body. RFC 6376 §8.2: anyone may append to the
+  signed part (a line "Approved, go ahead", or a whole new MIME part) and the signature still
+  verifies; what people read in Jira would then include text the signer never wrote.
+- rsa-sha1 signatures, which RFC 8301 §3.1 says verifiers must not consider valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dkim
+from dkim.canonicalization import CanonicalizationPolicy
+from dkim.util import parse_tag_value
+
+from connector.senders.domains import aligned, ascii_domain
+from connector.senders.outcome import SignatureCheck
+
+MAX_SIGNATURES = 5
+MAX_SIGNED_FIELDS = 200
+
+# "selector._domainkey.example.com" -> the TXT record's text, or None when there is none.
+KeyLookup = Callable[[str], str | None]
+
+
+class KeyLookupError(Exception):
+    """The key could not be fetched now (DNS timeout, server failure): worth a retry."""
+
+
+@dataclass
+class _Lookups:
+    lookup: KeyLookup
+    missing: bool = False
+    failed: bool = False
+
+    def dnsfunc(self, name: bytes, timeout: float = 5) -> bytes | None:
+        try:
+            record = self.lookup(name.decode("ascii").rstrip("."))
+        except KeyLookupError:
+            self.failed = True
+            raise
+        if record is None:
+            self.missing = True
+            return None
+        return record.encode("ascii", "replace")
+
+
+def count_signatures(message: dkim.DKIM) -> int:
+    return sum(1 for name, _ in message.headers if name.lower() == b"dkim-signature")
+
+
+def check_signatures(
+    message: dkim.DKIM, from_domain: str, lookup: KeyLookup
+) -> tuple[tuple[SignatureCheck, ...], bool]:
+    """Each of the first signatures, checked; and whether a key lookup failed for now."""
+    checks: list[SignatureCheck] = []
+    unavailable = False
+    for index in range(min(count_signatures(message), MAX_SIGNATURES)):
+        lookups = _Lookups(lookup)
+        checks.append(_check(message, index, from_domain, lookups))
+        unavailable = unavailable or lookups.failed
+    return tuple(checks), unavailable
+
+
+def _check(message: dkim.DKIM, index: int, from_domain: str, lookups: _Lookups) -> SignatureCheck:
+    value = [v for n, v in message.headers if n.lower() == b"dkim-signature"][index]
+    try:
+        tags = parse_tag_value(value)
+    except Exception:
+        return SignatureCheck("", "", valid=False, aligned=False, problem="unreadable signature")
+    signer = ascii_domain(tags.get(b"d", b"").decode("ascii", "replace")) or ""
+    selector = tags.get(b"s", b"").decode("ascii", "replace")[:63]
+    is_aligned = bool(signer) and aligned(signer, from_domain)
+
+    def check(valid: bool, problem: str = "") -> SignatureCheck:
+        return SignatureCheck(signer, selector, valid, is_aligned, problem)
+
+    if tags.get(b"a", b"").lower() == b"rsa-sha1":
+        return check(False, "rsa-sha1 is no longer accepted (RFC 8301)")
+    if tags.get(b"h", b"").count(b":") >= MAX_SIGNED_FIELDS:
+        return check(False, f"signs more than {MAX_SIGNED_FIELDS} header fields")
+    try:
+        valid = bool(message.verify(index, dnsfunc=lookups.dnsfunc))
+    except KeyLookupError:
+        return check(False, f"key lookup failed for {selector}._domainkey.{signer}")
+    except Exception as error:  # dkimpy's own errors, and any other on hostile input
+        return check(False, f"{type(error).__name__}: {str(error)[:120]}")
+    if lookups.missing:
+        return check(False, f"no key at {selector}._domainkey.{signer}")
+    if not valid:
+        return check(False, "signature does not verify")
+    return check(True, _partial_body(message, tags))
+
+
+def _partial_body(message: dkim.DKIM, tags: dict[bytes, bytes]) -> str:
+    """Why a verified signature still does not count for the whole body; "" when it does."""
+    if b"l" not in tags:
+        return ""
+    policy = CanonicalizationPolicy.from_c_value(tags.get(b"c", b"simple/simple"))
+    length = len(policy.canonicalize_body(message.body))
+    signed = int(tags[b"l"])
+    return "" if signed >= length else f"l={signed} signs {signed} of {length} body bytes"
