@@ -5,6 +5,6 @@ authenticated for A's domain: a DKIM signature (RFC 6376) that verifies and is a
 the From: domain (DMARC relaxed alignment, RFC 7489 §3.1.1), or DMARC pass recorded in an
 Authentication-Results header (RFC 8601) written by a receiving server the source trusts.
 
-Everything here is pure except `dns_keys`, the production DKIM key lookup: `verify` takes
-the lookup as a function, so tests supply keys offline.
+Everything here is pure: `verify` takes the DKIM key lookup as a function, which is
+`connector.net.dkim_keys.lookup_dkim_key` in production, and a table of keys in tests.
 """

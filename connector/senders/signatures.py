@@ -52,8 +52,32 @@ class _Lookups:
         return record.encode("ascii", "replace")
 
 
-def count_signatures(message: dkim.DKIM) -> int:
-    return sum(1 for name, _ in message.headers if name.lower() == b"dkim-signature")
+def _signature_values(message: dkim.DKIM) -> list[bytes]:
+    return [v for n, v in message.headers if n.lower() == b"dkim-signature"][:MAX_SIGNATURES]
+
+
+def key_names(message: dkim.DKIM) -> tuple[str, ...]:
+    """The DNS names of the keys `check_signatures` will ask for, in order, each once."""
+    names: list[str] = []
+    for value in _signature_values(message):
+        tags = _tags(value)
+        if tags is None:  # an unreadable signature needs no key
+            continue
+        name = f"{_text(tags.get(b's', b''))}._domainkey.{_text(tags.get(b'd', b''))}"
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _tags(value: bytes) -> dict[bytes, bytes] | None:
+    try:
+        return dict(parse_tag_value(value))
+    except Exception:  # dkimpy's InvalidTagValueList, and any other on hostile text
+        return None
+
+
+def _text(tag: bytes) -> str:
+    return tag.decode("ascii", "replace").strip()
 
 
 def check_signatures(
@@ -62,21 +86,21 @@ def check_signatures(
     """Each of the first signatures, checked; and whether a key lookup failed for now."""
     checks: list[SignatureCheck] = []
     unavailable = False
-    for index in range(min(count_signatures(message), MAX_SIGNATURES)):
+    for index, value in enumerate(_signature_values(message)):
         lookups = _Lookups(lookup)
-        checks.append(_check(message, index, from_domain, lookups))
+        checks.append(_check(message, index, value, from_domain, lookups))
         unavailable = unavailable or lookups.failed
     return tuple(checks), unavailable
 
 
-def _check(message: dkim.DKIM, index: int, from_domain: str, lookups: _Lookups) -> SignatureCheck:
-    value = [v for n, v in message.headers if n.lower() == b"dkim-signature"][index]
-    try:
-        tags = parse_tag_value(value)
-    except Exception:
+def _check(
+    message: dkim.DKIM, index: int, value: bytes, from_domain: str, lookups: _Lookups
+) -> SignatureCheck:
+    tags = _tags(value)
+    if tags is None:
         return SignatureCheck("", "", valid=False, aligned=False, problem="unreadable signature")
-    signer = ascii_domain(tags.get(b"d", b"").decode("ascii", "replace")) or ""
-    selector = tags.get(b"s", b"").decode("ascii", "replace")[:63]
+    signer = ascii_domain(_text(tags.get(b"d", b""))) or ""
+    selector = _text(tags.get(b"s", b""))[:63]
     is_aligned = bool(signer) and aligned(signer, from_domain)
 
     def check(valid: bool, problem: str = "") -> SignatureCheck:

@@ -22,7 +22,7 @@ from connector.mail.addresses import is_usable, parse_addresses
 from connector.senders.domains import ascii_domain, within
 from connector.senders.outcome import Method, Reason, SenderAuthentication, SignatureCheck
 from connector.senders.results_header import Dmarc, DmarcVerdict, trusted_dmarc
-from connector.senders.signatures import KeyLookup, check_signatures
+from connector.senders.signatures import KeyLookup, check_signatures, key_names
 from connector.senders.trusted import TrustedServers
 
 MAX_HEADER_BYTES = 64 * 1024
@@ -76,6 +76,13 @@ def authenticate_sender(
     return SenderAuthentication(
         False, domain, reason=reason, own_domain=own, detail=detail, signatures=checks
     )
+
+
+def dkim_key_names(raw: bytes) -> tuple[str, ...]:
+    """The DKIM keys `authenticate_sender` will look up for `raw`: so that they can be
+    fetched where network is at hand and the check run where it is not."""
+    message = _read(raw)
+    return key_names(message) if message is not None else ()
 
 
 def _read(raw: bytes) -> dkim.DKIM | None:

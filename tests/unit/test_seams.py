@@ -29,6 +29,7 @@ PURE_PATHS = [
     "connector/connect/jwt.py",
     "connector/jira/adf*.py",
     "connector/net/addresses.py",
+    "connector/senders",
 ]
 FORBIDDEN = {
     "requests",
@@ -52,6 +53,7 @@ FORBIDDEN = {
     "subprocess",
     "http.client",
     "urllib.request",
+    "dns",
 }
 SQL = {"sqlalchemy", "sqlmodel", "alembic"}
 

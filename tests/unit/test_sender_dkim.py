@@ -8,7 +8,7 @@ import pytest
 from connector.senders.outcome import Method, Reason, SenderAuthentication
 from connector.senders.signatures import MAX_SIGNATURES
 from connector.senders.trusted import NOBODY
-from connector.senders.verify import MAX_HEADER_BYTES, authenticate_sender
+from connector.senders.verify import MAX_HEADER_BYTES, authenticate_sender, dkim_key_names
 from tests.dkim_keys import (
     RELAXED,
     SIMPLE,
@@ -190,3 +190,16 @@ def test_authenticate_sender_malformed_header_block_not_verified() -> None:
     assert check(b" folded first line\r\nFrom: ann@example.com\r\n\r\nhi").reason is (
         Reason.UNREADABLE_HEADERS
     )
+
+
+def test_dkim_key_names_lists_each_key_once_and_suffices() -> None:
+    raw = sign(sign(sign(message(), domain="example.net")), selector="ed", key=ed25519_key())
+    names = dkim_key_names(raw)
+    assert names == (
+        "ed._domainkey.example.com",
+        "rsa._domainkey.example.com",
+        "rsa._domainkey.example.net",
+    )
+    fetched = {name: lookup(name) for name in names}
+    assert check(raw, lookup_key=fetched.get).verified
+    assert dkim_key_names(message()) == ()

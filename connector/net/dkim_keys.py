@@ -7,6 +7,8 @@ A TXT record may be split into strings of up to 255 bytes; they are joined witho
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import dns.exception
 import dns.resolver
 
@@ -24,14 +26,23 @@ def lookup_dkim_key(name: str) -> str | None:
         )
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         return None
-    except (dns.exception.Timeout, dns.resolver.NoNameservers) as error:
+    except (
+        dns.exception.Timeout,
+        dns.resolver.NoNameservers,
+        dns.resolver.NoResolverConfiguration,
+    ) as error:
         raise KeyLookupError(f"DNS lookup of {name} failed: {type(error).__name__}") from error
     except dns.exception.DNSException:  # a name DNS cannot hold: no key can be there
         return None
     if answer.rrset is None:
         return None
-    for record in answer.rrset:
-        data = b"".join(getattr(record, "strings", ()))
+    return key_record(getattr(record, "strings", ()) for record in answer.rrset)
+
+
+def key_record(records: Iterable[Iterable[bytes]]) -> str | None:
+    """The first TXT record (given as its strings) that holds a key (`p=`), joined."""
+    for strings in records:
+        data = b"".join(strings)
         if len(data) <= MAX_RECORD_BYTES and b"p=" in data:
             return data.decode("ascii", "replace")
     return None
