@@ -65,6 +65,11 @@ class SenderAuthentication:
     signatures: tuple[SignatureCheck, ...] = ()
 
     @property
+    def retryable(self) -> bool:
+        """A key could not be fetched now: checking again later may verify the message."""
+        return self.reason is Reason.KEY_UNAVAILABLE
+
+    @property
     def summary(self) -> str:
         """One line for the email log trail and `connector preview`."""
         if self.verified:

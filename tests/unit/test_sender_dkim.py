@@ -113,13 +113,13 @@ def test_authenticate_sender_body_length_limit_with_appended_text_not_verified()
 
 def test_authenticate_sender_missing_key_fails() -> None:
     result = check(sign(message(), selector="gone"))
-    assert result.reason is Reason.SIGNATURE_FAILS
+    assert result.reason is Reason.SIGNATURE_FAILS and not result.retryable
     assert "no key at gone._domainkey.example.com" in result.detail
 
 
 def test_authenticate_sender_key_lookup_timeout_reported_as_unavailable() -> None:
     result = check(sign(message()), lookup_key=failing_lookup)
-    assert result.reason is Reason.KEY_UNAVAILABLE
+    assert result.reason is Reason.KEY_UNAVAILABLE and result.retryable
     assert "rsa._domainkey.example.com" in result.detail
 
 
