@@ -9,6 +9,8 @@ What does not count although it verifies:
   signed part (a line "Approved, go ahead", or a whole new MIME part) and the signature still
   verifies; what people read in Jira would then include text the signer never wrote.
 - rsa-sha1 signatures, which RFC 8301 §3.1 says verifiers must not consider valid.
+- a signature whose h= leaves out From: (RFC 6376 §5.4 requires it): the From: line could
+  be rewritten under it, to any address of the signer's domain.
 """
 
 from __future__ import annotations
@@ -108,8 +110,11 @@ def _check(
 
     if tags.get(b"a", b"").lower() == b"rsa-sha1":
         return check(False, "rsa-sha1 is no longer accepted (RFC 8301)")
-    if tags.get(b"h", b"").count(b":") >= MAX_SIGNED_FIELDS:
+    signed = tags.get(b"h", b"").split(b":")
+    if len(signed) > MAX_SIGNED_FIELDS:
         return check(False, f"signs more than {MAX_SIGNED_FIELDS} header fields")
+    if b"from" not in {name.strip().lower() for name in signed}:
+        return check(False, "does not sign the From: line (RFC 6376 §5.4)")
     try:
         valid = bool(message.verify(index, dnsfunc=lookups.dnsfunc))
     except KeyLookupError:

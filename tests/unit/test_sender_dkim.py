@@ -145,6 +145,14 @@ def test_authenticate_sender_signatures_past_the_cap_not_checked() -> None:
     assert check(buried).reason is Reason.NOT_ALIGNED
 
 
+def test_authenticate_sender_signature_without_from_does_not_count() -> None:
+    # A signature over other fields only: the From: line could be anyone at example.com.
+    raw = sign(message()).replace(b"h=from : to", b"h=to", 1)
+    result = check(raw)
+    assert result.reason is Reason.SIGNATURE_FAILS
+    assert "does not sign the From: line" in result.detail
+
+
 def test_authenticate_sender_rsa_sha1_not_accepted() -> None:
     raw = sign(message()).replace(b"a=rsa-sha256", b"a=rsa-sha1")
     assert "RFC 8301" in check(raw).detail
