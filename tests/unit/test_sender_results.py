@@ -4,7 +4,13 @@ header counts (the topmost with a trusted authserv-id), and what it says about D
 from __future__ import annotations
 
 from connector.senders.outcome import Method, Reason, SenderAuthentication
-from connector.senders.trusted import GMAIL, MICROSOFT, TrustedServers, for_mailbox_host
+from connector.senders.trusted import (
+    GMAIL,
+    MICROSOFT,
+    TrustedServers,
+    for_mailbox_host,
+    for_provider,
+)
 from connector.senders.verify import authenticate_sender
 from tests.dkim_keys import lookup, message
 
@@ -119,3 +125,9 @@ def test_for_mailbox_host_names_host_and_organisational_domain() -> None:
         GOOGLE_PASS.replace("mx.google.com;", "example.org;"), for_mailbox_host("mail.example.org")
     )
     assert result.verified and result.detail == "by example.org"
+
+
+def test_for_provider_known_providers_and_custom_host() -> None:
+    assert for_provider("gmail", "imap.gmail.com") == GMAIL
+    assert for_provider("microsoft365", "outlook.office365.com") == MICROSOFT
+    assert for_provider("custom", "mail.example.org") == for_mailbox_host("mail.example.org")
