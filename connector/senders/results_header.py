@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import authres
 
@@ -29,6 +30,7 @@ MAX_RESULTS_HEADERS = 50  # only the top of a message holds the receiving side's
 MAX_RESULTS_CHARS = 16 * 1024  # long ones exist (many ARC results); past this, unread
 _LEADING_COMMENT = re.compile(r"^\s*(?:\([^()]*\)\s*)*")
 _FIRST_WORD = re.compile(r'^"?([^\s;"()]+)')
+_ID_WINDOW = 1024  # where a header's authserv-id is looked for when authres cannot read it
 # The placeholder put in front of a header without authserv-id so that authres can read it.
 _PLACEHOLDER = "authserv-id.invalid"
 
@@ -59,7 +61,7 @@ def trusted_dmarc(
     for value in values[:MAX_RESULTS_HEADERS]:
         authserv_id = _authserv_id(value)
         if authserv_id is None or not servers.trusts(authserv_id):
-            untrusted.append(authserv_id or "?")
+            untrusted.append("?" if authserv_id is None else authserv_id or "(no authserv-id)")
             continue
         return _verdict(value, authserv_id, from_domain, tuple(untrusted))
     return DmarcVerdict(Dmarc.NO_TRUSTED_HEADER, untrusted=tuple(untrusted))
@@ -67,16 +69,25 @@ def trusted_dmarc(
 
 def _authserv_id(value: str) -> str | None:
     """The header's authserv-id in lower case; NO_AUTHSERV_ID when it starts with a result
-    (`spf=pass ...`); None when not even that can be read."""
-    if len(value) > MAX_RESULTS_CHARS:
+    (`spf=pass ...`); None when not even that can be read. A header too long for authres
+    still has its id read from its start: a trusted one must end the search all the same."""
+    header = _parse(value)
+    if header is not None:
+        return str(header.authserv_id).lower()
+    word = _FIRST_WORD.match(_LEADING_COMMENT.sub("", value[:_ID_WINDOW], count=1))
+    if word is None:
+        return None
+    return NO_AUTHSERV_ID if "=" in word.group(1) else word.group(1).lower()
+
+
+def _parse(text: str) -> Any:
+    """authres's reading of a header value, or None when it refuses it or it is too long."""
+    if len(text) > MAX_RESULTS_CHARS + len(_PLACEHOLDER) + 2:
         return None
     try:
-        return str(authres.AuthenticationResultsHeader.parse_value(value).authserv_id).lower()
+        return authres.AuthenticationResultsHeader.parse_value(text)
     except Exception:  # authres raises its own SyntaxError and others on hostile text
-        word = _FIRST_WORD.match(value[_LEADING_COMMENT.match(value).end() :])  # type: ignore[union-attr]
-        if word is None:
-            return None
-        return NO_AUTHSERV_ID if "=" in word.group(1) else word.group(1).lower()
+        return None
 
 
 def _verdict(
@@ -86,9 +97,8 @@ def _verdict(
         return DmarcVerdict(dmarc, authserv_id, untrusted, detail)
 
     text = f"{_PLACEHOLDER}; {value}" if authserv_id == NO_AUTHSERV_ID else value
-    try:
-        parsed = authres.AuthenticationResultsHeader.parse_value(text)
-    except Exception:
+    parsed = _parse(text)
+    if parsed is None:
         return verdict(Dmarc.NO_RESULT, "its Authentication-Results could not be read")
     ours: set[str] = set()
     others: list[str] = []

@@ -3,7 +3,10 @@ header counts (the topmost with a trusted authserv-id), and what it says about D
 
 from __future__ import annotations
 
+import time
+
 from connector.senders.outcome import Method, Reason, SenderAuthentication
+from connector.senders.results_header import MAX_RESULTS_CHARS
 from connector.senders.trusted import (
     GMAIL,
     MICROSOFT,
@@ -81,6 +84,23 @@ def test_authenticate_sender_unreadable_trusted_header_ends_search() -> None:
     result = check(broken + RECEIVED + GOOGLE_PASS)
     assert result.reason is Reason.NO_SIGNATURE
     assert "could not be read" in result.detail
+
+
+def test_authenticate_sender_overlong_trusted_header_ends_search() -> None:
+    # Too long to read, but its id is Google's: the forged "pass" below must not count.
+    padding = "".join(f"; dkim=neutral header.d=x{i}.example" for i in range(700))
+    overlong = GOOGLE_FAIL.replace("header.from=example.com", "header.from=example.com" + padding)
+    assert len(overlong) > MAX_RESULTS_CHARS
+    result = check(overlong + RECEIVED + GOOGLE_PASS)
+    assert not result.verified and "could not be read" in result.detail
+
+
+def test_authenticate_sender_hostile_results_headers_read_quickly() -> None:
+    nested = "Authentication-Results: (" * 3 + "(" * 5000 + "mx.google.com; dmarc=pass\r\n"
+    started = time.perf_counter()
+    result = check(nested * 3 + MICROSOFT_PASS.replace("dmarc=pass", "dmarc=fail"), MICROSOFT)
+    assert time.perf_counter() - started < 1.0
+    assert result.reason is Reason.DMARC_FAIL
 
 
 def test_authenticate_sender_dmarc_pass_for_other_domain_not_verified() -> None:
