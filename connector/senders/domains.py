@@ -8,12 +8,14 @@ its ICANN and private sections count, so two customers of one hosting suffix
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import cache
 
 from publicsuffixlist import PublicSuffixList
 
 _MAX_DOMAIN = 253  # RFC 1035 §2.3.4
+_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 
 
 @cache
@@ -31,9 +33,8 @@ def ascii_domain(domain: str) -> str | None:
             domain = domain.encode("idna").decode("ascii")
         except UnicodeError:
             return None
-    labels = domain.split(".")
-    if any(not label or len(label) > 63 for label in labels):
-        return None
+    if any(not _LABEL.match(label) for label in domain.split(".")):
+        return None  # an address literal ([192.0.2.1]) or stray characters: not a DNS name
     return domain
 
 

@@ -165,9 +165,11 @@ def test_authenticate_sender_multiple_from_addresses_not_verified() -> None:
     assert check(two_lines).reason is Reason.MULTIPLE_FROM
 
 
-@pytest.mark.parametrize("sender", ["Ann Agent <ann>", "undisclosed-recipients:;", "<>"])
+@pytest.mark.parametrize(
+    "sender", ["Ann Agent <ann>", "undisclosed-recipients:;", "<>", "ann@[192.0.2.1]"]
+)
 def test_authenticate_sender_from_without_domain_not_verified(sender: str) -> None:
-    result = check(message(sender=sender), sender="ann")
+    result = check(message(sender=sender), sender=sender)
     assert result.reason is Reason.NO_FROM_DOMAIN
 
 
