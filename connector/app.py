@@ -23,6 +23,7 @@ from connector.settings import Settings
 from connector.storage.db import migrate
 from descriptor.render import lifecycle_paths, page_paths, render_descriptor, webhook_paths
 from webhooks.events import JiraEventHandler, log_event_handler, webhook_endpoint
+from webhooks.forge import forge_routes
 from webhooks.lifecycle import lifecycle_endpoint
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def build_routes() -> list[Route]:
     ]
     routes += [Route(path, page, methods=["GET"]) for path in page_paths()]
     routes += static_routes()
+    routes += forge_routes()
     return routes
 
 

@@ -1,4 +1,4 @@
-"""The `connector` command: serve, worker, migrate, preview, generate-key."""
+"""The `connector` command: serve, worker, migrate, preview, generate-key, manifest."""
 
 from __future__ import annotations
 
@@ -12,13 +12,18 @@ from typing import TYPE_CHECKING, Any
 from starlette.applications import Starlette
 
 from connector import logs
-from connector.settings import Settings, SettingsError
+from connector.settings import FORGE_APP_ID_MISSING, AppIdentity, Settings, SettingsError
 
 if TYPE_CHECKING:
     from connector.understanding import Understanding
 
 
 def load_settings() -> Settings:
+    _load_dotenv()
+    return Settings.from_env(os.environ)
+
+
+def _load_dotenv() -> None:
     # `.env` is a development convenience; real environment variables win over it.
     try:
         from dotenv import load_dotenv
@@ -26,7 +31,6 @@ def load_settings() -> Settings:
         load_dotenv(override=False)
     except ImportError:  # pragma: no cover - python-dotenv is a dependency
         pass
-    return Settings.from_env(os.environ)
 
 
 def app_from_env() -> Starlette:
@@ -169,6 +173,38 @@ def _source_routing(
     return routing
 
 
+def cmd_manifest(output: str | None) -> int:
+    """The Forge manifest for BASE_URL, APP_KEY and FORGE_APP_ID, to stdout or `output`.
+    Needs no database or ENCRYPTION_KEY: it runs where `forge deploy` runs."""
+    from pathlib import Path
+
+    from descriptor.manifest import manifest_yaml
+
+    _load_dotenv()
+    try:
+        identity = AppIdentity.from_env(os.environ)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if identity.forge_app_id is None:
+        print(f"configuration error: {FORGE_APP_ID_MISSING}", file=sys.stderr)
+        return 2
+    text = manifest_yaml(
+        base_url=identity.base_url,
+        app_key=identity.app_key,
+        forge_app_id=identity.forge_app_id,
+    )
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(output).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_generate_key() -> int:
     from cryptography.fernet import Fernet
 
@@ -197,6 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         "rules and threads (read from DATABASE_URL; nothing is written)",
     )
     commands.add_parser("generate-key", help="print a new ENCRYPTION_KEY")
+    manifest = commands.add_parser(
+        "manifest",
+        help="print the Forge manifest (manifest.yml) for BASE_URL, APP_KEY and FORGE_APP_ID",
+    )
+    manifest.add_argument("--output", metavar="PATH", help="write it to PATH instead of stdout")
     return parser
 
 
@@ -205,6 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(args.log_level)
     if args.command == "generate-key":
         return cmd_generate_key()
+    if args.command == "manifest":
+        return cmd_manifest(args.output)
     if args.command == "preview" and args.source is None:
         # Needs no settings, database or network: it must work on any machine with a file.
         return cmd_preview(args.file, args.json)

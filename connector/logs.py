@@ -107,15 +107,14 @@ def _redact_argument(value: Any) -> Any:
 
 _REDACTION = RedactSecrets()
 # Loggers that print request URLs: uvicorn's request line ("uvicorn.access") and failures
-# ("uvicorn.error"), and the HTTP clients' request lines (httpx at INFO; urllib3 and
-# atlassian-python-api at DEBUG). A filter on a logger sees the records made on it, whatever
-# handlers the server configured.
+# ("uvicorn.error"), and the HTTP clients' request lines (httpx at INFO; urllib3, under any
+# library that brings requests, at DEBUG). A filter on a logger sees the records made on it,
+# whatever handlers the server configured.
 _URL_LOGGERS = (
     "uvicorn.access",
     "uvicorn.error",
     "httpx",
     "urllib3.connectionpool",
-    "atlassian.rest_client",
 )
 
 

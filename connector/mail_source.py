@@ -14,28 +14,17 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 
 from connector.net.hosts import PUBLIC_ONLY, HostPolicy
+from connector.resources.address_rule import RULE_POLICY_SETTINGS
+from connector.resources.declare import PROJECT_KEY_PATTERN
+from connector.resources.mail_source import BY_NAME, Unmatched, Unrouted
+from connector.resources.source_policy import BY_NAME as POLICY_BY_NAME
 from connector.routing.addresses import AddressRule
-from connector.sources.config import AccessTokenProvider, SourceConfig
+from connector.sources.config import AccessTokenProvider, MailboxSettings, SourceConfig
 from connector.sources.errors import SourceConfigError
 
-Unmatched = Literal["create", "ignore"]
-Unrouted = Literal["source", "ignore"]  # mail no address rule matches
-# The settings an address rule may set for its project's issues (`AddressRule.defaults`).
-RULE_POLICY_SETTINGS = frozenset(
-    {
-        "subject_projects",
-        "default_reporter",
-        "default_assignee",
-        "labels",
-        "priority",
-        "language",
-        "field_defaults",
-        "field_mappings",
-    }
-)
 SourceStatus = Literal["unknown", "ok", "error", "disabled"]
 
-_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+_PROJECT_KEY = re.compile(PROJECT_KEY_PATTERN)
 # A BCP 47 language tag (RFC 5646 2.1): language, optional script, region and variants, e.g.
 # en, de-CH, zh-Hant-TW, sl-rozaj. Extensions and private use are not needed for this setting.
 _LANGUAGE_TAG = re.compile(
@@ -100,8 +89,9 @@ class SourcePolicy:
     def __post_init__(self) -> None:
         for key in self.subject_projects:
             _check_project_key("subject_projects", key)
-        if not 0 <= self.rate_limit_per_hour <= 10_000:
-            raise SourceConfigError("rate_limit_per_hour", "must be from 0 (off) to 10000")
+        low, high = POLICY_BY_NAME["rate_limit_per_hour"].bounds()
+        if not low <= self.rate_limit_per_hour <= high:
+            raise SourceConfigError("rate_limit_per_hour", f"must be from {low} (off) to {high}")
         if self.skip_images_below_bytes < 0:
             raise SourceConfigError("skip_images_below_bytes", "must not be negative")
         for label in self.labels:
@@ -149,45 +139,37 @@ class SourcePolicy:
 
 
 @dataclass(frozen=True)
-class SourceSpec:
-    """Everything an admin sets on a source. Secrets are write-only and kept out of `repr`."""
+class SourceSpec(MailboxSettings):
+    """Everything an admin sets on a source: the mailbox (`MailboxSettings`, shared with the
+    adapters' `SourceConfig`) and what becomes of its mail. Secrets are write-only and kept out
+    of `repr`."""
 
     name: str
-    protocol: str
-    host: str
-    port: int
-    username: str
     project_key: str
     issue_type: str
     password: str | None = field(default=None, repr=False)
     description: str = ""
     provider: str = "custom"
-    security: str = "ssl"
-    verify_tls: bool = True
-    folder: str = "INBOX"
     interval_minutes: int = 1
-    timeout_seconds: int = 30
-    after_processing: str = "mark_read"
-    success_folder: str | None = None
-    failure_folder: str | None = None
-    exclusion_folders: tuple[str, ...] = ()
-    max_message_bytes: int = 25 * 1024 * 1024
-    unmatched: str = "create"
+    unmatched: Unmatched = "create"
     policy: SourcePolicy = field(default_factory=SourcePolicy)
     uses_oauth: bool = False
     # Address routing (connector.routes): ordered rules, the plus-address allow-list, and what
     # mail no rule matches does (`source`: the source's project above; `ignore`).
     address_rules: tuple[AddressRule, ...] = ()
     plus_projects: tuple[str, ...] = ()
-    unrouted: str = "source"
+    unrouted: Unrouted = "source"
 
     def __post_init__(self) -> None:
-        if not self.name.strip() or len(self.name) > 120:
-            raise SourceConfigError("name", "is required (at most 120 characters)")
-        if len(self.description) > 1000:
-            raise SourceConfigError("description", "is at most 1000 characters")
-        if not 1 <= self.interval_minutes <= 60:
-            raise SourceConfigError("interval_minutes", "must be from 1 to 60")
+        longest_name = BY_NAME["name"].max_length or 0
+        if not self.name.strip() or len(self.name) > longest_name:
+            raise SourceConfigError("name", f"is required (at most {longest_name} characters)")
+        longest_description = BY_NAME["description"].max_length or 0
+        if len(self.description) > longest_description:
+            raise SourceConfigError("description", f"is at most {longest_description} characters")
+        low, high = BY_NAME["interval_minutes"].bounds()
+        if not low <= self.interval_minutes <= high:
+            raise SourceConfigError("interval_minutes", f"must be from {low} to {high}")
         _check_project_key("project_key", self.project_key)
         if not self.issue_type.strip():
             raise SourceConfigError("issue_type", "is required")
@@ -235,22 +217,11 @@ class SourceSpec:
         host_policy: HostPolicy = PUBLIC_ONLY,
     ) -> SourceConfig:
         """`host_policy`: where the connection may go; the app passes `Runtime.host_policy`."""
+        mailbox = {f.name: getattr(self, f.name) for f in fields(MailboxSettings)}
         return SourceConfig(
-            protocol=self.protocol,  # type: ignore[arg-type]
-            host=self.host,
-            port=self.port,
-            username=self.username,
+            **mailbox,
             password=None if access_token else password,
             access_token=access_token,
-            security=self.security,  # type: ignore[arg-type]
-            verify_tls=self.verify_tls,
-            folder=self.folder,
-            timeout_seconds=self.timeout_seconds,
-            after_processing=self.after_processing,  # type: ignore[arg-type]
-            success_folder=self.success_folder,
-            failure_folder=self.failure_folder,
-            exclusion_folders=self.exclusion_folders,
-            max_message_bytes=self.max_message_bytes,
             source_id=source_id,
             host_policy=host_policy,
         )

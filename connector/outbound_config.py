@@ -13,19 +13,29 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-TRANSPORTS = ("smtp", "graph")
-AUTH_METHODS = ("password", "oauth", "none")
-SECURITY = ("ssl", "starttls", "none")
-EVENTS = ("comment_created", "issue_status")
+from connector.resources.declare import PROJECT_KEY_PATTERN, names
+from connector.resources.notification_settings import BY_NAME as NOTIFICATION
+from connector.resources.notification_settings import EVENTS
+from connector.resources.notification_settings import SETTINGS as NOTIFICATION_SETTINGS
+from connector.resources.outbound_connection import AUTH_METHODS, BY_NAME, SECURITY, TRANSPORTS
+from connector.resources.outbound_connection import SETTINGS as CONNECTION_SETTINGS
+
+__all__ = [
+    "AUTH_METHODS",
+    "EVENTS",
+    "SECURITY",
+    "TRANSPORTS",
+    "ConnectionSpec",
+    "NotificationSettings",
+]
 DEFAULT_EVENTS = EVENTS
 DEFAULT_RETENTION_DAYS = 30
-MAX_RETENTION_DAYS = 3650
 _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
-_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+_PROJECT_KEY = re.compile(PROJECT_KEY_PATTERN)
 
 
 class OutboundConfigError(ValueError):
@@ -76,24 +86,11 @@ class ConnectionSpec:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "transport": self.transport,
-            "auth": self.auth,
-            "host": self.host,
-            "port": self.port,
-            "security": self.security,
-            "verify_tls": self.verify_tls,
-            "username": self.username,
-            "source_id": self.source_id,
-            "from_address": self.from_address,
-            "from_name": self.from_name,
-            "reply_to": self.reply_to,
-            "timeout_seconds": self.timeout_seconds,
-            "enabled": self.enabled,
-        }
+        return {name: getattr(self, name) for name in _ANSWERED}
 
 
-_CONNECTION_FIELDS = {*ConnectionSpec().to_json(), "password"}
+_ANSWERED = names(CONNECTION_SETTINGS, write_only=False)  # the password is write-only
+_CONNECTION_FIELDS = set(names(CONNECTION_SETTINGS))
 
 
 def connection_from_json(data: Mapping[str, Any], *, has_password: bool) -> ConnectionSpec:
@@ -105,21 +102,22 @@ def connection_from_json(data: Mapping[str, Any], *, has_password: bool) -> Conn
     auth = _choice(data, "auth", AUTH_METHODS, "oauth" if transport == "graph" else "password")
     security = _choice(data, "security", SECURITY, "starttls")
     default_port = {"ssl": 465, "starttls": 587, "none": 25}[security]
-    spec = ConnectionSpec(
-        transport=transport,
-        auth=auth,
-        host=_text(data, "host", 255).strip(),
-        port=_integer(data, "port", 1, 65535, default_port),
-        security=security,
-        verify_tls=_boolean(data, "verify_tls", True),
-        username=_text(data, "username", 320).strip(),
-        source_id=_optional_id(data, "source_id"),
-        from_address=_text(data, "from_address", 320).strip(),
-        from_name=_text(data, "from_name", 255).strip(),
-        reply_to=_text(data, "reply_to", 320).strip(),
-        timeout_seconds=_integer(data, "timeout_seconds", 1, 120, 30),
-        enabled=_boolean(data, "enabled", True),
-    )
+    values: dict[str, Any] = {"transport": transport, "auth": auth, "security": security}
+    for name in _ANSWERED:  # in the declaration's order: the first input at fault is named
+        if name in values:
+            continue
+        setting, default = BY_NAME[name], _CONNECTION_DEFAULTS[name]
+        if name == "port":
+            values[name] = _integer(data, name, *setting.bounds(), default_port)
+        elif name == "source_id":
+            values[name] = _optional_id(data, name)
+        elif setting.kind == "string":
+            values[name] = _text(data, name, setting.max_length or 0).strip()
+        elif setting.kind == "integer":
+            values[name] = _integer(data, name, *setting.bounds(), default)
+        else:
+            values[name] = _boolean(data, name, default)
+    spec = ConnectionSpec(**values)
     if not is_address(spec.from_address):
         raise OutboundConfigError("from_address", "must be an email address mail is sent from")
     if spec.reply_to and not is_address(spec.reply_to):
@@ -141,6 +139,9 @@ def connection_from_json(data: Mapping[str, Any], *, has_password: bool) -> Conn
         if not has_password:
             raise OutboundConfigError("password", "is required to sign in with a password")
     return spec
+
+
+_CONNECTION_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(ConnectionSpec)}
 
 
 def check_host(host: str) -> None:
@@ -289,7 +290,7 @@ class NotificationSettings:
         }
 
 
-_SETTINGS_FIELDS = set(NotificationSettings().to_json())
+_SETTINGS_FIELDS = set(names(NOTIFICATION_SETTINGS))
 
 
 def settings_from_json(data: Mapping[str, Any]) -> NotificationSettings:
@@ -317,7 +318,7 @@ def settings_from_json(data: Mapping[str, Any]) -> NotificationSettings:
         isinstance(k, str) and isinstance(v, str) for k, v in templates_raw.items()
     ):
         raise OutboundConfigError("templates", "must be an object: template name -> text")
-    link = _text(data, "link", 1000).strip()
+    link = _text(data, "link", NOTIFICATION["link"].max_length or 0).strip()
     if link not in ("", "issue") and not (link.startswith("https://") and "{issue_key}" in link):
         raise OutboundConfigError(
             "link", 'must be empty, "issue", or an https:// URL containing {issue_key}'
@@ -327,11 +328,13 @@ def settings_from_json(data: Mapping[str, Any]) -> NotificationSettings:
         events=_events(data, "events"),
         projects=projects,
         acknowledgement=_boolean(data, "acknowledgement", False),
-        acknowledgement_per_hour=_integer(data, "acknowledgement_per_hour", 1, 100, 3),
+        acknowledgement_per_hour=_integer(
+            data, "acknowledgement_per_hour", *NOTIFICATION["acknowledgement_per_hour"].bounds(), 3
+        ),
         link=link,
         templates={k: v for k, v in templates_raw.items() if v.strip()},
         retention_days=_integer(
-            data, "retention_days", 0, MAX_RETENTION_DAYS, DEFAULT_RETENTION_DAYS
+            data, "retention_days", *NOTIFICATION["retention_days"].bounds(), DEFAULT_RETENTION_DAYS
         ),
     )
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from connector.budget import Budget
 from connector.connect.install import InstallKeyStore
+from connector.forge.jwks import ForgeKeyStore
 from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserTokens
 from connector.jira.people import PeopleCache
 from connector.net.hosts import HostPolicy, Network, SystemNetwork
@@ -52,6 +53,8 @@ class Runtime:
     host_policy: HostPolicy
     # Renders tenants' templates in worker processes (connector.outbound.rendering).
     templates: TemplateRunner
+    # Keys of Forge Invocation Tokens (FORGE_JWKS_URL; connector.forge.jwks).
+    forge_keys: ForgeKeyStore
 
     @classmethod
     def create(
@@ -88,6 +91,7 @@ class Runtime:
             reader=reader_for(settings.reading),
             host_policy=HostPolicy(settings.internal_hosts, network or SystemNetwork()),
             templates=template_runner(template_budget),
+            forge_keys=ForgeKeyStore(settings.forge_jwks_url),
         )
 
     def database_answers(self) -> bool:

@@ -8,6 +8,8 @@
 | CONNECT_INSTALL_KEYS_URL   | https://connect-install-keys.atlassian.com  |
 | ENCRYPTION_KEY             | generated once into ./data/ for development |
 | APP_KEY                    | mail-connector                              |
+| FORGE_APP_ID               | none (manifest and Forge routes say so)     |
+| FORGE_JWKS_URL             | Atlassian's production Forge JWKS           |
 | MESSAGE_TIME_LIMIT         | 20 (seconds to read one message)            |
 | MESSAGE_MEMORY_LIMIT       | 1024 (MiB of address space per reader)      |
 | MESSAGE_READERS            | 2 (reader processes per app or worker)      |
@@ -23,6 +25,12 @@ Decision: "production" means a BASE_URL whose host is not loopback, since only t
 Cloud site reach the app. There ENCRYPTION_KEY must be set: a key generated into a local file
 would be lost with the dyno's file system, and with it every stored secret. ENCRYPTION_KEY may
 hold several comma-separated Fernet keys; the first encrypts, all decrypt (key rotation).
+
+FORGE_APP_ID is the Forge app's id, `ari:cloud:ecosystem::app/<uuid>` (what `forge register`
+prints): the Forge manifest's `app.id` and the audience of every Forge Invocation Token. Without
+it the app still serves Connect; `connector manifest`, `GET /forge/manifest.yml` and the Forge
+routes answer that it is not set. FORGE_JWKS_URL is where the keys of those tokens are fetched
+(`connector.forge.jwks`); it must be https when BASE_URL is public.
 
 ALLOWED_INTERNAL_HOSTS: comma-separated host names, addresses and CIDR networks that mail
 sources and SMTP may use although they are not public (on-premises mail servers); everything
@@ -52,12 +60,22 @@ DEFAULT_PORT = 8000
 DEFAULT_DATABASE_URL = "sqlite:///./data/connector.db"
 DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
 DEFAULT_APP_KEY = "mail-connector"
+# developer.atlassian.com/platform/forge/remote/essentials/ ("Verifying requests").
+DEFAULT_FORGE_JWKS_URL = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
+FORGE_APP_ID_MISSING = (
+    "FORGE_APP_ID is not set: register the Forge app (`forge register`) and set FORGE_APP_ID "
+    "to its id, ari:cloud:ecosystem::app/<uuid>"
+)
 DEV_DATA_DIR = Path("data")
 DEV_KEY_FILE = DEV_DATA_DIR / "encryption.key"
 
 # Connect descriptor `key`: letters, digits, `-`, `.`, `_`; at most 80 characters.
 _APP_KEY_PATTERN = re.compile(r"^[a-zA-Z0-9._-]{1,80}$")
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+# An app ARI as the Forge CLI and developer console hand it out.
+_FORGE_APP_ID_PATTERN = re.compile(
+    r"^ari:cloud:ecosystem::app/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
 
 
 class SettingsError(ValueError):
@@ -120,6 +138,8 @@ class Settings:
     reading: ReadingLimits = ReadingLimits()
     # ALLOWED_INTERNAL_HOSTS, with loopback added when BASE_URL is loopback.
     internal_hosts: AllowList = field(default_factory=AllowList)
+    forge_app_id: str | None = None
+    forge_jwks_url: str = DEFAULT_FORGE_JWKS_URL
 
     @property
     def base_path(self) -> str:
@@ -133,18 +153,18 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, key_file: Path | None = None) -> Settings:
         port = _read_port(environ.get("PORT"))
-        base_url = _read_url("BASE_URL", environ.get("BASE_URL") or f"http://localhost:{port}")
+        identity = AppIdentity.from_env(environ)
+        base_url = identity.base_url
         database_url = _read_database_url(environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
         keys_url = _read_url(
             "CONNECT_INSTALL_KEYS_URL",
             environ.get("CONNECT_INSTALL_KEYS_URL") or DEFAULT_INSTALL_KEYS_URL,
         )
-        app_key = environ.get("APP_KEY") or DEFAULT_APP_KEY
-        if not _APP_KEY_PATTERN.match(app_key):
-            raise SettingsError(
-                f"APP_KEY {app_key!r} is not a valid Connect app key: use 1-80 letters, digits, "
-                "'-', '.' or '_'"
-            )
+        forge_jwks_url = _read_url(
+            "FORGE_JWKS_URL", environ.get("FORGE_JWKS_URL") or DEFAULT_FORGE_JWKS_URL
+        )
+        if not is_loopback_url(base_url) and not forge_jwks_url.startswith("https://"):
+            raise SettingsError("FORGE_JWKS_URL must be https when BASE_URL is public")
         raw_keys = environ.get("ENCRYPTION_KEY", "").strip()
         if raw_keys:
             keys = _read_encryption_keys(raw_keys)
@@ -172,10 +192,47 @@ class Settings:
             database_url=database_url,
             connect_install_keys_url=keys_url,
             encryption_keys=keys,
-            app_key=app_key,
+            app_key=identity.app_key,
             reading=reading,
             internal_hosts=internal_hosts,
+            forge_app_id=identity.forge_app_id,
+            forge_jwks_url=forge_jwks_url,
         )
+
+
+@dataclass(frozen=True)
+class AppIdentity:
+    """What the descriptor and the Forge manifest are rendered from: BASE_URL, APP_KEY and
+    FORGE_APP_ID. Read alone by `connector manifest`, which runs where `forge deploy` runs and
+    needs neither a database nor ENCRYPTION_KEY."""
+
+    base_url: str
+    app_key: str
+    forge_app_id: str | None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> AppIdentity:
+        port = _read_port(environ.get("PORT"))
+        base_url = _read_url("BASE_URL", environ.get("BASE_URL") or f"http://localhost:{port}")
+        app_key = environ.get("APP_KEY") or DEFAULT_APP_KEY
+        if not _APP_KEY_PATTERN.match(app_key):
+            raise SettingsError(
+                f"APP_KEY {app_key!r} is not a valid Connect app key: use 1-80 letters, digits, "
+                "'-', '.' or '_'"
+            )
+        return cls(base_url, app_key, _read_forge_app_id(environ.get("FORGE_APP_ID", "")))
+
+
+def _read_forge_app_id(raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if not _FORGE_APP_ID_PATTERN.match(value.lower()):
+        raise SettingsError(
+            f"FORGE_APP_ID must be the Forge app's id, ari:cloud:ecosystem::app/<uuid> "
+            f"(as `forge register` prints it), not {value!r}"
+        )
+    return value.lower()
 
 
 def is_loopback_url(url: str) -> bool:

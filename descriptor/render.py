@@ -49,7 +49,7 @@ def render_descriptor(*, base_url: str, app_key: str) -> dict[str, Any]:
         "{{APP_KEY}}": app_key,
         "{{MESSAGE_PROPERTY_KEY}}": message_property_key(app_key),
     }
-    return _substitute(_template(), values)  # type: ignore[no-any-return]
+    return substitute(_template(), values)  # type: ignore[no-any-return]
 
 
 def lifecycle_paths() -> dict[str, str]:
@@ -76,13 +76,14 @@ def page_paths() -> list[str]:
     return sorted({str(page["url"]).split("?", 1)[0] for page in pages})
 
 
-def _substitute(value: Any, values: dict[str, str]) -> Any:
+def substitute(value: Any, values: dict[str, str]) -> Any:
+    """`value` with every `{{PLACEHOLDER}}` in its strings replaced (lists and objects walked)."""
     if isinstance(value, str):
         for placeholder, replacement in values.items():
             value = value.replace(placeholder, replacement)
         return value
     if isinstance(value, list):
-        return [_substitute(item, values) for item in value]
+        return [substitute(item, values) for item in value]
     if isinstance(value, dict):
-        return {key: _substitute(item, values) for key, item in value.items()}
+        return {key: substitute(item, values) for key, item in value.items()}
     return value

@@ -13,8 +13,9 @@ from connector.admin.endpoint import Answer, ApiCall
 from connector.admin.errors import ApiError
 from connector.admin.jira_calls import jira_client, jira_unavailable
 from connector.jira.client import JiraError, JiraNotFound
+from connector.resources.declare import PROJECT_KEY_PATTERN
 
-_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+_PROJECT_KEY = re.compile(PROJECT_KEY_PATTERN)
 
 
 def list_projects(call: ApiCall) -> Answer:

@@ -12,8 +12,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from connector.admin.openapi_operations import body, operation, path_id, query
 from connector.admin.openapi_outbound import OUTBOUND_PATHS, OUTBOUND_SCHEMAS
-from connector.admin.openapi_schemas import SCHEMAS, Schema, ref
+from connector.admin.openapi_schemas import SCHEMAS
+from connector.resources.declare import PROJECT_KEY_PATTERN
+from connector.resources.schema import Schema
 
 _SOURCE_EXAMPLE: Schema = {
     "name": "Support inbox",
@@ -68,68 +71,14 @@ _OAUTH_EXAMPLE: Schema = {
     "client_secret": "GOCSPX-client-secret",
 }
 
-_SOURCE_ID = {"name": "source_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_SOURCE_ID = path_id("source_id")
 _PROJECT_KEY = {
     "name": "project_key",
     "in": "path",
     "required": True,
-    "schema": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]{0,31}$"},
+    "schema": {"type": "string", "pattern": PROJECT_KEY_PATTERN},
 }
-_ENTRY_ID = {"name": "entry_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-
-
-def _query(name: str, description: str, schema: Schema | None = None) -> Schema:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema or {"type": "string"},
-    }
-
-
-def _body(schema: str, example: Schema | None = None, *, required: bool = True) -> Schema:
-    media: Schema = {"schema": ref(schema)}
-    if example is not None:
-        media["example"] = example
-    return {"required": required, "content": {"application/json": media}}
-
-
-def _answer(description: str, schema: str) -> Schema:
-    return {"description": description, "content": {"application/json": {"schema": ref(schema)}}}
-
-
-_ERRORS = {
-    400: "invalid input; `field` names it",
-    401: "no token, or one that does not verify",
-    403: "not a Jira administrator of this site, or a token naming no user",
-    404: "no such item for this site",
-    409: "not possible in the item's state (or needs an acknowledgement)",
-    501: "not available in this version yet",
-    502: "the mail server or Jira could not be reached",
-}
-
-
-def _operation(
-    summary: str,
-    ok: tuple[int, str, str],
-    *,
-    errors: tuple[int, ...] = (),
-    body: Schema | None = None,
-    parameters: list[Schema] | None = None,
-    admin: bool = True,
-) -> Schema:
-    status, description, schema = ok
-    responses: Schema = {str(status): _answer(description, schema)}
-    codes = (401, 403, *errors) if admin else (401, *errors)
-    for code in codes:
-        responses[str(code)] = _answer(_ERRORS[code], "Error")
-    operation: Schema = {"summary": summary, "responses": responses}
-    if parameters:
-        operation["parameters"] = parameters
-    if body is not None:
-        operation["requestBody"] = body
-    return operation
+_ENTRY_ID = path_id("entry_id")
 
 
 _PATHS: Schema = {
@@ -141,44 +90,44 @@ _PATHS: Schema = {
         }
     },
     "/api/v1/tenant": {
-        "get": _operation(
+        "get": operation(
             "The Jira site the token belongs to (any valid token; no administrator check)",
             (200, "the site", "Tenant"),
             admin=False,
         )
     },
     "/api/v1/mail-sources": {
-        "get": _operation(
+        "get": operation(
             "List mail sources with their status",
             (200, "the sources, oldest first", "MailSourceList"),
             errors=(400,),
-            parameters=[_query("q", "text in name, description, host or username")],
+            parameters=[query("q", "text in name, description, host or username")],
         ),
-        "post": _operation(
+        "post": operation(
             "Create a mail source (disabled until enabled)",
             (201, "created", "MailSource"),
             errors=(400,),
-            body=_body("SourceSettings", _SOURCE_EXAMPLE),
+            body=body("SourceSettings", _SOURCE_EXAMPLE),
         ),
     },
     "/api/v1/mail-sources/test": {
-        "post": _operation(
+        "post": operation(
             "Diagnose settings before saving them (the password is required)",
             (200, "each step of the connection, with the server's words", "Diagnosis"),
             errors=(400, 409),
-            body=_body("SourceSettings", _SOURCE_EXAMPLE),
+            body=body("SourceSettings", _SOURCE_EXAMPLE),
         )
     },
     "/api/v1/mail-sources/{source_id}": {
         "parameters": [_SOURCE_ID],
-        "get": _operation("Read a mail source", (200, "the source", "MailSource"), errors=(404,)),
-        "put": _operation(
+        "get": operation("Read a mail source", (200, "the source", "MailSource"), errors=(404,)),
+        "put": operation(
             "Replace a mail source's settings (without password: keep the stored one)",
             (200, "the source as saved", "MailSource"),
             errors=(400, 404),
-            body=_body("SourceSettings", _UPDATE_EXAMPLE),
+            body=body("SourceSettings", _UPDATE_EXAMPLE),
         ),
-        "delete": _operation(
+        "delete": operation(
             "Delete a mail source; issues, threads and participants are kept",
             (200, "what was kept and what was removed", "Deleted"),
             errors=(404,),
@@ -186,25 +135,25 @@ _PATHS: Schema = {
     },
     "/api/v1/mail-sources/{source_id}/test": {
         "parameters": [_SOURCE_ID],
-        "post": _operation(
+        "post": operation(
             "Diagnose a saved source, or edited settings with its stored password",
             (200, "each step of the connection", "Diagnosis"),
             errors=(400, 404, 409),
-            body=_body("SourceSettings", required=False),
+            body=body("SourceSettings", required=False),
         ),
     },
     "/api/v1/mail-sources/{source_id}/enable": {
         "parameters": [_SOURCE_ID],
-        "post": _operation(
+        "post": operation(
             "Connect and start polling; answers how many existing messages will be processed",
             (200, "enabled, with the estimate", "Enabled"),
             errors=(400, 404, 409, 502),
-            body=_body("EnableOptions", _ENABLE_EXAMPLE, required=False),
+            body=body("EnableOptions", _ENABLE_EXAMPLE, required=False),
         ),
     },
     "/api/v1/mail-sources/{source_id}/disable": {
         "parameters": [_SOURCE_ID],
-        "post": _operation(
+        "post": operation(
             "Stop polling; the position in the mailbox is kept",
             (200, "disabled", "Disabled"),
             errors=(404,),
@@ -212,7 +161,7 @@ _PATHS: Schema = {
     },
     "/api/v1/mail-sources/{source_id}/poll": {
         "parameters": [_SOURCE_ID],
-        "post": _operation(
+        "post": operation(
             "Poll now",
             (200, "what the poll did: outcome -> number of messages", "PollResult"),
             errors=(404, 409, 501),
@@ -220,103 +169,101 @@ _PATHS: Schema = {
     },
     "/api/v1/mail-sources/{source_id}/oauth/start": {
         "parameters": [_SOURCE_ID],
-        "post": _operation(
+        "post": operation(
             "Sign the source in with Google or Microsoft (OAuth2, the tenant's own app); the "
             "provider sends the browser back to GET /oauth/callback (no JWT: the single-use "
             "state authenticates it), which stores the tokens encrypted",
             (200, "the sign-in URL, or connected (application access)", "OAuthStarted"),
             errors=(400, 404, 409, 502),
-            body=_body("OAuthStart", _OAUTH_EXAMPLE),
+            body=body("OAuthStart", _OAUTH_EXAMPLE),
         ),
     },
     "/api/v1/mail-sources/{source_id}/route-check": {
         "parameters": [_SOURCE_ID],
-        "post": _operation(
+        "post": operation(
             "Which address rule would this mail match: the decision trail for a pasted header "
             "block or a .eml, against the saved source or edited rules; nothing is stored",
             (200, "what the pipeline would do, and why", "RouteCheckResult"),
             errors=(400, 404),
-            body=_body("RouteCheck", _ROUTE_CHECK_EXAMPLE),
+            body=body("RouteCheck", _ROUTE_CHECK_EXAMPLE),
         ),
     },
     "/api/v1/projects/{project_key}/feeds": {
         "parameters": [_PROJECT_KEY],
-        "get": _operation(
+        "get": operation(
             "The sources and addresses that create issues in a project, with their state",
             (200, "the feeds; an empty list when none", "ProjectFeeds"),
             errors=(400,),
         ),
     },
     "/api/v1/settings/fields": {
-        "get": _operation(
+        "get": operation(
             "The custom-field mapping, Jira's custom fields, and whether each mapped field is "
             "on the create screen",
             (200, "the mapping and what Jira has", "FieldSettings"),
             errors=(400, 502),
             parameters=[
-                _query("project_key", "check the create screen of this project"),
-                _query("issue_type", "and this issue type (default: each of the project's)"),
+                query("project_key", "check the create screen of this project"),
+                query("issue_type", "and this issue type (default: each of the project's)"),
             ],
         ),
-        "put": _operation(
+        "put": operation(
             "Replace the custom-field mapping (fields are checked against Jira)",
             (200, "the mapping as saved", "FieldSettings"),
             errors=(400, 502),
-            body=_body("FieldMappingUpdate"),
+            body=body("FieldMappingUpdate"),
         ),
     },
     "/api/v1/settings/fields/create": {
-        "post": _operation(
+        "post": operation(
             "Create a short text custom field in Jira for a role and map it",
             (200, "the mapping with the new field", "FieldSettings"),
             errors=(400, 409, 502),
-            body=_body("FieldCreate"),
+            body=body("FieldCreate"),
         ),
     },
     "/api/v1/settings/workaround-user": {
-        "get": _operation(
+        "get": operation(
             "The workaround user (never its token)", (200, "the user", "WorkaroundUser")
         ),
-        "put": _operation(
+        "put": operation(
             "Set the workaround user; without api_token the stored token is kept",
             (200, "the user as saved", "WorkaroundUser"),
             errors=(400,),
-            body=_body("WorkaroundUserUpdate", _WORKAROUND_EXAMPLE),
+            body=body("WorkaroundUserUpdate", _WORKAROUND_EXAMPLE),
         ),
-        "delete": _operation(
+        "delete": operation(
             "Remove the workaround user; users are then looked up as the app",
             (200, "no user", "WorkaroundUser"),
         ),
     },
     "/api/v1/settings/workaround-user/test": {
-        "post": _operation(
+        "post": operation(
             "Check the workaround user: sign in, find a user by address, see the project",
             (200, "each step; ok is true when all passed", "WorkaroundTestResult"),
             errors=(400, 409),
-            body=_body("WorkaroundTest", _WORKAROUND_TEST_EXAMPLE, required=False),
+            body=body("WorkaroundTest", _WORKAROUND_TEST_EXAMPLE, required=False),
         ),
     },
     "/api/v1/email-log": {
-        "get": _operation(
+        "get": operation(
             "Messages fetched, newest first",
             (200, "a page of entries", "LogEntryList"),
             errors=(400,),
             parameters=[
-                _query("source_id", "only this source's", {"type": "integer"}),
-                _query(
-                    "outcome", "only this outcome", SCHEMAS["LogEntry"]["properties"]["outcome"]
-                ),
-                _query("q", "text in sender, subject, reason or issue key"),
-                _query(
+                query("source_id", "only this source's", {"type": "integer"}),
+                query("outcome", "only this outcome", SCHEMAS["LogEntry"]["properties"]["outcome"]),
+                query("q", "text in sender, subject, reason or issue key"),
+                query(
                     "before_id", "the next page: next_before_id of the last", {"type": "integer"}
                 ),
-                _query("limit", "1 to 200, default 50", {"type": "integer"}),
+                query("limit", "1 to 200, default 50", {"type": "integer"}),
             ],
         )
     },
     "/api/v1/email-log/{entry_id}": {
         "parameters": [_ENTRY_ID],
-        "get": _operation(
+        "get": operation(
             "One entry with its headers and decision trail",
             (200, "the entry", "LogEntryDetail"),
             errors=(404,),
@@ -324,14 +271,14 @@ _PATHS: Schema = {
     },
     "/api/v1/email-log/{entry_id}/retry": {
         "parameters": [_ENTRY_ID],
-        "post": _operation(
+        "post": operation(
             "Process a failed message again",
             (200, "the entry, pending again", "LogEntryDetail"),
             errors=(404, 409),
         ),
     },
     "/api/v1/jira/projects": {
-        "get": _operation(
+        "get": operation(
             "The Jira projects the app can see (for the set-up wizard)",
             (200, "the projects, by key", "JiraProjectList"),
             errors=(502,),
@@ -341,7 +288,7 @@ _PATHS: Schema = {
         "parameters": [
             {"name": "project_key", "in": "path", "required": True, "schema": {"type": "string"}}
         ],
-        "get": _operation(
+        "get": operation(
             "The issue types the app may create in a project",
             (200, "the issue types", "JiraIssueTypeList"),
             errors=(400, 404, 502),

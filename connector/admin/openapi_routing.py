@@ -6,121 +6,47 @@ Kept apart from `openapi_schemas` (which includes them) so each file stays about
 
 from __future__ import annotations
 
-from typing import Any
-
-from connector.mail_source import RULE_POLICY_SETTINGS
+from connector.resources.address_rule import RULE_KINDS
+from connector.resources.address_rule import SETTINGS as RULE_SETTINGS
+from connector.resources.declare import PROJECT_KEY_PATTERN, properties, required
+from connector.resources.mail_source import ROUTING
+from connector.resources.schema import Schema, closed_object, integer, nullable, ref, string
 from connector.routing.addresses import (
-    MAX_PATTERN_CHARS,
-    MAX_ROUTED_RECIPIENTS,
-    MAX_RULES,
     RECIPIENT_HEADERS,
-    RULE_KINDS,
 )
 
-Schema = dict[str, Any]
-
-
-def ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _string(description: str = "", **more: Any) -> Schema:
-    return {"type": "string", **({"description": description} if description else {}), **more}
-
-
-def _nullable(schema: Schema) -> Schema:
-    return {**schema, "nullable": True}
-
-
-def _integer(minimum: int, **more: Any) -> Schema:
-    return {"type": "integer", "minimum": minimum, **more}
-
-
-def _object(properties: Schema, required: list[str], description: str = "") -> Schema:
-    return {
-        "type": "object",
-        "description": description,
-        "properties": properties,
-        "required": required,
-        "additionalProperties": False,
-    }
-
-
-_KEY = _string(pattern="^[A-Z][A-Z0-9_]{0,31}$")
+_KEY = string(pattern=PROJECT_KEY_PATTERN)
 _KEYS: Schema = {"type": "array", "items": _KEY}
-_HEADER = _string(enum=list(RECIPIENT_HEADERS))
+_HEADER = string(enum=list(RECIPIENT_HEADERS))
 
-# Settings a source takes besides its connection and policy (`openapi_schemas._SETTINGS`).
-ROUTING_SETTINGS: Schema = {
-    "address_rules": {
-        "type": "array",
-        "maxItems": MAX_RULES,
-        "items": ref("AddressRule"),
-        "description": "first match wins; recipients are read from "
-        + ", ".join(RECIPIENT_HEADERS)
-        + f" in that order, the first {MAX_ROUTED_RECIPIENTS} of them tried against the rules",
-    },
-    "plus_projects": {
-        **_KEYS,
-        "description": "projects a local+KEY@domain address of ours may name (an allow-list)",
-    },
-    "unrouted": _string(
-        "mail no address rule matches: the source's own project, or ignored (replies to "
-        "known threads are commented either way)",
-        enum=["source", "ignore"],
-    ),
-}
-
-_ROUTE_ALSO = _object(
+_ROUTE_ALSO = closed_object(
     {
         "project_key": _KEY,
-        "address": _string(),
+        "address": string(),
         "header": _HEADER,
-        "rule_index": _nullable(_integer(0, description="null: a plus address")),
+        "rule_index": nullable(integer(0, description="null: a plus address")),
     },
     ["project_key", "address", "header", "rule_index"],
 )
 
 ROUTING_SCHEMAS: dict[str, Schema] = {
-    "AddressRule": _object(
+    "AddressRule": closed_object(properties(RULE_SETTINGS), required(RULE_SETTINGS)),
+    "Route": closed_object(
         {
-            "match": _string(
-                "exact: one address (also its +tag forms); domain: *@example.com; regex: "
-                "an RE2 regular expression over the whole address (case-insensitive; no "
-                "backreferences or lookaround, as it runs in linear time); "
-                "default: domain for *@..., else exact",
-                enum=list(RULE_KINDS),
-            ),
-            "pattern": _string(minLength=1, maxLength=MAX_PATTERN_CHARS),
-            "project_key": _KEY,
-            "issue_type": _nullable(_string("null: the source's issue type", minLength=1)),
-            "defaults": {
-                "type": "object",
-                "description": "source-policy settings for this rule's issues, over the "
-                "source's: " + ", ".join(sorted(RULE_POLICY_SETTINGS)) + "; subject_projects "
-                "defaults to the rule's project",
-                "properties": {name: {} for name in sorted(RULE_POLICY_SETTINGS)},
-                "additionalProperties": False,
-            },
-        },
-        ["pattern", "project_key"],
-    ),
-    "Route": _object(
-        {
-            "decided_by": _string(enum=["plus", "rule", "source", "ignore"]),
-            "project_key": _nullable(_KEY),
-            "issue_type": _nullable(_string()),
-            "header": _nullable(_HEADER),
-            "address": _nullable(_string()),
-            "rule_index": _nullable(_integer(0, description="into the source's address_rules")),
-            "reason": _string(),
+            "decided_by": string(enum=["plus", "rule", "source", "ignore"]),
+            "project_key": nullable(_KEY),
+            "issue_type": nullable(string()),
+            "header": nullable(_HEADER),
+            "address": nullable(string()),
+            "rule_index": nullable(integer(0, description="into the source's address_rules")),
+            "reason": string(),
             "subject_projects": _KEYS,
             "also": {
                 "type": "array",
                 "items": _ROUTE_ALSO,
                 "description": "other projects the mail was also addressed to",
             },
-            "notes": {"type": "array", "items": _string()},
+            "notes": {"type": "array", "items": string()},
         },
         [
             "decided_by",
@@ -141,34 +67,36 @@ ROUTING_SCHEMAS: dict[str, Schema] = {
         "description": "a message as a pasted header block or a base64 .eml (one of them); "
         "address_rules, plus_projects and unrouted try edited settings without saving them",
         "properties": {
-            "headers": _string("the header block, as a mail client shows it"),
-            "eml": _string("the message file, base64", format="byte"),
-            **ROUTING_SETTINGS,
+            "headers": string("the header block, as a mail client shows it"),
+            "eml": string("the message file, base64", format="byte"),
+            **properties(ROUTING),
         },
         "additionalProperties": False,
     },
-    "RouteCheckResult": _object(
+    "RouteCheckResult": closed_object(
         {
-            "outcome": _string(enum=["create", "comment", "ignored"]),
-            "reason": _string(),
-            "issue_key": _nullable(_string("the issue a comment would go to")),
+            "outcome": string(enum=["create", "comment", "ignored"]),
+            "reason": string(),
+            "issue_key": nullable(string("the issue a comment would go to")),
             "route": ref("Route"),
-            "thread": _nullable(
-                _object(
-                    {"issue_key": _string(), "via": _string(), "detail": _string()},
+            "thread": nullable(
+                closed_object(
+                    {"issue_key": string(), "via": string(), "detail": string()},
                     ["issue_key", "via", "detail"],
                 )
             ),
             "recipients": {
                 "type": "array",
-                "items": _object({"address": _string(), "header": _HEADER}, ["address", "header"]),
+                "items": closed_object(
+                    {"address": string(), "header": _HEADER}, ["address", "header"]
+                ),
             },
-            "trail": {"type": "array", "items": _string(), "description": "in order"},
-            "message": _object(
+            "trail": {"type": "array", "items": string(), "description": "in order"},
+            "message": closed_object(
                 {
-                    "sender": _nullable(_string()),
-                    "subject": _string(),
-                    "message_id": _nullable(_string()),
+                    "sender": nullable(string()),
+                    "subject": string(),
+                    "message_id": nullable(string()),
                 },
                 ["sender", "subject", "message_id"],
             ),
@@ -177,32 +105,32 @@ ROUTING_SCHEMAS: dict[str, Schema] = {
         "what the pipeline would do; the rate limit and whether an issue still exists in "
         "Jira are not checked",
     ),
-    "ProjectFeeds": _object(
+    "ProjectFeeds": closed_object(
         {
             "project_key": _KEY,
             "feeds": {
                 "type": "array",
-                "items": _object(
+                "items": closed_object(
                     {
-                        "source_id": _integer(1),
-                        "source_name": _string(),
-                        "mailbox": _string("the account the source reads"),
+                        "source_id": integer(1),
+                        "source_name": string(),
+                        "mailbox": string("the account the source reads"),
                         "enabled": {"type": "boolean"},
-                        "status": _string(enum=["ok", "error", "disabled", "unknown"]),
-                        "status_message": _string(),
+                        "status": string(enum=["ok", "error", "disabled", "unknown"]),
+                        "status_message": string(),
                         "addresses": {
                             "type": "array",
-                            "items": _object(
+                            "items": closed_object(
                                 {
-                                    "kind": _string(
+                                    "kind": string(
                                         "rule; plus (local+KEY@...); unrouted (mail no rule "
                                         "matches); all (a source without address rules)",
                                         enum=["rule", "plus", "unrouted", "all"],
                                     ),
-                                    "rule_index": _nullable(_integer(0)),
-                                    "match": _nullable(_string(enum=list(RULE_KINDS))),
-                                    "pattern": _nullable(_string()),
-                                    "issue_type": _string(),
+                                    "rule_index": nullable(integer(0)),
+                                    "match": nullable(string(enum=list(RULE_KINDS))),
+                                    "pattern": nullable(string()),
+                                    "issue_type": string(),
                                 },
                                 ["kind", "rule_index", "match", "pattern", "issue_type"],
                             ),

@@ -1,196 +1,94 @@
 """The JSON schemas of the admin API's bodies (OpenAPI 3.0 `components.schemas`).
 
-Written by hand next to the code that reads and writes these bodies (`source_body`,
-`serialize`); a test checks the examples against them and against the API itself.
+A mail source's settings and state are derived from their declaration
+(`connector.resources.mail_source`), as the body reader and the answer are; the answers that
+are no editable resource (diagnoses, estimates, the email log) are written here. A test checks
+the examples against them and against the API itself.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from connector.admin.email_log_api import OUTCOMES
-from connector.admin.openapi_routing import ROUTING_SCHEMAS, ROUTING_SETTINGS
+from connector.admin.openapi_routing import ROUTING_SCHEMAS
 from connector.admin.openapi_settings import SETTINGS_SCHEMAS
 from connector.admin.source_actions import ACKNOWLEDGE_ABOVE
+from connector.resources.declare import properties, required
+from connector.resources.mail_source import BY_NAME, SETTINGS, STATE
+from connector.resources.schema import (
+    Schema,
+    closed_object,
+    integer,
+    nullable,
+    ref,
+    string,
+    strings,
+)
+from connector.resources.source_policy import DESCRIPTION as POLICY_DESCRIPTION
+from connector.resources.source_policy import SETTINGS as POLICY
 from connector.sources.presets import PRESETS
 
-Schema = dict[str, Any]
+_TIME = nullable(string("ISO 8601, UTC", format="date-time"))
 
+# The presets live with the adapters (`connector.sources.presets`), so their names join here.
+_PROVIDER = {**BY_NAME["provider"].property_schema(), "enum": sorted(PRESETS)}
+_SETTINGS: Schema = {**properties(SETTINGS, write_only=False), "provider": _PROVIDER}
+_STATE = properties(STATE)
 
-def ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
+_POLICY = closed_object(properties(POLICY), [], POLICY_DESCRIPTION)
 
-
-def _string(description: str = "", **more: Any) -> Schema:
-    return {"type": "string", **({"description": description} if description else {}), **more}
-
-
-def _nullable(schema: Schema) -> Schema:
-    return {**schema, "nullable": True}
-
-
-def _integer(minimum: int | None = None, maximum: int | None = None, **more: Any) -> Schema:
-    bounds = {"minimum": minimum, "maximum": maximum}
-    return {"type": "integer", **{k: v for k, v in bounds.items() if v is not None}, **more}
-
-
-def _strings(description: str = "") -> Schema:
-    return {"type": "array", "items": {"type": "string"}, "description": description}
-
-
-def _object(properties: Schema, required: list[str], description: str = "") -> Schema:
-    return {
-        "type": "object",
-        "description": description,
-        "properties": properties,
-        "required": required,
-        "additionalProperties": False,
-    }
-
-
-_TIME = _nullable(_string("ISO 8601, UTC", format="date-time"))
-
-_SETTINGS: Schema = {
-    "name": _string("shown in lists and logs", minLength=1, maxLength=120),
-    "description": _string(maxLength=1000),
-    "protocol": _string("default imap", enum=["imap", "pop3", "graph"]),
-    "provider": _string(
-        "a preset filling host, port and security when they are left out",
-        enum=sorted(PRESETS),
-    ),
-    "host": _string("required for provider custom"),
-    "port": _integer(1, 65535, description="default: from the preset, or the protocol's port"),
-    "security": _string(enum=["ssl", "starttls", "none"]),
-    "verify_tls": {"type": "boolean", "description": "off only for self-signed servers"},
-    "username": _string(minLength=1),
-    "folder": _string("sub-folders as Parent/Child; POP3 reads only INBOX"),
-    "interval_minutes": _integer(1, 60),
-    "timeout_seconds": _integer(1, 60),
-    "after_processing": _string(
-        "POP3 can only delete (its default)", enum=["mark_read", "delete", "move"]
-    ),
-    "success_folder": _nullable(_string("where processed mail goes (after_processing move)")),
-    "failure_folder": _nullable(_string("where mail that failed or is too large goes")),
-    "exclusion_folders": _strings("never read, nor their sub-folders"),
-    "max_message_bytes": _integer(1, 1024**3),
-    "project_key": _string(pattern="^[A-Z][A-Z0-9_]{0,31}$"),
-    "issue_type": _string(minLength=1),
-    "unmatched": _string("what mail that is no reply does", enum=["create", "ignore"]),
-    "policy": ref("SourcePolicy"),
-    **ROUTING_SETTINGS,
-}
-
-_POLICY: Schema = _object(
+_STEP = closed_object(
     {
-        "subject_projects": _strings("project keys matched in subjects; empty: the source's"),
-        "comment_issue_types": _strings("issue types that take mail comments; empty: all"),
-        "ignored_senders": _strings("addresses or fragments such as @spam.example"),
-        "allowed_domains": _strings("empty: every domain"),
-        "drop_automatic": {"type": "boolean"},
-        "rate_limit_per_hour": _integer(0, 10000, description="per sender; 0 turns it off"),
-        "default_reporter": _nullable(_string("account id")),
-        "default_assignee": _nullable(_string("account id")),
-        "labels": _strings(),
-        "priority": _nullable(_string()),
-        "language": _nullable(
-            _string(
-                "BCP 47 tag (en, de-CH) written to the custom field mapped to the language role"
-            )
-        ),
-        "skip_images_below_bytes": _integer(0),
-        "field_defaults": {"type": "object", "additionalProperties": True},
-        "field_mappings": {
-            "type": "array",
-            "items": _object(
-                {
-                    "source": _string(
-                        "sender, sender_name, recipients, cc, subject, header:<Name> or body:<Key>"
-                    ),
-                    "field_id": _string(),
-                },
-                ["source", "field_id"],
-            ),
-        },
-        "jsm_customers": {
-            "type": "boolean",
-            "description": "service projects: make a sender without a Jira account a customer "
-            "and Cc'd people request participants",
-        },
-    },
-    [],
-    "how the pipeline treats this source's mail; settings left out take their defaults",
-)
-
-_STATE: Schema = {
-    "id": _integer(1),
-    "has_password": {"type": "boolean"},
-    "uses_oauth": {"type": "boolean"},
-    "enabled": {"type": "boolean"},
-    "status": _string(enum=["ok", "error", "disabled", "unknown"]),
-    "status_message": _string("the last poll's error, in the server's words"),
-    "status_at": _TIME,
-    "last_poll_at": _TIME,
-    "next_poll_at": _TIME,
-    "first_connected_at": _TIME,
-    "messages_today": _integer(0, description="email log entries since 00:00 UTC"),
-    "warnings": _strings("e.g. certificate checks are off"),
-    "created_at": _TIME,
-    "updated_at": _TIME,
-}
-
-_STEP = _object(
-    {
-        "name": _string(
+        "name": string(
             enum=["resolve", "connect", "tls", "authenticate", "folder", "messages", "protocol"]
         ),
         "ok": {"type": "boolean"},
-        "detail": _string(),
-        "error": _nullable(_string("the server's own words where it said anything")),
+        "detail": string(),
+        "error": nullable(string("the server's own words where it said anything")),
         "data": {"type": "object", "additionalProperties": True},
-        "elapsed_ms": _integer(0),
+        "elapsed_ms": integer(0),
     },
     ["name", "ok", "detail", "error", "data", "elapsed_ms"],
 )
 
-_ESTIMATE = _object(
+_ESTIMATE = closed_object(
     {
-        "messages": _integer(0),
+        "messages": integer(0),
         "more": {"type": "boolean", "description": "there are more than counted"},
-        "start": _string(enum=["now", "since", "resume"]),
+        "start": string(enum=["now", "since", "resume"]),
         "since": _TIME,
-        "acknowledge_above": _integer(0, description=f"currently {ACKNOWLEDGE_ABOVE}"),
+        "acknowledge_above": integer(0, description=f"currently {ACKNOWLEDGE_ABOVE}"),
     },
     ["messages", "more", "start", "since", "acknowledge_above"],
 )
 
 _ENTRY: Schema = {
-    "id": _integer(1),
-    "source_id": _integer(1),
-    "source_name": _nullable(_string()),
-    "message_id": _nullable(_string()),
-    "sender": _string(),
-    "sender_name": _string(),
-    "subject": _string(),
-    "size": _integer(0),
-    "outcome": _string(enum=list(OUTCOMES)),
-    "reason": _string("why: the rule that ignored it, or the error"),
-    "issue_key": _nullable(_string()),
-    "issue_url": _nullable(_string(format="uri")),
-    "attempts": _integer(0),
+    "id": integer(1),
+    "source_id": integer(1),
+    "source_name": nullable(string()),
+    "message_id": nullable(string()),
+    "sender": string(),
+    "sender_name": string(),
+    "subject": string(),
+    "size": integer(0),
+    "outcome": string(enum=list(OUTCOMES)),
+    "reason": string("why: the rule that ignored it, or the error"),
+    "issue_key": nullable(string()),
+    "issue_url": nullable(string(format="uri")),
+    "attempts": integer(0),
     "received_at": _TIME,
     "updated_at": _TIME,
     "route": {"allOf": [ref("Route")], "nullable": True, "description": "null: not routed yet"},
 }
 _ENTRY_DETAIL: Schema = {
     **_ENTRY,
-    "message_key": _string("the message's place in its mailbox"),
-    "comment_id": _nullable(_string()),
+    "message_key": string("the message's place in its mailbox"),
+    "comment_id": nullable(string()),
     "next_attempt_at": _TIME,
     "headers": {
         "type": "array",
-        "items": _object({"name": _string(), "value": _string()}, ["name", "value"]),
+        "items": closed_object({"name": string(), "value": string()}, ["name", "value"]),
     },
-    "trail": _strings("the decisions taken, in order"),
+    "trail": strings("the decisions taken, in order"),
     "raw_kept": {"type": "boolean"},
     "retryable": {"type": "boolean"},
 }
@@ -199,8 +97,8 @@ SCHEMAS: dict[str, Schema] = {
     "Error": {
         "type": "object",
         "properties": {
-            "error": _string(),
-            "field": _nullable(_string("the input at fault, as the API spells it")),
+            "error": string(),
+            "field": nullable(string("the input at fault, as the API spells it")),
         },
         "required": ["error", "field"],
         "additionalProperties": True,
@@ -208,35 +106,35 @@ SCHEMAS: dict[str, Schema] = {
     "SourcePolicy": _POLICY,
     **ROUTING_SCHEMAS,
     **SETTINGS_SCHEMAS,
-    "SourceSettings": _object(
-        {**_SETTINGS, "password": _nullable(_string("write-only; left out: keep the stored one"))},
-        ["name", "username", "project_key", "issue_type"],
+    "SourceSettings": closed_object(
+        {**properties(SETTINGS), "provider": _PROVIDER},
+        required(SETTINGS),
         "a mail source's settings; PUT replaces them all",
     ),
-    "MailSource": _object({**_SETTINGS, **_STATE}, [*_SETTINGS, *_STATE]),
-    "MailSourceList": _object(
+    "MailSource": closed_object({**_SETTINGS, **_STATE}, [*_SETTINGS, *_STATE]),
+    "MailSourceList": closed_object(
         {"sources": {"type": "array", "items": ref("MailSource")}}, ["sources"]
     ),
-    "Deleted": _object(
+    "Deleted": closed_object(
         {
             "deleted": {"type": "boolean"},
-            "id": _integer(1),
-            "kept": _strings(),
-            "removed": _strings(),
+            "id": integer(1),
+            "kept": strings(),
+            "removed": strings(),
         },
         ["deleted", "id", "kept", "removed"],
     ),
-    "Diagnosis": _object(
+    "Diagnosis": closed_object(
         {
             "ok": {"type": "boolean"},
-            "warnings": _strings(),
+            "warnings": strings(),
             "steps": {"type": "array", "items": _STEP},
         },
         ["ok", "warnings", "steps"],
     ),
-    "EnableOptions": _object(
+    "EnableOptions": closed_object(
         {
-            "process_existing_since": _string(
+            "process_existing_since": string(
                 "also process mail from this day (ISO date) on", format="date"
             ),
             "acknowledge": {"type": "boolean", "description": "needed above the threshold"},
@@ -249,40 +147,40 @@ SCHEMAS: dict[str, Schema] = {
         [],
     ),
     "Estimate": _ESTIMATE,
-    "Enabled": _object(
+    "Enabled": closed_object(
         {"source": ref("MailSource"), "estimate": ref("Estimate")}, ["source", "estimate"]
     ),
-    "Disabled": _object({"source": ref("MailSource")}, ["source"]),
-    "PollResult": _object(
+    "Disabled": closed_object({"source": ref("MailSource")}, ["source"]),
+    "PollResult": closed_object(
         {
             "ok": {"type": "boolean"},
-            "message": _string(),
+            "message": string(),
             "counts": {
                 "type": "object",
-                "additionalProperties": _integer(0),
+                "additionalProperties": integer(0),
                 "description": "outcome -> number of messages",
             },
         },
         ["ok", "message", "counts"],
     ),
-    "LogEntry": _object(_ENTRY, list(_ENTRY)),
-    "LogEntryDetail": _object(_ENTRY_DETAIL, list(_ENTRY_DETAIL)),
-    "LogEntryList": _object(
+    "LogEntry": closed_object(_ENTRY, list(_ENTRY)),
+    "LogEntryDetail": closed_object(_ENTRY_DETAIL, list(_ENTRY_DETAIL)),
+    "LogEntryList": closed_object(
         {
             "entries": {"type": "array", "items": ref("LogEntry")},
-            "next_before_id": _nullable(_integer(1)),
+            "next_before_id": nullable(integer(1)),
         },
         ["entries", "next_before_id"],
     ),
-    "OAuthStart": _object(
+    "OAuthStart": closed_object(
         {
-            "provider": _string(enum=["google", "microsoft"]),
-            "client_id": _string("of the tenant's own app registration", minLength=1),
-            "client_secret": _string(
+            "provider": string(enum=["google", "microsoft"]),
+            "client_id": string("of the tenant's own app registration", minLength=1),
+            "client_secret": string(
                 "write-only; may be left out to sign in again with the stored app"
             ),
-            "tenant": _string("Microsoft: directory id or domain (default organizations)"),
-            "access": _string(
+            "tenant": string("Microsoft: directory id or domain (default organizations)"),
+            "access": string(
                 "delegated: an admin signs in; application: Microsoft client credentials",
                 enum=["delegated", "application"],
             ),
@@ -295,41 +193,41 @@ SCHEMAS: dict[str, Schema] = {
         "description": "delegated: open authorization_url (it comes back to /oauth/callback, "
         "valid 10 minutes, once); application: connected at once",
         "properties": {
-            "authorization_url": _string(format="uri"),
+            "authorization_url": string(format="uri"),
             "connected": {"type": "boolean"},
         },
         "additionalProperties": False,
     },
-    "JiraProjectList": _object(
+    "JiraProjectList": closed_object(
         {
             "projects": {
                 "type": "array",
-                "items": _object(
-                    {"id": _string(), "key": _string(), "name": _string()}, ["id", "key", "name"]
+                "items": closed_object(
+                    {"id": string(), "key": string(), "name": string()}, ["id", "key", "name"]
                 ),
             }
         },
         ["projects"],
     ),
-    "JiraIssueTypeList": _object(
+    "JiraIssueTypeList": closed_object(
         {
-            "project_key": _string(),
+            "project_key": string(),
             "issue_types": {
                 "type": "array",
-                "items": _object(
-                    {"id": _string(), "name": _string(), "subtask": {"type": "boolean"}},
+                "items": closed_object(
+                    {"id": string(), "name": string(), "subtask": {"type": "boolean"}},
                     ["id", "name", "subtask"],
                 ),
             },
         },
         ["project_key", "issue_types"],
     ),
-    "Tenant": _object(
+    "Tenant": closed_object(
         {
-            "client_key": _string(),
-            "base_url": _string(),
-            "display_url": _string(),
-            "product_type": _string(),
+            "client_key": string(),
+            "base_url": string(),
+            "display_url": string(),
+            "product_type": string(),
             "enabled": {"type": "boolean"},
         },
         ["client_key", "base_url", "display_url", "product_type", "enabled"],

@@ -7,35 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connector.mail_source import MailSource, SourceSpec
+from connector.resources.declare import names
+from connector.resources.mail_source import SETTINGS
 from connector.sources.tls import connection_warnings
 from connector.storage.email_log import LogEntry
 
 # Settings as the API spells them, in the order a form shows them; `password` is write-only.
-SETTING_NAMES = (
-    "name",
-    "description",
-    "protocol",
-    "provider",
-    "host",
-    "port",
-    "security",
-    "verify_tls",
-    "username",
-    "folder",
-    "interval_minutes",
-    "timeout_seconds",
-    "after_processing",
-    "success_folder",
-    "failure_folder",
-    "exclusion_folders",
-    "max_message_bytes",
-    "project_key",
-    "issue_type",
-    "unmatched",
-    "address_rules",
-    "plus_projects",
-    "unrouted",
-)
+SETTING_NAMES = names(SETTINGS, write_only=False)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -58,12 +36,12 @@ def source_json(source: MailSource, *, messages_today: int = 0) -> dict[str, Any
     spec = source.spec
     settings: dict[str, Any] = {name: getattr(spec, name) for name in SETTING_NAMES}
     settings["exclusion_folders"] = list(spec.exclusion_folders)
+    settings["policy"] = spec.policy.to_json()
     settings["address_rules"] = [rule.to_json() for rule in spec.address_rules]
     settings["plus_projects"] = list(spec.plus_projects)
     return {
         "id": source.id,
         **settings,
-        "policy": spec.policy.to_json(),
         "has_password": source.has_password,
         "uses_oauth": spec.uses_oauth,
         "enabled": source.enabled,

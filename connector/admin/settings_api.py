@@ -21,27 +21,12 @@ from connector.admin.errors import ApiError
 from connector.admin.jira_calls import jira_client, jira_unavailable
 from connector.jira.client import JiraAuthError, JiraClient, JiraError, JiraNotFound
 from connector.jira.fields import custom_type, describe, holds_text, index_fields, type_label
-from connector.storage.tenant_settings import ROLES
+from connector.resources.tenant_settings import FIELD_ROLES, ROLES
 
-ROLE_LABELS = {
-    "sender_name": "Sender name",
-    "sender_address": "Sender address",
-    "recipients": "Recipients (Cc)",
-    "language": "Language",
-}
-# Names of the fields `create` makes; an existing text field with the name is reused.
-NEW_FIELD_NAMES = {
-    "sender_name": "Email sender name",
-    "sender_address": "Email sender address",
-    "recipients": "Email recipients",
-    "language": "Email language",
-}
+ROLES_BY_NAME = {role.name: role for role in FIELD_ROLES}
 TEXT_FIELD_TYPE = "com.atlassian.jira.plugin.system.customfieldtypes:textfield"
 TEXT_SEARCHER = "com.atlassian.jira.plugin.system.customfieldtypes:textsearcher"
-# Jira Cloud keeps at most 255 characters in a short text field: a Cc list of a dozen
-# addresses is longer, so recipients get a paragraph field (no such limit).
 PARAGRAPH_FIELD_TYPE = "com.atlassian.jira.plugin.system.customfieldtypes:textarea"
-NEW_FIELD_TYPES = {"recipients": PARAGRAPH_FIELD_TYPE}
 
 Target = tuple[str, str | None]  # project key, issue type name (None: every type)
 
@@ -79,7 +64,7 @@ def create_field(call: ApiCall) -> Answer:
     role = body.get("role")
     if role not in ROLES:
         raise ApiError(400, f"role: must be one of {', '.join(ROLES)}", field="role")
-    name = NEW_FIELD_NAMES[role]
+    name = ROLES_BY_NAME[role].new_field_name
     with jira_client(call) as client:
         fields = _fields(client)
         reused = next((f for f in fields.values() if f.get("name") == name and _usable(f)), None)
@@ -90,11 +75,13 @@ def create_field(call: ApiCall) -> Answer:
 
 
 def _create_in_jira(client: JiraClient, role: str, name: str) -> str:
-    description = f"Filled by Mail Connector for Jira: the {ROLE_LABELS[role].lower()} of mail"
+    description = (
+        f"Filled by Mail Connector for Jira: the {ROLES_BY_NAME[role].label.lower()} of mail"
+    )
     try:
         created = client.create_custom_field(
             name,
-            NEW_FIELD_TYPES.get(role, TEXT_FIELD_TYPE),
+            PARAGRAPH_FIELD_TYPE if ROLES_BY_NAME[role].paragraph else TEXT_FIELD_TYPE,
             searcher_key=TEXT_SEARCHER,
             description=description,
         )
@@ -133,7 +120,7 @@ def _answer(
         roles.append(
             {
                 "role": role,
-                "label": ROLE_LABELS[role],
+                "label": ROLES_BY_NAME[role].label,
                 "field_id": field_id,
                 "field_name": str(known["name"]) if known else None,
                 "on_create_screen": on_screen,
@@ -272,7 +259,8 @@ def _check_mapping(
             raise ApiError(
                 400,
                 f"{where}: {describe(found)} is {type_label(found)}, which cannot hold the "
-                f"{ROLE_LABELS[role].lower()}: choose a short text or paragraph custom field",
+                f"{ROLES_BY_NAME[role].label.lower()}: choose a short text or paragraph "
+                "custom field",
                 field=where,
             )
         if field_id in seen:

@@ -17,11 +17,13 @@ from connector.admin.errors import ApiError
 from connector.admin.jira_calls import jira_client
 from connector.jira.auth import api_token_site
 from connector.jira.client import JiraAuthError, JiraClient, JiraError, JiraNotFound
+from connector.resources.declare import PROJECT_KEY_PATTERN, names
+from connector.resources.tenant_settings import MAX_TOKEN_CHARS, WORKAROUND_USER
 from connector.storage.tenant_settings import WorkaroundStatus, WorkaroundUser
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-_PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
-_MAX_TOKEN = 1024
+_PROJECT_KEY = re.compile(PROJECT_KEY_PATTERN)
+_SETTINGS = names(WORKAROUND_USER)
 
 
 def get_workaround_user(call: ApiCall) -> Answer:
@@ -34,14 +36,14 @@ def put_workaround_user(call: ApiCall) -> Answer:
     the stored token is kept."""
     body = call.body()
     for name in body:
-        if name not in ("email", "api_token"):
+        if name not in _SETTINGS:
             raise ApiError(400, f"{name}: is not a workaround-user setting", field=name)
     email = _email(body.get("email"), "email", required=True)
     token = body.get("api_token")
     if token is not None and (
         not isinstance(token, str)
         or not token.strip()
-        or len(token) > _MAX_TOKEN
+        or len(token) > MAX_TOKEN_CHARS
         or any(ch.isspace() for ch in token.strip())
     ):
         raise ApiError(

@@ -1,4 +1,4 @@
-"""How we reach a Jira site: a `requests` auth per strategy.
+"""How we reach a Jira site: an `httpx` auth per strategy.
 
 - Connect tenant: a fresh HS256 JWT per request (iss = app key, qsh of the final method and
   URL), developer.atlassian.com/cloud/jira/platform/understanding-jwt-for-connect-apps/.
@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import requests
+import httpx
 
 from connector import logs
 from connector.connect.jwt import encode_token, request_target
@@ -33,15 +34,19 @@ def origin_of(url: str) -> tuple[str, str, int]:
     return scheme, (parts.hostname or "").lower(), parts.port or default_port
 
 
-class _SiteAuth(requests.auth.AuthBase):
+class _SiteAuth(httpx.Auth):
     """Attach credentials only when the request goes to the site's own origin."""
 
     def __init__(self, site_url: str) -> None:
         self.site_url = site_url.rstrip("/")
         self._origin = origin_of(self.site_url)
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        url = request.url or ""
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        yield self.sign(request)
+
+    def sign(self, request: httpx.Request) -> httpx.Request:
+        """The request with this site's credentials, or with none if it leaves the site."""
+        url = str(request.url)
         if origin_of(url) != self._origin:
             request.headers.pop("Authorization", None)
             logs.event(
@@ -55,7 +60,7 @@ class _SiteAuth(requests.auth.AuthBase):
         request.headers["Authorization"] = self.authorization(request)
         return request
 
-    def authorization(self, request: requests.PreparedRequest) -> str:
+    def authorization(self, request: httpx.Request) -> str:
         raise NotImplementedError
 
 
@@ -70,8 +75,8 @@ class ConnectJwtAuth(_SiteAuth):
         # qsh paths are relative to the product's baseUrl (a site may live under a path).
         self._base_path = urlsplit(self.site_url).path
 
-    def authorization(self, request: requests.PreparedRequest) -> str:
-        target = request_target(request.method or "GET", request.url or "", self._base_path)
+    def authorization(self, request: httpx.Request) -> str:
+        target = request_target(request.method, str(request.url), self._base_path)
         token = encode_token(
             issuer=self.app_key,
             shared_secret=self._shared_secret,
@@ -87,7 +92,7 @@ class ApiTokenAuth(_SiteAuth):
         self.email = email
         self._api_token = api_token
 
-    def authorization(self, request: requests.PreparedRequest) -> str:
+    def authorization(self, request: httpx.Request) -> str:
         raw = f"{self.email}:{self._api_token}".encode()
         return "Basic " + base64.b64encode(raw).decode("ascii")
 
@@ -97,7 +102,7 @@ class BearerTokenAuth(_SiteAuth):
         super().__init__(site_url)
         self._token = token
 
-    def authorization(self, request: requests.PreparedRequest) -> str:
+    def authorization(self, request: httpx.Request) -> str:
         return f"Bearer {self._token}"
 
 
@@ -106,7 +111,7 @@ class JiraSite:
     """A Jira site and the auth to reach it: what the client needs, whatever the strategy."""
 
     base_url: str
-    auth: requests.auth.AuthBase = field(repr=False)
+    auth: httpx.Auth = field(repr=False)
 
 
 def connect_site(base_url: str, *, app_key: str, shared_secret: str) -> JiraSite:

@@ -1,22 +1,23 @@
-"""Typed wrapper over atlassian-python-api for what the engine needs from Jira (REST v3).
+"""Typed client for what the engine needs from Jira (REST v3), over an `httpx` session.
 
-atlassian-python-api builds URLs and bodies; authentication comes from `connector.jira.auth`
-on the session, and retries from `RetryingSession` (the library's own Retry-After handling is
-turned off: it waits without a cap and cannot read an HTTP-date). Failures surface as
-`JiraError` subclasses carrying Jira's own error messages.
+Authentication comes from `connector.jira.auth` on the session, retries from
+`RetryingSession`; failures surface as `JiraError` subclasses carrying Jira's own messages.
+
+No Jira library: every call is a plain REST call, so a library would add only a URL join.
+atlassian-python-api's extras had to be turned off or worked around (its uncapped retries,
+its error strings, its debug log of response bodies), and from its 5.x the Cloud client is a
+class of its own, a choice our auth strategies already make. Without it our own calls need
+one HTTP library, `httpx` (as Microsoft Graph, OAuth and the install keys use).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import requests
-from atlassian import Jira
+import httpx
 
 from connector.jira.auth import JiraSite
 from connector.jira.session import RetryingSession, parse_retry_after
@@ -102,20 +103,12 @@ class JiraClient:
         site: JiraSite,
         *,
         timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
-        session: requests.Session | None = None,
+        session: httpx.Client | None = None,
     ) -> None:
         self.site = site
-        http = session or RetryingSession()
-        http.auth = site.auth
-        self._jira = Jira(
-            url=site.base_url,
-            session=http,
-            api_version="3",
-            cloud=True,
-            timeout=timeout_seconds,
-            retry_with_header=False,
-            backoff_and_retry=False,
-        )
+        self._http = session or RetryingSession()
+        self._http.auth = site.auth
+        self._timeout = timeout_seconds
 
     # -- reading -------------------------------------------------------------------------
 
@@ -149,10 +142,8 @@ class JiraClient:
 
     def find_users(self, query: str, *, max_results: int = 10) -> list[JiraUser]:
         """Users whose email or name matches; email is visible only where the site allows."""
-        found = self._call(
-            lambda: self._jira.get(
-                self._url("user/search"), params={"query": query, "maxResults": max_results}
-            )
+        found = self._request(
+            "GET", self._url("user/search"), params={"query": query, "maxResults": max_results}
         )
         return [_to_user(item) for item in _as_list(found)]
 
@@ -240,7 +231,7 @@ class JiraClient:
         # Jira refuses multipart uploads without this header (XSRF protection).
         headers = {"X-Atlassian-Token": "no-check", "Accept": "application/json"}
         files = {"file": (filename, content, content_type)}
-        found = self._call(lambda: self._jira.post(url, headers=headers, files=files))
+        found = self._request("POST", url, headers=headers, files=files)
         return [
             Attachment(
                 id=str(item.get("id")),
@@ -268,39 +259,44 @@ class JiraClient:
     def create_customer(self, email: str, display_name: str) -> JiraUser:
         """`POST /rest/servicedeskapi/customer`; with `strictConflictStatusCode` an existing
         customer is a 409 rather than a 400 that reads like a bad address."""
-        url = "rest/servicedeskapi/customer"
+        url = self._site_url("rest/servicedeskapi/customer")
         body = {"email": email, "displayName": display_name}
         params = {"strictConflictStatusCode": "true"}
-        found = self._call(lambda: self._jira.post(url, data=body, params=params))
+        found = self._request("POST", url, json=body, params=params)
         if not isinstance(found, dict):
             raise JiraError(None, ["unexpected answer to POST /servicedeskapi/customer"])
         return _to_user({**found, "accountType": "customer"})
 
     def add_request_participants(self, issue_key: str, account_ids: list[str]) -> None:
         """`POST /rest/servicedeskapi/request/{issueIdOrKey}/participant`."""
-        url = f"rest/servicedeskapi/request/{_segment(issue_key)}/participant"
-        self._call(lambda: self._jira.post(url, data={"accountIds": account_ids}))
+        url = self._site_url(f"rest/servicedeskapi/request/{_segment(issue_key)}/participant")
+        self._request("POST", url, json={"accountIds": account_ids})
 
     def set_issue_property(self, issue_key: str, property_key: str, value: Any) -> None:
         url = self._url(f"issue/{_segment(issue_key)}/properties/{_segment(property_key)}")
-        self._call(lambda: self._jira.put(url, data=value))
+        self._request("PUT", url, json=value)
 
     # -- plumbing ------------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
-        return f"{self._jira.resource_url(path)}"
+        """A platform REST path (`issue/SUP-1`) as a URL of this site."""
+        return self._site_url(f"rest/api/3/{path}")
+
+    def _site_url(self, path: str) -> str:
+        """Any other REST path of the site (`rest/servicedeskapi/...`) as a URL."""
+        return f"{self.site.base_url.rstrip('/')}/{path}"
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        found = self._call(lambda: self._jira.get(self._url(path), params=dict(params or {})))
+        found = self._request("GET", self._url(path), params=params)
         if not isinstance(found, dict):
             raise JiraError(None, [f"unexpected answer to GET {path}"])
         return found
 
     def _get_list(self, path: str) -> list[dict[str, Any]]:
-        return _as_list(self._call(lambda: self._jira.get(self._url(path))))
+        return _as_list(self._request("GET", self._url(path)))
 
     def _post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        found = self._call(lambda: self._jira.post(self._url(path), data=dict(body)))
+        found = self._request("POST", self._url(path), json=dict(body))
         if not isinstance(found, dict):
             raise JiraError(None, [f"unexpected answer to POST {path}"])
         return found
@@ -318,24 +314,43 @@ class JiraClient:
             if not items or (isinstance(total, int) and start_at >= total):
                 return
 
-    def _call(self, action: Callable[[], Any]) -> Any:
-        with _translate_errors():
-            return action()
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+    ) -> Any:
+        """Jira's JSON answer (None for an empty one, the text for one that is not JSON), or
+        a `JiraError` for a 4xx/5xx answer or a site that cannot be reached."""
+        try:
+            response = self._http.request(
+                method,
+                url,
+                params=dict(params) if params else None,
+                json=json,
+                headers=dict(headers) if headers else None,
+                files=dict(files) if files else None,
+                timeout=self._timeout,
+            )
+        except httpx.TransportError as exc:
+            raise JiraUnavailable(
+                None, [f"Jira could not be reached: {type(exc).__name__}"]
+            ) from exc
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
 
 
-@contextmanager
-def _translate_errors() -> Iterator[None]:
-    try:
-        yield
-    except requests.HTTPError as exc:
-        raise error_from_response(exc.response) from exc
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise JiraUnavailable(None, [f"Jira could not be reached: {type(exc).__name__}"]) from exc
-
-
-def error_from_response(response: requests.Response | None) -> JiraError:
-    if response is None:
-        return JiraError(None, ["Jira request failed without a response"])
+def error_from_response(response: httpx.Response) -> JiraError:
     status = response.status_code
     messages, field_errors = _error_details(response)
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -355,21 +370,21 @@ def error_from_response(response: requests.Response | None) -> JiraError:
     return cls(status, messages, field_errors, retry_after=retry_after)
 
 
-def _error_details(response: requests.Response) -> tuple[list[str], dict[str, str]]:
+def _error_details(response: httpx.Response) -> tuple[list[str], dict[str, str]]:
     """Jira's `{"errorMessages": [...], "errors": {field: message}}`, or the status text."""
     try:
         body = response.json()
-    except (ValueError, json.JSONDecodeError):
-        return [response.reason or f"HTTP {response.status_code}"], {}
+    except ValueError:
+        return [response.reason_phrase or f"HTTP {response.status_code}"], {}
     if not isinstance(body, dict):
-        return [response.reason or f"HTTP {response.status_code}"], {}
+        return [response.reason_phrase or f"HTTP {response.status_code}"], {}
     messages = [str(m) for m in body.get("errorMessages", []) if m]
     errors = body.get("errors")
     field_errors = {str(k): str(v) for k, v in errors.items()} if isinstance(errors, dict) else {}
     if not messages and not field_errors:
         # JSM (/rest/servicedeskapi) says `errorMessage`; other gateways say `message`.
         said = body.get("message") or body.get("errorMessage")
-        messages = [str(said or response.reason or f"HTTP {response.status_code}")]
+        messages = [str(said or response.reason_phrase or f"HTTP {response.status_code}")]
     return messages, field_errors
 
 

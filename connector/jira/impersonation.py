@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import httpx
 import jwt as pyjwt
-import requests
 
 from connector import logs
 from connector.jira.auth import BearerTokenAuth, JiraSite
@@ -206,14 +206,14 @@ class UserTokens:
         url = self.authorization_server_url + EXCHANGE_PATH
         try:
             # No redirects: the assertion is for this server and no other.
-            response = requests.post(
+            response = httpx.post(
                 url,
                 data=form,
                 headers={"Accept": "application/json"},
                 timeout=self._timeout,
-                allow_redirects=False,
+                follow_redirects=False,
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except httpx.TransportError as exc:
             raise JiraUnavailable(
                 None, [f"the authorization server could not be reached: {type(exc).__name__}"]
             ) from exc
@@ -234,7 +234,7 @@ class UserTokens:
             )
         return self._token_from(response)
 
-    def _token_from(self, response: requests.Response) -> _Token:
+    def _token_from(self, response: httpx.Response) -> _Token:
         try:
             body = response.json()
         except ValueError:
@@ -281,7 +281,7 @@ def _key(tenant: Tenant, account_id: str) -> tuple[str, str, str]:
     return tenant.client_key, tenant.oauth_client_id or "", account_id
 
 
-def _oauth_error(response: requests.Response) -> str:
+def _oauth_error(response: httpx.Response) -> str:
     """The OAuth error code (RFC 6749 5.2), short and free of anything secret."""
     try:
         body = response.json()

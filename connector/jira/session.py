@@ -1,4 +1,4 @@
-"""A `requests.Session` that retries 429 and 503 honouring `Retry-After`, with a cap.
+"""An `httpx.Client` for Jira that retries 429 and 503 honouring `Retry-After`, with a cap.
 
 Jira Cloud rate limits answer 429 with `Retry-After` in seconds
 (developer.atlassian.com/cloud/jira/platform/rate-limiting/); 503 may carry it too. The wait is
@@ -10,14 +10,16 @@ retries the message later instead of blocking the mailbox.
 from __future__ import annotations
 
 import email.utils
+import functools
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
+import httpx
 
 from connector import logs
 
@@ -44,7 +46,10 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-class RetryingSession(requests.Session):
+class RetryingSession(httpx.Client):
+    """Follows redirects (credentials are withheld from other origins by `connector.jira.auth`)
+    and sends `Accept: application/json`, as every Jira REST call wants."""
+
     def __init__(
         self,
         *,
@@ -53,20 +58,20 @@ class RetryingSession(requests.Session):
         base_backoff_seconds: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__()
+        super().__init__(
+            follow_redirects=True, headers={"Accept": "application/json"}, verify=_tls_context()
+        )
         self.max_attempts = max_attempts
         self.max_wait_seconds = max_wait_seconds
         self.base_backoff_seconds = base_backoff_seconds
         self._sleep = sleep
 
-    def request(
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        # Each attempt runs the auth flow again, so a Connect JWT is fresh on every retry; the
+        # body is bytes (JSON or multipart of bytes), so it is sent whole again.
         attempt = 1
         while True:
-            # Files are streams; rewind them so a retried upload sends the whole body again.
-            _rewind_files(kwargs.get("files"))
-            response = super().request(method, url, *args, **kwargs)
+            response = super().send(request, **kwargs)
             if response.status_code not in RETRY_STATUSES or attempt >= self.max_attempts:
                 return response
             wait = self._wait_for(response, attempt)
@@ -84,7 +89,7 @@ class RetryingSession(requests.Session):
             self._sleep(wait)
             attempt += 1
 
-    def _wait_for(self, response: requests.Response, attempt: int) -> float | None:
+    def _wait_for(self, response: httpx.Response, attempt: int) -> float | None:
         advised = parse_retry_after(response.headers.get("Retry-After"))
         if advised is None:
             # Exponential backoff with jitter when Jira does not say how long.
@@ -96,11 +101,8 @@ class RetryingSession(requests.Session):
         return advised
 
 
-def _rewind_files(files: Any) -> None:
-    if not isinstance(files, dict):
-        return
-    for value in files.values():
-        stream = value[1] if isinstance(value, tuple) and len(value) > 1 else value
-        seek = getattr(stream, "seek", None)
-        if callable(seek):
-            seek(0)
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default verifying context, built once: loading the CA bundle takes tens of
+    milliseconds, and the admin API makes a session for each request that asks Jira."""
+    return httpx.create_ssl_context()

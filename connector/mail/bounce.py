@@ -250,7 +250,9 @@ def _walk(message: Message) -> Iterator[Message]:
         if depth < MAX_DEPTH and part.get_content_maintype() == "multipart":
             children = part.get_payload()
             if isinstance(children, list):
-                stack.extend((child, depth + 1) for child in reversed(children))
+                stack.extend(
+                    (child, depth + 1) for child in reversed(children) if isinstance(child, Message)
+                )
 
 
 def _enclosed_has_header(part: Message, name: str) -> bool:

@@ -33,21 +33,37 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import getaddresses
-from typing import Any, Literal, get_args
+from typing import Any
 
+from connector.resources.address_rule import (
+    MAX_PATTERN_CHARS,
+    MAX_ROUTED_RECIPIENTS,
+    MAX_RULES,
+    RECIPIENT_HEADERS,
+    RULE_KINDS,
+    RuleKind,
+)
+from connector.resources.address_rule import SETTINGS as RULE_SETTINGS
+from connector.resources.declare import PROJECT_KEY_PATTERN, names
 from connector.routing.rule_patterns import PatternError, RulePattern
 
-RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "X-Forwarded-To", "Envelope-To", "To", "Cc")
-RuleKind = Literal["exact", "domain", "regex"]
-RULE_KINDS: tuple[str, ...] = get_args(RuleKind)
-RULE_KEYS = frozenset({"match", "pattern", "project_key", "issue_type", "defaults"})
-MAX_RULES = 200
-MAX_PATTERN_CHARS = 320  # the longest address SMTP allows (RFC 5321 4.5.3.1)
+__all__ = [
+    "MAX_PATTERN_CHARS",
+    "MAX_ROUTED_RECIPIENTS",
+    "MAX_RULES",
+    "RECIPIENT_HEADERS",
+    "RULE_KINDS",
+    "AddressRule",
+    "RuleKind",
+    "rules_from_json",
+]
+
+_RULE_NAMES = names(RULE_SETTINGS)
+RULE_KEYS = frozenset(_RULE_NAMES)
 MAX_RECIPIENTS = 500  # a Cc list longer than this is not read further
-MAX_ROUTED_RECIPIENTS = 50  # tried against the rules; the most reliable headers come first
 ROUTING_BUDGET_SECONDS = 0.5  # rule matching for one message; the rest count as no match
 
-PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+PROJECT_KEY = re.compile(PROJECT_KEY_PATTERN)
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
 MAX_ADDRESS_CHARS = 254  # RFC 5321 path limit less the brackets: nothing longer is matched
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62})(?:\.[a-z0-9-]{1,63})*$")
@@ -131,13 +147,8 @@ class AddressRule:
         return f"regex {self.pattern}" if self.match == "regex" else self.pattern
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "match": self.match,
-            "pattern": self.pattern,
-            "project_key": self.project_key,
-            "issue_type": self.issue_type,
-            "defaults": dict(self.defaults),
-        }
+        found = {name: getattr(self, name) for name in _RULE_NAMES}
+        return {**found, "defaults": dict(self.defaults)}
 
 
 def rules_from_json(

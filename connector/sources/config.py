@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal, get_args
+from dataclasses import KW_ONLY, dataclass, field
+from typing import get_args
 
 from connector.net.hosts import PUBLIC_ONLY, HostPolicy
+from connector.resources.mail_source import (
+    BY_NAME,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    AfterProcessing,
+    ProtocolName,
+    Security,
+)
 from connector.sources.errors import SourceConfigError
 
-ProtocolName = Literal["imap", "pop3", "graph"]
-Security = Literal["ssl", "starttls", "none"]
-AfterProcessing = Literal["mark_read", "delete", "move"]
+__all__ = ["AfterProcessing", "ProtocolName", "Security", "SourceConfig"]
+
 AccessTokenProvider = Callable[[], str]
 
 DEFAULT_FOLDER = "INBOX"
 DEFAULT_TIMEOUT_SECONDS = 30
-DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 # Microsoft Graph's global service and its national clouds ("National cloud deployments",
 # Microsoft Learn). A bearer token goes to no other host.
 GRAPH_HOSTS = (
@@ -31,23 +36,23 @@ GRAPH_HOSTS = (
     "dod-graph.microsoft.us",
     "microsoftgraph.chinacloudapi.cn",
 )
-_MAX_MESSAGE_BYTES_CEILING = 1024 * 1024 * 1024
 # RFC 1123 host names, or IPv4/IPv6 literals; no scheme, path or port.
 _HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:.]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
-class SourceConfig:
-    """One mailbox. Secrets are kept out of `repr` so a logged config never shows them."""
+class MailboxSettings:
+    """Where a mailbox is and how it is read: what an admin sets on a source's connection,
+    typed once. `SourceConfig` adds the credentials and is checked as a whole; the admin's
+    `SourceSpec` adds what the pipeline does with the mail. Past `username` the settings are
+    keyword-only, so a subclass's own fields follow `username` when given in order."""
 
     protocol: ProtocolName
     host: str
     port: int
     username: str
-    password: str | None = field(default=None, repr=False)
-    # XOAUTH2: called at each login, so a refreshed token is picked up (OAuth lives elsewhere).
-    access_token: AccessTokenProvider | None = field(default=None, repr=False)
+    _: KW_ONLY
     security: Security = "ssl"
     verify_tls: bool = True
     folder: str = DEFAULT_FOLDER
@@ -57,6 +62,15 @@ class SourceConfig:
     failure_folder: str | None = None
     exclusion_folders: tuple[str, ...] = ()
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+
+
+@dataclass(frozen=True)
+class SourceConfig(MailboxSettings):
+    """One mailbox. Secrets are kept out of `repr` so a logged config never shows them."""
+
+    password: str | None = field(default=None, repr=False)
+    # XOAUTH2: called at each login, so a refreshed token is picked up (OAuth lives elsewhere).
+    access_token: AccessTokenProvider | None = field(default=None, repr=False)
     # Shown in log events instead of the account name (DESIGN.md: no whole addresses at info).
     source_id: str = ""
     # Graph only: the mailbox read when it is not the signed-in user's own, e.g. a Microsoft 365
@@ -72,9 +86,8 @@ class SourceConfig:
         _check_choice("after_processing", self.after_processing, get_args(AfterProcessing))
         if not isinstance(self.host, str) or not _HOST.match(self.host):
             raise SourceConfigError("host", f"{self.host!r} is not a host name or IP address")
-        _check_int("port", self.port, 1, 65535)
-        _check_int("timeout_seconds", self.timeout_seconds, 1, 60)
-        _check_int("max_message_bytes", self.max_message_bytes, 1, _MAX_MESSAGE_BYTES_CEILING)
+        for name in ("port", "timeout_seconds", "max_message_bytes"):
+            _check_int(name, getattr(self, name))
         if not isinstance(self.verify_tls, bool):
             raise SourceConfigError("verify_tls", "must be true or false")
         if not isinstance(self.username, str) or not self.username.strip():
@@ -202,6 +215,8 @@ def _check_choice(field_name: str, value: object, choices: tuple[str, ...]) -> N
         raise SourceConfigError(field_name, f"{value!r} is not one of {', '.join(choices)}")
 
 
-def _check_int(field_name: str, value: object, low: int, high: int) -> None:
+def _check_int(field_name: str, value: object) -> None:
+    """Within the bounds the declaration gives (`connector.resources.mail_source`)."""
+    low, high = BY_NAME[field_name].bounds()
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise SourceConfigError(field_name, f"{value!r} is not a whole number from {low} to {high}")

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from connector.mail_source import MailSource, SourcePolicy, SourceSpec
+from connector.resources.declare import stored_as
+from connector.resources.mail_source import SETTINGS as SOURCE_SETTINGS
 from connector.routing.addresses import rules_from_json
 from connector.storage.models import (
     EmailLogRow,
@@ -31,28 +33,8 @@ from connector.storage.secrets import SecretBox, SecretDecryptionError
 
 OAuthChange = Callable[[dict[str, Any] | None], dict[str, Any] | None]
 
-_SPEC_COLUMNS = (
-    "name",
-    "description",
-    "protocol",
-    "provider",
-    "host",
-    "port",
-    "security",
-    "verify_tls",
-    "username",
-    "folder",
-    "interval_minutes",
-    "timeout_seconds",
-    "after_processing",
-    "success_folder",
-    "failure_folder",
-    "max_message_bytes",
-    "project_key",
-    "issue_type",
-    "unmatched",
-    "unrouted",
-)
+# The settings kept as they are in columns of their own; the rest are JSON text or a secret.
+_SPEC_COLUMNS = stored_as(SOURCE_SETTINGS, "column")
 
 
 class SourceRepository:

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from connector.resources.tenant_settings import ROLES
 from connector.storage.models import TenantSettingsRow, utc_now
 from connector.storage.secrets import SecretBox
 
-# Roles a custom field can play, in the order the admin page lists them.
-ROLES = ("sender_name", "sender_address", "recipients", "language")
+__all__ = ["ROLES", "TenantSettingsRepository", "WorkaroundStatus", "WorkaroundUser"]
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from starlette.requests import Request
@@ -22,16 +20,8 @@ from connector.http_body import (
     parse_json_async,
     read_body,
 )
+from tests.loops import run_isolated
 from tests.timing import growth_ratio
-
-T = TypeVar("T")
-
-
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run on a loop of its own thread: the browser tests' Playwright keeps a loop running on
-    the main thread for the whole session."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 class EndlessBody:
@@ -59,7 +49,7 @@ def _request(receive: EndlessBody, headers: dict[str, str] | None = None) -> Req
 def test_read_body_declared_length_over_limit_reads_nothing() -> None:
     receive = EndlessBody(b"x" * 1024)
     with pytest.raises(BodyError) as refused:
-        _run(read_body(_request(receive, {"Content-Length": "10241"}), limit=10240))
+        run_isolated(read_body(_request(receive, {"Content-Length": "10241"}), limit=10240))
     assert refused.value.status == 413
     assert receive.taken == 0
 
@@ -67,14 +57,14 @@ def test_read_body_declared_length_over_limit_reads_nothing() -> None:
 def test_read_body_endless_stream_stops_just_past_the_limit() -> None:
     receive = EndlessBody(b"x" * 1024)
     with pytest.raises(BodyError) as refused:
-        _run(read_body(_request(receive), limit=10 * 1024))
+        run_isolated(read_body(_request(receive), limit=10 * 1024))
     assert refused.value.status == 413
     assert receive.taken == 11
 
 
 def test_read_body_bad_content_length_is_400() -> None:
     with pytest.raises(BodyError) as refused:
-        _run(read_body(_request(EndlessBody(b""), {"Content-Length": "-1"}), limit=10))
+        run_isolated(read_body(_request(EndlessBody(b""), {"Content-Length": "-1"}), limit=10))
     assert refused.value.status == 400
 
 
@@ -137,7 +127,7 @@ def test_parse_json_async_large_body_parses_in_a_worker_thread(
         loop_thread = threading.current_thread().name
         return loop_thread, await parse_json_async(small), await parse_json_async(large)
 
-    loop_thread, small_value, large_value = _run(parse_both())
+    loop_thread, small_value, large_value = run_isolated(parse_both())
     assert small_value == {"a": 1} and large_value["a"].startswith("x")
     assert threads[0] == loop_thread
     assert threads[1] != loop_thread

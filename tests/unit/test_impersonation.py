@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import jwt as pyjwt
 import pytest
-import requests
 
 from connector.jira.auth import BearerTokenAuth
 from connector.jira.client import JiraRateLimited, JiraUnavailable
@@ -230,7 +230,7 @@ def test_user_client_sends_bearer_only_to_the_site_origin(fresh: AuthorizationSe
     client = clients.client_for("acc-origin")
     auth = client.site.auth
     assert isinstance(auth, BearerTokenAuth)
-    own = auth(requests.Request("POST", SITE + "/rest/api/3/issue/SUP-1/comment").prepare())
+    own = auth.sign(httpx.Request("POST", SITE + "/rest/api/3/issue/SUP-1/comment"))
     token = own.headers["Authorization"].removeprefix("Bearer ")
     assert fresh.grant_for(token) is not None
     for url in (
@@ -238,5 +238,5 @@ def test_user_client_sends_bearer_only_to_the_site_origin(fresh: AuthorizationSe
         "http://acme.atlassian.example/rest/api/3/myself",  # same host, other scheme
         "https://acme.atlassian.example:8443/rest/api/3/myself",  # other port
     ):
-        other = auth(requests.Request("GET", url, headers={"Authorization": "x"}).prepare())
+        other = auth.sign(httpx.Request("GET", url, headers={"Authorization": "x"}))
         assert "Authorization" not in other.headers

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
+import httpx
 import pytest
-import requests
 
 from connector.connect import jwt as cj
 from connector.jira.auth import ApiTokenAuth, BearerTokenAuth, ConnectJwtAuth
@@ -15,15 +15,17 @@ from connector.jira.session import parse_retry_after
 SECRET = "tenant-shared-secret-0123456789abcdefghij"
 
 
-def _prepare(url: str, method: str = "GET") -> requests.PreparedRequest:
-    return requests.Request(method, url).prepare()
+def _request(url: str, method: str = "GET") -> httpx.Request:
+    return httpx.Request(method, url)
 
 
 def test_connect_auth_signs_request_to_own_site_with_qsh_of_final_url() -> None:
     auth = ConnectJwtAuth(
         "https://site.atlassian.net", app_key="mail-connector", shared_secret=SECRET
     )
-    request = auth(_prepare("https://site.atlassian.net/rest/api/3/search/jql?jql=a%20%3D%20b&x=1"))
+    request = auth.sign(
+        _request("https://site.atlassian.net/rest/api/3/search/jql?jql=a%20%3D%20b&x=1")
+    )
     scheme, token = request.headers["Authorization"].split(" ", 1)
     assert scheme == "JWT"
     target = cj.request_target("GET", "/rest/api/3/search/jql?x=1&jql=a+%3D+b")
@@ -33,7 +35,7 @@ def test_connect_auth_signs_request_to_own_site_with_qsh_of_final_url() -> None:
 
 def test_connect_auth_site_with_context_path_strips_it_from_qsh() -> None:
     auth = ConnectJwtAuth("https://jira.example.com/jira", app_key="k", shared_secret=SECRET)
-    request = auth(_prepare("https://jira.example.com/jira/rest/api/3/myself", "POST"))
+    request = auth.sign(_request("https://jira.example.com/jira/rest/api/3/myself", "POST"))
     token = request.headers["Authorization"].split(" ", 1)[1]
     cj.verify_tenant_token(token, SECRET, target=cj.request_target("POST", "/rest/api/3/myself"))
 
@@ -53,14 +55,16 @@ def test_site_auth_other_origin_gets_no_credentials(url: str) -> None:
         ApiTokenAuth("https://site.atlassian.net", email="a@example.com", api_token="tok"),
         BearerTokenAuth("https://site.atlassian.net", token="tok"),
     ):
-        prepared = _prepare(url)
+        prepared = _request(url)
         prepared.headers["Authorization"] = "left over"
-        assert "Authorization" not in auth(prepared).headers
+        assert "Authorization" not in auth.sign(prepared).headers
 
 
 def test_api_token_auth_is_basic_email_and_token() -> None:
     auth = ApiTokenAuth("https://jira.example.com", email="bot@example.com", api_token="tok-1")
-    header = auth(_prepare("https://jira.example.com/rest/api/3/myself")).headers["Authorization"]
+    header = auth.sign(_request("https://jira.example.com/rest/api/3/myself")).headers[
+        "Authorization"
+    ]
     assert header == "Basic " + base64.b64encode(b"bot@example.com:tok-1").decode()
 
 

@@ -27,8 +27,10 @@ PURE_PATHS = [
     "connector/mail",
     "connector/routing",
     "connector/connect/jwt.py",
+    "connector/forge/invocation.py",
     "connector/jira/adf*.py",
     "connector/net/addresses.py",
+    "connector/resources",
     "connector/senders",
 ]
 FORBIDDEN = {

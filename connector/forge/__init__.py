@@ -1,0 +1,1 @@
+"""Forge plumbing: Forge Invocation Tokens and their keys (the routes are webhooks.forge)."""
