@@ -36,6 +36,7 @@ PURE_PATHS = [
     "connector/jira/adf*.py",
     "connector/net/addresses.py",
     "connector/resources",
+    "connector/senders",
 ]
 FORBIDDEN = {
     "requests",
@@ -59,6 +60,7 @@ FORBIDDEN = {
     "subprocess",
     "http.client",
     "urllib.request",
+    "dns",
 }
 SQL = {"sqlalchemy", "sqlmodel", "alembic"}
 
