@@ -7,8 +7,11 @@ logging in, which can take `timeout_seconds` on a dead server; re-issuing IDLE, 
 runs in a small pool of `connectors` threads, so one slow server never holds up the others'
 notifications. A worker with hundreds of idling sources thus runs 1 + `connectors` threads
 whatever the number of sources. Measured (`tests.benchmarks.idle_sources`, 200 sources
-against one Dovecot over implicit TLS on loopback): about 60 KB of this process's memory (RSS)
-per idle source, and no measurable CPU between notifications.
+against one Dovecot over implicit TLS on loopback): about 40 kB of this process's memory (RSS
+and PSS) per idle source, 7 threads in all, and about 1.4% of one core while IDLE is re-issued
+every 20 s (a tenth of what polling the same sources once a minute costs). The TLS context is
+shared by all connections with the same certificate checks: one per connection would hold the
+system trust store each time, ~0.8 MB.
 
 The rules of RFC 2177: IDLE is only sent to a server that announces it (else the source is
 reported as polling, with the reason), and it is ended with `DONE` and sent again every
@@ -53,6 +56,7 @@ from connector.retry import RetryPolicy
 from connector.sources.config import SourceConfig
 from connector.sources.errors import SourceError
 from connector.sources.idle import IdleSession, NoIdle, open_idle, reports_new_mail, says_bye
+from connector.sources.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +111,8 @@ class IdleWatcher:
         self._states: dict[str, PushState] = {}
         self._reissues: dict[str, int] = {}
         self._entries: dict[str, _Watched] = {}  # the loop thread's alone
+        # One TLS context per kind of check, shared by all connections (~0.8 MB each).
+        self._tls = {verify: tls_context(verify_tls=verify) for verify in (True, False)}
         self._thread = threading.Thread(target=self._run, name="idle-watcher", daemon=True)
         self._stopping = False
 
@@ -165,17 +171,24 @@ class IdleWatcher:
 
     def _run(self) -> None:
         while not self._stopping:
-            now = time.monotonic()
-            wait = min((e.due for e in self._entries.values() if not e.busy), default=now + 60)
-            events = self._selector.select(min(max(wait - now, 0.0), _MAX_WAIT_SECONDS))
-            for key, _ in events:
-                if key.data is None:
-                    self._drain_wake()
-                else:
-                    self._readable(key.data)
-            self._handle_inbox()
-            if not self._stopping:
-                self._run_due(time.monotonic())
+            try:
+                self._turn()
+            except Exception:  # a bug about one source must not end push for all of them
+                log.exception("the idle watcher's loop failed; carrying on")
+                time.sleep(1.0)
+
+    def _turn(self) -> None:
+        now = time.monotonic()
+        wait = min((e.due for e in self._entries.values() if not e.busy), default=now + 60)
+        events = self._selector.select(min(max(wait - now, 0.0), _MAX_WAIT_SECONDS))
+        for key, _ in events:
+            if key.data is None:
+                self._drain_wake()
+            else:
+                self._readable(key.data)
+        self._handle_inbox()
+        if not self._stopping:
+            self._run_due(time.monotonic())
 
     def _handle_inbox(self) -> None:
         while True:
@@ -221,20 +234,26 @@ class IdleWatcher:
         session = entry.session
         if session is None or entry.busy:
             return
-        try:
-            lines = session.poll_ready()
-        except SourceError as exc:
-            self._lost(entry, exc)
-            return
-        if says_bye(lines):
-            self._lost(entry, SourceError(f"{entry.config.host} ended the connection"))
-        elif reports_new_mail(lines):
-            self._notify(entry.source_id)
-        elif not lines:
+        lines = self._check(entry, session.poll_ready)
+        if lines == []:
             # Readable with nothing to read: usually the end of the connection. A re-issue
             # (DONE, then IDLE) tells for sure, and costs one round trip if it is alive.
             entry.due = 0.0
             self._run_due(time.monotonic())
+
+    def _check(self, entry: _Watched, read: Callable[[], list[bytes]]) -> list[bytes] | None:
+        """Read what the server sent and act on it; None when the connection is gone."""
+        try:
+            lines = read()
+        except SourceError as exc:
+            self._lost(entry, exc)
+            return None
+        if says_bye(lines):
+            self._lost(entry, SourceError(f"{entry.config.host} ended the connection"))
+            return None
+        if reports_new_mail(lines):
+            self._notify(entry.source_id)
+        return lines
 
     def _connected(self, entry: _Watched, result: IdleSession | Exception) -> None:
         entry.busy = False
@@ -257,6 +276,7 @@ class IdleWatcher:
             if entry.connected_before:
                 self._notify(entry.source_id)  # mail may have come while it was down
             entry.connected_before = True
+            self._check(entry, result.drain)
 
     def _reissued(self, entry: _Watched, result: list[bytes] | Exception) -> None:
         entry.busy = False
@@ -294,7 +314,7 @@ class IdleWatcher:
     def _connect_task(self, entry: _Watched) -> None:
         result: IdleSession | Exception
         try:
-            result = open_idle(entry.config)
+            result = open_idle(entry.config, self._tls[entry.config.verify_tls])
         except (SourceError, NoIdle) as exc:
             result = exc
         self._post("connected", entry.source_id, (entry, result))
