@@ -104,6 +104,9 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login xoauth2 oauthbearer
 # A wrong-password test should not wait 2 s for Dovecot's anti-guessing delay.
 auth_failure_delay = 0
+# Each TLS connection keeps its login process (as the TLS proxy): the default limit of 100
+# would refuse the benchmark's hundreds of idling sources.
+default_process_limit = 1000
 # How often an idling client hears "OK Still here" (Dovecot's default is 2 minutes).
 imap_idle_notify_interval = {idle_notify_interval}
 mail_location = maildir:{root}/mail/%u
