@@ -54,7 +54,12 @@ from connector.push.state import (
 )
 from connector.retry import RetryPolicy
 from connector.sources.config import SourceConfig
-from connector.sources.errors import SourceError
+from connector.sources.errors import (
+    FolderNotFound,
+    SourceAuthError,
+    SourceConfigError,
+    SourceError,
+)
 from connector.sources.idle import IdleSession, NoIdle, open_idle, reports_new_mail, says_bye
 from connector.sources.tls import tls_context
 
@@ -62,8 +67,11 @@ log = logging.getLogger(__name__)
 
 REISSUE_AFTER_SECONDS = 25 * 60
 RECONNECT = RetryPolicy.doubling(timedelta(seconds=5), timedelta(minutes=5))
-# A server without IDLE is asked again this rarely (it may have been upgraded).
-RECHECK_NO_IDLE_SECONDS = 6 * 3600.0
+# A server without IDLE, or one that refused the login, is asked again this rarely (it may
+# have been upgraded; a password may have been changed on the server's side).
+RECHECK_SECONDS = 6 * 3600.0
+# What trying again soon will not change: the source's settings are wrong.
+_SETTLED = (SourceAuthError, SourceConfigError, FolderNotFound)
 _MAX_WAIT_SECONDS = 5.0
 
 OnMail = Callable[[str], None]
@@ -220,6 +228,8 @@ class IdleWatcher:
                 self._close(entry)
 
     def _run_due(self, now: float) -> None:
+        if self._stopping:
+            return
         for entry in list(self._entries.values()):
             if entry.busy or entry.due > now:
                 continue
@@ -262,8 +272,14 @@ class IdleWatcher:
                 result.close()
             return
         if isinstance(result, NoIdle):
-            entry.due = time.monotonic() + RECHECK_NO_IDLE_SECONDS
+            entry.due = time.monotonic() + RECHECK_SECONDS
             self._set_state(entry.source_id, polling(str(result)))
+        elif isinstance(result, _SETTLED):
+            # Trying a refused password every few minutes could lock the account: the poll
+            # reports the error, and push tries again when the source is saved (`watch`).
+            entry.due = time.monotonic() + RECHECK_SECONDS
+            reason = f"{result}; push is tried again when the source is saved, or in 6 hours"
+            self._set_state(entry.source_id, polling(reason))
         elif isinstance(result, Exception):
             self._lost(entry, result)
         else:
