@@ -18,7 +18,11 @@ reported as polling, with the reason), and it is ended with `DONE` and sent agai
 `reissue_after` seconds (25 minutes by default, under the 29 the RFC names). A connection that
 breaks is opened again after the delays of `reconnect` (a `RetryPolicy` that never gives up)
 with random jitter, so that a restarted server is not hit by every source at once; once it is
-back, `on_mail` is called, since mail may have come while nobody was listening.
+back, `on_mail` is called, since mail may have come while nobody was listening. A refused
+login, a missing folder or a server without IDLE is not retried soon (a password tried again
+and again can lock an account): the source is polled, and push is tried again when the
+source is watched anew (saved) or after `RECHECK_SECONDS`. XOAUTH2 sources get a fresh token
+at each connection (`SourceConfig.access_token`).
 
 `on_mail` is called from the watcher's threads and must return quickly (queue the work). It
 only says which source to process; the processing is the poll path's, so the cursor and the
