@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import logging
+import ssl
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -322,16 +323,20 @@ class ImapSource(SourceSession):
         self._client().untagged_responses.pop("EXPUNGE", None)
 
 
-def _open_client(config: SourceConfig) -> imaplib.IMAP4:
-    """A greeted session to an address `config.host_policy` allows (`connector.net`)."""
+def _open_client(config: SourceConfig, tls: ssl.SSLContext | None = None) -> imaplib.IMAP4:
+    """A greeted session to an address `config.host_policy` allows (`connector.net`). `tls`:
+    a context from `client_context(config)` to share between connections (each one holds
+    the system trust store, ~0.8 MB); by default a new one."""
+    if tls is None and config.security != "none":
+        tls = client_context(config)
     timeout = float(config.timeout_seconds)
-    route = Route(config.host_policy, client_context(config) if config.security == "ssl" else None)
+    route = Route(config.host_policy, tls if config.security == "ssl" else None)
     client = PinnedIMAP4(config.host, config.port, route=route, timeout=timeout)
     if config.security == "starttls":
         # imaplib refuses when STARTTLS is not announced rather than carrying on in clear
         # text: stripping that capability is the classic downgrade (RFC 2595 §3.1).
         try:
-            client.starttls(client_context(config))
+            client.starttls(tls)
         except BaseException as exc:
             _discard(client)
             if type(exc) is imaplib.IMAP4.error:  # refused or not offered; not `abort`

@@ -14,9 +14,15 @@ from connector.sources.config import SourceConfig
 
 def client_context(config: SourceConfig) -> ssl.SSLContext:
     """The context for `ssl` and `starttls`: system trust store, host name checked."""
+    return tls_context(verify_tls=config.verify_tls)
+
+
+def tls_context(*, verify_tls: bool) -> ssl.SSLContext:
+    """`client_context` for any source that has this `verify_tls`: one context can serve
+    many connections (the host name is given per connection)."""
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    if not config.verify_tls:
+    if not verify_tls:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context

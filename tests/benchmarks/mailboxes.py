@@ -41,7 +41,7 @@ _WORDS = _TEXT.split()
 
 
 @contextlib.contextmanager
-def running_dovecot() -> Iterator[Dovecot]:
+def running_dovecot(*, idle_notify_interval: str = "2 mins") -> Iterator[Dovecot]:
     binary = find_dovecot()
     if binary is None:
         raise SystemExit("Dovecot is not installed (apt-get install dovecot-imapd dovecot-pop3d)")
@@ -51,7 +51,7 @@ def running_dovecot() -> Iterator[Dovecot]:
     # Readable by Dovecot's mail account, as in the fixture (not a private temporary folder).
     root = Path(tempfile.mkdtemp(prefix="connector-bench-dovecot-", dir=_scratch_parent()))
     root.chmod(0o755)
-    server = Dovecot(binary, root)
+    server = Dovecot(binary, root, idle_notify_interval=idle_notify_interval)
     try:
         server.start()
         yield server

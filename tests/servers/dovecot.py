@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -50,10 +51,12 @@ class Dovecot:
     host = "127.0.0.1"
     # The same mailboxes as an IMAP4rev1 server without MOVE and UIDPLUS (see dovecot_config).
     legacy_host = "127.0.0.2"
+    # The same mailboxes again, from a server that does not announce IDLE.
+    no_idle_host = "127.0.0.3"
     # Maildir++ (Dovecot's default layout) separates levels with "."; the adapter must translate.
     delimiter = "."
 
-    def __init__(self, binary: str, root: Path) -> None:
+    def __init__(self, binary: str, root: Path, *, idle_notify_interval: str = "2 mins") -> None:
         self._binary = binary
         self.root = root
         self.certificate: CertificateFiles = write_self_signed(root)
@@ -75,6 +78,8 @@ class Dovecot:
                 accounts=self._accounts,
                 certificate=self.certificate,
                 tokeninfo_url=self.tokens.url,
+                no_idle_host=self.no_idle_host,
+                idle_notify_interval=idle_notify_interval,
             ),
             encoding="utf-8",
         )
@@ -174,6 +179,27 @@ class Dovecot:
             if len(lines) >= at_least or time.monotonic() > deadline:
                 return lines
             time.sleep(0.02)
+
+    def connections(self, user: MailUser) -> list[int]:
+        """The process ids of `user`'s open IMAP connections (`doveadm who`): one imap process
+        per connection in this configuration."""
+        doveadm = shutil.which("doveadm") or shutil.which("doveadm", path="/usr/bin:/usr/sbin")
+        if doveadm is None:
+            raise RuntimeError("doveadm is not installed (it comes with dovecot-core)")
+        result = subprocess.run(
+            [doveadm, "-c", str(self.config_path), "who", "-1", user.name],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rows = [line.split() for line in result.stdout.splitlines()[1:]]
+        return [int(row[2]) for row in rows if len(row) >= 3 and row[1] == "imap"]
+
+    def kick(self, user: MailUser) -> None:
+        """End `user`'s connections from the server's side, as an admin's `doveadm kick`."""
+        for pid in self.connections(user):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     # -- users --------------------------------------------------------------------------------
 
@@ -279,8 +305,9 @@ def _dovecot_version(binary: str) -> str:
     return result.stdout.strip()
 
 
-@pytest.fixture(scope="session")
-def dovecot() -> Iterator[Dovecot]:
+@contextmanager
+def own_dovecot(*, idle_notify_interval: str = "2 mins") -> Iterator[Dovecot]:
+    """A Dovecot of its own, started, removed afterwards; skips (or fails) as the fixture does."""
     binary = find_dovecot()
     if binary is None:
         skip_or_fail("Dovecot is not installed (apt-get install dovecot-imapd dovecot-pop3d)")
@@ -292,7 +319,7 @@ def dovecot() -> Iterator[Dovecot]:
     # another (unprivileged) account that must reach its Maildir.
     root = Path(tempfile.mkdtemp(prefix="connector-dovecot-", dir=_scratch_parent()))
     root.chmod(0o755)
-    server = Dovecot(binary, root)
+    server = Dovecot(binary, root, idle_notify_interval=idle_notify_interval)
     try:
         server.start()
     except RuntimeError as exc:
@@ -302,6 +329,12 @@ def dovecot() -> Iterator[Dovecot]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[Dovecot]:
+    with own_dovecot() as server:
+        yield server
 
 
 @pytest.fixture

@@ -71,6 +71,8 @@ def render_config(
     accounts: Accounts,
     certificate: CertificateFiles,
     tokeninfo_url: str,
+    no_idle_host: str,
+    idle_notify_interval: str = "2 mins",
 ) -> str:
     (root / "oauth2.conf.ext").write_text(
         f"tokeninfo_url = {tokeninfo_url}\n"
@@ -88,7 +90,7 @@ instance_name = connector-tests-{root.name}
 log_path = {root}/dovecot.log
 # The second address serves the same mailboxes as an older IMAP4rev1 server would, without
 # MOVE (RFC 6851) and UIDPLUS (RFC 4315), so the fallbacks can be tested for real.
-listen = {host}, {legacy_host}
+listen = {host}, {legacy_host}, {no_idle_host}
 protocols = imap pop3
 default_internal_user = {accounts.internal_user}
 default_internal_group = {accounts.internal_group}
@@ -102,6 +104,11 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login xoauth2 oauthbearer
 # A wrong-password test should not wait 2 s for Dovecot's anti-guessing delay.
 auth_failure_delay = 0
+# Each TLS connection keeps its login process (as the TLS proxy): the default limit of 100
+# would refuse the benchmark's hundreds of idling sources.
+default_process_limit = 1000
+# How often an idling client hears "OK Still here" (Dovecot's default is 2 minutes).
+imap_idle_notify_interval = {idle_notify_interval}
 mail_location = maildir:{root}/mail/%u
 pop3_uidl_format = %08Xu%08Xv
 first_valid_uid = 1
@@ -155,6 +162,12 @@ service pop3-login {{
 local {legacy_host} {{
   protocol imap {{
     imap_capability = IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE
+  }}
+}}
+# The third address: a server that does not announce IDLE (RFC 2177), so it must be polled.
+local {no_idle_host} {{
+  protocol imap {{
+    imap_capability = IMAP4rev1 LITERAL+ SASL-IR ID ENABLE NAMESPACE UIDPLUS MOVE
   }}
 }}
 """
