@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from connector.budget import Budget
 from connector.connect.install import InstallKeyStore
 from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserTokens
+from connector.jira.limiter import SiteLimiter
 from connector.jira.people import PeopleCache
 from connector.net.hosts import HostPolicy, Network, SystemNetwork
 from connector.outbound.rendering import TEMPLATE_BUDGET, TemplateRunner, template_runner
@@ -14,6 +15,7 @@ from connector.reading import MessageReader, reader_for
 from connector.settings import Settings
 from connector.storage.db import Engine, database_answers, make_engine
 from connector.storage.email_log import EmailLog
+from connector.storage.jira_limits import JiraLimitStore
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
 from connector.storage.secrets import SecretBox
@@ -52,6 +54,10 @@ class Runtime:
     host_policy: HostPolicy
     # Renders tenants' templates in worker processes (connector.outbound.rendering).
     templates: TemplateRunner
+    # Jira's rate limits shared by every worker through the database: pauses Jira asked for
+    # and JIRA_SITE_CONCURRENCY requests in flight per site (connector.jira.limiter). Every
+    # `JiraClient` of the engine is given it.
+    jira_limiter: SiteLimiter
 
     @classmethod
     def create(
@@ -88,6 +94,9 @@ class Runtime:
             reader=reader_for(settings.reading),
             host_policy=HostPolicy(settings.internal_hosts, network or SystemNetwork()),
             templates=template_runner(template_budget),
+            jira_limiter=SiteLimiter(
+                JiraLimitStore(engine), slots_per_site=settings.jira_site_concurrency
+            ),
         )
 
     def database_answers(self) -> bool:

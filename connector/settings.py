@@ -14,6 +14,7 @@
 | MAX_ATTACHMENTS            | 100 (files per message added one by one)    |
 | MAX_ATTACHMENT_BYTES       | 52428800 (50 MiB of such files per message) |
 | ALLOWED_INTERNAL_HOSTS     | none; loopback when BASE_URL is loopback    |
+| JIRA_SITE_CONCURRENCY      | 4 (Jira requests in flight per site)        |
 
 A message with more attachments than MAX_ATTACHMENTS, or more bytes of them than
 MAX_ATTACHMENT_BYTES, keeps the first ones that fit; the description or comment lists the rest,
@@ -52,6 +53,7 @@ DEFAULT_PORT = 8000
 DEFAULT_DATABASE_URL = "sqlite:///./data/connector.db"
 DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com"
 DEFAULT_APP_KEY = "mail-connector"
+DEFAULT_JIRA_SITE_CONCURRENCY = 4
 DEV_DATA_DIR = Path("data")
 DEV_KEY_FILE = DEV_DATA_DIR / "encryption.key"
 
@@ -120,6 +122,8 @@ class Settings:
     reading: ReadingLimits = ReadingLimits()
     # ALLOWED_INTERNAL_HOSTS, with loopback added when BASE_URL is loopback.
     internal_hosts: AllowList = field(default_factory=AllowList)
+    # JIRA_SITE_CONCURRENCY: requests in flight to one Jira site across every worker.
+    jira_site_concurrency: int = DEFAULT_JIRA_SITE_CONCURRENCY
 
     @property
     def base_path(self) -> str:
@@ -166,6 +170,9 @@ class Settings:
                 f"ALLOWED_INTERNAL_HOSTS: {exc}; give comma-separated host names, addresses "
                 "or CIDR networks such as mail.corp.example,10.20.0.0/16"
             ) from None
+        concurrency = _read_number(
+            environ, "JIRA_SITE_CONCURRENCY", DEFAULT_JIRA_SITE_CONCURRENCY, low=1, high=100
+        )
         return cls(
             port=port,
             base_url=base_url,
@@ -175,6 +182,7 @@ class Settings:
             app_key=app_key,
             reading=reading,
             internal_hosts=internal_hosts,
+            jira_site_concurrency=int(concurrency),
         )
 
 

@@ -28,6 +28,7 @@ PURE_PATHS = [
     "connector/routing",
     "connector/connect/jwt.py",
     "connector/jira/adf*.py",
+    "connector/jira/limits.py",
     "connector/net/addresses.py",
     "connector/resources",
 ]

@@ -1,0 +1,149 @@
+"""Jira's rate limits as every worker sees them: pauses, and slots for requests in flight.
+
+In the database, not in Redis: the product requires only a database (SQLite by default, one
+process; PostgreSQL when several workers share the work), so every worker already reaches it
+and nothing new has to run. The cost is a statement or three per Jira call, on a table of a
+few rows per site.
+
+A pause is one row per (scope, site, target), kept at the latest end Jira named. Slots are
+rows keyed by (site, slot number below the bound): the primary key makes two workers that
+race for one number fail but one, on SQLite and PostgreSQL alike; a slot's lease ends on its
+own, so the slots of a worker that died are free again when their lease runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from connector.storage.db import database_errors
+from connector.storage.models import JiraPauseRow, JiraSlotRow, as_utc
+
+# Pauses that concern every site, and those of one site whatever the endpoint or issue.
+APP_SCOPES = ("app", "near-app")
+SITE_SCOPES = ("site", "near-site")
+
+
+@dataclass(frozen=True)
+class StoredPause:
+    scope: str
+    site: str
+    target: str
+    until: datetime
+    reason: str
+
+
+class JiraLimitStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def pause(self, scope: str, site: str, target: str, until: datetime, reason: str) -> None:
+        """Record a wait; an existing one for the same scope is extended, never shortened."""
+        with database_errors(), Session(self._engine) as session:
+            session.exec(delete(JiraPauseRow).where(col(JiraPauseRow.until) < until - _KEEP))
+            found = session.exec(
+                select(JiraPauseRow).where(
+                    JiraPauseRow.scope == scope,
+                    JiraPauseRow.site == site,
+                    JiraPauseRow.target == target,
+                )
+            ).first()
+            if found is None:
+                session.add(
+                    JiraPauseRow(scope=scope, site=site, target=target, until=until, reason=reason)
+                )
+            elif as_utc(found.until) < until:
+                found.until, found.reason = until, reason
+                session.add(found)
+            try:
+                session.commit()
+            except IntegrityError:  # another worker recorded it first: theirs stands
+                session.rollback()
+
+    def active(self, site: str, targets: Iterable[str], now: datetime) -> list[StoredPause]:
+        """Pauses in force now for a request to `site` touching `targets` (its endpoint, the
+        issue it writes to)."""
+        with database_errors(), Session(self._engine) as session:
+            rows = session.exec(
+                select(JiraPauseRow).where(
+                    col(JiraPauseRow.until) > now,
+                    or_(
+                        col(JiraPauseRow.scope).in_(APP_SCOPES),
+                        (col(JiraPauseRow.site) == site)
+                        & (
+                            col(JiraPauseRow.scope).in_(SITE_SCOPES)
+                            | col(JiraPauseRow.target).in_(list(targets))
+                        ),
+                    ),
+                )
+            ).all()
+            return [_stored(row) for row in rows]
+
+    def site_pauses(self, sites: Iterable[str], now: datetime) -> dict[str, StoredPause]:
+        """For each site, the pause that keeps every request from it now (the app's or its
+        own), the one that ends last; sites with none are left out."""
+        wanted = list(sites)
+        with database_errors(), Session(self._engine) as session:
+            rows = session.exec(
+                select(JiraPauseRow).where(
+                    col(JiraPauseRow.until) > now,
+                    or_(
+                        col(JiraPauseRow.scope) == "app",
+                        (col(JiraPauseRow.scope) == "site") & col(JiraPauseRow.site).in_(wanted),
+                    ),
+                )
+            ).all()
+        found: dict[str, StoredPause] = {}
+        for row in rows:
+            for site in wanted if row.scope == "app" else [row.site]:
+                if site not in found or found[site].until < as_utc(row.until):
+                    found[site] = _stored(row)
+        return found
+
+    def take_slot(
+        self, site: str, slots: int, holder: str, now: datetime, lease: timedelta
+    ) -> int | None:
+        """A free slot number below `slots` for `site`, held by `holder` until the lease ends;
+        None when all are taken."""
+        with database_errors(), Session(self._engine) as session:
+            session.exec(
+                delete(JiraSlotRow).where(
+                    col(JiraSlotRow.site) == site, col(JiraSlotRow.expires_at) <= now
+                )
+            )
+            session.commit()
+            taken = set(session.exec(select(JiraSlotRow.slot).where(JiraSlotRow.site == site)))
+            for slot in (number for number in range(slots) if number not in taken):
+                row = JiraSlotRow(site=site, slot=slot, holder=holder, expires_at=now + lease)
+                session.add(row)
+                try:
+                    session.commit()
+                except IntegrityError:  # another worker took this number just now
+                    session.rollback()
+                    continue
+                return slot
+        return None
+
+    def free_slot(self, site: str, slot: int, holder: str) -> None:
+        with database_errors(), Session(self._engine) as session:
+            session.exec(
+                delete(JiraSlotRow).where(
+                    col(JiraSlotRow.site) == site,
+                    col(JiraSlotRow.slot) == slot,
+                    col(JiraSlotRow.holder) == holder,
+                )
+            )
+            session.commit()
+
+
+_KEEP = timedelta(days=1)  # ended pauses older than this are dropped when a new one comes
+
+
+def _stored(row: JiraPauseRow) -> StoredPause:
+    return StoredPause(row.scope, row.site, row.target, as_utc(row.until), row.reason)
