@@ -62,6 +62,7 @@ class LimitStore(Protocol):
         self, site: str, slots: int, holder: str, now: datetime, lease: timedelta
     ) -> int | None: ...
     def free_slot(self, site: str, slot: int, holder: str) -> None: ...
+    def site_pauses(self, sites: Iterable[str], now: datetime) -> Mapping[str, StoredPauseLike]: ...
 
 
 def wait_message(until: datetime) -> str:
@@ -165,6 +166,11 @@ class SiteLimiter:
         elif isinstance(verdict, NearLimit):
             scope, where = ("near-app", "") if verdict.app_wide else ("near-site", site)
             self.store.pause(scope, where, "", verdict.until, "near-limit")
+
+    def site_pause(self, site: str) -> JiraPaused | None:
+        """Why nothing may be sent to `site` now (the app's pause or the site's), if so."""
+        found = self.store.site_pauses([site], self._clock()).get(site)
+        return None if found is None else JiraPaused(found.until, found.reason)
 
     def _pause_in_force(
         self, site: str, targets: list[str], priority: Priority
