@@ -75,6 +75,9 @@ class Runtime:
         `template_budget`, so tests of hostile templates need not wait for the real one."""
         engine = engine or make_engine(settings.database_url)
         secrets = SecretBox(settings.encryption_keys)
+        jira_limiter = SiteLimiter(
+            JiraLimitStore(engine), slots_per_site=settings.jira_site_concurrency
+        )
         return cls(
             settings=settings,
             engine=engine,
@@ -90,13 +93,11 @@ class Runtime:
             outbox=Outbox(engine, secrets),
             webhook_events=WebhookEvents(engine),
             people=PeopleCache(),
-            user_tokens=UserTokens(authorization_server_url),
+            user_tokens=UserTokens(authorization_server_url, limiter=jira_limiter),
             reader=reader_for(settings.reading),
             host_policy=HostPolicy(settings.internal_hosts, network or SystemNetwork()),
             templates=template_runner(template_budget),
-            jira_limiter=SiteLimiter(
-                JiraLimitStore(engine), slots_per_site=settings.jira_site_concurrency
-            ),
+            jira_limiter=jira_limiter,
         )
 
     def database_answers(self) -> bool:

@@ -65,6 +65,11 @@ class JiraRateLimited(JiraError):
     retryable = True
 
 
+class JiraWaiting(JiraRateLimited):
+    """Not sent: Jira asked us to wait (its rate limits, `connector.jira.limiter`) and the
+    wait has not ended. No attempt reached Jira."""
+
+
 class JiraUnavailable(JiraError):
     """5xx, timeouts and connection failures: try again later."""
 
@@ -348,7 +353,7 @@ class JiraClient:
             )
         except JiraPaused as exc:
             wait = max(0.0, (exc.until - datetime.now(UTC)).total_seconds())
-            raise JiraRateLimited(None, [str(exc)], retry_after=wait) from exc
+            raise JiraWaiting(None, [str(exc)], retry_after=wait) from exc
         except httpx.TransportError as exc:
             raise JiraUnavailable(
                 None, [f"Jira could not be reached: {type(exc).__name__}"]

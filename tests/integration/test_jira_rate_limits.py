@@ -7,7 +7,7 @@ import multiprocessing
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -17,8 +17,9 @@ from connector.jira.client import JiraClient, JiraRateLimited
 from connector.jira.limiter import SiteLimiter
 from connector.jira.limits import Priority
 from connector.jira.session import RetryingSession
-from connector.storage.db import make_engine
+from connector.storage.db import make_engine, migrate
 from connector.storage.jira_limits import JiraLimitStore
+from tests.conftest import _postgres_database
 from tests.fakes.jira import FakeJira
 from tests.fakes.rate_limits import RateLimits
 
@@ -171,6 +172,28 @@ def test_the_bound_per_site_holds_across_threads(limited: Limited) -> None:
     assert limited.fake.peak_in_flight == 2
 
 
+def test_a_dead_workers_slots_free_themselves_when_their_lease_ends(
+    limited: Limited,
+) -> None:
+    store, now, lease = limited.store, _now(), timedelta(seconds=90)
+    site = "https://acme.atlassian.net"
+    assert [store.take_slot(site, 2, "dead", now, lease) for _ in range(3)] == [0, 1, None]
+    assert store.take_slot("https://other.atlassian.net", 2, "alive", now, lease) == 0
+    assert store.take_slot(site, 2, "alive", now + timedelta(seconds=89), lease) is None
+    assert store.take_slot(site, 2, "alive", now + timedelta(seconds=91), lease) == 0
+    store.free_slot(site, 0, "dead")  # too late: the slot is another worker's now
+    assert store.take_slot(site, 2, "third", now + timedelta(seconds=92), lease) == 1
+
+
+def test_a_pause_is_extended_never_shortened(limited: Limited) -> None:
+    store, now = limited.store, _now()
+    site = "https://acme.atlassian.net"
+    store.pause("site", site, "", now + timedelta(minutes=10), "jira-quota-tenant-based")
+    store.pause("site", site, "", now + timedelta(minutes=1), "jira-burst-based")
+    [pause] = store.active(site, [], now)
+    assert (pause.until, pause.reason) == (now + timedelta(minutes=10), "jira-quota-tenant-based")
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -209,10 +232,13 @@ def _worker(database_url: str, base_url: str, slots: int, threads: int, seconds:
 
 
 @pytest.fixture
-def postgres_url(database_url: str, migrated_engine: Engine) -> Iterator[str]:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("several worker processes share the work on PostgreSQL")
-    yield database_url
+def postgres_url() -> Iterator[str]:
+    """Several worker processes share the work on PostgreSQL only."""
+    for url in _postgres_database():
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield url
 
 
 def _run_workers(postgres_url: str, fake: FakeJira, slots: int, seconds: float) -> list[int]:
