@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, insert, or_
+from sqlalchemy import select as core_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -68,22 +69,21 @@ class JiraLimitStore:
 
     def active(self, site: str, targets: Iterable[str], now: datetime) -> list[StoredPause]:
         """Pauses in force now for a request to `site` touching `targets` (its endpoint, the
-        issue it writes to)."""
-        with database_errors(), Session(self._engine) as session:
-            rows = session.exec(
-                select(JiraPauseRow).where(
-                    col(JiraPauseRow.until) > now,
-                    or_(
-                        col(JiraPauseRow.scope).in_(APP_SCOPES),
-                        (col(JiraPauseRow.site) == site)
-                        & (
-                            col(JiraPauseRow.scope).in_(SITE_SCOPES)
-                            | col(JiraPauseRow.target).in_(list(targets))
-                        ),
-                    ),
-                )
-            ).all()
-            return [_stored(row) for row in rows]
+        issue it writes to). Core, not the ORM: it runs before every Jira call."""
+        pauses = JiraPauseRow.__table__.c  # type: ignore[attr-defined]
+        query = core_select(
+            pauses.scope, pauses.site, pauses.target, pauses.until, pauses.reason
+        ).where(
+            pauses.until > now,
+            or_(
+                pauses.scope.in_(APP_SCOPES),
+                (pauses.site == site)
+                & (pauses.scope.in_(SITE_SCOPES) | pauses.target.in_(list(targets))),
+            ),
+        )
+        with database_errors(), self._engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [StoredPause(r.scope, r.site, r.target, as_utc(r.until), r.reason) for r in rows]
 
     def site_pauses(self, sites: Iterable[str], now: datetime) -> dict[str, StoredPause]:
         """For each site, the pause that keeps every request from it now (the app's or its
@@ -110,36 +110,46 @@ class JiraLimitStore:
         self, site: str, slots: int, holder: str, now: datetime, lease: timedelta
     ) -> int | None:
         """A free slot number below `slots` for `site`, held by `holder` until the lease ends;
-        None when all are taken."""
-        with database_errors(), Session(self._engine) as session:
-            session.exec(
-                delete(JiraSlotRow).where(
-                    col(JiraSlotRow.site) == site, col(JiraSlotRow.expires_at) <= now
-                )
-            )
-            session.commit()
-            taken = set(session.exec(select(JiraSlotRow.slot).where(JiraSlotRow.site == site)))
+        None when all are taken. A slot whose lease ended is taken over. Core, not the ORM: it
+        runs before every Jira call, in one transaction of two statements when a slot is free."""
+        table = JiraSlotRow.__table__  # type: ignore[attr-defined]
+        with database_errors():
+            with self._engine.connect() as connection:
+                held = connection.execute(
+                    core_select(table.c.slot, table.c.expires_at).where(table.c.site == site)
+                ).all()
+                connection.rollback()
+            ended = {row.slot for row in held if as_utc(row.expires_at) <= now}
+            taken = {row.slot for row in held} - ended
             for slot in (number for number in range(slots) if number not in taken):
-                row = JiraSlotRow(site=site, slot=slot, holder=holder, expires_at=now + lease)
-                session.add(row)
                 try:
-                    session.commit()
+                    with self._engine.begin() as connection:
+                        if slot in ended:
+                            connection.execute(
+                                delete(table).where(
+                                    table.c.site == site,
+                                    table.c.slot == slot,
+                                    table.c.expires_at <= now,
+                                )
+                            )
+                        connection.execute(
+                            insert(table).values(
+                                site=site, slot=slot, holder=holder, expires_at=now + lease
+                            )
+                        )
                 except IntegrityError:  # another worker took this number just now
-                    session.rollback()
                     continue
                 return slot
         return None
 
     def free_slot(self, site: str, slot: int, holder: str) -> None:
-        with database_errors(), Session(self._engine) as session:
-            session.exec(
-                delete(JiraSlotRow).where(
-                    col(JiraSlotRow.site) == site,
-                    col(JiraSlotRow.slot) == slot,
-                    col(JiraSlotRow.holder) == holder,
+        table = JiraSlotRow.__table__  # type: ignore[attr-defined]
+        with database_errors(), self._engine.begin() as connection:
+            connection.execute(
+                delete(table).where(
+                    table.c.site == site, table.c.slot == slot, table.c.holder == holder
                 )
             )
-            session.commit()
 
 
 _KEEP = timedelta(days=1)  # ended pauses older than this are dropped when a new one comes
