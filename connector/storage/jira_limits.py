@@ -45,7 +45,9 @@ class JiraLimitStore:
         self._engine = engine
 
     def pause(self, scope: str, site: str, target: str, until: datetime, reason: str) -> None:
-        """Record a wait; an existing one for the same scope is extended, never shortened."""
+        """Record a wait; an existing one for the same scope is extended, never shortened.
+        Jira's words are cut to the columns' lengths (a reason string is Jira's to choose)."""
+        target, reason = target[:255], reason[:64]
         with database_errors(), Session(self._engine) as session:
             session.exec(delete(JiraPauseRow).where(col(JiraPauseRow.until) < until - _KEEP))
             found = session.exec(
@@ -78,7 +80,7 @@ class JiraLimitStore:
             or_(
                 pauses.scope.in_(APP_SCOPES),
                 (pauses.site == site)
-                & (pauses.scope.in_(SITE_SCOPES) | pauses.target.in_(list(targets))),
+                & (pauses.scope.in_(SITE_SCOPES) | pauses.target.in_([t[:255] for t in targets])),
             ),
         )
         with database_errors(), self._engine.connect() as connection:

@@ -264,3 +264,11 @@ def test_two_processes_send_nothing_during_a_pause(postgres_url: str, fake_jira:
     assert 1 <= limits.answered_429.count("jira-quota-global-based") <= 3
     assert limits.early == 0
     assert sum(refused) > len(limits.answered_429)
+
+
+def test_an_overlong_reason_or_endpoint_from_jira_is_kept_cut(limited: Limited) -> None:
+    site, until = "https://acme.atlassian.net", _now() + timedelta(minutes=1)
+    long_path = "GET /rest/api/3/" + "x" * 400
+    limited.store.pause("endpoint", site, long_path, until, "r" * 200)
+    [pause] = limited.store.active(site, [long_path], _now())
+    assert (pause.target, pause.reason) == (long_path[:255], "r" * 64)
