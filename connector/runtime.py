@@ -8,6 +8,7 @@ from connector.budget import Budget
 from connector.connect.install import InstallKeyStore
 from connector.forge.jwks import ForgeKeyStore
 from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserTokens
+from connector.jira.limiter import SiteLimiter
 from connector.jira.people import PeopleCache
 from connector.net.hosts import HostPolicy, Network, SystemNetwork
 from connector.outbound.rendering import TEMPLATE_BUDGET, TemplateRunner, template_runner
@@ -15,6 +16,7 @@ from connector.pipeline.reading import MessageReader, reader_for
 from connector.settings import Settings
 from connector.storage.db import Engine, database_answers, make_engine
 from connector.storage.email_log import EmailLog
+from connector.storage.jira_limits import JiraLimitStore
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
 from connector.storage.secrets import SecretBox
@@ -56,6 +58,10 @@ class Runtime:
     templates: TemplateRunner
     # Keys of Forge Invocation Tokens (FORGE_JWKS_URL; connector.forge.jwks).
     forge_keys: ForgeKeyStore
+    # Jira's rate limits shared by every worker through the database: pauses Jira asked for
+    # and JIRA_SITE_CONCURRENCY requests in flight per site (connector.jira.limiter). Every
+    # `JiraClient` of the engine is given it.
+    jira_limiter: SiteLimiter
 
     @classmethod
     def create(
@@ -73,6 +79,9 @@ class Runtime:
         `template_budget`, so tests of hostile templates need not wait for the real one."""
         engine = engine or make_engine(settings.database_url)
         secrets = SecretBox(settings.encryption_keys)
+        jira_limiter = SiteLimiter(
+            JiraLimitStore(engine), slots_per_site=settings.jira_site_concurrency
+        )
         return cls(
             settings=settings,
             engine=engine,
@@ -88,11 +97,12 @@ class Runtime:
             outbox=Outbox(engine, secrets),
             webhook_events=WebhookEvents(engine),
             people=PeopleCache(),
-            user_tokens=UserTokens(authorization_server_url),
+            user_tokens=UserTokens(authorization_server_url, limiter=jira_limiter),
             reader=reader_for(settings.reading),
             host_policy=HostPolicy(settings.internal_hosts, network or SystemNetwork()),
             templates=template_runner(template_budget),
             forge_keys=ForgeKeyStore(settings.forge_jwks_url),
+            jira_limiter=jira_limiter,
         )
 
     def database_answers(self) -> bool:

@@ -16,6 +16,7 @@
 | MAX_ATTACHMENTS            | 100 (files per message added one by one)    |
 | MAX_ATTACHMENT_BYTES       | 52428800 (50 MiB of such files per message) |
 | ALLOWED_INTERNAL_HOSTS     | none; loopback when BASE_URL is loopback    |
+| JIRA_SITE_CONCURRENCY      | 4 (Jira requests in flight per site)        |
 
 A message with more attachments than MAX_ATTACHMENTS, or more bytes of them than
 MAX_ATTACHMENT_BYTES, keeps the first ones that fit; the description or comment lists the rest,
@@ -66,6 +67,7 @@ FORGE_APP_ID_MISSING = (
     "FORGE_APP_ID is not set: register the Forge app (`forge register`) and set FORGE_APP_ID "
     "to its id, ari:cloud:ecosystem::app/<uuid>"
 )
+DEFAULT_JIRA_SITE_CONCURRENCY = 4
 DEV_DATA_DIR = Path("data")
 DEV_KEY_FILE = DEV_DATA_DIR / "encryption.key"
 
@@ -140,6 +142,8 @@ class Settings:
     internal_hosts: AllowList = field(default_factory=AllowList)
     forge_app_id: str | None = None
     forge_jwks_url: str = DEFAULT_FORGE_JWKS_URL
+    # JIRA_SITE_CONCURRENCY: requests in flight to one Jira site across every worker.
+    jira_site_concurrency: int = DEFAULT_JIRA_SITE_CONCURRENCY
 
     @property
     def base_path(self) -> str:
@@ -186,6 +190,9 @@ class Settings:
                 f"ALLOWED_INTERNAL_HOSTS: {exc}; give comma-separated host names, addresses "
                 "or CIDR networks such as mail.corp.example,10.20.0.0/16"
             ) from None
+        concurrency = _read_number(
+            environ, "JIRA_SITE_CONCURRENCY", DEFAULT_JIRA_SITE_CONCURRENCY, low=1, high=100
+        )
         return cls(
             port=port,
             base_url=base_url,
@@ -197,6 +204,7 @@ class Settings:
             internal_hosts=internal_hosts,
             forge_app_id=identity.forge_app_id,
             forge_jwks_url=forge_jwks_url,
+            jira_site_concurrency=int(concurrency),
         )
 
 

@@ -40,7 +40,7 @@ def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
     `connector.jira.auth` strategy does), the tenant's people cache across polls, and
     comments written as the sender where the site lets the app act as its users."""
     app_key = runtime.settings.app_key
-    client = JiraClient(tenant_site(tenant, app_key=app_key))
+    client = JiraClient(tenant_site(tenant, app_key=app_key), limiter=runtime.jira_limiter)
     user_client = None
     try:
         workaround = runtime.tenant_settings.workaround_user(tenant.id)
@@ -51,7 +51,7 @@ def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
         site = api_token_site(
             tenant.base_url, email=workaround.email, api_token=workaround.api_token
         )
-        user_client = JiraClient(site)
+        user_client = JiraClient(site, limiter=runtime.jira_limiter)
     return JiraTracker(
         client,
         property_key=message_property_key(app_key),

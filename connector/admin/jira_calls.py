@@ -22,7 +22,8 @@ TIMEOUT_SECONDS = 15
 @contextmanager
 def jira_client(call: ApiCall, site: JiraSite | None = None) -> Iterator[JiraClient]:
     """A client for the caller's tenant: as the app, or with `site`'s own auth."""
-    session = RetryingSession(max_attempts=2, max_wait_seconds=5.0)
+    limiter = call.runtime.jira_limiter
+    session = RetryingSession(max_attempts=2, max_wait_seconds=5.0, limiter=limiter)
     try:
         chosen = site or tenant_site(call.tenant, app_key=call.runtime.settings.app_key)
         yield JiraClient(chosen, timeout_seconds=TIMEOUT_SECONDS, session=session)

@@ -113,7 +113,22 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "MailSource": closed_object({**_SETTINGS, **_STATE}, [*_SETTINGS, *_STATE]),
     "MailSourceList": closed_object(
-        {"sources": {"type": "array", "items": ref("MailSource")}}, ["sources"]
+        {
+            "sources": {"type": "array", "items": ref("MailSource")},
+            "jira_paused": ref("JiraPause"),
+        },
+        ["sources"],
+    ),
+    "JiraPause": closed_object(
+        {
+            "until": string(
+                "ISO 8601, UTC: nothing is sent to the site before", format="date-time"
+            ),
+            "reason": string("Jira's RateLimit-Reason, e.g. jira-quota-global-based"),
+            "message": string('for people: "Jira asked us to wait until 14:00 UTC"'),
+        },
+        ["until", "reason", "message"],
+        "Jira asked the app to wait (its rate limits); mail is kept until then",
     ),
     "Deleted": closed_object(
         {

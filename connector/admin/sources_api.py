@@ -6,11 +6,13 @@ tenant's source answers exactly like one that does not exist (404).
 
 from __future__ import annotations
 
+from typing import Any
+
 from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError, not_found
 from connector.admin.host_checks import refuse_unusable_host
 from connector.admin.route_checks import check_routes_in_jira
-from connector.admin.serialize import source_json
+from connector.admin.serialize import iso, source_json
 from connector.admin.source_body import spec_from_json
 from connector.admin.source_checks import check_source_in_jira
 from connector.mail_source import MailSource, SourceSpec
@@ -36,7 +38,19 @@ def list_sources(call: ApiCall) -> Answer:
         raise ApiError(400, f"{name}: is not a filter of mail sources", field=name)
     found = call.runtime.sources.search(call.tenant.id, call.query.get("q", ""))
     today = call.runtime.email_log.messages_today(call.tenant.id)
-    return Answer({"sources": [source_json(s, messages_today=today.get(s.id, 0)) for s in found]})
+    answer: dict[str, Any] = {
+        "sources": [source_json(s, messages_today=today.get(s.id, 0)) for s in found]
+    }
+    paused = call.runtime.jira_limiter.site_pause(call.tenant.base_url)
+    if paused is not None:
+        # Jira asked us to wait (its rate limits): no source of the tenant reaches Jira
+        # before then, though mail is still fetched and kept for it.
+        answer["jira_paused"] = {
+            "until": iso(paused.until),
+            "reason": paused.reason,
+            "message": str(paused),
+        }
+    return Answer(answer)
 
 
 def create_source(call: ApiCall) -> Answer:

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from connector.jira.auth import JiraSite
-from connector.jira.session import RetryingSession, parse_retry_after
+from connector.jira.limiter import JiraPaused, SiteLimiter
+from connector.jira.limits import Priority, parse_retry_after
+from connector.jira.session import PRIORITY_EXTENSION, SITE_EXTENSION, RetryingSession
 
 DEFAULT_TIMEOUT_SECONDS = 30
 
@@ -60,6 +63,11 @@ class JiraNotFound(JiraError):
 
 class JiraRateLimited(JiraError):
     retryable = True
+
+
+class JiraWaiting(JiraRateLimited):
+    """Not sent: Jira asked us to wait (its rate limits, `connector.jira.limiter`) and the
+    wait has not ended. No attempt reached Jira."""
 
 
 class JiraUnavailable(JiraError):
@@ -104,9 +112,15 @@ class JiraClient:
         *,
         timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
         session: httpx.Client | None = None,
+        limiter: SiteLimiter | None = None,
+        priority: Priority = Priority.CUSTOMER,
     ) -> None:
+        """`limiter` keeps Jira's rate limits shared with every worker (`connector.runtime`
+        builds it) for the session made here; a given `session` brings its own. `priority`
+        says whether this client's calls yield to others when the budget runs low."""
         self.site = site
-        self._http = session or RetryingSession()
+        self._http = session or RetryingSession(limiter=limiter)
+        self._priority = priority
         self._http.auth = site.auth
         self._timeout = timeout_seconds
 
@@ -335,7 +349,11 @@ class JiraClient:
                 headers=dict(headers) if headers else None,
                 files=dict(files) if files else None,
                 timeout=self._timeout,
+                extensions={SITE_EXTENSION: self.site.base_url, PRIORITY_EXTENSION: self._priority},
             )
+        except JiraPaused as exc:
+            wait = max(0.0, (exc.until - datetime.now(UTC)).total_seconds())
+            raise JiraWaiting(None, [str(exc)], retry_after=wait) from exc
         except httpx.TransportError as exc:
             raise JiraUnavailable(
                 None, [f"Jira could not be reached: {type(exc).__name__}"]

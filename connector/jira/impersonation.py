@@ -35,6 +35,7 @@ import jwt as pyjwt
 from connector import logs
 from connector.jira.auth import BearerTokenAuth, JiraSite
 from connector.jira.client import JiraClient, JiraRateLimited, JiraUnavailable
+from connector.jira.limiter import SiteLimiter
 from connector.jira.session import parse_retry_after
 from connector.tenant import Tenant
 
@@ -135,7 +136,9 @@ class UserTokens:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         timeout_seconds: float = TIMEOUT_SECONDS,
+        limiter: SiteLimiter | None = None,
     ) -> None:
+        """`limiter`: Jira's rate limits, shared with the app's own calls to the site."""
         parts = urlsplit(authorization_server_url)
         if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query:
             raise ValueError(
@@ -146,6 +149,7 @@ class UserTokens:
         self._clock = clock
         self._wall_clock = wall_clock
         self._timeout = timeout_seconds
+        self.limiter = limiter
         self._lock = threading.Lock()
         self._tokens: dict[tuple[str, str, str], _Token | _Refusal] = {}
         self._key_locks: dict[tuple[str, str, str], threading.Lock] = {}
@@ -269,7 +273,8 @@ class _TenantUserClients:
             if client is None:
                 base_url = self._tenant.base_url
                 site = JiraSite(base_url, BearerTokenAuth(base_url, token=token))
-                client = self._clients[token] = JiraClient(site)
+                client = JiraClient(site, limiter=self._tokens.limiter)
+                self._clients[token] = client
             return client
 
     def discard(self, account_id: str) -> None:

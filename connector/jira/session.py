@@ -9,41 +9,27 @@ retries the message later instead of blocking the mailbox.
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import logging
 import random
 import ssl
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from connector import logs
+from connector.jira.limiter import SiteLimiter
+from connector.jira.limits import Priority
+from connector.jira.limits import parse_retry_after as parse_retry_after  # re-exported
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 503})
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date, RFC 9110 10.2.3)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+# Request extensions `JiraClient` sets: which site a request is for, and who is asking.
+SITE_EXTENSION = "connector.jira_site"
+PRIORITY_EXTENSION = "connector.jira_priority"
 
 
 class RetryingSession(httpx.Client):
@@ -57,6 +43,7 @@ class RetryingSession(httpx.Client):
         max_wait_seconds: float = 30.0,
         base_backoff_seconds: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        limiter: SiteLimiter | None = None,
     ) -> None:
         super().__init__(
             follow_redirects=True, headers={"Accept": "application/json"}, verify=_tls_context()
@@ -65,13 +52,14 @@ class RetryingSession(httpx.Client):
         self.max_wait_seconds = max_wait_seconds
         self.base_backoff_seconds = base_backoff_seconds
         self._sleep = sleep
+        self.limiter = limiter
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
         # Each attempt runs the auth flow again, so a Connect JWT is fresh on every retry; the
         # body is bytes (JSON or multipart of bytes), so it is sent whole again.
         attempt = 1
         while True:
-            response = super().send(request, **kwargs)
+            response = self._send_within_limits(request, **kwargs)
             if response.status_code not in RETRY_STATUSES or attempt >= self.max_attempts:
                 return response
             wait = self._wait_for(response, attempt)
@@ -88,6 +76,21 @@ class RetryingSession(httpx.Client):
             response.close()
             self._sleep(wait)
             attempt += 1
+
+    def _send_within_limits(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        """Sent once no pause forbids it and a slot of the site is free (`SiteLimiter`);
+        what Jira answers about its limits is recorded for every worker."""
+        if self.limiter is None:
+            return super().send(request, **kwargs)
+        site = str(request.extensions.get(SITE_EXTENSION) or _origin(request.url))
+        priority = request.extensions.get(PRIORITY_EXTENSION, Priority.CUSTOMER)
+        method, url = request.method, str(request.url)
+        with self.limiter.admit(site, method, url, priority, max_wait=self.max_wait_seconds):
+            response = super().send(request, **kwargs)
+            # Recorded before the slot is given back: with one slot per site, no request can
+            # reach the site between Jira's 429 and the pause every worker will see.
+            self.limiter.observe(site, method, url, response.status_code, response.headers)
+        return response
 
     def _wait_for(self, response: httpx.Response, attempt: int) -> float | None:
         advised = parse_retry_after(response.headers.get("Retry-After"))
@@ -106,3 +109,7 @@ def _tls_context() -> ssl.SSLContext:
     """httpx's default verifying context, built once: loading the CA bundle takes tens of
     milliseconds, and the admin API makes a session for each request that asks Jira."""
     return httpx.create_ssl_context()
+
+
+def _origin(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.netloc.decode('ascii')}"

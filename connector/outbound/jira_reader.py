@@ -6,6 +6,8 @@ from typing import Any
 
 from connector.jira.auth import tenant_site
 from connector.jira.client import JiraClient
+from connector.jira.limiter import SiteLimiter
+from connector.jira.limits import Priority
 from connector.tenant import Tenant
 
 
@@ -16,8 +18,13 @@ class AppJiraReader:
         self._asked = False
 
     @classmethod
-    def for_tenant(cls, tenant: Tenant, *, app_key: str) -> AppJiraReader:
-        return cls(JiraClient(tenant_site(tenant, app_key=app_key)))
+    def for_tenant(
+        cls, tenant: Tenant, *, app_key: str, limiter: SiteLimiter | None = None
+    ) -> AppJiraReader:
+        """Notifications are low priority: they yield to new customer mail when Jira says
+        the budget runs low (`connector.jira.limiter`)."""
+        site = tenant_site(tenant, app_key=app_key)
+        return cls(JiraClient(site, limiter=limiter, priority=Priority.LOW))
 
     def get_comment(self, issue_key: str, comment_id: str) -> dict[str, Any]:
         return self._client.get_comment(issue_key, comment_id)

@@ -57,7 +57,9 @@ SenderFactory = Callable[[Runtime, int], MailSender]
 
 
 def app_reader(runtime: Runtime, tenant: Tenant) -> JiraReader:
-    return AppJiraReader.for_tenant(tenant, app_key=runtime.settings.app_key)
+    return AppJiraReader.for_tenant(
+        tenant, app_key=runtime.settings.app_key, limiter=runtime.jira_limiter
+    )
 
 
 def stored_sender(runtime: Runtime, tenant_id: int) -> MailSender:

@@ -275,3 +275,30 @@ class WebhookEventRow(SQLModel, table=True):
     next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     received_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
+class JiraPauseRow(SQLModel, table=True):
+    """A wait Jira asked for (connector.jira.limits): the whole app (`site` empty), one site,
+    one endpoint or one issue of a site, or "near the limit" for low-priority work."""
+
+    __tablename__ = "jira_pauses"
+    __table_args__ = (UniqueConstraint("scope", "site", "target", name="uq_jira_pause"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=16)  # app, site, endpoint, issue, near-app, near-site
+    site: str = Field(default="", max_length=255)
+    target: str = Field(default="", max_length=255)  # the endpoint or issue key, else empty
+    until: datetime = Field(sa_type=DateTime(timezone=True), index=True)
+    reason: str = Field(default="", max_length=64)  # Jira's RateLimit-Reason
+
+
+class JiraSlotRow(SQLModel, table=True):
+    """One request in flight to a site: slot numbers 0..N-1 make the bound; a lease that
+    ends frees the slot of a worker that died holding it."""
+
+    __tablename__ = "jira_slots"
+
+    site: str = Field(max_length=255, primary_key=True)
+    slot: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    holder: str = Field(max_length=64)
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -27,6 +27,7 @@ from tests.fakes import catalogue as cat
 from tests.fakes import rest
 from tests.fakes.authorization import AuthorizationServer
 from tests.fakes.openapi import adf_schema, jira_openapi, jsm_openapi
+from tests.fakes.rate_limits import RateLimits
 from tests.fakes.routing import SERVICE_DESK_API
 from tests.fakes.site import JiraError, JiraSite
 
@@ -98,6 +99,10 @@ class JiraGateway:
     validation_failures: list[ValidationFailure] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Atlassian's rate limits, when a test asks the fake to play them (tests.fakes.rate_limits).
+    limits: RateLimits | None = None
+    in_flight: int = 0
+    peak_in_flight: int = 0
 
     def asgi_app(self) -> Starlette:
         return Starlette(routes=[StarletteRoute("/{path:path}", self._endpoint, methods=_METHODS)])
@@ -125,7 +130,14 @@ class JiraGateway:
     async def _endpoint(self, request: Request) -> Response:
         body = await request.body()
         auth = self._authenticate(request)
-        response = await self._answer(request, body, auth)
+        with self.lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            response = await self._limited_answer(request, body, auth)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
         entry = LoggedRequest(
             request.method,
             request.url.path,
@@ -136,6 +148,18 @@ class JiraGateway:
         )
         with self.lock:
             self.requests_log.append(entry)
+        return response
+
+    async def _limited_answer(self, request: Request, body: bytes, auth: _Auth) -> Response:
+        """The answer, or the 429 of a rate limit being played, with the limits' headers."""
+        if self.limits is None or auth.error is not None:
+            return await self._answer(request, body, auth)
+        limited = self.limits.check(request.method, request.url.path)
+        if limited.status:
+            error = {"errorMessages": ["Rate limit exceeded."], "errors": {}}
+            return JSONResponse(error, status_code=limited.status, headers=limited.headers)
+        response = await self._answer(request, body, auth)
+        response.headers.update(limited.headers)
         return response
 
     async def _answer(self, request: Request, body: bytes, auth: _Auth) -> Response:

@@ -41,6 +41,7 @@ from tests.fakes.lifecycle import (
     webhook_url,
 )
 from tests.fakes.openapi import adf_schema, jira_openapi, jsm_openapi
+from tests.fakes.rate_limits import RateLimits
 from tests.fakes.server import LoopbackServer
 from tests.fakes.site import JiraError, JiraSite, User
 
@@ -373,6 +374,18 @@ class FakeJira:
     ) -> None:
         """Hold the next `times` matching requests for `seconds` before answering them."""
         self._gateway.add_fault(Fault(0, times, path_contains=path_contains, delay=seconds))
+
+    def play_rate_limits(self, limits: RateLimits) -> RateLimits:
+        """Answer as Jira Cloud does under its rate limits (tests.fakes.rate_limits)."""
+        with self._lock:
+            self._gateway.limits = limits
+        return limits
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most requests this fake was answering at once."""
+        with self._lock:
+            return self._gateway.peak_in_flight
 
     def clear_faults(self) -> None:
         """Drop injected faults and delays not yet used up."""

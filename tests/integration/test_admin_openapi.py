@@ -4,6 +4,7 @@ validate against their schemas and that the API accepts, answers that fit their 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -180,3 +181,11 @@ def test_openapi_unsaved_outbound_connection_fits_its_schema(api: AdminApi) -> N
     answer = api.call("PUT", "/outbound-connection", json=saved)
     assert answer.status_code == 200, answer.text
     _check("OutboundConnection", answer.json())
+
+
+def test_a_paused_site_fits_the_list_schema(api: AdminApi) -> None:
+    until = datetime.now(UTC) + timedelta(minutes=5)
+    api.app.runtime.jira_limiter.store.pause("app", "", "", until, "jira-quota-global-based")
+    answer = api.call("GET", "/mail-sources").json()
+    assert answer["jira_paused"]["reason"] == "jira-quota-global-based"
+    _check("MailSourceList", answer)

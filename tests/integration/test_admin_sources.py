@@ -265,3 +265,26 @@ def test_source_path_that_is_no_id_answers_json_404(api: AdminApi) -> None:
     assert wrong_method.status_code == 405
     assert wrong_method.json()["field"] is None
     assert "GET" in wrong_method.headers["allow"]
+
+
+def test_list_says_while_jira_asked_us_to_wait(api: AdminApi) -> None:
+    api.create()
+    assert "jira_paused" not in api.call("GET", "/mail-sources").json()
+    tenant = api.app.runtime.tenants.get(api.jira.client_key)
+    assert tenant is not None
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)
+    store = api.app.runtime.jira_limiter.store
+    store.pause("site", tenant.base_url, "", until, "jira-quota-tenant-based")
+    store.pause("site", "https://other.atlassian.net", "", until + timedelta(hours=1), "x")
+    paused = api.call("GET", "/mail-sources").json()["jira_paused"]
+    assert paused == {
+        "until": until.isoformat(),
+        "reason": "jira-quota-tenant-based",
+        "message": f"Jira asked us to wait until {until:%H:%M} UTC",
+    }
+    # The app's own pause, when Jira's pool for every site is empty, holds this site too.
+    later = until + timedelta(minutes=20)
+    store.pause("app", "", "", later, "jira-quota-global-based")
+    assert api.call("GET", "/mail-sources").json()["jira_paused"]["reason"] == (
+        "jira-quota-global-based"
+    )

@@ -34,6 +34,7 @@ PURE_PATHS = [
     "connector/connect/jwt.py",
     "connector/forge/invocation.py",
     "connector/jira/adf*.py",
+    "connector/jira/limits.py",
     "connector/net/addresses.py",
     "connector/resources",
     "connector/senders",

@@ -19,7 +19,15 @@ async function load() {
   const answer = await api("GET", `/mail-sources${q ? `?q=${encodeURIComponent(q)}` : ""}`);
   if (!answer.ok) return showBanner(answer.data.error);
   sources = answer.data.sources;
+  showJiraPause(answer.data.jira_paused);
   render(q);
+}
+
+// Jira's rate limits: while it asked us to wait, say until when (mail is kept until then).
+function showJiraPause(paused) {
+  const line = $("jira-paused");
+  line.hidden = !paused;
+  line.textContent = paused ? `${paused.message}; mail is kept and sent to Jira then.` : "";
 }
 
 function statusCell(source) {

@@ -1,0 +1,161 @@
+"""Jira's rate limits as every worker sees them: pauses, and slots for requests in flight.
+
+In the database, not in Redis: the product requires only a database (SQLite by default, one
+process; PostgreSQL when several workers share the work), so every worker already reaches it
+and nothing new has to run. The cost is a statement or three per Jira call, on a table of a
+few rows per site.
+
+A pause is one row per (scope, site, target), kept at the latest end Jira named. Slots are
+rows keyed by (site, slot number below the bound): the primary key makes two workers that
+race for one number fail but one, on SQLite and PostgreSQL alike; a slot's lease ends on its
+own, so the slots of a worker that died are free again when their lease runs out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, insert, or_
+from sqlalchemy import select as core_select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from connector.storage.db import database_errors
+from connector.storage.models import JiraPauseRow, JiraSlotRow, as_utc
+
+# Pauses that concern every site, and those of one site whatever the endpoint or issue.
+APP_SCOPES = ("app", "near-app")
+SITE_SCOPES = ("site", "near-site")
+
+
+@dataclass(frozen=True)
+class StoredPause:
+    scope: str
+    site: str
+    target: str
+    until: datetime
+    reason: str
+
+
+class JiraLimitStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def pause(self, scope: str, site: str, target: str, until: datetime, reason: str) -> None:
+        """Record a wait; an existing one for the same scope is extended, never shortened.
+        Jira's words are cut to the columns' lengths (a reason string is Jira's to choose)."""
+        target, reason = target[:255], reason[:64]
+        with database_errors(), Session(self._engine) as session:
+            session.exec(delete(JiraPauseRow).where(col(JiraPauseRow.until) < until - _KEEP))
+            found = session.exec(
+                select(JiraPauseRow).where(
+                    JiraPauseRow.scope == scope,
+                    JiraPauseRow.site == site,
+                    JiraPauseRow.target == target,
+                )
+            ).first()
+            if found is None:
+                session.add(
+                    JiraPauseRow(scope=scope, site=site, target=target, until=until, reason=reason)
+                )
+            elif as_utc(found.until) < until:
+                found.until, found.reason = until, reason
+                session.add(found)
+            try:
+                session.commit()
+            except IntegrityError:  # another worker recorded it first: theirs stands
+                session.rollback()
+
+    def active(self, site: str, targets: Iterable[str], now: datetime) -> list[StoredPause]:
+        """Pauses in force now for a request to `site` touching `targets` (its endpoint, the
+        issue it writes to). Core, not the ORM: it runs before every Jira call."""
+        pauses = JiraPauseRow.__table__.c  # type: ignore[attr-defined]
+        query = core_select(
+            pauses.scope, pauses.site, pauses.target, pauses.until, pauses.reason
+        ).where(
+            pauses.until > now,
+            or_(
+                pauses.scope.in_(APP_SCOPES),
+                (pauses.site == site)
+                & (pauses.scope.in_(SITE_SCOPES) | pauses.target.in_([t[:255] for t in targets])),
+            ),
+        )
+        with database_errors(), self._engine.connect() as connection:
+            rows = connection.execute(query).all()
+        return [StoredPause(r.scope, r.site, r.target, as_utc(r.until), r.reason) for r in rows]
+
+    def site_pauses(self, sites: Iterable[str], now: datetime) -> dict[str, StoredPause]:
+        """For each site, the pause that keeps every request from it now (the app's or its
+        own), the one that ends last; sites with none are left out."""
+        wanted = list(sites)
+        with database_errors(), Session(self._engine) as session:
+            rows = session.exec(
+                select(JiraPauseRow).where(
+                    col(JiraPauseRow.until) > now,
+                    or_(
+                        col(JiraPauseRow.scope) == "app",
+                        (col(JiraPauseRow.scope) == "site") & col(JiraPauseRow.site).in_(wanted),
+                    ),
+                )
+            ).all()
+        found: dict[str, StoredPause] = {}
+        for row in rows:
+            for site in wanted if row.scope == "app" else [row.site]:
+                if site not in found or found[site].until < as_utc(row.until):
+                    found[site] = _stored(row)
+        return found
+
+    def take_slot(
+        self, site: str, slots: int, holder: str, now: datetime, lease: timedelta
+    ) -> int | None:
+        """A free slot number below `slots` for `site`, held by `holder` until the lease ends;
+        None when all are taken. A slot whose lease ended is taken over. Core, not the ORM: it
+        runs before every Jira call, in one transaction of two statements when a slot is free."""
+        table = JiraSlotRow.__table__  # type: ignore[attr-defined]
+        with database_errors():
+            with self._engine.connect() as connection:
+                held = connection.execute(
+                    core_select(table.c.slot, table.c.expires_at).where(table.c.site == site)
+                ).all()
+                connection.rollback()
+            ended = {row.slot for row in held if as_utc(row.expires_at) <= now}
+            taken = {row.slot for row in held} - ended
+            for slot in (number for number in range(slots) if number not in taken):
+                try:
+                    with self._engine.begin() as connection:
+                        if slot in ended:
+                            connection.execute(
+                                delete(table).where(
+                                    table.c.site == site,
+                                    table.c.slot == slot,
+                                    table.c.expires_at <= now,
+                                )
+                            )
+                        connection.execute(
+                            insert(table).values(
+                                site=site, slot=slot, holder=holder, expires_at=now + lease
+                            )
+                        )
+                except IntegrityError:  # another worker took this number just now
+                    continue
+                return slot
+        return None
+
+    def free_slot(self, site: str, slot: int, holder: str) -> None:
+        table = JiraSlotRow.__table__  # type: ignore[attr-defined]
+        with database_errors(), self._engine.begin() as connection:
+            connection.execute(
+                delete(table).where(
+                    table.c.site == site, table.c.slot == slot, table.c.holder == holder
+                )
+            )
+
+
+_KEEP = timedelta(days=1)  # ended pauses older than this are dropped when a new one comes
+
+
+def _stored(row: JiraPauseRow) -> StoredPause:
+    return StoredPause(row.scope, row.site, row.target, as_utc(row.until), row.reason)
