@@ -3,7 +3,9 @@
 A message ends once, with a final outcome (`finish`), or is postponed with a time for the
 next attempt. Failures Jira says are transient are retried with backoff; when
 `connector.retry.INBOUND_MAIL` gives up the message is quarantined (`failed`, with the
-reason) so one bad message never blocks a mailbox.
+reason) so one bad message never blocks a mailbox. A pause Jira asked for (its rate limits,
+`JiraWaiting`: the call was never sent) is not a failure of the message: it waits until the
+pause ends however long that takes, and is never quarantined for it.
 """
 
 from __future__ import annotations
@@ -11,16 +13,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from connector import logs
-from connector.jira.client import JiraError
+from connector.jira.client import JiraError, JiraWaiting
 from connector.outcomes import Outcome
 from connector.pipeline.message import Trail
 from connector.retry import INBOUND_MAIL, Quarantine
 from connector.storage.email_log import EmailLog, LogEntry
 
 log = logging.getLogger(__name__)
+
+# The least a paused message waits: the shared pause may end sooner than Jira's reset is read.
+MIN_PAUSE_WAIT = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,11 @@ class Recorder:
         reason = f"Jira: {exc}"
         if not exc.retryable:
             return self.finish(entry, Outcome.FAILED, reason, trail)
+        if isinstance(exc, JiraWaiting):
+            until = self._clock() + max(MIN_PAUSE_WAIT, timedelta(seconds=exc.retry_after or 0))
+            trail.add(f"{reason}; waiting until {until.isoformat(timespec='seconds')}")
+            logs.event(log, "mail.paused", entry_id=entry.id, attempt=attempt)
+            return self.postpone(entry, reason, until, trail.steps)
         return self.retry_later(
             entry, reason, attempt, trail, retry_after=exc.retry_after or 0, status=exc.status
         )
