@@ -15,6 +15,7 @@ from connector.reading import MessageReader, reader_for
 from connector.settings import Settings
 from connector.storage.db import Engine, database_answers, make_engine
 from connector.storage.email_log import EmailLog
+from connector.storage.forge_installations import ForgeInstallationRepository
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
 from connector.storage.secrets import SecretBox
@@ -55,6 +56,8 @@ class Runtime:
     templates: TemplateRunner
     # Keys of Forge Invocation Tokens (FORGE_JWKS_URL; connector.forge.jwks).
     forge_keys: ForgeKeyStore
+    # Forge installations, the tenants they are and their system tokens.
+    forge_installations: ForgeInstallationRepository
 
     @classmethod
     def create(
@@ -92,6 +95,9 @@ class Runtime:
             host_policy=HostPolicy(settings.internal_hosts, network or SystemNetwork()),
             templates=template_runner(template_budget),
             forge_keys=ForgeKeyStore(settings.forge_jwks_url),
+            forge_installations=ForgeInstallationRepository(
+                engine, secrets, app_key=settings.app_key
+            ),
         )
 
     def database_answers(self) -> bool:
