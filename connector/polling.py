@@ -160,6 +160,14 @@ def poll_source(
         tenant = runtime.tenants.get(source.client_key) if source else None
         if source is None or tenant is None or not tenant.active:
             return PollResult(False, "source or its Jira site is not active", skipped=True)
+        pending = tenant_site(tenant, app_key=runtime.settings.app_key).pending_reason()
+        if pending is not None:
+            # Jira cannot be called now (a token not handed over yet): the mailbox is left as
+            # it is and the source says why, without counting as a failure.
+            runtime.sources.record_poll(
+                source.id, ok=True, message=pending, next_poll_at=_next_poll(source, utc_now())
+            )
+            return PollResult(False, pending, skipped=True)
         poll = _Poll(runtime, source, tenant, tracker_factory(runtime, tenant))
         return poll.run(limit)
     finally:
