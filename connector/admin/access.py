@@ -28,6 +28,7 @@ from connector.connect.auth import AuthenticatedRequest, AuthenticationError
 from connector.connect.http import authenticate_request
 from connector.forge.auth import authenticate as authenticate_forge
 from connector.forge.invocation import InvocationError
+from connector.forge.system_token import SYSTEM_AUTH_HEADER, token_expiry, usable_token
 from connector.jira.auth import tenant_site
 from connector.jira.client import JiraError
 from connector.runtime import Runtime
@@ -122,7 +123,8 @@ async def authenticate_caller(request: Request) -> AuthenticatedRequest:
     runtime: Runtime = request.app.state.runtime
     authorization = request.headers.get("authorization") or ""
     if authorization[:7].lower() == "bearer ":
-        return await _forge_caller(runtime, authorization, request.url.path)
+        system_token = usable_token(request.headers.get(SYSTEM_AUTH_HEADER))
+        return await _forge_caller(runtime, authorization, system_token, request.url.path)
     try:
         return authenticate_request(
             request,
@@ -135,8 +137,12 @@ async def authenticate_caller(request: Request) -> AuthenticatedRequest:
         raise ApiError(401, str(exc)) from exc
 
 
-async def _forge_caller(runtime: Runtime, authorization: str, path: str) -> AuthenticatedRequest:
-    """The tenant of the installation a Forge Invocation Token names, and the token's user."""
+async def _forge_caller(
+    runtime: Runtime, authorization: str, system_token: str | None, path: str
+) -> AuthenticatedRequest:
+    """The tenant of the installation a Forge Invocation Token names, and the token's user.
+    A system token the call brings (`invokeRemote` through an endpoint with `appSystemToken`
+    enabled) is kept, as the Forge events' are."""
     app_id = runtime.settings.forge_app_id
     try:
         if app_id is None:
@@ -152,6 +158,11 @@ async def _forge_caller(runtime: Runtime, authorization: str, path: str) -> Auth
     except InvocationError as exc:
         logs.event(log, "admin.api_refused", logging.WARNING, path=path, reason=exc)
         raise ApiError(exc.status, str(exc)) from exc
+    if system_token is not None:
+        runtime.forge_installations.save_system_token(
+            invocation.installation_id, system_token, token_expiry(system_token)
+        )
+        tenant = runtime.tenants.by_id(tenant.id) or tenant
     claims = {key: value for key, value in invocation.claims.items() if key != "sub"}
     principal = claims.get("principal")
     if isinstance(principal, str) and principal:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,7 @@ def serve_app(
     *,
     template_budget: Budget = TEMPLATE_BUDGET,
     access_log: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> Generator[RunningApp, None, None]:
     """The app on a loopback port beside `fake_jira`, until the generator is closed."""
     # The app's BASE_URL must be known before it is built (it is the JWT audience), so the
@@ -70,6 +71,7 @@ def serve_app(
         database_url=database_url,
         encryption_key=encryption_key,
         keys_url=fake_jira.install_keys_url,
+        env=env,
     )
     engine = make_engine(settings.database_url)
     migrate(engine)
