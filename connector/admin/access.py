@@ -26,6 +26,7 @@ from connector.admin.errors import ApiError
 from connector.admin.jira_access import check_global_permission
 from connector.connect.auth import AuthenticatedRequest, AuthenticationError
 from connector.connect.http import authenticate_request
+from connector.connect.install import site_url_problem
 from connector.forge.auth import authenticate as authenticate_forge
 from connector.forge.invocation import InvocationError
 from connector.forge.system_token import SYSTEM_AUTH_HEADER, token_expiry, usable_token
@@ -162,12 +163,27 @@ async def _forge_caller(
         runtime.forge_installations.save_system_token(
             invocation.installation_id, system_token, token_expiry(system_token)
         )
-        tenant = runtime.tenants.by_id(tenant.id) or tenant
+    _learn_site_url(runtime, tenant, invocation.claims.get("context"))
+    tenant = runtime.tenants.by_id(tenant.id) or tenant
     claims = {key: value for key, value in invocation.claims.items() if key != "sub"}
     principal = claims.get("principal")
     if isinstance(principal, str) and principal:
         claims["sub"] = principal  # the user the admin check asks Jira about
     return AuthenticatedRequest(tenant=tenant, claims=claims)
+
+
+def _learn_site_url(runtime: Runtime, tenant: Tenant, context: object) -> None:
+    """Forge's events name only the gateway URL; a UI call's token says the site's own
+    address (`context.siteUrl`), which admins and customers are shown as a link."""
+    if tenant.shared_secret is not None or tenant.display_url != tenant.base_url:
+        return
+    site_url = context.get("siteUrl") if isinstance(context, dict) else None
+    if not isinstance(site_url, str):
+        return
+    site_url = site_url.rstrip("/")
+    production = runtime.settings.is_production
+    if site_url_problem(site_url, production=production, atlassian=True) is None:
+        runtime.forge_installations.set_site_url(tenant.id, site_url)
 
 
 def require_admin(cache: AdminCache, authenticated: AuthenticatedRequest) -> Caller:

@@ -84,6 +84,18 @@ class ForgeInstallationRepository:
             session.commit()
             return True
 
+    def set_site_url(self, tenant_id: int, site_url: str) -> None:
+        """The address a Forge-only tenant's site is shown with (Connect tenants have theirs
+        from the install payload)."""
+        with Session(self._engine) as session:
+            tenant = session.get(TenantRow, tenant_id)
+            if tenant is None or tenant.shared_secret_encrypted is not None:
+                return
+            tenant.display_url = site_url
+            tenant.updated_at = utc_now()
+            session.add(tenant)
+            session.commit()
+
     def tenant_id(self, installation_id: str) -> int | None:
         with Session(self._engine) as session:
             row = _find(session, installation_id)

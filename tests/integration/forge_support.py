@@ -34,13 +34,13 @@ class ForgeSite:
     forge: FakeForge
     installation_id: str = INSTALLATION_ID
 
-    def fit(self, principal: str | None = None, **app_changes: Any) -> str:
-        claims = self.forge.claims(principal=principal)
+    def fit(self, principal: str | None = None, context: dict[str, Any] | None = None) -> str:
+        """A FIT for this installation; `principal` and `context` as a UI call's carry them."""
+        claims = self.forge.claims(principal=principal, context=context)
         claims["app"] = {
             **claims["app"],
             "installationId": self.installation_id,
             "apiBaseUrl": self.jira.api_base_url,
-            **app_changes,
         }
         return self.forge.token(claims)
 
@@ -85,10 +85,11 @@ class ForgeSite:
         principal: str | None,
         json: Any = None,
         system_token: str | None = None,
+        context: dict[str, Any] | None = None,
     ) -> httpx.Response:
         """The admin API as a Forge UI module's `invokeRemote` calls it: a FIT as Bearer, and
         the system token when the endpoint asks for one."""
-        headers = {"Authorization": f"Bearer {self.fit(principal)}"}
+        headers = {"Authorization": f"Bearer {self.fit(principal, context)}"}
         if system_token is not None:
             headers["x-forge-oauth-system"] = system_token
         return httpx.request(

@@ -120,7 +120,7 @@ def test_connect_jwt_naming_forge_only_tenant_is_refused(site: ForgeSite) -> Non
     # No secret is stored for the tenant, so whatever key signs it, no Connect JWT is its own.
     token = encode_token(
         issuer=INSTALLATION_ID,
-        shared_secret="any-key-someone-chose-for-this",
+        shared_secret="any-key-someone-chose-for-this-site",
         target=None,
         extra_claims={"sub": "someone"},
     )

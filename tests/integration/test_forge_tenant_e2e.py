@@ -150,3 +150,17 @@ def test_forge_admin_call_hands_over_a_fresh_system_token(site: ForgeSite, admin
     assert listed.status_code == 200, listed.text
     forge = site.tenant().forge
     assert forge is not None and forge.system_token == fresh
+
+
+def test_forge_admin_call_names_the_site_address_shown_for_the_tenant(
+    site: ForgeSite, admin: str
+) -> None:
+    assert site.tenant().display_url == site.jira.api_base_url  # all Forge's events say
+    hostile = {"cloudId": site.jira.system_tokens.cloud_id, "siteUrl": "javascript:alert(1)"}
+    assert site.admin_call("GET", "/mail-sources", principal=admin, context=hostile).is_success
+    assert site.tenant().display_url == site.jira.api_base_url
+    context = {"cloudId": site.jira.system_tokens.cloud_id, "siteUrl": site.jira.base_url}
+    assert site.admin_call("GET", "/mail-sources", principal=admin, context=context).is_success
+    tenant = site.tenant()
+    assert tenant.display_url == site.jira.base_url
+    assert tenant.base_url == site.jira.api_base_url  # calls still go through the gateway
