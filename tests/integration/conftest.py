@@ -15,6 +15,7 @@ from connector.outbound.rendering import TEMPLATE_BUDGET
 from connector.runtime import Runtime
 from connector.storage.db import make_engine, migrate
 from tests.conftest import make_settings
+from tests.fakes.forge import APP_ID, FakeForge
 from tests.fakes.jira import FakeJira
 from tests.fakes.network import FakeNetwork
 from tests.fakes.server import LoopbackServer
@@ -33,6 +34,21 @@ class RunningApp:
 def fake_jira() -> Iterator[FakeJira]:
     with FakeJira(app_key="mail-connector") as fake:
         yield fake
+
+
+@pytest.fixture
+def forge() -> Iterator[FakeForge]:
+    with FakeForge() as fake:
+        yield fake
+
+
+@pytest.fixture
+def forge_app(
+    database_url: str, encryption_key: str, fake_jira: FakeJira, forge: FakeForge
+) -> Iterator[RunningApp]:
+    """The app with FORGE_APP_ID set, trusting the fake Forge's keys."""
+    env = {"FORGE_APP_ID": APP_ID, "FORGE_JWKS_URL": forge.jwks_url}
+    yield from serve_app(database_url, encryption_key, fake_jira, env=env)
 
 
 @pytest.fixture

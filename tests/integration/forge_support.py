@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,17 +11,10 @@ import httpx
 from connector.tenant import Tenant
 from tests.fakes.forge import APP_ID, INSTALLATION_ID, FakeForge
 from tests.fakes.jira import FakeJira
-from tests.integration.conftest import RunningApp, serve_app
+from tests.integration.conftest import RunningApp
 
 INSTALLED = "/forge/events/installed"
 REFRESH = "/forge/scheduled/refresh"
-
-
-def serve_forge_app(
-    database_url: str, encryption_key: str, jira: FakeJira, forge: FakeForge
-) -> Generator[RunningApp, None, None]:
-    env = {"FORGE_APP_ID": APP_ID, "FORGE_JWKS_URL": forge.jwks_url}
-    yield from serve_app(database_url, encryption_key, jira, env=env)
 
 
 @dataclass

@@ -3,7 +3,6 @@ system token Forge hands over, encrypted, with its expiry."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -16,25 +15,12 @@ from connector.storage.models import ForgeInstallationRow
 from tests.fakes.forge import INSTALLATION_ID, FakeForge
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
-from tests.integration.forge_support import INSTALLED, REFRESH, ForgeSite, serve_forge_app
+from tests.integration.forge_support import INSTALLED, REFRESH, ForgeSite
 
 
 @pytest.fixture
-def forge() -> Iterator[FakeForge]:
-    with FakeForge() as fake:
-        yield fake
-
-
-@pytest.fixture
-def app(
-    database_url: str, encryption_key: str, fake_jira: FakeJira, forge: FakeForge
-) -> Iterator[RunningApp]:
-    yield from serve_forge_app(database_url, encryption_key, fake_jira, forge)
-
-
-@pytest.fixture
-def site(app: RunningApp, fake_jira: FakeJira, forge: FakeForge) -> ForgeSite:
-    return ForgeSite(app, fake_jira, forge)
+def site(forge_app: RunningApp, fake_jira: FakeJira, forge: FakeForge) -> ForgeSite:
+    return ForgeSite(forge_app, fake_jira, forge)
 
 
 def _rows(app: RunningApp) -> list[ForgeInstallationRow]:

@@ -5,7 +5,6 @@ gateway URL with the app system token; an expired token makes polls wait, not fa
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,24 +14,11 @@ from tests.fakes.forge import FakeForge
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import dovecot_body
 from tests.integration.conftest import RunningApp
-from tests.integration.forge_support import REFRESH, ForgeSite, serve_forge_app
+from tests.integration.forge_support import REFRESH, ForgeSite
 from tests.integration.mailbox_support import mail
 from tests.servers.dovecot import Dovecot, MailUser
 
 OTHER_INSTALLATION = "ari:cloud:ecosystem::installation/9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
-
-
-@pytest.fixture
-def forge() -> Iterator[FakeForge]:
-    with FakeForge() as fake:
-        yield fake
-
-
-@pytest.fixture
-def app(
-    database_url: str, encryption_key: str, fake_jira: FakeJira, forge: FakeForge
-) -> Iterator[RunningApp]:
-    yield from serve_forge_app(database_url, encryption_key, fake_jira, forge)
 
 
 @pytest.fixture
@@ -45,8 +31,8 @@ def admin(fake_jira: FakeJira) -> str:
 
 
 @pytest.fixture
-def site(app: RunningApp, fake_jira: FakeJira, forge: FakeForge, admin: str) -> ForgeSite:
-    installed = ForgeSite(app, fake_jira, forge)
+def site(forge_app: RunningApp, fake_jira: FakeJira, forge: FakeForge, admin: str) -> ForgeSite:
+    installed = ForgeSite(forge_app, fake_jira, forge)
     installed.install()
     return installed
 
