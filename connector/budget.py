@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Modules every worker needs; the forkserver imports them once, workers inherit them.
-_PRELOAD = ["connector.understanding", "connector.outbound.templates"]
+_PRELOAD = ["connector.pipeline.understanding", "connector.outbound.templates"]
 MIB = 1024 * 1024
 
 

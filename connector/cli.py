@@ -15,7 +15,7 @@ from connector import logs
 from connector.settings import FORGE_APP_ID_MISSING, AppIdentity, Settings, SettingsError
 
 if TYPE_CHECKING:
-    from connector.understanding import Understanding
+    from connector.pipeline.understanding import Understanding
 
 
 def load_settings() -> Settings:
@@ -91,8 +91,8 @@ def cmd_preview(
 
     from connector.budget import OverBudget
     from connector.mail.inbound import UnparseableEmail
+    from connector.pipeline.reading import reader_for
     from connector.preview import format_preview, format_routing, preview_dict
-    from connector.reading import reader_for
     from connector.settings import ReadingLimits
 
     try:
@@ -143,6 +143,7 @@ def _source_routing(
     settings: Settings, source_id: int, understanding: Understanding
 ) -> dict[str, Any]:
     """The route check of `connector.preview` for a stored source; LookupError says why not."""
+    from connector.pipeline.decide import Facts
     from connector.preview import routing_dict
     from connector.routing.match import thread_digests
     from connector.storage.db import DatabaseUnavailable, database_errors, make_engine
@@ -168,7 +169,7 @@ def _source_routing(
         engine.dispose()
     routing: dict[str, Any] = {
         "source": {"id": source.id, "name": source.spec.name},
-        **routing_dict(understanding, source.spec, known),
+        **routing_dict(understanding, source.spec, Facts(known=known)),
     }
     return routing
 

@@ -154,8 +154,8 @@ class SourceSpec(MailboxSettings):
     unmatched: Unmatched = "create"
     policy: SourcePolicy = field(default_factory=SourcePolicy)
     uses_oauth: bool = False
-    # Address routing (connector.routes): ordered rules, the plus-address allow-list, and what
-    # mail no rule matches does (`source`: the source's project above; `ignore`).
+    # Address routing (connector.pipeline.routes): ordered rules, the plus-address allow-list,
+    # and what mail no rule matches does (`source`: the source's project above; `ignore`).
     address_rules: tuple[AddressRule, ...] = ()
     plus_projects: tuple[str, ...] = ()
     unrouted: Unrouted = "source"

@@ -6,6 +6,10 @@ anywhere leaves the cursor before the message, so it is listed again and finds i
 A message postponed because Jira is unavailable keeps its raw bytes (encrypted) in the log
 and is retried from there, so the cursor moves on and the mailbox is not held up; its
 post-action waits until it is done, which means it stays unread in the mailbox meanwhile.
+
+Polling only orchestrates: the pipeline (with its Jira tracker) and what follows a new issue
+come in as an `Inbound`, which `connector.wiring` builds; this module imports neither
+`connector.jira` nor `connector.outbound`.
 """
 
 from __future__ import annotations
@@ -14,24 +18,20 @@ import contextlib
 import logging
 import random
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
+from typing import Protocol
 
 from connector import logs
-from connector.drafts import IssueTracker, ServiceDesk
-from connector.jira.auth import api_token_site, tenant_site
-from connector.jira.client import JiraClient
-from connector.jira.tracker import JiraTracker
-from connector.mail_fields import FieldMap
 from connector.mail_source import MailSource
 from connector.oauth_store import token_provider
-from connector.outbound.acknowledge import acknowledge_created
-from connector.outbound.compose import loop_header_value
-from connector.pipeline import Outcome, Pipeline
+from connector.outcomes import Outcome
+from connector.pipeline.process import Pipeline
+from connector.pipeline.record import Processed
+from connector.pipeline.understanding import HEADER_BLOCK_BYTES
 from connector.retry import poll_backoff
 from connector.routing.match import clean_subject
 from connector.runtime import Runtime
@@ -46,10 +46,7 @@ from connector.sources.errors import (
 )
 from connector.storage.email_log import LogEntry
 from connector.storage.models import utc_now
-from connector.storage.secrets import SecretDecryptionError
 from connector.tenant import Tenant
-from connector.understanding import HEADER_BLOCK_BYTES
-from descriptor.render import message_property_key
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +54,6 @@ LEASE_SECONDS = 15 * 60
 BATCH_SIZE = 32  # messages held in memory at once, fetched before processing
 PARALLEL_MESSAGES = 4  # per poll; with the scheduler's 2 polls per tenant, 8 Jira calls at most
 
-TrackerFactory = Callable[[Runtime, Tenant], IssueTracker]
 _HEADERS = BytesHeaderParser()
 ORDER_VALUE_CHARS = 4096
 
@@ -68,7 +64,7 @@ class _Work:
     entry: LogEntry
     raw: bytes | None
     post_action: bool | None = None  # decided without the pipeline: run mark_done(success)
-    future: Future[Outcome] | None = None
+    future: Future[Processed] | None = None
 
 
 def _order_keys(raw: bytes) -> tuple[set[str], set[str]]:
@@ -107,52 +103,23 @@ class PollResult:
     skipped: bool = False
 
 
-def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
-    """The app's client for everything; user lookups through the tenant's workaround user
-    when one is stored (basic auth that goes only to the site's own origin, as every
-    `connector.jira.auth` strategy does), the tenant's people cache across polls, and
-    comments written as the sender where the site lets the app act as its users."""
-    app_key = runtime.settings.app_key
-    client = JiraClient(tenant_site(tenant, app_key=app_key))
-    user_client = None
-    try:
-        workaround = runtime.tenant_settings.workaround_user(tenant.id)
-    except SecretDecryptionError:
-        logs.event(log, "jira.workaround_user_unreadable", logging.ERROR, tenant_id=tenant.id)
-        workaround = None
-    if workaround is not None:
-        site = api_token_site(
-            tenant.base_url, email=workaround.email, api_token=workaround.api_token
-        )
-        user_client = JiraClient(site)
-    return JiraTracker(
-        client,
-        property_key=message_property_key(app_key),
-        people=runtime.people.for_tenant(tenant.id),
-        user_client=user_client,
-        user_clients=runtime.user_tokens.clients(tenant),
-    )
+class Inbound(Protocol):
+    """What a poll is given, so that it only orchestrates: the pipeline for a source's mail
+    (with its Jira tracker) and what follows a new issue. `connector.wiring` builds it."""
+
+    def pipeline(self, source: MailSource, tenant: Tenant) -> Pipeline: ...
+
+    def issue_created(self, tenant: Tenant, issue_key: str) -> None: ...
+
+    def jira_pending(self, tenant: Tenant) -> str | None:
+        """Why the tenant's Jira cannot be called now (say, a token not handed over yet)."""
+        ...
 
 
-def tenant_field_map(runtime: Runtime, tenant_id: int) -> FieldMap:
-    """The tenant's custom-field mapping (admin API `settings/fields`) as the pipeline uses it."""
-    mapping = runtime.tenant_settings.field_mapping(tenant_id)
-    return FieldMap(
-        sender_name=mapping["sender_name"],
-        sender_address=mapping["sender_address"],
-        recipients=mapping["recipients"],
-        language=mapping["language"],
-    )
-
-
-def poll_source(
-    runtime: Runtime,
-    source_id: int,
-    *,
-    owner: str,
-    limit: int = 500,
-    tracker_factory: TrackerFactory = jira_tracker,
+def run_poll(
+    runtime: Runtime, source_id: int, inbound: Inbound, *, owner: str, limit: int = 500
 ) -> PollResult:
+    """Poll the source once, unless another poll of it holds the lease."""
     if not runtime.sources.lease(source_id, owner, LEASE_SECONDS):
         return PollResult(False, "another poll of this source is running", skipped=True)
     try:
@@ -160,7 +127,7 @@ def poll_source(
         tenant = runtime.tenants.get(source.client_key) if source else None
         if source is None or tenant is None or not tenant.active:
             return PollResult(False, "source or its Jira site is not active", skipped=True)
-        pending = tenant_site(tenant, app_key=runtime.settings.app_key).pending_reason()
+        pending = inbound.jira_pending(tenant)
         if pending is not None:
             # Jira cannot be called now (a token not handed over yet): the mailbox is left as
             # it is and the source says why, without counting as a failure.
@@ -168,7 +135,7 @@ def poll_source(
                 source.id, ok=True, message=pending, next_poll_at=_next_poll(source, utc_now())
             )
             return PollResult(False, pending, skipped=True)
-        poll = _Poll(runtime, source, tenant, tracker_factory(runtime, tenant))
+        poll = _Poll(runtime, source, tenant, inbound)
         return poll.run(limit)
     finally:
         runtime.sources.release(source_id, owner)
@@ -176,23 +143,14 @@ def poll_source(
 
 class _Poll:
     def __init__(
-        self, runtime: Runtime, source: MailSource, tenant: Tenant, tracker: IssueTracker
+        self, runtime: Runtime, source: MailSource, tenant: Tenant, inbound: Inbound
     ) -> None:
         self._runtime = runtime
         self._source = source
         self._tenant = tenant
-        self._counts: Counter[str] = Counter()
-        self._pipeline = Pipeline(
-            tracker=tracker,
-            email_log=runtime.email_log,
-            threads=runtime.threads,
-            participants=runtime.participants,
-            field_map=tenant_field_map(runtime, source.tenant_id),
-            service_desk=tracker if isinstance(tracker, ServiceDesk) else None,
-            # Our own notifications coming back are dropped as a loop (connector.outbound).
-            loop_header_value=loop_header_value(runtime.settings.app_key, tenant.client_key),
-            reader=runtime.reader,
-        )
+        self._inbound = inbound
+        self._counts: Counter[Outcome] = Counter()
+        self._pipeline = inbound.pipeline(source, tenant)
 
     def run(self, limit: int) -> PollResult:
         source = self._source
@@ -204,7 +162,7 @@ class _Poll:
             return self._failed(f"login refused: {exc.server_message or exc}")
         except SourceError as exc:
             return self._failed(str(exc))
-        counts = dict(self._counts)
+        counts = self._plain_counts()
         message = _summary(counts)
         self._runtime.sources.record_poll(
             source.id,
@@ -273,18 +231,19 @@ class _Poll:
         entry = email_log.begin(source.tenant_id, source.id, ref.key, size=ref.size)
         if entry.final:
             # Recorded before a crash that came before the post-action: finish the job.
-            return _Work(ref, entry, None, post_action=entry.outcome != "failed")
+            return _Work(ref, entry, None, post_action=entry.outcome is not Outcome.FAILED)
         if entry.next_attempt_at is not None:
             return _Work(ref, entry, None)  # postponed: the retry comes from the log
         try:
             return _Work(ref, entry, mailbox.fetch(ref))
         except MessageTooLarge as exc:
-            email_log.finish(entry.id, "failed", f"too large: {exc}")
-            self._counts["failed"] += 1
+            email_log.finish(entry.id, Outcome.FAILED, f"too large: {exc}")
+            self._counts[Outcome.FAILED] += 1
             return _Work(ref, entry, None, post_action=False)
         except MessageVanished:
-            email_log.finish(entry.id, "failed", "removed from the mailbox before it was read")
-            self._counts["failed"] += 1
+            reason = "removed from the mailbox before it was read"
+            email_log.finish(entry.id, Outcome.FAILED, reason)
+            self._counts[Outcome.FAILED] += 1
             return _Work(ref, entry, None)
 
     def _process_batch(self, work: list[_Work]) -> dict[str, bool]:
@@ -298,7 +257,7 @@ class _Poll:
         todo = [w for w in work if w.raw is not None]
         if not todo:
             return post_actions
-        latest: dict[str, Future[Outcome]] = {}
+        latest: dict[str, Future[Processed]] = {}
         with ThreadPoolExecutor(PARALLEL_MESSAGES, thread_name_prefix="message") as pool:
             for item in todo:
                 after, provides = _order_keys(item.raw or b"")
@@ -312,10 +271,10 @@ class _Poll:
             outcome = item.future.result()
             self._count(outcome)
             if outcome.final:
-                post_actions[item.ref.key] = outcome.outcome != "failed"
+                post_actions[item.ref.key] = outcome.outcome is not Outcome.FAILED
         return post_actions
 
-    def _process_after(self, waits: list[Future[Outcome]], item: _Work) -> Outcome:
+    def _process_after(self, waits: list[Future[Processed]], item: _Work) -> Processed:
         for earlier in waits:
             earlier.exception()  # wait; its own failure is recorded in its own log row
         return self._pipeline.process(self._source, item.entry, item.raw or b"")
@@ -331,12 +290,16 @@ class _Poll:
                 with contextlib.suppress(MessageVanished):
                     mailbox.mark_done(ref, success)
 
-    def _count(self, outcome: Outcome) -> None:
+    def _count(self, outcome: Processed) -> None:
         self._counts[outcome.outcome] += 1
-        if outcome.outcome == "created" and outcome.issue_key:
+        if outcome.outcome is Outcome.CREATED and outcome.issue_key:
             # Only new issues are acknowledged (when the tenant turned it on): auto-replies,
             # bounces and ignored senders end `ignored` and never get one.
-            acknowledge_created(self._runtime, self._tenant, outcome.issue_key)
+            self._inbound.issue_created(self._tenant, outcome.issue_key)
+
+    def _plain_counts(self) -> dict[str, int]:
+        """The counts by outcome word, as plain strings: printed, they read as before."""
+        return {outcome.value: number for outcome, number in self._counts.items()}
 
     def _failed(self, message: str) -> PollResult:
         source = self._source
@@ -348,7 +311,7 @@ class _Poll:
         logs.event(
             log, "source.poll_failed", logging.WARNING, source=source.label, failures=failures
         )
-        return PollResult(False, message, dict(self._counts))
+        return PollResult(False, message, self._plain_counts())
 
 
 def _next_poll(source: MailSource, now: datetime) -> datetime:

@@ -1,23 +1,33 @@
 """`connector preview FILE.eml`: what a message becomes, printed, with no side effects.
 
 With a source (`--source ID`, or the admin API's route check) it also says where the message
-would go: the filters, the address route (which header and rule) and the thread, in the
-order the pipeline applies them.
+would go: the filters, the address route (which header and rule) and the thread, decided by
+the pipeline's own `decide()`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from connector.mail.inbound import Address, InboundEmail
 from connector.mail_source import SourceSpec
-from connector.routes import resolve_route
+from connector.pipeline.decide import (
+    Case,
+    Create,
+    Drop,
+    Duplicate,
+    Facts,
+    LookUp,
+    Thread,
+    classification_step,
+    decide,
+)
+from connector.pipeline.routes import resolve_route
+from connector.pipeline.understanding import Rendering, Understanding
 from connector.routing.addresses import recipients
-from connector.routing.filters import automatic_mail_reason, sender_reason
 from connector.routing.match import match_thread
-from connector.understanding import Rendering, Understanding
 
 
 def _address(address: Address | None) -> dict[str, str] | None:
@@ -124,41 +134,38 @@ def format_preview(understanding: Understanding) -> str:
     return "\n".join(lines)
 
 
-def routing_dict(
-    understanding: Understanding, spec: SourceSpec, known: Mapping[str, str]
-) -> dict[str, Any]:
-    """What the pipeline would decide for this message and source, as far as it can be known
-    without Jira: the per-sender rate limit and whether an issue still exists are left out.
+PreviewOutcome = Literal["create", "comment", "ignored"]
 
-    `known` maps Message-ID digests of the tenant's threads to their issue keys.
+
+def routing_dict(understanding: Understanding, spec: SourceSpec, facts: Facts) -> dict[str, Any]:
+    """What the pipeline would decide for this message and source (`decide()`, the same
+    function), from the facts the caller could look up: a preview asks neither Jira nor the
+    email log, so whether an issue still exists and the per-sender rate limit are left out.
     """
     email = understanding.email
-    policy = spec.policy
-    classification = understanding.classification
     route = resolve_route(spec, email.headers)
-    trail = [f"classified {classification.kind}: {classification.reason}", *route.trail()]
-    thread = match_thread(email, projects=route.subject_projects, known=known)
-    drop = automatic_mail_reason(classification, drop_automatic=policy.drop_automatic)
-    drop = drop or sender_reason(
-        email.sender, ignored=policy.ignored_senders, allowed_domains=policy.allowed_domains
-    )
-    issue_key = None
-    if drop is not None:
-        outcome, reason = "ignored", drop
-    elif thread is not None:
-        trail.append(f"thread: {thread.detail}")
-        outcome, reason, issue_key = "comment", f"comment on {thread.issue_key}", thread.issue_key
-    elif spec.unmatched == "ignore":
-        outcome, reason = "ignored", "no issue matched; unmatched mail is ignored"
-    elif route.ignored:
-        outcome, reason = "ignored", route.reason
-    else:
-        outcome = "create"
-        reason = f"create an issue in {route.project_key} as {route.issue_type}"
-    trail.append(reason)
+    decision = decide(Case(understanding, route, spec), facts)
+    outcome: PreviewOutcome
+    issue_key: str | None = None
+    match decision:
+        case Drop():
+            outcome = "ignored"
+        case Thread(issue_key=issue_key):
+            outcome = "comment"
+        case Create():
+            outcome = "create"
+        case Duplicate() | LookUp():
+            raise ValueError(f"a preview decides without looking up earlier issues: {decision}")
+    thread = match_thread(email, projects=route.subject_projects, known=facts.known)
+    trail = [
+        classification_step(understanding.classification),
+        *route.trail(),
+        *decision.steps,
+        decision.reason,
+    ]
     return {
         "outcome": outcome,
-        "reason": reason,
+        "reason": decision.reason,
         "issue_key": issue_key,
         "route": route.to_json(),
         "thread": None

@@ -11,7 +11,7 @@ from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserT
 from connector.jira.people import PeopleCache
 from connector.net.hosts import HostPolicy, Network, SystemNetwork
 from connector.outbound.rendering import TEMPLATE_BUDGET, TemplateRunner, template_runner
-from connector.reading import MessageReader, reader_for
+from connector.pipeline.reading import MessageReader, reader_for
 from connector.settings import Settings
 from connector.storage.db import Engine, database_answers, make_engine
 from connector.storage.email_log import EmailLog
@@ -48,7 +48,8 @@ class Runtime:
     # Access tokens of the sites' users, for comments written as the sender
     # (connector.jira.impersonation); it also names the authorization server to ask.
     user_tokens: UserTokens
-    # Reads every message in worker processes, within the settings' budget (connector.reading).
+    # Reads every message in worker processes, within the settings' budget
+    # (connector.pipeline.reading).
     reader: MessageReader
     # Where mail sources and SMTP may connect (ALLOWED_INTERNAL_HOSTS; connector.net).
     host_policy: HostPolicy

@@ -21,9 +21,10 @@ from datetime import datetime
 
 from connector import logs
 from connector.outbound.worker import OutboundWorker
-from connector.polling import PollResult, poll_source
+from connector.polling import PollResult
 from connector.runtime import Runtime
 from connector.storage.models import utc_now
+from connector.wiring import poll_source
 
 log = logging.getLogger(__name__)
 

@@ -84,7 +84,7 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class ReadingLimits:
-    """The budget for reading one message (`connector.budget`, `connector.reading`).
+    """The budget for reading one message (`connector.budget`, `connector.pipeline.reading`).
 
     Defaults: the slowest real message in our corpora reads in 0.23 s and a 25 MB one in
     about 3 s; 20 s leaves room for a slow machine while a hostile message holds a reader for

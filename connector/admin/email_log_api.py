@@ -5,9 +5,9 @@ from __future__ import annotations
 from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError, not_found
 from connector.admin.serialize import entry_detail_json, entry_json
-from connector.storage.email_log import FINAL_OUTCOMES, PENDING
+from connector.outcomes import Outcome
 
-OUTCOMES = tuple(sorted(FINAL_OUTCOMES | {PENDING}))
+OUTCOMES = tuple(sorted(Outcome))
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
@@ -18,9 +18,10 @@ def list_entries(call: ApiCall) -> Answer:
     if unknown:
         name = sorted(unknown)[0]
         raise ApiError(400, f"{name}: is not a filter of the email log", field=name)
-    outcome = call.query.get("outcome") or None
-    if outcome is not None and outcome not in OUTCOMES:
+    wanted = call.query.get("outcome") or None
+    if wanted is not None and wanted not in OUTCOMES:
         raise ApiError(400, f"outcome: must be one of {', '.join(OUTCOMES)}", field="outcome")
+    outcome = None if wanted is None else Outcome(wanted)
     limit = call.query_int("limit")
     limit = DEFAULT_LIMIT if limit is None else limit
     if not 1 <= limit <= MAX_LIMIT:
@@ -72,7 +73,7 @@ def retry_entry(call: ApiCall) -> Answer:
     entry = log.get(call.tenant.id, entry_id)
     if entry is None:
         raise not_found("email log entry", entry_id)
-    if entry.outcome != "failed":
+    if entry.outcome is not Outcome.FAILED:
         raise ApiError(
             409, f"only failed messages can be retried; this one is {entry.outcome}", field=None
         )
@@ -83,7 +84,7 @@ def retry_entry(call: ApiCall) -> Answer:
         now = log.get(call.tenant.id, entry_id)
         if now is None:
             raise not_found("email log entry", entry_id)
-        if now.outcome != "failed":
+        if now.outcome is not Outcome.FAILED:
             raise ApiError(
                 409, f"only failed messages can be retried; this one is {now.outcome}", field=None
             )

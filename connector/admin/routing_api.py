@@ -1,9 +1,9 @@
 """Address routing in the admin API: "which rule would this mail match", and which sources and
 addresses feed a project.
 
-The route check runs the same decisions as the pipeline (`connector.preview.routing_dict`) on a
-pasted header block or an uploaded `.eml`, against the saved source or against edited rules
-sent with the message, so an admin can try rules before saving them. Nothing is stored.
+The route check runs the pipeline's own `decide()` (through `connector.preview.routing_dict`)
+on a pasted header block or an uploaded `.eml`, against the saved source or against edited
+rules sent with the message, so an admin can try rules before saving them. Nothing is stored.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from connector.admin.sources_api import find_source
 from connector.budget import OverBudget
 from connector.mail.inbound import UnparseableEmail
 from connector.mail_source import MailSource, SourceSpec
+from connector.pipeline.decide import Facts
 from connector.preview import routing_dict
 from connector.routing.addresses import PROJECT_KEY, base_address
 from connector.routing.match import thread_digests
@@ -47,7 +48,7 @@ def route_check(call: ApiCall) -> Answer:
         understanding = call.runtime.reader.unreadable(raw, exc.reason, tenant=call.tenant.id)
     email = understanding.email
     known = call.runtime.threads.lookup(call.tenant.id, thread_digests(email))
-    decision = routing_dict(understanding, spec, known)
+    decision = routing_dict(understanding, spec, Facts(known=known))
     log_action(call, "route_checked", source_id=source.id, outcome=decision["outcome"])
     sender = email.sender
     return Answer(

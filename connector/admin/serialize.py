@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connector.mail_source import MailSource, SourceSpec
+from connector.outcomes import Outcome
 from connector.resources.declare import names
 from connector.resources.mail_source import SETTINGS
 from connector.sources.tls import connection_warnings
@@ -85,7 +86,7 @@ def entry_json(entry: LogEntry, *, source_name: str | None, display_url: str) ->
         "attempts": entry.attempts,
         "received_at": iso(entry.received_at),
         "updated_at": iso(entry.updated_at),
-        # Which header and address rule decided (connector.routes.Route.to_json), or null.
+        # Which header and address rule decided (connector.pipeline.routes.Route.to_json), or null.
         "route": dict(entry.route) if entry.route else None,
     }
 
@@ -102,5 +103,5 @@ def entry_detail_json(
         "headers": [{"name": name, "value": value} for name, value in entry.headers],
         "trail": list(entry.trail),
         "raw_kept": raw_kept,
-        "retryable": entry.outcome == "failed" and raw_kept,
+        "retryable": entry.outcome is Outcome.FAILED and raw_kept,
     }

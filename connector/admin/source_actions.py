@@ -139,9 +139,9 @@ def poll_now(call: ApiCall) -> Answer:
     if not source.enabled:
         raise ApiError(409, "enable the source before polling it: enabling sets where to start")
     # The poller is built separately; until it is there the API says so instead of failing.
-    if importlib.util.find_spec("connector.polling") is None:
+    if importlib.util.find_spec("connector.wiring") is None:
         raise ApiError(501, "polling now is not available in this version yet")
-    poll_source = importlib.import_module("connector.polling").poll_source
+    poll_source = importlib.import_module("connector.wiring").poll_source
     result: PollResult = poll_source(call.runtime, source.id, owner="admin")
     counts = {str(outcome): int(number) for outcome, number in result.counts.items()}
     log_action(call, "source_polled", source_id=source.id, ok=result.ok, **counts)

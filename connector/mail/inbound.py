@@ -95,8 +95,8 @@ class InboundEmail:
     # The parsed MIME tree, for the few checks that need structure (DSN / feedback reports).
     # Long base64 bodies are not in it: a marker line stands in for each (mail/structure.py,
     # `set_aside`); their bytes are in `attachments`, or the bodies above. Empty in an
-    # `Understanding` that came back from a reader process (`connector.reading`): the checks
-    # that need the tree have run there.
+    # `Understanding` that came back from a reader process (`connector.pipeline.reading`):
+    # the checks that need the tree have run there.
     message: EmailMessage = field(repr=False, compare=False)
     # Files over the attachment limits; when there are any, `attachments` ends with the whole
     # message as `original-message.eml`, which still holds them.

@@ -14,6 +14,7 @@ from datetime import timedelta
 from connector import logs
 from connector.outbound.queue import MailRequest, issue_thread, queue_mail
 from connector.outbound_config import is_address
+from connector.outcomes import Outcome
 from connector.routing.match import clean_subject
 from connector.runtime import Runtime
 from connector.storage.models import utc_now
@@ -48,7 +49,7 @@ def _acknowledge(runtime: Runtime, tenant: Tenant, issue_key: str) -> str:
     if stored is None or not stored.spec.enabled:
         return "no connection"
     mail = runtime.email_log.issue_mail(tenant.id, issue_key)
-    row = next((entry for entry in mail if entry.outcome == "created"), None)
+    row = next((entry for entry in mail if entry.outcome is Outcome.CREATED), None)
     if row is None or not is_address(row.sender):
         return "no sender"
     since = utc_now() - timedelta(hours=1)

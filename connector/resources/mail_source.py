@@ -26,7 +26,8 @@ Unrouted = Literal["source", "ignore"]  # mail no address rule matches
 DEFAULT_MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 _PROJECT_KEY: Schema = {"type": "string", "pattern": PROJECT_KEY_PATTERN}
 
-# Address routing (`connector.routes`): also what the route check takes to try edited rules.
+# Address routing (`connector.pipeline.routes`): also what the route check takes to try
+# edited rules.
 ROUTING: tuple[Setting, ...] = (
     Setting(
         "address_rules",

@@ -19,15 +19,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from connector.outcomes import FINAL_OUTCOMES, Outcome
 from connector.storage.models import EmailLogRow, as_utc, as_utc_or_none, utc_now
 from connector.storage.paging import newest_first
 from connector.storage.secrets import SecretBox
 
-PENDING = "pending"
 # Put before the failure reason when an admin asks for a retry.
 RETRY_REASON = "retry asked for by an admin; it had failed: "
-FINAL_OUTCOMES = frozenset({"created", "commented", "ignored", "duplicate", "failed"})
-REACHED_JIRA = ("created", "commented")  # the outcomes of messages that are in an issue
+# The outcomes of messages that are in an issue: what the per-sender rate limit counts.
+REACHED_JIRA = tuple(outcome for outcome in Outcome if outcome.reached_jira)
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class LogEntry:
     sender_name: str
     subject: str
     size: int
-    outcome: str
+    outcome: Outcome
     reason: str
     issue_key: str | None
     comment_id: str | None
@@ -52,13 +52,13 @@ class LogEntry:
     headers: tuple[tuple[str, str], ...] = field(repr=False)
     received_at: datetime
     updated_at: datetime
-    # Which header and address rule decided where the message went (connector.routes); None
+    # Which header and address rule decided where the message went (connector.pipeline.routes); None
     # before it was routed.
     route: Mapping[str, Any] | None = None
 
     @property
     def final(self) -> bool:
-        return self.outcome in FINAL_OUTCOMES
+        return self.outcome.final
 
 
 class EmailLog:
@@ -132,7 +132,7 @@ class EmailLog:
     def finish(
         self,
         entry_id: int,
-        outcome: str,
+        outcome: Outcome,
         reason: str,
         *,
         issue_key: str | None = None,
@@ -193,11 +193,11 @@ class EmailLog:
                 .where(
                     col(EmailLogRow.id) == entry_id,
                     col(EmailLogRow.tenant_id) == tenant_id,
-                    col(EmailLogRow.outcome) == "failed",
+                    col(EmailLogRow.outcome) == Outcome.FAILED,
                     col(EmailLogRow.raw_encrypted).is_not(None),
                 )
                 .values(
-                    outcome=PENDING,
+                    outcome=Outcome.PENDING,
                     attempts=0,
                     next_attempt_at=None,
                     # The failure stays readable, marked as the past until the retry ends.
@@ -215,7 +215,7 @@ class EmailLog:
         tenant_id: int,
         *,
         source_id: int | None = None,
-        outcome: str | None = None,
+        outcome: Outcome | None = None,
         text: str = "",
         limit: int = 50,
         before_id: int | None = None,
@@ -251,7 +251,7 @@ class EmailLog:
                 select(EmailLogRow)
                 .where(
                     EmailLogRow.source_id == source_id,
-                    EmailLogRow.outcome == PENDING,
+                    EmailLogRow.outcome == Outcome.PENDING,
                     col(EmailLogRow.raw_encrypted).is_not(None),
                     or_(
                         col(EmailLogRow.next_attempt_at).is_(None),
@@ -311,7 +311,7 @@ class EmailLog:
                 .where(
                     col(EmailLogRow.tenant_id) == tenant_id,
                     col(EmailLogRow.raw_encrypted).is_not(None),
-                    col(EmailLogRow.outcome) != PENDING,
+                    col(EmailLogRow.outcome) != Outcome.PENDING,
                     col(EmailLogRow.received_at) <= before,
                 )
                 .values(raw_encrypted=None)
@@ -353,7 +353,7 @@ def _entry(row: EmailLogRow) -> LogEntry:
         sender_name=row.sender_name,
         subject=row.subject,
         size=row.size,
-        outcome=row.outcome,
+        outcome=Outcome(row.outcome),
         reason=row.reason,
         issue_key=row.issue_key,
         comment_id=row.comment_id,

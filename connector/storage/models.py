@@ -94,8 +94,8 @@ class MailSourceRow(SQLModel, table=True):
     issue_type: str = Field(max_length=64)
     unmatched: str = Field(default="create", max_length=16)
     policy: str = Field(default="{}", sa_type=Text)  # JSON: the pipeline's per-source rules
-    # Address routing (connector.routes): a JSON list of rules, first match wins; a JSON list
-    # of project keys plus addresses may name; what mail no rule matches does.
+    # Address routing (connector.pipeline.routes): a JSON list of rules, first match wins; a
+    # JSON list of project keys plus addresses may name; what mail no rule matches does.
     address_rules: str = Field(
         default="[]", sa_type=Text, sa_column_kwargs={"server_default": "[]"}
     )
@@ -143,7 +143,8 @@ class EmailLogRow(SQLModel, table=True):
     attempts: int = Field(default=0)
     next_attempt_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     trail: str = Field(default="[]", sa_type=Text)  # JSON list of decision steps
-    # JSON object (connector.routes.Route.to_json): which header and rule decided; "" before
+    # JSON object (connector.pipeline.routes.Route.to_json): which header and rule decided; ""
+    # before the message was routed
     route: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     headers: str = Field(default="[]", sa_type=Text)  # JSON list of [name, value]
     raw_encrypted: str | None = Field(default=None, sa_type=Text)

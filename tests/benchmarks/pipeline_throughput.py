@@ -57,9 +57,11 @@ from typing import Any
 from cryptography.fernet import Fernet
 
 from connector.app import create_app
-from connector.polling import BATCH_SIZE, PARALLEL_MESSAGES, poll_source
+from connector.outcomes import Outcome
+from connector.polling import BATCH_SIZE, PARALLEL_MESSAGES
 from connector.runtime import Runtime
 from connector.storage.db import make_engine, migrate
+from connector.wiring import poll_source
 from tests.benchmarks.mailboxes import MailWriter, describe_sizes, running_dovecot
 from tests.benchmarks.remote_jira import JiraHost, remote_jira, tcp_listener
 from tests.conftest import make_settings
@@ -312,7 +314,7 @@ def explain(bench: Bench, result: RunResult) -> None:
         reasons: Counter[str] = Counter()
         for outcome in unfinished:
             entries = bench.runtime.email_log.search(
-                bench.tenant_id, source_id=result.source_id, outcome=outcome, limit=1000
+                bench.tenant_id, source_id=result.source_id, outcome=Outcome(outcome), limit=1000
             )
             reasons.update(entry.reason for entry in entries)
         result.problems += [f"{n} x {reason}" for reason, n in reasons.most_common(3)]

@@ -31,9 +31,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from connector.budget import MIB, Budget, BudgetPool
-from connector.reading import MessageReader
+from connector.pipeline.reading import MessageReader
+from connector.pipeline.understanding import understand
 from connector.settings import ReadingLimits
-from connector.understanding import understand
 from tests.shared import SHARED_DIR
 
 

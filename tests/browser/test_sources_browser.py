@@ -6,6 +6,7 @@ than the threshold. Screenshots under test-artifacts/browser/ (30 onwards)."""
 from __future__ import annotations
 
 import importlib.util
+import time
 from typing import Any
 
 import pytest
@@ -36,11 +37,21 @@ def _enabled_dovecot_source(admin: AdminBrowser, dovecot: Dovecot, user: MailUse
     return source_id
 
 
-def _take_expected_problem(admin: AdminBrowser, fragment: str) -> None:
-    """A 502 the test caused on purpose (Jira refusing) is not a page failure; others are."""
-    expected = [p for p in admin.problems if p.startswith("HTTP 502") and fragment in p]
-    assert expected, admin.problems
-    admin.problems[:] = [p for p in admin.problems if p not in expected]
+def _take_expected_problem(admin: AdminBrowser, fragment: str, count: int = 1) -> None:
+    """A 502 the test caused on purpose (Jira refusing) is not a page failure; others are.
+
+    Waits (up to 10 s) until all `count` of them have arrived: the page's requests answer in
+    their own time, and one that lands after the check would be taken for a page failure."""
+
+    def expected() -> list[str]:
+        return [p for p in admin.problems if p.startswith("HTTP 502") and fragment in p]
+
+    deadline = time.monotonic() + 10
+    while len(expected()) < count and time.monotonic() < deadline:
+        admin.page.wait_for_timeout(50)  # lets the browser deliver its responses
+    taken = expected()
+    assert len(taken) == count, admin.problems
+    admin.problems[:] = [p for p in admin.problems if p not in taken]
 
 
 def test_browser_edit_source_picks_project_and_issue_type_from_jira(
@@ -85,7 +96,7 @@ def test_browser_edit_source_picks_project_and_issue_type_from_jira(
         "Jira's project list could not be loaded"
     )
     expect(issue_type).to_have_value("Incident")  # OPS's types still came from Jira
-    _take_expected_problem(admin, "/jira/projects")
+    _take_expected_problem(admin, "/jira/projects", count=2)
 
     # Nor the issue types of the project typed next: the type is typed too.
     jira.inject_fault(403, method="GET", path_contains="createmeta/SUP")

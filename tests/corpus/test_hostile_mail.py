@@ -2,8 +2,8 @@
 reading budget: each message is read within it with the expected result, or, if it is still
 over, replaced by the stand-in that names the reason and carries the original.
 
-The preview reads in the worker pool (`connector.reading`), as the pipeline does, so a message
-that went over the budget here would go over it there. Figures are printed (`-s`).
+The preview reads in the worker pool (`connector.pipeline.reading`), as the pipeline does, so
+a message that went over the budget here would go over it there. Figures are printed (`-s`).
 """
 
 from __future__ import annotations

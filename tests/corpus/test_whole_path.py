@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from connector.mail.inbound import UnparseableEmail
-from connector.understanding import understand
+from connector.pipeline.understanding import understand
 from tests.shared import shared_path
 
 CORPORA = ("zammad_mail", "autoreply", "malformed", "talon", "reply_parser")

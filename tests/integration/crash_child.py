@@ -10,7 +10,6 @@ import os
 import random
 from datetime import timedelta
 
-from connector import pipeline
 from connector.drafts import (
     AddedComment,
     CommentDraft,
@@ -20,10 +19,11 @@ from connector.drafts import (
     JiraPerson,
 )
 from connector.mail.inbound import MailAttachment
-from connector.polling import jira_tracker, poll_source
+from connector.pipeline import decide
 from connector.runtime import Runtime
 from connector.settings import Settings
 from connector.tenant import Tenant
+from connector.wiring import jira_tracker, poll_source
 
 
 class DyingTracker:
@@ -70,9 +70,9 @@ class DyingTracker:
 
 def main() -> None:
     # The fake Jira's search sees a property as soon as it is written, so the worker need not
-    # wait for an index after an interrupted attempt (`pipeline.INDEX_SETTLE`); here the
+    # wait for an index after an interrupted attempt (`decide.INDEX_SETTLE`); here the
     # restart follows at once, which is the harder case for exactly-once.
-    pipeline.INDEX_SETTLE = timedelta(0)
+    decide.INDEX_SETTLE = timedelta(0)
     runtime = Runtime.create(Settings.from_env(os.environ))
     rate = float(os.environ["CRASH_RATE"])
     chance = random.Random(int(os.environ["CRASH_SEED"]))

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from connector.polling import poll_source
+from connector.wiring import poll_source
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.servers.dovecot import Dovecot, MailUser

@@ -47,6 +47,7 @@ from schemathesis.specs.openapi.checks import (
 
 from connector.admin.openapi import document
 from connector.connect.jwt import RequestTarget, canonical_path, encode_token, parse_query
+from connector.outcomes import Outcome
 from connector.storage.outbox import NewMessage, Outbox
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import PASSWORD, AdminApi, make_admin_api
@@ -192,7 +193,7 @@ def _seed(api: AdminApi, closed_port: int) -> Seeded:
     assert runtime.sources.set_enabled(api.tenant_id, second["id"], True) is not None
     log = runtime.email_log
     failed = log.begin(api.tenant_id, first["id"], "INBOX:1:1", size=10)
-    log.finish(failed.id, "failed", "Jira answered 500", trail=["parsed"])
+    log.finish(failed.id, Outcome.FAILED, "Jira answered 500", trail=["parsed"])
     pending = log.begin(api.tenant_id, second["id"], "UIDL-2", size=20)
     outbox = Outbox(runtime.engine, runtime.secrets)
     queued = outbox.enqueue(

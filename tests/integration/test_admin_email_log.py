@@ -10,6 +10,7 @@ import pytest
 
 from connector.outbound.retention import purge_expired
 from connector.outbound_config import NotificationSettings
+from connector.outcomes import Outcome
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import AdminApi, make_admin_api
 from tests.integration.conftest import RunningApp
@@ -46,7 +47,7 @@ def _record(
     )
     if outcome != "pending":
         trail = ["parsed", f"outcome: {outcome}"]
-        log.finish(entry.id, outcome, reason, issue_key=issue_key, trail=trail)
+        log.finish(entry.id, Outcome(outcome), reason, issue_key=issue_key, trail=trail)
     return entry.id
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from connector.admin.openapi import document
 from connector.app import build_routes
+from connector.outcomes import Outcome
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import AdminApi, make_admin_api, source_body
 from tests.integration.conftest import RunningApp
@@ -150,7 +151,7 @@ def test_openapi_answers_fit_their_schemas(api: AdminApi) -> None:
     _check("Diagnosis", diagnosis.json())
     log = api.app.runtime.email_log
     entry = log.begin(api.tenant_id, created["id"], "INBOX:1:1", size=1)
-    log.finish(entry.id, "failed", "boom", trail=["parsed"])
+    log.finish(entry.id, Outcome.FAILED, "boom", trail=["parsed"])
     _check("LogEntryList", api.call("GET", "/email-log").json())
     _check("LogEntryDetail", api.call("GET", f"/email-log/{entry.id}").json())
     _check("Deleted", api.call("DELETE", path).json())

@@ -22,8 +22,8 @@ import pytest
 
 from connector.jira.auth import tenant_site
 from connector.jira.client import JiraClient
-from connector.polling import poll_source
 from connector.routing.match import message_id_digest
+from connector.wiring import poll_source
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.servers.dovecot import Dovecot, MailUser

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from connector.jira.auth import PENDING_MESSAGE
-from connector.polling import poll_source
+from connector.wiring import poll_source
 from tests.fakes.forge import FakeForge
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import dovecot_body

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import time
 
-from connector.polling import poll_source
-from connector.reading import ORIGINAL_FILENAME
+from connector.pipeline.reading import ORIGINAL_FILENAME
+from connector.wiring import poll_source
 from tests import hostile
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp

@@ -17,11 +17,11 @@ from connector.mail.classify import LOOP_HEADER
 from connector.outbound.compose import loop_header_value
 from connector.outbound.worker import OutboundWorker
 from connector.outbound_config import ConnectionSpec, NotificationSettings
-from connector.polling import poll_source
 from connector.storage.models import EmailLogRow
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
 from connector.storage.webhook_events import WebhookEvents
+from connector.wiring import poll_source
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.integration.mailbox_support import mail

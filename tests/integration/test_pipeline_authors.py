@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from connector.polling import jira_tracker, poll_source
 from connector.routing.match import message_id_digest
 from connector.storage.email_log import LogEntry
 from connector.storage.models import utc_now
+from connector.wiring import jira_tracker, poll_source
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.servers.dovecot import Dovecot, MailUser

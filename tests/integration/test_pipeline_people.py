@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from connector.mail_source import SourcePolicy
-from connector.polling import poll_source
 from connector.routing.addresses import AddressRule
 from connector.storage.email_log import LogEntry
+from connector.wiring import poll_source
 from tests.fakes import catalogue as cat
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from connector.drafts import AddedComment, CommentDraft, IssueDraft, IssueInfo, JiraPerson
 from connector.mail.inbound import MailAttachment
 from connector.mail_source import SourceSpec
-from connector.pipeline import INDEX_SETTLE, Pipeline
+from connector.pipeline.decide import INDEX_SETTLE
+from connector.pipeline.process import Pipeline
 from connector.storage.email_log import EmailLog
 from connector.storage.secrets import SecretBox
 from connector.storage.sources import SourceRepository

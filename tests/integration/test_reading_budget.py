@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 import pytest
 
 from connector.budget import Budget, BudgetPool
-from connector.polling import poll_source
-from connector.reading import ORIGINAL_FILENAME, MessageReader
+from connector.pipeline.reading import ORIGINAL_FILENAME, MessageReader
+from connector.pipeline.understanding import Understanding, understand_detached
 from connector.runtime import Runtime
-from connector.understanding import Understanding, understand_detached
+from connector.wiring import poll_source
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.integration.mailbox_support import enabled_source, healthz_watched, mail

@@ -8,12 +8,13 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from connector.mail_source import SourceSpec
-from connector.polling import PollResult, poll_source
+from connector.polling import PollResult
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
 from connector.settings import Settings
 from connector.storage.models import utc_now
 from connector.tenant import InstallPayload
+from connector.wiring import poll_source
 from tests.conftest import make_settings
 from tests.servers.dovecot import Dovecot, MailUser
 

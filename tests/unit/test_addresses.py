@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from connector.mail.message import parse_email
-from connector.mail_source import SourcePolicy, SourceSpec
-from connector.routes import Route, resolve_route
+from connector.mail_source import SourceSpec
+from connector.pipeline.routes import Route, resolve_route
 from connector.routing.addresses import (
     RECIPIENT_HEADERS,
     AddressRule,
@@ -23,27 +23,12 @@ from connector.routing.addresses import (
     rules_from_json,
 )
 from connector.sources.errors import SourceConfigError
+from tests.unit.source_specs import source_spec as _spec
 
 
 def _headers(block: str) -> tuple[tuple[str, str], ...]:
     raw = block.strip().replace("\n", "\r\n") + "\r\n\r\nbody\r\n"
     return parse_email(raw.encode()).headers
-
-
-def _spec(*rules: AddressRule, **changes: Any) -> SourceSpec:
-    values: dict[str, Any] = {
-        "name": "Helpdesk",
-        "protocol": "imap",
-        "host": "imap.example.com",
-        "port": 993,
-        "username": "helpdesk@example.com",
-        "project_key": "SUP",
-        "issue_type": "Task",
-        "policy": SourcePolicy(labels=("email",), default_assignee="acc-sup"),
-        "address_rules": rules,
-    }
-    values.update(changes)
-    return SourceSpec(**values)
 
 
 def _route(spec: SourceSpec, block: str) -> Route:

@@ -13,9 +13,9 @@ from connector.jira.adf import JIRA_TEXT_LIMIT, serialized_length
 from connector.mail.limits import MAX_LISTED, ORIGINAL_FILENAME, AttachmentLimits
 from connector.mail.message import parse_email
 from connector.mail.tnef import unpack_tnef
-from connector.reading import MessageReader, reader_for
+from connector.pipeline.reading import MessageReader, reader_for
+from connector.pipeline.understanding import understand
 from connector.settings import ReadingLimits
-from connector.understanding import understand
 from tests.fakes.openapi import adf_schema
 from tests.hostile import (
     ATTACHMENT,

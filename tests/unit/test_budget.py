@@ -88,9 +88,7 @@ def test_budget_pool_task_error_reaches_caller_unchanged(pool: BudgetPool) -> No
 def test_budget_pool_one_tenant_cannot_take_every_worker() -> None:
     """Tenant 1 keeps two slow tasks going; tenant 2's quick one still runs at once."""
     pool = BudgetPool(Budget(seconds=10), workers=2)
-    threads = [
-        threading.Thread(target=lambda: pool.run(_sleep, 2.5, tenant=1)) for _ in range(2)
-    ]
+    threads = [threading.Thread(target=lambda: pool.run(_sleep, 2.5, tenant=1)) for _ in range(2)]
     pool.run(_sleep, 0)  # workers up before timing
     for thread in threads:
         thread.start()

@@ -20,8 +20,8 @@ import pytest
 import connector
 from connector.jira.adf import text_to_adf
 from connector.mail.html import sanitize_html
+from connector.pipeline.understanding import understand
 from connector.routing.match import clean_subject
-from connector.understanding import understand
 from tests.pattern_attacks import Target, attacks, hostile_text, pattern_uses
 
 GROWTH = 8

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from connector.routes import resolve_route
+from connector.pipeline.routes import resolve_route
 from connector.routing.addresses import (
     MAX_ADDRESS_CHARS,
     MAX_PATTERN_CHARS,
@@ -30,7 +30,7 @@ from connector.routing.addresses import (
     rules_from_json,
 )
 from connector.routing.rule_patterns import RulePattern
-from tests.unit.test_addresses import _spec
+from tests.unit.source_specs import source_spec as _spec
 
 BACKTRACKING_TRAPS = [r"(?:a|a)*@x", r"(a|aa)*@x", r"(?:\w|\w)*\w@x", r"((a+))+@x"]
 

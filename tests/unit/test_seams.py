@@ -12,6 +12,9 @@ Packages import no cycle: no two top-level packages (`connector.storage`, `conne
 `webhooks`, ...) reach each other, directly or through top-level modules. A top-level module may
 be imported back by a package it imports: `connector.runtime` wires the packages together and
 they take a `Runtime`.
+
+Polling orchestrates: it imports neither `connector.jira` nor `connector.outbound` itself;
+`connector.wiring` hands it what it needs of them.
 """
 
 from __future__ import annotations
@@ -26,11 +29,14 @@ ROOT = Path(__file__).resolve().parents[2]
 PURE_PATHS = [
     "connector/mail",
     "connector/routing",
+    "connector/pipeline/decide.py",
+    "connector/outcomes.py",
     "connector/connect/jwt.py",
     "connector/forge/invocation.py",
     "connector/jira/adf*.py",
     "connector/net/addresses.py",
     "connector/resources",
+    "connector/senders",
 ]
 FORBIDDEN = {
     "requests",
@@ -54,6 +60,7 @@ FORBIDDEN = {
     "subprocess",
     "http.client",
     "urllib.request",
+    "dns",
 }
 SQL = {"sqlalchemy", "sqlmodel", "alembic"}
 
@@ -207,12 +214,21 @@ def test_pure_modules_exist() -> None:
     modules = _pure_modules()
     assert "connector.connect.jwt" in modules
     assert "connector.mail.message" in modules
+    assert "connector.pipeline.decide" in modules
     assert "connector.routing" in modules  # the package's __init__ counts too
 
 
 @pytest.mark.parametrize("module", _pure_modules())
 def test_pure_module_reaches_no_io(graph: ImportGraph, module: str) -> None:
     assert graph.io_reached(module) == []
+
+
+def test_polling_imports_neither_jira_nor_outbound(graph: ImportGraph) -> None:
+    """Polling orchestrates; `connector.wiring` hands it the Jira and outbound sides."""
+    direct = graph.ours["connector.polling"]
+    assert "connector.pipeline.process" in direct  # the graph does see polling's imports
+    reached = {name for name in direct if _matches(name, ["connector.jira", "connector.outbound"])}
+    assert reached == set()
 
 
 def test_sql_only_in_storage(graph: ImportGraph) -> None:

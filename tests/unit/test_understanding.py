@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connector.understanding import MAX_RENDERED_CHARS, understand
+from connector.pipeline.understanding import MAX_RENDERED_CHARS, understand
 
 
 def _mail(body: str, content_type: str = "text/plain") -> bytes:

@@ -194,7 +194,7 @@ def render_reply(email: InboundEmail, *, description: Rendering | None = None) -
     return Rendering(fitted=fitted, quote_found=flags[0], signature_found=flags[1])
 
 
-# --- in a worker process (connector.reading) ----------------------------------------------
+# --- in a worker process (connector.pipeline.reading) ------------------------------------
 
 # How much of a message's start is read for its headers where the whole is not parsed (the
 # stand-in for a message over budget, the poll's ordering keys): RFC 5322 puts no limit on a

@@ -17,13 +17,13 @@ from dataclasses import replace
 from connector import logs
 from connector.budget import MIB, Budget, BudgetPool, OverBudget, shared_pool
 from connector.mail.limits import ORIGINAL_FILENAME, original_attachment
-from connector.settings import ReadingLimits
-from connector.understanding import (
+from connector.pipeline.understanding import (
     HEADER_BLOCK_BYTES,
     Understanding,
     understand_detached,
     understand_headers,
 )
+from connector.settings import ReadingLimits
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,177 @@
+"""Carrying out a `Create` or `Thread` decision in Jira, safe to repeat after a crash.
+
+The issue (or comment) is created with the message's digest as an entity property in the
+same call. A later attempt first looks for that stamp, so an attempt that died between Jira's
+answer and our commit is healed by a lookup, not a duplicate; attachments already present
+are not added twice. Then the thread is remembered (replies find the issue) and the sender and
+Cc are recorded for notifications.
+"""
+
+from __future__ import annotations
+
+from connector.drafts import CommentDraft, IssueDraft, IssueTracker, JiraPerson
+from connector.jsm import ServiceDeskSteps
+from connector.mail.inbound import InboundEmail, MailAttachment
+from connector.mail_fields import FieldMap, custom_field_values, with_author_line
+from connector.mail_source import MailSource, SourcePolicy
+from connector.outcomes import Outcome
+from connector.pipeline.decide import Create, Thread
+from connector.pipeline.message import Message, Trail
+from connector.pipeline.record import Processed, Recorder
+from connector.pipeline.routes import is_own_address
+from connector.pipeline.understanding import FULL_TEXT_FILENAME, Understanding
+from connector.routing.match import clean_subject
+from connector.storage.threads import Participant, ParticipantRepository, ThreadRepository
+
+
+class Delivery:
+    def __init__(
+        self,
+        *,
+        tracker: IssueTracker,
+        jsm: ServiceDeskSteps | None,
+        threads: ThreadRepository,
+        participants: ParticipantRepository,
+        field_map: FieldMap,
+        recorder: Recorder,
+    ) -> None:
+        self._tracker = tracker
+        self._jsm = jsm
+        self._threads = threads
+        self._participants = participants
+        self._fields = field_map
+        self._recorder = recorder
+
+    def create(self, msg: Message, decision: Create) -> Processed:
+        email, trail, digest = msg.understanding.email, msg.trail, msg.digest
+        policy = msg.route.policy  # the route's defaults: the decision's project and type
+        person = self._person(email)
+        jsm = self._jsm
+        if jsm is not None and not (
+            policy.jsm_customers and jsm.applies(decision.project_key, trail.add)
+        ):
+            jsm = None
+        customer = jsm.customer(email, trail.add) if jsm and person is None else None
+        existing = self._tracker.find_issue_by_digest(digest) if msg.attempt > 1 else None
+        if existing is not None:
+            trail.add(f"found {existing} stamped with this message (an earlier attempt made it)")
+            key = existing
+        else:
+            requester = person or customer
+            draft = IssueDraft(
+                project_key=decision.project_key,
+                issue_type=decision.issue_type,
+                summary=clean_subject(email.subject) or "(no subject)",
+                description=msg.understanding.description.document,
+                message_digest=digest,
+                reporter_account_id=(
+                    requester.account_id if requester else policy.default_reporter
+                ),
+                assignee_account_id=policy.default_assignee,
+                labels=policy.labels,
+                priority=policy.priority,
+                custom_fields=custom_field_values(email, person, policy, self._fields),
+            )
+            key = self._tracker.create_issue(draft)
+            trail.add(f"created {key} in {draft.project_key} as {draft.issue_type}")
+        self._threads.remember(msg.source.tenant_id, digest, key, "inbound")
+        if jsm is not None:
+            jsm.add_participants(key, email, msg.is_ours, trail.add)
+        self._attach(key, msg.understanding, policy, healing=existing is not None, trail=trail)
+        self._record_people(msg.source, key, email, person)
+        return self._recorder.finish(
+            msg.entry, Outcome.CREATED, f"created {key}", trail, issue_key=key
+        )
+
+    def comment(self, msg: Message, decision: Thread) -> Processed:
+        email, trail, digest = msg.understanding.email, msg.trail, msg.digest
+        key = decision.issue_key
+        person = self._person(email)
+        comment_id = self._tracker.find_comment_by_digest(key, digest) if msg.attempt > 1 else None
+        if comment_id is not None:
+            trail.add(f"found comment {comment_id} stamped with this message")
+        else:
+            reply = msg.understanding.reply.document
+            body = with_author_line(reply, email, person)
+            draft = CommentDraft(key, body, digest, author=person, authored_body=reply)
+            added = self._tracker.add_comment(draft)
+            trail.add(f"commented on {key} ({decision.via})")
+            if added.note:
+                trail.add(added.note)
+        self._threads.remember(msg.source.tenant_id, digest, key, "inbound")
+        jsm = self._jsm
+        wants_jsm = bool(jsm and email.cc and msg.route.policy.jsm_customers)
+        # People a reply newly copies join the request, as on a new one.
+        if jsm and wants_jsm and jsm.applies(key.rpartition("-")[0], trail.add):
+            jsm.add_participants(key, email, msg.is_ours, trail.add)
+        policy = msg.source.spec.policy
+        self._attach(
+            key, msg.understanding, policy, healing=msg.attempt > 1, trail=trail, reply=True
+        )
+        self._record_people(msg.source, key, email, person)
+        reason = f"commented on {key} ({decision.via})"
+        return self._recorder.finish(msg.entry, Outcome.COMMENTED, reason, trail, issue_key=key)
+
+    def _attach(
+        self,
+        key: str,
+        understanding: Understanding,
+        policy: SourcePolicy,
+        *,
+        healing: bool,
+        trail: Trail,
+        reply: bool = False,
+    ) -> None:
+        files = [a for a in understanding.email.attachments if _wanted(a, policy)]
+        rendering = understanding.reply if reply else understanding.description
+        if rendering.fitted.truncated and rendering.fitted.full_text:
+            full = rendering.fitted.full_text.encode("utf-8")
+            files.append(_text_attachment(FULL_TEXT_FILENAME, full))
+            trail.add("text over Jira's limit: full text attached")
+        present = self._tracker.attachment_names(key) if healing and files else set()
+        for attachment in files:
+            if (attachment.filename, attachment.size) in present:
+                continue
+            self._tracker.attach(key, attachment)
+        if files:
+            trail.add(f"attached {len(files)} file(s)")
+
+    def _person(self, email: InboundEmail) -> JiraPerson | None:
+        return self._tracker.find_person(email.sender.address) if email.sender else None
+
+    def _record_people(
+        self, source: MailSource, key: str, email: InboundEmail, person: JiraPerson | None
+    ) -> None:
+        """Sender and Cc per issue, for notifications: each Cc is looked up in Jira (cached),
+        so an agent copied on a customer's mail is known as a Jira user and not mailed; our
+        own addresses (a reply-all copies them) are left out."""
+        people = []
+        if email.sender is not None:
+            people.append(
+                Participant(
+                    email.sender.address,
+                    email.sender.name,
+                    "sender",
+                    person.account_id if person else None,
+                )
+            )
+        for copied in email.cc:
+            if is_own_address(source.spec, copied.address):
+                continue
+            found = self._tracker.find_person(copied.address)
+            account_id = found.account_id if found else None
+            people.append(Participant(copied.address, copied.name, "cc", account_id))
+        self._participants.record(source.tenant_id, key, people)
+
+
+def _wanted(attachment: MailAttachment, policy: SourcePolicy) -> bool:
+    small_image = (
+        attachment.content_type.startswith("image/")
+        and attachment.inline
+        and attachment.size < policy.skip_images_below_bytes
+    )
+    return not small_image
+
+
+def _text_attachment(filename: str, content: bytes) -> MailAttachment:
+    return MailAttachment.of(filename, "text/plain; charset=utf-8", content)

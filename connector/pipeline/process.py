@@ -1,0 +1,174 @@
+"""`Pipeline.process`: one attempt at one message, from its bytes to its email-log ending.
+
+The steps, each in its own module of this package: read the message within its budget
+(`reading`), route it by its recipients (`routes`), gather the facts (`gather`), decide
+(`decide`, pure), carry the decision out in Jira (`deliver`) and record the ending (`record`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from connector import logs
+from connector.budget import OverBudget, ReaderUnavailable
+from connector.drafts import IssueInfo, IssueTracker, ServiceDesk
+from connector.jira.client import JiraError
+from connector.jsm import ServiceDeskSteps
+from connector.mail.inbound import UnparseableEmail
+from connector.mail_fields import FieldMap
+from connector.mail_source import MailSource
+from connector.outcomes import Outcome
+from connector.pipeline.decide import (
+    Case,
+    Create,
+    Drop,
+    Duplicate,
+    LookUp,
+    Thread,
+    classification_step,
+    settling,
+)
+from connector.pipeline.deliver import Delivery
+from connector.pipeline.gather import decide_asking, gather_facts
+from connector.pipeline.message import Message, Trail
+from connector.pipeline.reading import MessageReader, reader_for
+from connector.pipeline.record import Processed, Recorder
+from connector.pipeline.routes import resolve_route
+from connector.routing.match import message_id_digest, raw_digest
+from connector.settings import ReadingLimits
+from connector.storage.email_log import EmailLog, LogEntry
+from connector.storage.models import utc_now
+from connector.storage.threads import ParticipantRepository, ThreadRepository
+
+log = logging.getLogger(__name__)
+
+NO_FIELDS = FieldMap()
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        tracker: IssueTracker,
+        email_log: EmailLog,
+        threads: ThreadRepository,
+        participants: ParticipantRepository,
+        field_map: FieldMap = NO_FIELDS,
+        loop_header_value: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        service_desk: ServiceDesk | None = None,
+        reader: MessageReader | None = None,
+    ) -> None:
+        self._tracker = tracker
+        self._log = email_log
+        self._threads = threads
+        self._loop_value = loop_header_value
+        self._clock = clock
+        self._reader = reader or reader_for(ReadingLimits())
+        self._record = Recorder(email_log, clock)
+        self._deliver = Delivery(
+            tracker=tracker,
+            jsm=ServiceDeskSteps(service_desk, tracker) if service_desk else None,
+            threads=threads,
+            participants=participants,
+            field_map=field_map,
+            recorder=self._record,
+        )
+
+    def process(self, source: MailSource, entry: LogEntry, raw: bytes) -> Processed:
+        waiting = settling(
+            attempts=entry.attempts,
+            described=entry.message_id_digest is not None,
+            scheduled=entry.next_attempt_at is not None,
+            updated_at=entry.updated_at,
+            now=self._clock(),
+        )
+        if waiting is not None:
+            logs.event(log, "mail.settling", entry_id=entry.id, until=waiting.until.isoformat())
+            return self._record.postpone(entry, waiting.reason, waiting.until, entry.trail)
+        trail = Trail()
+        attempt = self._log.start_attempt(entry.id)
+        trail.add(f"attempt {attempt}")
+        try:
+            understanding = self._reader.understand(
+                raw, loop_header_value=self._loop_value, tenant=source.tenant_id
+            )
+        except UnparseableEmail as exc:
+            return self._record.finish(entry, Outcome.FAILED, f"not an email: {exc.reason}", trail)
+        except ReaderUnavailable as exc:
+            return self._record.retry_later(entry, str(exc), attempt, trail)
+        except OverBudget as exc:
+            # Not retried: it would go over again. The stand-in keeps the headers (so a reply
+            # still threads) and carries the original as an attachment.
+            logs.event(log, "mail.over_budget", entry_id=entry.id, kind=exc.kind)
+            trail.add(f"not read: it {exc.reason}; going on with its headers")
+            trail.unreadable = exc.reason
+            understanding = self._reader.unreadable(
+                raw, exc.reason, loop_header_value=self._loop_value, tenant=source.tenant_id
+            )
+        email = understanding.email
+        digest = message_id_digest(email.message_id) if email.message_id else raw_digest(raw)
+        if entry.message_id_digest is None:  # first time, or a crash came before this
+            self._log.describe(
+                entry.id,
+                message_id=email.message_id,
+                digest=digest,
+                sender=email.sender.address if email.sender else "",
+                sender_name=email.sender.name if email.sender else "",
+                subject=email.subject,
+                headers=email.headers,
+                raw=raw,
+            )
+        try:
+            # First, so the log says where the message was headed whatever happens next.
+            route = resolve_route(source.spec, email.headers)
+            self._log.record_route(entry.id, route.to_json())
+            for step in route.trail():
+                trail.add(step)
+            msg = Message(source, entry, understanding, digest, attempt, trail, route)
+            return self._decide_and_deliver(msg)
+        except JiraError as exc:
+            return self._record.failed_call(entry, exc, attempt, trail)
+        except Exception as exc:
+            # Anything unexpected is quarantined with its traceback, never retried blindly.
+            log.exception("pipeline.quarantined entry_id=%s", entry.id)
+            reason = f"internal error: {type(exc).__name__}"
+            return self._record.finish(entry, Outcome.FAILED, reason, trail)
+
+    def _decide_and_deliver(self, msg: Message) -> Processed:
+        source, trail = msg.source, msg.trail
+        trail.add(classification_step(msg.understanding.classification))
+        case = Case(msg.understanding, msg.route, source.spec, msg.attempt)
+        facts = gather_facts(
+            case,
+            msg.digest,
+            tenant_id=source.tenant_id,
+            threads=self._threads,
+            email_log=self._log,
+            now=self._clock(),
+        )
+        decision = decide_asking(case, facts, lambda lookup: self._issue_info(lookup, trail))
+        for step in decision.steps:
+            trail.add(step)
+        match decision:
+            case Drop(reason=reason):
+                return self._record.finish(msg.entry, Outcome.IGNORED, reason, trail)
+            case Duplicate(issue_key=key):
+                reason = decision.reason
+                return self._record.finish(
+                    msg.entry, Outcome.DUPLICATE, reason, trail, issue_key=key
+                )
+            case Thread():
+                return self._deliver.comment(msg, decision)
+            case Create():
+                return self._deliver.create(msg, decision)
+
+    def _issue_info(self, lookup: LookUp, trail: Trail) -> IssueInfo | None:
+        try:
+            return self._tracker.issue_info(lookup.issue_key)
+        except JiraError:
+            for step in lookup.steps:  # the trail names the issue Jira could not tell about
+                trail.add(step)
+            raise
