@@ -111,6 +111,10 @@ class Inbound(Protocol):
 
     def issue_created(self, tenant: Tenant, issue_key: str) -> None: ...
 
+    def jira_pending(self, tenant: Tenant) -> str | None:
+        """Why the tenant's Jira cannot be called now (say, a token not handed over yet)."""
+        ...
+
 
 def run_poll(
     runtime: Runtime, source_id: int, inbound: Inbound, *, owner: str, limit: int = 500
@@ -123,6 +127,14 @@ def run_poll(
         tenant = runtime.tenants.get(source.client_key) if source else None
         if source is None or tenant is None or not tenant.active:
             return PollResult(False, "source or its Jira site is not active", skipped=True)
+        pending = inbound.jira_pending(tenant)
+        if pending is not None:
+            # Jira cannot be called now (a token not handed over yet): the mailbox is left as
+            # it is and the source says why, without counting as a failure.
+            runtime.sources.record_poll(
+                source.id, ok=True, message=pending, next_poll_at=_next_poll(source, utc_now())
+            )
+            return PollResult(False, pending, skipped=True)
         poll = _Poll(runtime, source, tenant, inbound)
         return poll.run(limit)
     finally:

@@ -16,6 +16,7 @@ from connector.pipeline.reading import MessageReader, reader_for
 from connector.settings import Settings
 from connector.storage.db import Engine, database_answers, make_engine
 from connector.storage.email_log import EmailLog
+from connector.storage.forge_installations import ForgeInstallationRepository
 from connector.storage.jira_limits import JiraLimitStore
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
@@ -62,6 +63,8 @@ class Runtime:
     # and JIRA_SITE_CONCURRENCY requests in flight per site (connector.jira.limiter). Every
     # `JiraClient` of the engine is given it.
     jira_limiter: SiteLimiter
+    # Forge installations, the tenants they are and their system tokens.
+    forge_installations: ForgeInstallationRepository
 
     @classmethod
     def create(
@@ -103,6 +106,9 @@ class Runtime:
             templates=template_runner(template_budget),
             forge_keys=ForgeKeyStore(settings.forge_jwks_url),
             jira_limiter=jira_limiter,
+            forge_installations=ForgeInstallationRepository(
+                engine, secrets, app_key=settings.app_key
+            ),
         )
 
     def database_answers(self) -> bool:

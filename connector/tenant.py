@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class ForgeAccess:
+    """What a Forge installation of the app gives the tenant: where its Jira answers through
+    Atlassian's API gateway (`app.apiBaseUrl`) and the app system token Forge last handed over
+    (`x-forge-oauth-system`), with the expiry read from it."""
+
+    installation_id: str
+    api_base_url: str | None
+    system_token: str | None = field(repr=False)
+    token_expires_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -12,12 +25,15 @@ class Tenant:
     base_url: str
     display_url: str
     product_type: str
-    shared_secret: str = field(repr=False)
+    # None for a tenant installed only through Forge: it has no Connect shared secret, so no
+    # Connect JWT can name it; it reaches Jira with `forge`'s system token instead.
+    shared_secret: str | None = field(repr=False)
     installed: bool
     enabled: bool
     # The install's OAuth client id: what the app names itself with when it asks to act as one
     # of the site's users (Connect user impersonation); None for installs that gave none.
     oauth_client_id: str | None = None
+    forge: ForgeAccess | None = None
 
     @property
     def active(self) -> bool:
@@ -39,3 +55,5 @@ class InstallPayload:
     server_version: str
     plugins_version: str
     oauth_client_id: str | None = None
+    # The Forge installation (ARI) of a Connect-on-Forge app; None for a plain Connect install.
+    installation_id: str | None = None

@@ -97,6 +97,9 @@ class JiraInbound:
     def issue_created(self, tenant: Tenant, issue_key: str) -> None:
         acknowledge_created(self.runtime, tenant, issue_key)
 
+    def jira_pending(self, tenant: Tenant) -> str | None:
+        return tenant_site(tenant, app_key=self.runtime.settings.app_key).pending_reason()
+
 
 def poll_source(
     runtime: Runtime,

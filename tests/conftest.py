@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -76,14 +76,21 @@ def encryption_key() -> str:
 
 
 def make_settings(
-    *, base_url: str, database_url: str, encryption_key: str, keys_url: str = "http://127.0.0.1:9"
+    *,
+    base_url: str,
+    database_url: str,
+    encryption_key: str,
+    keys_url: str = "http://127.0.0.1:9",
+    env: Mapping[str, str] | None = None,
 ) -> Settings:
+    """`env`: further settings (such as FORGE_APP_ID)."""
     return Settings.from_env(
         {
             "BASE_URL": base_url,
             "DATABASE_URL": database_url,
             "ENCRYPTION_KEY": encryption_key,
             "CONNECT_INSTALL_KEYS_URL": keys_url,
+            **(env or {}),
         }
     )
 

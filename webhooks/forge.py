@@ -5,13 +5,16 @@ Thin, as the Connect lifecycle callbacks beside them: verify (`connector.forge`)
 `GET /forge/manifest.yml` serves the manifest rendered for this deployment
 (`descriptor.manifest`). The endpoints are mounted at the paths the manifest declares; each
 verifies the Forge Invocation Token from the headers before the body is read (capped like a
-lifecycle callback), and answers 200 with a JSON body at once: Forge gives events and triggers
-5 s, counts anything outside 2xx as a failure and names JSON as the response type
-(developer.atlassian.com/platform/forge/remote/essentials/).
+lifecycle callback), records the installation the token names and the app system token
+(`x-forge-oauth-system`) it brings, and answers 200 with a JSON body. Recording is an upsert
+of one row, so a retry (Forge retries a failed or slow event 4 times, 60 s apart, and says so
+in `retryContext`) changes nothing but the token; the write runs in a worker thread and
+nothing slower follows it, well inside Forge's 5 s (developer.atlassian.com/platform/forge/
+remote/essentials/). No answer is ever a redirect: Forge counts 3xx as a failure.
 
-For now they record nothing: they log the installation the call is for. Storing installations
-and the app system token (`x-forge-oauth-system`) is issue 14's next step. That token, like the
-invocation token, is never logged.
+The installed event (`avi:forge:installed:app`) and the hourly scheduled trigger do the same:
+either may be the first we hear of an installation, and each brings a fresh system token.
+Neither token is ever logged.
 
 Refusals answer JSON `{"error": reason}`: 401 only for a token that does not verify (Forge
 reserves 401 for that), 503 when FORGE_APP_ID is not set or the keys cannot be fetched.
@@ -22,22 +25,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from connector import logs
-from connector.forge.invocation import (
-    Invocation,
-    InvocationError,
-    read_header,
-    token_from_bearer,
-    verify_invocation_token,
-)
-from connector.forge.jwks import ForgeKeyStore
+from connector.forge.auth import authenticate
+from connector.forge.invocation import Invocation, InvocationError
+from connector.forge.system_token import SYSTEM_AUTH_HEADER, token_expiry, usable_token
 from connector.http_body import LIFECYCLE_MAX_BYTES, BodyError, read_json_object
 from connector.runtime import Runtime
 from connector.settings import FORGE_APP_ID_MISSING
+from connector.storage.forge_installations import InstallationEvent
 from descriptor.manifest import (
     INSTALLED_ENDPOINT,
     MANIFEST_PATH,
@@ -49,6 +49,8 @@ from descriptor.manifest import (
 log = logging.getLogger(__name__)
 # RFC 9512 registers application/yaml.
 YAML_MEDIA_TYPE = "application/yaml"
+SITE_ARI_PREFIX = "ari:cloud:jira::site/"
+MAX_CLOUD_ID_CHARS = 64
 
 
 async def manifest(request: Request) -> Response:
@@ -61,17 +63,7 @@ async def manifest(request: Request) -> Response:
     return Response(text, media_type=YAML_MEDIA_TYPE)
 
 
-async def authenticate(
-    authorization: str | None, *, app_id: str, keys: ForgeKeyStore
-) -> Invocation:
-    """Verify the request's Forge Invocation Token from its Authorization header."""
-    token = token_from_bearer(authorization)
-    header = read_header(token)
-    public_key = await keys.public_key(header.kid, staging=header.staging)
-    return verify_invocation_token(token, public_key, app_id=app_id)
-
-
-Handler = Callable[[Invocation, dict[str, object]], None]
+Handler = Callable[[Runtime, Invocation, dict[str, object], str | None], str]
 
 
 def forge_endpoint(name: str, handle: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -92,28 +84,70 @@ def forge_endpoint(name: str, handle: Handler) -> Callable[[Request], Awaitable[
             return JSONResponse({"error": str(exc)}, status_code=exc.status)
         except BodyError as exc:
             return JSONResponse({"error": exc.message}, status_code=exc.status)
-        handle(invocation, body)
+        system_token = usable_token(request.headers.get(SYSTEM_AUTH_HEADER))
+        status = await run_in_threadpool(handle, runtime, invocation, body, system_token)
         # The remote contract names JSON as the response type of every call.
-        return JSONResponse({"status": "received"})
+        return JSONResponse({"status": status})
 
     endpoint.__name__ = f"forge_{name}"
     return endpoint
 
 
-def _log_only(event: str) -> Handler:
-    """For now a call is only logged with the installation it is for (issue 14 records the
-    installation and its system token next)."""
+def _recorder(event: str) -> Handler:
+    """Record the installation the token names, and the system token the call brings."""
 
-    def handle(invocation: Invocation, body: dict[str, object]) -> None:
+    def handle(
+        runtime: Runtime, invocation: Invocation, body: dict[str, object], system_token: str | None
+    ) -> str:
+        installation_id = invocation.installation_id
+        retry_count = _retry_count(body)
+        if invocation.api_base_url is None:
+            # Nothing to reach Jira with; a retry would bring the same token, so no error.
+            logs.event(
+                log,
+                event,
+                logging.WARNING,
+                installation_id=installation_id,
+                retry_count=retry_count,
+                outcome="no_api_base_url",
+            )
+            return "ignored"
+        tenant_id, created = runtime.forge_installations.record(
+            InstallationEvent(
+                installation_id=invocation.installation_id,
+                api_base_url=invocation.api_base_url,
+                cloud_id=_cloud_id(body, invocation.api_base_url),
+                environment_type=invocation.environment_type,
+            )
+        )
+        if system_token is not None:
+            runtime.forge_installations.save_system_token(
+                invocation.installation_id, system_token, token_expiry(system_token)
+            )
         logs.event(
             log,
             event,
-            installation_id=invocation.installation_id,
+            tenant_id=tenant_id,
+            outcome="created" if created else "updated",
+            installation_id=installation_id,
             environment=invocation.environment_type,
-            retry_count=_retry_count(body),
+            retry_count=retry_count,
+            system_token=system_token is not None,
         )
+        return "received"
 
     return handle
+
+
+def _cloud_id(body: dict[str, object], api_base_url: str) -> str | None:
+    """The site's cloudId: the event's `context` (`ari:cloud:jira::site/<cloudId>`), else the
+    last segment of `app.apiBaseUrl` (`.../ex/jira/<cloudId>`)."""
+    context = body.get("context")
+    if isinstance(context, str) and context.startswith(SITE_ARI_PREFIX):
+        found = context[len(SITE_ARI_PREFIX) :]
+    else:
+        found = api_base_url.rstrip("/").rsplit("/", 1)[-1]
+    return found if 0 < len(found) <= MAX_CLOUD_ID_CHARS else None
 
 
 def _retry_count(body: dict[str, object]) -> int:
@@ -129,12 +163,12 @@ def forge_routes() -> list[Route]:
         Route(MANIFEST_PATH, manifest, methods=["GET"]),
         Route(
             paths[INSTALLED_ENDPOINT],
-            forge_endpoint("installed", _log_only("forge.installed")),
+            forge_endpoint("installed", _recorder("forge.installed")),
             methods=["POST"],
         ),
         Route(
             paths[REFRESH_ENDPOINT],
-            forge_endpoint("refresh", _log_only("forge.scheduled_refresh")),
+            forge_endpoint("refresh", _recorder("forge.scheduled_refresh")),
             methods=["POST"],
         ),
     ]

@@ -1,7 +1,10 @@
 """Who may use the admin API: a Jira administrator of the tenant whose token signs the call.
 
 The token proves the tenant (its shared secret) and names the user (`sub`); whether that user
-administers the site is Jira's to say. The answer is cached briefly per tenant and account so
+administers the site is Jira's to say. A Forge UI module calls through `invokeRemote` with a
+Forge Invocation Token instead (`Authorization: Bearer`): it proves the installation
+(`app.installationId`, so only that installation's tenant) and names the user (`principal`),
+and the same check follows. The answer is cached briefly per tenant and account so
 a page making a few calls asks Jira once, while a revoked administrator loses access within a
 minute. A "no" is cached for less time than a "yes": someone just made an administrator should
 not wait long.
@@ -23,9 +26,14 @@ from connector.admin.errors import ApiError
 from connector.admin.jira_access import check_global_permission
 from connector.connect.auth import AuthenticatedRequest, AuthenticationError
 from connector.connect.http import authenticate_request
+from connector.connect.install import site_url_problem
+from connector.forge.auth import authenticate as authenticate_forge
+from connector.forge.invocation import InvocationError
+from connector.forge.system_token import SYSTEM_AUTH_HEADER, token_expiry, usable_token
 from connector.jira.auth import tenant_site
 from connector.jira.client import JiraError
 from connector.runtime import Runtime
+from connector.settings import FORGE_APP_ID_MISSING
 from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
@@ -111,9 +119,13 @@ def admin_cache(request: Request) -> AdminCache:
     return cache
 
 
-def authenticate_caller(request: Request) -> AuthenticatedRequest:
+async def authenticate_caller(request: Request) -> AuthenticatedRequest:
     """The tenant and claims of the token; 401 when there is none or it does not verify."""
     runtime: Runtime = request.app.state.runtime
+    authorization = request.headers.get("authorization") or ""
+    if authorization[:7].lower() == "bearer ":
+        system_token = usable_token(request.headers.get(SYSTEM_AUTH_HEADER))
+        return await _forge_caller(runtime, authorization, system_token, request.url.path)
     try:
         return authenticate_request(
             request,
@@ -124,6 +136,54 @@ def authenticate_caller(request: Request) -> AuthenticatedRequest:
     except AuthenticationError as exc:
         logs.event(log, "admin.api_refused", logging.WARNING, path=request.url.path, reason=exc)
         raise ApiError(401, str(exc)) from exc
+
+
+async def _forge_caller(
+    runtime: Runtime, authorization: str, system_token: str | None, path: str
+) -> AuthenticatedRequest:
+    """The tenant of the installation a Forge Invocation Token names, and the token's user.
+    A system token the call brings (`invokeRemote` through an endpoint with `appSystemToken`
+    enabled) is kept, as the Forge events' are."""
+    app_id = runtime.settings.forge_app_id
+    try:
+        if app_id is None:
+            raise InvocationError(FORGE_APP_ID_MISSING, status=503)
+        invocation = await authenticate_forge(authorization, app_id=app_id, keys=runtime.forge_keys)
+        tenant_id = runtime.forge_installations.tenant_id(invocation.installation_id)
+        tenant = None if tenant_id is None else runtime.tenants.by_id(tenant_id)
+        # One answer for "unknown" and "uninstalled", as for Connect tokens.
+        if tenant is None or not tenant.installed:
+            raise InvocationError("token names no installation of this app")
+        if not tenant.enabled:
+            raise InvocationError("the app is disabled on this Jira site")
+    except InvocationError as exc:
+        logs.event(log, "admin.api_refused", logging.WARNING, path=path, reason=exc)
+        raise ApiError(exc.status, str(exc)) from exc
+    if system_token is not None:
+        runtime.forge_installations.save_system_token(
+            invocation.installation_id, system_token, token_expiry(system_token)
+        )
+    _learn_site_url(runtime, tenant, invocation.claims.get("context"))
+    tenant = runtime.tenants.by_id(tenant.id) or tenant
+    claims = {key: value for key, value in invocation.claims.items() if key != "sub"}
+    principal = claims.get("principal")
+    if isinstance(principal, str) and principal:
+        claims["sub"] = principal  # the user the admin check asks Jira about
+    return AuthenticatedRequest(tenant=tenant, claims=claims)
+
+
+def _learn_site_url(runtime: Runtime, tenant: Tenant, context: object) -> None:
+    """Forge's events name only the gateway URL; a UI call's token says the site's own
+    address (`context.siteUrl`), which admins and customers are shown as a link."""
+    if tenant.shared_secret is not None or tenant.display_url != tenant.base_url:
+        return
+    site_url = context.get("siteUrl") if isinstance(context, dict) else None
+    if not isinstance(site_url, str):
+        return
+    site_url = site_url.rstrip("/")
+    production = runtime.settings.is_production
+    if site_url_problem(site_url, production=production, atlassian=True) is None:
+        runtime.forge_installations.set_site_url(tenant.id, site_url)
 
 
 def require_admin(cache: AdminCache, authenticated: AuthenticatedRequest) -> Caller:

@@ -40,7 +40,7 @@ async def tenant_info(request: Request) -> Response:
     """The site the token belongs to: any valid token of the site may ask (pages use it to
     show where they are before anything else)."""
     try:
-        tenant = authenticate_caller(request).tenant
+        tenant = (await authenticate_caller(request)).tenant
     except ApiError as exc:
         return exc.to_response()
     return JSONResponse(

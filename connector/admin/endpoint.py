@@ -97,7 +97,7 @@ def admin_endpoint(handler: Handler) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         try:
-            authenticated = authenticate_caller(request)
+            authenticated = await authenticate_caller(request)
             raw_body = b""
             if request.method in ("POST", "PUT"):
                 raw_body = await read_body(request, limit=ADMIN_MAX_BYTES)

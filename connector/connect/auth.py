@@ -80,6 +80,9 @@ def authenticate(
         raise AuthenticationError("token issuer is not an installed Jira site")
     if require_active and not tenant.enabled:
         raise AuthenticationError("the app is disabled on this Jira site")
+    if tenant.shared_secret is None:
+        # Installed only through Forge: no Connect secret, so no Connect JWT can be its own.
+        raise AuthenticationError("token issuer is not an installed Jira site")
     try:
         claims = verify_tenant_token(
             token,

@@ -39,7 +39,7 @@ _KID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _REQUIRED_TEXT_FIELDS = ("key", "clientKey", "baseUrl", "productType")
 # Optional: sites send it for apps that may act as users (scope ACT_AS_USER). It goes into the
 # `iss` of impersonation assertions, so only visible ASCII is accepted.
-_OAUTH_CLIENT_ID_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
+_OAUTH_CLIENT_ID_PATTERN = _PRINTABLE_ID = re.compile(r"[\x21-\x7e]{1,255}")
 # Jira Cloud sites live under these domains; the app sends its signed calls to `baseUrl`, so
 # outside development nothing else is accepted there.
 _ATLASSIAN_DOMAINS = (".atlassian.net", ".jira.com", ".jira-dev.com")
@@ -187,6 +187,14 @@ def parse_install_payload(
             "install payload oauthClientId must be 1-255 printable characters without spaces",
             status=400,
         )
+    installation_id = body.get("installationId")
+    if installation_id is not None and (
+        not isinstance(installation_id, str) or not _PRINTABLE_ID.fullmatch(installation_id)
+    ):
+        raise InstallError(
+            "install payload installationId must be 1-255 printable characters without spaces",
+            status=400,
+        )
     return InstallPayload(
         key=str(body["key"]),
         client_key=str(body["clientKey"]),
@@ -198,6 +206,9 @@ def parse_install_payload(
         server_version=str(body.get("serverVersion") or ""),
         plugins_version=str(body.get("pluginsVersion") or ""),
         oauth_client_id=oauth_client_id,
+        # Connect-on-Forge apps: the Forge installation (ARI) this site is, so Forge calls
+        # naming it find this tenant (connector.storage.forge_installations).
+        installation_id=installation_id,
     )
 
 

@@ -1,1 +1,2 @@
-"""Forge plumbing: Forge Invocation Tokens and their keys (the routes are webhooks.forge)."""
+"""Forge plumbing: Forge Invocation Tokens and their keys, and the app system token's expiry
+(the routes are webhooks.forge; installations are stored by connector.storage)."""

@@ -3,7 +3,12 @@
 - Connect tenant: a fresh HS256 JWT per request (iss = app key, qsh of the final method and
   URL), developer.atlassian.com/cloud/jira/platform/understanding-jwt-for-connect-apps/.
 - API token (self-hosted use, and the "workaround user"): account email + API token, basic auth.
-- Bearer token (Forge Remote and OAuth 2.0 (3LO) later).
+- Bearer token (Jira Data Center personal access tokens, OAuth 2.0 (3LO) later).
+- Forge app system token: a tenant installed through Forge without a Connect shared secret
+  reaches Jira through Atlassian's gateway, `{app.apiBaseUrl}/rest/api/3/...`, with the token
+  Forge last handed over as `Authorization: Bearer` (developer.atlassian.com/platform/forge/
+  remote/calling-product-apis/). Once it has expired and no trigger brought a new one, every
+  call raises `CredentialsPending` before anything is sent: Jira is not reachable for now.
 
 Every strategy attaches credentials only to requests for the site's own origin (scheme, host
 and port of its baseUrl): a URL from a response (a `self` link, a redirect, an attachment
@@ -14,8 +19,9 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -25,6 +31,15 @@ from connector.connect.jwt import encode_token, request_target
 from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
+
+PENDING_MESSAGE = "waiting for Jira to hand over a fresh token"
+# A token this close to its expiry is not used: a call may take a while to reach Jira.
+TOKEN_EXPIRY_MARGIN = timedelta(seconds=60)
+
+
+class CredentialsPending(Exception):
+    """The strategy has nothing Jira would accept right now; a later call may (the client
+    turns this into a retryable `JiraUnavailable`)."""
 
 
 def origin_of(url: str) -> tuple[str, str, int]:
@@ -62,6 +77,11 @@ class _SiteAuth(httpx.Auth):
 
     def authorization(self, request: httpx.Request) -> str:
         raise NotImplementedError
+
+    def pending_reason(self) -> str | None:
+        """Why no call can be made now, or None (only a strategy with expiring credentials
+        handed over by someone else can have one)."""
+        return None
 
 
 class ConnectJwtAuth(_SiteAuth):
@@ -106,12 +126,47 @@ class BearerTokenAuth(_SiteAuth):
         return f"Bearer {self._token}"
 
 
+class SystemTokenAuth(_SiteAuth):
+    """A Forge installation's app system token, while it is valid."""
+
+    def __init__(
+        self,
+        site_url: str,
+        *,
+        token: str | None,
+        expires_at: datetime | None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__(site_url)
+        self._token = token
+        self._expires_at = expires_at
+        self._clock = clock
+
+    def pending_reason(self) -> str | None:
+        if self._token is None or self._expires_at is None:
+            return PENDING_MESSAGE
+        if self._expires_at - TOKEN_EXPIRY_MARGIN <= self._clock():
+            return PENDING_MESSAGE
+        return None
+
+    def authorization(self, request: httpx.Request) -> str:
+        reason = self.pending_reason()
+        if reason is not None or self._token is None:
+            raise CredentialsPending(reason or PENDING_MESSAGE)
+        return f"Bearer {self._token}"
+
+
 @dataclass(frozen=True)
 class JiraSite:
     """A Jira site and the auth to reach it: what the client needs, whatever the strategy."""
 
     base_url: str
     auth: httpx.Auth = field(repr=False)
+
+    def pending_reason(self) -> str | None:
+        """Why Jira cannot be called now whatever the request (say, a token that expired and
+        was not replaced yet), or None."""
+        return self.auth.pending_reason() if isinstance(self.auth, _SiteAuth) else None
 
 
 def connect_site(base_url: str, *, app_key: str, shared_secret: str) -> JiraSite:
@@ -129,6 +184,18 @@ def api_token_site(base_url: str, *, email: str, api_token: str) -> JiraSite:
 
 
 def tenant_site(tenant: Tenant, *, app_key: str) -> JiraSite:
-    """How to reach an installed tenant's site. Today every tenant is a Connect install; an
-    API-token or Forge tenant will choose its strategy here, and nowhere else."""
-    return connect_site(tenant.base_url, app_key=app_key, shared_secret=tenant.shared_secret)
+    """How to reach an installed tenant's site: the strategy is chosen here, and nowhere else.
+    A Connect install signs with its shared secret; a tenant installed only through Forge
+    calls the gateway URL Forge named with the system token Forge last handed over."""
+    if tenant.shared_secret is not None:
+        return connect_site(tenant.base_url, app_key=app_key, shared_secret=tenant.shared_secret)
+    forge = tenant.forge
+    api_base_url = (forge.api_base_url if forge else None) or tenant.base_url
+    return JiraSite(
+        base_url=api_base_url,
+        auth=SystemTokenAuth(
+            api_base_url,
+            token=forge.system_token if forge else None,
+            expires_at=forge.token_expires_at if forge else None,
+        ),
+    )

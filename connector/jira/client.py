@@ -20,12 +20,14 @@ from urllib.parse import quote
 
 import httpx
 
-from connector.jira.auth import JiraSite
+from connector.jira.auth import CredentialsPending, JiraSite
 from connector.jira.limiter import JiraPaused, SiteLimiter
 from connector.jira.limits import Priority, parse_retry_after
 from connector.jira.session import PRIORITY_EXTENSION, SITE_EXTENSION, RetryingSession
 
 DEFAULT_TIMEOUT_SECONDS = 30
+# Credentials handed over by someone else (a Forge system token) come back within the hour.
+PENDING_RETRY_SECONDS = 15 * 60
 
 
 class JiraError(Exception):
@@ -358,6 +360,8 @@ class JiraClient:
             raise JiraUnavailable(
                 None, [f"Jira could not be reached: {type(exc).__name__}"]
             ) from exc
+        except CredentialsPending as exc:
+            raise JiraUnavailable(None, [str(exc)], retry_after=PENDING_RETRY_SECONDS) from None
         if response.status_code >= 400:
             raise error_from_response(response)
         if not response.content:

@@ -156,8 +156,9 @@ class UserTokens:
 
     def clients(self, tenant: Tenant) -> UserClients | None:
         """Clients acting as the tenant's users; None when its install gave no OAuth client id
-        (a site that installed before we asked for it, until its next install callback)."""
-        if not tenant.oauth_client_id:
+        (a site that installed before we asked for it, until its next install callback) or no
+        Connect shared secret to sign the assertion with (installed only through Forge)."""
+        if not tenant.oauth_client_id or tenant.shared_secret is None:
             return None
         return _TenantUserClients(self, tenant)
 
@@ -195,6 +196,8 @@ class UserTokens:
             self._tokens[key] = entry
 
     def _request(self, tenant: Tenant, account_id: str) -> _Token:
+        if tenant.shared_secret is None:
+            raise ImpersonationRefused("the site has no Connect shared secret to sign with")
         claims = assertion_claims(
             oauth_client_id=tenant.oauth_client_id or "",
             account_id=account_id,

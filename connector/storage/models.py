@@ -33,8 +33,9 @@ class TenantRow(SQLModel, table=True):
     description: str = Field(default="", max_length=1024)
     server_version: str = Field(default="", max_length=64)
     plugins_version: str = Field(default="", max_length=64)
-    # Fernet token of the Connect shared secret; never the secret itself.
-    shared_secret_encrypted: str = Field(max_length=1024)
+    # Fernet token of the Connect shared secret; never the secret itself. None for a tenant
+    # installed only through Forge (connector.forge.installations).
+    shared_secret_encrypted: str | None = Field(default=None, max_length=1024)
     # From the install payload; needed to act as the site's users (Connect user impersonation).
     oauth_client_id: str | None = Field(default=None, max_length=255)
     installed: bool = Field(default=True)
@@ -42,6 +43,24 @@ class TenantRow(SQLModel, table=True):
     installed_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     uninstalled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class ForgeInstallationRow(SQLModel, table=True):
+    """A Forge installation of the app: the tenant it is, where its Jira answers, and the app
+    system token Forge last handed over (Fernet; never the token itself)."""
+
+    __tablename__ = "forge_installations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    installation_id: str = Field(max_length=255, unique=True, index=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    cloud_id: str | None = Field(default=None, max_length=64)
+    api_base_url: str | None = Field(default=None, max_length=255)
+    environment_type: str | None = Field(default=None, max_length=32)
+    system_token_encrypted: str | None = Field(default=None, sa_type=Text)
+    token_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
 class MailSourceRow(SQLModel, table=True):

@@ -5,6 +5,11 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from connector.storage.forge_installations import (
+    adopt_forge_only,
+    forge_access,
+    link_installation,
+)
 from connector.storage.models import TenantRow, utc_now
 from connector.storage.secrets import SecretBox
 from connector.tenant import InstallPayload, Tenant
@@ -18,12 +23,12 @@ class TenantRepository:
     def get(self, client_key: str) -> Tenant | None:
         with Session(self._engine) as session:
             row = _find(session, client_key)
-            return None if row is None else self._to_tenant(row)
+            return None if row is None else self._to_tenant(row, session)
 
     def by_id(self, tenant_id: int) -> Tenant | None:
         with Session(self._engine) as session:
             row = session.get(TenantRow, tenant_id)
-            return None if row is None else self._to_tenant(row)
+            return None if row is None else self._to_tenant(row, session)
 
     def ids(self) -> list[int]:
         """Every tenant's id, installed or not (what it owns is kept after an uninstall)."""
@@ -34,10 +39,13 @@ class TenantRepository:
         """Store a new tenant or update one that re-installed; returns (tenant, created).
 
         A re-install brings a new shared secret (rotation) and re-activates a tenant that had
-        uninstalled; what it owns was kept for exactly this moment.
+        uninstalled; what it owns was kept for exactly this moment. An install naming a Forge
+        installation that is already a tenant of its own takes that tenant over.
         """
         with Session(self._engine) as session:
             row = _find(session, payload.client_key)
+            if row is None and payload.installation_id is not None:
+                row = adopt_forge_only(session, payload.installation_id)
             created = row is None
             if row is None:
                 row = TenantRow(
@@ -48,6 +56,7 @@ class TenantRepository:
                     product_type=payload.product_type,
                     shared_secret_encrypted=self._secrets.encrypt(payload.shared_secret),
                 )
+            row.client_key = payload.client_key
             row.app_key = payload.key
             row.base_url = payload.base_url
             row.display_url = payload.display_url
@@ -62,9 +71,12 @@ class TenantRepository:
             row.uninstalled_at = None
             row.updated_at = utc_now()
             session.add(row)
+            if payload.installation_id is not None:
+                session.flush()
+                link_installation(session, row, payload.installation_id)
             session.commit()
             session.refresh(row)
-            return self._to_tenant(row), created
+            return self._to_tenant(row, session), created
 
     def set_enabled(self, client_key: str, enabled: bool) -> Tenant | None:
         with Session(self._engine) as session:
@@ -76,7 +88,7 @@ class TenantRepository:
             session.add(row)
             session.commit()
             session.refresh(row)
-            return self._to_tenant(row)
+            return self._to_tenant(row, session)
 
     def mark_uninstalled(self, client_key: str) -> Tenant | None:
         """Disable the tenant and everything it owns; nothing is deleted (re-install resumes)."""
@@ -91,21 +103,23 @@ class TenantRepository:
             session.add(row)
             session.commit()
             session.refresh(row)
-            return self._to_tenant(row)
+            return self._to_tenant(row, session)
 
-    def _to_tenant(self, row: TenantRow) -> Tenant:
+    def _to_tenant(self, row: TenantRow, session: Session) -> Tenant:
         if row.id is None:
             raise LookupError("tenant row has no id yet")
+        secret = row.shared_secret_encrypted
         return Tenant(
             id=row.id,
             client_key=row.client_key,
             base_url=row.base_url,
             display_url=row.display_url,
             product_type=row.product_type,
-            shared_secret=self._secrets.decrypt(row.shared_secret_encrypted),
+            shared_secret=None if secret is None else self._secrets.decrypt(secret),
             installed=row.installed,
             enabled=row.enabled,
             oauth_client_id=row.oauth_client_id,
+            forge=forge_access(session, self._secrets, row.id),
         )
 
 

@@ -14,6 +14,7 @@ import hmac
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from tests.fakes.openapi import adf_schema, jira_openapi, jsm_openapi
 from tests.fakes.rate_limits import RateLimits
 from tests.fakes.routing import SERVICE_DESK_API
 from tests.fakes.site import JiraError, JiraSite
+from tests.fakes.system_tokens import SystemTokens
 
 _METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
 
@@ -52,7 +54,7 @@ class LoggedRequest:
     method: str
     path: str
     query: str
-    auth: str  # "jwt", "basic", "bearer" or "none"
+    auth: str  # "jwt", "basic", "bearer", "system" (through the gateway URL) or "none"
     status: int
     caller_id: str = ""  # the app's account, the API-token user's, or the impersonated user's
 
@@ -103,6 +105,9 @@ class JiraGateway:
     limits: RateLimits | None = None
     in_flight: int = 0
     peak_in_flight: int = 0
+    # Forge: the site answers `/ex/jira/{cloudId}/...` as Atlassian's API gateway does, for
+    # the app system tokens issued here only.
+    system_tokens: SystemTokens = field(default_factory=lambda: SystemTokens(str(uuid.uuid4())))
 
     def asgi_app(self) -> Starlette:
         return Starlette(routes=[StarletteRoute("/{path:path}", self._endpoint, methods=_METHODS)])
@@ -129,18 +134,24 @@ class JiraGateway:
 
     async def _endpoint(self, request: Request) -> Response:
         body = await request.body()
-        auth = self._authenticate(request)
+        path = request.url.path
+        gateway_prefix = f"/ex/jira/{self.system_tokens.cloud_id}"
+        if path.startswith(gateway_prefix + "/"):
+            path = path[len(gateway_prefix) :]
+            auth = self._system(request)
+        else:
+            auth = self._authenticate(request)
         with self.lock:
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
-            response = await self._limited_answer(request, body, auth)
+            response = await self._limited_answer(request, body, auth, path)
         finally:
             with self.lock:
                 self.in_flight -= 1
         entry = LoggedRequest(
             request.method,
-            request.url.path,
+            path,
             request.url.query,
             auth.kind,
             response.status_code,
@@ -150,20 +161,22 @@ class JiraGateway:
             self.requests_log.append(entry)
         return response
 
-    async def _limited_answer(self, request: Request, body: bytes, auth: _Auth) -> Response:
+    async def _limited_answer(
+        self, request: Request, body: bytes, auth: _Auth, path: str
+    ) -> Response:
         """The answer, or the 429 of a rate limit being played, with the limits' headers."""
         if self.limits is None or auth.error is not None:
-            return await self._answer(request, body, auth)
-        limited = self.limits.check(request.method, request.url.path)
+            return await self._answer(request, body, auth, path)
+        limited = self.limits.check(request.method, path)
         if limited.status:
             error = {"errorMessages": ["Rate limit exceeded."], "errors": {}}
             return JSONResponse(error, status_code=limited.status, headers=limited.headers)
-        response = await self._answer(request, body, auth)
+        response = await self._answer(request, body, auth, path)
         response.headers.update(limited.headers)
         return response
 
-    async def _answer(self, request: Request, body: bytes, auth: _Auth) -> Response:
-        method, path = request.method, request.url.path
+    async def _answer(self, request: Request, body: bytes, auth: _Auth, path: str) -> Response:
+        method = request.method
         if auth.error is not None:
             return JSONResponse({"errorMessages": [auth.error]}, status_code=auth.status)
         fault, delay = self._take_faults(method, path)
@@ -232,6 +245,17 @@ class JiraGateway:
         if header:
             return _Auth("none", "", f"unsupported authorization scheme {scheme!r}")
         return _Auth("none", "", "Client must be authenticated to access this resource.")
+
+    def _system(self, request: Request) -> _Auth:
+        """Through the gateway only an app system token is taken, acting as the app."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return _Auth("system", "", "the gateway takes only a Bearer token")
+        error = self.system_tokens.error(token.strip())
+        with self.lock:
+            if self.tenant.uninstalled:
+                error = error or "the app is not installed on this site"
+        return _Auth("system", self.tenant.app_account_id, error)
 
     def _jwt_error(self, request: Request, token: str) -> str | None:
         # The qsh covers the path as sent (still percent-encoded) and the decoded query; Jira

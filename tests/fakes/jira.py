@@ -44,6 +44,7 @@ from tests.fakes.openapi import adf_schema, jira_openapi, jsm_openapi
 from tests.fakes.rate_limits import RateLimits
 from tests.fakes.server import LoopbackServer
 from tests.fakes.site import JiraError, JiraSite, User
+from tests.fakes.system_tokens import SystemTokens
 
 __all__ = [
     "FakeJira",
@@ -219,6 +220,16 @@ class FakeJira:
     def key_fetches(self) -> int:
         """Fetches of any kid from the install-key server (shared servers count for all)."""
         return self.key_server.fetches
+
+    @property
+    def system_tokens(self) -> SystemTokens:
+        """Forge app system tokens this site's gateway URL (`api_base_url`) accepts."""
+        return self._gateway.system_tokens
+
+    @property
+    def api_base_url(self) -> str:
+        """What Forge names as `app.apiBaseUrl`: the site through Atlassian's gateway."""
+        return f"{self.base_url}/ex/jira/{self._gateway.system_tokens.cloud_id}"
 
     @property
     def api_tokens(self) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ from connector.outbound.rendering import TEMPLATE_BUDGET
 from connector.runtime import Runtime
 from connector.storage.db import make_engine, migrate
 from tests.conftest import make_settings
+from tests.fakes.forge import APP_ID, FakeForge
 from tests.fakes.jira import FakeJira
 from tests.fakes.network import FakeNetwork
 from tests.fakes.server import LoopbackServer
@@ -33,6 +34,21 @@ class RunningApp:
 def fake_jira() -> Iterator[FakeJira]:
     with FakeJira(app_key="mail-connector") as fake:
         yield fake
+
+
+@pytest.fixture
+def forge() -> Iterator[FakeForge]:
+    with FakeForge() as fake:
+        yield fake
+
+
+@pytest.fixture
+def forge_app(
+    database_url: str, encryption_key: str, fake_jira: FakeJira, forge: FakeForge
+) -> Iterator[RunningApp]:
+    """The app with FORGE_APP_ID set, trusting the fake Forge's keys."""
+    env = {"FORGE_APP_ID": APP_ID, "FORGE_JWKS_URL": forge.jwks_url}
+    yield from serve_app(database_url, encryption_key, fake_jira, env=env)
 
 
 @pytest.fixture
@@ -56,6 +72,7 @@ def serve_app(
     *,
     template_budget: Budget = TEMPLATE_BUDGET,
     access_log: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> Generator[RunningApp, None, None]:
     """The app on a loopback port beside `fake_jira`, until the generator is closed."""
     # The app's BASE_URL must be known before it is built (it is the JWT audience), so the
@@ -70,6 +87,7 @@ def serve_app(
         database_url=database_url,
         encryption_key=encryption_key,
         keys_url=fake_jira.install_keys_url,
+        env=env,
     )
     engine = make_engine(settings.database_url)
     migrate(engine)

@@ -39,7 +39,7 @@ def client(running_app: RunningApp, fake_jira: FakeJira, sleeps: list[float]) ->
     assert fake_jira.install(running_app.base_url).status_code == 204
     fake_jira.add_project("SUP", "Support", issue_types=("Task", "Bug"))
     tenant = running_app.runtime.tenants.get(fake_jira.client_key)
-    assert tenant is not None
+    assert tenant is not None and tenant.shared_secret is not None
     site = connect_site(
         tenant.base_url, app_key="mail-connector", shared_secret=tenant.shared_secret
     )
