@@ -9,9 +9,12 @@ from connector.connect.install import InstallKeyStore
 from connector.forge.jwks import ForgeKeyStore
 from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserTokens
 from connector.jira.people import PeopleCache
+from connector.net.dkim_keys import lookup_dkim_key
 from connector.net.hosts import HostPolicy, Network, SystemNetwork
 from connector.outbound.rendering import TEMPLATE_BUDGET, TemplateRunner, template_runner
 from connector.pipeline.reading import MessageReader, reader_for
+from connector.pipeline.sender_check import CachedKeyLookup
+from connector.senders.signatures import KeyLookup
 from connector.settings import Settings
 from connector.storage.db import Engine, database_answers, make_engine
 from connector.storage.email_log import EmailLog
@@ -56,6 +59,8 @@ class Runtime:
     templates: TemplateRunner
     # Keys of Forge Invocation Tokens (FORGE_JWKS_URL; connector.forge.jwks).
     forge_keys: ForgeKeyStore
+    # DKIM keys for sender authentication (issue 15): DNS, cached; tests supply a table.
+    key_lookup: KeyLookup
 
     @classmethod
     def create(
@@ -66,6 +71,7 @@ class Runtime:
         authorization_server_url: str = DEFAULT_AUTHORIZATION_SERVER_URL,
         network: Network | None = None,
         template_budget: Budget = TEMPLATE_BUDGET,
+        key_lookup: KeyLookup = lookup_dkim_key,
     ) -> Runtime:
         """`authorization_server_url` is Atlassian's for every deployment; it is a parameter,
         not a setting, so tests can point it at a fake one on loopback. `network` (the
@@ -93,6 +99,7 @@ class Runtime:
             host_policy=HostPolicy(settings.internal_hosts, network or SystemNetwork()),
             templates=template_runner(template_budget),
             forge_keys=ForgeKeyStore(settings.forge_jwks_url),
+            key_lookup=CachedKeyLookup(key_lookup),
         )
 
     def database_answers(self) -> bool:

@@ -92,6 +92,7 @@ class JiraInbound:
             # Our own notifications coming back are dropped as a loop (connector.outbound).
             loop_header_value=loop_header_value(runtime.settings.app_key, tenant.client_key),
             reader=runtime.reader,
+            key_lookup=runtime.key_lookup,
         )
 
     def issue_created(self, tenant: Tenant, issue_key: str) -> None:

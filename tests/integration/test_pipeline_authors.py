@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from connector.mail_source import SourcePolicy
 from connector.routing.match import message_id_digest
 from connector.storage.email_log import LogEntry
 from connector.storage.models import utc_now
@@ -20,6 +21,8 @@ from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.sources import dovecot_spec
+
+TRUST_MAILBOX = SourcePolicy(sender_verification="trust_mailbox")
 
 ADA = "Ada Lovelace <ada@example.com>"
 STRANGER = "Jürgen Müller <jurgen@customer.example>"
@@ -89,7 +92,8 @@ def thread(
     fake_jira.add_user("acc-ada", "ada@example.com", "Ada Lovelace")
     tenant = running_app.runtime.tenants.get(fake_jira.client_key)
     assert tenant is not None
-    spec = dovecot_spec(dovecot, mail_user)
+    # The mail here is unsigned; the mailbox is trusted so that Ada speaks as herself.
+    spec = dovecot_spec(dovecot, mail_user, policy=TRUST_MAILBOX)
     source = running_app.runtime.sources.create(tenant.id, spec)
     running_app.runtime.sources.set_enabled(tenant.id, source.id, True)
     ready = Thread(running_app, fake_jira, dovecot, mail_user, tenant.id, source.id)
