@@ -38,7 +38,7 @@ from connector.pipeline.message import Message, Trail
 from connector.pipeline.reading import MessageReader, reader_for
 from connector.pipeline.record import Processed, Recorder
 from connector.pipeline.routes import own_domains, resolve_route
-from connector.pipeline.sender_check import check_arguments, no_keys
+from connector.pipeline.sender_check import check_sender, no_keys, trusted_servers
 from connector.pipeline.understanding import Understanding
 from connector.retry import INBOUND_MAIL
 from connector.routing.match import message_id_digest, raw_digest
@@ -158,10 +158,15 @@ class Pipeline:
         self, source: MailSource, raw: bytes, understanding: Understanding
     ) -> SenderAuthentication:
         sender = understanding.email.sender
-        own = own_domains(source.spec, *self._own_addresses)
-        address = sender.address if sender else None
-        arguments = check_arguments(raw, address, source.spec, self._key_lookup, own)
-        return self._reader.authenticate(arguments, tenant=source.tenant_id)
+        return check_sender(
+            self._reader,
+            raw,
+            sender.address if sender else None,
+            servers=trusted_servers(source.spec),
+            lookup=self._key_lookup,
+            own_domains=own_domains(source.spec, *self._own_addresses),
+            tenant=source.tenant_id,
+        )
 
     def _decide_and_deliver(self, msg: Message, sender_auth: SenderAuthentication) -> Processed:
         source, trail = msg.source, msg.trail

@@ -12,12 +12,16 @@ import threading
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from connector.mail_source import SourceSpec
 from connector.senders.outcome import Reason, SenderAuthentication
 from connector.senders.signatures import KeyLookup, KeyLookupError
 from connector.senders.trusted import TrustedServers, for_provider, trusted
 from connector.senders.verify import authenticate_sender, dkim_key_names
+
+if TYPE_CHECKING:  # reading runs `check_in_worker`: imported for the type alone
+    from connector.pipeline.reading import MessageReader
 
 # All of one message's key lookups together; a slow resolver makes the rest "unavailable".
 LOOKUPS_SECONDS = 10.0
@@ -117,14 +121,22 @@ def not_checked(why: str) -> SenderAuthentication:
     return SenderAuthentication(False, None, reason=Reason.UNREADABLE_HEADERS, detail=why)
 
 
-def check_arguments(
+def offline(name: str) -> str | None:
+    """A `KeyLookup` for previews without the network: every key is unavailable."""
+    raise KeyLookupError(f"{name} was not looked up (offline)")
+
+
+def check_sender(
+    reader: MessageReader,
     raw: bytes,
     sender: str | None,
-    spec: SourceSpec,
+    *,
+    servers: TrustedServers,
     lookup: KeyLookup,
-    own_domains: Collection[str],
-) -> tuple[bytes, str | None, frozenset[str], dict[str, str | None], tuple[str, ...]]:
-    """What `check_in_worker` takes for this message, keys fetched."""
-    servers = trusted_servers(spec)
+    own_domains: Collection[str] = (),
+    tenant: object | None = None,
+) -> SenderAuthentication:
+    """The verdict on `raw`'s sender: keys fetched here, the check in a reader worker."""
     keys = fetch_keys(raw, lookup)
-    return raw, sender, servers.authserv_ids, keys, tuple(sorted(own_domains))
+    arguments = (raw, sender, servers.authserv_ids, keys, tuple(sorted(own_domains)))
+    return reader.authenticate(arguments, tenant=tenant)

@@ -6,17 +6,18 @@ from __future__ import annotations
 import contextlib
 
 from connector.mail_source import SourcePolicy
+from connector.pipeline.reading import MessageReader
 from connector.pipeline.sender_check import (
     UNAVAILABLE,
     CachedKeyLookup,
-    check_arguments,
     check_in_worker,
+    check_sender,
     fetch_keys,
     trusted_servers,
 )
 from connector.senders.outcome import Reason
 from connector.senders.signatures import KeyLookupError
-from connector.senders.trusted import GMAIL, trusted
+from connector.senders.trusted import GMAIL, NOBODY, trusted
 from tests import dkim_keys
 from tests.unit.source_specs import source_spec
 
@@ -25,11 +26,14 @@ ANN = "ann@example.com"
 
 def test_fetched_keys_verify_a_signed_message() -> None:
     raw = dkim_keys.sign(dkim_keys.message())
-    arguments = check_arguments(raw, ANN, source_spec(), dkim_keys.lookup, {"desk.example.org"})
-    assert arguments[3] == {"rsa._domainkey.example.com": dkim_keys.rsa_key().record}
-    result = check_in_worker(*arguments)
+    keys = fetch_keys(raw, dkim_keys.lookup)
+    assert keys == {"rsa._domainkey.example.com": dkim_keys.rsa_key().record}
+    result = check_sender(MessageReader(None), raw, ANN, servers=NOBODY, lookup=dkim_keys.lookup)
     assert result.verified
     assert not result.own_domain
+    forged = check_in_worker(raw, ANN, frozenset(), {}, ("example.com",))
+    assert not forged.verified  # no key: the signature cannot be checked
+    assert forged.own_domain
 
 
 def test_a_failed_lookup_is_unavailable_and_worth_a_retry() -> None:
