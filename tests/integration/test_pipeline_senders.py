@@ -4,7 +4,6 @@ From: line naming a Jira user never speaks as that user; a DKIM-signed message d
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
@@ -13,11 +12,10 @@ import pytest
 from connector.mail_source import SourcePolicy
 from connector.outcomes import Outcome
 from connector.storage.email_log import LogEntry
-from connector.wiring import poll_source
 from tests import dkim_keys
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
-from tests.integration.mailbox_support import enabled_source, mail
+from tests.integration.mailbox_support import PolledSource, enabled_source, mail
 from tests.servers.dovecot import Dovecot, MailUser
 
 ADA = "Ada Lovelace <ada@example.com>"  # a Jira user; example.com's test key signs for her
@@ -29,20 +27,7 @@ def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
 
-@dataclass
-class Desk:
-    app: RunningApp
-    jira: FakeJira
-    dovecot: Dovecot
-    user: MailUser
-    tenant_id: int
-    source_id: int
-
-    def poll(self) -> dict[str, int]:
-        result = poll_source(self.app.runtime, self.source_id, owner="test")
-        assert result.ok, result.message
-        return result.counts
-
+class Desk(PolledSource):
     def deliver(self, message: EmailMessage, *, signed: bool = False) -> None:
         raw = message.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         self.dovecot.deliver(self.user, dkim_keys.sign(raw) if signed else raw)
