@@ -74,7 +74,7 @@ def _budgeted_rate(messages: list[bytes], rounds: int, workers: int) -> float:
     pool = BudgetPool(budget, workers=workers)
     reader = MessageReader(pool)
     try:
-        for raw in messages[: workers * 4]:  # start the workers outside the timing
+        for raw in messages[:workers * 4]:  # start the workers outside the timing
             reader.understand(raw)
         if workers == 1:
             return _rate(messages, reader.understand, rounds)
