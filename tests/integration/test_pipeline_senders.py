@@ -4,6 +4,7 @@ From: line naming a Jira user never speaks as that user; a DKIM-signed message d
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from email.message import EmailMessage
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from connector.mail_source import SourcePolicy
 from connector.outcomes import Outcome
 from connector.storage.email_log import LogEntry
+from connector.wiring import poll_source
 from tests import dkim_keys
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
@@ -142,3 +144,18 @@ def test_trust_mailbox_attributes_unsigned_mail_and_says_so(desk: Opened) -> Non
     assert comment["author"]["accountId"] == "acc-ada"
     entry = site.entry(f"Re: [{key}] Printer on fire")
     assert _said(entry, "trusted as the mailbox accepted it")
+
+
+def test_a_key_that_cannot_be_fetched_postpones_the_message(desk: Opened) -> None:
+    site = desk("verify")
+    key = _with_issue(site)
+    site.deliver(mail(f"Re: [{key}] Printer on fire", "It is out now.", sender=ADA), signed=True)
+    runtime = replace(site.app.runtime, key_lookup=dkim_keys.failing_lookup)
+    result = poll_source(runtime, site.source_id, owner="test")
+    assert result.counts == {"pending": 1}
+
+    assert site.comments(key) == []  # neither her comment nor the app's, yet
+    entry = site.entry(f"Re: [{key}] Printer on fire")
+    assert entry.outcome == Outcome.PENDING
+    assert _said(entry, "the signer's DKIM key could not be fetched")
+    assert entry.next_attempt_at is not None
