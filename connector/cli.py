@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -15,7 +16,10 @@ from connector import logs
 from connector.settings import FORGE_APP_ID_MISSING, AppIdentity, Settings, SettingsError
 
 if TYPE_CHECKING:
+    from connector.mail_source import SourceSpec
+    from connector.pipeline.reading import MessageReader
     from connector.pipeline.understanding import Understanding
+    from connector.senders.outcome import SenderAuthentication
 
 
 def load_settings() -> Settings:
@@ -82,10 +86,16 @@ def cmd_migrate(settings: Settings) -> int:
 
 
 def cmd_preview(
-    path: str, as_json: bool, *, settings: Settings | None = None, source_id: int | None = None
+    path: str,
+    as_json: bool,
+    *,
+    settings: Settings | None = None,
+    source_id: int | None = None,
+    dns: bool = False,
 ) -> int:
     """`source_id` (with the settings naming the database): also where the message would go
-    through that source, its address rules and the tenant's threads; nothing is written."""
+    through that source, its address rules and the tenant's threads; nothing is written.
+    `dns`: look the DKIM keys up, so that a signature can verify; offline by default."""
     import json
     from pathlib import Path
 
@@ -119,20 +129,23 @@ def cmd_preview(
         print(f"{path} could not be read within the limits: it {exc.reason}", file=sys.stderr)
         understanding = reader.unreadable(raw, exc.reason)
         status = 1
+    sender = understanding.email.sender
+    check = SenderCheck(reader, raw, sender.address if sender else None, dns)
     routing = None
     if settings is not None and source_id is not None:
         try:
-            routing = _source_routing(settings, source_id, understanding)
+            routing = _source_routing(settings, source_id, understanding, check)
         except LookupError as exc:
             print(str(exc.args[0]), file=sys.stderr)
             return 2
+    sender_auth = check.result or check(None)
     if as_json:
-        data = preview_dict(understanding)
+        data = preview_dict(understanding, sender_auth)
         if routing is not None:
             data["routing"] = routing
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        print(format_preview(understanding))
+        print(format_preview(understanding, sender_auth))
         if routing is not None:
             print(f"\nSource:         {routing['source']['name']} (id {source_id})")
             print(format_routing(routing))
@@ -140,7 +153,7 @@ def cmd_preview(
 
 
 def _source_routing(
-    settings: Settings, source_id: int, understanding: Understanding
+    settings: Settings, source_id: int, understanding: Understanding, check: SenderCheck
 ) -> dict[str, Any]:
     """The route check of `connector.preview` for a stored source; LookupError says why not."""
     from connector.pipeline.decide import Facts
@@ -169,9 +182,37 @@ def _source_routing(
         engine.dispose()
     routing: dict[str, Any] = {
         "source": {"id": source.id, "name": source.spec.name},
-        **routing_dict(understanding, source.spec, Facts(known=known)),
+        **routing_dict(understanding, source.spec, Facts(known=known), check(source.spec)),
     }
     return routing
+
+
+@dataclass
+class SenderCheck:
+    """The preview's sender check (issue 15), with the source's trusted servers and own
+    domains once the source is known; `result` keeps the last verdict."""
+
+    reader: MessageReader
+    raw: bytes
+    sender: str | None
+    dns: bool
+    result: SenderAuthentication | None = None
+
+    def __call__(self, spec: SourceSpec | None) -> SenderAuthentication:
+        from connector.net.dkim_keys import lookup_dkim_key
+        from connector.pipeline.routes import own_domains
+        from connector.pipeline.sender_check import check_sender, offline, trusted_servers
+        from connector.senders.trusted import NOBODY
+
+        self.result = check_sender(
+            self.reader,
+            self.raw,
+            self.sender,
+            servers=trusted_servers(spec) if spec else NOBODY,
+            lookup=lookup_dkim_key if self.dns else offline,
+            own_domains=own_domains(spec) if spec else (),
+        )
+        return self.result
 
 
 def cmd_manifest(output: str | None) -> int:
@@ -233,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also show where the message would go through this mail source: its address "
         "rules and threads (read from DATABASE_URL; nothing is written)",
     )
+    preview.add_argument(
+        "--dns",
+        action="store_true",
+        help="look DKIM keys up in DNS to verify the sender; without it the preview is "
+        "offline and a signature shows as not checked",
+    )
     commands.add_parser("generate-key", help="print a new ENCRYPTION_KEY")
     manifest = commands.add_parser(
         "manifest",
@@ -251,14 +298,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_manifest(args.output)
     if args.command == "preview" and args.source is None:
         # Needs no settings, database or network: it must work on any machine with a file.
-        return cmd_preview(args.file, args.json)
+        return cmd_preview(args.file, args.json, dns=args.dns)
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     if args.command == "preview":
-        return cmd_preview(args.file, args.json, settings=settings, source_id=args.source)
+        return cmd_preview(
+            args.file, args.json, settings=settings, source_id=args.source, dns=args.dns
+        )
     if args.command == "serve":
         return cmd_serve(settings, args.host)
     if args.command == "worker":

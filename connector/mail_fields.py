@@ -52,12 +52,18 @@ def custom_field_values(
 
 
 def with_author_line(
-    document: Mapping[str, Any], email: InboundEmail, person: JiraPerson | None
+    document: Mapping[str, Any],
+    email: InboundEmail,
+    person: JiraPerson | None,
+    *,
+    unverified: str | None = None,
 ) -> dict[str, Any]:
     """The comment as the app writes it: its first line says who sent the mail. A Jira user is
-    mentioned (so Jira links and notifies them); anyone else is named with their address."""
+    mentioned (so Jira links and notifies them); anyone else is named with their address.
+    `unverified`: why the sender's address could not be verified (issue 15); the sender is
+    then named with it, never mentioned as the account."""
     sender = email.sender
-    if person is not None:
+    if person is not None and unverified is None:
         first = {
             "type": "paragraph",
             "content": [
@@ -74,7 +80,8 @@ def with_author_line(
             if sender and sender.name
             else (sender.address if sender else "Unknown sender")
         )
-        first = text_to_adf(f"{who} wrote by email:")["content"][0]
+        note = f" (sender not verified: {unverified})" if unverified else ""
+        first = text_to_adf(f"{who}{note} wrote by email:")["content"][0]
     content = list(document.get("content") or [])
     return {"type": "doc", "version": 1, "content": [first, *content]}
 

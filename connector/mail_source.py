@@ -65,6 +65,10 @@ class SourcePolicy:
     it in the custom field mapped to the `language` role in the tenant settings, and nothing
     is written when no field is mapped.
 
+    `sender_verification` (issue 15): whether a sender's Jira account may speak for a message
+    that is not authenticated (`connector.senders.policy`); `trusted_authserv_ids` names the
+    receiving servers whose Authentication-Results the source believes.
+
     `jsm_customers`: in a Jira Service Management project, make a sender without a Jira
     account a customer (and the reporter) and add Cc'd people as request participants
     (`connector.jsm`). Off by default, since it creates accounts on the site.
@@ -85,8 +89,13 @@ class SourcePolicy:
     field_defaults: Mapping[str, Any] = field(default_factory=dict)
     field_mappings: tuple[FieldMapping, ...] = ()
     jsm_customers: bool = False
+    sender_verification: str = "verify"  # `connector.senders.policy.SenderVerification`
+    trusted_authserv_ids: tuple[str, ...] = ()  # empty: `connector.senders.trusted` presets
 
     def __post_init__(self) -> None:
+        choices = POLICY_BY_NAME["sender_verification"].choices
+        if self.sender_verification not in choices:
+            raise SourceConfigError("sender_verification", f"must be one of {', '.join(choices)}")
         for key in self.subject_projects:
             _check_project_key("subject_projects", key)
         low, high = POLICY_BY_NAME["rate_limit_per_hour"].bounds()

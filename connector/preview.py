@@ -20,6 +20,7 @@ from connector.pipeline.decide import (
     Duplicate,
     Facts,
     LookUp,
+    Quarantine,
     Thread,
     classification_step,
     decide,
@@ -28,6 +29,7 @@ from connector.pipeline.routes import resolve_route
 from connector.pipeline.understanding import Rendering, Understanding
 from connector.routing.addresses import recipients
 from connector.routing.match import match_thread
+from connector.senders.outcome import SenderAuthentication
 
 
 def _address(address: Address | None) -> dict[str, str] | None:
@@ -75,10 +77,25 @@ def _email(email: InboundEmail) -> dict[str, Any]:
     }
 
 
-def preview_dict(understanding: Understanding) -> dict[str, Any]:
+def sender_dict(auth: SenderAuthentication) -> dict[str, Any]:
+    """The sender check (issue 15) as `--json` and the route check give it."""
+    return {
+        "verified": auth.verified,
+        "domain": auth.domain,
+        "method": str(auth.method) if auth.method else None,
+        "reason": auth.reason.code if auth.reason else None,
+        "summary": auth.summary,
+    }
+
+
+def preview_dict(
+    understanding: Understanding, sender_auth: SenderAuthentication | None = None
+) -> dict[str, Any]:
     classification = understanding.classification
+    checked = {"sender_verification": sender_dict(sender_auth)} if sender_auth else {}
     return {
         **_email(understanding.email),
+        **checked,
         "classification": {
             "kind": str(classification.kind),
             "reason": classification.reason,
@@ -88,11 +105,14 @@ def preview_dict(understanding: Understanding) -> dict[str, Any]:
     }
 
 
-def format_preview(understanding: Understanding) -> str:
+def format_preview(
+    understanding: Understanding, sender_auth: SenderAuthentication | None = None
+) -> str:
     data = preview_dict(understanding)
     sender = understanding.email.sender
     lines = [
         f"From:           {sender if sender else '(none)'}",
+        *([f"Sender:         {sender_auth.summary}"] if sender_auth else []),
         f"Subject:        {data['subject']}",
         f"Date:           {data['date'] or '(none)'}",
         f"Message-ID:     {data['message_id'] or '(none)'}",
@@ -134,22 +154,30 @@ def format_preview(understanding: Understanding) -> str:
     return "\n".join(lines)
 
 
-PreviewOutcome = Literal["create", "comment", "ignored"]
+PreviewOutcome = Literal["create", "comment", "ignored", "quarantine"]
 
 
-def routing_dict(understanding: Understanding, spec: SourceSpec, facts: Facts) -> dict[str, Any]:
+def routing_dict(
+    understanding: Understanding,
+    spec: SourceSpec,
+    facts: Facts,
+    sender_auth: SenderAuthentication | None = None,
+) -> dict[str, Any]:
     """What the pipeline would decide for this message and source (`decide()`, the same
     function), from the facts the caller could look up: a preview asks neither Jira nor the
     email log, so whether an issue still exists and the per-sender rate limit are left out.
+    With `sender_auth`, it also says whether the sender's account would speak for it.
     """
     email = understanding.email
     route = resolve_route(spec, email.headers)
-    decision = decide(Case(understanding, route, spec), facts)
+    decision = decide(Case(understanding, route, spec, sender_auth=sender_auth), facts)
     outcome: PreviewOutcome
     issue_key: str | None = None
     match decision:
         case Drop():
             outcome = "ignored"
+        case Quarantine():
+            outcome = "quarantine"
         case Thread(issue_key=issue_key):
             outcome = "comment"
         case Create():
@@ -160,6 +188,7 @@ def routing_dict(understanding: Understanding, spec: SourceSpec, facts: Facts) -
     trail = [
         classification_step(understanding.classification),
         *route.trail(),
+        *([sender_auth.summary] if sender_auth else []),
         *decision.steps,
         decision.reason,
     ]
@@ -175,7 +204,13 @@ def routing_dict(understanding: Understanding, spec: SourceSpec, facts: Facts) -
             {"address": r.address, "header": r.header} for r in recipients(email.headers)
         ],
         "trail": trail,
+        **({} if sender_auth is None else {"sender": _attribution(sender_auth, decision)}),
     }
+
+
+def _attribution(auth: SenderAuthentication, decision: object) -> dict[str, Any]:
+    as_account = isinstance(decision, Thread | Create) and decision.as_account
+    return {**sender_dict(auth), "as_account": as_account}
 
 
 def format_routing(routing: Mapping[str, Any]) -> str:
@@ -184,5 +219,8 @@ def format_routing(routing: Mapping[str, Any]) -> str:
         lines.append(f"  {recipient['header'] + ':':<15} {recipient['address']}")
     lines += ["", "Decision trail:"]
     lines += [f"  {step}" for step in routing["trail"]]
+    if "sender" in routing:
+        who = "the sender's account" if routing["sender"]["as_account"] else "the app"
+        lines += ["", f"Written by:     {who}"]
     lines += ["", f"Outcome:        {routing['outcome']} ({routing['reason']})"]
     return "\n".join(lines)

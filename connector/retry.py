@@ -58,12 +58,16 @@ class RetryPolicy:
         """The wait after failed attempt number `attempt` (1 is the first)."""
         return self.delays[min(max(attempt, 1), len(self.delays)) - 1]
 
+    def gives_up(self, attempt: int) -> bool:
+        """Attempt number `attempt` is the last one."""
+        return self.attempts is not None and attempt >= self.attempts
+
     def next_attempt(
         self, attempt: int, now: datetime, retry_after: float | None = None
     ) -> datetime | Quarantine:
         """When to try again after attempt number `attempt` failed at `now`, or Quarantine.
         `retry_after`: the seconds a server asked us to wait, if it said."""
-        if self.attempts is not None and attempt >= self.attempts:
+        if self.gives_up(attempt):
             return Quarantine(attempt)
         return now + max(self.delay(attempt), timedelta(seconds=max(retry_after or 0, 0)))
 

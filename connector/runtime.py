@@ -10,9 +10,12 @@ from connector.forge.jwks import ForgeKeyStore
 from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserTokens
 from connector.jira.limiter import SiteLimiter
 from connector.jira.people import PeopleCache
+from connector.net.dkim_keys import lookup_dkim_key
 from connector.net.hosts import HostPolicy, Network, SystemNetwork
 from connector.outbound.rendering import TEMPLATE_BUDGET, TemplateRunner, template_runner
 from connector.pipeline.reading import MessageReader, reader_for
+from connector.pipeline.sender_check import CachedKeyLookup
+from connector.senders.signatures import KeyLookup
 from connector.settings import Settings
 from connector.storage.db import Engine, database_answers, make_engine
 from connector.storage.email_log import EmailLog
@@ -65,6 +68,8 @@ class Runtime:
     jira_limiter: SiteLimiter
     # Forge installations, the tenants they are and their system tokens.
     forge_installations: ForgeInstallationRepository
+    # DKIM keys for sender authentication (connector.senders): DNS, cached; tests supply a table.
+    key_lookup: KeyLookup
 
     @classmethod
     def create(
@@ -75,6 +80,7 @@ class Runtime:
         authorization_server_url: str = DEFAULT_AUTHORIZATION_SERVER_URL,
         network: Network | None = None,
         template_budget: Budget = TEMPLATE_BUDGET,
+        key_lookup: KeyLookup = lookup_dkim_key,
     ) -> Runtime:
         """`authorization_server_url` is Atlassian's for every deployment; it is a parameter,
         not a setting, so tests can point it at a fake one on loopback. `network` (the
@@ -109,6 +115,7 @@ class Runtime:
             forge_installations=ForgeInstallationRepository(
                 engine, secrets, app_key=settings.app_key
             ),
+            key_lookup=CachedKeyLookup(key_lookup),
         )
 
     def database_answers(self) -> bool:

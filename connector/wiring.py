@@ -61,6 +61,13 @@ def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
     )
 
 
+def outbound_from(runtime: Runtime, tenant_id: int) -> tuple[str, ...]:
+    """The address our notifications are sent from, if the tenant set one: mail claiming
+    its domain that is not authenticated is never trusted (issue 15)."""
+    stored = runtime.outbound.connection(tenant_id)
+    return (stored.spec.from_address,) if stored and stored.spec.from_address else ()
+
+
 def tenant_field_map(runtime: Runtime, tenant_id: int) -> FieldMap:
     """The tenant's custom-field mapping (admin API `settings/fields`) as the pipeline uses it."""
     mapping = runtime.tenant_settings.field_mapping(tenant_id)
@@ -92,6 +99,8 @@ class JiraInbound:
             # Our own notifications coming back are dropped as a loop (connector.outbound).
             loop_header_value=loop_header_value(runtime.settings.app_key, tenant.client_key),
             reader=runtime.reader,
+            key_lookup=runtime.key_lookup,
+            own_addresses=outbound_from(runtime, source.tenant_id),
         )
 
     def issue_created(self, tenant: Tenant, issue_key: str) -> None:

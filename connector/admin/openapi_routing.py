@@ -10,7 +10,15 @@ from connector.resources.address_rule import RULE_KINDS
 from connector.resources.address_rule import SETTINGS as RULE_SETTINGS
 from connector.resources.declare import PROJECT_KEY_PATTERN, properties, required
 from connector.resources.mail_source import ROUTING
-from connector.resources.schema import Schema, closed_object, integer, nullable, ref, string
+from connector.resources.schema import (
+    Schema,
+    boolean,
+    closed_object,
+    integer,
+    nullable,
+    ref,
+    string,
+)
 from connector.routing.addresses import (
     RECIPIENT_HEADERS,
 )
@@ -75,7 +83,7 @@ ROUTING_SCHEMAS: dict[str, Schema] = {
     },
     "RouteCheckResult": closed_object(
         {
-            "outcome": string(enum=["create", "comment", "ignored"]),
+            "outcome": string(enum=["create", "comment", "ignored", "quarantine"]),
             "reason": string(),
             "issue_key": nullable(string("the issue a comment would go to")),
             "route": ref("Route"),
@@ -92,6 +100,17 @@ ROUTING_SCHEMAS: dict[str, Schema] = {
                 ),
             },
             "trail": {"type": "array", "items": string(), "description": "in order"},
+            "sender": closed_object(
+                {
+                    "verified": boolean("the From: line is authenticated (DKIM or DMARC)"),
+                    "domain": nullable(string()),
+                    "method": nullable(string(enum=["dkim", "dmarc"])),
+                    "reason": nullable(string("why not verified")),
+                    "summary": string(),
+                    "as_account": boolean("the sender's Jira account would write it"),
+                },
+                ["verified", "domain", "method", "reason", "summary", "as_account"],
+            ),
             "message": closed_object(
                 {
                     "sender": nullable(string()),

@@ -21,6 +21,8 @@ from connector.budget import OverBudget
 from connector.mail.inbound import UnparseableEmail
 from connector.mail_source import MailSource, SourceSpec
 from connector.pipeline.decide import Facts
+from connector.pipeline.routes import own_domains
+from connector.pipeline.sender_check import check_sender, trusted_servers
 from connector.preview import routing_dict
 from connector.routing.addresses import PROJECT_KEY, base_address
 from connector.routing.match import thread_digests
@@ -48,9 +50,18 @@ def route_check(call: ApiCall) -> Answer:
         understanding = call.runtime.reader.unreadable(raw, exc.reason, tenant=call.tenant.id)
     email = understanding.email
     known = call.runtime.threads.lookup(call.tenant.id, thread_digests(email))
-    decision = routing_dict(understanding, spec, Facts(known=known))
-    log_action(call, "route_checked", source_id=source.id, outcome=decision["outcome"])
     sender = email.sender
+    sender_auth = check_sender(
+        call.runtime.reader,
+        raw,
+        sender.address if sender else None,
+        servers=trusted_servers(spec),
+        lookup=call.runtime.key_lookup,
+        own_domains=own_domains(spec),
+        tenant=call.tenant.id,
+    )
+    decision = routing_dict(understanding, spec, Facts(known=known), sender_auth)
+    log_action(call, "route_checked", source_id=source.id, outcome=decision["outcome"])
     return Answer(
         {
             **decision,

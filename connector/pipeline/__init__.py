@@ -8,13 +8,16 @@ How a message goes (polling hands each one to `process.Pipeline.process`):
 2. **Read.** `reading.py` parses it in a worker process within a time and memory budget
    into an `Understanding` (`understanding.py`: the email, its classification, the
    description for a new issue and the reply for a comment). Mail over the budget goes on
-   with its headers and the original attached.
+   with its headers and the original attached. `sender_check.py` then says whether the
+   From: line is authenticated (issue 15): the DKIM keys are fetched first, the check runs
+   in a reader worker too, and the verdict goes to the trail.
 3. **Route.** `routes.py` picks the project, issue type and issue defaults from the
    recipient addresses and the source's address rules.
 4. **Gather.** `gather.py` looks up the facts: the tenant's threads the message names, whether
    its Message-ID already made an issue, how much of the sender's mail reached Jira lately.
 5. **Decide.** `decide.py` is the one pure function that says what becomes of the message:
-   `Drop` (with the reason), `Duplicate`, `Thread` (a comment on an issue), `Create` (an
+   `Drop` (with the reason), `Duplicate`, `Quarantine` (unauthenticated mail from a Jira
+   user's address under `reject_unverified`), `Thread` (a comment on an issue), `Create` (an
    issue in a project, as a type), or `Postpone`. Its module docstring lists the rules in
    order. `connector preview --source` and the admin route check call the same function.
 6. **Deliver.** `deliver.py` creates the issue or comment in Jira, attachments and people.

@@ -9,6 +9,9 @@ The rules, in the order they apply (the first that fits decides):
    without a usable sender, ignored senders, senders outside the allowed domains, and senders
    over the hourly rate limit.
 2. A first attempt whose Message-ID already made an issue is a duplicate.
+   Then the sender check (issue 15) says whether the sender's Jira account may speak for
+   the message (`as_account` on `Thread` and `Create`); under `reject_unverified`,
+   unauthenticated mail from a Jira user's or our own address is quarantined.
 3. A reply to a thread (In-Reply-To, References, an issue key in the subject) is a comment on
    that issue, if Jira says the issue exists and its type takes mail comments. If not, the
    message falls through to rule 4 with the reason in the trail.
@@ -36,6 +39,8 @@ from connector.mail.classify import Classification
 from connector.pipeline.understanding import Understanding
 from connector.routing.filters import automatic_mail_reason, rate_reason, sender_reason
 from connector.routing.match import match_thread
+from connector.senders.outcome import SenderAuthentication
+from connector.senders.policy import Attribution, SenderVerification, attribute
 
 # Jira indexes entity properties for JQL a little after the write. An attempt cut short (a
 # crash, a kill) may have created the issue without our knowing; the next attempt finds it by
@@ -60,6 +65,9 @@ class SourceRules(Protocol):
 
     @property
     def comment_issue_types(self) -> Sequence[str]: ...
+
+    @property
+    def sender_verification(self) -> str: ...
 
 
 class Destination(Protocol):
@@ -99,6 +107,9 @@ class Case:
     route: Destination  # the new issue's project, type and defaults; the subject projects
     source: SourceSettings  # its policy's filters and comment issue types; unmatched mail
     attempt: int = 1  # a later attempt is our own retry, never a duplicate
+    # Whether the From: line is authenticated (issue 15); None: not checked (a preview),
+    # and then the sender's account never speaks for the message.
+    sender_auth: SenderAuthentication | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +122,9 @@ class Facts:
     # What Jira said of issues a reply matched (None: gone, or the app cannot see it). None
     # as a whole: Jira is not asked, and a matched issue is taken to take comments.
     issues: Mapping[str, IssueInfo | None] | None = None
+    # Whether the sender's address has a Jira account; None: not looked up (it is looked up
+    # only where it matters: unverified mail under `reject_unverified`).
+    sender_has_account: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,7 @@ class Thread:
     issue_key: str
     via: str  # "In-Reply-To", "References" or "subject"
     steps: tuple[str, ...] = ()
+    as_account: bool = False  # the sender's Jira account may write the comment (issue 15)
 
     @property
     def reason(self) -> str:
@@ -147,10 +162,20 @@ class Create:
     project_key: str
     issue_type: str
     steps: tuple[str, ...] = ()
+    as_account: bool = False  # the sender's Jira account may report the issue (issue 15)
 
     @property
     def reason(self) -> str:
         return f"create an issue in {self.project_key} as {self.issue_type}"
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """Unauthenticated mail from a Jira user's (or our own) address under
+    `reject_unverified`: kept out of Jira, failed with the reason for an admin to look at."""
+
+    reason: str
+    steps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,7 +192,8 @@ class LookUp:
     steps: tuple[str, ...] = ()  # the trail so far, for when Jira cannot answer
 
 
-Verdict = Drop | Duplicate | Thread | Create  # what decide() concludes of a message it read
+# What decide() concludes of a message it read.
+Verdict = Drop | Duplicate | Quarantine | Thread | Create
 Decision = Verdict | Postpone
 
 
@@ -194,6 +220,13 @@ def decide(case: Case, facts: Facts) -> Verdict | LookUp:
     if facts.earlier_issue is not None and case.attempt == 1:
         return Duplicate(facts.earlier_issue)
     steps: list[str] = []
+    attribution = _attribution(case, facts)
+    if attribution is not None:
+        if case.sender_auth is not None and attribution.note != case.sender_auth.summary:
+            steps.append(attribution.note)  # the summary itself is in the trail already
+        if attribution.quarantine is not None:
+            return Quarantine(attribution.quarantine, tuple(steps))
+    as_account = attribution is not None and attribution.as_account
     match = match_thread(email, projects=route.subject_projects, known=facts.known)
     if match is not None:
         steps.append(f"thread: {match.detail}")
@@ -201,7 +234,7 @@ def decide(case: Case, facts: Facts) -> Verdict | LookUp:
             return LookUp(match.issue_key, tuple(steps))
         why_not = _why_not_comment(match.issue_key, facts.issues, rules)
         if why_not is None:
-            return Thread(match.issue_key, match.via, tuple(steps))
+            return Thread(match.issue_key, match.via, tuple(steps), as_account)
         steps.append(why_not)
         if ignore_unmatched:
             return Drop(f"{why_not}; unmatched mail is ignored", tuple(steps))
@@ -209,7 +242,17 @@ def decide(case: Case, facts: Facts) -> Verdict | LookUp:
         return Drop("no issue matched; unmatched mail is ignored", tuple(steps))
     if route.ignored:
         return Drop(route.reason, tuple(steps))
-    return Create(route.project_key, route.issue_type, tuple(steps))
+    return Create(route.project_key, route.issue_type, tuple(steps), as_account)
+
+
+def _attribution(case: Case, facts: Facts) -> Attribution | None:
+    """What the source's `sender_verification` makes of the sender check; None when the
+    message was not checked."""
+    if case.sender_auth is None:
+        return None
+    policy = SenderVerification(case.source.policy.sender_verification)
+    has_account = bool(facts.sender_has_account)
+    return attribute(case.sender_auth, policy, has_account=has_account)
 
 
 def _why_not_comment(

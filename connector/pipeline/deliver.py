@@ -9,6 +9,8 @@ Cc are recorded for notifications.
 
 from __future__ import annotations
 
+from typing import Any
+
 from connector.drafts import CommentDraft, IssueDraft, IssueTracker, JiraPerson
 from connector.jsm import ServiceDeskSteps
 from connector.mail.inbound import InboundEmail, MailAttachment
@@ -45,10 +47,14 @@ class Delivery:
     def create(self, msg: Message, decision: Create) -> Processed:
         email, trail, digest = msg.understanding.email, msg.trail, msg.digest
         policy = msg.route.policy  # the route's defaults: the decision's project and type
-        person = self._person(email)
+        found = self._person(email)
+        person = found if decision.as_account else None
         jsm = self._jsm
+        # An unverified sender is neither made a customer nor brings participants (issue 15).
         if jsm is not None and not (
-            policy.jsm_customers and jsm.applies(decision.project_key, trail.add)
+            decision.as_account
+            and policy.jsm_customers
+            and jsm.applies(decision.project_key, trail.add)
         ):
             jsm = None
         customer = jsm.customer(email, trail.add) if jsm and person is None else None
@@ -62,7 +68,7 @@ class Delivery:
                 project_key=decision.project_key,
                 issue_type=decision.issue_type,
                 summary=clean_subject(email.subject) or "(no subject)",
-                description=msg.understanding.description.document,
+                description=_description(msg, found, person),
                 message_digest=digest,
                 reporter_account_id=(
                     requester.account_id if requester else policy.default_reporter
@@ -78,7 +84,7 @@ class Delivery:
         if jsm is not None:
             jsm.add_participants(key, email, msg.is_ours, trail.add)
         self._attach(key, msg.understanding, policy, healing=existing is not None, trail=trail)
-        self._record_people(msg.source, key, email, person)
+        self._record_people(msg.source, key, email, found)
         return self._recorder.finish(
             msg.entry, Outcome.CREATED, f"created {key}", trail, issue_key=key
         )
@@ -86,13 +92,15 @@ class Delivery:
     def comment(self, msg: Message, decision: Thread) -> Processed:
         email, trail, digest = msg.understanding.email, msg.trail, msg.digest
         key = decision.issue_key
-        person = self._person(email)
+        found = self._person(email)
+        person = found if decision.as_account else None
         comment_id = self._tracker.find_comment_by_digest(key, digest) if msg.attempt > 1 else None
         if comment_id is not None:
             trail.add(f"found comment {comment_id} stamped with this message")
         else:
             reply = msg.understanding.reply.document
-            body = with_author_line(reply, email, person)
+            unverified = msg.unverified_note() if found and not person else None
+            body = with_author_line(reply, email, found, unverified=unverified)
             draft = CommentDraft(key, body, digest, author=person, authored_body=reply)
             added = self._tracker.add_comment(draft)
             trail.add(f"commented on {key} ({decision.via})")
@@ -100,7 +108,9 @@ class Delivery:
                 trail.add(added.note)
         self._threads.remember(msg.source.tenant_id, digest, key, "inbound")
         jsm = self._jsm
-        wants_jsm = bool(jsm and email.cc and msg.route.policy.jsm_customers)
+        wants_jsm = bool(
+            jsm and email.cc and msg.route.policy.jsm_customers and decision.as_account
+        )
         # People a reply newly copies join the request, as on a new one.
         if jsm and wants_jsm and jsm.applies(key.rpartition("-")[0], trail.add):
             jsm.add_participants(key, email, msg.is_ours, trail.add)
@@ -108,7 +118,7 @@ class Delivery:
         self._attach(
             key, msg.understanding, policy, healing=msg.attempt > 1, trail=trail, reply=True
         )
-        self._record_people(msg.source, key, email, person)
+        self._record_people(msg.source, key, email, found)
         reason = f"commented on {key} ({decision.via})"
         return self._recorder.finish(msg.entry, Outcome.COMMENTED, reason, trail, issue_key=key)
 
@@ -162,6 +172,18 @@ class Delivery:
             account_id = found.account_id if found else None
             people.append(Participant(copied.address, copied.name, "cc", account_id))
         self._participants.record(source.tenant_id, key, people)
+
+
+def _description(
+    msg: Message, found: JiraPerson | None, person: JiraPerson | None
+) -> dict[str, Any]:
+    """The new issue's description; when the sender's address has a Jira account that may
+    not speak for the message, it starts with a line saying why (issue 15)."""
+    document = msg.understanding.description.document
+    if found is None or person is not None:
+        return document
+    email = msg.understanding.email
+    return with_author_line(document, email, found, unverified=msg.unverified_note())
 
 
 def _wanted(attachment: MailAttachment, policy: SourcePolicy) -> bool:

@@ -36,6 +36,14 @@ def gather_facts(
     return Facts(known=known, earlier_issue=known.get(digest), sender_recent=recent, issues={})
 
 
+def needs_account_fact(case: Case) -> bool:
+    """`Facts.sender_has_account` matters only for unauthenticated mail under
+    `reject_unverified`; elsewhere Jira is not asked."""
+    auth = case.sender_auth
+    policy = case.source.policy.sender_verification
+    return auth is not None and not auth.verified and policy == "reject_unverified"
+
+
 def decide_asking(
     case: Case, facts: Facts, issue_info: Callable[[LookUp], IssueInfo | None]
 ) -> Verdict:

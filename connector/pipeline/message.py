@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from connector.mail_source import MailSource
 from connector.pipeline.routes import Route, is_own_address
 from connector.pipeline.understanding import Understanding
+from connector.senders.outcome import SenderAuthentication
 from connector.storage.email_log import LogEntry
 
 
@@ -32,6 +33,14 @@ class Message:
     attempt: int
     trail: Trail
     route: Route  # project, issue type and issue defaults chosen by the recipient address
+    sender_auth: SenderAuthentication | None = None  # whether From: is authenticated
+
+    def unverified_note(self) -> str:
+        """Why the sender is not verified, for the sender line; "" when verified."""
+        auth = self.sender_auth
+        if auth is None:
+            return "not checked"
+        return "" if auth.verified or auth.reason is None else auth.reason.text
 
     def is_ours(self, address: str) -> bool:
         return is_own_address(self.source.spec, address)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 from connector import logs
@@ -26,17 +27,23 @@ from connector.pipeline.decide import (
     Drop,
     Duplicate,
     LookUp,
+    Quarantine,
     Thread,
     classification_step,
     settling,
 )
 from connector.pipeline.deliver import Delivery
-from connector.pipeline.gather import decide_asking, gather_facts
+from connector.pipeline.gather import decide_asking, gather_facts, needs_account_fact
 from connector.pipeline.message import Message, Trail
 from connector.pipeline.reading import MessageReader, reader_for
 from connector.pipeline.record import Processed, Recorder
-from connector.pipeline.routes import resolve_route
+from connector.pipeline.routes import own_domains, resolve_route
+from connector.pipeline.sender_check import check_sender, no_keys, trusted_servers
+from connector.pipeline.understanding import Understanding
+from connector.retry import INBOUND_MAIL
 from connector.routing.match import message_id_digest, raw_digest
+from connector.senders.outcome import SenderAuthentication
+from connector.senders.signatures import KeyLookup
 from connector.settings import ReadingLimits
 from connector.storage.email_log import EmailLog, LogEntry
 from connector.storage.models import utc_now
@@ -60,13 +67,19 @@ class Pipeline:
         clock: Callable[[], datetime] = utc_now,
         service_desk: ServiceDesk | None = None,
         reader: MessageReader | None = None,
+        key_lookup: KeyLookup = no_keys,
+        own_addresses: tuple[str, ...] = (),
     ) -> None:
+        """`key_lookup` fetches DKIM keys (DNS in production, `Runtime.key_lookup`);
+        `own_addresses` are ours besides the source's (the outbound From:)."""
         self._tracker = tracker
         self._log = email_log
         self._threads = threads
         self._loop_value = loop_header_value
         self._clock = clock
         self._reader = reader or reader_for(ReadingLimits())
+        self._key_lookup = key_lookup
+        self._own_addresses = own_addresses
         self._record = Recorder(email_log, clock)
         self._deliver = Delivery(
             tracker=tracker,
@@ -127,8 +140,12 @@ class Pipeline:
             self._log.record_route(entry.id, route.to_json())
             for step in route.trail():
                 trail.add(step)
-            msg = Message(source, entry, understanding, digest, attempt, trail, route)
-            return self._decide_and_deliver(msg)
+            sender_auth = self._check_sender(source, raw, understanding)
+            trail.add(sender_auth.summary)
+            if sender_auth.retryable and not INBOUND_MAIL.gives_up(attempt):
+                return self._record.retry_later(entry, sender_auth.summary, attempt, trail)
+            msg = Message(source, entry, understanding, digest, attempt, trail, route, sender_auth)
+            return self._decide_and_deliver(msg, sender_auth)
         except JiraError as exc:
             return self._record.failed_call(entry, exc, attempt, trail)
         except Exception as exc:
@@ -137,10 +154,24 @@ class Pipeline:
             reason = f"internal error: {type(exc).__name__}"
             return self._record.finish(entry, Outcome.FAILED, reason, trail)
 
-    def _decide_and_deliver(self, msg: Message) -> Processed:
+    def _check_sender(
+        self, source: MailSource, raw: bytes, understanding: Understanding
+    ) -> SenderAuthentication:
+        sender = understanding.email.sender
+        return check_sender(
+            self._reader,
+            raw,
+            sender.address if sender else None,
+            servers=trusted_servers(source.spec),
+            lookup=self._key_lookup,
+            own_domains=own_domains(source.spec, *self._own_addresses),
+            tenant=source.tenant_id,
+        )
+
+    def _decide_and_deliver(self, msg: Message, sender_auth: SenderAuthentication) -> Processed:
         source, trail = msg.source, msg.trail
         trail.add(classification_step(msg.understanding.classification))
-        case = Case(msg.understanding, msg.route, source.spec, msg.attempt)
+        case = Case(msg.understanding, msg.route, source.spec, msg.attempt, sender_auth)
         facts = gather_facts(
             case,
             msg.digest,
@@ -149,12 +180,18 @@ class Pipeline:
             email_log=self._log,
             now=self._clock(),
         )
+        if needs_account_fact(case):
+            sender = msg.understanding.email.sender
+            found = self._tracker.find_person(sender.address) if sender else None
+            facts = replace(facts, sender_has_account=found is not None)
         decision = decide_asking(case, facts, lambda lookup: self._issue_info(lookup, trail))
         for step in decision.steps:
             trail.add(step)
         match decision:
             case Drop(reason=reason):
                 return self._record.finish(msg.entry, Outcome.IGNORED, reason, trail)
+            case Quarantine(reason=reason):
+                return self._record.finish(msg.entry, Outcome.FAILED, reason, trail)
             case Duplicate(issue_key=key):
                 reason = decision.reason
                 return self._record.finish(

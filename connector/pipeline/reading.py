@@ -13,16 +13,19 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from connector import logs
 from connector.budget import MIB, Budget, BudgetPool, OverBudget, shared_pool
 from connector.mail.limits import ORIGINAL_FILENAME, original_attachment
+from connector.pipeline.sender_check import check_in_worker, not_checked
 from connector.pipeline.understanding import (
     HEADER_BLOCK_BYTES,
     Understanding,
     understand_detached,
     understand_headers,
 )
+from connector.senders.outcome import SenderAuthentication
 from connector.settings import ReadingLimits
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,21 @@ class MessageReader:
         if self._pool is None:
             return self._read(raw, loop_header_value)
         return self._pool.run(self._read, raw, loop_header_value, tenant=tenant)
+
+    def authenticate(
+        self, arguments: tuple[Any, ...], *, tenant: object | None = None
+    ) -> SenderAuthentication:
+        """The sender check (`sender_check.check_in_worker(*arguments)`) within the budget;
+        a check over it counts as "not verified"."""
+        if self._pool is None:
+            return check_in_worker(*arguments)
+        try:
+            return self._pool.run(
+                check_in_worker, *arguments, what="check the sender", tenant=tenant
+            )
+        except OverBudget as exc:
+            logs.event(log, "reading.sender_check_over_budget", kind=exc.kind)
+            return not_checked(f"message not read: it {exc.reason}")
 
     def unreadable(
         self,

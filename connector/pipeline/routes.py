@@ -98,6 +98,13 @@ def is_own_address(spec: SourceSpec, address: str) -> bool:
     return wanted in own or base_address(wanted) in own
 
 
+def own_domains(spec: SourceSpec, *addresses: str) -> set[str]:
+    """The domains of our own addresses (the mailbox's, exact rules', and `addresses`, such
+    as the outbound From:): mail claiming them that is not authenticated is never trusted."""
+    own = [spec.username, *(r.pattern for r in spec.address_rules if r.match == "exact")]
+    return {a.rpartition("@")[2].lower() for a in [*own, *addresses] if "@" in a}
+
+
 def resolve_route(
     spec: SourceSpec,
     headers: Iterable[tuple[str, str]],

@@ -55,5 +55,22 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+SENDER_VERIFICATION = ("verify", "trust_mailbox", "reject_unverified")
+SETTINGS += (
+    Setting(
+        "sender_verification",
+        "string",
+        "verify: a sender's Jira account speaks for mail only when it is authenticated (DKIM "
+        "or DMARC); trust_mailbox: the mailbox provider is trusted to refuse forgeries; "
+        "reject_unverified: quarantine unauthenticated mail from Jira users' addresses",
+        choices=SENDER_VERIFICATION,
+    ),
+    Setting(
+        "trusted_authserv_ids",
+        "strings",
+        "servers whose Authentication-Results count; empty: the provider's or the mailbox host's",
+    ),
+)
+
 BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
 DESCRIPTION = "how the pipeline treats this source's mail; settings left out take their defaults"

@@ -14,6 +14,7 @@ from connector.budget import Budget
 from connector.outbound.rendering import TEMPLATE_BUDGET
 from connector.runtime import Runtime
 from connector.storage.db import make_engine, migrate
+from tests import dkim_keys
 from tests.conftest import make_settings
 from tests.fakes.forge import APP_ID, FakeForge
 from tests.fakes.jira import FakeJira
@@ -99,6 +100,7 @@ def serve_app(
         authorization_server_url=fake_jira.authorization_server_url,
         network=network,
         template_budget=template_budget,
+        key_lookup=dkim_keys.lookup,  # keys made by the tests: no DNS
     )
     running = RunningApp(base_url=base_url, runtime=runtime, network=network)
     app = create_app(

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
@@ -18,6 +19,23 @@ from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.sources import dovecot_spec
+
+
+@dataclass
+class PolledSource:
+    """An enabled source on a Dovecot mailbox, polled by the test."""
+
+    app: RunningApp
+    jira: FakeJira
+    dovecot: Dovecot
+    user: MailUser
+    tenant_id: int
+    source_id: int
+
+    def poll(self) -> dict[str, int]:
+        result = poll_source(self.app.runtime, self.source_id, owner="test")
+        assert result.ok, result.message
+        return result.counts
 
 
 def enabled_source(

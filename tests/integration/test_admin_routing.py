@@ -383,3 +383,20 @@ def test_other_tenant_cannot_check_routes_or_see_feeds(
     theirs = other_site.call("GET", "/projects/BIL/feeds").json()
     assert theirs == {"project_key": "BIL", "feeds": []}
     assert len(api.call("GET", "/projects/BIL/feeds").json()["feeds"]) == 1
+
+
+def test_route_check_says_who_would_write_it(api: AdminApi, source: dict[str, Any]) -> None:
+    from tests import dkim_keys
+
+    signed = dkim_keys.sign(dkim_keys.message())
+    answer = _check_route(api, source["id"], eml=base64.b64encode(signed).decode())
+    assert answer["sender"]["verified"] is True  # the app's key lookup is the tests' table
+    assert answer["sender"]["method"] == "dkim"
+    assert answer["sender"]["as_account"] is True
+    forged = dkim_keys.message()
+    answer = _check_route(api, source["id"], eml=base64.b64encode(forged).decode())
+    assert answer["sender"]["reason"] == "no_signature"
+    assert answer["sender"]["as_account"] is False
+    # The source's rules name example.com addresses: it is one of our own domains.
+    said = "sender not verified: the message has no DKIM signature; the From: line claims"
+    assert any(step.startswith(said) for step in answer["trail"])

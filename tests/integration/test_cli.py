@@ -160,3 +160,29 @@ def test_cli_preview_not_an_email_exits_1_with_reason(tmp_path: Path) -> None:
     result = _connector("preview", str(junk), cwd=tmp_path)
     assert result.returncode == 1
     assert "is not an email" in result.stderr
+
+
+def test_cli_preview_shows_the_sender_check_offline(tmp_path: Path) -> None:
+    import json
+
+    from tests import dkim_keys
+
+    message = tmp_path / "signed.eml"
+    message.write_bytes(dkim_keys.sign(dkim_keys.message()))
+    result = _connector("preview", str(message), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    # Offline by default: the key is not looked up, so the signature cannot count.
+    line = next(x for x in result.stdout.splitlines() if x.startswith("Sender:"))
+    assert "sender not verified: the signer's DKIM key could not be fetched" in line
+    result = _connector("preview", str(message), "--json", cwd=tmp_path)
+    check = json.loads(result.stdout)["sender_verification"]
+    assert check["verified"] is False
+    assert check["reason"] == "key_unavailable"
+    assert check["domain"] == "example.com"
+
+    unsigned = tmp_path / "reply.eml"
+    unsigned.write_bytes(REPLY_MAIL)
+    result = _connector("preview", str(unsigned), cwd=tmp_path)
+    assert "Sender:         sender not verified: the message has no DKIM signature" in (
+        result.stdout
+    )

@@ -5,21 +5,24 @@ the app writes it with a line mentioning the sender and the email log says why."
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
 import pytest
 
+from connector.mail_source import SourcePolicy
 from connector.routing.match import message_id_digest
 from connector.storage.email_log import LogEntry
 from connector.storage.models import utc_now
-from connector.wiring import jira_tracker, poll_source
+from connector.wiring import jira_tracker
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
+from tests.integration.mailbox_support import PolledSource
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.sources import dovecot_spec
+
+TRUST_MAILBOX = SourcePolicy(sender_verification="trust_mailbox")
 
 ADA = "Ada Lovelace <ada@example.com>"
 STRANGER = "Jürgen Müller <jurgen@customer.example>"
@@ -30,20 +33,7 @@ def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
 
-@dataclass
-class Thread:
-    app: RunningApp
-    jira: FakeJira
-    dovecot: Dovecot
-    user: MailUser
-    tenant_id: int
-    source_id: int
-
-    def poll(self) -> dict[str, int]:
-        result = poll_source(self.app.runtime, self.source_id, owner="test")
-        assert result.ok, result.message
-        return result.counts
-
+class Thread(PolledSource):
     def reply(self, subject: str, text: str, *, sender: str = ADA) -> str:
         """Deliver a reply to SUP-1 by subject key; answers its Message-ID."""
         message = EmailMessage()
@@ -89,7 +79,8 @@ def thread(
     fake_jira.add_user("acc-ada", "ada@example.com", "Ada Lovelace")
     tenant = running_app.runtime.tenants.get(fake_jira.client_key)
     assert tenant is not None
-    spec = dovecot_spec(dovecot, mail_user)
+    # The mail here is unsigned; the mailbox is trusted so that Ada speaks as herself.
+    spec = dovecot_spec(dovecot, mail_user, policy=TRUST_MAILBOX)
     source = running_app.runtime.sources.create(tenant.id, spec)
     running_app.runtime.sources.set_enabled(tenant.id, source.id, True)
     ready = Thread(running_app, fake_jira, dovecot, mail_user, tenant.id, source.id)

@@ -67,7 +67,11 @@ def setup(
         dovecot,
         mail_user,
         issue_types=("Task", "Bug"),
-        policy=SourcePolicy(ignored_senders=("@spam.example",), labels=("email",)),
+        policy=SourcePolicy(
+            ignored_senders=("@spam.example",),
+            labels=("email",),
+            sender_verification="trust_mailbox",  # unsigned mail from Ada is hers
+        ),
     )
     fake_jira.add_user("acc-ada", "ada@example.com", "Ada Lovelace")
     yield Setup(running_app, fake_jira, dovecot, mail_user, source_id)

@@ -51,7 +51,8 @@ class Mailroom:
             self.dovecot,
             self.user,
             project_key=project_key,
-            policy=SourcePolicy(**policy),
+            # Unsigned mail: the mailbox is trusted, so Jira users are attributed.
+            policy=SourcePolicy(**{"sender_verification": "trust_mailbox", **policy}),
             address_rules=address_rules,
         )
         sources = self.app.runtime.sources

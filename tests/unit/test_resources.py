@@ -103,7 +103,8 @@ def test_source_form_choices_and_bounds_are_declared_ones() -> None:
     assert {name for name, _ in selects} >= {"protocol", "security", "after_processing"}
     for name, options in selects:
         offered = set(re.findall(r'\["(\w+)",', options))
-        assert offered and offered <= set(BY_NAME[name].choices), name
+        declared = BY_NAME.get(name) or source_policy.BY_NAME[name]  # a policy setting
+        assert offered and offered <= set(declared.choices), name
     bounded = re.findall(r'text\("(\w+)",[^\n{]*\{[^}\n]*min: (\d+), max: (\d+)', script)
     assert {name for name, _, _ in bounded} >= {"port", "interval_minutes"}
     for name, low, high in bounded:

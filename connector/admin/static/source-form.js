@@ -67,6 +67,27 @@ export function renderSourceForm(container, source, { withProject = false, onPro
     s.after_processing || "mark_read",
   );
 
+  // Issue 15: whose word a sender's Jira account is taken on. Kept inside `policy`.
+  const policy = s.policy || {};
+  const verification = select(
+    "sender_verification",
+    [["verify", "Only when the mail is authenticated (DKIM or DMARC)"],
+      ["trust_mailbox", "Trust the mailbox to have refused forgeries"],
+      ["reject_unverified", "Quarantine unauthenticated mail from Jira users"]],
+    policy.sender_verification || "verify",
+  );
+  const trustedIds = (policy.trusted_authserv_ids || []).join(", ");
+  const verificationNote = h("div", { className: "help" });
+  const showVerification = () => {
+    verificationNote.textContent =
+      verification.value === "trust_mailbox"
+        ? "Warning: anyone who can get mail into this mailbox can then write as any Jira user. " +
+          "Choose this only for an internal server that refuses forged senders."
+        : `Authentication-Results trusted from: ${trustedIds || "the provider's servers (or the mail server's own name)"}.`;
+  };
+  verification.addEventListener("change", showVerification);
+  showVerification();
+
   const parts = [
     field("Provider", provider),
     note,
@@ -96,6 +117,7 @@ export function renderSourceForm(container, source, { withProject = false, onPro
       "Mail that is no reply",
       select("unmatched", [["create", "Creates an issue"], ["ignore", "Is ignored"]], s.unmatched || "create"),
     ),
+    field("Write as the sender's Jira account", verification, verificationNote),
   ];
   if (withProject) {
     const pickers = jiraPickers(s);
@@ -154,6 +176,8 @@ export function readSourceForm(container, base) {
     const found = value(name);
     if (found !== undefined) body[name] = found || null;
   }
+  const verification = value("sender_verification");
+  if (verification) body.policy = { ...(body.policy || {}), sender_verification: verification };
   body.verify_tls = container.querySelector('[name="verify_tls"]').checked;
   const password = container.querySelector('[name="password"]').value;
   if (password) body.password = password;
