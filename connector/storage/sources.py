@@ -348,6 +348,7 @@ class SourceRepository:
             last_poll_at=as_utc_or_none(row.last_poll_at),
             created_at=as_utc(row.created_at),
             updated_at=as_utc(row.updated_at),
+            receives=row.receives,
         )
 
 
