@@ -101,6 +101,9 @@ class MailSourceRow(SQLModel, table=True):
     # How mail arrives (`connector.push.state.PushState.describe`), written by the worker when
     # it changes; empty until a worker has looked at the source.
     receives: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
+    # Which worker keeps the source's idle connection: one at a time, renewed while it runs.
+    push_owner: str | None = Field(default=None, max_length=64)
+    push_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 

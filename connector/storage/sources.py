@@ -8,7 +8,7 @@ another's source even with a valid token for itself. The worker's methods (`due`
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -179,6 +179,69 @@ class SourceRepository:
                 .limit(limit)
             )
             return [int(source_id) for source_id in session.exec(statement).all() if source_id]
+
+    def active(self, source_ids: Collection[int] | None = None) -> list[MailSource]:
+        """Enabled or not, the sources of installed, enabled tenants (of those ids if given):
+        what the worker's push watcher keeps in step with."""
+        with Session(self._engine) as session:
+            statement = (
+                select(MailSourceRow)
+                .join(TenantRow, col(TenantRow.id) == col(MailSourceRow.tenant_id))
+                .where(col(TenantRow.installed).is_(True), col(TenantRow.enabled).is_(True))
+                .order_by(col(MailSourceRow.id))
+            )
+            if source_ids is not None:
+                statement = statement.where(col(MailSourceRow.id).in_(list(source_ids)))
+            return [self._to_source(session, row) for row in session.exec(statement).all()]
+
+    def claim_push(self, source_ids: Collection[int], owner: str, seconds: float) -> set[int]:
+        """Take or renew the right to idle on these sources; returns the ids this owner holds.
+
+        Like `lease`, one conditional UPDATE: with several workers, one idles per source, and
+        a worker that stopped renewing (crashed) is taken over once its claim expires."""
+        if not source_ids:
+            return set()
+        now = utc_now()
+        with Session(self._engine) as session:
+            session.execute(
+                update(MailSourceRow)
+                .where(
+                    col(MailSourceRow.id).in_(list(source_ids)),
+                    or_(
+                        col(MailSourceRow.push_owner).is_(None),
+                        col(MailSourceRow.push_owner) == owner,
+                        col(MailSourceRow.push_expires_at) < now,
+                    ),
+                )
+                .values(push_owner=owner, push_expires_at=now + timedelta(seconds=seconds))
+            )
+            session.commit()
+            held = session.exec(
+                select(MailSourceRow.id).where(
+                    col(MailSourceRow.id).in_(list(source_ids)),
+                    col(MailSourceRow.push_owner) == owner,
+                )
+            ).all()
+            return {int(source_id) for source_id in held if source_id}
+
+    def release_push(self, owner: str, source_ids: Collection[int] | None = None) -> None:
+        """Give up idling (on these sources, or on all the owner holds)."""
+        statement = update(MailSourceRow).where(col(MailSourceRow.push_owner) == owner)
+        if source_ids is not None:
+            statement = statement.where(col(MailSourceRow.id).in_(list(source_ids)))
+        with Session(self._engine) as session:
+            session.execute(statement.values(push_owner=None, push_expires_at=None))
+            session.commit()
+
+    def set_receives(self, source_id: int, receives: str) -> None:
+        """How mail arrives, in words for the sources list (the push watcher's state)."""
+        with Session(self._engine) as session:
+            session.execute(
+                update(MailSourceRow)
+                .where(col(MailSourceRow.id) == source_id)
+                .values(receives=receives)
+            )
+            session.commit()
 
     def lease(self, source_id: int, owner: str, seconds: float) -> bool:
         """Take the source for one poll; False when another worker holds it.

@@ -26,9 +26,17 @@ def upgrade() -> None:
     op.add_column(
         "mail_sources", sa.Column("receives", sa.Text(), nullable=False, server_default="")
     )
+    # Which worker idles on the source: one at a time, the claim renewed while it runs.
+    op.add_column("mail_sources", sa.Column("push_owner", sa.String(length=64), nullable=True))
+    op.add_column(
+        "mail_sources",
+        sa.Column("push_expires_at", sa.DateTime(timezone=True), nullable=True),
+    )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("mail_sources") as batch:
+        batch.drop_column("push_expires_at")
+        batch.drop_column("push_owner")
         batch.drop_column("receives")
         batch.drop_column("push")
