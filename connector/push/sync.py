@@ -93,6 +93,7 @@ class PushSync:
     def _forget(self, source_id: int) -> None:
         self._watcher.forget(str(source_id))
         self._seen.pop(source_id, None)
+        self._written.pop(source_id, None)
 
     def _write_states(self, sources: dict[int, MailSource]) -> None:
         states = self._watcher.states()

@@ -235,13 +235,7 @@ class SourceRepository:
 
     def set_receives(self, source_id: int, receives: str) -> None:
         """How mail arrives, in words for the sources list (the push watcher's state)."""
-        with Session(self._engine) as session:
-            session.execute(
-                update(MailSourceRow)
-                .where(col(MailSourceRow.id) == source_id)
-                .values(receives=receives)
-            )
-            session.commit()
+        self._set(source_id, receives=receives)
 
     def lease(self, source_id: int, owner: str, seconds: float) -> bool:
         """Take the source for one poll; False when another worker holds it.
@@ -277,11 +271,12 @@ class SourceRepository:
 
     def save_cursor(self, source_id: int, cursor: str) -> None:
         """Advance the position; called only after the messages before it are recorded."""
+        self._set(source_id, cursor=cursor)
+
+    def _set(self, source_id: int, **values: object) -> None:
         with Session(self._engine) as session:
             session.execute(
-                update(MailSourceRow)
-                .where(col(MailSourceRow.id) == source_id)
-                .values(cursor=cursor)
+                update(MailSourceRow).where(col(MailSourceRow.id) == source_id).values(**values)
             )
             session.commit()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -52,6 +53,18 @@ def worker(running_app: RunningApp) -> Iterator[Scheduler]:
     scheduler.stop()  # a test that failed half-way leaves no watcher behind
 
 
+@contextmanager
+def _running(worker: Scheduler) -> Iterator[None]:
+    """The worker's loop in a thread, stopped (watcher, claims and all) on the way out."""
+    thread = threading.Thread(target=worker.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        worker.stop()
+        thread.join(timeout=30)
+
+
 def _wait(check: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -70,16 +83,13 @@ def test_mail_delivered_while_idling_becomes_an_issue_within_seconds(
     api: AdminApi, worker: Scheduler, dovecot: Dovecot, mail_user: MailUser
 ) -> None:
     source_id = _source(api, dovecot, mail_user, push=True)
-    started = threading.Thread(target=worker.run_forever, daemon=True)
-    started.start()
-    assert _wait(lambda: _receives(api, source_id) == "push (IMAP IDLE)", 10)
-    time.sleep(0.5)  # the first tick is over: the next is 30 s away unless push wakes it
-    delivered = time.monotonic()
-    dovecot.deliver(mail_user, mail("Printer on fire", "Third floor.").as_bytes())
-    assert _wait(lambda: len(api.jira.issue_keys()) == 1, 5), "not pushed within 5 s"
-    assert time.monotonic() - delivered < 5
-    worker.stop()
-    started.join(timeout=30)
+    with _running(worker):
+        assert _wait(lambda: _receives(api, source_id) == "push (IMAP IDLE)", 10)
+        time.sleep(0.5)  # the first tick is over: the next is 30 s away unless push wakes it
+        delivered = time.monotonic()
+        dovecot.deliver(mail_user, mail("Printer on fire", "Third floor.").as_bytes())
+        assert _wait(lambda: len(api.jira.issue_keys()) == 1, 5), "not pushed within 5 s"
+        assert time.monotonic() - delivered < 5
     stored = api.app.runtime.sources.find(source_id)
     assert stored is not None and stored.receives == "push (IMAP IDLE)"
 
@@ -88,11 +98,8 @@ def test_push_off_keeps_polling_and_the_list_says_so(
     api: AdminApi, worker: Scheduler, dovecot: Dovecot, mail_user: MailUser
 ) -> None:
     source_id = _source(api, dovecot, mail_user, push=False)
-    started = threading.Thread(target=worker.run_forever, daemon=True)
-    started.start()
-    assert _wait(lambda: _receives(api, source_id) == f"polling: {PUSH_OFF}", 10)
-    dovecot.deliver(mail_user, mail("Not pushed", "Wait for the poll.").as_bytes())
-    time.sleep(3)
-    assert api.jira.issue_keys() == []  # the next poll is an hour away
-    worker.stop()
-    started.join(timeout=30)
+    with _running(worker):
+        assert _wait(lambda: _receives(api, source_id) == f"polling: {PUSH_OFF}", 10)
+        dovecot.deliver(mail_user, mail("Not pushed", "Wait for the poll.").as_bytes())
+        time.sleep(3)
+        assert api.jira.issue_keys() == []  # the next poll is an hour away
