@@ -66,6 +66,7 @@ class Scheduler:
         self._wake = threading.Event()
         self._wanted: set[int] = set()  # announced by push, started on the next tick
         self._again: set[int] = set()  # announced while being polled: poll once more after
+        self._later: set[int] = set()  # announced, but another held the lease: next tick
         self._push: PushSync | None = None
         if push:
             watcher = IdleWatcher(on_mail=lambda source_id: self.poll_soon(int(source_id)))
@@ -117,7 +118,8 @@ class Scheduler:
         """Start polls for the sources announced by push, then those due now; returns the
         ids started."""
         with self._lock:
-            wanted, self._wanted = self._wanted, set()
+            wanted, self._wanted = self._wanted | self._later, set()
+            self._later = set()
         started = self._start(self._runtime.sources.active(wanted) if wanted else [], wanted)
         due = self._runtime.sources.due(now, limit=self._max_workers * 4)
         found = (self._runtime.sources.find(source_id) for source_id in due)
@@ -169,11 +171,12 @@ class Scheduler:
         skipped = wanted and error is None and future.result().skipped
         with self._lock:
             self._running.pop(source_id, None)
-            if skipped:  # the next tick, not now: the other poll may take a while
-                self._wanted.add(source_id)
+            if skipped:  # at the next tick, not now: the other poll may take a while
+                self._later.add(source_id)
             if source_id in self._again:
                 self._again.discard(source_id)
                 self._wanted.add(source_id)
+            if self._wanted:  # a slot is free: announced sources need not wait for the tick
                 self._wake.set()
         if error is not None:
             logs.event(
