@@ -85,7 +85,7 @@ def create_app(
             "app.started",
             descriptor_url=f"{settings.base_url}/atlassian-connect.json",
         )
-        scheduler = Scheduler(runtime) if run_worker else None
+        scheduler = Scheduler(runtime, push=True) if run_worker else None
         thread = None
         if scheduler is not None:
             thread = threading.Thread(target=scheduler.run_forever, name="scheduler", daemon=True)

@@ -68,7 +68,7 @@ def cmd_worker(settings: Settings) -> int:
 
     runtime = Runtime.create(settings)
     migrate(runtime.engine)
-    scheduler = Scheduler(runtime)
+    scheduler = Scheduler(runtime, push=True)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
     signal.signal(signal.SIGINT, lambda *_: scheduler.stop())
     print(f"worker {scheduler.owner} polling mail sources", flush=True)

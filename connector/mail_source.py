@@ -160,6 +160,7 @@ class SourceSpec(MailboxSettings):
     description: str = ""
     provider: str = "custom"
     interval_minutes: int = 1
+    push: bool = True
     unmatched: Unmatched = "create"
     policy: SourcePolicy = field(default_factory=SourcePolicy)
     uses_oauth: bool = False
@@ -257,6 +258,8 @@ class MailSource:
     last_poll_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # How mail arrives, as the worker's push watcher last wrote it (`PushState.describe`).
+    receives: str = ""
 
     @property
     def label(self) -> str:

@@ -38,6 +38,7 @@ from connector.runtime import Runtime
 from connector.sources import open_source
 from connector.sources.base import Cursor, MessageRef, cursor_from_json
 from connector.sources.base import MailSource as MailboxPort
+from connector.sources.config import SourceConfig
 from connector.sources.errors import (
     MessageTooLarge,
     MessageVanished,
@@ -183,21 +184,7 @@ class _Poll:
 
     def _read_mailbox(self, limit: int) -> datetime | None:
         source, runtime = self._source, self._runtime
-        if source.spec.uses_oauth:
-            # Renewed before expiry; a refusal (e.g. invalid_grant) is a SourceAuthError, so
-            # the status shows the provider's words, the poll backs off and the cursor stays.
-            config = source.spec.connection_config(
-                password=None,
-                access_token=token_provider(runtime.sources, source),
-                source_id=source.label,
-                host_policy=runtime.host_policy,
-            )
-        else:
-            config = source.spec.connection_config(
-                password=runtime.sources.password(source.id),
-                source_id=source.label,
-                host_policy=runtime.host_policy,
-            )
+        config = source_config(runtime, source)
         first_connected = None
         with open_source(config) as mailbox:
             if source.cursor is None:
@@ -325,3 +312,21 @@ def _summary(counts: dict[str, int]) -> str:
     if not counts:
         return "no new mail"
     return ", ".join(f"{number} {outcome}" for outcome, number in sorted(counts.items()))
+
+
+def source_config(runtime: Runtime, source: MailSource) -> SourceConfig:
+    """How to connect to the source's mailbox, with its stored secret (polls and push)."""
+    if source.spec.uses_oauth:
+        # Renewed before expiry; a refusal (e.g. invalid_grant) is a SourceAuthError, so
+        # the status shows the provider's words, the poll backs off and the cursor stays.
+        return source.spec.connection_config(
+            password=None,
+            access_token=token_provider(runtime.sources, source),
+            source_id=source.label,
+            host_policy=runtime.host_policy,
+        )
+    return source.spec.connection_config(
+        password=runtime.sources.password(source.id),
+        source_id=source.label,
+        host_policy=runtime.host_policy,
+    )

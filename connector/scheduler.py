@@ -6,6 +6,12 @@ Every `tick_seconds` the scheduler asks storage for enabled sources of active te
 slow mailboxes or rate-limited Jira cannot take every worker). A poll holds a lease in the
 database, so a second worker process, or the admin's "poll now", never polls the same source
 at the same time. Backoff and jitter are decided by the poll itself (`connector.polling`).
+
+Push (`push=True`, the worker's): an `IdleWatcher` idles on the sources that allow it and
+calls `poll_soon`, which wakes the loop; the next tick starts those sources first, through
+the same bounds and the same poll (its lease, cursor and exactly-once ledger), whatever
+their `next_poll_at`, so the safety poll at the interval stays. Mail announced while the
+source is being polled gets one more poll after it; announcements coalesce meanwhile.
 """
 
 from __future__ import annotations
@@ -13,15 +19,19 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 
 from connector import logs
+from connector.mail_source import MailSource
 from connector.outbound.worker import OutboundWorker
 from connector.polling import PollResult
+from connector.push.idle_watcher import IdleWatcher
+from connector.push.sync import SYNC_SECONDS, PushSync
 from connector.runtime import Runtime
 from connector.storage.models import utc_now
 from connector.wiring import poll_source
@@ -40,6 +50,8 @@ class Scheduler:
         max_workers: int = 8,
         per_tenant: int = 2,
         poll: PollFunction | None = None,
+        push: bool = False,
+        push_sync_seconds: float = SYNC_SECONDS,
     ) -> None:
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
         self._runtime = runtime
@@ -51,42 +63,95 @@ class Scheduler:
         self._running: dict[int, int] = {}  # source id -> tenant id
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._wanted: set[int] = set()  # announced by push, started on the next tick
+        self._again: set[int] = set()  # announced while being polled: poll once more after
+        self._later: set[int] = set()  # announced, but another held the lease: next tick
+        self._push: PushSync | None = None
+        if push:
+            watcher = IdleWatcher(on_mail=lambda source_id: self.poll_soon(int(source_id)))
+            self._push = PushSync(runtime, watcher, owner=self.owner, every=push_sync_seconds)
         # Webhook events, the send queue and retention: one round at a time, beside the polls.
         self.outbound = OutboundWorker(runtime)
 
     def run_forever(self) -> None:
-        logs.event(log, "scheduler.started", owner=self.owner)
+        logs.event(log, "scheduler.started", owner=self.owner, push=self._push is not None)
+        if self._push is not None:
+            self._push.start()
+        next_tick = 0.0
         while not self._stop.is_set():
+            self._wake.clear()
+            with self._lock:
+                ticking = bool(self._wanted) or time.monotonic() >= next_tick
             try:
-                self.tick(utc_now())
+                if self._push is not None:
+                    self._push.sync()
+                if ticking:
+                    next_tick = time.monotonic() + self._tick_seconds
+                    self.tick(utc_now())
             except Exception:  # a database hiccup must not end the worker; try next tick
                 log.exception("scheduler.tick_failed owner=%s", self.owner)
-            self.outbound.start_round()
-            self._stop.wait(self._tick_seconds)
+            if ticking:
+                self.outbound.start_round()
+            wait = max(next_tick - time.monotonic(), 0.0)
+            if self._push is not None:  # the push states are written between ticks too
+                wait = min(wait, self._push.every)
+            self._wake.wait(wait)
+        if self._push is not None:
+            self._push.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.outbound.join()
         logs.event(log, "scheduler.stopped", owner=self.owner)
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def poll_soon(self, source_id: int) -> None:
+        """New mail was announced (push): poll the source on the next tick, which starts now.
+        Any thread; returns at once; repeated calls before that tick make one poll."""
+        with self._lock:
+            (self._again if source_id in self._running else self._wanted).add(source_id)
+        self._wake.set()
 
     def tick(self, now: datetime) -> list[int]:
-        """Start polls for the sources due now; returns the ids started."""
+        """Start polls for the sources announced by push, then those due now; returns the
+        ids started."""
+        with self._lock:
+            wanted, self._wanted = self._wanted | self._later, set()
+            self._later = set()
+        started = self._start(self._runtime.sources.active(wanted) if wanted else [], wanted)
+        due = self._runtime.sources.due(now, limit=self._max_workers * 4)
+        found = (self._runtime.sources.find(source_id) for source_id in due)
+        started += self._start([s for s in found if s is not None], set())
+        return started
+
+    def _start(self, sources: Iterable[MailSource], wanted: set[int]) -> list[int]:
+        """Submit polls within the bounds; a wanted source left out waits for the next tick
+        (one that is disabled, deleted or of an inactive tenant is dropped)."""
         started: list[int] = []
-        for source_id in self._runtime.sources.due(now, limit=self._max_workers * 4):
-            source = self._runtime.sources.find(source_id)
-            if source is None:
+        for source in sources:
+            if not source.enabled:
                 continue
             with self._lock:
-                if len(self._running) >= self._max_workers:
-                    break
                 per_tenant = Counter(self._running.values())
-                if source_id in self._running or per_tenant[source.tenant_id] >= self._per_tenant:
+                if source.id in self._running:
+                    if source.id in wanted:
+                        self._again.add(source.id)
                     continue
-                self._running[source_id] = source.tenant_id
-            future = self._pool.submit(self._poll, self._runtime, source_id)
-            future.add_done_callback(functools.partial(self._finished, source_id))
-            started.append(source_id)
+                if (
+                    len(self._running) >= self._max_workers
+                    or per_tenant[source.tenant_id] >= self._per_tenant
+                ):
+                    if source.id in wanted:
+                        self._wanted.add(source.id)
+                    continue
+                self._running[source.id] = source.tenant_id
+            future = self._pool.submit(self._poll, self._runtime, source.id)
+            future.add_done_callback(
+                functools.partial(self._finished, source.id, source.id in wanted)
+            )
+            started.append(source.id)
         return started
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
@@ -99,10 +164,20 @@ class Scheduler:
             pause.wait(0.05)
         return False
 
-    def _finished(self, source_id: int, future: Future[PollResult]) -> None:
+    def _finished(self, source_id: int, wanted: bool, future: Future[PollResult]) -> None:
+        error = future.exception()
+        # Mail announced during the poll, or a pushed poll that found another holding the
+        # lease (whose listing may have come before the mail): poll once more.
+        skipped = wanted and error is None and future.result().skipped
         with self._lock:
             self._running.pop(source_id, None)
-        error = future.exception()
+            if skipped:  # at the next tick, not now: the other poll may take a while
+                self._later.add(source_id)
+            if source_id in self._again:
+                self._again.discard(source_id)
+                self._wanted.add(source_id)
+            if self._wanted:  # a slot is free: announced sources need not wait for the tick
+                self._wake.set()
         if error is not None:
             logs.event(
                 log,

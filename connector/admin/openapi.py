@@ -31,6 +31,7 @@ _SOURCE_EXAMPLE: Schema = {
     "password": "app-password",
     "folder": "INBOX",
     "interval_minutes": 1,
+    "push": True,
     "timeout_seconds": 10,
     "after_processing": "move",
     "success_folder": "Processed",

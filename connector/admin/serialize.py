@@ -54,6 +54,7 @@ def source_json(source: MailSource, *, messages_today: int = 0) -> dict[str, Any
         "first_connected_at": iso(source.first_connected_at),
         "messages_today": messages_today,
         "warnings": list(spec_warnings(spec)),
+        "receives": source.receives,
         "created_at": iso(source.created_at),
         "updated_at": iso(source.updated_at),
     }

@@ -84,6 +84,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("username", "string", required=True, min_length=1),
     Setting("folder", "string", "sub-folders as Parent/Child; POP3 reads only INBOX"),
     Setting("interval_minutes", "integer", minimum=1, maximum=60),
+    Setting(
+        "push",
+        "boolean",
+        "IMAP: be told about new mail (IDLE) when the server allows; polling continues as a "
+        "safety net",
+    ),
     Setting("timeout_seconds", "integer", minimum=1, maximum=60),
     Setting(
         "after_processing",
@@ -133,6 +139,12 @@ STATE: tuple[Setting, ...] = (
         "messages_today", "integer", "email log entries since 00:00 UTC", minimum=0, storage="none"
     ),
     Setting("warnings", "strings", "e.g. certificate checks are off", storage="none"),
+    Setting(
+        "receives",
+        "string",
+        "how mail arrives now: push (IMAP IDLE), or polling and why, as the worker last said",
+        storage="none",
+    ),
     Setting("created_at", "string", "ISO 8601, UTC", format="date-time", nullable=True),
     Setting("updated_at", "string", "ISO 8601, UTC", format="date-time", nullable=True),
 )

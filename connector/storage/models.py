@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Text, UniqueConstraint
+from sqlalchemy import DateTime, Text, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 
@@ -84,6 +84,7 @@ class MailSourceRow(SQLModel, table=True):
     oauth_encrypted: str | None = Field(default=None, sa_type=Text)
     folder: str = Field(default="INBOX", max_length=255)
     interval_minutes: int = Field(default=1)
+    push: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
     timeout_seconds: int = Field(default=30)
     after_processing: str = Field(default="mark_read", max_length=16)
     success_folder: str | None = Field(default=None, max_length=255)
@@ -116,6 +117,12 @@ class MailSourceRow(SQLModel, table=True):
     last_poll_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # How mail arrives (`connector.push.state.PushState.describe`), written by the worker when
+    # it changes; empty until a worker has looked at the source.
+    receives: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
+    # Which worker keeps the source's idle connection: one at a time, renewed while it runs.
+    push_owner: str | None = Field(default=None, max_length=64)
+    push_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 

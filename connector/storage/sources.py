@@ -8,7 +8,7 @@ another's source even with a valid token for itself. The worker's methods (`due`
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -180,6 +180,63 @@ class SourceRepository:
             )
             return [int(source_id) for source_id in session.exec(statement).all() if source_id]
 
+    def active(self, source_ids: Collection[int] | None = None) -> list[MailSource]:
+        """Enabled or not, the sources of installed, enabled tenants (of those ids if given):
+        what the worker's push watcher keeps in step with."""
+        with Session(self._engine) as session:
+            statement = (
+                select(MailSourceRow)
+                .join(TenantRow, col(TenantRow.id) == col(MailSourceRow.tenant_id))
+                .where(col(TenantRow.installed).is_(True), col(TenantRow.enabled).is_(True))
+                .order_by(col(MailSourceRow.id))
+            )
+            if source_ids is not None:
+                statement = statement.where(col(MailSourceRow.id).in_(list(source_ids)))
+            return [self._to_source(session, row) for row in session.exec(statement).all()]
+
+    def claim_push(self, source_ids: Collection[int], owner: str, seconds: float) -> set[int]:
+        """Take or renew the right to idle on these sources; returns the ids this owner holds.
+
+        Like `lease`, one conditional UPDATE: with several workers, one idles per source, and
+        a worker that stopped renewing (crashed) is taken over once its claim expires."""
+        if not source_ids:
+            return set()
+        now = utc_now()
+        with Session(self._engine) as session:
+            session.execute(
+                update(MailSourceRow)
+                .where(
+                    col(MailSourceRow.id).in_(list(source_ids)),
+                    or_(
+                        col(MailSourceRow.push_owner).is_(None),
+                        col(MailSourceRow.push_owner) == owner,
+                        col(MailSourceRow.push_expires_at) < now,
+                    ),
+                )
+                .values(push_owner=owner, push_expires_at=now + timedelta(seconds=seconds))
+            )
+            session.commit()
+            held = session.exec(
+                select(MailSourceRow.id).where(
+                    col(MailSourceRow.id).in_(list(source_ids)),
+                    col(MailSourceRow.push_owner) == owner,
+                )
+            ).all()
+            return {int(source_id) for source_id in held if source_id}
+
+    def release_push(self, owner: str, source_ids: Collection[int] | None = None) -> None:
+        """Give up idling (on these sources, or on all the owner holds)."""
+        statement = update(MailSourceRow).where(col(MailSourceRow.push_owner) == owner)
+        if source_ids is not None:
+            statement = statement.where(col(MailSourceRow.id).in_(list(source_ids)))
+        with Session(self._engine) as session:
+            session.execute(statement.values(push_owner=None, push_expires_at=None))
+            session.commit()
+
+    def set_receives(self, source_id: int, receives: str) -> None:
+        """How mail arrives, in words for the sources list (the push watcher's state)."""
+        self._set(source_id, receives=receives)
+
     def lease(self, source_id: int, owner: str, seconds: float) -> bool:
         """Take the source for one poll; False when another worker holds it.
 
@@ -214,11 +271,12 @@ class SourceRepository:
 
     def save_cursor(self, source_id: int, cursor: str) -> None:
         """Advance the position; called only after the messages before it are recorded."""
+        self._set(source_id, cursor=cursor)
+
+    def _set(self, source_id: int, **values: object) -> None:
         with Session(self._engine) as session:
             session.execute(
-                update(MailSourceRow)
-                .where(col(MailSourceRow.id) == source_id)
-                .values(cursor=cursor)
+                update(MailSourceRow).where(col(MailSourceRow.id) == source_id).values(**values)
             )
             session.commit()
 
@@ -348,6 +406,7 @@ class SourceRepository:
             last_poll_at=as_utc_or_none(row.last_poll_at),
             created_at=as_utc(row.created_at),
             updated_at=as_utc(row.updated_at),
+            receives=row.receives,
         )
 
 

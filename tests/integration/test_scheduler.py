@@ -145,3 +145,75 @@ def test_poll_wrong_password_shows_server_error_and_backs_off(
     again = runtime.sources.find(source_id)
     assert again is not None and again.consecutive_failures == 2
     assert again.next_poll_at is not None and again.next_poll_at >= before + timedelta(minutes=4)
+
+
+def _not_due(runtime: Runtime, source_id: int) -> None:
+    runtime.sources.record_poll(
+        source_id, ok=True, message="no new mail", next_poll_at=utc_now() + timedelta(hours=1)
+    )
+
+
+def test_poll_soon_coalesces_and_polls_once_more_after_a_running_poll(
+    migrated_engine: Engine, encryption_key: str
+) -> None:
+    runtime = _runtime(migrated_engine, encryption_key)
+    tenant_id = _tenant(runtime, "site-a")
+    source_id = _source(runtime, tenant_id, "pushed")
+    _not_due(runtime, source_id)
+    release = threading.Event()
+    polls: list[int] = []
+
+    def slow_poll(_runtime: Runtime, polled: int) -> PollResult:
+        polls.append(polled)
+        release.wait(10)
+        return PollResult(True, "done")
+
+    scheduler = Scheduler(runtime, poll=slow_poll)
+    try:
+        assert scheduler.tick(utc_now()) == []  # not due, not announced
+        for _ in range(3):
+            scheduler.poll_soon(source_id)
+        assert scheduler.tick(utc_now()) == [source_id]  # three announcements, one poll
+        scheduler.poll_soon(source_id)  # mail during the poll ...
+        scheduler.poll_soon(source_id)
+        assert scheduler.tick(utc_now()) == []  # ... is not polled beside it
+        release.set()
+        assert scheduler.wait_idle()
+        assert scheduler.tick(utc_now()) == [source_id]  # ... but once after it
+        assert scheduler.wait_idle()
+        assert scheduler.tick(utc_now()) == []
+        assert polls == [source_id, source_id]
+    finally:
+        release.set()
+        scheduler.stop()
+
+
+def test_poll_soon_drops_a_disabled_source(migrated_engine: Engine, encryption_key: str) -> None:
+    runtime = _runtime(migrated_engine, encryption_key)
+    tenant_id = _tenant(runtime, "site-a")
+    source_id = _source(runtime, tenant_id, "turned off")
+    _not_due(runtime, source_id)
+    runtime.sources.set_enabled(tenant_id, source_id, False)
+    scheduler = Scheduler(runtime, poll=lambda _rt, _id: PollResult(True, "done"))
+    scheduler.poll_soon(source_id)
+    assert scheduler.tick(utc_now()) == []
+    runtime.sources.set_enabled(tenant_id, source_id, True)
+    _not_due(runtime, source_id)
+    assert scheduler.tick(utc_now()) == []  # not kept for later either
+    scheduler.stop()
+
+
+def test_one_worker_at_a_time_may_idle_on_a_source(
+    migrated_engine: Engine, encryption_key: str
+) -> None:
+    runtime = _runtime(migrated_engine, encryption_key)
+    tenant_id = _tenant(runtime, "site-a")
+    first, second = (_source(runtime, tenant_id, name) for name in ("one", "two"))
+    assert runtime.sources.claim_push([first], "worker-1", 60) == {first}
+    assert runtime.sources.claim_push([first, second], "worker-2", 60) == {second}
+    assert runtime.sources.claim_push([first], "worker-1", 60) == {first}  # renewed
+    runtime.sources.release_push("worker-1")
+    assert runtime.sources.claim_push([first, second], "worker-2", 60) == {first, second}
+    assert runtime.sources.claim_push([first], "worker-3", -1) == set()  # still held
+    assert runtime.sources.claim_push([first], "worker-2", -1) == {first}  # now expired
+    assert runtime.sources.claim_push([first], "worker-3", 60) == {first}  # taken over

@@ -7,7 +7,7 @@ import { jiraPickers } from "./jira-pickers.js";
 // Settings the API takes back on PUT; the form keeps the ones it does not show unchanged.
 const SETTINGS = [
   "name", "description", "protocol", "provider", "host", "port", "security", "verify_tls",
-  "username", "folder", "interval_minutes", "timeout_seconds", "after_processing",
+  "username", "folder", "interval_minutes", "push", "timeout_seconds", "after_processing",
   "success_folder", "failure_folder", "exclusion_folders", "max_message_bytes", "project_key",
   "issue_type", "unmatched", "policy", "address_rules", "plus_projects", "unrouted",
 ];
@@ -57,6 +57,7 @@ export function renderSourceForm(container, source, { withProject = false, onPro
     s.security || "ssl",
   );
   const verify = h("input", { type: "checkbox", name: "verify_tls", checked: s.verify_tls !== false });
+  const push = h("input", { type: "checkbox", name: "push", checked: s.push !== false });
   const password = text("password", "", {
     type: "password",
     placeholder: s.has_password ? "Stored: leave empty to keep it" : "",
@@ -109,6 +110,13 @@ export function renderSourceForm(container, source, { withProject = false, onPro
     field(
       "Check every (minutes)",
       text("interval_minutes", s.interval_minutes || 1, { type: "number", min: 1, max: 60 }),
+    ),
+    h(
+      "div",
+      { className: "field checkbox-field" },
+      h("label", { className: "checkbox" }, push, " Be told about new mail at once (IMAP IDLE) when the server allows"),
+      h("div", { className: "help" }, "The mailbox is still checked at the interval above."),
+      h("div", { className: "field-error", dataset: { errorFor: "push" } }),
     ),
     field("After processing", afterProcessing),
     field("Move processed mail to", text("success_folder", s.success_folder)),
@@ -179,6 +187,7 @@ export function readSourceForm(container, base) {
   const verification = value("sender_verification");
   if (verification) body.policy = { ...(body.policy || {}), sender_verification: verification };
   body.verify_tls = container.querySelector('[name="verify_tls"]').checked;
+  body.push = container.querySelector('[name="push"]').checked;
   const password = container.querySelector('[name="password"]').value;
   if (password) body.password = password;
   return body;

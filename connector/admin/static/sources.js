@@ -36,6 +36,9 @@ function statusCell(source) {
     cell.append(h("div", { className: "status-message" }, source.status_message));
   }
   for (const warning of source.warnings || []) cell.append(h("div", { className: "help" }, warning));
+  if (source.enabled && source.receives) {
+    cell.append(h("div", { className: "help receives" }, `How mail arrives: ${source.receives}`));
+  }
   return cell;
 }
 
