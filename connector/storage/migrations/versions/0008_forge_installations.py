@@ -3,7 +3,7 @@
 A tenant installed only through Forge has no Connect shared secret, so the column may be null.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-06
 """
 
