@@ -10,15 +10,10 @@ from sqlalchemy.engine import Engine
 from connector.drafts import AddedComment, CommentDraft, IssueDraft, IssueInfo, JiraPerson
 from connector.jira.client import JiraWaiting
 from connector.mail.inbound import MailAttachment
-from connector.mail_source import SourceSpec
 from connector.pipeline.process import Pipeline
 from connector.retry import INBOUND_MAIL
-from connector.storage.email_log import EmailLog
-from connector.storage.secrets import SecretBox
-from connector.storage.sources import SourceRepository
-from connector.storage.tenants import TenantRepository
 from connector.storage.threads import ParticipantRepository, ThreadRepository
-from tests.integration.tenants import install_payload
+from tests.integration.pipeline_support import support_source
 from tests.servers.messages import build_message
 
 PAUSE_SECONDS = 1800.0
@@ -71,23 +66,10 @@ class PausedJira:
 def test_a_long_jira_pause_postpones_without_using_up_attempts(
     migrated_engine: Engine, encryption_key: str
 ) -> None:
-    secrets = SecretBox([encryption_key])
-    tenant, _ = TenantRepository(migrated_engine, secrets).save_install(
-        install_payload("jira:pause")
-    )
-    spec = SourceSpec(
-        name="Support",
-        protocol="imap",
-        host="imap.example.com",
-        port=993,
-        username="support@example.com",
-        project_key="SUP",
-        issue_type="Task",
-    )
-    source = SourceRepository(migrated_engine, secrets).create(tenant.id, spec)
-    email_log = EmailLog(migrated_engine, secrets)
+    support = support_source(migrated_engine, encryption_key, "jira:pause")
+    tenant_id, source, email_log = support.tenant_id, support.source, support.email_log
     raw = build_message("quota day", message_id="<pause@customer.example>")
-    entry = email_log.begin(tenant.id, source.id, "uid-1", size=len(raw))
+    entry = email_log.begin(tenant_id, source.id, "uid-1", size=len(raw))
     now = [datetime(2026, 12, 6, 12, 0, tzinfo=entry.received_at.tzinfo)]
     jira = PausedJira()
     pipeline = Pipeline(
@@ -107,7 +89,7 @@ def test_a_long_jira_pause_postpones_without_using_up_attempts(
         assert "Jira asked us to wait until 14:00 UTC" in result.reason
         assert result.retry_at is not None
         now[0] = result.retry_at + timedelta(seconds=1)
-        reread = email_log.get(tenant.id, entry.id)
+        reread = email_log.get(tenant_id, entry.id)
         assert reread is not None
         current = reread
 

@@ -10,15 +10,10 @@ from sqlalchemy.engine import Engine
 
 from connector.drafts import AddedComment, CommentDraft, IssueDraft, IssueInfo, JiraPerson
 from connector.mail.inbound import MailAttachment
-from connector.mail_source import SourceSpec
 from connector.pipeline.decide import INDEX_SETTLE
 from connector.pipeline.process import Pipeline
-from connector.storage.email_log import EmailLog
-from connector.storage.secrets import SecretBox
-from connector.storage.sources import SourceRepository
-from connector.storage.tenants import TenantRepository
 from connector.storage.threads import ParticipantRepository, ThreadRepository
-from tests.integration.tenants import install_payload
+from tests.integration.pipeline_support import support_source
 from tests.servers.messages import build_message
 
 
@@ -59,25 +54,12 @@ class RecordingTracker:
 def test_interrupted_attempt_waits_for_the_index_then_finds_the_issue(
     migrated_engine: Engine, encryption_key: str
 ) -> None:
-    secrets = SecretBox([encryption_key])
-    tenant, _ = TenantRepository(migrated_engine, secrets).save_install(
-        install_payload("jira:settle")
-    )
-    spec = SourceSpec(
-        name="Support",
-        protocol="imap",
-        host="imap.example.com",
-        port=993,
-        username="support@example.com",
-        project_key="SUP",
-        issue_type="Task",
-    )
-    source = SourceRepository(migrated_engine, secrets).create(tenant.id, spec)
-    email_log = EmailLog(migrated_engine, secrets)
+    support = support_source(migrated_engine, encryption_key, "jira:settle")
+    tenant_id, source, email_log = support.tenant_id, support.source, support.email_log
     raw = build_message("printer on fire", message_id="<settle@customer.example>")
 
     # The first attempt got as far as describing the message (and maybe calling Jira).
-    entry = email_log.begin(tenant.id, source.id, "uid-1", size=len(raw))
+    entry = email_log.begin(tenant_id, source.id, "uid-1", size=len(raw))
     email_log.start_attempt(entry.id)
     email_log.describe(
         entry.id,
@@ -89,7 +71,7 @@ def test_interrupted_attempt_waits_for_the_index_then_finds_the_issue(
         headers=[],
         raw=raw,
     )
-    interrupted = email_log.get(tenant.id, entry.id)
+    interrupted = email_log.get(tenant_id, entry.id)
     assert interrupted is not None
     now = [interrupted.updated_at + timedelta(seconds=5)]
     tracker = RecordingTracker()
@@ -105,7 +87,7 @@ def test_interrupted_attempt_waits_for_the_index_then_finds_the_issue(
     assert waiting.outcome == "pending"
     assert waiting.retry_at == interrupted.updated_at + INDEX_SETTLE
     assert tracker.calls == []  # Jira was not asked before its index could answer
-    postponed = email_log.get(tenant.id, entry.id)
+    postponed = email_log.get(tenant_id, entry.id)
     assert postponed is not None and postponed.next_attempt_at == waiting.retry_at
     assert postponed.attempts == 1  # waiting is not an attempt
 
