@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,6 +20,9 @@ from tests.fakes.forge import APP_ID, FakeForge
 from tests.fakes.jira import FakeJira
 from tests.fakes.network import FakeNetwork
 from tests.fakes.server import LoopbackServer
+
+if TYPE_CHECKING:
+    from tests.integration.admin_support import AdminApi
 
 
 @dataclass
@@ -118,3 +121,11 @@ def serve_app(
     finally:
         server.stop()
         engine.dispose()
+
+
+@pytest.fixture
+def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
+    """An administrator of the fake Jira site calling the running app's admin API."""
+    from tests.integration.admin_support import make_admin_api  # it imports this module
+
+    return make_admin_api(running_app, fake_jira)

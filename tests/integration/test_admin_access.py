@@ -11,7 +11,6 @@ from connector.connect.jwt import RequestTarget, encode_token
 from connector.tenant import Tenant
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import AdminApi, make_admin_api
-from tests.integration.conftest import RunningApp
 
 
 @pytest.fixture
@@ -19,10 +18,6 @@ def database_url(sqlite_url: str) -> str:
     """Access is decided before any storage is touched: one backend keeps this file fast."""
     return sqlite_url
 
-
-@pytest.fixture
-def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
-    return make_admin_api(running_app, fake_jira)
 
 
 @pytest.fixture

@@ -13,12 +13,6 @@ from connector.outbound_config import NotificationSettings
 from connector.outcomes import Outcome
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import AdminApi, make_admin_api
-from tests.integration.conftest import RunningApp
-
-
-@pytest.fixture
-def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
-    return make_admin_api(running_app, fake_jira)
 
 
 def _record(

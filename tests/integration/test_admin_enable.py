@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 
 from connector.sources.base import ImapCursor, cursor_from_json
-from tests.fakes.jira import FakeJira
-from tests.integration.admin_support import AdminApi, dovecot_body, make_admin_api
-from tests.integration.conftest import RunningApp
+from tests.integration.admin_support import AdminApi, dovecot_body
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.messages import build_message
 
@@ -23,10 +21,6 @@ def database_url(sqlite_url: str) -> str:
     """Mailbox behaviour does not depend on the database: one backend keeps this file fast."""
     return sqlite_url
 
-
-@pytest.fixture
-def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
-    return make_admin_api(running_app, fake_jira)
 
 
 @pytest.fixture

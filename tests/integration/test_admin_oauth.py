@@ -22,9 +22,7 @@ import respx
 from sqlalchemy import text
 
 from connector.sources.oauth import GOOGLE_TOKEN_ENDPOINT
-from tests.fakes.jira import FakeJira
-from tests.integration.admin_support import AdminApi, dovecot_body, make_admin_api
-from tests.integration.conftest import RunningApp
+from tests.integration.admin_support import AdminApi, dovecot_body
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.messages import build_message
 
@@ -41,10 +39,6 @@ MS_SECRET = "ms~tenant~client~secret"
 def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
-
-@pytest.fixture
-def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
-    return make_admin_api(running_app, fake_jira)
 
 
 @dataclass

@@ -14,8 +14,7 @@ from connector.admin.pages import MODULE_KEYS, PAGES, render_page
 from connector.admin.static_files import STATIC_DIR
 from connector.connect.jwt import encode_token, request_target
 from descriptor.render import page_paths, render_descriptor
-from tests.fakes.jira import FakeJira
-from tests.integration.admin_support import AdminApi, make_admin_api
+from tests.integration.admin_support import AdminApi
 from tests.integration.conftest import RunningApp
 from tests.integration.test_admin_openapi import _check as check_schema
 
@@ -30,10 +29,6 @@ def database_url(sqlite_url: str) -> str:
     """Rendering does not depend on the database: one backend keeps this file fast."""
     return sqlite_url
 
-
-@pytest.fixture
-def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
-    return make_admin_api(running_app, fake_jira)
 
 
 def _page_url(api: AdminApi, path: str) -> str:

@@ -12,7 +12,6 @@ import pytest
 from tests.fakes import catalogue as cat
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import AdminApi, make_admin_api
-from tests.integration.conftest import RunningApp
 
 TOKEN = "ATATT3xFfGF0-workaround-token-0123456789"
 BOT = "lookup-bot@example.com"
@@ -24,10 +23,6 @@ def database_url(sqlite_url: str) -> str:
     """Settings behave the same on both backends (the storage test covers PostgreSQL)."""
     return sqlite_url
 
-
-@pytest.fixture
-def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
-    return make_admin_api(running_app, fake_jira)
 
 
 @pytest.fixture

@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.jira import FakeJira
-from tests.integration.admin_support import AdminApi, make_admin_api, source_body
-from tests.integration.conftest import RunningApp
+from tests.integration.admin_support import AdminApi, source_body
 
 
 @pytest.fixture
 def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
-
-@pytest.fixture
-def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
-    return make_admin_api(running_app, fake_jira)
 
 
 def _create(api: AdminApi, **overrides: object) -> tuple[int, dict[str, object]]:

@@ -10,9 +10,7 @@ import pytest
 
 from connector.admin.errors import ApiError
 from connector.admin.source_body import spec_from_json
-from tests.fakes.jira import FakeJira
-from tests.integration.admin_support import PASSWORD, AdminApi, make_admin_api, source_body
-from tests.integration.conftest import RunningApp
+from tests.integration.admin_support import PASSWORD, AdminApi, source_body
 
 
 @pytest.fixture
@@ -21,10 +19,6 @@ def database_url(sqlite_url: str) -> str:
     counts are tested on both there): one backend keeps this file fast."""
     return sqlite_url
 
-
-@pytest.fixture
-def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
-    return make_admin_api(running_app, fake_jira)
 
 
 def _error(api: AdminApi, body: dict[str, Any], method: str = "POST", path: str = "") -> Any:

@@ -10,7 +10,6 @@ from connector.outbound.smtp import SmtpSender
 from connector.storage.outbox import NewMessage, Outbox
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import AdminApi, make_admin_api
-from tests.integration.conftest import RunningApp
 from tests.servers.smtp import SmtpServer, sample_message, sender_settings
 
 
@@ -18,10 +17,6 @@ from tests.servers.smtp import SmtpServer, sample_message, sender_settings
 def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
-
-@pytest.fixture
-def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
-    return make_admin_api(running_app, fake_jira)
 
 
 def test_smtp_starttls_password_and_implicit_tls_xoauth2_deliver(smtp_server: SmtpServer) -> None:

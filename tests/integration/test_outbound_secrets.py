@@ -20,10 +20,8 @@ from connector.outbound.smtp import SmtpSender, SmtpSettings
 from connector.outbound_config import ConnectionSpec
 from connector.sources.oauth import OAuthTokens
 from connector.storage.outbound import OutboundRepository
-from tests.fakes.jira import FakeJira
 from tests.fakes.network import loopback_policy
-from tests.integration.admin_support import AdminApi, make_admin_api, outbound_body
-from tests.integration.conftest import RunningApp
+from tests.integration.admin_support import AdminApi, outbound_body
 from tests.servers.smtp import SmtpServer, sample_message
 
 
@@ -31,10 +29,6 @@ from tests.servers.smtp import SmtpServer, sample_message
 def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
-
-@pytest.fixture
-def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
-    return make_admin_api(running_app, fake_jira)
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ import pytest
 from connector.push.state import PUSH_OFF
 from connector.scheduler import Scheduler
 from connector.wiring import poll_source
-from tests.fakes.jira import FakeJira
-from tests.integration.admin_support import AdminApi, make_admin_api
+from tests.integration.admin_support import AdminApi
 from tests.integration.conftest import RunningApp
 from tests.integration.mailbox_support import mail
 from tests.servers.dovecot import Dovecot, MailUser
@@ -26,10 +25,6 @@ def database_url(sqlite_url: str) -> str:
     """`serve` runs the worker in-process with SQLite: the push path is tested there."""
     return sqlite_url
 
-
-@pytest.fixture
-def api(running_app: RunningApp, fake_jira: FakeJira) -> AdminApi:
-    return make_admin_api(running_app, fake_jira)
 
 
 def _source(api: AdminApi, dovecot: Dovecot, user: MailUser, *, push: bool) -> int:
