@@ -28,6 +28,7 @@ import httpx
 
 from connector import logs
 from connector.connect.jwt import encode_token, request_target
+from connector.jira.dialect import CLOUD, JiraDialect
 from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
@@ -158,10 +159,12 @@ class SystemTokenAuth(_SiteAuth):
 
 @dataclass(frozen=True)
 class JiraSite:
-    """A Jira site and the auth to reach it: what the client needs, whatever the strategy."""
+    """A Jira site and the auth to reach it: what the client needs, whatever the strategy.
+    `dialect`: how the site speaks (`connector.jira.dialect`), Jira Cloud unless said."""
 
     base_url: str
     auth: httpx.Auth = field(repr=False)
+    dialect: JiraDialect = CLOUD
 
     def pending_reason(self) -> str | None:
         """Why Jira cannot be called now whatever the request (say, a token that expired and

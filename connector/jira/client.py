@@ -1,4 +1,7 @@
-"""Typed client for what the engine needs from Jira (REST v3), over an `httpx` session.
+"""Typed client for what the engine needs from Jira, over an `httpx` session.
+
+Jira Cloud (REST v3, ADF bodies) or Jira Data Center (REST v2, wiki markup bodies): the site's
+`JiraSite.dialect` (`connector.jira.dialect`) says which; bodies are passed in as ADF either way.
 
 Authentication comes from `connector.jira.auth` on the session, retries from
 `RetryingSession`; failures surface as `JiraError` subclasses carrying Jira's own messages.
@@ -21,6 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from connector.jira.auth import CredentialsPending, JiraSite
+from connector.jira.dialect import JiraDialect
 from connector.jira.limiter import JiraPaused, SiteLimiter
 from connector.jira.limits import Priority, parse_retry_after
 from connector.jira.session import PRIORITY_EXTENSION, SITE_EXTENSION, RetryingSession
@@ -126,6 +130,10 @@ class JiraClient:
         self._http.auth = site.auth
         self._timeout = timeout_seconds
 
+    @property
+    def dialect(self) -> JiraDialect:
+        return self.site.dialect
+
     # -- reading -------------------------------------------------------------------------
 
     def server_info(self) -> dict[str, Any]:
@@ -138,7 +146,10 @@ class JiraClient:
         return self._get(f"project/{_segment(project_key)}")
 
     def search_projects(self) -> list[dict[str, Any]]:
-        """Every project the app can see, by key (`GET /rest/api/3/project/search`, paged)."""
+        """Every project the app can see, by key (`GET /rest/api/3/project/search`, paged;
+        Data Center has only `GET /rest/api/2/project`, one list)."""
+        if not self.dialect.paged_project_search:
+            return sorted(self._get_list("project"), key=lambda p: str(p.get("key", "")))
         return list(self._paged("project/search", "values", params={"orderBy": "key"}))
 
     def get_issue(self, issue_key: str, fields: str = "*navigable") -> dict[str, Any]:
@@ -158,10 +169,9 @@ class JiraClient:
 
     def find_users(self, query: str, *, max_results: int = 10) -> list[JiraUser]:
         """Users whose email or name matches; email is visible only where the site allows."""
-        found = self._request(
-            "GET", self._url("user/search"), params={"query": query, "maxResults": max_results}
-        )
-        return [_to_user(item) for item in _as_list(found)]
+        params = self.dialect.user_search(query, max_results)
+        found = self._request("GET", self._url("user/search"), params=params)
+        return [_to_user(item, self.dialect) for item in _as_list(found)]
 
     def global_permissions(self, account_id: str, permissions: list[str]) -> set[str]:
         """Which of these global permissions the account holds (asked as the app, for any
@@ -197,7 +207,8 @@ class JiraClient:
         self, jql: str, *, fields: str = "summary", max_results: int = 50
     ) -> list[dict[str, Any]]:
         found = self._get(
-            "search/jql", params={"jql": jql, "fields": fields, "maxResults": max_results}
+            self.dialect.search_path,
+            params={"jql": jql, "fields": fields, "maxResults": max_results},
         )
         issues = found.get("issues", [])
         return [issue for issue in issues if isinstance(issue, dict)]
@@ -221,8 +232,9 @@ class JiraClient:
         *,
         properties: Mapping[str, Any] | None = None,
     ) -> CreatedComment:
-        """Add a comment; `properties` are stored on it in the same call."""
-        body: dict[str, Any] = {"body": dict(body_adf)}
+        """Add a comment (`body_adf` as the site takes it); `properties` are stored on it in
+        the same call."""
+        body: dict[str, Any] = {"body": self.dialect.document(body_adf)}
         if properties:
             body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
         created = self._post(f"issue/{_segment(issue_key)}/comment", body)
@@ -281,22 +293,26 @@ class JiraClient:
         found = self._request("POST", url, json=body, params=params)
         if not isinstance(found, dict):
             raise JiraError(None, ["unexpected answer to POST /servicedeskapi/customer"])
-        return _to_user({**found, "accountType": "customer"})
+        return _to_user({**found, "accountType": "customer"}, self.dialect)
 
     def add_request_participants(self, issue_key: str, account_ids: list[str]) -> None:
         """`POST /rest/servicedeskapi/request/{issueIdOrKey}/participant`."""
         url = self._site_url(f"rest/servicedeskapi/request/{_segment(issue_key)}/participant")
-        self._request("POST", url, json={"accountIds": account_ids})
+        self._request("POST", url, json=self.dialect.participants(account_ids))
 
     def set_issue_property(self, issue_key: str, property_key: str, value: Any) -> None:
         url = self._url(f"issue/{_segment(issue_key)}/properties/{_segment(property_key)}")
+        self._request("PUT", url, json=value)
+
+    def set_comment_property(self, comment_id: str, property_key: str, value: Any) -> None:
+        url = self._url(f"comment/{_segment(comment_id)}/properties/{_segment(property_key)}")
         self._request("PUT", url, json=value)
 
     # -- plumbing ------------------------------------------------------------------------
 
     def _url(self, path: str) -> str:
         """A platform REST path (`issue/SUP-1`) as a URL of this site."""
-        return self._site_url(f"rest/api/3/{path}")
+        return self._site_url(f"{self.dialect.api_path}/{path}")
 
     def _site_url(self, path: str) -> str:
         """Any other REST path of the site (`rest/servicedeskapi/...`) as a URL."""
@@ -421,12 +437,13 @@ def _as_list(found: Any) -> list[dict[str, Any]]:
     return [item for item in found if isinstance(item, dict)]
 
 
-def _to_user(item: Mapping[str, Any]) -> JiraUser:
+def _to_user(item: Mapping[str, Any], dialect: JiraDialect) -> JiraUser:
+    account_id, account_type = dialect.user_identity(item)
     return JiraUser(
-        account_id=str(item.get("accountId", "")),
+        account_id=account_id,
         display_name=str(item.get("displayName", "")),
         email=item.get("emailAddress") if isinstance(item.get("emailAddress"), str) else None,
         active=bool(item.get("active", True)),
-        account_type=str(item.get("accountType", "atlassian")),
+        account_type=account_type,
         raw=item,
     )

@@ -10,6 +10,10 @@ user, whose API token may see addresses the app cannot), else as the app; answer
 the tenant's `TenantPeople` cache, shared by every poll. The same class is the `ServiceDesk`
 port for Jira Service Management projects.
 
+Jira Cloud or Jira Data Center: bodies, user fields and user searches go through the client's
+`JiraDialect` (`connector.jira.dialect`), so drafts stay ADF and account ids (usernames on
+Data Center) whichever Jira the site is.
+
 A reply from a Jira user is commented as that user through `user_clients` where the site
 allows it (`connector.jira.impersonation`); when it does not, the app writes the comment with
 the line naming the sender and says why. Either way the digest property goes with the comment.
@@ -24,7 +28,6 @@ from typing import Any
 
 from connector import logs
 from connector.drafts import AddedComment, CommentDraft, IssueDraft, IssueInfo, JiraPerson
-from connector.jira.adf import text_to_adf
 from connector.jira.client import (
     CreatedComment,
     JiraAuthError,
@@ -123,16 +126,17 @@ class JiraTracker:
         return None
 
     def create_issue(self, draft: IssueDraft) -> str:
+        dialect = self._client.dialect
         fields: dict[str, Any] = {
             "project": {"key": draft.project_key},
             "issuetype": {"name": draft.issue_type},
             "summary": draft.summary,
-            "description": dict(draft.description),
+            "description": dialect.document(draft.description),
         }
         if draft.reporter_account_id:
-            fields["reporter"] = {"id": draft.reporter_account_id}
+            fields["reporter"] = dialect.user_field(draft.reporter_account_id)
         if draft.assignee_account_id:
-            fields["assignee"] = {"id": draft.assignee_account_id}
+            fields["assignee"] = dialect.user_field(draft.assignee_account_id)
         if draft.labels:
             fields["labels"] = list(draft.labels)
         if draft.priority:
@@ -192,7 +196,8 @@ class JiraTracker:
         )
 
     def _shaped(self, custom_fields: Any) -> dict[str, Any]:
-        """Text for a paragraph field goes as ADF, as REST v3 requires for textarea fields.
+        """Text for a paragraph field goes as ADF, as REST v3 requires for textarea fields
+        (as wiki markup on Data Center: `JiraDialect.rich_text`).
         A short text field holds 255 characters in Jira Cloud and refuses the whole issue
         when given more: a long Cc list or header is cut there, marked with an ellipsis (the
         full text stays in the mail, the participant table and the email log)."""
@@ -203,7 +208,7 @@ class JiraTracker:
         rich, short = self._text_fields()
         for field_id in texts:
             if field_id in rich:
-                values[field_id] = text_to_adf(values[field_id])
+                values[field_id] = self._client.dialect.rich_text(values[field_id])
             elif field_id in short and len(values[field_id]) > SHORT_TEXT_LIMIT:
                 values[field_id] = values[field_id][: SHORT_TEXT_LIMIT - 1] + "\u2026"
         return values

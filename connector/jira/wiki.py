@@ -45,12 +45,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from connector.jira.adf_render import adf_to_text
 from connector.jira.wiki_escape import escape_lines, escape_text
 from connector.mail.html import safe_link
 
 Node = Mapping[str, Any]
 
 FORCED_BREAK = " \\\\ "
+CUT_NOTE = "_The message was too long for Jira and was cut here._"
 _MARK_DELIMITERS = (  # innermost first
     ("code", "{{", "}}"),
     ("sub", "~", "~"),
@@ -302,6 +304,34 @@ def _blocks(nodes: Iterable[Node], *, in_quote: bool = False) -> str:
     return "\n\n".join(text for text in rendered if text.strip())
 
 
-def adf_to_wiki(document: Node) -> str:
-    """Wiki markup for an ADF document (any valid one; the pipeline's in particular)."""
-    return _blocks(_content(document))
+def adf_to_wiki(document: Node, *, max_chars: int | None = None) -> str:
+    """Wiki markup for an ADF document (any valid one; the pipeline's in particular).
+
+    `max_chars`: Jira's field limit (32,767 characters on Data Center unless an admin changed
+    `jira.text.field.character.limit`). The pipeline fits the ADF document to it already, but
+    escaping can make the markup longer than the document's text (a mail of `|` characters
+    doubles), so the markup is held to the limit here too: whole top-level blocks are kept
+    while they fit, then a note says the text was cut (the full text is attached by the
+    pipeline when the ADF side cut it; this cut only hits such pathological mail). When not
+    even the first block fits, its plain text is kept, escaped, as far as it fits.
+    """
+    rendered = [text for node in _content(document) if (text := _block(node)).strip()]
+    whole = "\n\n".join(rendered)
+    if max_chars is None or len(whole) <= max_chars:
+        return whole
+    room = max_chars - len(CUT_NOTE) - 2
+    kept: list[str] = []
+    used = 0
+    for text in rendered:
+        if used + len(text) + 2 > room:
+            break
+        kept.append(text)
+        used += len(text) + 2
+    if not kept:
+        plain = adf_to_text({"type": "doc", "content": _content(document)[:1]})
+        escaped = escape_lines(plain)
+        while len(escaped) > room:  # escaping grows text: shrink in proportion until it fits
+            plain = plain[: min(len(plain) - 1, len(plain) * room // len(escaped))]
+            escaped = escape_lines(plain)
+        kept = [escaped] if escaped.strip() else []
+    return "\n\n".join([*kept, CUT_NOTE])

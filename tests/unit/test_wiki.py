@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connector.jira.adf import html_to_adf, text_to_adf
-from connector.jira.wiki import adf_to_wiki
+from connector.jira.wiki import CUT_NOTE, adf_to_wiki
 from connector.jira.wiki_escape import escape_text
 from tests.wiki_tokens import leaked_markup, markup, visible_text
 
@@ -207,3 +207,22 @@ def test_inline_images_and_attachments_by_filename() -> None:
 def test_image_without_upload_is_the_placeholder_text() -> None:
     wiki = adf_to_wiki(html_to_adf('<p><img src="cid:x"></p>', inline_images={"x": "p.png"}))
     assert wiki == "_\\[image: p.png\\]_"
+
+
+def test_markup_longer_than_the_field_is_cut_at_a_block_and_says_so() -> None:
+    document = text_to_adf("\n\n".join(["|" * 900] * 30))  # fits as ADF, doubles when escaped
+    wiki = adf_to_wiki(document, max_chars=32_767)
+    assert len(wiki) <= 32_767
+    assert wiki.endswith(CUT_NOTE)
+    assert wiki.count("\\|" * 900) == len(wiki) // 1802
+    assert leaked_markup(wiki, document) == Counter(em=1)  # the note, in italics
+    assert adf_to_wiki(document) == "\n\n".join(["\\|" * 900] * 30)
+
+
+def test_one_block_longer_than_the_field_keeps_its_escaped_beginning() -> None:
+    document = text_to_adf("{" * 40_000)
+    wiki = adf_to_wiki(document, max_chars=32_767)
+    assert len(wiki) <= 32_767
+    head = wiki.removesuffix("\n\n" + CUT_NOTE)
+    assert head and set(visible_text(head)) == {"{"}
+    assert markup(head) == Counter()
