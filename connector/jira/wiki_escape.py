@@ -25,8 +25,10 @@ must stay text, so every construct the notation defines is defused here:
 - Control characters are dropped (they are not text Jira stores), CR/LF become spaces: the
   caller decides where lines break (`connector.jira.wiki`).
 
-Not escaped: emoticons (`:)`, `(y)`, `(!)`), which the renderer shows as icons. They build no
-link, macro or structure, and a smiley shown as one is what the writer meant.
+Not escaped either: a bare URL in text, which Jira links by itself as in anything typed into
+it (the pipeline makes the URLs of plain-text mail links already), and emoticons (`:)`,
+`(y)`, `(!)`), which the renderer shows as icons. Neither builds a macro or structure, and a
+smiley shown as one is what the writer meant.
 Pure: no IO.
 """
 

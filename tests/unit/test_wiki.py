@@ -226,3 +226,26 @@ def test_one_block_longer_than_the_field_keeps_its_escaped_beginning() -> None:
     head = wiki.removesuffix("\n\n" + CUT_NOTE)
     assert head and set(visible_text(head)) == {"{"}
     assert markup(head) == Counter()
+
+
+def test_hostile_html_mail_through_understanding_stays_text() -> None:
+    from connector.pipeline.understanding import understand
+
+    hostile = "{code}x{code} [a|http://e.example] *b* !i.png! |c| {color:red}d{color}"
+    html = (
+        f"<h1>{hostile}</h1><p>{hostile}<br>h1. {hostile}</p>"
+        f'<p><a href="https://ok.example/a]b|c">{hostile}</a> <img src="cid:p" alt="{hostile}">'
+        f'<img src="https://t.example/x.png" alt="{hostile}"></p>'
+        f"<ul><li>{hostile}<ol><li><code>{hostile}</code></li></ol></li></ul>"
+        f"<table><tr><th>{hostile}</th><td>{hostile}</td></tr></table>"
+        f"<blockquote>{hostile}<blockquote>{hostile}</blockquote></blockquote>"
+        f"<pre>{hostile} {{noformat}} {{code}}</pre><hr>"
+    )
+    raw = (
+        "From: m@example.org\nTo: s@example.com\nSubject: x\nMIME-Version: 1.0\n"
+        f"Content-Type: text/html; charset=utf-8\n\n{html}\n"
+    ).encode()
+    document = understand(raw).description.document
+    wiki = adf_to_wiki(document)
+    assert leaked_markup(wiki, document) == Counter(), wiki
+    assert wiki.count("[a|http") == 0
