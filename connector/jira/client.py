@@ -160,12 +160,15 @@ class JiraClient:
 
     def get_create_issue_types(self, project_key: str) -> list[dict[str, Any]]:
         return list(
-            self._paged(f"issue/createmeta/{_segment(project_key)}/issuetypes", "issueTypes")
+            self._paged(
+                f"issue/createmeta/{_segment(project_key)}/issuetypes",
+                self.dialect.page_items("issueTypes"),
+            )
         )
 
     def get_create_fields(self, project_key: str, issue_type_id: str) -> list[dict[str, Any]]:
         path = f"issue/createmeta/{_segment(project_key)}/issuetypes/{_segment(issue_type_id)}"
-        return list(self._paged(path, "fields"))
+        return list(self._paged(path, self.dialect.page_items("fields")))
 
     def find_users(self, query: str, *, max_results: int = 10) -> list[JiraUser]:
         """Users whose email or name matches; email is visible only where the site allows."""

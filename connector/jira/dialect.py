@@ -15,6 +15,7 @@
 | JQL search                 | `search/jql`                    | `search`                         |
 | projects                   | `project/search` (paged)        | `project` (one list)             |
 | JSM request participants   | `{"accountIds": [...]}`         | `{"usernames": [...]}`           |
+| create metadata pages      | `issueTypes` / `fields`         | `values` (both resources)        |
 
 Jira Data Center has no account ids: a user is named by `name` (the username, which can be
 renamed) or `key` (stable, but not accepted by user pickers on create). The pipeline's
@@ -67,6 +68,11 @@ class JiraDialect:
         """The body adding JSM request participants."""
         return {"accountIds": list(user_ids)}
 
+    def page_items(self, cloud_key: str) -> str:
+        """Where a page of `issue/createmeta/{project}/issuetypes[/{id}]` keeps its items,
+        named by the key Cloud uses (`issueTypes`, `fields`)."""
+        return cloud_key
+
 
 class DataCenterDialect(JiraDialect):
     """Jira Data Center 9.12 and 10.x (and Jira Server of the same REST API)."""
@@ -93,6 +99,10 @@ class DataCenterDialect(JiraDialect):
 
     def participants(self, user_ids: Sequence[str]) -> dict[str, list[str]]:
         return {"usernames": list(user_ids)}
+
+    def page_items(self, cloud_key: str) -> str:
+        # Data Center (8.4 and later) pages create metadata as a generic page of `values`.
+        return "values"
 
 
 CLOUD = JiraDialect()

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fakes import datacenter_meta  # noqa: F401 - registers its resources
 from tests.fakes import datacenter_shapes as shapes
 from tests.fakes.datacenter_rest import ROUTES, DcSite
 from tests.fakes.routing import Call
@@ -114,6 +115,12 @@ class FakeJiraDataCenter:
     ) -> None:
         with self._lock:
             self.site.add_project(key, name, issue_types)
+
+    def set_permissions(self, name: str, *keys: str) -> None:
+        """Replace what user `name` holds (`GET mypermissions`); by default a user holds
+        enough to file mail, as `tests.fakes.catalogue.DEFAULT_PERMISSIONS` says."""
+        with self._lock:
+            self.site.permissions[name] = frozenset(keys)
 
     def issue(self, key: str) -> dict[str, Any] | None:
         """The stored issue: fields as sent, comments, attachments and properties."""

@@ -36,6 +36,7 @@ class DcSite:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # by name
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
     issues: dict[str, dict[str, Any]] = field(default_factory=dict)  # by key
+    permissions: dict[str, frozenset[str]] = field(default_factory=dict)  # by user name
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(10100))
 
     def next_id(self) -> str:

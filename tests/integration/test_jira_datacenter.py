@@ -13,11 +13,13 @@ from connector.jira.adf import text_to_adf
 from connector.jira.auth import BearerTokenAuth, JiraSite
 from connector.jira.client import JiraAuthError, JiraBadRequest, JiraClient, JiraNotFound
 from connector.jira.datacenter import datacenter_site, server_problem
+from connector.jira.metadata import check_create_metadata
 from connector.jira.session import RetryingSession
 from connector.jira.tracker import DIGEST_FIELD, JiraTracker
 from connector.mail.inbound import MailAttachment
 from connector.mail.message import parse_email
 from connector.mail_fields import with_author_line
+from connector.sources.errors import SourceConfigError
 from tests.fakes.datacenter import FakeJiraDataCenter
 from tests.wiki_tokens import markup, visible_text
 
@@ -183,3 +185,18 @@ def test_a_wrong_token_is_refused(jira: FakeJiraDataCenter, token: str) -> None:
 def test_server_problem(info: dict[str, Any], problem: str | None) -> None:
     found = server_problem(info)
     assert (found is None) if problem is None else (problem in (found or ""))
+
+
+def test_create_metadata_projects_and_permissions_as_data_center_pages_them(
+    client: JiraClient, jira: FakeJiraDataCenter
+) -> None:
+    checked = check_create_metadata(client, "SUP", "task", field_defaults={})
+    assert checked.issue_type_id
+    with pytest.raises(SourceConfigError, match="has no issue type 'Story'"):
+        check_create_metadata(client, "SUP", "Story", field_defaults={})
+    assert [p["key"] for p in client.search_projects()] == ["SUP"]
+    assert client.get_project("SUP")["projectTypeKey"] == "software"
+    wanted = ["BROWSE_PROJECTS", "CREATE_ISSUES", "ADMINISTER"]
+    assert client.my_permissions(wanted) == {"BROWSE_PROJECTS", "CREATE_ISSUES"}
+    jira.set_permissions("svc-mail", "BROWSE_PROJECTS")
+    assert client.my_permissions(wanted) == {"BROWSE_PROJECTS"}
