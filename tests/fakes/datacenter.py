@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -55,8 +56,17 @@ class LoggedCall:
 
 
 class FakeJiraDataCenter:
-    def __init__(self, *, version: str = "9.12.0", deployment_type: str = "DataCenter") -> None:
+    def __init__(
+        self,
+        *,
+        version: str = "9.12.0",
+        deployment_type: str = "DataCenter",
+        projects: Mapping[str, str] | None = None,
+    ) -> None:
+        """`projects`: key -> name of projects the server has from the start."""
         self.site = DcSite(version=version, deployment_type=deployment_type)
+        for key, name in (projects or {}).items():
+            self.site.add_project(key, name, ("Task", "Bug"))
         self.tokens: dict[str, str] = {}  # personal access token -> user name
         self.requests_log: list[LoggedCall] = []
         self.validation_failures: list[str] = []

@@ -29,8 +29,7 @@ HOSTILE = "Please fix {code}rm -rf{code} and [click|http://evil.example] *now* !
 
 @pytest.fixture
 def jira() -> Iterator[FakeJiraDataCenter]:
-    with FakeJiraDataCenter(version="9.12.4") as fake:
-        fake.add_project("SUP", "Support")
+    with FakeJiraDataCenter(version="9.12.4", projects={"SUP": "Support"}) as fake:
         yield fake
 
 

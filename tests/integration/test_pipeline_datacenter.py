@@ -23,8 +23,7 @@ BODY = "The printer says {color:red}*PC LOAD LETTER*{color}.\n\nh1. Help\n[see|h
 
 @pytest.fixture
 def jira() -> Iterator[FakeJiraDataCenter]:
-    with FakeJiraDataCenter(version="10.3.1") as fake:
-        fake.add_project("SUP", "Support")
+    with FakeJiraDataCenter(version="10.3.1", projects={"SUP": "Support"}) as fake:
         yield fake
 
 
