@@ -291,7 +291,7 @@ class JiraClient:
         """`POST /rest/servicedeskapi/customer`; with `strictConflictStatusCode` an existing
         customer is a 409 rather than a 400 that reads like a bad address."""
         url = self._site_url("rest/servicedeskapi/customer")
-        body = {"email": email, "displayName": display_name}
+        body = self.dialect.new_customer(email, display_name)
         params = {"strictConflictStatusCode": "true"}
         found = self._request("POST", url, json=body, params=params)
         if not isinstance(found, dict):

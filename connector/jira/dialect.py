@@ -15,10 +15,11 @@
 | JQL search                 | `search/jql`                    | `search`                         |
 | projects                   | `project/search` (paged)        | `project` (one list)             |
 | JSM request participants   | `{"accountIds": [...]}`         | `{"usernames": [...]}`           |
+| JSM new customer           | `{"email", "displayName"}`      | `{"email", "fullName"}`          |
 | create metadata pages      | `issueTypes` / `fields`         | `values` (both resources)        |
 
-Jira Data Center has no account ids: a user is named by `name` (the username, which can be
-renamed) or `key` (stable, but not accepted by user pickers on create). The pipeline's
+Jira Data Center has no account ids: a user is named by `name` (the username, which an admin
+can rename) or `key` (stable across renames). The pipeline's
 `JiraPerson.account_id` holds the username on a Data Center site, because that is what
 fields and mentions (`[~username]`) take; the key stays in `JiraUser.raw`.
 Data Center facts are from its REST reference (docs.atlassian.com/software/jira/docs/api/
@@ -68,6 +69,10 @@ class JiraDialect:
         """The body adding JSM request participants."""
         return {"accountIds": list(user_ids)}
 
+    def new_customer(self, email: str, display_name: str) -> dict[str, str]:
+        """The body of `POST /rest/servicedeskapi/customer`."""
+        return {"email": email, "displayName": display_name}
+
     def page_items(self, cloud_key: str) -> str:
         """Where a page of `issue/createmeta/{project}/issuetypes[/{id}]` keeps its items,
         named by the key Cloud uses (`issueTypes`, `fields`)."""
@@ -99,6 +104,9 @@ class DataCenterDialect(JiraDialect):
 
     def participants(self, user_ids: Sequence[str]) -> dict[str, list[str]]:
         return {"usernames": list(user_ids)}
+
+    def new_customer(self, email: str, display_name: str) -> dict[str, str]:
+        return {"email": email, "fullName": display_name}
 
     def page_items(self, cloud_key: str) -> str:
         # Data Center (8.4 and later) pages create metadata as a generic page of `values`.

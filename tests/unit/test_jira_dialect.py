@@ -17,6 +17,11 @@ def test_cloud_sends_adf_and_account_ids_as_before() -> None:
     raw = {"accountId": "557058:abc", "accountType": "customer", "name": "ignored"}
     assert CLOUD.user_identity(raw) == ("557058:abc", "customer")
     assert CLOUD.participants(["x"]) == {"accountIds": ["x"]}
+    assert CLOUD.new_customer("a@example.com", "A") == {
+        "email": "a@example.com",
+        "displayName": "A",
+    }
+    assert CLOUD.page_items("issueTypes") == "issueTypes"
     assert api_token_site("https://x.atlassian.net", email="e", api_token="t").dialect is CLOUD
 
 
@@ -32,6 +37,11 @@ def test_data_center_sends_wiki_markup_and_user_names() -> None:
     raw = {"name": "jsmith", "key": "JIRAUSER10100", "displayName": "John"}
     assert DATA_CENTER.user_identity(raw) == ("jsmith", "atlassian")
     assert DATA_CENTER.participants(["jsmith"]) == {"usernames": ["jsmith"]}
+    assert DATA_CENTER.new_customer("a@example.com", "A") == {
+        "email": "a@example.com",
+        "fullName": "A",
+    }
+    assert DATA_CENTER.page_items("fields") == "values"
 
 
 def test_a_data_center_site_uses_the_pat_as_bearer_and_the_v2_dialect() -> None:
