@@ -64,7 +64,7 @@ _MARK_DELIMITERS = (  # innermost first
 )
 _SAFE_NAME = re.compile(r"[^\s\[\]|{}!~\\^]([^\[\]|{}!\\\x00-\x1f]*[^\s\[\]|{}!\\])?")
 _SAFE_USERNAME = re.compile(r"[^\s\[\]|{}!~\\]{1,255}")
-_URL_SAFE = ";/?:@&=+$,-_.!~*'()#%"
+_URL_SAFE = ";/?:@&=+$,-_.~*'()#%"  # not "!", which delimits images
 _ATOM_TEXT = {"emoji": "text", "status": "text", "date": "timestamp", "placeholder": "text"}
 
 
