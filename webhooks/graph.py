@@ -13,8 +13,10 @@ through the delta query, `reauthorizationRequired` renews the subscription,
 is three marks on one row, and the poll they cause processes it once.
 
 Answers: 202 when at least one item passed; 403 when none did (nothing was acted on; the
-sender is either not Graph or speaks of a subscription we ended); 400 for a body that is not
-a notification batch; 503 when the database could not record the marks, so Graph retries.
+sender is either not Graph or speaks of a subscription we ended: a deleted source's lapses
+at Graph within three days, and Graph gives up retrying each notification after 4 hours);
+400 for a body that is not a notification batch; 503 when the database could not record the
+marks, so Graph retries.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from connector import logs
 from connector.http_body import BodyError, read_json_object
 from connector.push.graph_api import LIFECYCLE_PATH, NOTIFICATIONS_PATH
 from connector.runtime import Runtime
-from connector.storage.graph_subscriptions import REAUTHORIZE, RESUBSCRIBE
+from connector.storage.graph_subscriptions import REAUTHORIZE, RESUBSCRIBE, GraphSubscription
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,9 @@ log = logging.getLogger(__name__)
 # notifications carry ids only). Graph's largest batch is not documented (not confirmed).
 NOTIFICATION_MAX_BYTES = 1024 * 1024
 MAX_VALIDATION_TOKEN_CHARS = 4096
+# Each item costs a lookup: a forged batch of thousands must not make thousands. Graph's own
+# batches are far smaller in practice (its maximum is not documented: not confirmed).
+MAX_ITEMS = 1000
 # What each lifecycle event asks of the worker: a pending action, or a poll (delta sync).
 _LIFECYCLE = {
     "reauthorizationRequired": REAUTHORIZE,
@@ -68,6 +73,8 @@ async def receive(request: Request) -> Response:
     items = body.get("value")
     if not isinstance(items, list) or not items:
         return JSONResponse({"error": "expected a batch of notifications in value"}, 400)
+    if len(items) > MAX_ITEMS:
+        return JSONResponse({"error": f"more than {MAX_ITEMS} notifications in one batch"}, 400)
     runtime: Runtime = request.app.state.runtime
     try:
         accepted = await run_in_threadpool(_accept, runtime, items)
@@ -85,13 +92,16 @@ async def receive(request: Request) -> Response:
 def _accept(runtime: Runtime, items: list[Any]) -> int:
     """Check each notification and mark what passes; returns how many passed."""
     repository = runtime.graph_subscriptions
+    found: dict[str, GraphSubscription | None] = {}  # a storm names one subscription often
     accepted = 0
     for item in items:
         subscription_id = item.get("subscriptionId") if isinstance(item, dict) else None
         if not isinstance(subscription_id, str) or not 0 < len(subscription_id) <= 128:
             _refused("no subscription id", "")
             continue
-        subscription = repository.by_subscription(subscription_id)
+        if subscription_id not in found:
+            found[subscription_id] = repository.by_subscription(subscription_id)
+        subscription = found[subscription_id]
         if subscription is None:
             _refused("unknown subscription", subscription_id)
             continue

@@ -120,6 +120,18 @@ def test_validation_token_is_echoed_as_plain_text(running_app: RunningApp, path:
     assert answer.text == token  # decoded from the query, as Graph compares it
 
 
+def test_what_is_no_notification_batch_is_refused(api: AdminApi) -> None:
+    def answer(payload: Any) -> int:
+        return post(api, "/graph/notifications", payload).status_code
+
+    assert answer({"value": []}) == 400
+    assert answer({"value": "x"}) == 400
+    assert answer({"value": [{"subscriptionId": "s", "clientState": "c"}] * 1001}) == 400
+    assert answer({"value": [{"clientState": "c"}, 7]}) == 403  # nothing could be checked
+    raw = httpx.post(f"{api.app.base_url}/graph/lifecycle", content=b"{not json", timeout=10)
+    assert raw.status_code == 400
+
+
 def test_subscribes_to_created_messages_on_the_folder_and_the_list_says_push(
     api: AdminApi, graph: FakeGraph
 ) -> None:
