@@ -12,7 +12,8 @@ ends). For each source held:
   came while nobody was subscribed is found by the delta query;
 - half its life gone, or `reauthorizationRequired`: PATCH the expiry (renews and
   reauthorizes); a subscription Graph no longer knows is made again;
-- the source's settings saved since it was subscribed (another folder, say): subscribe anew.
+- the source now reads another mailbox or folder than it was subscribed for: subscribe anew
+  (remembered per worker; after a restart the stored subscription is trusted).
 Subscriptions of sources no longer wanting push (disabled, push off, tenant gone) are ended
 at Graph and their rows removed; a deleted source's row goes with it (`SourceRepository.
 delete`) and its subscription lapses at Graph by itself.
@@ -89,7 +90,7 @@ class GraphPush:
         self._clock = clock
         self._http_client = http_client
         self._held: set[int] = set()
-        self._seen: dict[int, object] = {}  # updated_at of the source when subscribed
+        self._seen: dict[int, tuple[str, ...]] = {}  # what the subscription was made for
         self._failures: dict[int, int] = {}
         self._retry_at: dict[int, float] = {}
         self._receives = ReceivesWriter(runtime.sources)
@@ -166,8 +167,8 @@ class GraphPush:
         try:
             if row.subscription_id is None or row.pending == RESUBSCRIBE:
                 self._subscribe(source, row, "removed" if row.pending else "new")
-            elif self._seen.setdefault(source.id, source.updated_at) != source.updated_at:
-                self._subscribe(source, row, "settings changed")
+            elif self._seen.setdefault(source.id, _watched(source)) != _watched(source):
+                self._subscribe(source, row, "another mailbox or folder")
             elif row.pending == REAUTHORIZE or (row.renew_at and self._clock() >= row.renew_at):
                 self._renew(source, row)
             else:
@@ -212,7 +213,7 @@ class GraphPush:
             expires_at=granted.expires_at,
             renew_at=renew_at(now, granted.expires_at),
         )
-        self._seen[source.id] = source.updated_at
+        self._seen[source.id] = _watched(source)
         logs.event(log, "push.graph_subscribed", source_id=source.id, why=why)
         self._write(source.id, GRAPH_NOTIFIED)
         # Mail that came while nobody was subscribed: the delta query finds it.
@@ -275,3 +276,10 @@ class GraphPush:
 
     def _write(self, source_id: int, state: PushState) -> None:
         self._receives.write(source_id, state)
+
+
+def _watched(source: MailSource) -> tuple[str, ...]:
+    """What a subscription is for: another of these needs another subscription. Not
+    `updated_at`, which every renewed OAuth token changes (hourly for Microsoft)."""
+    spec = source.spec
+    return (spec.host.lower(), spec.username.lower(), spec.folder)

@@ -203,6 +203,41 @@ def test_renewed_at_half_life_asking_at_most_4230_minutes(api: AdminApi, graph: 
     assert subscription_calls(graph) == ["POST", "PATCH"]  # the next half-life is far
 
 
+def test_a_subscription_graph_lost_is_made_again_at_renewal(
+    api: AdminApi, graph: FakeGraph
+) -> None:
+    source_id = graph_source(api)
+    start = datetime.now(UTC)
+    clock = Clock(start)
+    graph.clock = clock
+    notified: list[int] = []
+    push = pusher(api, notified, clock=clock)
+    push.sync()
+    graph.remove(graph.only_subscription())  # expired or removed without a word
+    notified.clear()
+    clock.now = start + MAX_LIFETIME / 2 + timedelta(minutes=1)
+    push.sync()
+    assert subscription_calls(graph) == ["POST", "PATCH", "POST"]
+    assert len(graph.subscriptions) == 1 and notified == [source_id]
+    assert receives(api, source_id) == PUSHED
+
+
+def test_saving_other_settings_keeps_the_subscription(api: AdminApi, graph: FakeGraph) -> None:
+    source_id = graph_source(api)
+    push = pusher(api, [])
+    push.sync()
+    runtime = api.app.runtime
+    source = runtime.sources.get(api.tenant_id, source_id)
+    assert source is not None
+    runtime.sources.update(api.tenant_id, source_id, source.spec.with_changes(interval_minutes=5))
+    push.sync()
+    assert subscription_calls(graph) == ["POST"]
+    runtime.sources.update(api.tenant_id, source_id, source.spec.with_changes(folder="inbox"))
+    push.sync()  # another folder (here: the same one, spelt otherwise) needs a new one
+    assert subscription_calls(graph) == ["POST", "DELETE", "POST"]
+    assert len(graph.subscriptions) == 1
+
+
 def test_reauthorization_required_patches_the_expiry(api: AdminApi, graph: FakeGraph) -> None:
     source_id = graph_source(api)
     push = pusher(api, [])
