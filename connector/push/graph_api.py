@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
+import httpx
+
 from connector.settings import is_loopback_url
 from connector.sources.errors import SourceError
 from connector.sources.graph_http import GraphClient, GraphNotFound
@@ -104,7 +106,7 @@ class Subscriptions:
         response = self._graph.request(
             "POST", self._url(), "subscribe to change notifications", body=body
         )
-        return parse_granted(response.json(), "subscribe to change notifications")
+        return parse_granted(_body(response), "subscribe to change notifications")
 
     def renew(self, subscription_id: str, expires_at: datetime) -> Granted:
         """Raises `GraphNotFound` when Graph no longer has the subscription."""
@@ -114,7 +116,7 @@ class Subscriptions:
             "renew the subscription",
             body={"expirationDateTime": odata_time(expires_at)},
         )
-        return parse_granted(response.json(), "renew the subscription")
+        return parse_granted(_body(response), "renew the subscription")
 
     def delete(self, subscription_id: str) -> None:
         with contextlib.suppress(GraphNotFound):  # already gone: what was wanted
@@ -123,6 +125,13 @@ class Subscriptions:
     def _url(self, subscription_id: str = "") -> str:
         base = f"{self._graph.base_url}/subscriptions"
         return f"{base}/{subscription_id}" if subscription_id else base
+
+
+def _body(response: httpx.Response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return None  # not JSON: `parse_granted` says what is missing
 
 
 def parse_granted(data: object, action: str) -> Granted:

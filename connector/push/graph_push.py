@@ -131,7 +131,6 @@ class GraphPush:
     def _sync(self) -> None:
         runtime = self._runtime
         sources = {s.id: s for s in runtime.sources.active() if s.spec.protocol == "graph"}
-        self._receives.retain(sources)
         why_not = unreachable(self._base_url)
         wanting = {i for i, s in sources.items() if s.enabled and s.spec.push and not why_not}
         for source_id, source in sources.items():
@@ -142,6 +141,7 @@ class GraphPush:
                     self._write(source_id, polling(why_not if source.spec.push else PUSH_OFF))
         held = runtime.graph_subscriptions.claim(wanting, self._owner, self.every * 3)
         self._held = held
+        self._receives.retain(held | (sources.keys() - wanting))  # the others' are not ours
         rows = {row.source_id: row for row in runtime.graph_subscriptions.all()}
         ending = {i for i in rows if i not in wanting}
         for source_id in runtime.graph_subscriptions.claim(ending, self._owner, self.every * 3):
