@@ -20,7 +20,9 @@ from connector.mail_source import SourceSpec
 from connector.oauth_store import OAuthApp, connected_json
 from connector.push.graph_api import MAX_LIFETIME
 from connector.push.graph_push import GraphPush
+from connector.push.idle_watcher import IdleWatcher
 from connector.push.state import PUSH_OFF
+from connector.push.sync import PushSync
 from connector.scheduler import Scheduler
 from connector.sources.oauth import OAuthTokens
 from connector.wiring import poll_source
@@ -326,6 +328,17 @@ def test_deleted_source_forgets_its_subscription(api: AdminApi, graph: FakeGraph
         post(api, "/graph/notifications", graph.notification(subscription, message)).status_code
         == 403
     )
+
+
+def test_the_idle_side_leaves_graph_sources_alone(api: AdminApi, graph: FakeGraph) -> None:
+    source_id = graph_source(api)
+    watcher = IdleWatcher(on_mail=lambda _: None)
+    try:
+        PushSync(api.app.runtime, watcher, owner="worker-a").sync(force=True)
+        assert str(source_id) not in watcher.states()
+    finally:
+        watcher.stop()
+    assert receives(api, source_id) == ""  # Graph push writes it, not the IDLE side
 
 
 def test_one_worker_keeps_the_subscription(api: AdminApi, graph: FakeGraph) -> None:
