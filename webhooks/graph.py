@@ -22,6 +22,7 @@ marks, so Graph retries.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -90,10 +91,11 @@ async def receive(request: Request) -> Response:
 
 
 def _accept(runtime: Runtime, items: list[Any]) -> int:
-    """Check each notification and mark what passes; returns how many passed."""
+    """Check each notification, then mark each subscription once for all of its items that
+    passed (a storm is one UPDATE); returns how many items passed."""
     repository = runtime.graph_subscriptions
     found: dict[str, GraphSubscription | None] = {}  # a storm names one subscription often
-    accepted = 0
+    marks: dict[str, _Mark] = {}
     for item in items:
         subscription_id = item.get("subscriptionId") if isinstance(item, dict) else None
         if not isinstance(subscription_id, str) or not 0 < len(subscription_id) <= 128:
@@ -108,24 +110,43 @@ def _accept(runtime: Runtime, items: list[Any]) -> int:
         if not subscription.accepts(item.get("clientState")):
             _refused("clientState mismatch", subscription_id, subscription.source_id)
             continue
+        mark = marks.setdefault(subscription_id, _Mark(subscription.source_id))
+        mark.items += 1
         event = item.get("lifecycleEvent")
         if event is None:
-            marked = repository.mark(subscription_id, notified=True)
+            mark.notified = True
         elif event in _LIFECYCLE:
             pending = _LIFECYCLE[event]
-            marked = repository.mark(subscription_id, notified=not pending, pending=pending)
+            mark.notified = mark.notified or not pending
+            if pending == RESUBSCRIBE or not mark.pending:  # a new one covers reauthorizing
+                mark.pending = pending
         else:  # authentic, but nothing we know how to act on
             logs.event(log, "graph.lifecycle_unknown", subscription=subscription_id)
-            marked = True
-        if marked:
-            accepted += 1
-            logs.event(
-                log,
-                "graph.notified",
-                source_id=subscription.source_id,
-                lifecycle=event or "",
-            )
+    accepted = 0
+    for subscription_id, mark in marks.items():
+        wanted = mark.notified or bool(mark.pending)
+        if wanted and not repository.mark(
+            subscription_id, notified=mark.notified, pending=mark.pending
+        ):
+            continue  # ended meanwhile
+        accepted += mark.items
+        logs.event(
+            log,
+            "graph.notified",
+            source_id=mark.source_id,
+            items=mark.items,
+            poll=mark.notified,
+            pending=mark.pending,
+        )
     return accepted
+
+
+@dataclass
+class _Mark:
+    source_id: int
+    items: int = 0
+    notified: bool = False
+    pending: str = ""
 
 
 def _refused(why: str, subscription_id: str, source_id: int | None = None) -> None:

@@ -182,6 +182,11 @@ def test_client_state_mismatch_is_refused_and_the_right_one_polls_once(
     assert push.take_notified() == [source_id] and notified == [source_id]
     assert push.take_notified() == []  # each mark is taken once
 
+    mixed = graph.notification(subscription, message, "guess")
+    mixed["value"] += graph.notification(subscription, message)["value"] * 3
+    assert post(api, "/graph/notifications", mixed).status_code == 202  # the good ones count
+    assert push.take_notified() == [source_id]
+
 
 def test_renewed_at_half_life_asking_at_most_4230_minutes(api: AdminApi, graph: FakeGraph) -> None:
     graph_source(api)
