@@ -11,7 +11,8 @@ ends). For each source held:
   the longest lifetime allowed (`graph_api.MAX_LIFETIME`), then poll the source: mail that
   came while nobody was subscribed is found by the delta query;
 - half its life gone, or `reauthorizationRequired`: PATCH the expiry (renews and
-  reauthorizes); a subscription Graph no longer knows is made again;
+  reauthorizes); a subscription Graph no longer knows is made again, and one whose renewal
+  Graph refuses is replaced at the next attempt (backing off meanwhile);
 - the source now reads another mailbox or folder than it was subscribed for: subscribe anew
   (remembered per worker; after a restart the stored subscription is trusted).
 Subscriptions of sources no longer wanting push (disabled, push off, tenant gone) are ended
@@ -49,7 +50,7 @@ from connector.push.state import DISABLED, GRAPH_NOTIFIED, PUSH_OFF, PushState, 
 from connector.retry import RetryPolicy
 from connector.runtime import Runtime
 from connector.sources.config import SourceConfig
-from connector.sources.errors import SourceError
+from connector.sources.errors import SourceAuthError, SourceError
 from connector.sources.graph_folders import GraphFolders
 from connector.sources.graph_http import GraphClient, GraphNotFound
 from connector.storage.graph_subscriptions import (
@@ -79,6 +80,7 @@ class GraphPush:
         every: float = SYNC_SECONDS,
         clock: Callable[[], datetime] = utc_now,
         http_client: httpx.Client | None = None,
+        retry: RetryPolicy = RETRY,
     ) -> None:
         """`base_url`: where Microsoft sends notifications, BASE_URL unless given (tests
         name a public one while the app listens on loopback)."""
@@ -89,6 +91,7 @@ class GraphPush:
         self.every = every
         self._clock = clock
         self._http_client = http_client
+        self._retry = retry
         self._held: set[int] = set()
         self._seen: dict[int, tuple[str, ...]] = {}  # what the subscription was made for
         self._failures: dict[int, int] = {}
@@ -176,7 +179,7 @@ class GraphPush:
         except SourceError as exc:
             failures = self._failures.get(source.id, 0) + 1
             self._failures[source.id] = failures
-            delay = RETRY.delay(failures).total_seconds()
+            delay = self._retry.delay(failures).total_seconds()
             self._retry_at[source.id] = time.monotonic() + delay
             logs.event(
                 log, "push.graph_failed", logging.WARNING, source_id=source.id, error=str(exc)
@@ -192,8 +195,11 @@ class GraphPush:
         graph = GraphClient(config, http_client=self._http_client)
         try:
             api = Subscriptions(graph)
-            if row.subscription_id is not None:
-                api.delete(row.subscription_id)  # Graph removed it, or it reads another folder
+            if row.subscription_id is not None:  # removed, refused, or for another folder
+                try:
+                    api.delete(row.subscription_id)
+                except SourceError as exc:  # it lapses at Graph by itself within three days
+                    logs.event(log, "push.graph_end_failed", source_id=source.id, error=exc)
                 self._runtime.graph_subscriptions.unsubscribed(source.id)
             folder_id = GraphFolders(graph, config).folder_id(config.folder)
             client_state = secrets.token_urlsafe(48)  # 64 characters; Graph allows 128
@@ -229,6 +235,12 @@ class GraphPush:
             self._runtime.graph_subscriptions.unsubscribed(source.id)
             self._subscribe(source, replace(row, subscription_id=None), "gone")
             return
+        except SourceAuthError:
+            # Refused: the source may sign in with another app registration than the one
+            # that made the subscription, or access was taken away. The next attempt makes a
+            # new subscription, which works once access is back.
+            self._runtime.graph_subscriptions.mark(row.subscription_id, pending=RESUBSCRIBE)
+            raise
         finally:
             graph.close()
         self._runtime.graph_subscriptions.renewed(

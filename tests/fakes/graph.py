@@ -57,6 +57,7 @@ class FakeGraph:
     validated: list[str] = field(default_factory=list)  # URLs that passed validation
     # Graph's idea of now: a test that moves the worker's clock moves this one with it.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    refuse_renewal: bool = False  # answer a PATCH 403, as when access was taken away
 
     def mount(self, router: respx.MockRouter) -> None:
         router.route(host="graph.microsoft.com").mock(side_effect=self._answer)
@@ -205,6 +206,8 @@ class FakeGraph:
         if found is None:
             return _error(404, "ResourceNotFound", "The object was not found.")
         if request.method == "PATCH":
+            if self.refuse_renewal:
+                return _error(403, "ExtensionError", "Operation: Update; Exception: [Forbidden]")
             asked = httpx.Response(200, content=request.content).json()["expirationDateTime"]
             found.expires_at = self._expiry(asked, now)
             return httpx.Response(200, json=self._resource(found))

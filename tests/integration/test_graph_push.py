@@ -23,6 +23,7 @@ from connector.push.graph_push import GraphPush
 from connector.push.idle_watcher import IdleWatcher
 from connector.push.state import PUSH_OFF
 from connector.push.sync import PushSync
+from connector.retry import RetryPolicy
 from connector.scheduler import Scheduler
 from connector.sources.oauth import OAuthTokens
 from connector.wiring import poll_source
@@ -226,6 +227,31 @@ def test_a_subscription_graph_lost_is_made_again_at_renewal(
     push.sync()
     assert subscription_calls(graph) == ["POST", "PATCH", "POST"]
     assert len(graph.subscriptions) == 1 and notified == [source_id]
+    assert receives(api, source_id) == PUSHED
+
+
+def test_a_refused_renewal_polls_says_why_and_subscribes_anew(
+    api: AdminApi, graph: FakeGraph
+) -> None:
+    source_id = graph_source(api)
+    start = datetime.now(UTC)
+    clock = Clock(start)
+    graph.clock = clock
+    again_at_once = RetryPolicy((timedelta(0),))
+    push = pusher(api, [], clock=clock, retry=again_at_once)
+    push.sync()
+    old = graph.only_subscription()
+    graph.refuse_renewal = True
+    clock.now = start + MAX_LIFETIME / 2 + timedelta(minutes=1)
+    push.sync()
+    assert receives(api, source_id).startswith(
+        "polling: Graph notifications could not be set up (Microsoft Graph refused to renew "
+        "the subscription"
+    )
+    graph.refuse_renewal = False  # access is back (say, the admin signed in again)
+    push.sync()
+    assert subscription_calls(graph) == ["POST", "PATCH", "DELETE", "POST"]
+    assert graph.only_subscription().id != old.id
     assert receives(api, source_id) == PUSHED
 
 
