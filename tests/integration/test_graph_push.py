@@ -106,6 +106,13 @@ def pusher(
     return GraphPush(api.app.runtime, owner=owner, on_mail=notified.append, **kwargs)
 
 
+def clocked(api: AdminApi, graph: FakeGraph, **kwargs: Any) -> tuple[GraphPush, Clock]:
+    """A worker and the fake Graph sharing a clock the test moves."""
+    clock = Clock(datetime.now(UTC))
+    graph.clock = clock
+    return pusher(api, kwargs.pop("notified", []), clock=clock, **kwargs), clock
+
+
 def post(api: AdminApi, path: str, payload: Any = None, **params: str) -> httpx.Response:
     return httpx.post(f"{api.app.base_url}{path}", json=payload, params=params, timeout=10)
 
@@ -191,10 +198,8 @@ def test_client_state_mismatch_is_refused_and_the_right_one_polls_once(
 
 def test_renewed_at_half_life_asking_at_most_4230_minutes(api: AdminApi, graph: FakeGraph) -> None:
     graph_source(api)
-    start = datetime.now(UTC)
-    clock = Clock(start)
-    graph.clock = clock
-    push = pusher(api, [], clock=clock)
+    push, clock = clocked(api, graph)
+    start = clock.now
     push.sync()
     subscription = graph.only_subscription()
     half = (subscription.expires_at - start) / 2
@@ -215,11 +220,9 @@ def test_a_subscription_graph_lost_is_made_again_at_renewal(
     api: AdminApi, graph: FakeGraph
 ) -> None:
     source_id = graph_source(api)
-    start = datetime.now(UTC)
-    clock = Clock(start)
-    graph.clock = clock
     notified: list[int] = []
-    push = pusher(api, notified, clock=clock)
+    push, clock = clocked(api, graph, notified=notified)
+    start = clock.now
     push.sync()
     graph.remove(graph.only_subscription())  # expired or removed without a word
     notified.clear()
@@ -234,11 +237,8 @@ def test_a_refused_renewal_polls_says_why_and_subscribes_anew(
     api: AdminApi, graph: FakeGraph
 ) -> None:
     source_id = graph_source(api)
-    start = datetime.now(UTC)
-    clock = Clock(start)
-    graph.clock = clock
-    again_at_once = RetryPolicy((timedelta(0),))
-    push = pusher(api, [], clock=clock, retry=again_at_once)
+    push, clock = clocked(api, graph, retry=RetryPolicy((timedelta(0),)))  # again at once
+    start = clock.now
     push.sync()
     old = graph.only_subscription()
     graph.refuse_renewal = True
