@@ -21,7 +21,7 @@ from connector.oauth_store import OAuthApp, connected_json
 from connector.push.graph_api import MAX_LIFETIME
 from connector.push.graph_push import GraphPush
 from connector.push.idle_watcher import IdleWatcher
-from connector.push.state import PUSH_OFF
+from connector.push.state import DISABLED, PUSH_OFF
 from connector.push.sync import PushSync
 from connector.retry import RetryPolicy
 from connector.scheduler import Scheduler
@@ -332,7 +332,10 @@ def test_loopback_base_url_keeps_polling_and_says_why(
     )
 
 
-def test_push_turned_off_ends_the_subscription_at_graph(api: AdminApi, graph: FakeGraph) -> None:
+@pytest.mark.parametrize("change", ["push off", "disabled"])
+def test_push_off_or_disabled_ends_the_subscription_at_graph(
+    api: AdminApi, graph: FakeGraph, change: str
+) -> None:
     source_id = graph_source(api)
     push = pusher(api, [])
     push.sync()
@@ -340,12 +343,15 @@ def test_push_turned_off_ends_the_subscription_at_graph(api: AdminApi, graph: Fa
     runtime = api.app.runtime
     source = runtime.sources.get(api.tenant_id, source_id)
     assert source is not None
-    runtime.sources.update(api.tenant_id, source_id, source.spec.with_changes(push=False))
+    if change == "push off":
+        runtime.sources.update(api.tenant_id, source_id, source.spec.with_changes(push=False))
+    else:
+        runtime.sources.set_enabled(api.tenant_id, source_id, False)
     push.sync()
     assert graph.subscriptions == {}
     assert ("DELETE", f"/subscriptions/{subscription.id}") in graph.calls
     assert runtime.graph_subscriptions.get(source_id) is None
-    assert receives(api, source_id) == f"polling: {PUSH_OFF}"
+    assert receives(api, source_id) == f"polling: {PUSH_OFF if change == 'push off' else DISABLED}"
 
 
 def test_deleted_source_forgets_its_subscription(api: AdminApi, graph: FakeGraph) -> None:
