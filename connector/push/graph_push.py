@@ -118,12 +118,13 @@ class GraphPush:
         self._held = set()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        # The first round waits one period: under `connector serve` the web server starts
+        # listening after the worker, and Graph validates our URLs while we subscribe.
+        while not self._stop.wait(self.every):
             try:
                 self.sync()
             except Exception:  # a database hiccup must not end push; try next round
                 log.exception("graph push round failed; carrying on")
-            self._stop.wait(self.every)
 
     # -- the round ---------------------------------------------------------------------------
 
