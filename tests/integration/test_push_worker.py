@@ -25,7 +25,6 @@ def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
 
-
 def _source(api: AdminApi, dovecot: Dovecot, user: MailUser, *, push: bool) -> int:
     """An enabled source polled once an hour, its first (baseline) poll taken: no poll is
     due for the rest of the test."""
