@@ -24,6 +24,7 @@ from connector.storage.db import migrate
 from descriptor.render import lifecycle_paths, page_paths, render_descriptor, webhook_paths
 from webhooks.events import JiraEventHandler, log_event_handler, webhook_endpoint
 from webhooks.forge import forge_routes
+from webhooks.graph import graph_routes
 from webhooks.lifecycle import lifecycle_endpoint
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def build_routes() -> list[Route]:
     routes += [Route(path, page, methods=["GET"]) for path in page_paths()]
     routes += static_routes()
     routes += forge_routes()
+    routes += graph_routes()
     return routes
 
 
@@ -87,6 +89,8 @@ def create_app(
         )
         scheduler = Scheduler(runtime, push=True) if run_worker else None
         thread = None
+        # A Graph notification handled here wakes the worker at once (`webhooks.graph`).
+        _app.state.scheduler = scheduler
         if scheduler is not None:
             thread = threading.Thread(target=scheduler.run_forever, name="scheduler", daemon=True)
             thread.start()

@@ -20,6 +20,7 @@ from connector.settings import Settings
 from connector.storage.db import Engine, database_answers, make_engine
 from connector.storage.email_log import EmailLog
 from connector.storage.forge_installations import ForgeInstallationRepository
+from connector.storage.graph_subscriptions import GraphSubscriptionRepository
 from connector.storage.jira_limits import JiraLimitStore
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
@@ -70,6 +71,8 @@ class Runtime:
     forge_installations: ForgeInstallationRepository
     # DKIM keys for sender authentication (connector.senders): DNS, cached; tests supply a table.
     key_lookup: KeyLookup
+    # Microsoft Graph change-notification subscriptions of Graph sources (connector.push).
+    graph_subscriptions: GraphSubscriptionRepository
 
     @classmethod
     def create(
@@ -116,6 +119,7 @@ class Runtime:
                 engine, secrets, app_key=settings.app_key
             ),
             key_lookup=CachedKeyLookup(key_lookup),
+            graph_subscriptions=GraphSubscriptionRepository(engine),
         )
 
     def database_answers(self) -> bool:

@@ -12,6 +12,9 @@ calls `poll_soon`, which wakes the loop; the next tick starts those sources firs
 the same bounds and the same poll (its lease, cursor and exactly-once ledger), whatever
 their `next_poll_at`, so the safety poll at the interval stays. Mail announced while the
 source is being polled gets one more poll after it; announcements coalesce meanwhile.
+Graph sources are pushed by change notifications (`GraphPush`): the web process marks a
+notified source in the database, and this loop takes the marks every `GRAPH_CHECK_SECONDS`
+(at once when the web runs in this process: `wake`) and polls those sources the same way.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from connector import logs
 from connector.mail_source import MailSource
 from connector.outbound.worker import OutboundWorker
 from connector.polling import PollResult
+from connector.push.graph_push import GraphPush
 from connector.push.idle_watcher import IdleWatcher
 from connector.push.sync import SYNC_SECONDS, PushSync
 from connector.runtime import Runtime
@@ -39,6 +43,9 @@ from connector.wiring import poll_source
 log = logging.getLogger(__name__)
 
 PollFunction = Callable[[Runtime, int], PollResult]
+# How often the loop looks for Graph notifications the web process marked in the database
+# (a notification handled in this process wakes it at once).
+GRAPH_CHECK_SECONDS = 1.0
 
 
 class Scheduler:
@@ -52,7 +59,10 @@ class Scheduler:
         poll: PollFunction | None = None,
         push: bool = False,
         push_sync_seconds: float = SYNC_SECONDS,
+        graph_base_url: str | None = None,
     ) -> None:
+        """`graph_base_url`: where Microsoft Graph sends notifications, BASE_URL unless given
+        (tests name a public one while the app listens on loopback)."""
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
         self._runtime = runtime
         self._tick_seconds = tick_seconds
@@ -68,9 +78,17 @@ class Scheduler:
         self._again: set[int] = set()  # announced while being polled: poll once more after
         self._later: set[int] = set()  # announced, but another held the lease: next tick
         self._push: PushSync | None = None
+        self._graph: GraphPush | None = None
         if push:
             watcher = IdleWatcher(on_mail=lambda source_id: self.poll_soon(int(source_id)))
             self._push = PushSync(runtime, watcher, owner=self.owner, every=push_sync_seconds)
+            self._graph = GraphPush(
+                runtime,
+                owner=self.owner,
+                on_mail=self.poll_soon,
+                base_url=graph_base_url,
+                every=push_sync_seconds,
+            )
         # Webhook events, the send queue and retention: one round at a time, beside the polls.
         self.outbound = OutboundWorker(runtime)
 
@@ -78,6 +96,8 @@ class Scheduler:
         logs.event(log, "scheduler.started", owner=self.owner, push=self._push is not None)
         if self._push is not None:
             self._push.start()
+        if self._graph is not None:
+            self._graph.start()
         next_tick = 0.0
         while not self._stop.is_set():
             self._wake.clear()
@@ -86,6 +106,10 @@ class Scheduler:
             try:
                 if self._push is not None:
                     self._push.sync()
+                if self._graph is not None:
+                    self._graph.take_notified()  # they call poll_soon: this tick starts them
+                    with self._lock:
+                        ticking = ticking or bool(self._wanted)
                 if ticking:
                     next_tick = time.monotonic() + self._tick_seconds
                     self.tick(utc_now())
@@ -96,7 +120,11 @@ class Scheduler:
             wait = max(next_tick - time.monotonic(), 0.0)
             if self._push is not None:  # the push states are written between ticks too
                 wait = min(wait, self._push.every)
+            if self._graph is not None and self._graph.holds_any:
+                wait = min(wait, GRAPH_CHECK_SECONDS)  # notifications marked by the web
             self._wake.wait(wait)
+        if self._graph is not None:
+            self._graph.stop()
         if self._push is not None:
             self._push.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -105,6 +133,10 @@ class Scheduler:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look for work now (the web marked a Graph notification in this process)."""
         self._wake.set()
 
     def poll_soon(self, source_id: int) -> None:

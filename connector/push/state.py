@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 # "idle": the server pushes (IMAP IDLE is running); "connecting": the idle connection is being
-# opened; "polling": mail arrives by polling only, and `reason` says why.
-ReceiveMode = Literal["idle", "connecting", "polling"]
+# opened; "graph": Microsoft Graph sends change notifications (a subscription is in place);
+# "polling": mail arrives by polling only, and `reason` says why.
+ReceiveMode = Literal["idle", "connecting", "graph", "polling"]
 
 PUSH_OFF = "push is turned off for this source"
 DISABLED = "the source is disabled"
@@ -24,17 +25,20 @@ class PushState:
 
     @property
     def pushing(self) -> bool:
-        return self.mode == "idle"
+        return self.mode in ("idle", "graph")
 
     def describe(self) -> str:
         if self.mode == "idle":
             return "push (IMAP IDLE)"
+        if self.mode == "graph":
+            return "push (Graph notifications)"
         if self.mode == "connecting":
             return "push (IMAP IDLE), connecting"
         return f"polling: {self.reason}" if self.reason else "polling"
 
 
 IDLING = PushState("idle")
+GRAPH_NOTIFIED = PushState("graph")
 CONNECTING = PushState("connecting")
 
 

@@ -4,7 +4,8 @@ Every `every` seconds (the scheduler calls `sync` on each tick; it returns at on
 rounds): the enabled IMAP sources with `push` on, of installed and enabled tenants, are
 claimed for this worker (`SourceRepository.claim_push`, so with several workers only one
 idles per source); what is new or changed (saved settings, a new password) is watched anew,
-what is gone, disabled, turned off or claimed by another worker is forgotten. Then the
+what is gone, disabled, turned off or claimed by another worker is forgotten (Graph sources
+are `connector.push.graph_push`'s, which writes their `receives` itself). Then the
 watcher's state (`PushState.describe`) is written to the source's `receives` column where it
 changed, which is what the mail sources list shows.
 """
@@ -15,10 +16,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from connector import logs
 from connector.mail_source import MailSource
 from connector.polling import source_config
 from connector.push.idle_watcher import IdleWatcher
+from connector.push.receives import ReceivesWriter
 from connector.push.state import PushState, polling
 from connector.runtime import Runtime
 
@@ -46,7 +47,7 @@ class PushSync:
         self.every = every
         self._next = 0.0
         self._seen: dict[int, _Seen] = {}
-        self._written: dict[int, str] = {}
+        self._receives = ReceivesWriter(runtime.sources)
 
     def sync(self, *, force: bool = False) -> None:
         now = time.monotonic()
@@ -62,6 +63,10 @@ class PushSync:
             if source is None or (source_id in wanting and source_id not in held):
                 self._forget(source_id)
         for source_id, source in sources.items():
+            if source.spec.protocol == "graph":  # pushed by notifications (`graph_push`)
+                if source_id in self._seen:
+                    self._forget(source_id)
+                continue
             if source_id in wanting and source_id not in held:
                 continue
             self._watch(source)
@@ -93,7 +98,7 @@ class PushSync:
     def _forget(self, source_id: int) -> None:
         self._watcher.forget(str(source_id))
         self._seen.pop(source_id, None)
-        self._written.pop(source_id, None)
+        self._receives.forget(source_id)
 
     def _write_states(self, sources: dict[int, MailSource]) -> None:
         states = self._watcher.states()
@@ -103,12 +108,7 @@ class PushSync:
                 self._write(source_id, state)
 
     def _write(self, source_id: int, state: PushState) -> None:
-        text = state.describe()
-        if self._written.get(source_id) == text:
-            return
-        self._runtime.sources.set_receives(source_id, text)
-        self._written[source_id] = text
-        logs.event(log, "push.state", source_id=source_id, receives=text)
+        self._receives.write(source_id, state)
 
 
 def _may_idle(source: MailSource) -> bool:

@@ -87,8 +87,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "push",
         "boolean",
-        "IMAP: be told about new mail (IDLE) when the server allows; polling continues as a "
-        "safety net",
+        "be told about new mail: IMAP IDLE when the server allows, Microsoft Graph change "
+        "notifications when BASE_URL is public; polling continues as a safety net",
     ),
     Setting("timeout_seconds", "integer", minimum=1, maximum=60),
     Setting(
@@ -142,7 +142,8 @@ STATE: tuple[Setting, ...] = (
     Setting(
         "receives",
         "string",
-        "how mail arrives now: push (IMAP IDLE), or polling and why, as the worker last said",
+        "how mail arrives now: push (IMAP IDLE), push (Graph notifications), or polling and "
+        "why, as the worker last said",
         storage="none",
     ),
     Setting("created_at", "string", "ISO 8601, UTC", format="date-time", nullable=True),

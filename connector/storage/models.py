@@ -127,6 +127,31 @@ class MailSourceRow(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
 
+class GraphSubscriptionRow(SQLModel, table=True):
+    """A Microsoft Graph change-notification subscription on a Graph source's folder
+    (`connector.push.graph_push`): at most one per source, kept by one worker at a time."""
+
+    __tablename__ = "graph_subscriptions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="mail_sources.id", unique=True, index=True)
+    # Graph's id; None until Graph accepted the subscription (or after it removed it).
+    subscription_id: str | None = Field(default=None, max_length=128, unique=True, index=True)
+    # SHA-256 (hex) of the random clientState sent with the subscription; never the value.
+    client_state_hash: str = Field(default="", max_length=64)
+    expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    renew_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # What a lifecycle notification asked for: "", "reauthorize" or "resubscribe".
+    pending: str = Field(default="", max_length=16)
+    # A notification came since the owning worker last looked: poll the source soon.
+    notified_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # Which worker keeps the subscription (created, renewed, deleted): one at a time.
+    owner: str | None = Field(default=None, max_length=64)
+    owner_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+
+
 class EmailLogRow(SQLModel, table=True):
     """One row per message fetched, written before Jira is called: the exactly-once ledger."""
 

@@ -21,8 +21,10 @@ from connector.mail_source import MailSource, SourcePolicy, SourceSpec
 from connector.resources.declare import stored_as
 from connector.resources.mail_source import SETTINGS as SOURCE_SETTINGS
 from connector.routing.addresses import rules_from_json
+from connector.storage.claims import ClaimColumns, claim_rows
 from connector.storage.models import (
     EmailLogRow,
+    GraphSubscriptionRow,
     MailSourceRow,
     TenantRow,
     as_utc,
@@ -33,6 +35,12 @@ from connector.storage.secrets import SecretBox, SecretDecryptionError
 
 OAuthChange = Callable[[dict[str, Any] | None], dict[str, Any] | None]
 
+_PUSH_CLAIM = ClaimColumns(
+    MailSourceRow,
+    col(MailSourceRow.id),
+    col(MailSourceRow.push_owner),
+    col(MailSourceRow.push_expires_at),
+)
 # The settings kept as they are in columns of their own; the rest are JSON text or a secret.
 _SPEC_COLUMNS = stored_as(SOURCE_SETTINGS, "column")
 
@@ -110,6 +118,13 @@ class SourceRepository:
             if row is None:
                 return False
             session.execute(sql_delete(EmailLogRow).where(col(EmailLogRow.source_id) == source_id))
+            # Its Graph subscription (if any) lapses at Graph by itself (in at most three
+            # days); its notifications are refused from now, since the row is gone.
+            session.execute(
+                sql_delete(GraphSubscriptionRow).where(
+                    col(GraphSubscriptionRow.source_id) == source_id
+                )
+            )
             session.delete(row)
             session.commit()
             return True
@@ -199,30 +214,7 @@ class SourceRepository:
 
         Like `lease`, one conditional UPDATE: with several workers, one idles per source, and
         a worker that stopped renewing (crashed) is taken over once its claim expires."""
-        if not source_ids:
-            return set()
-        now = utc_now()
-        with Session(self._engine) as session:
-            session.execute(
-                update(MailSourceRow)
-                .where(
-                    col(MailSourceRow.id).in_(list(source_ids)),
-                    or_(
-                        col(MailSourceRow.push_owner).is_(None),
-                        col(MailSourceRow.push_owner) == owner,
-                        col(MailSourceRow.push_expires_at) < now,
-                    ),
-                )
-                .values(push_owner=owner, push_expires_at=now + timedelta(seconds=seconds))
-            )
-            session.commit()
-            held = session.exec(
-                select(MailSourceRow.id).where(
-                    col(MailSourceRow.id).in_(list(source_ids)),
-                    col(MailSourceRow.push_owner) == owner,
-                )
-            ).all()
-            return {int(source_id) for source_id in held if source_id}
+        return claim_rows(self._engine, _PUSH_CLAIM, source_ids, owner, seconds)
 
     def release_push(self, owner: str, source_ids: Collection[int] | None = None) -> None:
         """Give up idling (on these sources, or on all the owner holds)."""

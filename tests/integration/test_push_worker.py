@@ -3,10 +3,8 @@ seconds, with no poll due; `push: false` keeps polling only; the sources list sa
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,6 +14,7 @@ from connector.wiring import poll_source
 from tests.integration.admin_support import AdminApi
 from tests.integration.conftest import RunningApp
 from tests.integration.mailbox_support import mail
+from tests.integration.worker_support import receives, running, wait_for
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.sources import dovecot_spec
 
@@ -24,7 +23,6 @@ from tests.servers.sources import dovecot_spec
 def database_url(sqlite_url: str) -> str:
     """`serve` runs the worker in-process with SQLite: the push path is tested there."""
     return sqlite_url
-
 
 
 def _source(api: AdminApi, dovecot: Dovecot, user: MailUser, *, push: bool) -> int:
@@ -48,42 +46,16 @@ def worker(running_app: RunningApp) -> Iterator[Scheduler]:
     scheduler.stop()  # a test that failed half-way leaves no watcher behind
 
 
-@contextmanager
-def _running(worker: Scheduler) -> Iterator[None]:
-    """The worker's loop in a thread, stopped (watcher, claims and all) on the way out."""
-    thread = threading.Thread(target=worker.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        worker.stop()
-        thread.join(timeout=30)
-
-
-def _wait(check: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return check()
-
-
-def _receives(api: AdminApi, source_id: int) -> str:
-    listing = api.call("GET", "/mail-sources").json()["sources"]
-    return str(next(s for s in listing if s["id"] == source_id)["receives"])
-
-
 def test_mail_delivered_while_idling_becomes_an_issue_within_seconds(
     api: AdminApi, worker: Scheduler, dovecot: Dovecot, mail_user: MailUser
 ) -> None:
     source_id = _source(api, dovecot, mail_user, push=True)
-    with _running(worker):
-        assert _wait(lambda: _receives(api, source_id) == "push (IMAP IDLE)", 10)
+    with running(worker):
+        assert wait_for(lambda: receives(api, source_id) == "push (IMAP IDLE)", 10)
         time.sleep(0.5)  # the first tick is over: the next is 30 s away unless push wakes it
         delivered = time.monotonic()
         dovecot.deliver(mail_user, mail("Printer on fire", "Third floor.").as_bytes())
-        assert _wait(lambda: len(api.jira.issue_keys()) == 1, 5), "not pushed within 5 s"
+        assert wait_for(lambda: len(api.jira.issue_keys()) == 1, 5), "not pushed within 5 s"
         assert time.monotonic() - delivered < 5
     stored = api.app.runtime.sources.find(source_id)
     assert stored is not None and stored.receives == "push (IMAP IDLE)"
@@ -93,8 +65,8 @@ def test_push_off_keeps_polling_and_the_list_says_so(
     api: AdminApi, worker: Scheduler, dovecot: Dovecot, mail_user: MailUser
 ) -> None:
     source_id = _source(api, dovecot, mail_user, push=False)
-    with _running(worker):
-        assert _wait(lambda: _receives(api, source_id) == f"polling: {PUSH_OFF}", 10)
+    with running(worker):
+        assert wait_for(lambda: receives(api, source_id) == f"polling: {PUSH_OFF}", 10)
         dovecot.deliver(mail_user, mail("Not pushed", "Wait for the poll.").as_bytes())
         time.sleep(3)
         assert api.jira.issue_keys() == []  # the next poll is an hour away

@@ -114,7 +114,7 @@ export function renderSourceForm(container, source, { withProject = false, onPro
     h(
       "div",
       { className: "field checkbox-field" },
-      h("label", { className: "checkbox" }, push, " Be told about new mail at once (IMAP IDLE) when the server allows"),
+      h("label", { className: "checkbox" }, push, " Be told about new mail at once (IMAP IDLE, or Graph notifications) when the server allows"),
       h("div", { className: "help" }, "The mailbox is still checked at the interval above."),
       h("div", { className: "field-error", dataset: { errorFor: "push" } }),
     ),
