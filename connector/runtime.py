@@ -24,6 +24,7 @@ from connector.storage.jira_limits import JiraLimitStore
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
 from connector.storage.secrets import SecretBox
+from connector.storage.sites import SiteRepository
 from connector.storage.sources import SourceRepository
 from connector.storage.tenant_settings import TenantSettingsRepository
 from connector.storage.tenants import TenantRepository
@@ -70,6 +71,8 @@ class Runtime:
     forge_installations: ForgeInstallationRepository
     # DKIM keys for sender authentication (connector.senders): DNS, cached; tests supply a table.
     key_lookup: KeyLookup
+    # Sites connected without an app install (`connector site add`, connector.sites).
+    sites: SiteRepository
 
     @classmethod
     def create(
@@ -116,6 +119,7 @@ class Runtime:
                 engine, secrets, app_key=settings.app_key
             ),
             key_lookup=CachedKeyLookup(key_lookup),
+            sites=SiteRepository(engine, secrets, app_key=settings.app_key),
         )
 
     def database_answers(self) -> bool:
