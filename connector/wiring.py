@@ -77,6 +77,8 @@ def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
         people=runtime.people.for_tenant(tenant.id),
         user_client=user_client,
         user_clients=runtime.user_tokens.clients(tenant),
+        # No app descriptor indexes our issue property on a site without an install.
+        marker_labels=tenant.site is not None,
     )
 
 
