@@ -172,4 +172,31 @@ def _remove(settings: Settings, engine: Engine, url: str) -> int:
 
 
 def _admin_link(settings: Settings, engine: Engine, url: str) -> int:
-    return _fail("admin-link: not available yet")
+    """A sign-in link for the site's admin pages (connector.sites.signin); it is printed
+    only, so it goes where the operator sends it, and is good once, for a short while."""
+    from urllib.parse import quote
+
+    from connector.sites.signin import LINK_LIFETIME, SIGNIN_PATH, hashed, make_link
+    from connector.storage.admin_sessions import AdminSessions
+    from connector.storage.secrets import SecretBox
+    from connector.storage.tenants import TenantRepository
+    from connector.wiring import site_refusal
+
+    url = url.strip().rstrip("/")
+    tenant_id = _sites(settings, engine).tenant_id(url)
+    tenant = None
+    if tenant_id is not None:
+        tenant = TenantRepository(engine, SecretBox(settings.encryption_keys)).by_id(tenant_id)
+    if tenant is None or not tenant.active:
+        return _fail(f"{url} is not a connected site (see `connector site list`)")
+    refusal = site_refusal(tenant)
+    if refusal is not None:
+        return _fail(refusal)
+    link = make_link(settings.encryption_keys, tenant.id)
+    AdminSessions(engine).add_link(hashed(link.token), tenant.id, link.expires_at)
+    minutes = int(LINK_LIFETIME.total_seconds() // 60)
+    print(f"{settings.base_url}{SIGNIN_PATH}?token={quote(link.token)}")
+    print(
+        f"(good once, for {minutes} minutes: open it in a browser to manage {url})", file=sys.stderr
+    )
+    return 0

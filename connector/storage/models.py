@@ -353,14 +353,13 @@ class AdminLinkRow(SQLModel, table=True):
 
 
 class AdminSessionRow(SQLModel, table=True):
-    """A browser session opened with a sign-in link: by the hash of its cookie value, with
-    the hash of its CSRF token and when it was last used (idle timeout)."""
+    """A browser session opened with a sign-in link: by the hash of its cookie value, and
+    when it was last used (idle timeout). Its CSRF token is derived from the cookie value."""
 
     __tablename__ = "admin_sessions"
 
     id_hash: str = Field(primary_key=True, max_length=64)
     tenant_id: int = Field(foreign_key="tenants.id", index=True)
     account_id: str = Field(max_length=128)
-    csrf_hash: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     last_seen_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))

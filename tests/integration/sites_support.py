@@ -43,3 +43,17 @@ def connect_site(
     tenant = running_app.runtime.tenants.by_id(tenant_id)
     assert tenant is not None
     return tenant, account_id
+
+
+def make_admin(fake_jira: FakeJira, account_id: str) -> None:
+    """The site's account administers Jira (and keeps what mail handling needs)."""
+    fake_jira.set_permissions(
+        "BROWSE_PROJECTS", "CREATE_ISSUES", "ADD_COMMENTS", "ADMINISTER", account_id=account_id
+    )
+
+
+def admin_link(capsys: pytest.CaptureFixture[str], site_url: str) -> str:
+    """`connector admin-link --site URL`'s link (its one line on stdout)."""
+    capsys.readouterr()
+    assert run_cli("admin-link", "--site", site_url) == 0
+    return capsys.readouterr().out.strip()

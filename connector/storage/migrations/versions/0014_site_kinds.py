@@ -40,7 +40,6 @@ def upgrade() -> None:
         sa.Column("id_hash", sa.String(length=64), primary_key=True),
         sa.Column("tenant_id", sa.Integer(), sa.ForeignKey("tenants.id"), nullable=False),
         sa.Column("account_id", sa.String(length=128), nullable=False),
-        sa.Column("csrf_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
     )
