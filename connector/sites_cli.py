@@ -153,7 +153,7 @@ def _add(settings: Settings, engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _list(settings: Settings, engine: Engine) -> int:
-    sites = _sites(settings, engine).list()
+    sites = _sites(settings, engine).summaries()
     if not sites:
         print("no site is connected without an install")
         return 0

@@ -8,11 +8,13 @@ does, and adding it again resumes where it stopped.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import or_, true
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from connector.storage.models import TenantRow, utc_now
+from connector.storage.models import TenantRow, as_utc_or_none, utc_now
 from connector.storage.secrets import SecretBox
 from connector.tenant import SiteAccess
 
@@ -84,7 +86,7 @@ class SiteRepository:
                 raise LookupError("tenant row has no id after commit")
             return row.id, created
 
-    def list(self) -> list[SiteSummary]:
+    def summaries(self) -> list[SiteSummary]:
         with Session(self._engine) as session:
             rows = session.exec(
                 select(TenantRow)
@@ -110,6 +112,36 @@ class SiteRepository:
                 select(TenantRow).where(TenantRow.client_key == site_client_key(url))
             ).first()
             return None if row is None else row.id
+
+    def due_for_changes(self, read_before: datetime) -> list[int]:
+        """Active sites whose changes were last read before `read_before` (or never)."""
+        with Session(self._engine) as session:
+            statement = (
+                select(TenantRow.id)
+                .where(col(TenantRow.site_kind).is_not(None))
+                .where(TenantRow.installed == true(), TenantRow.enabled == true())
+                .where(
+                    or_(
+                        col(TenantRow.changes_read_until).is_(None),
+                        col(TenantRow.changes_read_until) < read_before,
+                    )
+                )
+            )
+            return [int(found) for found in session.exec(statement).all() if found is not None]
+
+    def changes_read_until(self, tenant_id: int) -> datetime | None:
+        with Session(self._engine) as session:
+            row = session.get(TenantRow, tenant_id)
+            return None if row is None else as_utc_or_none(row.changes_read_until)
+
+    def set_changes_read_until(self, tenant_id: int, until: datetime) -> None:
+        with Session(self._engine) as session:
+            row = session.get(TenantRow, tenant_id)
+            if row is None:
+                return
+            row.changes_read_until = until
+            session.add(row)
+            session.commit()
 
     def remove(self, url: str) -> bool:
         """Stop acting for the site and forget its token; nothing it owns is deleted (adding

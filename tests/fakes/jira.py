@@ -353,6 +353,11 @@ class FakeJira:
             )
             return render.comment_json(self._site, issue, comment)
 
+    def change_status(self, issue_key: str, status: str, author_id: str) -> dict[str, Any]:
+        """An agent moves the issue to `status` in Jira; answers the changelog entry."""
+        with self._lock:
+            return self._site.change_status(self._site.find_issue(issue_key), status, author_id)
+
     def request_participants(self, issue_key: str) -> list[str]:
         """Account ids of a JSM request's participants."""
         with self._lock:

@@ -69,7 +69,7 @@ def test_site_add_again_updates_the_same_tenant(
     assert _add_cloud(fake_jira) == 0
     again = running_app.runtime.tenants.by_id(tenant.id)
     assert again is not None and again.site is not None and again.site.token == "a-new-token"
-    assert [s.tenant_id for s in running_app.runtime.sites.list()] == [tenant.id]
+    assert [s.tenant_id for s in running_app.runtime.sites.summaries()] == [tenant.id]
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_site_add_failures_say_why_and_store_nothing(
         monkeypatch.delenv(TOKEN_VARIABLE)
     assert _add_cloud(fake_jira) == 2
     assert expected in capsys.readouterr().err
-    assert running_app.runtime.sites.list() == []
+    assert running_app.runtime.sites.summaries() == []
 
 
 def test_site_add_refuses_a_token_of_the_wrong_kind(
