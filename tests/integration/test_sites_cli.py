@@ -147,6 +147,7 @@ def test_site_add_datacenter_is_stored_and_polls_say_not_yet(
     monkeypatch: pytest.MonkeyPatch,
     dovecot: Dovecot,
     mail_user: MailUser,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A Data Center server (answering REST v2 with a bearer PAT, as documented) is stored
     with its kind; until the v2 dialect is in place its polls refuse with one message."""
@@ -181,3 +182,5 @@ def test_site_add_datacenter_is_stored_and_polls_say_not_yet(
     runtime.sources.set_enabled(tenant.id, source.id, True)
     result = poll_source(runtime, source.id, owner="test")
     assert result.skipped and result.message == DATACENTER_NOT_READY
+    assert run_cli("admin-link", "--site", DC_URL) == 2
+    assert DATACENTER_NOT_READY in capsys.readouterr().err
