@@ -39,6 +39,10 @@ from connector.tenant import Tenant
 log = logging.getLogger(__name__)
 
 _FORM_MAX_BYTES = 4096
+SIGNED_OUT = (
+    "You are signed out. For a new sign-in link, run `connector admin-link --site <the site's "
+    "address>` where the connector runs."
+)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The sign-in pages are never framed, and load nothing but our stylesheet.
 SIGNIN_HEADERS = {
@@ -120,6 +124,8 @@ async def signin_page(request: Request) -> Response:
     """What opening the link shows: a button, so that fetching the link uses nothing up."""
     runtime: Runtime = request.app.state.runtime
     token = request.query_params.get("token", "")
+    if not token:  # where signing out leads
+        return _page(runtime, site="", reason=SIGNED_OUT)
     try:
         tenant = _linked_tenant(runtime, token)
     except LinkError as exc:

@@ -149,6 +149,12 @@ def test_browser_site_without_install_signs_in_sets_up_and_answers_by_mail(
         comments = fake_jira.issue("SUP-1")["fields"]["comment"]["comments"]  # type: ignore[index]
         assert "Thank you!" in str(comments[-1]["body"])
         assert fake_jira.issue_keys() == ["SUP-1"]
+
+        # Signing out ends the session: the pages refuse the tab from then on.
+        page.click("#sign-out")
+        page.wait_for_url("**/site-signin")
+        expect(page.locator("main")).to_contain_text("You are signed out.")
+        assert page.goto(f"{running_app.base_url}/api/v1/mail-sources").status == 401  # type: ignore[union-attr]
         assert problems == []
     finally:
         context.close()

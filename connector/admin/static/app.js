@@ -127,7 +127,7 @@ async function signOut() {
     headers: { "X-CSRF-Token": csrf },
     credentials: "same-origin",
   });
-  window.location.reload();
+  window.location.assign(`${basePath}/site-signin`);
 }
 
 export function wireNavigation() {
