@@ -146,7 +146,9 @@ def test_browser_site_without_install_signs_in_sets_up_and_answers_by_mail(
         row.get_by_role("button", name="Poll now").click()
         expect(row.locator(".row-message")).to_have_text("Polled: 1 commented.")
         page.screenshot(path=str(ARTIFACTS / "site-03-replied.png"), full_page=True)
-        comments = fake_jira.issue("SUP-1")["fields"]["comment"]["comments"]  # type: ignore[index]
+        answered = fake_jira.issue("SUP-1")
+        assert answered is not None
+        comments = answered["fields"]["comment"]["comments"]
         assert "Thank you!" in str(comments[-1]["body"])
         assert fake_jira.issue_keys() == ["SUP-1"]
 
@@ -154,7 +156,8 @@ def test_browser_site_without_install_signs_in_sets_up_and_answers_by_mail(
         page.click("#sign-out")
         page.wait_for_url("**/site-signin")
         expect(page.locator("main")).to_contain_text("You are signed out.")
-        assert page.goto(f"{running_app.base_url}/api/v1/mail-sources").status == 401  # type: ignore[union-attr]
+        refused = page.goto(f"{running_app.base_url}/api/v1/mail-sources")
+        assert refused is not None and refused.status == 401
         assert problems == []
     finally:
         context.close()
