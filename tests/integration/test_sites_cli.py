@@ -184,3 +184,24 @@ def test_site_add_datacenter_is_stored_and_polls_say_not_yet(
     assert result.skipped and result.message == DATACENTER_NOT_READY
     assert run_cli("admin-link", "--site", DC_URL) == 2
     assert DATACENTER_NOT_READY in capsys.readouterr().err
+
+
+def test_site_add_names_an_unreachable_site_and_one_that_is_not_jira(
+    running_app: RunningApp,
+    fake_jira: FakeJira,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_app_settings(monkeypatch, running_app)
+    monkeypatch.setenv(TOKEN_VARIABLE, "some-api-token")
+    for url, expected in [
+        ("http://127.0.0.1:9", "cannot reach http://127.0.0.1:9"),
+        (running_app.base_url, "is it the address of a Jira site"),  # our app: no REST API
+        ("ftp://jira.example", "--url is not an http(s) URL"),
+    ]:
+        status = run_cli(
+            "site", "add", "--url", url, "--email", SERVICE_EMAIL, "--token-env", TOKEN_VARIABLE
+        )
+        assert status == 2
+        assert expected in capsys.readouterr().err
+    assert running_app.runtime.sites.summaries() == []
