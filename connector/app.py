@@ -16,6 +16,7 @@ from starlette.routing import Route
 from connector import logs
 from connector.admin.api import api_routes, http_error
 from connector.admin.pages import page
+from connector.admin.site_session import signin_routes
 from connector.admin.static_files import static_routes
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
@@ -61,6 +62,7 @@ def build_routes() -> list[Route]:
     routes += static_routes()
     routes += forge_routes()
     routes += graph_routes()
+    routes += signin_routes()
     return routes
 
 

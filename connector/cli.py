@@ -1,4 +1,5 @@
-"""The `connector` command: serve, worker, migrate, preview, generate-key, manifest."""
+"""The `connector` command: serve, worker, migrate, preview, generate-key, manifest, site,
+admin-link (the last two in `connector.sites_cli`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 
-from connector import logs
+from connector import logs, sites_cli
 from connector.settings import FORGE_APP_ID_MISSING, AppIdentity, Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -286,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the Forge manifest (manifest.yml) for BASE_URL, APP_KEY and FORGE_APP_ID",
     )
     manifest.add_argument("--output", metavar="PATH", help="write it to PATH instead of stdout")
+    sites_cli.add_commands(commands)
     return parser
 
 
@@ -314,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_worker(settings)
     if args.command == "migrate":
         return cmd_migrate(settings)
+    if args.command in sites_cli.COMMANDS:
+        return sites_cli.run(args, settings)
     raise AssertionError(f"unhandled command {args.command}")
 
 

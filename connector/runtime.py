@@ -25,6 +25,7 @@ from connector.storage.jira_limits import JiraLimitStore
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
 from connector.storage.secrets import SecretBox
+from connector.storage.sites import SiteRepository
 from connector.storage.sources import SourceRepository
 from connector.storage.tenant_settings import TenantSettingsRepository
 from connector.storage.tenants import TenantRepository
@@ -73,6 +74,8 @@ class Runtime:
     key_lookup: KeyLookup
     # Microsoft Graph change-notification subscriptions of Graph sources (connector.push).
     graph_subscriptions: GraphSubscriptionRepository
+    # Sites connected without an app install (`connector site add`, connector.sites).
+    sites: SiteRepository
 
     @classmethod
     def create(
@@ -120,6 +123,7 @@ class Runtime:
             ),
             key_lookup=CachedKeyLookup(key_lookup),
             graph_subscriptions=GraphSubscriptionRepository(engine),
+            sites=SiteRepository(engine, secrets, app_key=settings.app_key),
         )
 
     def database_answers(self) -> bool:

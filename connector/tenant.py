@@ -18,6 +18,24 @@ class ForgeAccess:
     token_expires_at: datetime | None
 
 
+# Kinds of site connected without an app install (`connector site add`).
+CLOUD_SITE = "cloud"  # Jira Cloud: an account's email and API token, basic auth
+DATACENTER_SITE = "datacenter"  # Jira Data Center: a personal access token, bearer
+SITE_KINDS = (CLOUD_SITE, DATACENTER_SITE)
+
+
+@dataclass(frozen=True)
+class SiteAccess:
+    """How a site connected without an install is reached: its kind, the account the token
+    belongs to (the "service account" everything is done as) and the token."""
+
+    kind: str
+    email: str | None
+    # None once the site was removed (`connector site remove` forgets the token).
+    token: str | None = field(repr=False)
+    account_id: str | None
+
+
 @dataclass(frozen=True)
 class Tenant:
     id: int
@@ -34,6 +52,15 @@ class Tenant:
     # of the site's users (Connect user impersonation); None for installs that gave none.
     oauth_client_id: str | None = None
     forge: ForgeAccess | None = None
+    # A site connected without an install; None for Connect and Forge installs.
+    site: SiteAccess | None = None
+
+    @property
+    def kind(self) -> str:
+        """connect, forge, cloud (API token) or datacenter (personal access token)."""
+        if self.site is not None:
+            return self.site.kind
+        return "connect" if self.shared_secret is not None else "forge"
 
     @property
     def active(self) -> bool:

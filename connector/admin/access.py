@@ -4,10 +4,13 @@ The token proves the tenant (its shared secret) and names the user (`sub`); whet
 administers the site is Jira's to say. A Forge UI module calls through `invokeRemote` with a
 Forge Invocation Token instead (`Authorization: Bearer`): it proves the installation
 (`app.installationId`, so only that installation's tenant) and names the user (`principal`),
-and the same check follows. The answer is cached briefly per tenant and account so
-a page making a few calls asks Jira once, while a revoked administrator loses access within a
-minute. A "no" is cached for less time than a "yes": someone just made an administrator should
-not wait long.
+and the same check follows. A browser tab signed in with `connector admin-link` (a site
+connected without an install) brings a session cookie (`connector.admin.site_session`) that
+names the site's account, whose own token asks Jira the same question.
+
+The answer is cached briefly per tenant and account so a page making a few calls asks Jira
+once, while a revoked administrator loses access within a minute. A "no" is cached for less
+time than a "yes": someone just made an administrator should not wait long.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from starlette.requests import Request
 
 from connector import logs
 from connector.admin.errors import ApiError
-from connector.admin.jira_access import check_global_permission
+from connector.admin.jira_access import check_global_permission, check_own_permission
+from connector.admin.site_session import session_caller
 from connector.connect.auth import AuthenticatedRequest, AuthenticationError
 from connector.connect.http import authenticate_request
 from connector.connect.install import site_url_problem
@@ -97,6 +101,12 @@ def jira_admin_lookup(app_key: str) -> AdminLookup:
 
     def lookup(tenant: Tenant, account_id: str) -> bool:
         site = tenant_site(tenant, app_key=app_key)
+        if tenant.site is not None:
+            # A site without an install is used as its account, which is the only user its
+            # sessions name; Jira says with the account's own token whether it administers.
+            return account_id == tenant.site.account_id and check_own_permission(
+                site, ADMIN_PERMISSION, timeout_seconds=_CHECK_TIMEOUT_SECONDS
+            )
         return check_global_permission(
             site, account_id, ADMIN_PERMISSION, timeout_seconds=_CHECK_TIMEOUT_SECONDS
         )
@@ -123,6 +133,11 @@ async def authenticate_caller(request: Request) -> AuthenticatedRequest:
     """The tenant and claims of the token; 401 when there is none or it does not verify."""
     runtime: Runtime = request.app.state.runtime
     authorization = request.headers.get("authorization") or ""
+    if not authorization:
+        # A browser tab signed in with `connector admin-link` (a site without an install).
+        session = session_caller(request)
+        if session is not None:
+            return session
     if authorization[:7].lower() == "bearer ":
         system_token = usable_token(request.headers.get(SYSTEM_AUTH_HEADER))
         return await _forge_caller(runtime, authorization, system_token, request.url.path)

@@ -8,6 +8,8 @@ caller, so the app can check the user behind a context token without acting as t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from connector.jira.auth import JiraSite
 from connector.jira.client import DEFAULT_TIMEOUT_SECONDS, JiraClient
 from connector.jira.session import RetryingSession
@@ -24,9 +26,24 @@ def check_global_permission(
 
     Raises `JiraError` when Jira refuses or cannot be reached: "don't know" must never read
     as "no" or "yes". Few retries and short waits: an admin is waiting for the page."""
+    return _ask(
+        site,
+        timeout_seconds,
+        lambda c: permission in c.global_permissions(account_id, [permission]),
+    )
+
+
+def check_own_permission(
+    site: JiraSite, permission: str, *, timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
+) -> bool:
+    """True when Jira says the caller itself (the site's credentials) holds `permission`
+    (`GET /rest/api/3/mypermissions`); raises `JiraError` as above."""
+    return _ask(site, timeout_seconds, lambda c: permission in c.my_permissions([permission]))
+
+
+def _ask(site: JiraSite, timeout_seconds: int, question: Callable[[JiraClient], bool]) -> bool:
     session = RetryingSession(max_attempts=2, max_wait_seconds=5.0)
     try:
-        client = JiraClient(site, timeout_seconds=timeout_seconds, session=session)
-        return permission in client.global_permissions(account_id, [permission])
+        return question(JiraClient(site, timeout_seconds=timeout_seconds, session=session))
     finally:
         session.close()

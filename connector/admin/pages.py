@@ -6,6 +6,9 @@ tenant. The page itself only carries the frame; its data comes from the admin AP
 the page's script with context tokens from `AP.context.getToken()`, where the administrator
 check happens. Templates are autoescaped: nothing from a request or a mailbox reaches the HTML
 unescaped, and the scripts write mail-derived text with `textContent` only.
+
+A site connected without an install has no Jira frame: its pages open in a normal browser tab
+signed in with `connector admin-link` (`connector.admin.site_session`), without `AP`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from connector import logs
+from connector.admin.site_session import BrowserSession, browser_session
 from connector.admin.sources_api import KEPT_ON_DELETE, REMOVED_ON_DELETE
 from connector.connect.auth import AuthenticationError
 from connector.connect.http import authenticate_request
@@ -43,6 +47,19 @@ _CSP = (
     "object-src 'none'; "
     "base-uri 'none'; "
     "form-action 'self'"
+)
+# Outside Jira (a browser tab signed in with `connector admin-link`): no Connect script, and
+# never in a frame, since the session cookie would act for whoever framed it.
+_STANDALONE_CSP = (
+    "default-src 'self'; "
+    "script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; "
+    "connect-src 'self'; "
+    "object-src 'none'; "
+    "base-uri 'none'; "
+    "form-action 'self'; "
+    "frame-ancestors 'none'"
 )
 
 _TEMPLATES = Path(__file__).with_name("templates")
@@ -103,14 +120,16 @@ def presets_json() -> list[dict[str, Any]]:
     return found
 
 
-def render_page(path: str, **context: Any) -> str:
+def render_page(path: str, *, ap_script: str | None = AP_SCRIPT, **context: Any) -> str:
+    """`ap_script` None: the page is shown outside Jira, with a session (`csrf` its token)."""
     spec = PAGES[path]
     template = _environment.get_template(spec.template)
     return template.render(
         title=spec.title,
         nav=spec.nav,
         script=spec.script,
-        ap_script=AP_SCRIPT,
+        ap_script=ap_script,
+        page_paths={spec.nav: page_path for page_path, spec in PAGES.items()},
         module_keys=MODULE_KEYS,
         presets=presets_json(),
         kept_on_delete=KEPT_ON_DELETE,
@@ -130,6 +149,10 @@ async def page(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     # The route's own path: what the router matched, whatever prefix a proxy added.
     path = str(request.scope["path"]).removeprefix(str(request.scope.get("root_path", "")))
+    if "jwt" not in request.query_params:
+        session = browser_session(request)
+        if session is not None:
+            return _standalone(runtime, request, path, session)
     try:
         authenticated = authenticate_request(
             request, tenants=runtime.tenants, base_path=runtime.settings.base_path
@@ -149,3 +172,24 @@ async def page(request: Request) -> Response:
         body,
         headers={"Content-Security-Policy": _CSP, "Cache-Control": "no-store"},
     )
+
+
+def _standalone(runtime: Runtime, request: Request, path: str, session: BrowserSession) -> Response:
+    """The page in a normal browser tab: the same page, its API calls made with the session
+    cookie and its CSRF token instead of Jira's context tokens."""
+    if path not in PAGES:
+        return HTMLResponse("no such page", status_code=404)
+    body = render_page(
+        path,
+        ap_script=None,
+        csrf=session.csrf(runtime),
+        site=session.tenant.display_url,
+        base_path=runtime.settings.base_path,
+        project_key=request.query_params.get("projectKey", ""),
+    )
+    headers = {
+        "Content-Security-Policy": _STANDALONE_CSP,
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+    }
+    return HTMLResponse(body, headers=headers)

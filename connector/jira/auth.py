@@ -4,6 +4,8 @@
   URL), developer.atlassian.com/cloud/jira/platform/understanding-jwt-for-connect-apps/.
 - API token (self-hosted use, and the "workaround user"): account email + API token, basic auth.
 - Bearer token (Jira Data Center personal access tokens, OAuth 2.0 (3LO) later).
+- A site connected without an install (`connector site add`, connector.sites): Jira Cloud
+  with an account's API token, or Jira Data Center with a personal access token.
 - Forge app system token: a tenant installed through Forge without a Connect shared secret
   reaches Jira through Atlassian's gateway, `{app.apiBaseUrl}/rest/api/3/...`, with the token
   Forge last handed over as `Authorization: Bearer` (developer.atlassian.com/platform/forge/
@@ -29,7 +31,7 @@ import httpx
 from connector import logs
 from connector.connect.jwt import encode_token, request_target
 from connector.jira.dialect import CLOUD, JiraDialect
-from connector.tenant import Tenant
+from connector.tenant import CLOUD_SITE, SiteAccess, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -186,10 +188,22 @@ def api_token_site(base_url: str, *, email: str, api_token: str) -> JiraSite:
     )
 
 
+def site_access_site(base_url: str, access: SiteAccess) -> JiraSite:
+    """A site connected without an install: Jira Cloud with the account's email and API token
+    (basic auth), Jira Data Center with a personal access token (bearer)."""
+    token = access.token or ""
+    if access.kind == CLOUD_SITE:
+        return api_token_site(base_url, email=access.email or "", api_token=token)
+    return JiraSite(base_url=base_url, auth=BearerTokenAuth(base_url, token=token))
+
+
 def tenant_site(tenant: Tenant, *, app_key: str) -> JiraSite:
     """How to reach an installed tenant's site: the strategy is chosen here, and nowhere else.
     A Connect install signs with its shared secret; a tenant installed only through Forge
-    calls the gateway URL Forge named with the system token Forge last handed over."""
+    calls the gateway URL Forge named with the system token Forge last handed over; a site
+    connected without an install (`connector site add`) uses its account's token."""
+    if tenant.site is not None:
+        return site_access_site(tenant.base_url, tenant.site)
     if tenant.shared_secret is not None:
         return connect_site(tenant.base_url, app_key=app_key, shared_secret=tenant.shared_secret)
     forge = tenant.forge

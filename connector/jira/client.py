@@ -250,6 +250,10 @@ class JiraClient:
         path = f"issue/{_segment(issue_key)}/comment"
         return list(self._paged(path, "comments", params=params))
 
+    def get_changelog(self, issue_key: str) -> list[dict[str, Any]]:
+        """The issue's changes, oldest first (`GET /issue/{key}/changelog`, paged)."""
+        return list(self._paged(f"issue/{_segment(issue_key)}/changelog", "values"))
+
     def get_comment(self, issue_key: str, comment_id: str) -> dict[str, Any]:
         """One comment in ADF with its properties (webhooks carry the body as wiki markup)."""
         path = f"issue/{_segment(issue_key)}/comment/{_segment(comment_id)}"

@@ -3,7 +3,9 @@
 The Message-ID digest is stamped as an issue property (indexed by the descriptor's
 `jiraEntityProperties`, so JQL finds it) and as a comment property, in the same call that
 creates the issue or comment: a crash between Jira's answer and our commit is healed by a
-lookup on the next attempt, not by a duplicate.
+lookup on the next attempt, not by a duplicate. On a site without the app installed nothing
+indexes that property; issues there also carry a marker label to be found by
+(`connector.jira.markers`). Comments are found by their property without any index.
 
 Users are looked up by address with `user_client` when one is given (the tenant's workaround
 user, whose API token may see addresses the app cannot), else as the app; answers are kept in
@@ -38,6 +40,7 @@ from connector.jira.client import (
 )
 from connector.jira.fields import custom_type, index_fields, is_rich_text
 from connector.jira.impersonation import ImpersonationRefused, UserClients
+from connector.jira.markers import find_marked_issue, marker_label
 from connector.jira.people import PeopleCache, TenantPeople
 from connector.mail.inbound import MailAttachment
 
@@ -58,8 +61,12 @@ class JiraTracker:
         people: TenantPeople | None = None,
         user_client: JiraClient | None = None,
         user_clients: UserClients | None = None,
+        marker_labels: bool = False,
     ) -> None:
+        """`marker_labels`: the site does not index our issue property (no app install):
+        issues carry a label to be found by instead (`connector.jira.markers`)."""
         self._client = client
+        self._marker_labels = marker_labels
         self._property_key = property_key
         self._people = people or PeopleCache().for_tenant(0)
         self._user_client = user_client
@@ -109,6 +116,10 @@ class JiraTracker:
         return self._client.find_users(address, max_results=10)
 
     def find_issue_by_digest(self, digest: str) -> str | None:
+        if self._marker_labels:
+            return find_marked_issue(
+                self._client, digest, property_key=self._property_key, digest_field=DIGEST_FIELD
+            )
         jql = f'issue.property[{self._property_key}].{DIGEST_FIELD} = "{digest}"'
         issues = self._client.search_issues(jql, fields="summary", max_results=1)
         return str(issues[0]["key"]) if issues else None
@@ -137,8 +148,11 @@ class JiraTracker:
             fields["reporter"] = dialect.user_field(draft.reporter_account_id)
         if draft.assignee_account_id:
             fields["assignee"] = dialect.user_field(draft.assignee_account_id)
-        if draft.labels:
-            fields["labels"] = list(draft.labels)
+        labels = list(draft.labels)
+        if self._marker_labels:
+            labels.append(marker_label(draft.message_digest))
+        if labels:
+            fields["labels"] = labels
         if draft.priority:
             fields["priority"] = {"name": draft.priority}
         fields.update(self._shaped(draft.custom_fields))

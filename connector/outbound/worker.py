@@ -39,6 +39,7 @@ from connector.outbound.retention import purge_expired
 from connector.outbound.transport import build_sender
 from connector.retry import OUTBOUND, Quarantine
 from connector.runtime import Runtime
+from connector.sites.changes import read_site_changes
 from connector.storage.models import utc_now
 from connector.storage.outbox import FAILED, RETRY, SENT, OutboundMessage
 from connector.storage.webhook_events import FAILED as EVENT_FAILED
@@ -124,6 +125,13 @@ class OutboundWorker:
     def run_once(self, now: datetime | None = None) -> RoundResult:
         now = now or utc_now()
         result = RoundResult()
+        try:
+            # Sites without an install send no webhooks: their changes are read instead, and
+            # the events just recorded are due in this round.
+            if read_site_changes(self._runtime, now):
+                now = max(now, utc_now())
+        except Exception:  # one site's trouble must not hold up the mail of all
+            log.exception("outbound.site_changes_failed")
         for event in self._events.claim_due(now):
             self._decide(event, now)
             result.events += 1

@@ -43,6 +43,16 @@ class TenantRow(SQLModel, table=True):
     installed_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     uninstalled_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # A site connected without an app install (`connector site add`, connector.sites): its
+    # kind ("cloud": email + API token, "datacenter": personal access token), the account the
+    # token belongs to, and the token (Fernet; never the token itself). None for installs.
+    site_kind: str | None = Field(default=None, max_length=16)
+    site_email: str | None = Field(default=None, max_length=255)
+    site_token_encrypted: str | None = Field(default=None, sa_type=Text)
+    site_account_id: str | None = Field(default=None, max_length=128)
+    # How far the changes of an install-free site have been read for notifications
+    # (connector.sites.changes): there are no app webhooks without an install.
+    changes_read_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class ForgeInstallationRow(SQLModel, table=True):
@@ -353,3 +363,28 @@ class JiraSlotRow(SQLModel, table=True):
     slot: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     holder: str = Field(max_length=64)
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+
+
+class AdminLinkRow(SQLModel, table=True):
+    """A sign-in link `connector admin-link` printed (connector.sites.signin): by the hash of
+    its id, so the database never holds a usable link; `used_at` makes it single-use."""
+
+    __tablename__ = "admin_links"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    used_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+
+
+class AdminSessionRow(SQLModel, table=True):
+    """A browser session opened with a sign-in link: by the hash of its cookie value, and
+    when it was last used (idle timeout). Its CSRF token is derived from the cookie value."""
+
+    __tablename__ = "admin_sessions"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    account_id: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    last_seen_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))

@@ -12,7 +12,7 @@ from connector.storage.forge_installations import (
 )
 from connector.storage.models import TenantRow, utc_now
 from connector.storage.secrets import SecretBox
-from connector.tenant import InstallPayload, Tenant
+from connector.tenant import InstallPayload, SiteAccess, Tenant
 
 
 class TenantRepository:
@@ -120,6 +120,18 @@ class TenantRepository:
             enabled=row.enabled,
             oauth_client_id=row.oauth_client_id,
             forge=forge_access(session, self._secrets, row.id),
+            site=self._site_access(row),
+        )
+
+    def _site_access(self, row: TenantRow) -> SiteAccess | None:
+        if row.site_kind is None:
+            return None
+        token = row.site_token_encrypted
+        return SiteAccess(
+            kind=row.site_kind,
+            email=row.site_email,
+            token=None if token is None else self._secrets.decrypt(token),
+            account_id=row.site_account_id,
         )
 
 

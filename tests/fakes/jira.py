@@ -236,6 +236,23 @@ class FakeJira:
         """email -> API token accepted with Basic auth; tests fill it."""
         return self._gateway.api_tokens
 
+    def add_service_account(
+        self, email: str, display_name: str = "Mail service", *, indexed: bool = False
+    ) -> tuple[str, str]:
+        """A site used without the app installed: an account with an API token, for
+        `connector site add --email ... --token-env ...`; returns (account id, token).
+
+        With no app installed nothing indexes entity properties for JQL (only an app's
+        descriptor does), so unless `indexed` such a search fails as it does in Jira."""
+        account_id = f"557058:{uuid.uuid4()}"
+        token = secrets.token_urlsafe(24)
+        self.add_user(account_id, email, display_name)
+        with self._lock:
+            self._gateway.api_tokens[email] = token
+            if not indexed and self.descriptor is None:
+                self._site.indexed_properties = set()
+        return account_id, token
+
     @property
     def requests_log(self) -> list[LoggedRequest]:
         return self._gateway.requests_log
@@ -335,6 +352,11 @@ class FakeJira:
                 issue, {"body": body, "properties": properties}, author_id
             )
             return render.comment_json(self._site, issue, comment)
+
+    def change_status(self, issue_key: str, status: str, author_id: str) -> dict[str, Any]:
+        """An agent moves the issue to `status` in Jira; answers the changelog entry."""
+        with self._lock:
+            return self._site.change_status(self._site.find_issue(issue_key), status, author_id)
 
     def request_participants(self, issue_key: str) -> list[str]:
         """Account ids of a JSM request's participants."""

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-      | (?P<op>!=|!~|=|~|\(|\)|,)
-      | (?P<word>[^\s"'=!~(),]+)
+      | (?P<op>!=|!~|>=|<=|>|<|=|~|\(|\)|,)
+      | (?P<word>[^\s"'=!~(),<>]+)
     )""",
     re.VERBOSE,
 )

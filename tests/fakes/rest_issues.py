@@ -88,6 +88,25 @@ def get_comment(site: JiraSite, call: Call) -> Reply:
     raise JiraError(404, [f"Can not find a comment for the id: {call.params['id']}."])
 
 
+@router.route("GET", "/issue/{issueIdOrKey}/changelog")
+def get_changelog(site: JiraSite, call: Call) -> Reply:
+    issue = site.find_issue(call.params["issueIdOrKey"])
+    start_at = call.int_arg("startAt", 0)
+    max_results = min(call.int_arg("maxResults", 100), 100)
+    values = [
+        {
+            "id": entry["id"],
+            "author": render.user_json(site, entry["author_id"]),
+            "created": entry["created"],
+            "items": entry["items"],
+        }
+        for entry in issue.changelog
+    ]
+    page = render.paged(values, start_at, max_results, "values")
+    page["isLast"] = start_at + max_results >= len(values)
+    return Reply(200, page)
+
+
 # --- attachments ------------------------------------------------------------------------------
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.fakes.jql import Clause, JqlError, Query
@@ -17,6 +19,12 @@ _EXACT_FIELDS = frozenset(
 # Jira compares keys and names without regard to case, account ids and labels exactly.
 _CASE_BLIND_FIELDS = frozenset({"project", "key", "issuekey", "id", "issuetype", "type"})
 _ORDERABLE = frozenset({"created", "key", "id", "issuekey", "updated"})
+# Dates compare with relative values only ("-5m", "-2h", "-1d": before now), which need no
+# time zone; Jira reads absolute ones in the searching user's zone.
+_DATE_FIELDS = frozenset({"created", "updated"})
+_DATE_OPERATORS = frozenset({">=", ">", "<=", "<"})
+_RELATIVE = re.compile(r"^-(\d+)([mhd])$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
 
 
 def search_issues(site: JiraSite, query: Query) -> list[Issue]:
@@ -45,6 +53,13 @@ def _check_searchable(site: JiraSite, clause: Clause) -> None:
                 f"Field '{clause.field}' does not exist or you do not have permission to view it "
                 "(the installed descriptor's jiraEntityProperties does not index it)."
             )
+    elif name in _DATE_FIELDS:
+        if clause.operator not in _DATE_OPERATORS or not _RELATIVE.match(clause.values[0]):
+            raise JqlError(
+                f"fake Jira compares {clause.field} only with >=, >, <=, < and a relative "
+                'value such as "-5m"'
+            )
+        return
     elif name not in _TEXT_FIELDS | _EXACT_FIELDS:
         raise JqlError(
             f"Field '{clause.field}' does not exist or you do not have permission to view it."
@@ -57,6 +72,8 @@ def _check_searchable(site: JiraSite, clause: Clause) -> None:
 
 def _matches(site: JiraSite, issue: Issue, clause: Clause) -> bool:
     name = clause.field.lower()
+    if name in _DATE_FIELDS:
+        return _date_matches(issue, name, clause)
     if clause.operator in _TEXT_OPERATORS:
         text = str(issue.fields.get("summary", ""))
         if name == "text":
@@ -73,6 +90,22 @@ def _matches(site: JiraSite, issue: Issue, clause: Clause) -> bool:
     have = {c.casefold() if fold else c for c in candidates}
     hit = bool(wanted & have)
     return not hit if clause.operator in ("!=", "not in") else hit
+
+
+def _date_matches(issue: Issue, name: str, clause: Clause) -> bool:
+    relative = _RELATIVE.match(clause.values[0])
+    assert relative is not None  # checked by _check_searchable
+    bound = datetime.now(UTC) - timedelta(seconds=int(relative[1]) * _UNIT_SECONDS[relative[2]])
+    # Jira compares at minute precision.
+    bound = bound.replace(second=0, microsecond=0)
+    stamp = issue.created if name == "created" else issue.updated
+    value = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z")
+    return {
+        ">=": value >= bound,
+        ">": value > bound,
+        "<=": value <= bound,
+        "<": value < bound,
+    }[clause.operator]
 
 
 def _field_values(issue: Issue, name: str) -> list[str]:

@@ -116,6 +116,8 @@ class Issue:
     properties: dict[str, Any] = field(default_factory=dict)
     # JSM request participants (account ids), for issues of service_desk projects.
     participants: list[str] = field(default_factory=list)
+    # Changes as `GET /issue/{key}/changelog` shows them (status transitions, for now).
+    changelog: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -271,6 +273,35 @@ class JiraSite:
             issue.reporter_id = account_id_of(fields["reporter"])
         issue.fields.update(stored)
         issue.updated = jira_timestamp()
+
+    def change_status(self, issue: Issue, status: str, author_id: str) -> dict[str, Any]:
+        """Move the issue to `status` as `author_id` did in Jira: a changelog entry."""
+        before = (issue.fields.get("status") or {}).get("name", "To Do")
+        now = jira_timestamp()
+        entry = {
+            "id": str(10000 + sum(len(i.changelog) for i in self.issues.values())),
+            "author_id": author_id,
+            "created": now,
+            "items": [
+                {
+                    "field": "status",
+                    "fieldtype": "jira",
+                    "fieldId": "status",
+                    "from": "10000",
+                    "fromString": before,
+                    "to": "10001",
+                    "toString": status,
+                }
+            ],
+        }
+        issue.changelog.append(entry)
+        issue.fields["status"] = {
+            "id": "10001",
+            "name": status,
+            "statusCategory": {"id": 3, "key": "done", "name": "Done"},
+        }
+        issue.updated = now
+        return entry
 
     def _project_from(self, value: Any, errors: dict[str, str]) -> Project | None:
         wanted = (value.get("key") or value.get("id")) if isinstance(value, dict) else None

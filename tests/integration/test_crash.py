@@ -2,6 +2,10 @@
 including between Jira's answer and our commit, and restarted until done. Afterwards every
 message made exactly one issue or comment, and every message has one final log row.
 
+It runs for a Connect install (the issue found again by its indexed entity property) and for
+a site connected with an API token and no install (issue 20: nothing indexes our property
+there, so the issue is found by its marker label, `connector.jira.markers`).
+
 CI runs it small (CRASH_TEST_MESSAGES, default 30); the large run is
 `CRASH_TEST_MESSAGES=300 uv run pytest tests/integration/test_crash.py -s`.
 """
@@ -21,11 +25,16 @@ from pathlib import Path
 import pytest
 
 from connector.jira.auth import tenant_site
-from connector.jira.client import JiraClient
+from connector.jira.client import JiraBadRequest, JiraClient
+from connector.jira.markers import marker_label
+from connector.jira.tracker import JiraTracker
 from connector.routing.match import message_id_digest
+from connector.tenant import Tenant
 from connector.wiring import poll_source
+from descriptor.render import message_property_key
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
+from tests.integration.sites_support import connect_site
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.sources import dovecot_spec
 
@@ -57,15 +66,39 @@ def _messages(count: int) -> tuple[list[bytes], list[str], list[str]]:
     return raws, new_ids, reply_ids
 
 
+def _tenant(
+    kind: str, running_app: RunningApp, fake_jira: FakeJira, monkeypatch: pytest.MonkeyPatch
+) -> Tenant:
+    if kind == "api-token":
+        tenant, _ = connect_site(monkeypatch, running_app, fake_jira)
+        # What makes this case different: the site cannot search our property.
+        app_key = running_app.runtime.settings.app_key
+        by_property = JiraTracker(
+            JiraClient(tenant_site(tenant, app_key=app_key)),
+            property_key=message_property_key(app_key),
+        )
+        with pytest.raises(JiraBadRequest):
+            by_property.find_issue_by_digest(message_id_digest("<x@example.com>"))
+        return tenant
+    assert fake_jira.install(running_app.base_url).status_code == 204
+    found = running_app.runtime.tenants.get(fake_jira.client_key)
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize("kind", ["connect", "api-token"])
 @pytest.mark.timeout(120 + 4 * MESSAGES)  # each worker run starts a Python process
 def test_crash_killed_worker_processes_every_message_exactly_once(
-    running_app: RunningApp, fake_jira: FakeJira, dovecot: Dovecot, mail_user: MailUser
+    running_app: RunningApp,
+    fake_jira: FakeJira,
+    dovecot: Dovecot,
+    mail_user: MailUser,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
 ) -> None:
-    assert fake_jira.install(running_app.base_url).status_code == 204
     fake_jira.add_project("SUP", "Support")
     runtime = running_app.runtime
-    tenant = runtime.tenants.get(fake_jira.client_key)
-    assert tenant is not None
+    tenant = _tenant(kind, running_app, fake_jira, monkeypatch)
     spec = dovecot_spec(dovecot, mail_user, name="crashing", timeout_seconds=10)
     source = runtime.sources.create(tenant.id, spec)
     runtime.sources.set_enabled(tenant.id, source.id, True)
@@ -123,6 +156,9 @@ def test_crash_killed_worker_processes_every_message_exactly_once(
         for value in issue["properties"].values()
     )
     assert stamps == Counter(message_id_digest(i) for i in new_ids)
+    if kind == "api-token":
+        labels = Counter(label for issue in issues if issue for label in issue["fields"]["labels"])
+        assert labels == Counter(marker_label(message_id_digest(i)) for i in new_ids)
     client = JiraClient(tenant_site(tenant, app_key=settings.app_key))
     comment_stamps = Counter(
         prop["value"]["messageIdDigest"]

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from connector.mail.classify import LOOP_HEADER
 from connector.outbound.compose import loop_header_value
 from connector.outbound.worker import OutboundWorker
-from connector.outbound_config import ConnectionSpec, NotificationSettings
+from connector.outbound_config import NotificationSettings
 from connector.storage.models import EmailLogRow
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
@@ -26,7 +26,7 @@ from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.integration.mailbox_support import mail
 from tests.servers.dovecot import Dovecot, MailUser
-from tests.servers.smtp import Delivered, SmtpServer
+from tests.servers.smtp import Delivered, SmtpServer, support_connection
 from tests.servers.sources import dovecot_spec
 
 AGENT = "557058:agent-1"
@@ -106,19 +106,7 @@ def loop(
     source = runtime.sources.create(tenant.id, spec)
     runtime.sources.set_enabled(tenant.id, source.id, True)
     OutboundRepository(runtime.engine, runtime.secrets).save_connection(
-        tenant.id,
-        ConnectionSpec(
-            host=smtp_server.host,
-            port=smtp_server.port,
-            security="starttls",
-            verify_tls=False,
-            username=smtp_server.username,
-            from_address="support@support.example",
-            from_name="Example Support",
-            reply_to="help@support.example",
-            timeout_seconds=5,
-        ),
-        password=smtp_server.password,
+        tenant.id, support_connection(smtp_server), password=smtp_server.password
     )
     ready = Loop(
         running_app,

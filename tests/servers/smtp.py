@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from connector.outbound.smtp import SmtpSettings
+from connector.outbound_config import ConnectionSpec
 from tests.fakes.network import loopback_policy
 from tests.servers.certs import write_self_signed
 from tests.servers.processes import free_ports
@@ -168,3 +169,19 @@ def sender_settings(server: SmtpServer, **changes: Any) -> SmtpSettings:
         "host_policy": loopback_policy(),
     }
     return SmtpSettings(**(values | changes))
+
+
+def support_connection(server: SmtpServer) -> ConnectionSpec:
+    """The outbound connection a support team would save for this server: STARTTLS with its
+    self-signed certificate (unverified), sending as support@ and answered at help@."""
+    return ConnectionSpec(
+        host=server.host,
+        port=server.port,
+        security="starttls",
+        verify_tls=False,
+        username=server.username,
+        from_address="support@support.example",
+        from_name="Example Support",
+        reply_to="help@support.example",
+        timeout_seconds=5,
+    )

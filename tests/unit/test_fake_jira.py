@@ -580,10 +580,33 @@ def test_every_route_of_the_fake_is_an_operation_of_the_spec() -> None:
 def test_resource_in_spec_but_not_in_fake_answers_501(jira: FakeJira, project: str) -> None:
     key = create_issue(jira, project)
 
-    response = call(jira, "GET", f"{API}/issue/{key}/changelog")
+    response = call(jira, "GET", f"{API}/issue/{key}/worklog")
 
     assert response.status_code == 501
-    assert "/changelog" in response.json()["errorMessages"][0]
+    assert "/worklog" in response.json()["errorMessages"][0]
+
+
+def test_status_change_shows_in_changelog_and_relative_updated_search(
+    jira: FakeJira, project: str
+) -> None:
+    key = create_issue(jira, project)
+    jira.add_user("557058:agent", "agent@example.com", "Agent")
+    entry = jira.change_status(key, "Done", "557058:agent")
+
+    changes = call(jira, "GET", f"{API}/issue/{key}/changelog").json()
+    assert [c["id"] for c in changes["values"]] == [entry["id"]]
+    assert changes["values"][0]["author"]["accountId"] == "557058:agent"
+    assert changes["values"][0]["items"][0]["toString"] == "Done"
+    assert jira.issue(key)["fields"]["status"]["name"] == "Done"  # type: ignore[index]
+
+    def search(jql: str) -> list[str]:
+        found = call(jira, "GET", f"{API}/search/jql", params={"jql": f"key = {key} AND {jql}"})
+        return [issue["id"] for issue in found.json().get("issues", [])]
+
+    assert len(search('updated >= "-5m"')) == 1
+    assert search('updated < "-5m"') == []
+    refused = call(jira, "GET", f"{API}/search/jql", params={"jql": 'updated >= "2026-01-01"'})
+    assert refused.status_code == 400
 
 
 # --- fault injection --------------------------------------------------------------------------

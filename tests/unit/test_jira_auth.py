@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from connector.connect import jwt as cj
-from connector.jira.auth import ApiTokenAuth, BearerTokenAuth, ConnectJwtAuth
+from connector.jira.auth import ApiTokenAuth, BearerTokenAuth, ConnectJwtAuth, tenant_site
 from connector.jira.session import parse_retry_after
+from connector.tenant import CLOUD_SITE, DATACENTER_SITE, SiteAccess, Tenant
 
 SECRET = "tenant-shared-secret-0123456789abcdefghij"
 
@@ -80,3 +81,36 @@ def test_parse_retry_after_http_date_is_relative_to_now() -> None:
     now = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
     assert parse_retry_after("Sat, 21 Nov 2026 12:00:30 GMT", now=now) == 30.0
     assert parse_retry_after("Sat, 21 Nov 2026 11:00:00 GMT", now=now) == 0.0
+
+
+def _site_tenant(kind: str, email: str | None) -> Tenant:
+    return Tenant(
+        id=1,
+        client_key="site:https://site.example",
+        base_url="https://site.example",
+        display_url="https://site.example",
+        product_type="jira",
+        shared_secret=None,
+        installed=True,
+        enabled=True,
+        site=SiteAccess(kind=kind, email=email, token="the-token-0123456789", account_id="a"),
+    )
+
+
+def test_site_without_install_uses_its_token_basic_for_cloud_bearer_for_data_center() -> None:
+    cloud = _site_tenant(CLOUD_SITE, "svc@example.com")
+    assert cloud.kind == CLOUD_SITE
+    signed = tenant_site(cloud, app_key="k").auth
+    assert isinstance(signed, ApiTokenAuth)
+    header = signed.sign(_request("https://site.example/rest/api/3/myself")).headers
+    assert base64.b64decode(header["Authorization"].split(" ", 1)[1]) == (
+        b"svc@example.com:the-token-0123456789"
+    )
+    datacenter = _site_tenant(DATACENTER_SITE, None)
+    assert datacenter.kind == DATACENTER_SITE
+    bearer = tenant_site(datacenter, app_key="k").auth
+    assert isinstance(bearer, BearerTokenAuth)
+    request = bearer.sign(_request("https://site.example/rest/api/2/myself"))
+    assert request.headers["Authorization"] == "Bearer the-token-0123456789"
+    elsewhere = bearer.sign(_request("https://other.example/rest/api/2/myself"))
+    assert "Authorization" not in elsewhere.headers

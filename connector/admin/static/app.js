@@ -4,6 +4,9 @@
 
 const body = document.body;
 export const basePath = body.dataset.basePath || "";
+// Set when the page is open in a normal browser tab with a session (a site connected without
+// an app install, signed in with `connector admin-link`): no AP there.
+const csrf = body.dataset.csrf || "";
 
 /** A context token from Jira (AP.context.getToken), for one API call. */
 export function contextToken() {
@@ -24,8 +27,10 @@ export function contextToken() {
  * refusals). Network failures and server errors are shown in the page banner too.
  */
 export async function api(method, path, payload) {
-  const headers = { Authorization: `JWT ${await contextToken()}`, Accept: "application/json" };
-  const init = { method, headers };
+  const headers = { Accept: "application/json" };
+  if (csrf) headers["X-CSRF-Token"] = csrf; // outside Jira: the session cookie goes along
+  else headers.Authorization = `JWT ${await contextToken()}`;
+  const init = { method, headers, credentials: "same-origin" };
   if (payload !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(payload);
@@ -108,13 +113,26 @@ export function when(iso, never = "never") {
 
 /** Open another of the app's pages (Jira reloads the iframe with a fresh page token). */
 export function navigate(page) {
-  const moduleKey = body.dataset[`module${page.replace(/(^|-)(\w)/g, (_m, _d, c) => c.toUpperCase())}`];
+  const name = page.replace(/(^|-)(\w)/g, (_m, _d, c) => c.toUpperCase());
   if (window.AP && window.AP.navigator) {
-    window.AP.navigator.go("addonmodule", { moduleKey });
+    window.AP.navigator.go("addonmodule", { moduleKey: body.dataset[`module${name}`] });
+  } else if (csrf) {
+    window.location.assign(`${basePath}${body.dataset[`path${name}`]}`);
   }
 }
 
+async function signOut() {
+  await fetch(`${basePath}/site-signout`, {
+    method: "POST",
+    headers: { "X-CSRF-Token": csrf },
+    credentials: "same-origin",
+  });
+  window.location.assign(`${basePath}/site-signin`);
+}
+
 export function wireNavigation() {
+  const signOutButton = document.getElementById("sign-out");
+  if (signOutButton) signOutButton.addEventListener("click", signOut);
   for (const link of document.querySelectorAll("[data-navigate]")) {
     link.addEventListener("click", (event) => {
       event.preventDefault();

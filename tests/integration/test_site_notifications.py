@@ -1,0 +1,115 @@
+"""Notifications for a site connected with an API token and no install (issue 20): Jira sends
+no webhooks there, so the worker reads the site's changes; the same rules as for webhooks.
+
+Real servers: Dovecot receives the customer's mail, aiosmtpd our notifications; the fake
+Jira refuses JQL on our property (nothing indexes it without an install).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from connector.outbound.worker import OutboundWorker
+from connector.storage.models import utc_now
+from connector.wiring import poll_source
+from tests.fakes.jira import FakeJira
+from tests.integration.conftest import RunningApp
+from tests.integration.mailbox_support import mail
+from tests.integration.sites_support import connect_site
+from tests.servers.dovecot import Dovecot, MailUser
+from tests.servers.smtp import SmtpServer, support_connection
+from tests.servers.sources import dovecot_spec
+
+AGENT = "557058:agent-1"
+CUSTOMER = "jurgen@customer.example"
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    return sqlite_url
+
+
+def _adf(text: str) -> dict[str, Any]:
+    return {
+        "type": "doc",
+        "version": 1,
+        "content": [{"type": "paragraph", "content": [{"type": "text", "text": text}]}],
+    }
+
+
+def test_site_changes_notify_customers_once_never_internal_never_our_own(
+    running_app: RunningApp,
+    fake_jira: FakeJira,
+    dovecot: Dovecot,
+    mail_user: MailUser,
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runtime = running_app.runtime
+    fake_jira.add_project("SUP", "Support", issue_types=("Task",))
+    fake_jira.add_user(AGENT, "agent@support.example", "Ada Agent")
+    tenant, _ = connect_site(monkeypatch, running_app, fake_jira)
+    source = runtime.sources.create(tenant.id, dovecot_spec(dovecot, mail_user))
+    runtime.sources.set_enabled(tenant.id, source.id, True)
+    runtime.outbound.save_connection(
+        tenant.id, support_connection(smtp_server), password=smtp_server.password
+    )
+    worker = OutboundWorker(runtime)
+
+    def poll() -> dict[str, int]:
+        result = poll_source(runtime, source.id, owner="test")
+        assert result.ok, result.message
+        return result.counts
+
+    def read_changes() -> None:
+        # As if the last pass was a while ago (passes are a minute apart).
+        runtime.sites.set_changes_read_until(tenant.id, utc_now() - timedelta(minutes=1))
+        worker.run_once()
+
+    assert poll() == {}  # the first poll marks where the mailbox starts
+    worker.run_once()  # the first pass only marks where reading starts
+    assert runtime.sites.changes_read_until(tenant.id) is not None
+    raw = mail("Printer on fire", "Room 4.", sender=f"Jürgen <{CUSTOMER}>", to="help@x.example")
+    dovecot.deliver(mail_user, raw.as_bytes())
+    assert poll() == {"created": 1}
+
+    fake_jira.add_agent_comment("SUP-1", _adf("A technician is on the way."), AGENT)
+    fake_jira.add_agent_comment("SUP-1", _adf("Customer is difficult"), AGENT, internal=True)
+    read_changes()
+    assert [d.recipients for d in smtp_server.delivered] == [(CUSTOMER,)]
+    message = smtp_server.delivered[0].message
+    assert message["Subject"] == "[SUP-1] Printer on fire"
+    text = message.get_body(("plain",))
+    assert text is not None and "A technician is on the way." in text.get_content()
+    events = runtime.webhook_events.search(tenant.id)
+    assert sorted((e.status, e.delivery_id or "") for e in events)[0][0] == "handled"
+    assert any(e.status == "ignored" and "internal" in e.reason for e in events)
+
+    # Reading the same changes again (the overlap, another worker) mails nobody twice.
+    read_changes()
+    assert len(smtp_server.delivered) == 1
+
+    # A status change in Jira reaches the customer too.
+    fake_jira.change_status("SUP-1", "Done", AGENT)
+    read_changes()
+    assert [d.recipients for d in smtp_server.delivered] == [(CUSTOMER,), (CUSTOMER,)]
+    status_text = smtp_server.delivered[1].message.get_body(("plain",))
+    assert status_text is not None and "Done" in status_text.get_content()
+
+    # The customer's reply becomes a comment made from mail: it is never sent back.
+    reply = mail(
+        "Re: thanks",
+        "Thank you, it is out.",
+        sender=f"Jürgen <{CUSTOMER}>",
+        to="help@x.example",
+        In_Reply_To=str(message["Message-ID"]),
+    )
+    dovecot.deliver(mail_user, reply.as_bytes())
+    assert poll() == {"commented": 1}
+    read_changes()
+    assert len(smtp_server.delivered) == 2
+    newest = max(runtime.webhook_events.search(tenant.id), key=lambda e: e.id)
+    assert newest.status == "ignored" and "app" in newest.reason
