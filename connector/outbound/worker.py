@@ -36,10 +36,10 @@ from connector.outbound.delivery import MailSender, SendError
 from connector.outbound.jira_reader import AppJiraReader
 from connector.outbound.notify import Context, JiraReader, decide_event
 from connector.outbound.retention import purge_expired
+from connector.outbound.site_changes import read_site_changes
 from connector.outbound.transport import build_sender
 from connector.retry import OUTBOUND, Quarantine
 from connector.runtime import Runtime
-from connector.sites.changes import read_site_changes
 from connector.storage.models import utc_now
 from connector.storage.outbox import FAILED, RETRY, SENT, OutboundMessage
 from connector.storage.webhook_events import FAILED as EVENT_FAILED

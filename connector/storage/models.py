@@ -51,7 +51,7 @@ class TenantRow(SQLModel, table=True):
     site_token_encrypted: str | None = Field(default=None, sa_type=Text)
     site_account_id: str | None = Field(default=None, max_length=128)
     # How far the changes of an install-free site have been read for notifications
-    # (connector.sites.changes): there are no app webhooks without an install.
+    # (connector.outbound.site_changes): there are no app webhooks without an install.
     changes_read_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
