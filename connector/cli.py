@@ -1,4 +1,5 @@
-"""The `connector` command: serve, worker, migrate, preview, generate-key, manifest."""
+"""The `connector` command: serve, worker, migrate, rotate-key, preview, generate-key,
+manifest."""
 
 from __future__ import annotations
 
@@ -40,34 +41,52 @@ def _load_dotenv() -> None:
 def app_from_env() -> Starlette:
     """Factory for `uvicorn --factory connector.cli:app_from_env` (the Procfile's web)."""
     from connector.app import create_app
+    from connector.runtime import Runtime
+    from connector.startup import StartupError, prepared_engine
 
-    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
-    return create_app(load_settings())
+    try:
+        logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+        settings = load_settings()
+        engine = prepared_engine(settings)
+    except (ValueError, StartupError) as exc:  # SettingsError is a ValueError
+        print(f"configuration error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    runtime = Runtime.create(settings, engine=engine)
+    return create_app(settings, runtime=runtime, migrate_on_start=False)
 
 
 def cmd_serve(settings: Settings, host: str) -> int:
     import uvicorn
 
     from connector.app import create_app
+    from connector.runtime import Runtime
+    from connector.startup import bound_socket, prepared_engine
 
-    app = create_app(settings, run_worker=True)
+    # The port first: nothing may say the app started before it is ours.
+    sock = bound_socket(host, settings.port)
+    try:
+        runtime = Runtime.create(settings, engine=prepared_engine(settings))
+    except BaseException:
+        sock.close()
+        raise
+    app = create_app(settings, runtime=runtime, migrate_on_start=False, run_worker=True)
     print(f"Mail Connector for Jira on {settings.base_url}", flush=True)
     print(
         f"Descriptor URL (install it from Jira's Manage apps): "
         f"{settings.base_url}/atlassian-connect.json",
         flush=True,
     )
-    uvicorn.run(app, host=host, port=settings.port, log_config=None)
+    config = uvicorn.Config(app, host=host, port=settings.port, log_config=None)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
 def cmd_worker(settings: Settings) -> int:
     from connector.runtime import Runtime
     from connector.scheduler import Scheduler
-    from connector.storage.db import migrate
+    from connector.startup import prepared_engine
 
-    runtime = Runtime.create(settings)
-    migrate(runtime.engine)
+    runtime = Runtime.create(settings, engine=prepared_engine(settings))
     scheduler = Scheduler(runtime, push=True)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
     signal.signal(signal.SIGINT, lambda *_: scheduler.stop())
@@ -77,11 +96,34 @@ def cmd_worker(settings: Settings) -> int:
 
 
 def cmd_migrate(settings: Settings) -> int:
-    from connector.storage.db import current_revision, make_engine, migrate
+    """Migrates, then checks the keys too: as the Procfile's `release` step, a wrong key
+    stops the deploy before web and worker restart with it."""
+    from connector.startup import prepared_engine
+    from connector.storage.db import current_revision
 
-    engine = make_engine(settings.database_url)
-    migrate(engine)
+    engine = prepared_engine(settings)
     print(f"database at revision {current_revision(engine)}")
+    return 0
+
+
+def cmd_rotate_key(settings: Settings) -> int:
+    """Re-encrypt everything stored with the first key of ENCRYPTION_KEY."""
+    from connector.startup import prepared_engine
+    from connector.storage.key_rotation import KeyMismatch, rotate_keys
+    from connector.storage.secrets import SecretBox
+
+    engine = prepared_engine(settings)
+    try:
+        counts = rotate_keys(engine, SecretBox(settings.encryption_keys))
+    except KeyMismatch as exc:
+        print(f"configuration error: ENCRYPTION_KEY: {exc}", file=sys.stderr)
+        return 2
+    for column, count in counts.items():
+        print(f"{column}: {count} re-encrypted")
+    print(
+        f"re-encrypted {sum(counts.values())} values with the first key of ENCRYPTION_KEY; "
+        "the other keys can be removed once every process runs with the first key first"
+    )
     return 0
 
 
@@ -281,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
         "offline and a signature shows as not checked",
     )
     commands.add_parser("generate-key", help="print a new ENCRYPTION_KEY")
+    commands.add_parser(
+        "rotate-key", help="re-encrypt everything stored with the first key of ENCRYPTION_KEY"
+    )
     manifest = commands.add_parser(
         "manifest",
         help="print the Forge manifest (manifest.yml) for BASE_URL, APP_KEY and FORGE_APP_ID",
@@ -291,7 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logs.configure(args.log_level)
+    try:
+        logs.configure(args.log_level)
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "generate-key":
         return cmd_generate_key()
     if args.command == "manifest":
@@ -308,13 +357,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_preview(
             args.file, args.json, settings=settings, source_id=args.source, dns=args.dns
         )
-    if args.command == "serve":
-        return cmd_serve(settings, args.host)
-    if args.command == "worker":
-        return cmd_worker(settings)
-    if args.command == "migrate":
-        return cmd_migrate(settings)
-    raise AssertionError(f"unhandled command {args.command}")
+    from connector.startup import StartupError
+
+    commands = {
+        "serve": lambda: cmd_serve(settings, args.host),
+        "worker": lambda: cmd_worker(settings),
+        "migrate": lambda: cmd_migrate(settings),
+        "rotate-key": lambda: cmd_rotate_key(settings),
+    }
+    try:
+        return commands[args.command]()
+    except StartupError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -74,9 +74,29 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+# The PostgreSQL advisory lock taken around migrating: any fixed 64-bit number no other
+# code of the database uses; this one is "mailconn" in ASCII.
+MIGRATION_LOCK = 0x6D61696C636F6E6E
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to `revision`; safe to run on every start."""
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the schema up to `revision`; safe to run on every start, and by several
+    processes at once: on PostgreSQL (where `release`, web and worker may start together)
+    a session advisory lock lets one migrate while the others wait, then find nothing to do.
+    SQLite needs none: its writers take the whole file, and it serves one machine."""
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), revision)
+        return
+    # The lock lives on its own connection for the whole upgrade (Alembic takes another from
+    # the pool); it is released explicitly, since the pool keeps the session open, and by
+    # the server if this process dies.
+    with engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        try:
+            command.upgrade(alembic_config(engine), revision)
+        finally:
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            holder.commit()
 
 
 def current_revision(engine: Engine) -> str | None:
