@@ -134,17 +134,20 @@ def cmd_preview(
     settings: Settings | None = None,
     source_id: int | None = None,
     dns: bool = False,
+    adf: bool = False,
 ) -> int:
     """`source_id` (with the settings naming the database): also where the message would go
     through that source, its address rules and the tenant's threads; nothing is written.
-    `dns`: look the DKIM keys up, so that a signature can verify; offline by default."""
+    `dns`: look the DKIM keys up, so that a signature can verify; offline by default.
+    `adf`: also print the ADF documents Jira would get (`--json` always has them)."""
     import json
     from pathlib import Path
 
     from connector.budget import OverBudget
     from connector.mail.inbound import UnparseableEmail
     from connector.pipeline.reading import reader_for
-    from connector.preview import format_preview, format_routing, preview_dict
+    from connector.preview import preview_dict
+    from connector.preview_text import format_preview
     from connector.settings import ReadingLimits
 
     try:
@@ -187,10 +190,7 @@ def cmd_preview(
             data["routing"] = routing
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        print(format_preview(understanding, sender_auth))
-        if routing is not None:
-            print(f"\nSource:         {routing['source']['name']} (id {source_id})")
-            print(format_routing(routing))
+        print(format_preview(understanding, sender_auth, routing=routing, adf=adf))
     return status
 
 
@@ -310,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("file", help="a raw message (.eml, .box, .msg source)")
     preview.add_argument("--json", action="store_true", help="print JSON instead of text")
     preview.add_argument(
+        "--adf", action="store_true", help="also print the ADF JSON that Jira would get"
+    )
+    preview.add_argument(
         "--source",
         type=int,
         metavar="ID",
@@ -347,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_manifest(args.output)
     if args.command == "preview" and args.source is None:
         # Needs no settings, database or network: it must work on any machine with a file.
-        return cmd_preview(args.file, args.json, dns=args.dns)
+        return cmd_preview(args.file, args.json, dns=args.dns, adf=args.adf)
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -355,7 +358,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "preview":
         return cmd_preview(
-            args.file, args.json, settings=settings, source_id=args.source, dns=args.dns
+            args.file,
+            args.json,
+            settings=settings,
+            source_id=args.source,
+            dns=args.dns,
+            adf=args.adf,
         )
     from connector.startup import StartupError
 

@@ -76,7 +76,17 @@ def test_cli_preview_source_prints_header_rule_and_outcome(
     result = _connector("preview", str(message), "--source", str(source_id), cwd=tmp_path, **env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    # What happens first: the outcome, the route, the source.
+    assert out.splitlines()[:3] == [
+        "Outcome:        create (create an issue in BIL as Bug)",
+        "Route:          X-Original-To: billing@example.com matched address rule 1 "
+        "(billing@example.com) -> BIL as Bug",
+        f"Source:         Helpdesk (id {source_id})",
+    ]
     assert "From:           Dave <dave@customer.example>" in out  # the usual preview is there
+    # Only the text the outcome uses: the description, once, without its ADF.
+    assert "Description:" in out and "Comment" not in out
+    assert out.count("The invoice is wrong.") == 1 and '"type"' not in out
     assert f"Source:         Helpdesk (id {source_id})" in out
     assert "X-Original-To:  billing@example.com" in out
     assert (
