@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import socket
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
-
 from connector.settings import Settings
-from connector.storage.db import Engine, make_engine, migrate
+from connector.storage.db import (
+    DatabaseUnavailable,
+    Engine,
+    database_errors,
+    make_engine,
+    migrate,
+    shown_url,
+)
 from connector.storage.key_rotation import KeyMismatch, check_keys
 from connector.storage.secrets import SecretBox
 
@@ -34,30 +38,19 @@ def prepared_engine(settings: Settings) -> Engine:
             f"({exc.strerror or exc}): check the path"
         ) from None
     try:
-        migrate(engine)
-    except SQLAlchemyError as exc:
+        with database_errors():
+            migrate(engine)
+            check_keys(engine, SecretBox(settings.encryption_keys))
+    except DatabaseUnavailable as exc:
         engine.dispose()
-        raise StartupError(database_problem(settings.database_url, exc)) from None
-    try:
-        check_keys(engine, SecretBox(settings.encryption_keys))
+        raise StartupError(
+            f"DATABASE_URL: cannot use the database at {shown_url(settings.database_url)} "
+            f"({exc.detail}): check the URL, that the server runs and the database exists"
+        ) from None
     except KeyMismatch as exc:
         engine.dispose()
         raise StartupError(str(exc)) from None
-    except SQLAlchemyError as exc:
-        engine.dispose()
-        raise StartupError(database_problem(settings.database_url, exc)) from None
     return engine
-
-
-def database_problem(database_url: str, exc: SQLAlchemyError) -> str:
-    """One line: which database (password hidden) and the driver's first line of why."""
-    shown = make_url(database_url).render_as_string(hide_password=True)
-    cause = getattr(exc, "orig", None) or exc
-    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-    return (
-        f"DATABASE_URL: cannot use the database at {shown} ({first}): check the URL, that the "
-        "server runs and the database exists"
-    )
 
 
 def bound_socket(host: str, port: int) -> socket.socket:

@@ -21,7 +21,12 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached or read: a wrong URL, a schema that was never
-    migrated, a server that is down. The message names the driver's error class."""
+    migrated, a server that is down. The message names the driver's error class; `detail`
+    is the first line of the driver's own words (for start-up errors)."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail or message
 
 
 @contextmanager
@@ -30,7 +35,14 @@ def database_errors() -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(type(exc).__name__) from exc
+        cause = getattr(exc, "orig", None) or exc
+        lines = str(cause).strip().splitlines()
+        raise DatabaseUnavailable(type(exc).__name__, lines[0] if lines else "") from exc
+
+
+def shown_url(database_url: str) -> str:
+    """The URL as messages may show it: the password hidden."""
+    return make_url(database_url).render_as_string(hide_password=True)
 
 
 def database_answers(engine: Engine) -> bool:
