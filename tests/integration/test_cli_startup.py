@@ -76,8 +76,14 @@ def test_cli_wrong_encryption_key_stops_with_one_line_saying_what_to_do(
 ) -> None:
     database_url, _ = stored
     other = Fernet.generate_key().decode("ascii")
+    local = ["--host", "127.0.0.1"] if command == "serve" else []
     result = _connector(
-        command, cwd=tmp_path, DATABASE_URL=database_url, ENCRYPTION_KEY=other, PORT="1"
+        command,
+        *local,
+        cwd=tmp_path,
+        DATABASE_URL=database_url,
+        ENCRYPTION_KEY=other,
+        PORT=str(_free_port()),
     )
     line = _one_line_error(result, "ENCRYPTION_KEY does not decrypt what is stored")
     assert "tenants.shared_secret_encrypted (1)" in line
