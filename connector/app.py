@@ -18,6 +18,7 @@ from connector.admin.api import api_routes, http_error
 from connector.admin.pages import page
 from connector.admin.site_session import signin_routes
 from connector.admin.static_files import static_routes
+from connector.docs_page import docs
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
 from connector.settings import Settings
@@ -48,6 +49,8 @@ def build_routes() -> list[Route]:
     routes = [
         Route("/atlassian-connect.json", descriptor, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        # The descriptor's links.documentation: the README, public like the descriptor.
+        Route("/docs", docs, methods=["GET"]),
         *api_routes(),
     ]
     routes += [

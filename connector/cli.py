@@ -1,5 +1,5 @@
-"""The `connector` command: serve, worker, migrate, preview, generate-key, manifest, site,
-admin-link (the last two in `connector.sites_cli`)."""
+"""The `connector` command: serve, worker, migrate, rotate-key, preview, generate-key, manifest,
+site, admin-link (the last two in `connector.sites_cli`)."""
 
 from __future__ import annotations
 
@@ -41,34 +41,52 @@ def _load_dotenv() -> None:
 def app_from_env() -> Starlette:
     """Factory for `uvicorn --factory connector.cli:app_from_env` (the Procfile's web)."""
     from connector.app import create_app
+    from connector.runtime import Runtime
+    from connector.startup import StartupError, prepared_engine
 
-    logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
-    return create_app(load_settings())
+    try:
+        logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+        settings = load_settings()
+        engine = prepared_engine(settings)
+    except (ValueError, StartupError) as exc:  # SettingsError is a ValueError
+        print(f"configuration error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    runtime = Runtime.create(settings, engine=engine)
+    return create_app(settings, runtime=runtime, migrate_on_start=False)
 
 
 def cmd_serve(settings: Settings, host: str) -> int:
     import uvicorn
 
     from connector.app import create_app
+    from connector.runtime import Runtime
+    from connector.startup import bound_socket, prepared_engine
 
-    app = create_app(settings, run_worker=True)
+    # The port first: nothing may say the app started before it is ours.
+    sock = bound_socket(host, settings.port)
+    try:
+        runtime = Runtime.create(settings, engine=prepared_engine(settings))
+    except BaseException:
+        sock.close()
+        raise
+    app = create_app(settings, runtime=runtime, migrate_on_start=False, run_worker=True)
     print(f"Mail Connector for Jira on {settings.base_url}", flush=True)
     print(
         f"Descriptor URL (install it from Jira's Manage apps): "
         f"{settings.base_url}/atlassian-connect.json",
         flush=True,
     )
-    uvicorn.run(app, host=host, port=settings.port, log_config=None)
+    config = uvicorn.Config(app, host=host, port=settings.port, log_config=None)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
 def cmd_worker(settings: Settings) -> int:
     from connector.runtime import Runtime
     from connector.scheduler import Scheduler
-    from connector.storage.db import migrate
+    from connector.startup import prepared_engine
 
-    runtime = Runtime.create(settings)
-    migrate(runtime.engine)
+    runtime = Runtime.create(settings, engine=prepared_engine(settings))
     scheduler = Scheduler(runtime, push=True)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
     signal.signal(signal.SIGINT, lambda *_: scheduler.stop())
@@ -78,11 +96,34 @@ def cmd_worker(settings: Settings) -> int:
 
 
 def cmd_migrate(settings: Settings) -> int:
-    from connector.storage.db import current_revision, make_engine, migrate
+    """Migrates, then checks the keys too: as the Procfile's `release` step, a wrong key
+    stops the deploy before web and worker restart with it."""
+    from connector.startup import prepared_engine
+    from connector.storage.db import current_revision
 
-    engine = make_engine(settings.database_url)
-    migrate(engine)
+    engine = prepared_engine(settings)
     print(f"database at revision {current_revision(engine)}")
+    return 0
+
+
+def cmd_rotate_key(settings: Settings) -> int:
+    """Re-encrypt everything stored with the first key of ENCRYPTION_KEY."""
+    from connector.startup import prepared_engine
+    from connector.storage.key_rotation import KeyMismatch, rotate_keys
+    from connector.storage.secrets import SecretBox
+
+    engine = prepared_engine(settings)
+    try:
+        counts = rotate_keys(engine, SecretBox(settings.encryption_keys))
+    except KeyMismatch as exc:
+        print(f"configuration error: ENCRYPTION_KEY: {exc}", file=sys.stderr)
+        return 2
+    for column, count in counts.items():
+        print(f"{column}: {count} re-encrypted")
+    print(
+        f"re-encrypted {sum(counts.values())} values with the first key of ENCRYPTION_KEY; "
+        "the other keys can be removed once every process runs with the first key first"
+    )
     return 0
 
 
@@ -93,17 +134,20 @@ def cmd_preview(
     settings: Settings | None = None,
     source_id: int | None = None,
     dns: bool = False,
+    adf: bool = False,
 ) -> int:
     """`source_id` (with the settings naming the database): also where the message would go
     through that source, its address rules and the tenant's threads; nothing is written.
-    `dns`: look the DKIM keys up, so that a signature can verify; offline by default."""
+    `dns`: look the DKIM keys up, so that a signature can verify; offline by default.
+    `adf`: also print the ADF documents Jira would get (`--json` always has them)."""
     import json
     from pathlib import Path
 
     from connector.budget import OverBudget
     from connector.mail.inbound import UnparseableEmail
     from connector.pipeline.reading import reader_for
-    from connector.preview import format_preview, format_routing, preview_dict
+    from connector.preview import preview_dict
+    from connector.preview_text import format_preview
     from connector.settings import ReadingLimits
 
     try:
@@ -146,10 +190,7 @@ def cmd_preview(
             data["routing"] = routing
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        print(format_preview(understanding, sender_auth))
-        if routing is not None:
-            print(f"\nSource:         {routing['source']['name']} (id {source_id})")
-            print(format_routing(routing))
+        print(format_preview(understanding, sender_auth, routing=routing, adf=adf))
     return status
 
 
@@ -269,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("file", help="a raw message (.eml, .box, .msg source)")
     preview.add_argument("--json", action="store_true", help="print JSON instead of text")
     preview.add_argument(
+        "--adf", action="store_true", help="also print the ADF JSON that Jira would get"
+    )
+    preview.add_argument(
         "--source",
         type=int,
         metavar="ID",
@@ -282,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
         "offline and a signature shows as not checked",
     )
     commands.add_parser("generate-key", help="print a new ENCRYPTION_KEY")
+    commands.add_parser(
+        "rotate-key", help="re-encrypt everything stored with the first key of ENCRYPTION_KEY"
+    )
     manifest = commands.add_parser(
         "manifest",
         help="print the Forge manifest (manifest.yml) for BASE_URL, APP_KEY and FORGE_APP_ID",
@@ -293,14 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logs.configure(args.log_level)
+    try:
+        logs.configure(args.log_level)
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "generate-key":
         return cmd_generate_key()
     if args.command == "manifest":
         return cmd_manifest(args.output)
     if args.command == "preview" and args.source is None:
         # Needs no settings, database or network: it must work on any machine with a file.
-        return cmd_preview(args.file, args.json, dns=args.dns)
+        return cmd_preview(args.file, args.json, dns=args.dns, adf=args.adf)
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -308,17 +359,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "preview":
         return cmd_preview(
-            args.file, args.json, settings=settings, source_id=args.source, dns=args.dns
+            args.file,
+            args.json,
+            settings=settings,
+            source_id=args.source,
+            dns=args.dns,
+            adf=args.adf,
         )
-    if args.command == "serve":
-        return cmd_serve(settings, args.host)
-    if args.command == "worker":
-        return cmd_worker(settings)
-    if args.command == "migrate":
-        return cmd_migrate(settings)
     if args.command in sites_cli.COMMANDS:
         return sites_cli.run(args, settings)
-    raise AssertionError(f"unhandled command {args.command}")
+    from connector.startup import StartupError
+
+    commands = {
+        "serve": lambda: cmd_serve(settings, args.host),
+        "worker": lambda: cmd_worker(settings),
+        "migrate": lambda: cmd_migrate(settings),
+        "rotate-key": lambda: cmd_rotate_key(settings),
+    }
+    try:
+        return commands[args.command]()
+    except StartupError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

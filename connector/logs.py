@@ -148,9 +148,15 @@ def _format(value: Any) -> str:
     return text
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def configure(level: str = "INFO") -> None:
+    """Root logging at `level` (LOG_LEVEL or `--log-level`); ValueError names LOG_LEVEL."""
+    if level.strip().upper() not in LOG_LEVELS:
+        raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
     logging.basicConfig(
-        level=level.upper(),
+        level=level.strip().upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     install_redaction(root_handlers=True)

@@ -7,13 +7,13 @@ turn a parsed message into values, so they are easy to test on their own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from connector.drafts import JiraPerson
-from connector.jira.adf import text_to_adf
-from connector.mail.inbound import InboundEmail
+from connector.jira.adf import AUTHOR_LINE_ROOM, serialized_length, text_to_adf
+from connector.mail.inbound import Address, InboundEmail
 from connector.mail_source import SourcePolicy
 
 
@@ -57,11 +57,14 @@ def with_author_line(
     person: JiraPerson | None,
     *,
     unverified: str | None = None,
+    cc: Sequence[Address] | None = None,
 ) -> dict[str, Any]:
-    """The comment as the app writes it: its first line says who sent the mail. A Jira user is
-    mentioned (so Jira links and notifies them); anyone else is named with their address.
-    `unverified`: why the sender's address could not be verified (issue 15); the sender is
-    then named with it, never mentioned as the account."""
+    """The comment or description as the app writes it: its first line says who sent the mail.
+    A Jira user is mentioned (so Jira links and notifies them); anyone else is named with their
+    address. `unverified`: why the sender's address could not be verified (issue 15); the
+    sender is then named with it, never mentioned as the account. `cc`: the people copied
+    (default: the message's Cc), named on a second line so agents see who else was told.
+    New issues whose reporter is not the sender start with the same lines (issue 18)."""
     sender = email.sender
     if person is not None and unverified is None:
         first = {
@@ -75,15 +78,41 @@ def with_author_line(
             ],
         }
     else:
-        who = (
-            f"{sender.name} <{sender.address}>"
-            if sender and sender.name
-            else (sender.address if sender else "Unknown sender")
-        )
         note = f" (sender not verified: {unverified})" if unverified else ""
-        first = text_to_adf(f"{who}{note} wrote by email:")["content"][0]
+        who = str(sender) if sender else "Unknown sender"
+        first = _paragraph(f"{who}{note} wrote by email:")
+        while serialized_length(first) > _LINE_ROOM and who:
+            who = who[: len(who) * 3 // 4]
+            first = _paragraph(f"{who}…{note} wrote by email:")
+    copied = tuple(email.cc if cc is None else cc)
+    lines = [first]
+    if copied:
+        lines.append(_cc_line(copied))
     content = list(document.get("content") or [])
-    return {"type": "doc", "version": 1, "content": [first, *content]}
+    return {"type": "doc", "version": 1, "content": [*lines, *content]}
+
+
+# Each of the two lines as ADF JSON (addresses become mailto links): together, with the comma
+# between them, within AUTHOR_LINE_ROOM, so a text fitted to the rest stays within Jira's limit.
+_LINE_ROOM = (AUTHOR_LINE_ROOM - 2) // 2
+
+
+def _paragraph(text: str) -> dict[str, Any]:
+    node: dict[str, Any] = text_to_adf(text)["content"][0]
+    return node
+
+
+def _cc_line(addresses: Sequence[Address]) -> dict[str, Any]:
+    """The "Cc:" line: the people, as many as fit, then how many more there are."""
+    line = _paragraph(f"Cc: {len(addresses)} people")
+    for count in range(1, len(addresses) + 1):
+        hidden = len(addresses) - count
+        more = f" and {hidden} more" if hidden else ""
+        candidate = _paragraph("Cc: " + ", ".join(str(a) for a in addresses[:count]) + more)
+        if serialized_length(candidate) > _LINE_ROOM:
+            break
+        line = candidate
+    return line
 
 
 def mapped_value(email: InboundEmail, source: str) -> str | None:

@@ -1,4 +1,5 @@
-"""`connector preview FILE.eml`: what a message becomes, printed, with no side effects.
+"""`connector preview FILE.eml`: what a message becomes, with no side effects, as data (the
+`--json` output; `connector.preview_text` prints it for a terminal).
 
 With a source (`--source ID`, or the admin API's route check) it also says where the message
 would go: the filters, the address route (which header and rule) and the thread, decided by
@@ -7,8 +8,6 @@ the pipeline's own `decide()`.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from connector.mail.inbound import Address, InboundEmail
@@ -105,55 +104,6 @@ def preview_dict(
     }
 
 
-def format_preview(
-    understanding: Understanding, sender_auth: SenderAuthentication | None = None
-) -> str:
-    data = preview_dict(understanding)
-    sender = understanding.email.sender
-    lines = [
-        f"From:           {sender if sender else '(none)'}",
-        *([f"Sender:         {sender_auth.summary}"] if sender_auth else []),
-        f"Subject:        {data['subject']}",
-        f"Date:           {data['date'] or '(none)'}",
-        f"Message-ID:     {data['message_id'] or '(none)'}",
-        f"Classification: {data['classification']['kind']} ({data['classification']['reason']})",
-    ]
-    if data["in_reply_to"] or data["references"]:
-        lines.append(f"Thread:         {', '.join(data['in_reply_to'] or data['references'])}")
-    for defect in data["defects"]:
-        lines.append(f"Defect:         {defect}")
-    lines.append("")
-    lines.append("Attachments:")
-    if not data["attachments"]:
-        lines.append("  (none)")
-    for item in data["attachments"]:
-        flags = ", ".join(
-            flag
-            for flag, present in (("inline", item["inline"]), ("from TNEF", item["from_tnef"]))
-            if present
-        )
-        cid = f" cid:{item['content_id']}" if item["content_id"] else ""
-        suffix = f" [{flags}]" if flags else ""
-        lines.append(
-            f"  {item['filename']} ({item['content_type']}, {item['size']} bytes){cid}{suffix}"
-        )
-    for title, key in (("Reply text (for a comment)", "reply"), ("Description", "description")):
-        rendering = data[key]
-        notes = [
-            note
-            for note, present in (
-                ("quote removed", rendering["quote_found"]),
-                ("signature removed", rendering["signature_found"]),
-                ("truncated to Jira's limit, full text attached", rendering["truncated"]),
-            )
-            if present
-        ]
-        lines += ["", f"{title}{' (' + ', '.join(notes) + ')' if notes else ''}:"]
-        lines += ["  " + line for line in (rendering["text"] or "(empty)").splitlines()]
-    lines += ["", "Description as ADF:", json.dumps(data["description"]["adf"], indent=2)]
-    return "\n".join(lines)
-
-
 PreviewOutcome = Literal["create", "comment", "ignored", "quarantine"]
 
 
@@ -211,16 +161,3 @@ def routing_dict(
 def _attribution(auth: SenderAuthentication, decision: object) -> dict[str, Any]:
     as_account = isinstance(decision, Thread | Create) and decision.as_account
     return {**sender_dict(auth), "as_account": as_account}
-
-
-def format_routing(routing: Mapping[str, Any]) -> str:
-    lines = ["Routing:"]
-    for recipient in routing["recipients"] or [{"header": "(none)", "address": ""}]:
-        lines.append(f"  {recipient['header'] + ':':<15} {recipient['address']}")
-    lines += ["", "Decision trail:"]
-    lines += [f"  {step}" for step in routing["trail"]]
-    if "sender" in routing:
-        who = "the sender's account" if routing["sender"]["as_account"] else "the app"
-        lines += ["", f"Written by:     {who}"]
-    lines += ["", f"Outcome:        {routing['outcome']} ({routing['reason']})"]
-    return "\n".join(lines)

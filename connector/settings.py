@@ -222,6 +222,13 @@ class AppIdentity:
     def from_env(cls, environ: Mapping[str, str]) -> AppIdentity:
         port = _read_port(environ.get("PORT"))
         base_url = _read_url("BASE_URL", environ.get("BASE_URL") or f"http://localhost:{port}")
+        if not is_loopback_url(base_url) and not base_url.startswith("https://"):
+            # Jira Cloud and Forge call apps over HTTPS only; a plain-http public URL would
+            # start, then never be reached (and would carry tokens in clear).
+            raise SettingsError(
+                f"BASE_URL must be https when it is not loopback (Atlassian calls apps over "
+                f"HTTPS only), not {base_url!r}: put the app behind TLS and give its https URL"
+            )
         app_key = environ.get("APP_KEY") or DEFAULT_APP_KEY
         if not _APP_KEY_PATTERN.match(app_key):
             raise SettingsError(

@@ -81,6 +81,10 @@ __all__ = [
 ]
 
 JIRA_TEXT_LIMIT = 32_767
+# A comment, and a new issue whose reporter is not the sender, start with lines naming the
+# sender and Cc (`connector.mail_fields.with_author_line`, which keeps them within this); the
+# text under them is fitted to the rest, so the whole stays within Jira's limit.
+AUTHOR_LINE_ROOM = 1_024
 TRUNCATION_NOTE = "The message was too long for Jira; the full text is attached as {filename}."
 
 _BULLET = re.compile(r"(\s*)[-*\u2022]\s+(\S.*)")

@@ -13,7 +13,7 @@ from typing import Any
 
 from connector.drafts import CommentDraft, IssueDraft, IssueTracker, JiraPerson
 from connector.jsm import ServiceDeskSteps
-from connector.mail.inbound import InboundEmail, MailAttachment
+from connector.mail.inbound import Address, InboundEmail, MailAttachment
 from connector.mail_fields import FieldMap, custom_field_values, with_author_line
 from connector.mail_source import MailSource, SourcePolicy
 from connector.outcomes import Outcome
@@ -68,7 +68,7 @@ class Delivery:
                 project_key=decision.project_key,
                 issue_type=decision.issue_type,
                 summary=clean_subject(email.subject) or "(no subject)",
-                description=_description(msg, found, person),
+                description=_description(msg, found, person, requester),
                 message_digest=digest,
                 reporter_account_id=(
                     requester.account_id if requester else policy.default_reporter
@@ -100,7 +100,7 @@ class Delivery:
         else:
             reply = msg.understanding.reply.document
             unverified = msg.unverified_note() if found and not person else None
-            body = with_author_line(reply, email, found, unverified=unverified)
+            body = with_author_line(reply, email, found, unverified=unverified, cc=_copied(msg))
             draft = CommentDraft(key, body, digest, author=person, authored_body=reply)
             added = self._tracker.add_comment(draft)
             trail.add(f"commented on {key} ({decision.via})")
@@ -175,15 +175,27 @@ class Delivery:
 
 
 def _description(
-    msg: Message, found: JiraPerson | None, person: JiraPerson | None
+    msg: Message,
+    found: JiraPerson | None,
+    person: JiraPerson | None,
+    requester: JiraPerson | None,
 ) -> dict[str, Any]:
-    """The new issue's description; when the sender's address has a Jira account that may
-    not speak for the message, it starts with a line saying why (issue 15)."""
+    """The new issue's description. When the reporter is not the sender (no Jira account,
+    or an account that may not speak for the message), it starts with the line comments
+    start with, naming the sender and Cc (issue 18): agents then see who wrote whatever
+    custom fields the tenant keeps. The unverified note says why an account was not used
+    (issue 15). A JSM customer made for the sender is the reporter, so needs no line."""
     document = msg.understanding.description.document
-    if found is None or person is not None:
+    if requester is not None:
         return document
     email = msg.understanding.email
-    return with_author_line(document, email, found, unverified=msg.unverified_note())
+    unverified = msg.unverified_note() if found is not None and person is None else None
+    return with_author_line(document, email, found, unverified=unverified, cc=_copied(msg))
+
+
+def _copied(msg: Message) -> list[Address]:
+    """The message's Cc without our own addresses (a reply-all copies them)."""
+    return [a for a in msg.understanding.email.cc if not msg.is_ours(a.address)]
 
 
 def _wanted(attachment: MailAttachment, policy: SourcePolicy) -> bool:

@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from connector.jira.adf import (
+    AUTHOR_LINE_ROOM,
     JIRA_TEXT_LIMIT,
     FittedDocument,
     adf_to_text,
@@ -36,9 +37,8 @@ from connector.mail.reply import extract_reply_html, extract_reply_text
 FULL_TEXT_FILENAME = "full-message.txt"
 # Ten times Jira's field limit: more than enough to fill the field after quotes are cut.
 MAX_RENDERED_CHARS = 330_000
-# A comment starts with a line naming the sender (`connector.pipeline`); the reply leaves room
-# for it so the whole comment stays within Jira's limit.
-AUTHOR_LINE_ROOM = 1_024
+# A comment, and the description of an issue the app reports, start with lines naming the
+# sender (`connector.mail_fields`); both texts leave room for them.
 REPLY_LIMIT = JIRA_TEXT_LIMIT - AUTHOR_LINE_ROOM
 
 
@@ -169,7 +169,7 @@ def _size(size: int) -> str:
 
 def render_description(email: InboundEmail) -> Rendering:
     body = _Body.of(email)
-    return Rendering(fitted=_fitted(email, body, body.content))
+    return Rendering(fitted=_fitted(email, body, body.content, max_chars=REPLY_LIMIT))
 
 
 def render_reply(email: InboundEmail, *, description: Rendering | None = None) -> Rendering:

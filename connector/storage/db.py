@@ -21,7 +21,12 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached or read: a wrong URL, a schema that was never
-    migrated, a server that is down. The message names the driver's error class."""
+    migrated, a server that is down. The message names the driver's error class; `detail`
+    is the first line of the driver's own words (for start-up errors)."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail or message
 
 
 @contextmanager
@@ -30,7 +35,14 @@ def database_errors() -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(type(exc).__name__) from exc
+        cause = getattr(exc, "orig", None) or exc
+        lines = str(cause).strip().splitlines()
+        raise DatabaseUnavailable(type(exc).__name__, lines[0] if lines else "") from exc
+
+
+def shown_url(database_url: str) -> str:
+    """The URL as messages may show it: the password hidden."""
+    return make_url(database_url).render_as_string(hide_password=True)
 
 
 def database_answers(engine: Engine) -> bool:
@@ -74,9 +86,29 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+# The PostgreSQL advisory lock taken around migrating: any fixed 64-bit number no other
+# code of the database uses; this one is "mailconn" in ASCII.
+MIGRATION_LOCK = 0x6D61696C636F6E6E
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to `revision`; safe to run on every start."""
-    command.upgrade(alembic_config(engine), revision)
+    """Bring the schema up to `revision`; safe to run on every start, and by several
+    processes at once: on PostgreSQL (where `release`, web and worker may start together)
+    a session advisory lock lets one migrate while the others wait, then find nothing to do.
+    SQLite needs none: its writers take the whole file, and it serves one machine."""
+    if engine.dialect.name != "postgresql":
+        command.upgrade(alembic_config(engine), revision)
+        return
+    # The lock lives on its own connection for the whole upgrade (Alembic takes another from
+    # the pool); it is released explicitly, since the pool keeps the session open, and by
+    # the server if this process dies.
+    with engine.connect() as holder:
+        holder.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        try:
+            command.upgrade(alembic_config(engine), revision)
+        finally:
+            holder.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            holder.commit()
 
 
 def current_revision(engine: Engine) -> str | None:

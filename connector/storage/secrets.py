@@ -28,11 +28,17 @@ class SecretBox:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:
-            raise SecretDecryptionError(
-                "a stored secret cannot be decrypted: ENCRYPTION_KEY does not hold the key it "
-                "was encrypted with"
-            ) from None
+            raise SecretDecryptionError(_NO_KEY) from None
 
     def rotate(self, token: str) -> str:
-        """Re-encrypt with the first (newest) key."""
-        return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        """Re-encrypt with the first (newest) key (`connector rotate-key`)."""
+        try:
+            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise SecretDecryptionError(_NO_KEY) from None
+
+
+_NO_KEY = (
+    "a stored secret cannot be decrypted: ENCRYPTION_KEY does not hold the key it was "
+    "encrypted with"
+)

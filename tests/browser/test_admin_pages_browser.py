@@ -83,6 +83,9 @@ def _complete_wizard(admin: AdminBrowser, dovecot: Dovecot, user: MailUser) -> N
 
     fields_step = page.locator("section.step[data-step=fields]")
     expect(fields_step).to_be_visible()
+    # What agents see when a field is not kept: the sender line, but nothing to search by.
+    expect(fields_step).to_contain_text("wrote by email:")
+    expect(fields_step).to_contain_text("cannot search or filter by it")
     # Each role with its field and whether the create screen has it: an existing field is
     # chosen for the name, one is created for the address, then added to the screen in Jira.
     sender_name = page.locator("#fields-body tr[data-role=sender_name]")
@@ -109,6 +112,7 @@ def _complete_wizard(admin: AdminBrowser, dovecot: Dovecot, user: MailUser) -> N
     expect(summary).to_contain_text(f"Mail to {user.name}")
     expect(summary).to_contain_text("becomes a Task in SUP")
     expect(summary).to_contain_text("The mailbox holds 0 messages now")
+    expect(summary).to_contain_text("2 custom fields keep senders without a Jira account")
     admin.screenshot("06-setup-summary")
     page.click("#enable")
     expect(page.locator("#enabled-text")).to_have_text(

@@ -42,3 +42,22 @@ def test_app_healthz_database_down_is_503(sqlite_url: str, encryption_key: str) 
         response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "database unavailable"
+
+
+def test_app_documentation_link_of_the_descriptor_is_a_page(
+    sqlite_url: str, encryption_key: str
+) -> None:
+    settings = make_settings(
+        base_url="https://mail.example.com", database_url=sqlite_url, encryption_key=encryption_key
+    )
+    with TestClient(create_app(settings), base_url="https://mail.example.com") as client:
+        link = client.get("/atlassian-connect.json").json()["links"]["documentation"]
+        assert link.startswith("https://mail.example.com/")
+        response = client.get(link)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    # The README, rendered: its headings, its settings table, its commands.
+    assert "<h2>Quick start</h2>" in page
+    assert "<td><code>LOG_LEVEL</code></td>" in page
+    assert "<code>connector rotate-key</code>" in page

@@ -126,12 +126,33 @@ def test_cli_preview_prints_sender_reply_and_classification(tmp_path: Path) -> N
     result = _connector("preview", str(message), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "From:           Jürgen Müller <jurgen@example.com>" in result.stdout
+    assert "To:             support@example.com" in result.stdout
     assert "Classification: human" in result.stdout
-    reply_section = result.stdout.split("Reply text (for a comment)")[1].split("Description")[0]
+    # Without a source, the first line says how to learn the outcome and route.
+    assert result.stdout.startswith("Outcome:        --source ID shows the route")
+    reply_section = result.stdout.split("Comment on its issue (quote removed):")[1]
     assert "It is out now, thanks." in reply_section
     assert "still on fire" not in reply_section
+    # Each text once, and no ADF JSON unless asked for.
+    assert result.stdout.count("It is out now, thanks.") == 2  # description and comment
+    assert '"type"' not in result.stdout
     # No side effects: preview creates no data folder and needs no settings.
     assert not (tmp_path / "data").exists()
+
+
+def test_cli_preview_adf_only_when_asked(tmp_path: Path) -> None:
+    import json
+
+    message = tmp_path / "reply.eml"
+    message.write_bytes(REPLY_MAIL.replace(b"Subject:", b"Cc: Boss <boss@example.com>\r\nSubject:"))
+    plain = _connector("preview", str(message), cwd=tmp_path)
+    assert "Cc:             Boss <boss@example.com>" in plain.stdout
+    result = _connector("preview", str(message), "--adf", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "as ADF" not in plain.stdout
+    assert result.stdout.count(" as ADF:") == 2  # the description's and the comment's
+    adf = result.stdout.split("Comment on its issue as ADF:\n")[1]
+    assert json.loads(adf)["type"] == "doc"
 
 
 def test_cli_preview_json_has_the_adf_and_threading(tmp_path: Path) -> None:

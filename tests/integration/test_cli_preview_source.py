@@ -9,16 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from connector.mail_source import SourcePolicy, SourceSpec
+from connector.mail_source import SourcePolicy
 from connector.routing.addresses import AddressRule
 from connector.routing.match import message_id_digest
 from connector.storage.db import make_engine, migrate
 from connector.storage.models import EmailLogRow, ThreadMessageRow
 from connector.storage.secrets import SecretBox
-from connector.storage.sources import SourceRepository
-from connector.storage.tenants import TenantRepository
 from connector.storage.threads import ThreadRepository
-from tests.integration.tenants import install_payload
+from tests.integration.tenants import stored_helpdesk
 from tests.integration.test_cli import _connector
 
 FORWARDED = (
@@ -40,22 +38,16 @@ def stored(tmp_path: Path, encryption_key: str) -> tuple[dict[str, str], int]:
     engine = make_engine(database_url)
     migrate(engine)
     secrets = SecretBox([encryption_key])
-    tenant, _ = TenantRepository(engine, secrets).save_install(install_payload("jira:site-cli"))
-    spec = SourceSpec(
-        name="Helpdesk",
-        protocol="imap",
-        host="imap.example.com",
-        port=993,
-        username="helpdesk@mail.example.com",
-        project_key="SUP",
-        issue_type="Task",
+    tenant, source = stored_helpdesk(
+        engine,
+        secrets,
+        "jira:site-cli",
         policy=SourcePolicy(labels=("email",)),
         address_rules=(
             AddressRule("billing@example.com", "BIL", "Bug"),
             AddressRule("support@example.com", "SUP"),
         ),
     )
-    source = SourceRepository(engine, secrets).create(tenant.id, spec)
     ThreadRepository(engine).remember(
         tenant.id, message_id_digest("orig@customer.example"), "BIL-3", "inbound"
     )
@@ -84,7 +76,17 @@ def test_cli_preview_source_prints_header_rule_and_outcome(
     result = _connector("preview", str(message), "--source", str(source_id), cwd=tmp_path, **env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    # What happens first: the outcome, the route, the source.
+    assert out.splitlines()[:3] == [
+        "Outcome:        create (create an issue in BIL as Bug)",
+        "Route:          X-Original-To: billing@example.com matched address rule 1 "
+        "(billing@example.com) -> BIL as Bug",
+        f"Source:         Helpdesk (id {source_id})",
+    ]
     assert "From:           Dave <dave@customer.example>" in out  # the usual preview is there
+    # Only the text the outcome uses: the description, once, without its ADF.
+    assert "Description:" in out and "Comment" not in out
+    assert out.count("The invoice is wrong.") == 1 and '"type"' not in out
     assert f"Source:         Helpdesk (id {source_id})" in out
     assert "X-Original-To:  billing@example.com" in out
     assert (

@@ -121,6 +121,18 @@ def test_pipeline_one_poll_creates_comments_and_drops_as_expected(setup: Setup) 
     fields = first["fields"]
     assert fields["summary"] == "Printer on fire"
     assert fields["labels"] == ["email"]
+    # Jürgen has no Jira account: the app is the reporter, and the description names him and
+    # the people he copied before his text, although no custom field keeps them (issue 18).
+    assert fields["reporter"]["accountId"] == jira.app_account_id
+    description = [
+        "".join(node.get("text", "") for node in block.get("content", []))
+        for block in fields["description"]["content"]
+    ]
+    assert description[:3] == [
+        "Jürgen Müller <jurgen@customer.example> wrote by email:",
+        "Cc: boss@customer.example",
+        "The printer in room 4 is on fire.",
+    ]
     comments = fields["comment"]["comments"]
     assert len(comments) == 2
     first_lines = [

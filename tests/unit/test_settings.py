@@ -130,3 +130,10 @@ def test_settings_bad_attachment_limit_names_the_variable(
 ) -> None:
     with pytest.raises(SettingsError, match=f"{name} must be a number from {span}"):
         _settings(tmp_path, **{name: value})
+
+
+def test_public_base_url_must_be_https(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="BASE_URL must be https when it is not loopback"):
+        _settings(tmp_path, BASE_URL="http://mail.example.com")
+    # Loopback may stay plain http: that is a developer's machine.
+    assert _settings(tmp_path, BASE_URL="http://127.0.0.1:9000").base_url.startswith("http://")

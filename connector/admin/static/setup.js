@@ -267,7 +267,9 @@ function renderSummary() {
     `Mail to ${s.username} (folder ${s.folder} on ${s.host}) becomes a ${s.issue_type} in ${s.project_key}; replies become comments.`,
     `The mailbox is checked every ${s.interval_minutes} minute${s.interval_minutes === 1 ? "" : "s"}; processed mail is ${{ mark_read: "marked as read", move: `moved to ${s.success_folder}`, delete: "deleted" }[s.after_processing]}.`,
     s.unmatched === "create" ? "Mail that is no reply creates a new issue." : "Mail that is no reply is ignored (logged).",
-    state.fields ? `${mapped} custom field${mapped === 1 ? "" : "s"} keep senders without a Jira account.` : "No custom fields are set up for senders without a Jira account.",
+    mapped
+      ? `${mapped} custom field${mapped === 1 ? "" : "s"} keep senders without a Jira account; their issues and comments also start with the sender and Cc.`
+      : "No custom field keeps senders without a Jira account: agents see the sender and Cc only in the first line of each issue and comment, and cannot search or filter by them.",
   ];
   if (state.mailboxCounts && state.mailboxCounts.total !== undefined) {
     items.push(`The mailbox holds ${state.mailboxCounts.total} message${state.mailboxCounts.total === 1 ? "" : "s"} now; they are left alone unless you choose a date below.`);
