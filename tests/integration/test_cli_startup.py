@@ -151,6 +151,7 @@ def test_every_encrypted_column_is_checked_and_rotated() -> None:
         "outbound_messages.raw_encrypted",
         "tenant_settings.workaround_token_encrypted",
         "tenants.shared_secret_encrypted",
+        "tenants.site_token_encrypted",
     ]
 
 

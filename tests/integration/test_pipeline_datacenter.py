@@ -49,7 +49,11 @@ def test_mail_becomes_a_wiki_markup_issue_and_a_reply_a_comment(
     issue = jira.issue("SUP-1")
     assert issue is not None
     description = issue["fields"]["description"]
-    assert markup(description) == {"link": 1}  # the URL in the mail, nothing else
+    # The sender line's address and the URL in the mail; nothing from the mail's text.
+    assert description.startswith(
+        "[customer@example.com|mailto:customer@example.com] wrote by email:"
+    )
+    assert markup(description) == {"link": 2}
     assert "{color:red}*PC LOAD LETTER*{color}" in visible_text(description)
     assert "\nh1. Help" in visible_text(description)
 
