@@ -70,6 +70,7 @@ class Counters:
 
     def __init__(self, engine: Engine) -> None:
         self.figures: Counter[str] = Counter()
+        self.statements: Counter[str] = Counter()
         self.counting = False
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._ended("commits"))
@@ -88,8 +89,10 @@ class Counters:
         if self.counting:
             self.figures[name] += 1
 
-    def _statement(self, *_: Any) -> None:
-        self._add("statements")
+    def _statement(self, _connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if self.counting:
+            self.figures["statements"] += 1
+            self.statements[" ".join(statement.split())[:90]] += 1
 
     def _ended(self, name: str) -> Any:
         return lambda *_: self._add(name)
@@ -118,6 +121,7 @@ class Figures:
     history: int
     result: RunResult
     counts: Counter[str]
+    statements: Counter[str]
 
     def per_message(self, name: str) -> float:
         return self.counts[name] / max(self.result.messages, 1)
@@ -247,7 +251,13 @@ def measure(kind: str, history: int, messages: int, folder: str) -> Figures:
         if before is not None and after is not None:
             # Less the one transaction of the read before (counted when its backend exited).
             counts["server transactions"] = after - before - 1
-        return Figures(kind, history, result, counts)
+        return Figures(kind, history, result, counts, counters.statements)
+
+
+def report_statements(item: Figures) -> None:
+    print(f"  statements per message, {item.database}, {item.history:,} rows:")
+    for statement, number in item.statements.most_common(20):
+        print(f"    {number / max(item.result.messages, 1):5.2f}  {statement}")
 
 
 def report(figures: list[Figures]) -> None:
@@ -281,6 +291,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=400)
     parser.add_argument("--history", default="1000,300000", help="email-log rows, comma-separated")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--statements", action="store_true", help="also list the statements most made"
+    )
     args = parser.parse_args()
     logging.getLogger("connector.sources").setLevel(logging.ERROR)
     sizes = [int(size) for size in args.history.split(",")]
@@ -297,6 +310,8 @@ def main() -> None:
             for size in sizes:
                 figures.append(measure(kind, size, args.messages, folder))
                 report(figures[-1:])
+                if args.statements:
+                    report_statements(figures[-1])
     print("results:")
     report(figures)
 
