@@ -68,7 +68,9 @@ class EmailLog:
 
     def begin(self, tenant_id: int, source_id: int, message_key: str, *, size: int) -> LogEntry:
         """The row for this message, created as pending if it is the first time we see it."""
-        with Session(self._engine) as session:
+        # Not expired on commit: the new row's values are read back from the session, not
+        # with a second SELECT.
+        with Session(self._engine, expire_on_commit=False) as session:
             row = _at(session, source_id, message_key)
             if row is None:
                 row = EmailLogRow(
@@ -95,10 +97,12 @@ class EmailLog:
         subject: str,
         headers: Sequence[tuple[str, str]],
         raw: bytes | None,
+        route: Mapping[str, Any] | None = None,
     ) -> None:
         """What the message is, once parsed; `raw` is kept encrypted so a retry needs no
-        mailbox (the mailbox's post-action may have moved it)."""
-        values = {
+        mailbox (the mailbox's post-action may have moved it). `route`, when known, is
+        recorded in the same statement (as `record_route` would)."""
+        values: dict[str, object] = {
             "message_id": message_id,
             "message_id_digest": digest,
             "sender": sender[:320],
@@ -108,6 +112,8 @@ class EmailLog:
             "raw_encrypted": None if raw is None else self._encrypt_bytes(raw),
             "updated_at": utc_now(),
         }
+        if route is not None:
+            values["route"] = json.dumps(dict(route))
         self._update(entry_id, values)
 
     def record_route(self, entry_id: int, route: Mapping[str, Any]) -> None:
@@ -115,19 +121,25 @@ class EmailLog:
         self._update(entry_id, {"route": json.dumps(dict(route)), "updated_at": utc_now()})
 
     def start_attempt(self, entry_id: int) -> int:
+        """Count an attempt (one UPDATE that returns the new count)."""
+        # While an attempt runs nothing is scheduled: an attempt that ends either finishes
+        # or postpones (which schedules again), so a pending row with attempts and no
+        # schedule is one whose attempt was cut short (connector.pipeline relies on it).
         with Session(self._engine) as session:
-            row = session.get(EmailLogRow, entry_id)
-            if row is None:
+            attempts = session.execute(
+                update(EmailLogRow)
+                .where(col(EmailLogRow.id) == entry_id)
+                .values(
+                    attempts=col(EmailLogRow.attempts) + 1,
+                    next_attempt_at=None,
+                    updated_at=utc_now(),
+                )
+                .returning(col(EmailLogRow.attempts))
+            ).scalar_one_or_none()
+            if attempts is None:
                 raise LookupError(f"email log entry {entry_id} vanished")
-            row.attempts += 1
-            # While an attempt runs nothing is scheduled: an attempt that ends either finishes
-            # or postpones (which schedules again), so a pending row with attempts and no
-            # schedule is one whose attempt was cut short (connector.pipeline relies on it).
-            row.next_attempt_at = None
-            row.updated_at = utc_now()
-            session.add(row)
             session.commit()
-            return row.attempts
+            return int(attempts)
 
     def finish(
         self,

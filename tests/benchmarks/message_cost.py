@@ -39,9 +39,8 @@ from datetime import timedelta
 from typing import Any
 
 import jwt as pyjwt
-import psycopg
 from sqlalchemy import event, insert, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from connector.outcomes import Outcome
 from connector.runtime import Runtime
@@ -58,7 +57,7 @@ from tests.benchmarks.pipeline_throughput import (
     running_app,
 )
 from tests.benchmarks.remote_jira import remote_jira
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import _postgres_database
 
 HISTORY_CHUNK = 10_000
 HISTORY_DAYS = 90
@@ -140,17 +139,8 @@ def fresh_database(kind: str, folder: str) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{folder}/cost-{uuid.uuid4().hex[:8]}.db"
         return
-    admin = make_url(POSTGRES_ADMIN_URL)
-    conninfo = f"host={admin.host} port={admin.port or 5432} user={admin.username} "
-    conninfo += f"dbname={admin.database}"
-    name = f"cost_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(conninfo, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # A database of its own on the tests' server, dropped afterwards.
+    yield from _postgres_database()
 
 
 def server_transactions(engine: Engine) -> int | None:
