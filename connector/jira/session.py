@@ -55,7 +55,7 @@ class RetryingSession(httpx.Client):
         self.limiter = limiter
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-        # Each attempt runs the auth flow again, so a Connect JWT is fresh on every retry; the
+        # Each attempt runs the auth flow again, so a retry carries a young Connect JWT; the
         # body is bytes (JSON or multipart of bytes), so it is sent whole again.
         attempt = 1
         while True:
