@@ -40,7 +40,9 @@ def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
     `connector.jira.auth` strategy does), the tenant's people cache across polls, and
     comments written as the sender where the site lets the app act as its users."""
     app_key = runtime.settings.app_key
-    client = JiraClient(tenant_site(tenant, app_key=app_key), limiter=runtime.jira_limiter)
+    sessions = runtime.jira_sessions
+    site = tenant_site(tenant, app_key=app_key)
+    client = JiraClient(site, session=sessions.for_site(site.base_url))
     user_client = None
     try:
         workaround = runtime.tenant_settings.workaround_user(tenant.id)
@@ -48,10 +50,10 @@ def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
         logs.event(log, "jira.workaround_user_unreadable", logging.ERROR, tenant_id=tenant.id)
         workaround = None
     if workaround is not None:
-        site = api_token_site(
+        user_site = api_token_site(
             tenant.base_url, email=workaround.email, api_token=workaround.api_token
         )
-        user_client = JiraClient(site, limiter=runtime.jira_limiter)
+        user_client = JiraClient(user_site, session=sessions.for_site(user_site.base_url))
     return JiraTracker(
         client,
         property_key=message_property_key(app_key),
