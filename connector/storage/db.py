@@ -11,9 +11,13 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine import Engine as Engine  # re-exported: the handle `Runtime` holds
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlmodel import create_engine
 
@@ -32,6 +36,14 @@ def database_errors() -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(type(exc).__name__) from exc
+
+
+def conflict_insert(connection: Connection, table: Table) -> PgInsert | SqliteInsert:
+    """An INSERT into `table` that can say what to do on a conflict (`ON CONFLICT DO NOTHING`
+    or `DO UPDATE`), in the connection's dialect: the two we support both have it."""
+    if connection.dialect.name == "postgresql":
+        return pg_insert(table)
+    return sqlite_insert(table)
 
 
 def database_answers(engine: Engine) -> bool:

@@ -28,6 +28,7 @@ from connector.storage.secrets import SecretBox
 RETRY_REASON = "retry asked for by an admin; it had failed: "
 # The outcomes of messages that are in an issue: what the per-sender rate limit counts.
 REACHED_JIRA = tuple(outcome for outcome in Outcome if outcome.reached_jira)
+_TABLE = EmailLogRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -125,21 +126,17 @@ class EmailLog:
         # While an attempt runs nothing is scheduled: an attempt that ends either finishes
         # or postpones (which schedules again), so a pending row with attempts and no
         # schedule is one whose attempt was cut short (connector.pipeline relies on it).
-        with Session(self._engine) as session:
-            attempts = session.execute(
-                update(EmailLogRow)
-                .where(col(EmailLogRow.id) == entry_id)
-                .values(
-                    attempts=col(EmailLogRow.attempts) + 1,
-                    next_attempt_at=None,
-                    updated_at=utc_now(),
-                )
-                .returning(col(EmailLogRow.attempts))
+        log = _TABLE.c
+        with self._engine.begin() as connection:
+            attempts = connection.execute(
+                update(_TABLE)
+                .where(log.id == entry_id)
+                .values(attempts=log.attempts + 1, next_attempt_at=None, updated_at=utc_now())
+                .returning(log.attempts)
             ).scalar_one_or_none()
-            if attempts is None:
-                raise LookupError(f"email log entry {entry_id} vanished")
-            session.commit()
-            return int(attempts)
+        if attempts is None:
+            raise LookupError(f"email log entry {entry_id} vanished")
+        return int(attempts)
 
     def finish(
         self,
@@ -332,11 +329,10 @@ class EmailLog:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     def _update(self, entry_id: int, values: Mapping[str, object]) -> None:
-        with Session(self._engine) as session:
-            session.execute(
-                update(EmailLogRow).where(col(EmailLogRow.id) == entry_id).values(**values)
-            )
-            session.commit()
+        # Core, not an ORM session: these run several times for every message, and the ORM's
+        # bulk update (with its session synchronisation) costs several times the statement.
+        with self._engine.begin() as connection:
+            connection.execute(update(_TABLE).where(_TABLE.c.id == entry_id).values(**values))
 
     def _encrypt_bytes(self, raw: bytes) -> str:
         # Fernet takes text here; latin-1 maps every byte to one character and back exactly.

@@ -19,13 +19,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, or_, update
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from connector.storage.db import database_errors
+from connector.storage.db import conflict_insert, database_errors
 from connector.storage.models import JiraPauseRow, JiraSlotRow, as_utc
 
 # Pauses that concern every site, and those of one site whatever the endpoint or issue.
@@ -178,7 +176,6 @@ def _claim(
     ).all()
     ended = {row.slot for row in held if as_utc(row.expires_at) <= now}
     taken = {row.slot for row in held} - ended
-    insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     for slot in (number for number in range(slots) if number not in taken):
         if slot in ended:
             claimed = connection.execute(
@@ -189,7 +186,7 @@ def _claim(
             )
         else:
             claimed = connection.execute(
-                insert(table)
+                conflict_insert(connection, table)
                 .values(site=site, slot=slot, holder=holder, expires_at=expires_at)
                 .on_conflict_do_nothing()
                 .returning(table.c.slot)

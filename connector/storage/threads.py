@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import case, func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from connector.storage.db import conflict_insert
 from connector.storage.models import ParticipantRow, ThreadMessageRow, as_utc, utc_now
 
 
@@ -21,20 +19,21 @@ class ThreadRepository:
         self._engine = engine
 
     def remember(self, tenant_id: int, digest: str, issue_key: str, origin: str) -> None:
-        """Record that this Message-ID belongs to the issue; the first record wins."""
-        with Session(self._engine) as session:
-            session.add(
-                ThreadMessageRow(
+        """Record that this Message-ID belongs to the issue; the first record wins (an insert
+        that does nothing when the Message-ID is already known)."""
+        table = ThreadMessageRow.__table__  # type: ignore[attr-defined]
+        with self._engine.begin() as connection:
+            connection.execute(
+                conflict_insert(connection, table)
+                .values(
                     tenant_id=tenant_id,
                     message_id_digest=digest,
                     issue_key=issue_key,
                     origin=origin,
+                    created_at=utc_now(),
                 )
+                .on_conflict_do_nothing()
             )
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
 
     def lookup(self, tenant_id: int, digests: Iterable[str]) -> dict[str, str]:
         wanted = list(dict.fromkeys(digests))
@@ -101,8 +100,7 @@ class ParticipantRepository:
         now = utc_now()
         table = ParticipantRow.__table__  # type: ignore[attr-defined]
         with self._engine.begin() as connection:
-            insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
-            statement = insert(table).values(
+            statement = conflict_insert(connection, table).values(
                 [
                     {
                         "tenant_id": tenant_id,
