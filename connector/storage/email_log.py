@@ -15,11 +15,11 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlalchemy import Text, func, literal, or_, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Engine, Row
 from sqlmodel import Session, col, select
 
 from connector.outcomes import FINAL_OUTCOMES, Outcome
+from connector.storage.db import conflict_insert
 from connector.storage.models import EmailLogRow, as_utc, as_utc_or_none, utc_now
 from connector.storage.paging import newest_first
 from connector.storage.secrets import SecretBox
@@ -68,23 +68,29 @@ class EmailLog:
         self._secrets = secrets
 
     def begin(self, tenant_id: int, source_id: int, message_key: str, *, size: int) -> LogEntry:
-        """The row for this message, created as pending if it is the first time we see it."""
-        # Not expired on commit: the new row's values are read back from the session, not
-        # with a second SELECT.
-        with Session(self._engine, expire_on_commit=False) as session:
-            row = _at(session, source_id, message_key)
+        """The row for this message, created as pending if it is the first time we see it.
+
+        Core, not the ORM: it runs for every message. The new row is an insert that does
+        nothing when another worker recorded the message first (its row is then read), and
+        comes back whole (RETURNING), so no second read is needed."""
+        log = _TABLE.c
+        at_position = select(_TABLE).where(
+            log.source_id == source_id, log.message_key == message_key
+        )
+        with self._engine.begin() as connection:
+            row = connection.execute(at_position).first()
             if row is None:
-                row = EmailLogRow(
+                new = EmailLogRow(
                     tenant_id=tenant_id, source_id=source_id, message_key=message_key, size=size
-                )
-                session.add(row)
-                try:
-                    session.commit()
-                except IntegrityError:  # another worker recorded it first: use its row
-                    session.rollback()
-                    row = _at(session, source_id, message_key)
-                    if row is None:
-                        raise
+                ).model_dump(exclude={"id"})
+                row = connection.execute(
+                    conflict_insert(connection, _TABLE)
+                    .values(**new)
+                    .on_conflict_do_nothing()
+                    .returning(*_TABLE.c)
+                ).first() or connection.execute(at_position).first()
+            if row is None:
+                raise LookupError(f"email log row of {message_key!r} vanished")
             return _entry(row)
 
     def describe(
@@ -339,15 +345,7 @@ class EmailLog:
         return self._secrets.encrypt(raw.decode("latin-1"))
 
 
-def _at(session: Session, source_id: int, message_key: str) -> EmailLogRow | None:
-    return session.exec(
-        select(EmailLogRow).where(
-            EmailLogRow.source_id == source_id, EmailLogRow.message_key == message_key
-        )
-    ).first()
-
-
-def _entry(row: EmailLogRow) -> LogEntry:
+def _entry(row: EmailLogRow | Row[Any]) -> LogEntry:
     if row.id is None:
         raise LookupError("email log row has no id yet")
     return LogEntry(
