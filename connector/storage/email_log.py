@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import Text, func, literal, or_, update
+from sqlalchemy import Text, bindparam, func, literal, or_, update
 from sqlalchemy.engine import Engine, Row
 from sqlmodel import Session, col, select
 
@@ -29,6 +29,16 @@ RETRY_REASON = "retry asked for by an admin; it had failed: "
 # The outcomes of messages that are in an issue: what the per-sender rate limit counts.
 REACHED_JIRA = tuple(outcome for outcome in Outcome if outcome.reached_jira)
 _TABLE = EmailLogRow.__table__  # type: ignore[attr-defined]
+_FROM_SENDER = (
+    select(func.count())
+    .select_from(_TABLE)
+    .where(
+        _TABLE.c.tenant_id == bindparam("tenant_id"),
+        _TABLE.c.sender == bindparam("sender"),
+        _TABLE.c.outcome.in_(REACHED_JIRA),
+        _TABLE.c.received_at >= bindparam("since"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -278,19 +288,11 @@ class EmailLog:
             return [_entry(row) for row in rows]
 
     def count_from_sender(self, tenant_id: int, sender: str, since: datetime) -> int:
-        """Messages from this address since then that reached Jira: the loop brake's input."""
-        with Session(self._engine) as session:
-            count = session.exec(
-                select(func.count())
-                .select_from(EmailLogRow)
-                .where(
-                    EmailLogRow.tenant_id == tenant_id,
-                    EmailLogRow.sender == sender,
-                    col(EmailLogRow.outcome).in_(REACHED_JIRA),
-                    col(EmailLogRow.received_at) >= since,
-                )
-            ).one()
-            return int(count)
+        """Messages from this address since then that reached Jira: the loop brake's input
+        (index ix_email_log_sender_recent; the statement is built once)."""
+        values = {"tenant_id": tenant_id, "sender": sender, "since": since}
+        with self._engine.connect() as connection:
+            return int(connection.execute(_FROM_SENDER, values).scalar_one())
 
     def issue_mail(self, tenant_id: int, issue_key: str) -> list[LogEntry]:
         """The messages that created an issue or commented on it, oldest first."""

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import bindparam, delete, or_, update
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -135,30 +135,40 @@ class JiraLimitStore:
             return slot, []
 
     def free_slot(self, site: str, slot: int, holder: str) -> None:
-        table = JiraSlotRow.__table__  # type: ignore[attr-defined]
         with database_errors(), self._engine.begin() as connection:
-            connection.execute(
-                delete(table).where(
-                    table.c.site == site, table.c.slot == slot, table.c.holder == holder
-                )
-            )
+            connection.execute(_FREE, {"site": site, "slot": slot, "holder": holder})
+
+
+# The statements that run around every Jira call, built once (Core, not the ORM): only their
+# values change from call to call.
+_SLOTS = JiraSlotRow.__table__  # type: ignore[attr-defined]
+_PAUSES = JiraPauseRow.__table__.c  # type: ignore[attr-defined]
+_FREE = delete(_SLOTS).where(
+    _SLOTS.c.site == bindparam("site"),
+    _SLOTS.c.slot == bindparam("slot"),
+    _SLOTS.c.holder == bindparam("holder"),
+)
+_HELD = core_select(_SLOTS.c.slot, _SLOTS.c.expires_at).where(_SLOTS.c.site == bindparam("site"))
+_ACTIVE = core_select(
+    _PAUSES.scope, _PAUSES.site, _PAUSES.target, _PAUSES.until, _PAUSES.reason
+).where(
+    _PAUSES.until > bindparam("now"),
+    or_(
+        _PAUSES.scope.in_(APP_SCOPES),
+        (_PAUSES.site == bindparam("site"))
+        & (
+            _PAUSES.scope.in_(SITE_SCOPES)
+            | _PAUSES.target.in_(bindparam("targets", expanding=True))
+        ),
+    ),
+)
 
 
 def _active(
     connection: Connection, site: str, targets: Iterable[str], now: datetime
 ) -> list[StoredPause]:
-    # Core, not the ORM: it runs before every Jira call.
-    pauses = JiraPauseRow.__table__.c  # type: ignore[attr-defined]
-    columns = (pauses.scope, pauses.site, pauses.target, pauses.until, pauses.reason)
-    query = core_select(*columns).where(
-        pauses.until > now,
-        or_(
-            pauses.scope.in_(APP_SCOPES),
-            (pauses.site == site)
-            & (pauses.scope.in_(SITE_SCOPES) | pauses.target.in_([t[:255] for t in targets])),
-        ),
-    )
-    rows = connection.execute(query).all()
+    values = {"now": now, "site": site, "targets": [target[:255] for target in targets]}
+    rows = connection.execute(_ACTIVE, values).all()
     return [StoredPause(r.scope, r.site, r.target, as_utc(r.until), r.reason) for r in rows]
 
 
@@ -170,10 +180,8 @@ def _claim(
     lease ended (an update that does nothing when another worker took it over first). The
     primary key decides races, on SQLite and PostgreSQL alike, without failing the
     transaction."""
-    table = JiraSlotRow.__table__  # type: ignore[attr-defined]
-    held = connection.execute(
-        core_select(table.c.slot, table.c.expires_at).where(table.c.site == site)
-    ).all()
+    table = _SLOTS
+    held = connection.execute(_HELD, {"site": site}).all()
     ended = {row.slot for row in held if as_utc(row.expires_at) <= now}
     taken = {row.slot for row in held} - ended
     for slot in (number for number in range(slots) if number not in taken):
