@@ -10,6 +10,7 @@ from connector.forge.jwks import ForgeKeyStore
 from connector.jira.impersonation import DEFAULT_AUTHORIZATION_SERVER_URL, UserTokens
 from connector.jira.limiter import SiteLimiter
 from connector.jira.people import PeopleCache
+from connector.jira.session import SiteSessions
 from connector.net.dkim_keys import lookup_dkim_key
 from connector.net.hosts import HostPolicy, Network, SystemNetwork
 from connector.outbound.rendering import TEMPLATE_BUDGET, TemplateRunner, template_runner
@@ -68,6 +69,9 @@ class Runtime:
     # and JIRA_SITE_CONCURRENCY requests in flight per site (connector.jira.limiter). Every
     # `JiraClient` of the engine is given it.
     jira_limiter: SiteLimiter
+    # One HTTP session per Jira site for the engine's calls, kept between polls
+    # (connector.jira.session.SiteSessions), behind `jira_limiter`.
+    jira_sessions: SiteSessions
     # Forge installations, the tenants they are and their system tokens.
     forge_installations: ForgeInstallationRepository
     # DKIM keys for sender authentication (connector.senders): DNS, cached; tests supply a table.
@@ -118,6 +122,7 @@ class Runtime:
             templates=template_runner(template_budget),
             forge_keys=ForgeKeyStore(settings.forge_jwks_url),
             jira_limiter=jira_limiter,
+            jira_sessions=SiteSessions(jira_limiter),
             forge_installations=ForgeInstallationRepository(
                 engine, secrets, app_key=settings.app_key
             ),

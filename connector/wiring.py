@@ -59,7 +59,9 @@ def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
     if refusal is not None:
         raise UnsupportedSite(refusal)
     app_key = runtime.settings.app_key
-    client = JiraClient(tenant_site(tenant, app_key=app_key), limiter=runtime.jira_limiter)
+    sessions = runtime.jira_sessions
+    site = tenant_site(tenant, app_key=app_key)
+    client = JiraClient(site, session=sessions.for_site(site.base_url))
     user_client = None
     try:
         workaround = runtime.tenant_settings.workaround_user(tenant.id)
@@ -67,10 +69,10 @@ def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
         logs.event(log, "jira.workaround_user_unreadable", logging.ERROR, tenant_id=tenant.id)
         workaround = None
     if workaround is not None:
-        site = api_token_site(
+        user_site = api_token_site(
             tenant.base_url, email=workaround.email, api_token=workaround.api_token
         )
-        user_client = JiraClient(site, limiter=runtime.jira_limiter)
+        user_client = JiraClient(user_site, session=sessions.for_site(user_site.base_url))
     return JiraTracker(
         client,
         property_key=message_property_key(app_key),

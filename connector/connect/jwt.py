@@ -170,8 +170,22 @@ def verify_tenant_token(
         now=now,
         audience=None,
     )
+    _check_tenant_audience(claims)
     check_query_string_hash(claims, target, allow_context_qsh=allow_context_qsh)
     return claims
+
+
+def _check_tenant_audience(claims: Mapping[str, Any]) -> None:
+    # Jira's own request tokens carry no `aud`; Atlassian's Python package (atlassian-jwt) puts
+    # the site's client key there, which is also the issuer. The shared secret belongs to one
+    # site and this app, so a token naming that site is one of ours; a token naming anyone else
+    # was minted for another audience and is refused.
+    if "aud" not in claims:
+        return
+    audience = claims["aud"]
+    named = [audience] if isinstance(audience, str) else audience
+    if not isinstance(named, list) or claims.get("iss") not in named:
+        raise JwtError("token audience is not this site")
 
 
 def verify_install_token(
@@ -240,10 +254,13 @@ def _decode(
         raise JwtError(f"algorithm {header.get('alg')!r} is not accepted; {refusal}")
     # `exp` and `iat` are checked below, together with the lifetime, against `now` (the clock
     # unless a caller such as the vectors' test gives one).
+    # A tenant token's `aud` is checked by `_check_tenant_audience`, not by PyJWT (which refuses
+    # any `aud` when no audience is given).
     options: Options = {
         "require": ["iss", "exp", "iat", "qsh"],
         "verify_exp": False,
         "verify_iat": False,
+        "verify_aud": audience is not None,
     }
     try:
         claims: dict[str, Any] = pyjwt.decode(

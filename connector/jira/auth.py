@@ -1,7 +1,8 @@
 """How we reach a Jira site: an `httpx` auth per strategy.
 
-- Connect tenant: a fresh HS256 JWT per request (iss = app key, qsh of the final method and
-  URL), developer.atlassian.com/cloud/jira/platform/understanding-jwt-for-connect-apps/.
+- Connect tenant: an HS256 JWT per request shape (iss = app key, qsh of the final method and
+  URL), reused for a minute of its 3 (`ConnectJwtAuth`),
+  developer.atlassian.com/cloud/jira/platform/understanding-jwt-for-connect-apps/.
 - API token (self-hosted use, and the "workaround user"): account email + API token, basic auth.
 - Bearer token (Jira Data Center personal access tokens, OAuth 2.0 (3LO) later).
 - A site connected without an install (`connector site add`, connector.sites): Jira Cloud
@@ -21,6 +22,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,7 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from connector import logs
-from connector.connect.jwt import encode_token, request_target
+from connector.connect.jwt import canonical_request, encode_token, request_target
 from connector.jira.dialect import CLOUD, JiraDialect
 from connector.tenant import CLOUD_SITE, SiteAccess, Tenant
 
@@ -88,24 +92,56 @@ class _SiteAuth(httpx.Auth):
 
 
 class ConnectJwtAuth(_SiteAuth):
+    """A Connect JWT per request shape. A token's `qsh` binds it to one method, path and query,
+    so a token is reused only for a request of exactly that shape (a new issue is always
+    `POST /rest/api/3/issue`), and only while young: it lives `ttl_seconds` (3 minutes, as
+    Atlassian's own), and is reused for its first `REUSE_SECONDS`, so every request still
+    carries a token with minutes to run. The cache is bounded and shared by the threads that
+    share the client."""
+
+    REUSE_SECONDS = 60
+    CACHE_SIZE = 256
+
     def __init__(
-        self, site_url: str, *, app_key: str, shared_secret: str, ttl_seconds: int = 180
+        self,
+        site_url: str,
+        *,
+        app_key: str,
+        shared_secret: str,
+        ttl_seconds: int = 180,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(site_url)
         self.app_key = app_key
         self._shared_secret = shared_secret
         self._ttl_seconds = ttl_seconds
+        self._clock = clock
         # qsh paths are relative to the product's baseUrl (a site may live under a path).
         self._base_path = urlsplit(self.site_url).path
+        self._tokens: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def authorization(self, request: httpx.Request) -> str:
         target = request_target(request.method, str(request.url), self._base_path)
+        shape = canonical_request(target)
+        now = self._clock()
+        reuse = min(self.REUSE_SECONDS, self._ttl_seconds // 3)
+        with self._lock:
+            found = self._tokens.get(shape)
+            if found is not None and 0 <= now - found[0] < reuse:
+                return f"JWT {found[1]}"
         token = encode_token(
             issuer=self.app_key,
             shared_secret=self._shared_secret,
             target=target,
+            now=now,
             ttl_seconds=self._ttl_seconds,
         )
+        with self._lock:
+            self._tokens[shape] = (now, token)
+            self._tokens.move_to_end(shape)
+            while len(self._tokens) > self.CACHE_SIZE:
+                self._tokens.popitem(last=False)
         return f"JWT {token}"
 
 

@@ -122,12 +122,13 @@ class JiraClient:
         priority: Priority = Priority.CUSTOMER,
     ) -> None:
         """`limiter` keeps Jira's rate limits shared with every worker (`connector.runtime`
-        builds it) for the session made here; a given `session` brings its own. `priority`
-        says whether this client's calls yield to others when the budget runs low."""
+        builds it) for the session made here; a given `session` (one shared by the site's
+        clients, `SiteSessions`) brings its own. The site's auth goes with each request,
+        never onto the session. `priority` says whether this client's calls yield to others
+        when the budget runs low."""
         self.site = site
         self._http = session or RetryingSession(limiter=limiter)
         self._priority = priority
-        self._http.auth = site.auth
         self._timeout = timeout_seconds
 
     @property
@@ -373,6 +374,7 @@ class JiraClient:
                 json=json,
                 headers=dict(headers) if headers else None,
                 files=dict(files) if files else None,
+                auth=self.site.auth,
                 timeout=self._timeout,
                 extensions={SITE_EXTENSION: self.site.base_url, PRIORITY_EXTENSION: self._priority},
             )

@@ -58,9 +58,20 @@ class LimitStore(Protocol):
     def active(
         self, site: str, targets: Iterable[str], now: datetime
     ) -> Sequence[StoredPauseLike]: ...
-    def take_slot(
-        self, site: str, slots: int, holder: str, now: datetime, lease: timedelta
-    ) -> int | None: ...
+    def enter(
+        self,
+        site: str,
+        slots: int,
+        holder: str,
+        now: datetime,
+        lease: timedelta,
+        targets: Iterable[str],
+        *,
+        near_limits: bool,
+    ) -> tuple[int | None, Sequence[StoredPauseLike]]:
+        """A slot (None when all are taken or a pause holds the request, which then has no
+        slot) and the pauses holding the request, in one transaction."""
+        ...
     def free_slot(self, site: str, slot: int, holder: str) -> None: ...
     def site_pauses(self, sites: Iterable[str], now: datetime) -> Mapping[str, StoredPauseLike]: ...
 
@@ -133,18 +144,7 @@ class SiteLimiter:
         if issue:
             self._sleep_for(self._spacing.reserve(f"{site} {issue}", time.monotonic()))
         targets = [endpoint, *([issue] if issue else [])]
-        while True:
-            # The pauses are read while holding the slot: a request that waited for it sees
-            # the pause its predecessor's answer brought.
-            slot = self._take_slot(site, priority)
-            pause = self._pause_in_force(site, targets, priority)
-            if pause is None:
-                break
-            self.store.free_slot(site, slot, self._holder)
-            wait = (pause.until - self._clock()).total_seconds()
-            if wait > max_wait:
-                raise JiraPaused(pause.until, pause.reason)
-            self._sleep_for(wait)
+        slot = self._enter(site, targets, priority, max_wait)
         try:
             yield
         finally:
@@ -172,27 +172,30 @@ class SiteLimiter:
         found = self.store.site_pauses([site], self._clock()).get(site)
         return None if found is None else JiraPaused(found.until, found.reason)
 
-    def _pause_in_force(
-        self, site: str, targets: list[str], priority: Priority
-    ) -> StoredPauseLike | None:
-        """The pause that ends last among those that hold this request now, if any."""
-        pauses = [
-            pause
-            for pause in self.store.active(site, targets, self._clock())
-            if priority is Priority.LOW or not pause.scope.startswith("near-")
-        ]
-        return max(pauses, key=lambda pause: pause.until) if pauses else None
-
-    def _take_slot(self, site: str, priority: Priority) -> int:
-        # Low-priority work leaves one slot to customer mail (when there is more than one).
+    def _enter(self, site: str, targets: list[str], priority: Priority, max_wait: float) -> int:
+        """A slot of `site`, once no pause holds the request: a short pause is slept through,
+        a long one (or no slot freeing within the slot wait) raises `JiraPaused`."""
+        # Low-priority work leaves one slot to customer mail (when there is more than one),
+        # and also waits when Jira says the budget is nearly spent.
         slots = self.slots_per_site
-        if priority is Priority.LOW and slots > 1:
+        low = priority is Priority.LOW
+        if low and slots > 1:
             slots -= 1
         deadline = time.monotonic() + self._slot_wait
         while True:
-            slot = self.store.take_slot(site, slots, self._holder, self._clock(), self._lease)
+            slot, pauses = self.store.enter(
+                site, slots, self._holder, self._clock(), self._lease, targets, near_limits=low
+            )
             if slot is not None:
                 return slot
+            if pauses:
+                pause = max(pauses, key=lambda found: found.until)
+                wait = (pause.until - self._clock()).total_seconds()
+                if wait > max_wait:
+                    raise JiraPaused(pause.until, pause.reason)
+                self._sleep_for(wait)
+                deadline = time.monotonic() + self._slot_wait
+                continue
             if time.monotonic() >= deadline:
                 until = self._clock() + timedelta(seconds=self._slot_wait)
                 raise JiraPaused(until, "busy", f"{site} has {slots} requests in flight")

@@ -13,6 +13,7 @@ import functools
 import logging
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -55,7 +56,7 @@ class RetryingSession(httpx.Client):
         self.limiter = limiter
 
     def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
-        # Each attempt runs the auth flow again, so a Connect JWT is fresh on every retry; the
+        # Each attempt runs the auth flow again, so a retry carries a young Connect JWT; the
         # body is bytes (JSON or multipart of bytes), so it is sent whole again.
         attempt = 1
         while True:
@@ -102,6 +103,33 @@ class RetryingSession(httpx.Client):
             # Waiting that long here would stall the worker; let the caller reschedule.
             return None
         return advised
+
+
+class SiteSessions:
+    """One `RetryingSession` per Jira site (its origin) for the life of the process, shared by
+    every client, poll and thread that calls it: connections and TLS sessions are kept
+    between polls instead of being made again for each. Credentials are never the session's:
+    each `JiraClient` sends its own auth with every request, so clients of one site with
+    different credentials (the app, a workaround user, a user's token) can share it."""
+
+    def __init__(self, limiter: SiteLimiter | None = None) -> None:
+        self._limiter = limiter
+        self._sessions: dict[str, RetryingSession] = {}
+        self._lock = threading.Lock()
+
+    def for_site(self, base_url: str) -> RetryingSession:
+        key = _origin(httpx.URL(base_url))
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is None:
+                session = self._sessions[key] = RetryingSession(limiter=self._limiter)
+            return session
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.close()
 
 
 @functools.cache

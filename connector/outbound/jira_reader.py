@@ -8,6 +8,7 @@ from connector.jira.auth import tenant_site
 from connector.jira.client import JiraClient
 from connector.jira.limiter import SiteLimiter
 from connector.jira.limits import Priority
+from connector.jira.session import SiteSessions
 from connector.tenant import Tenant
 
 
@@ -19,12 +20,19 @@ class AppJiraReader:
 
     @classmethod
     def for_tenant(
-        cls, tenant: Tenant, *, app_key: str, limiter: SiteLimiter | None = None
+        cls,
+        tenant: Tenant,
+        *,
+        app_key: str,
+        limiter: SiteLimiter | None = None,
+        sessions: SiteSessions | None = None,
     ) -> AppJiraReader:
         """Notifications are low priority: they yield to new customer mail when Jira says
-        the budget runs low (`connector.jira.limiter`)."""
+        the budget runs low (`connector.jira.limiter`). With `sessions`, the site's shared
+        session (and its limiter) is used."""
         site = tenant_site(tenant, app_key=app_key)
-        return cls(JiraClient(site, limiter=limiter, priority=Priority.LOW))
+        session = sessions.for_site(site.base_url) if sessions else None
+        return cls(JiraClient(site, limiter=limiter, session=session, priority=Priority.LOW))
 
     def get_comment(self, issue_key: str, comment_id: str) -> dict[str, Any]:
         return self._client.get_comment(issue_key, comment_id)

@@ -59,7 +59,7 @@ SenderFactory = Callable[[Runtime, int], MailSender]
 
 def app_reader(runtime: Runtime, tenant: Tenant) -> JiraReader:
     return AppJiraReader.for_tenant(
-        tenant, app_key=runtime.settings.app_key, limiter=runtime.jira_limiter
+        tenant, app_key=runtime.settings.app_key, sessions=runtime.jira_sessions
     )
 
 

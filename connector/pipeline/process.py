@@ -37,7 +37,7 @@ from connector.pipeline.gather import decide_asking, gather_facts, needs_account
 from connector.pipeline.message import Message, Trail
 from connector.pipeline.reading import MessageReader, reader_for
 from connector.pipeline.record import Processed, Recorder
-from connector.pipeline.routes import own_domains, resolve_route
+from connector.pipeline.routes import Route, own_domains, resolve_route
 from connector.pipeline.sender_check import check_sender, no_keys, trusted_servers
 from connector.pipeline.understanding import Understanding
 from connector.retry import INBOUND_MAIL
@@ -123,6 +123,15 @@ class Pipeline:
             )
         email = understanding.email
         digest = message_id_digest(email.message_id) if email.message_id else raw_digest(raw)
+        # Routed first, so the log says where the message was headed whatever happens next;
+        # written with the description (one statement) the first time. A failure to route is
+        # quarantined below like any other unexpected one, once the message is described.
+        route: Route | None = None
+        unroutable: Exception | None = None
+        try:
+            route = resolve_route(source.spec, email.headers)
+        except Exception as exc:
+            unroutable = exc
         if entry.message_id_digest is None:  # first time, or a crash came before this
             self._log.describe(
                 entry.id,
@@ -133,11 +142,13 @@ class Pipeline:
                 subject=email.subject,
                 headers=email.headers,
                 raw=raw,
+                route=None if route is None else route.to_json(),
             )
-        try:
-            # First, so the log says where the message was headed whatever happens next.
-            route = resolve_route(source.spec, email.headers)
+        elif route is not None:
             self._log.record_route(entry.id, route.to_json())
+        try:
+            if route is None:
+                raise unroutable or LookupError("no route")
             for step in route.trail():
                 trail.add(step)
             sender_auth = self._check_sender(source, raw, understanding)

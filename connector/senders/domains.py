@@ -9,6 +9,7 @@ its ICANN and private sections count, so two customers of one hosting suffix
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from functools import cache
 
@@ -18,8 +19,19 @@ _MAX_DOMAIN = 253  # RFC 1035 §2.3.4
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 
 
+_LOADING = threading.Lock()
+
+
 @cache
 def _suffixes() -> PublicSuffixList:
+    # Parsing the list takes about a second of CPU: under the lock, the message threads that
+    # need it first wait for one parse instead of each making its own.
+    with _LOADING:
+        return _loaded()
+
+
+@cache
+def _loaded() -> PublicSuffixList:
     return PublicSuffixList()
 
 

@@ -3,6 +3,7 @@ and how the database's failures look to code outside `storage/`."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,10 +11,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine import Engine as Engine  # re-exported: the handle `Runtime` holds
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlmodel import create_engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -45,6 +50,14 @@ def shown_url(database_url: str) -> str:
     return make_url(database_url).render_as_string(hide_password=True)
 
 
+def conflict_insert(connection: Connection, table: Table) -> PgInsert | SqliteInsert:
+    """An INSERT into `table` that can say what to do on a conflict (`ON CONFLICT DO NOTHING`
+    or `DO UPDATE`), in the connection's dialect: the two we support both have it."""
+    if connection.dialect.name == "postgresql":
+        return pg_insert(table)
+    return sqlite_insert(table)
+
+
 def database_answers(engine: Engine) -> bool:
     """Whether the database answers a trivial query (the health check)."""
     try:
@@ -55,11 +68,14 @@ def database_answers(engine: Engine) -> bool:
     return True
 
 
+# A pooled server connection idle for longer than this is pinged before it is used again.
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "connector.idle_since"
+
+
 def make_engine(database_url: str) -> Engine:
     url = make_url(database_url)
-    # A server connection can be dropped under us (restart, idle timeout): ping it before
-    # use. A SQLite file cannot, so there the ping would only add a statement per session.
-    kwargs: dict[str, Any] = {"pool_pre_ping": url.get_backend_name() != "sqlite"}
+    kwargs: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +84,45 @@ def make_engine(database_url: str) -> Engine:
     engine = create_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _configure_sqlite)
+    else:
+        _ping_when_idle(engine)
     return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a server connection before use only when it sat idle in the pool for a while.
+
+    A server connection can be dropped while it waits in the pool (a restart, an idle
+    timeout, the network), so it is checked before use. SQLAlchemy's `pool_pre_ping` checks
+    on every checkout: a round trip and a server transaction each time, about half of all
+    the transactions a message cost. A connection given back less than
+    `PING_AFTER_IDLE_SECONDS` ago was working then, so it is used as it is; one idle longer
+    is pinged, and a failed ping makes the pool discard it and connect afresh (SQLAlchemy's
+    `DisconnectionError` protocol, retried by the pool). Should a connection die within that
+    second, the statement on it fails with the driver's disconnect error, SQLAlchemy discards
+    it and every connection pooled before it, and the caller's error handling applies, as it
+    would to a server that went away in the middle of a transaction."""
+
+    @event.listens_for(engine, "connect")
+    def connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkin")
+    def given_back(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine.pool, "checkout")
+    def taken(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE, 0.0)
+        if time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any driver error: the connection is not usable
+            raise DisconnectionError(f"connection failed its ping: {type(exc).__name__}") from exc
+        if not alive:
+            raise DisconnectionError("connection failed its ping")
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import Text, func, literal, or_, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Text, bindparam, func, literal, or_, update
+from sqlalchemy.engine import Engine, Row
 from sqlmodel import Session, col, select
 
 from connector.outcomes import FINAL_OUTCOMES, Outcome
+from connector.storage.db import conflict_insert
 from connector.storage.models import EmailLogRow, as_utc, as_utc_or_none, utc_now
 from connector.storage.paging import newest_first
 from connector.storage.secrets import SecretBox
@@ -28,6 +28,17 @@ from connector.storage.secrets import SecretBox
 RETRY_REASON = "retry asked for by an admin; it had failed: "
 # The outcomes of messages that are in an issue: what the per-sender rate limit counts.
 REACHED_JIRA = tuple(outcome for outcome in Outcome if outcome.reached_jira)
+_TABLE = EmailLogRow.__table__  # type: ignore[attr-defined]
+_FROM_SENDER = (
+    select(func.count())
+    .select_from(_TABLE)
+    .where(
+        _TABLE.c.tenant_id == bindparam("tenant_id"),
+        _TABLE.c.sender == bindparam("sender"),
+        _TABLE.c.outcome.in_(REACHED_JIRA),
+        _TABLE.c.received_at >= bindparam("since"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -67,21 +78,29 @@ class EmailLog:
         self._secrets = secrets
 
     def begin(self, tenant_id: int, source_id: int, message_key: str, *, size: int) -> LogEntry:
-        """The row for this message, created as pending if it is the first time we see it."""
-        with Session(self._engine) as session:
-            row = _at(session, source_id, message_key)
+        """The row for this message, created as pending if it is the first time we see it.
+
+        Core, not the ORM: it runs for every message. The new row is an insert that does
+        nothing when another worker recorded the message first (its row is then read), and
+        comes back whole (RETURNING), so no second read is needed."""
+        log = _TABLE.c
+        at_position = select(_TABLE).where(
+            log.source_id == source_id, log.message_key == message_key
+        )
+        with self._engine.begin() as connection:
+            row = connection.execute(at_position).first()
             if row is None:
-                row = EmailLogRow(
+                new = EmailLogRow(
                     tenant_id=tenant_id, source_id=source_id, message_key=message_key, size=size
-                )
-                session.add(row)
-                try:
-                    session.commit()
-                except IntegrityError:  # another worker recorded it first: use its row
-                    session.rollback()
-                    row = _at(session, source_id, message_key)
-                    if row is None:
-                        raise
+                ).model_dump(exclude={"id"})
+                row = connection.execute(
+                    conflict_insert(connection, _TABLE)
+                    .values(**new)
+                    .on_conflict_do_nothing()
+                    .returning(*_TABLE.c)
+                ).first() or connection.execute(at_position).first()
+            if row is None:
+                raise LookupError(f"email log row of {message_key!r} vanished")
             return _entry(row)
 
     def describe(
@@ -95,10 +114,12 @@ class EmailLog:
         subject: str,
         headers: Sequence[tuple[str, str]],
         raw: bytes | None,
+        route: Mapping[str, Any] | None = None,
     ) -> None:
         """What the message is, once parsed; `raw` is kept encrypted so a retry needs no
-        mailbox (the mailbox's post-action may have moved it)."""
-        values = {
+        mailbox (the mailbox's post-action may have moved it). `route`, when known, is
+        recorded in the same statement (as `record_route` would)."""
+        values: dict[str, object] = {
             "message_id": message_id,
             "message_id_digest": digest,
             "sender": sender[:320],
@@ -108,6 +129,8 @@ class EmailLog:
             "raw_encrypted": None if raw is None else self._encrypt_bytes(raw),
             "updated_at": utc_now(),
         }
+        if route is not None:
+            values["route"] = json.dumps(dict(route))
         self._update(entry_id, values)
 
     def record_route(self, entry_id: int, route: Mapping[str, Any]) -> None:
@@ -115,19 +138,21 @@ class EmailLog:
         self._update(entry_id, {"route": json.dumps(dict(route)), "updated_at": utc_now()})
 
     def start_attempt(self, entry_id: int) -> int:
-        with Session(self._engine) as session:
-            row = session.get(EmailLogRow, entry_id)
-            if row is None:
-                raise LookupError(f"email log entry {entry_id} vanished")
-            row.attempts += 1
-            # While an attempt runs nothing is scheduled: an attempt that ends either finishes
-            # or postpones (which schedules again), so a pending row with attempts and no
-            # schedule is one whose attempt was cut short (connector.pipeline relies on it).
-            row.next_attempt_at = None
-            row.updated_at = utc_now()
-            session.add(row)
-            session.commit()
-            return row.attempts
+        """Count an attempt (one UPDATE that returns the new count)."""
+        # While an attempt runs nothing is scheduled: an attempt that ends either finishes
+        # or postpones (which schedules again), so a pending row with attempts and no
+        # schedule is one whose attempt was cut short (connector.pipeline relies on it).
+        log = _TABLE.c
+        with self._engine.begin() as connection:
+            attempts = connection.execute(
+                update(_TABLE)
+                .where(log.id == entry_id)
+                .values(attempts=log.attempts + 1, next_attempt_at=None, updated_at=utc_now())
+                .returning(log.attempts)
+            ).scalar_one_or_none()
+        if attempts is None:
+            raise LookupError(f"email log entry {entry_id} vanished")
+        return int(attempts)
 
     def finish(
         self,
@@ -263,19 +288,11 @@ class EmailLog:
             return [_entry(row) for row in rows]
 
     def count_from_sender(self, tenant_id: int, sender: str, since: datetime) -> int:
-        """Messages from this address since then that reached Jira: the loop brake's input."""
-        with Session(self._engine) as session:
-            count = session.exec(
-                select(func.count())
-                .select_from(EmailLogRow)
-                .where(
-                    EmailLogRow.tenant_id == tenant_id,
-                    EmailLogRow.sender == sender,
-                    col(EmailLogRow.outcome).in_(REACHED_JIRA),
-                    col(EmailLogRow.received_at) >= since,
-                )
-            ).one()
-            return int(count)
+        """Messages from this address since then that reached Jira: the loop brake's input
+        (index ix_email_log_sender_recent; the statement is built once)."""
+        values = {"tenant_id": tenant_id, "sender": sender, "since": since}
+        with self._engine.connect() as connection:
+            return int(connection.execute(_FROM_SENDER, values).scalar_one())
 
     def issue_mail(self, tenant_id: int, issue_key: str) -> list[LogEntry]:
         """The messages that created an issue or commented on it, oldest first."""
@@ -320,26 +337,17 @@ class EmailLog:
             return int(result.rowcount)  # type: ignore[attr-defined]
 
     def _update(self, entry_id: int, values: Mapping[str, object]) -> None:
-        with Session(self._engine) as session:
-            session.execute(
-                update(EmailLogRow).where(col(EmailLogRow.id) == entry_id).values(**values)
-            )
-            session.commit()
+        # Core, not an ORM session: these run several times for every message, and the ORM's
+        # bulk update (with its session synchronisation) costs several times the statement.
+        with self._engine.begin() as connection:
+            connection.execute(update(_TABLE).where(_TABLE.c.id == entry_id).values(**values))
 
     def _encrypt_bytes(self, raw: bytes) -> str:
         # Fernet takes text here; latin-1 maps every byte to one character and back exactly.
         return self._secrets.encrypt(raw.decode("latin-1"))
 
 
-def _at(session: Session, source_id: int, message_key: str) -> EmailLogRow | None:
-    return session.exec(
-        select(EmailLogRow).where(
-            EmailLogRow.source_id == source_id, EmailLogRow.message_key == message_key
-        )
-    ).first()
-
-
-def _entry(row: EmailLogRow) -> LogEntry:
+def _entry(row: EmailLogRow | Row[Any]) -> LogEntry:
     if row.id is None:
         raise LookupError("email log row has no id yet")
     return LogEntry(

@@ -2,8 +2,8 @@
 
 In the database, not in Redis: the product requires only a database (SQLite by default, one
 process; PostgreSQL when several workers share the work), so every worker already reaches it
-and nothing new has to run. The cost is a statement or three per Jira call, on a table of a
-few rows per site.
+and nothing new has to run. The cost is two transactions per Jira call (`enter`: the slot and
+the pauses in one; `free_slot`), on tables of a few rows per site.
 
 A pause is one row per (scope, site, target), kept at the latest end Jira named. Slots are
 rows keyed by (site, slot number below the bound): the primary key makes two workers that
@@ -17,13 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, or_
+from sqlalchemy import bindparam, delete, or_, update
 from sqlalchemy import select as core_select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from connector.storage.db import database_errors
+from connector.storage.db import conflict_insert, database_errors
 from connector.storage.models import JiraPauseRow, JiraSlotRow, as_utc
 
 # Pauses that concern every site, and those of one site whatever the endpoint or issue.
@@ -71,21 +71,9 @@ class JiraLimitStore:
 
     def active(self, site: str, targets: Iterable[str], now: datetime) -> list[StoredPause]:
         """Pauses in force now for a request to `site` touching `targets` (its endpoint, the
-        issue it writes to). Core, not the ORM: it runs before every Jira call."""
-        pauses = JiraPauseRow.__table__.c  # type: ignore[attr-defined]
-        query = core_select(
-            pauses.scope, pauses.site, pauses.target, pauses.until, pauses.reason
-        ).where(
-            pauses.until > now,
-            or_(
-                pauses.scope.in_(APP_SCOPES),
-                (pauses.site == site)
-                & (pauses.scope.in_(SITE_SCOPES) | pauses.target.in_([t[:255] for t in targets])),
-            ),
-        )
+        issue it writes to)."""
         with database_errors(), self._engine.connect() as connection:
-            rows = connection.execute(query).all()
-        return [StoredPause(r.scope, r.site, r.target, as_utc(r.until), r.reason) for r in rows]
+            return _active(connection, site, targets, now)
 
     def site_pauses(self, sites: Iterable[str], now: datetime) -> dict[str, StoredPause]:
         """For each site, the pause that keeps every request from it now (the app's or its
@@ -112,46 +100,110 @@ class JiraLimitStore:
         self, site: str, slots: int, holder: str, now: datetime, lease: timedelta
     ) -> int | None:
         """A free slot number below `slots` for `site`, held by `holder` until the lease ends;
-        None when all are taken. A slot whose lease ended is taken over. Core, not the ORM: it
-        runs before every Jira call, in one transaction of two statements when a slot is free."""
-        table = JiraSlotRow.__table__  # type: ignore[attr-defined]
-        with database_errors():
-            with self._engine.connect() as connection:
-                held = connection.execute(
-                    core_select(table.c.slot, table.c.expires_at).where(table.c.site == site)
-                ).all()
+        None when all are taken. A slot whose lease ended is taken over."""
+        with database_errors(), self._engine.begin() as connection:
+            return _claim(connection, site, slots, holder, now + lease, now)
+
+    def enter(
+        self,
+        site: str,
+        slots: int,
+        holder: str,
+        now: datetime,
+        lease: timedelta,
+        targets: Iterable[str],
+        *,
+        near_limits: bool,
+    ) -> tuple[int | None, list[StoredPause]]:
+        """A slot of `site` (as `take_slot`) and the pauses that hold a request to `targets`
+        now (as `active`; those of the "near-" scopes only with `near_limits`), in one
+        transaction on one connection: it runs before every Jira call.
+
+        The slot is kept only when it was free and no pause holds the request; otherwise the
+        transaction is rolled back, so a paused request never held a slot. The pauses are read
+        after the slot is claimed: a request that waited for the slot sees the pause its
+        predecessor recorded before giving the slot back."""
+        with database_errors(), self._engine.connect() as connection:
+            slot = _claim(connection, site, slots, holder, now + lease, now)
+            pauses = [] if slot is None else _active(connection, site, targets, now)
+            if not near_limits:
+                pauses = [pause for pause in pauses if not pause.scope.startswith("near-")]
+            if slot is None or pauses:
                 connection.rollback()
-            ended = {row.slot for row in held if as_utc(row.expires_at) <= now}
-            taken = {row.slot for row in held} - ended
-            for slot in (number for number in range(slots) if number not in taken):
-                try:
-                    with self._engine.begin() as connection:
-                        if slot in ended:
-                            connection.execute(
-                                delete(table).where(
-                                    table.c.site == site,
-                                    table.c.slot == slot,
-                                    table.c.expires_at <= now,
-                                )
-                            )
-                        connection.execute(
-                            insert(table).values(
-                                site=site, slot=slot, holder=holder, expires_at=now + lease
-                            )
-                        )
-                except IntegrityError:  # another worker took this number just now
-                    continue
-                return slot
-        return None
+                return None, pauses
+            connection.commit()
+            return slot, []
 
     def free_slot(self, site: str, slot: int, holder: str) -> None:
-        table = JiraSlotRow.__table__  # type: ignore[attr-defined]
         with database_errors(), self._engine.begin() as connection:
-            connection.execute(
-                delete(table).where(
-                    table.c.site == site, table.c.slot == slot, table.c.holder == holder
-                )
+            connection.execute(_FREE, {"site": site, "slot": slot, "holder": holder})
+
+
+# The statements that run around every Jira call, built once (Core, not the ORM): only their
+# values change from call to call.
+_SLOTS = JiraSlotRow.__table__  # type: ignore[attr-defined]
+_PAUSES = JiraPauseRow.__table__.c  # type: ignore[attr-defined]
+_FREE = delete(_SLOTS).where(
+    _SLOTS.c.site == bindparam("site"),
+    _SLOTS.c.slot == bindparam("slot"),
+    _SLOTS.c.holder == bindparam("holder"),
+)
+_HELD = core_select(_SLOTS.c.slot, _SLOTS.c.expires_at).where(_SLOTS.c.site == bindparam("site"))
+_ACTIVE = core_select(
+    _PAUSES.scope, _PAUSES.site, _PAUSES.target, _PAUSES.until, _PAUSES.reason
+).where(
+    _PAUSES.until > bindparam("now"),
+    or_(
+        _PAUSES.scope.in_(APP_SCOPES),
+        (_PAUSES.site == bindparam("site"))
+        & (
+            _PAUSES.scope.in_(SITE_SCOPES)
+            | _PAUSES.target.in_(bindparam("targets", expanding=True))
+        ),
+    ),
+)
+
+
+def _active(
+    connection: Connection, site: str, targets: Iterable[str], now: datetime
+) -> list[StoredPause]:
+    values = {"now": now, "site": site, "targets": [target[:255] for target in targets]}
+    rows = connection.execute(_ACTIVE, values).all()
+    return [StoredPause(r.scope, r.site, r.target, as_utc(r.until), r.reason) for r in rows]
+
+
+def _claim(
+    connection: Connection, site: str, slots: int, holder: str, expires_at: datetime, now: datetime
+) -> int | None:
+    """Claim a slot number below `slots` in the connection's transaction: a number nobody
+    holds (an insert that does nothing when another worker inserted it first) or one whose
+    lease ended (an update that does nothing when another worker took it over first). The
+    primary key decides races, on SQLite and PostgreSQL alike, without failing the
+    transaction."""
+    table = _SLOTS
+    held = connection.execute(_HELD, {"site": site}).all()
+    ended = {row.slot for row in held if as_utc(row.expires_at) <= now}
+    taken = {row.slot for row in held} - ended
+    for slot in (number for number in range(slots) if number not in taken):
+        if slot in ended:
+            claimed = connection.execute(
+                update(table)
+                .where(table.c.site == site, table.c.slot == slot, table.c.expires_at <= now)
+                .values(holder=holder, expires_at=expires_at)
+                .returning(table.c.slot)
             )
+        else:
+            claimed = connection.execute(
+                conflict_insert(connection, table)
+                .values(site=site, slot=slot, holder=holder, expires_at=expires_at)
+                .on_conflict_do_nothing()
+                .returning(table.c.slot)
+            )
+        # The row comes back only when this statement claimed it (RETURNING: a driver's
+        # rowcount for an insert that did nothing is not the same everywhere).
+        if claimed.first() is not None:
+            return slot
+    return None
 
 
 _KEEP = timedelta(days=1)  # ended pauses older than this are dropped when a new one comes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Text, UniqueConstraint, true
+from sqlalchemy import DateTime, Index, Text, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 
@@ -166,7 +166,14 @@ class EmailLogRow(SQLModel, table=True):
     """One row per message fetched, written before Jira is called: the exactly-once ledger."""
 
     __tablename__ = "email_log"
-    __table_args__ = (UniqueConstraint("source_id", "message_key", name="uq_email_log_position"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "message_key", name="uq_email_log_position"),
+        # The queries every message or poll makes (migration 0011): the per-sender rate check,
+        # a source's due retries, the mail of one issue.
+        Index("ix_email_log_sender_recent", "tenant_id", "sender", "received_at"),
+        Index("ix_email_log_source_outcome", "source_id", "outcome"),
+        Index("ix_email_log_issue", "tenant_id", "issue_key"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     tenant_id: int = Field(foreign_key="tenants.id", index=True)

@@ -6,10 +6,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import case, func
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from connector.storage.db import conflict_insert
 from connector.storage.models import ParticipantRow, ThreadMessageRow, as_utc, utc_now
 
 
@@ -18,20 +19,21 @@ class ThreadRepository:
         self._engine = engine
 
     def remember(self, tenant_id: int, digest: str, issue_key: str, origin: str) -> None:
-        """Record that this Message-ID belongs to the issue; the first record wins."""
-        with Session(self._engine) as session:
-            session.add(
-                ThreadMessageRow(
+        """Record that this Message-ID belongs to the issue; the first record wins (an insert
+        that does nothing when the Message-ID is already known)."""
+        table = ThreadMessageRow.__table__  # type: ignore[attr-defined]
+        with self._engine.begin() as connection:
+            connection.execute(
+                conflict_insert(connection, table)
+                .values(
                     tenant_id=tenant_id,
                     message_id_digest=digest,
                     issue_key=issue_key,
                     origin=origin,
+                    created_at=utc_now(),
                 )
+                .on_conflict_do_nothing()
             )
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
 
     def lookup(self, tenant_id: int, digests: Iterable[str]) -> dict[str, str]:
         wanted = list(dict.fromkeys(digests))
@@ -73,52 +75,58 @@ class ParticipantRepository:
     def record(self, tenant_id: int, issue_key: str, people: Sequence[Participant]) -> None:
         """Add or refresh each address on the issue (a sender stays a sender once seen so).
 
-        Two messages on one issue may be recorded at once; the loser of the insert race
-        simply retries against the winner's rows.
+        One statement, an insert that updates the rows already there ("upsert", SQLite and
+        PostgreSQL alike), so two messages on one issue recorded at once need no retry: the
+        second one's insert becomes an update of the first one's row.
         """
-        for attempt in range(3):
-            try:
-                self._record(tenant_id, issue_key, people)
-                return
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-
-    def _record(self, tenant_id: int, issue_key: str, people: Sequence[Participant]) -> None:
+        merged: dict[str, Participant] = {}
+        for person in people:
+            address = person.address.strip()
+            if not address:
+                continue
+            earlier = merged.get(address)
+            if earlier is not None:  # the same address twice in one message (From and Cc)
+                person = Participant(
+                    address,
+                    earlier.name or person.name,
+                    "sender" if "sender" in (earlier.role, person.role) else person.role,
+                    earlier.jira_account_id or person.jira_account_id,
+                )
+            merged[address] = Participant(
+                address, person.name, person.role, person.jira_account_id
+            )
+        if not merged:
+            return
         now = utc_now()
-        with Session(self._engine) as session:
-            existing: dict[str, ParticipantRow] = {
-                row.address: row
-                for row in session.exec(
-                    select(ParticipantRow).where(
-                        ParticipantRow.tenant_id == tenant_id,
-                        ParticipantRow.issue_key == issue_key,
-                    )
-                ).all()
-            }
-            for person in people:
-                address = person.address.strip()
-                if not address:
-                    continue
-                row = existing.get(address)
-                if row is None:
-                    row = ParticipantRow(
-                        tenant_id=tenant_id,
-                        issue_key=issue_key,
-                        address=address,
-                        name=person.name,
-                        role=person.role,
-                        jira_account_id=person.jira_account_id,
-                    )
-                    existing[address] = row
-                else:
-                    row.last_seen = now
-                    row.name = person.name or row.name
-                    row.jira_account_id = person.jira_account_id or row.jira_account_id
-                    if person.role == "sender":
-                        row.role = "sender"
-                session.add(row)
-            session.commit()
+        table = ParticipantRow.__table__  # type: ignore[attr-defined]
+        with self._engine.begin() as connection:
+            statement = conflict_insert(connection, table).values(
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "issue_key": issue_key,
+                        "address": person.address,
+                        "name": person.name,
+                        "role": person.role,
+                        "jira_account_id": person.jira_account_id,
+                        "first_seen": now,
+                        "last_seen": now,
+                    }
+                    for person in merged.values()
+                ]
+            )
+            new, old = statement.excluded, table.c
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[old.tenant_id, old.issue_key, old.address],
+                    set_={
+                        "last_seen": new.last_seen,
+                        "name": func.coalesce(func.nullif(new.name, ""), old.name),
+                        "jira_account_id": func.coalesce(new.jira_account_id, old.jira_account_id),
+                        "role": case((new.role == "sender", "sender"), else_=old.role),
+                    },
+                )
+            )
 
     def for_issue(self, tenant_id: int, issue_key: str) -> list[ParticipantRecord]:
         with Session(self._engine) as session:

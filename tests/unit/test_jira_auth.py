@@ -41,6 +41,57 @@ def test_connect_auth_site_with_context_path_strips_it_from_qsh() -> None:
     cj.verify_tenant_token(token, SECRET, target=cj.request_target("POST", "/rest/api/3/myself"))
 
 
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _token(auth: ConnectJwtAuth, url: str, method: str = "GET") -> str:
+    return auth.sign(_request(url, method)).headers["Authorization"].split(" ", 1)[1]
+
+
+def test_connect_auth_reuses_a_young_token_for_the_same_request_shape_only() -> None:
+    clock = _Clock(1_800_000_000.0)
+    site = "https://site.atlassian.net"
+    auth = ConnectJwtAuth(site, app_key="k", shared_secret=SECRET, clock=clock)
+    create = _token(auth, f"{site}/rest/api/3/issue", "POST")
+    clock.now += 30
+    assert _token(auth, f"{site}/rest/api/3/issue", "POST") == create
+    # Another method, path or query is another qsh, so another token.
+    others = {
+        _token(auth, f"{site}/rest/api/3/issue", "PUT"),
+        _token(auth, f"{site}/rest/api/3/issue/SUP-1/comment", "POST"),
+        _token(auth, f"{site}/rest/api/3/issue?updateHistory=true", "POST"),
+    }
+    assert create not in others
+    assert len(others) == 3
+    target = cj.request_target("POST", "/rest/api/3/issue")
+    claims = cj.verify_tenant_token(create, SECRET, target=target, now=clock.now)
+    assert claims["qsh"] == cj.query_string_hash(target)
+
+
+def test_connect_auth_signs_again_once_the_token_is_no_longer_young() -> None:
+    clock = _Clock(1_800_000_000.0)
+    auth = ConnectJwtAuth("https://s.example", app_key="k", shared_secret=SECRET, clock=clock)
+    first = _token(auth, "https://s.example/rest/api/3/myself")
+    clock.now += ConnectJwtAuth.REUSE_SECONDS
+    second = _token(auth, "https://s.example/rest/api/3/myself")
+    assert second != first
+    _, claims = cj.read_unverified(second)
+    assert claims["iat"] == int(clock.now)
+    assert claims["exp"] - clock.now >= 180 - 1
+
+
+def test_connect_auth_token_cache_is_bounded() -> None:
+    auth = ConnectJwtAuth("https://s.example", app_key="k", shared_secret=SECRET)
+    for number in range(ConnectJwtAuth.CACHE_SIZE + 10):
+        _token(auth, f"https://s.example/rest/api/3/issue/SUP-{number}")
+    assert len(auth._tokens) == ConnectJwtAuth.CACHE_SIZE
+
+
 @pytest.mark.parametrize(
     "url",
     [
