@@ -82,7 +82,15 @@ _MID_LINE_ON_RE = re.compile(
     r"|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)|\d)"
 )
 _MID_LINE_BOUNDARY = ".,;!?)-"
-_SENTENCE_END_RE = re.compile(r"[.!?;:：]\s*$")
+# Gmail in German, Dutch and Scandinavian languages puts the name first: "Anna <a@b.de> schrieb
+# am Fr., 28." / "Apr. 2017 um 11:53 Uhr:" when wrapped. A short name, the address, the verb.
+_NAME_ADDRESS_VERB_RE = re.compile(
+    r"^\s*[^<>@\n]{0,80}?<?[\w.+'-]++@[\w-]++(?:\.[\w-]++)+>?\s*+"
+    r"(?:schrieb|schreef|skrev)(?![^\W\d_])"
+)
+# A line ending a sentence or another header is not the first line of a wrapped attribution;
+# a line ending in a day of the month ("... am Fr., 28.") is the exception.
+_SENTENCE_END_RE = re.compile(r"(?<!\b\d)(?<!\b\d\d)[.!?;:：]\s*$")
 
 
 def _start_strength(line: str) -> tuple[int, int] | None:
@@ -99,6 +107,8 @@ def _start_strength(line: str) -> tuple[int, int] | None:
     match = _MID_LINE_ON_RE.search(head)
     if match is not None:
         return 2, _mid_line_start(head, match.start())
+    if _NAME_ADDRESS_VERB_RE.match(head):
+        return 1, 0
     return None
 
 
@@ -141,6 +151,11 @@ def _looks_like_attribution(text: str) -> bool:
         _BRACKETED_ADDRESS_COLON_RE.search(stripped) is not None
         and _TIME_OR_DATE_RE.search(stripped) is not None
     )
+
+
+def is_attribution_line(line: str) -> bool:
+    """One line that reads as a whole attribution ("On <date>, <name> wrote:")."""
+    return _looks_like_attribution(line)
 
 
 def is_dated_address_line(line: str) -> bool:
