@@ -28,6 +28,7 @@ from connector.jira.adf import (
 )
 from connector.jira.adf_nodes import AdfNode, doc, paragraph, text_node
 from connector.mail.classify import Classification, classify
+from connector.mail.html import says_nothing
 from connector.mail.inbound import InboundEmail, LeftOut
 from connector.mail.limits import DEFAULT_LIMITS, ORIGINAL_FILENAME, AttachmentLimits
 from connector.mail.message import parse_email
@@ -92,6 +93,15 @@ def _inline_images(email: InboundEmail) -> dict[str, str]:
     return {a.content_id: a.filename for a in email.attachments if a.content_id}
 
 
+def shows_html(email: InboundEmail) -> bool:
+    """Whether the body is rendered from the HTML part. Never an empty description while the
+    text part has words: HTML that shows nothing (a "<br>" beside a text part, wherever it
+    sat in the MIME tree) gives way to the text."""
+    return bool(email.html_body.strip()) and not (
+        email.text_body.strip() and says_nothing(email.html_body)
+    )
+
+
 @dataclass(frozen=True)
 class _Body:
     """The body to render: HTML when the message has it, else text; cut when huge."""
@@ -102,7 +112,7 @@ class _Body:
 
     @classmethod
     def of(cls, email: InboundEmail) -> _Body:
-        is_html = bool(email.html_body.strip())
+        is_html = shows_html(email)
         content = email.html_body if is_html else email.text_body
         if len(content) <= MAX_RENDERED_CHARS:
             return cls(is_html, content, cut=False)
