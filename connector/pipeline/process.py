@@ -122,6 +122,8 @@ class Pipeline:
                 raw, exc.reason, loop_header_value=self._loop_value, tenant=source.tenant_id
             )
         email = understanding.email
+        for note in understanding.notes:
+            trail.add(note)
         digest = message_id_digest(email.message_id) if email.message_id else raw_digest(raw)
         if entry.message_id_digest is None:  # first time, or a crash came before this
             self._log.describe(

@@ -64,12 +64,26 @@ class Rendering:
         return adf_to_text(self.fitted.document)
 
 
+# Defects that record a guess about the text (a charset detected where none was declared or
+# the declared one did not fit): the trail says so, as the text shown may be the guess's.
+_GUESS_MARKS = ("detected ", "decoded as ", "read as ")
+
+
 @dataclass(frozen=True)
 class Understanding:
     email: InboundEmail
     classification: Classification
     description: Rendering
     reply: Rendering
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Trail lines on how the message was read: the guesses made while decoding it."""
+        return tuple(
+            f"read with a guess: {defect}"
+            for defect in self.email.defects
+            if any(mark in defect for mark in _GUESS_MARKS)
+        )
 
 
 def understand(

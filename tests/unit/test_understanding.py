@@ -45,3 +45,18 @@ def test_understand_reply_drops_the_quote_but_description_keeps_it() -> None:
     assert result.reply.quote_found
     assert "old text" not in result.reply.text
     assert "old text" in result.description.text
+
+
+def test_understand_notes_a_guessed_charset_for_the_trail() -> None:
+    # Issue 19: undeclared ISO-2022-JP is read by its escape sequences, and the guess is said.
+    body = "プリンターが動きません。\n".encode("iso2022_jp")
+    raw = b"From: taro@example.jp\nSubject: x\nContent-Transfer-Encoding: 7bit\n\n" + body
+
+    result = understand(raw)
+
+    assert result.email.text_body == "プリンターが動きません。\n"
+    assert result.notes == (
+        "read with a guess: no charset declared but escape sequences found; "
+        "detected iso2022_jp in part 1",
+    )
+    assert understand(b"From: a@example.com\nSubject: x\n\nPlain.\n").notes == ()
