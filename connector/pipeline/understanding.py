@@ -78,12 +78,14 @@ class Understanding:
 
     @property
     def notes(self) -> tuple[str, ...]:
-        """Trail lines on how the message was read: the guesses made while decoding it."""
-        return tuple(
+        """Trail lines on how the message was read: guesses made while decoding it, and the
+        author found behind a mailing list's rewritten From."""
+        guesses = [
             f"read with a guess: {defect}"
             for defect in self.email.defects
             if any(mark in defect for mark in _GUESS_MARKS)
-        )
+        ]
+        return (*guesses, *((self.email.sender_note,) if self.email.sender_note else ()))
 
 
 def understand(

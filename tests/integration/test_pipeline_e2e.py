@@ -258,3 +258,23 @@ def test_pipeline_files_over_the_limit_named_and_the_original_attached(setup: Se
     assert "3 more attachments were not added one by one" in description
     assert "100.log (13 bytes)" in description and "102.log (13 bytes)" in description
     assert setup.jira.validation_failures == []
+
+
+def test_pipeline_list_rewritten_from_is_attributed_to_the_author(setup: Setup) -> None:
+    # Mailman's DMARC mitigation: From is the list, the author is in Reply-To (issue 19).
+    setup.deliver(
+        mail(
+            "[users] The export is empty",
+            "Since yesterday the export holds no rows.",
+            sender="Grace Hopper via Users <users@lists.example.org>",
+            Reply_To="Grace Hopper <grace@navy.example>",
+            List_Id="<users.lists.example.org>",
+            List_Post="<mailto:users@lists.example.org>",
+        )
+    )
+    assert setup.poll() == {"created": 1}
+    entry = setup.log()["[users] The export is empty"]
+    assert entry.sender == "grace@navy.example"
+    assert any("mailing list Users <users@lists.example.org>" in step for step in entry.trail)
+    # The list's signature does not vouch for the author: not verified, whatever the policy.
+    assert any("sender not verified" in step for step in entry.trail)
