@@ -69,7 +69,7 @@ def with_author_line(
             "content": [
                 {
                     "type": "mention",
-                    "attrs": {"id": person.account_id, "text": f"@{person.display_name}"},
+                    "attrs": {"id": person.account_id, "text": f"@{_bounded(person.display_name)}"},
                 },
                 {"type": "text", "text": " wrote by email:"},
             ],
@@ -80,10 +80,20 @@ def with_author_line(
             if sender and sender.name
             else (sender.address if sender else "Unknown sender")
         )
-        note = f" (sender not verified: {unverified})" if unverified else ""
-        first = text_to_adf(f"{who}{note} wrote by email:")["content"][0]
+        note = f" (sender not verified: {_bounded(unverified)})" if unverified else ""
+        first = text_to_adf(f"{_bounded(who)}{note} wrote by email:")["content"][0]
     content = list(document.get("content") or [])
     return {"type": "doc", "version": 1, "content": [first, *content]}
+
+
+# The line stays well within the room the body leaves for it
+# (`connector.pipeline.understanding.AUTHOR_LINE_ROOM`, 1,024): at most two parts of this
+# length (each character at most two in JSON: a quote or a backslash), and the JSON around.
+_LINE_PART_CHARS = 200
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= _LINE_PART_CHARS else text[: _LINE_PART_CHARS - 1] + "…"
 
 
 def mapped_value(email: InboundEmail, source: str) -> str | None:

@@ -37,10 +37,12 @@ from connector.mail.reply import extract_reply_html, extract_reply_text
 FULL_TEXT_FILENAME = "full-message.txt"
 # Ten times Jira's field limit: more than enough to fill the field after quotes are cut.
 MAX_RENDERED_CHARS = 330_000
-# A comment starts with a line naming the sender (`connector.pipeline`); the reply leaves room
-# for it so the whole comment stays within Jira's limit.
+# A comment, and the description of a sender whose Jira account may not speak for the mail,
+# starts with a line naming the sender (`connector.mail_fields.with_author_line`, which keeps
+# it within this room): both leave room for it so the whole field stays within Jira's limit.
 AUTHOR_LINE_ROOM = 1_024
-REPLY_LIMIT = JIRA_TEXT_LIMIT - AUTHOR_LINE_ROOM
+BODY_LIMIT = JIRA_TEXT_LIMIT - AUTHOR_LINE_ROOM
+REPLY_LIMIT = BODY_LIMIT
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ class _Body:
 
 
 def _fitted(
-    email: InboundEmail, body: _Body, content: str, *, max_chars: int = JIRA_TEXT_LIMIT
+    email: InboundEmail, body: _Body, content: str, *, max_chars: int = BODY_LIMIT
 ) -> FittedDocument:
     if body.is_html:
         document = html_to_adf(content, inline_images=_inline_images(email))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from connector.jira.adf import JIRA_TEXT_LIMIT, serialized_length
+from connector.mail_fields import with_author_line
 from connector.pipeline.understanding import MAX_RENDERED_CHARS, understand
 
 
@@ -60,3 +62,19 @@ def test_understand_notes_a_guessed_charset_for_the_trail() -> None:
         "detected iso2022_jp in part 1",
     )
     assert understand(b"From: a@example.com\nSubject: x\n\nPlain.\n").notes == ()
+
+
+def test_long_description_with_the_longest_sender_line_fits_jira() -> None:
+    # Issue 19: the description leaves room for the line naming an unverified sender, and
+    # that line is bounded however long the name, the address or the reason.
+    text = "\n\n".join(f"Paragraph {n}: " + "détails 中文 " * 40 for n in range(400))
+    name = '"Name" \\ ' * 200
+    raw = f"From: {name} <{'x' * 300}@example.com>\nSubject: x\n\n{text}\n".encode()
+    result = understand(raw)
+    assert result.description.fitted.truncated
+
+    written = with_author_line(
+        result.description.document, result.email, None, unverified="y" * 9000
+    )
+
+    assert serialized_length(written) <= JIRA_TEXT_LIMIT
