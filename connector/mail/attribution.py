@@ -88,9 +88,10 @@ _NAME_ADDRESS_VERB_RE = re.compile(
     r"^\s*[^<>@\n]{0,80}?<?[\w.+'-]++@[\w-]++(?:\.[\w-]++)+>?\s*+"
     r"(?:schrieb|schreef|skrev)(?![^\W\d_])"
 )
-# A line ending a sentence or another header is not the first line of a wrapped attribution;
-# a line ending in a day of the month ("... am Fr., 28.") is the exception.
-_SENTENCE_END_RE = re.compile(r"(?<!\b\d)(?<!\b\d\d)[.!?;:：]\s*$")
+_SENTENCE_END_RE = re.compile(r"[.!?;:：]\s*$")
+# "... <a@b.de> schrieb am Fr., 28.": a day of the month, not a sentence's end, when the line
+# names an address (prose ending "moved to floor 2." above an attribution keeps its line).
+_DAY_END_RE = re.compile(r"(?<!\d)\d{1,2}\.\s*$")
 
 
 def _start_strength(line: str) -> tuple[int, int] | None:
@@ -181,6 +182,13 @@ def _may_end_attribution(line: str) -> bool:
     return _VERB_AT_END_RE.search(stripped[-40:]) is not None
 
 
+def _ends_sentence(line: str) -> bool:
+    tail = line[-40:]
+    if _SENTENCE_END_RE.search(tail) is None:
+        return False
+    return not (_DAY_END_RE.search(tail) and "@" in line[:MAX_HEADER_CHARS])
+
+
 def find_attributions(lines: Sequence[str], quoted: Sequence[bool]) -> dict[int, tuple[int, int]]:
     """Attribution lines, wrapped or not: first line -> (end line exclusive, start offset).
 
@@ -221,7 +229,7 @@ def _attribution_ending_at(
             if blanks > 1:
                 break
             continue
-        if first < last and (quoted[first] or _SENTENCE_END_RE.search(line[-40:])):
+        if first < last and (quoted[first] or _ends_sentence(line)):
             # A quoted line, or one that ends a sentence or another header, is not part of
             # this attribution: "Le projet est prêt.\n2014-03-20 ... <x@y.z>:" keeps its
             # first line.
