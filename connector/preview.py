@@ -74,6 +74,8 @@ def _email(email: InboundEmail) -> dict[str, Any]:
         ],
         "defects": list(email.defects),
         "size": email.size,
+        "list": _address(email.list_address) if email.list_address else None,
+        "sender_note": email.sender_note or None,
     }
 
 
@@ -112,6 +114,7 @@ def format_preview(
     sender = understanding.email.sender
     lines = [
         f"From:           {sender if sender else '(none)'}",
+        *([f"Via list:       {data['sender_note']}"] if data["sender_note"] else []),
         *([f"Sender:         {sender_auth.summary}"] if sender_auth else []),
         f"Subject:        {data['subject']}",
         f"Date:           {data['date'] or '(none)'}",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from connector.mail.message import parse_email
+from connector.pipeline.understanding import understand
+from connector.preview import format_preview, preview_dict
 
 LIST_HEADERS = (
     b"List-Id: Users <users.lists.example.org>\n"
@@ -72,3 +74,19 @@ def test_via_name_without_list_headers_is_not_a_list() -> None:
 
     assert email.sender is not None and email.sender.address == "comments@docs.example.com"
     assert email.list_address is None
+
+
+def test_preview_names_the_list_and_the_author() -> None:
+    raw = (
+        b"From: Ann Lee via Users <users@lists.example.org>\n"
+        b"Reply-To: Ann Lee <ann@example.com>\n" + LIST_HEADERS
+    )
+    understanding = understand(raw)
+
+    shown = format_preview(understanding)
+
+    assert shown.startswith("From:           Ann Lee <ann@example.com>\nVia list:       From ")
+    assert preview_dict(understanding)["list"] == {
+        "address": "users@lists.example.org",
+        "name": "Users",
+    }
