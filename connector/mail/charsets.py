@@ -254,9 +254,10 @@ def decode_text(
 ) -> tuple[str, str | None]:
     """Decode a MIME text body or encoded word: (text, defect or None). Never raises."""
     codec = resolve_charset(label) if label else None
-    if codec in (None, "ascii") and data.isascii():
-        # No charset (RFC 2045 §5.2 then means US-ASCII) or US-ASCII, yet ISO 2022 escape
-        # sequences: decoded as ASCII they show as "$B$3$l(B" mojibake.
+    if not (codec or "").startswith("iso2022") and b"\x1b" in data and data.isascii():
+        # No charset (RFC 2045 §5.2 then means US-ASCII), US-ASCII or another charset, yet
+        # ISO 2022 escape sequences in 7-bit text: read in any of those they show as
+        # "$B$3$l(B" mojibake, and no text in them holds an escape designating a charset.
         escaped = escape_decode(data)
         if escaped is not None:
             declared = f"charset {label!r} declared" if label else "no charset declared"

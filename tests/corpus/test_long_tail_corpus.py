@@ -44,7 +44,7 @@ REPLY_FLOORS = {
 }
 MAIL_FLOORS = {
     "empty_html": 5,  # of 5
-    "undeclared_escape_charset": 6,  # of 6
+    "undeclared_escape_charset": 7,  # of 7
     "auto_submitted": 6,  # of 6
     "list_rewritten_from": 6,  # of 6
 }

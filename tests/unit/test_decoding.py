@@ -79,3 +79,12 @@ def test_decode_text_ascii_with_a_stray_escape_is_left_alone() -> None:
     data = b"build failed: \x1b[31mred\x1b[0m\n"
 
     assert decode_text(data, None) == (data.decode("ascii"), None)
+
+
+def test_decode_text_iso_2022_jp_under_a_utf8_label_detected() -> None:
+    text = "テスト"
+
+    decoded, defect = decode_text(text.encode("iso2022_jp"), "utf-8")
+
+    assert decoded == text
+    assert defect == "charset 'utf-8' declared but escape sequences found; detected iso2022_jp"
