@@ -85,7 +85,7 @@ _MID_LINE_BOUNDARY = ".,;!?)-"
 # Gmail in German, Dutch and Scandinavian languages puts the name first: "Anna <a@b.de> schrieb
 # am Fr., 28." / "Apr. 2017 um 11:53 Uhr:" when wrapped. A short name, the address, the verb.
 _NAME_ADDRESS_VERB_RE = re.compile(
-    r"^\s*[^<>@\n]{0,80}?<?[\w.+'-]++@[\w-]++(?:\.[\w-]++)+>?\s*+"
+    r"^\s*+[^<>@\n]{0,80}?<?[\w.+'-]++@[\w-]++(?:\.[\w-]++)+>?\s*+"
     r"(?:schrieb|schreef|skrev)(?![^\W\d_])"
 )
 _SENTENCE_END_RE = re.compile(r"[.!?;:：]\s*$")

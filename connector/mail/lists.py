@@ -31,7 +31,8 @@ from connector.mail.inbound import Address
 
 # "Ann Lee via Support-Users" (Mailman 2.1 and 3, Google Groups, groups.io); Google Groups
 # quotes the name: "'Ann Lee' via Support-Users".
-_VIA_RE = re.compile(r"^\s*['\"]?(?P<name>.{1,200}?)['\"]?\s+via\s+(?P<list>.{1,200}?)\s*$")
+_VIA = " via "
+_NAME_QUOTES = "'\" \t"
 _LIST_EVIDENCE = ("List-Id", "List-Post", "X-Mailman-Version", "Mailing-List")
 _LIST_POST_ADDRESS_RE = re.compile(r"<\s*mailto:([^>?\s]+)", re.IGNORECASE)
 
@@ -69,13 +70,13 @@ def find_list_author(
     names = {name.lower() for name, _ in headers}
     if not any(evidence.lower() in names for evidence in _LIST_EVIDENCE):
         return None
-    via = _VIA_RE.match(sender.name)
+    via = _via(sender.name)
     list_post = _list_post_address(headers)
     from_is_list = list_post is not None and list_post == sender.address.lower()
     original = addresses("X-Original-From")
     if via is None and not from_is_list and not original:
         return None
-    author_name = via.group("name").strip() if via is not None else ""
+    author_name = via[0] if via is not None else ""
     for header in ("X-Original-From", "Reply-To", "Cc"):
         for address in original if header == "X-Original-From" else addresses(header):
             if address.address.lower() in (sender.address.lower(), list_post):
@@ -85,9 +86,16 @@ def find_list_author(
                 continue
             if header == "Reply-To" and via is None:
                 continue  # a list's own Reply-To (its owner, a help desk) names no author
-            list_name = via.group("list").strip() if via is not None else ""
+            list_name = via[1] if via is not None else ""
             return ListAuthor(address, Address(sender.address, list_name), header)
     return None
+
+
+def _via(name: str) -> tuple[str, str] | None:
+    """("Ann Lee", "Users") of "Ann Lee via Users"; None when the name has no " via "."""
+    author, found, list_name = " ".join(name.split()).partition(_VIA)
+    author, list_name = author.strip(_NAME_QUOTES), list_name.strip()
+    return (author, list_name) if found and author and list_name else None
 
 
 def _list_post_address(headers: Sequence[tuple[str, str]]) -> str | None:

@@ -38,8 +38,9 @@ _ORIGINAL_RE = re.compile(
     re.IGNORECASE,
 )
 # Between rules, a stem is enough: "----- Original Nachricht ----" (GMX), "--- Mensaje Original".
+# The opening rule and spaces are possessive: backtracking into a long rule found nothing.
 _RULED_ORIGINAL_RE = re.compile(
-    r"^\s*[-_=*]{2,}\s*[^\n]{0,30}?(?<![^\W\d_])(?:original|origine|originale|ursprüngliche"
+    r"^\s*+[-_=*]{2,}+\s*+[^\n]{0,30}?(?<![^\W\d_])(?:original|origine|originale|ursprüngliche"
     r"|oprindelig|opprinnelig|ursprungligt|oorspronkelijk|alkuperäinen|oryginalna|исходное"
     r"|původní|eredeti|orijinal|原始|元の|원본)[^\n]{0,30}?[-_=*]{2,}\s*$",
     re.IGNORECASE,

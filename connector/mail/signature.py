@@ -65,7 +65,7 @@ def is_signature_delimiter(line: str) -> bool:
 
 
 # The link Outlook puts inside the line ("Sent from Mail<https://...> for Windows 10").
-_INNER_LINK_RE = re.compile(r"\s*<https?://[^\s<>]{1,200}>")
+_INNER_LINK_RE = re.compile(r"<https?://[^\s<>]{1,200}>")
 
 
 def is_mobile_signature(line: str) -> bool:
