@@ -236,6 +236,7 @@ def _description(
 # Jira's words for a field over its length limit: the REST API's "The entered text is too
 # long. It exceeds the allowed limit of 32,767 characters." and CONTENT_LIMIT_EXCEEDED.
 _TOO_LONG_WORDS = ("too long", "content_limit_exceeded")
+_BODY_FIELDS = ("description", "comment", "body")
 TOO_LONG_STEP = "Jira refused the text as too long: sent a short note instead"
 # What stands in for a text Jira refused; the whole text is attached under this name.
 STAND_IN = doc(
@@ -244,8 +245,9 @@ STAND_IN = doc(
 
 
 def is_too_long(error: JiraError) -> bool:
-    """Jira refused a text field for its length (never worth retrying as it was)."""
-    words = [*error.messages, *error.field_errors.values()]
+    """Jira refused the description or comment for its length (never worth retrying as it
+    was). A custom field's length error is not ours to mend with a stand-in."""
+    words = [*error.messages, *(error.field_errors.get(key, "") for key in _BODY_FIELDS)]
     return any(mark in word.lower() for word in words for mark in _TOO_LONG_WORDS)
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from connector.jira.adf import JIRA_TEXT_LIMIT, serialized_length
+from connector.jira.client import JiraBadRequest
 from connector.mail_fields import with_author_line
+from connector.pipeline.deliver import is_too_long
 from connector.pipeline.understanding import MAX_RENDERED_CHARS, understand
 
 
@@ -78,3 +80,13 @@ def test_long_description_with_the_longest_sender_line_fits_jira() -> None:
     )
 
     assert serialized_length(written) <= JIRA_TEXT_LIMIT
+
+
+def test_is_too_long_reads_jira_length_refusals_of_the_text_only() -> None:
+    too_long = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
+    assert is_too_long(JiraBadRequest(400, [], {"description": too_long}))
+    assert is_too_long(JiraBadRequest(400, [], {"comment": too_long}))
+    assert is_too_long(JiraBadRequest(400, [], {"description": "CONTENT_LIMIT_EXCEEDED"}))
+    # A custom field's own length error is not mended by shortening the description.
+    assert not is_too_long(JiraBadRequest(400, [], {"customfield_10050": too_long}))
+    assert not is_too_long(JiraBadRequest(400, ["Field 'priority' cannot be set."]))
