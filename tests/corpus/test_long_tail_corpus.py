@@ -40,7 +40,7 @@ REPLY_FLOORS = {
     "header_block": 14,  # of 14
     "wrapped_attribution": 14,  # of 14
     "east_asian_attribution": 6,  # of 6
-    "mobile_signature": 23,  # of 23
+    "mobile_signature": 27,  # of 27
 }
 MAIL_FLOORS = {
     "empty_html": 5,  # of 5
