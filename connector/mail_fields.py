@@ -78,7 +78,10 @@ def with_author_line(
             ],
         }
     else:
-        note = f" (sender not verified: {unverified})" if unverified else ""
+        # The reason is ours, but bounded all the same so the line always fits its room.
+        reason = unverified or ""
+        reason = reason if len(reason) <= 160 else f"{reason[:159]}…"
+        note = f" (sender not verified: {reason})" if reason else ""
         who = str(sender) if sender else "Unknown sender"
         first = _paragraph(f"{who}{note} wrote by email:")
         while serialized_length(first) > _LINE_ROOM and who:
@@ -113,6 +116,7 @@ def _cc_line(addresses: Sequence[Address]) -> dict[str, Any]:
             break
         line = candidate
     return line
+
 
 
 def mapped_value(email: InboundEmail, source: str) -> str | None:

@@ -73,6 +73,8 @@ def _email(email: InboundEmail) -> dict[str, Any]:
         ],
         "defects": list(email.defects),
         "size": email.size,
+        "list": _address(email.list_address) if email.list_address else None,
+        "sender_note": email.sender_note or None,
     }
 
 

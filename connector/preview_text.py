@@ -45,6 +45,7 @@ def format_preview(
     lines += [
         "",
         _line("From", email.sender or "(none)"),
+        *([_line("Via list", email.sender_note)] if email.sender_note else []),
         *([_line("Reply-To", _people(email.reply_to))] if email.reply_to else []),
         _line("To", _people(email.to) or "(none)"),
         *([_line("Cc", _people(email.cc))] if email.cc else []),

@@ -44,12 +44,18 @@ Decisions:
   or quote, a quote in a quote), the inner construct is flattened into its container: its text
   stays, its structure becomes line and paragraph breaks (a heading there becomes bold).
 
-Field limit: Jira Cloud refuses a description or comment over 32,767 characters, without
-saying whether it counts the visible text or the stored ADF JSON. `fit_to_limit` measures the
-larger: the compact JSON serialisation (no spaces, non-ASCII kept as characters) in UTF-16
-code units, as Java counts string length. So a fitted document is not refused either way; at
-worst a document whose visible text would just fit is cut. It keeps whole top-level blocks
-while they fit. Only when those fill less than half the field is the first block that does not
+Field limit: Jira Cloud refuses a description or comment over 32,767 characters. Atlassian
+documents the number (support.atlassian.com/jira-cloud-administration/docs/
+jira-cloud-application-limits/, and JRACLOUD-68949) but not what is counted in an ADF field.
+The one account found of how it counts (bitovi/cascade-mcp, specs/10-large-jira-descriptions.md:
+"applies to the entire JSON representation of the ADF document, not just the visible text",
+measured as `JSON.stringify(doc).length`) is a third party's, not Atlassian's: unconfirmed.
+`serialized_length` follows it: the compact JSON of the document with non-ASCII characters kept
+as they are, in UTF-16 code units (what Java's `String.length()` and JavaScript's `.length`
+count). The fake Jira (tests/fakes/site.py) counts the same way. A refusal all the same does
+not lose the mail: the pipeline retries with a short document and attaches the full text
+(`connector.pipeline.deliver`). `fit_to_limit` keeps whole top-level blocks while they fit.
+Only when those fill less than half the field is the first block that does not
 fit cut inside, if it is a paragraph, heading or code block (at an inline node, a word or a
 line boundary): a mail that is one huge paragraph or log still shows its beginning. A note
 paragraph naming the attached file ends the cut document, and `FittedDocument.full_text`
@@ -276,15 +282,13 @@ class FittedDocument:
 
 
 def serialized_length(node: AdfNode) -> int:
-    """Compact JSON length with non-ASCII escaped, as the request body carries it.
-
-    Atlassian documents the limit (32,767 characters) but not how a document is counted
-    against it. This reading is the largest plausible one (`\\u00e9` is six characters, a
-    character outside the BMP twelve), so whatever Jira counts, a fitted document is accepted:
-    a refused description would leave the mail without an issue, while text cut early is
-    still attached whole. It costs non-Latin text some of the visible room.
-    """
-    return len(json.dumps(node, separators=(",", ":")))
+    """What Jira counts against its 32,767-character limit (see the module docstring): the
+    compact JSON of `node`, non-ASCII kept as characters, in UTF-16 code units (a character
+    outside the BMP counts two)."""
+    serialized = json.dumps(node, separators=(",", ":"), ensure_ascii=False)
+    if serialized.isascii():
+        return len(serialized)
+    return len(serialized.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _largest_fitting(count: int, fits: Callable[[int], bool]) -> int:

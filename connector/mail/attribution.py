@@ -82,7 +82,16 @@ _MID_LINE_ON_RE = re.compile(
     r"|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)|\d)"
 )
 _MID_LINE_BOUNDARY = ".,;!?)-"
+# Gmail in German, Dutch and Scandinavian languages puts the name first: "Anna <a@b.de> schrieb
+# am Fr., 28." / "Apr. 2017 um 11:53 Uhr:" when wrapped. A short name, the address, the verb.
+_NAME_ADDRESS_VERB_RE = re.compile(
+    r"^\s*+[^<>@\n]{0,80}?<?[\w.+'-]++@[\w-]++(?:\.[\w-]++)+>?\s*+"
+    r"(?:schrieb|schreef|skrev)(?![^\W\d_])"
+)
 _SENTENCE_END_RE = re.compile(r"[.!?;:：]\s*$")
+# "... <a@b.de> schrieb am Fr., 28.": a day of the month, not a sentence's end, when the line
+# names an address (prose ending "moved to floor 2." above an attribution keeps its line).
+_DAY_END_RE = re.compile(r"(?<!\d)\d{1,2}\.\s*$")
 
 
 def _start_strength(line: str) -> tuple[int, int] | None:
@@ -99,6 +108,8 @@ def _start_strength(line: str) -> tuple[int, int] | None:
     match = _MID_LINE_ON_RE.search(head)
     if match is not None:
         return 2, _mid_line_start(head, match.start())
+    if _NAME_ADDRESS_VERB_RE.match(head):
+        return 1, 0
     return None
 
 
@@ -143,6 +154,11 @@ def _looks_like_attribution(text: str) -> bool:
     )
 
 
+def is_attribution_line(line: str) -> bool:
+    """One line that reads as a whole attribution ("On <date>, <name> wrote:")."""
+    return _looks_like_attribution(line)
+
+
 def is_dated_address_line(line: str) -> bool:
     """A date and an address ("2011/4/7 Nathan <support@example.com>"): an attribution
     without verb or colon, which only counts when a quoted block follows it directly."""
@@ -164,6 +180,13 @@ def _may_end_attribution(line: str) -> bool:
     if stripped[-1] in ":：-":
         return True
     return _VERB_AT_END_RE.search(stripped[-40:]) is not None
+
+
+def _ends_sentence(line: str) -> bool:
+    tail = line[-40:]
+    if _SENTENCE_END_RE.search(tail) is None:
+        return False
+    return not (_DAY_END_RE.search(tail) and "@" in line[:MAX_HEADER_CHARS])
 
 
 def find_attributions(lines: Sequence[str], quoted: Sequence[bool]) -> dict[int, tuple[int, int]]:
@@ -206,7 +229,7 @@ def _attribution_ending_at(
             if blanks > 1:
                 break
             continue
-        if first < last and (quoted[first] or _SENTENCE_END_RE.search(line[-40:])):
+        if first < last and (quoted[first] or _ends_sentence(line)):
             # A quoted line, or one that ends a sentence or another header, is not part of
             # this attribution: "Le projet est prêt.\n2014-03-20 ... <x@y.z>:" keeps its
             # first line.

@@ -115,6 +115,34 @@ def _strict(data: bytes, codec: str) -> str | None:
         return None
 
 
+# ISO 2022 escape sequences (RFC 1468 ISO-2022-JP, RFC 1554 -JP-2, RFC 1557 -KR) that give a
+# 7-bit body's charset away when none is declared: ESC $ B / ESC $ @ (JIS X 0208), ESC ( J
+# (JIS X 0201 Roman), ESC $ ( D (JIS X 0212), ESC $ ) C (KS X 1001). ISO-2022-CN has no Python
+# codec and is left to the fallback.
+_ESCAPE_CODECS = (
+    ((b"\x1b$)C",), ("iso2022_kr",)),
+    (
+        (b"\x1b$B", b"\x1b$@", b"\x1b(J", b"\x1b(I"),
+        ("iso2022_jp", "iso2022_jp_2004", "iso2022_jp_ext"),
+    ),
+    ((b"\x1b$(D", b"\x1b.A", b"\x1b.F", b"\x1b$A", b"\x1b$(C"), ("iso2022_jp_2",)),
+)
+
+
+def escape_decode(data: bytes) -> tuple[str, str] | None:
+    """7-bit text in an ISO 2022 encoding, told by its escape sequences: (text, codec), or
+    None when there are none or no codec reads the bytes. One `in` scan for clean text."""
+    if b"\x1b" not in data:
+        return None
+    for sequences, codecs_to_try in _ESCAPE_CODECS:
+        if any(sequence in data for sequence in sequences):
+            for codec in codecs_to_try:
+                text = _strict(data, codec)
+                if text is not None:
+                    return text, codec
+    return None
+
+
 def _looks_multibyte(data: bytes) -> bool:
     """Latin text has lone 8-bit letters between ASCII ones; CJK text has runs of pairs."""
     runs = _HIGH_RUN.findall(data, 0, _SAMPLE_LIMIT)
@@ -226,6 +254,14 @@ def decode_text(
 ) -> tuple[str, str | None]:
     """Decode a MIME text body or encoded word: (text, defect or None). Never raises."""
     codec = resolve_charset(label) if label else None
+    if not (codec or "").startswith("iso2022") and b"\x1b" in data and data.isascii():
+        # No charset (RFC 2045 §5.2 then means US-ASCII), US-ASCII or another charset, yet
+        # ISO 2022 escape sequences in 7-bit text: read in any of those they show as
+        # "$B$3$l(B" mojibake, and no text in them holds an escape designating a charset.
+        escaped = escape_decode(data)
+        if escaped is not None:
+            declared = f"charset {label!r} declared" if label else "no charset declared"
+            return escaped[0], f"{declared} but escape sequences found; detected {escaped[1]}"
     if codec is not None:
         text = _strict(data, codec)
         if text is not None:

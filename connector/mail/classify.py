@@ -71,11 +71,15 @@ class Classification:
         return self.kind is MailKind.HUMAN
 
 
-# RFC 3834 §5: "no" is the only value that means a person sent it; any other value (auto-replied,
-# auto-generated, RFC 5436 auto-notified, extensions) marks automatic mail. Comments and
-# parameters ("auto-replied (zimbra; vacation)", "auto-replied; owner-email=...") are not part of
-# the keyword.
+# RFC 3834 §5 defines "no", "auto-generated" and "auto-replied"; RFC 5436 §7 registers
+# "auto-notified" (Sieve notifications). Only those three mark automatic mail. Other values are
+# not standard and say nothing of who wrote the text: "auto-forwarded", which forwarding rules
+# set, carries a person's message, so it must become an issue like the original would. Those
+# values are logged (a weak signal that counts toward no verdict), never obeyed. Comments and
+# parameters ("auto-replied (zimbra; vacation)", "auto-replied; owner-email=...") are not part
+# of the keyword.
 _AUTO_SUBMITTED_KEYWORD = re.compile(r"\s*(?:\([^)]*\)\s*)*([A-Za-z0-9_-]*)")
+_AUTOMATIC_KEYWORDS = frozenset({"auto-generated", "auto-replied", "auto-notified"})
 # Precedence is not standardised (RFC 2076 only records it; RFC 3834 discourages relying on it),
 # but bulk/junk/list are what list servers and mass mailers set; some autoresponders say auto_reply.
 _BULK_PRECEDENCE = frozenset({"bulk", "junk", "list"})
@@ -159,8 +163,10 @@ def classify(email: InboundEmail, *, loop_header_value: str | None = None) -> Cl
             signals.append(Signal(MailKind.BOUNCE, evidence, source="content"))
             verdict = _decide(signals)
     if verdict is None:
-        weak = "; ".join(s.evidence for s in signals)
+        weak = "; ".join(s.evidence for s in signals if s.kind is not MailKind.HUMAN)
         reason = f"human: weak evidence only ({weak})" if weak else "human: no automatic-mail signs"
+        shown = "; ".join(s.evidence for s in signals if s.kind is MailKind.HUMAN)
+        reason += f"; {shown}" if shown else ""
         return Classification(MailKind.HUMAN, reason, tuple(signals))
     kind, evidence = verdict
     return Classification(kind, f"{kind}: {evidence}", tuple(signals))
@@ -201,8 +207,12 @@ def _auto_reply_signals(email: InboundEmail) -> list[Signal]:
     for value in email.header_values("Auto-Submitted"):
         match = _AUTO_SUBMITTED_KEYWORD.match(value)
         keyword = match.group(1).lower() if match else ""
-        if keyword and keyword != "no":
+        if keyword in _AUTOMATIC_KEYWORDS:
             signals.append(Signal(MailKind.AUTO_REPLY, f"Auto-Submitted: {keyword}"))
+        elif keyword and keyword != "no":
+            # HUMAN: `_decide` counts no weak signal of this kind, so it is only shown.
+            evidence = f"{_show('Auto-Submitted', keyword)} (not an RFC 3834 value; ignored)"
+            signals.append(Signal(MailKind.HUMAN, evidence, strong=False))
     # Values are not shown: X-AutoReply-From holds an address, the others only say "yes".
     signals.extend(
         Signal(MailKind.AUTO_REPLY, name)

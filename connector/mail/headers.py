@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from connector.mail.charsets import decode_text, guess_decode
+from connector.mail.charsets import decode_text, escape_decode, guess_decode
 from connector.mail.transfer import decode_base64
 
 # RFC 2047 §2 encoded word. The text may hold spaces here: broken mailers put them in
@@ -44,7 +44,8 @@ def raw_bytes(value: str) -> bytes:
 def decode_8bit(value: str, hints: tuple[str, ...] = ()) -> tuple[str, str | None]:
     """Turn surrogate-escaped 8-bit bytes into text: (text, codec guessed or None)."""
     if value.isascii():
-        return value, None
+        escaped = escape_decode(value.encode("ascii")) if "\x1b" in value else None
+        return escaped if escaped is not None else (value, None)
     text, used = guess_decode(raw_bytes(value), hints)
     return text, None if used == "utf-8" else used
 

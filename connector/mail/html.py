@@ -32,8 +32,10 @@ links read "text (url)" when the text is not the address itself, images read "[i
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
+from html import unescape
 from urllib.parse import urlsplit
 
 import nh3
@@ -162,6 +164,26 @@ def sanitize_html(html: str, *, drop_tracking_pixels: bool = True) -> str:
             lambda m: "" if _is_tracking_pixel(m.group(0)) else m.group(0), cleaned
         )
     return cleaned
+
+
+# An HTML body that shows nothing is tiny ("<br>", an empty <div> with a style block); longer
+# ones are taken to say something without looking.
+_NOTHING_LIMIT = 20_000
+_ANY_TAG = re.compile(r"<[^<>]*+>")
+_INVISIBLE_CHARS = str.maketrans("", "", "\u200b\u200c\u200d\u2060\ufeff")
+
+
+@functools.lru_cache(maxsize=16)  # asked of the same body by the MIME walk and the renderers
+def says_nothing(html: str) -> bool:
+    """HTML that shows no text and no image once sanitised: Apple Mail's "<br>" alternative
+    next to attachments, an empty Outlook template. Whitespace and `&nbsp;` are nothing."""
+    if len(html) > _NOTHING_LIMIT:
+        return False
+    cleaned = sanitize_html(html)
+    if "<img" in cleaned:
+        return False
+    text = unescape(_ANY_TAG.sub("", cleaned))
+    return not text.translate(_INVISIBLE_CHARS).strip()
 
 
 def parse_fragment(sanitized: str) -> etree._Element:

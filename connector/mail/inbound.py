@@ -101,6 +101,10 @@ class InboundEmail:
     # Files over the attachment limits; when there are any, `attachments` ends with the whole
     # message as `original-message.eml`, which still holds them.
     left_out: LeftOut = NOTHING_LEFT_OUT
+    # A mailing list rewrote From (`connector.mail.lists`): the list's address, and the trail
+    # line saying whom `sender` names instead and from which header.
+    list_address: Address | None = None
+    sender_note: str = ""
 
     def header(self, name: str) -> str | None:
         """The first header with this name (case-insensitive), or None."""

@@ -28,6 +28,7 @@ from connector.mail.headers import (
 )
 from connector.mail.inbound import Address, InboundEmail, UnparseableEmail
 from connector.mail.limits import DEFAULT_LIMITS, AttachmentLimits, original_attachment
+from connector.mail.lists import find_list_author
 from connector.mail.mime import Body, render
 from connector.mail.structure import NOTHING_SET_ASIDE, SetAside, prepare, set_aside
 
@@ -278,8 +279,14 @@ def _build(
             )
         )
     message_ids = _ids(message, "message-id")
+    sender = _sender(message, hints, defects)
+    list_author = find_list_author(
+        sender, headers, lambda name: _addresses(message, name.lower(), hints)
+    )
+    if list_author is not None:
+        sender = list_author.author
     return InboundEmail(
-        sender=_sender(message, hints, defects),
+        sender=sender,
         reply_to=_addresses(message, "reply-to", hints),
         to=_addresses(message, "to", hints),
         cc=_addresses(message, "cc", hints),
@@ -297,4 +304,6 @@ def _build(
         size=size,
         message=message,
         left_out=body.left_out,
+        list_address=list_author.list_address if list_author else None,
+        sender_note=list_author.note if list_author else "",
     )

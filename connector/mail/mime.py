@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from connector.mail.charsets import decode_text
 from connector.mail.headers import decode_header
+from connector.mail.html import says_nothing
 from connector.mail.inbound import NOTHING_LEFT_OUT, LeftOut, MailAttachment
 from connector.mail.limits import DEFAULT_LIMITS, Allowance, AttachmentLimits
 from connector.mail.naming import attachment_name, numbered, type_for_name
@@ -151,12 +152,17 @@ class _Walker:
         ]
         html_choice = next((r for r in reversed(rendered) if r.html.strip()), None)
         text_choice = next((r for r in rendered if r.text.strip()), None)
+        silent = None
+        if html_choice is not None and text_choice is not None and says_nothing(html_choice.html):
+            # The richer alternative wins: Apple Mail sends "<br>" as the HTML of a message
+            # with attachments, the words being in the text part only.
+            silent, html_choice = html_choice, None
         result = _Rendered(
             text=text_choice.text if text_choice else "",
             html=html_choice.html if html_choice else "",
         )
         for candidate in rendered:
-            chosen = candidate is text_choice or candidate is html_choice
+            chosen = any(candidate is choice for choice in (text_choice, html_choice, silent))
             if chosen or not candidate.has_body():  # e.g. a text/calendar invitation
                 result.absorb(candidate)
         return result

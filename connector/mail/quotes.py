@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connector.mail.attribution import MAX_HEADER_CHARS
+from connector.mail.attribution import MAX_HEADER_CHARS, is_attribution_line, is_dated_address_line
 
 # "-----Original Message-----" and its translations; "------------------ Original ---" (QQ).
 _ORIGINAL_WORDS = (
@@ -38,8 +38,9 @@ _ORIGINAL_RE = re.compile(
     re.IGNORECASE,
 )
 # Between rules, a stem is enough: "----- Original Nachricht ----" (GMX), "--- Mensaje Original".
+# The opening rule and spaces are possessive: backtracking into a long rule found nothing.
 _RULED_ORIGINAL_RE = re.compile(
-    r"^\s*[-_=*]{2,}\s*[^\n]{0,30}?(?<![^\W\d_])(?:original|origine|originale|ursprüngliche"
+    r"^\s*+[-_=*]{2,}+\s*+[^\n]{0,30}?(?<![^\W\d_])(?:original|origine|originale|ursprüngliche"
     r"|oprindelig|opprinnelig|ursprungligt|oorspronkelijk|alkuperäinen|oryginalna|исходное"
     r"|původní|eredeti|orijinal|原始|元の|원본)[^\n]{0,30}?[-_=*]{2,}\s*$",
     re.IGNORECASE,
@@ -76,12 +77,17 @@ for _kind, _labels in {
     "from": "from|von|de|van|da|fra|från|od|от|lähettäjä|feladó|kimden|afzender|remetente"
     "|mittente|expéditeur|nadawca|差出人|发件人|寄件者|寄件人|보낸 사람|từ",
     "date": "sent|date|gesendet|datum|envoyé|envoyé le|verzonden|inviato|enviado|enviado el"
-    "|enviada|sendt|skickat|dato|data|wysłano|wysłane|отправлено|дата|发送时间|日期|時間|送信日時"
+    "|enviada|enviada em|enviado em|sendt|skickat|dato|data|wysłano|wysłane|отправлено|дата"
+    "|发送时间|日期|時間|送信日時|日付"
     "|날짜|보낸 날짜|lähetetty|päivämäärä|elküldve|dátum|tarih|gönderildi|message du|fecha"
     "|odesláno|ngày gửi",
     "to": "to|an|à|a|aan|para|til|till|do|кому|收件人|宛先|받는 사람|vastaanottaja|címzett|kime"
     "|komu|tới",
     "cc": "cc|kopie|copie|copie à|kopia|копия|抄送|副本|참조|kopio|másolat|bilgi",
+    # Outlook for Mac writes Reply-To between From and Date, in the user's language.
+    "reply-to": "reply-to|reply to|antworten an|antwort an|répondre à|responder a"
+    "|responder para|rispondi a|risposta|antwoord aan|odpowiedź do|svara till|svar til|返信先"
+    "|回复至|답장 받는 사람",
     "subject": "subject|betreff|objet|onderwerp|oggetto|asunto|assunto|emne|ämne|temat|тема"
     "|主题|主旨|件名|제목|aihe|tárgy|konu|sujet|předmět|chủ đề",
 }.items():
@@ -95,7 +101,7 @@ _LABEL_ALTERNATION = "|".join(
 # Spaces around the optional stars are one possessive run each: as `\s*[*_]{0,2}\s*` a line of
 # spaces could be split between two runs in quadratically many ways (here and below).
 _LABEL_LINE_RE = re.compile(
-    r"^\s*+(?:[*_]{1,2}\s*+)?(?P<label>[^\W\d_]++(?:\s[^\W\d_]++)?)\s*+(?:[*_]{1,2}\s*+)?[:：]"
+    r"^\s*+(?:[*_]{1,2}\s*+)?(?P<label>[^\W\d_]++(?:[\s-][^\W\d_]++)?)\s*+(?:[*_]{1,2}\s*+)?[:：]"
 )
 # Any "Word:" start, so that a line of some other "Label:" list ends a header block scan.
 _OTHER_LABEL_RE = re.compile(r"^\s*[*_]{0,2}[^\W\d_][\w .-]{0,24}[:：]")
@@ -110,6 +116,34 @@ def is_quoted(line: str) -> bool:
     """A `>` line (RFC 3676 section 4.5), unless it is a "> Offer of the day <" banner."""
     text = line.lstrip(" \t")
     return text[:1] == ">" and not text.rstrip().endswith("<")
+
+
+def _is_pipe_line(line: str) -> bool:
+    text = line.lstrip(" \t")
+    return text[:1] == "|" and text[1:2] in ("", " ", "\t")
+
+
+def pipe_quoted(lines: Sequence[str]) -> set[int]:
+    """Lines quoted with "| " rather than "> " (Chinese and Japanese clients, some webmails):
+    only a run that directly follows an attribution ("2013/7/20 Name <a@b.c>", "On ...
+    wrote:"), blank lines between allowed, as a "|" elsewhere is more often a table."""
+    found: set[int] = set()
+    above: str | None = None  # the last non-blank line that is not piped
+    attributed = False
+    for index, line in enumerate(lines):
+        if not line.strip():
+            continue
+        if not _is_pipe_line(line):
+            above, attributed = line, False
+            continue
+        if above is not None:  # the first of a run: read the line above it only now
+            attributed = len(above) < MAX_HEADER_CHARS and (
+                is_dated_address_line(above) or is_attribution_line(above)
+            )
+            above = None
+        if attributed:
+            found.add(index)
+    return found
 
 
 def strip_quote_markers(line: str) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from connector.mail.quotes import is_quoted
+from connector.mail.quotes import is_quoted, pipe_quoted
 from connector.mail.reply_html import ReplyHtml, extract_reply_html
 from connector.mail.reply_plan import MAX_PLANNED_LINES, Line, plan_reply
 
@@ -45,7 +45,11 @@ def extract_reply_text(text: str) -> ReplyText:
     """The new text of a plain-text reply; see the module docstring for the rules."""
     raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     head, rest = raw_lines[:MAX_PLANNED_LINES], raw_lines[MAX_PLANNED_LINES:]
-    lines = [Line(line, "marker" if is_quoted(line) else None) for line in head]
+    piped = pipe_quoted(head)
+    lines = [
+        Line(line, "marker" if is_quoted(line) or index in piped else None)
+        for index, line in enumerate(head)
+    ]
     plan = plan_reply(lines, more_below=any(map(str.strip, rest)))
     kept: list[str] = []
     dropped_since_text = previous_blank = False

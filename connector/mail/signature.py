@@ -25,10 +25,19 @@ _APPS = (
     rf"outlook(?:\s+{_FOR}\s+(?:ios|android|mac|windows))?|yahoo\s+mail(?:\s+\w+){{0,3}}"
     rf"|mail\s+{_FOR}\s+windows(?:\s+1[01])?"
     r"|windows\s+mail|samsung(?:\s+\w+){0,3}|typeapp|acompli"
-    r"|mailbox(?:\s+for\s+\w+)?|blackberry(?:\s+\w+){0,4}|iphone|ipad|android|aol(?:\s+\w+){0,2}"
+    r"|mailbox(?:\s+for\s+\w+)?|blackberry(?:\s+\w+){0,4}|android|aol(?:\s+\w+){0,2}"
+    r"|iphon(?:e(?:['’]a)?|u)|ipad(?:['’]a|u)?"  # Polish "z iPhone'a", Czech "z iPhonu"
     r"|gmail(?:\s+mobile)?|proton\s?mail|spark|bluemail|edison\s+mail|airmail|mymail"
     r"|zoho\s+mail|huawei(?:\s+\w+){0,3}|xiaomi(?:\s+\w+){0,3}|newton|mail\.ru(?:\s+\w+){0,2}"
-    r"|the\s+mail\s+app|mail"
+    r"|the\s+mail\s+app|outlook\s+mobile|gmx\s+mail|web\.de\s+mail|mail"
+)
+# Outlook's "get the app" line, in the languages it ships: "Get Outlook for Android",
+# "Obtenir Outlook pour iOS", "Outlook für Android herunterladen", "Scarica Outlook per iOS".
+_GET_OUTLOOK = (
+    r"(?:get|obtenir|obtener|obter|baixar|scarica|hämta|pobierz|hent|download)"
+    r"\s+(?:o\s+|aplikację\s+)?outlook\s+(?:for|pour|para|per|för|dla|til|voor)"
+    r"\s+(?:systemu\s+)?(?:ios|android)"
+    r"|outlook\s+(?:für|voor)\s+(?:ios|android)\s+(?:herunterladen|downloaden)"
 )
 # "my <device>": up to six words with no sentence punctuation ("Sent from my Wiko RIDGE FAB 4G").
 _MY_DEVICE = r"(?:my|mon|ma|meinem|meiner|mi|mio|il\s+mio|meu|o\s+meu|mijn|min|mitt|mojego|mojej)"
@@ -37,10 +46,13 @@ _LINK = r"(?:\s*+[<(\[][^>)\]]*+[>)\]])?"
 _MOBILE_RE = re.compile(
     r"^\s*(?:"
     rf"(?:sent|envoyé|envoye|gesendet|enviado|inviato|verzonden|verstuurd|skickat|sendt"
-    rf"|wysłane|lähetetty|отправлено)\s+(?:from|de|depuis|von|mit|desde|do|da|dal|vanaf|van"
+    rf"|wysłane|lähetetty|odesláno|отправлено)\s+(?:from|de|depuis|von|mit|desde|do|da|dal"
+    rf"|vanaf|vanuit|van"
     rf"|met|från|fra|z|с|à\s+partir\s+de)\s+(?:{_MY_DEVICE}\s+{_DEVICE_WORDS}|{_APPS})"
     rf"|sent\s+wirelessly\s+from\s+my\s+blackberry.*|sent\s+(?:with|via|using)\s+(?:{_APPS}|sparrow)"
-    rf"|get\s+outlook\s+for\s+(?:ios|android)|von\s+meinem\s+{_DEVICE_WORDS}\s+gesendet"
+    rf"|{_GET_OUTLOOK}|von\s+meinem\s+{_DEVICE_WORDS}\s+gesendet"
+    rf"|gesendet\s+mit\s+der\s+(?:gmx|web\.de|1&1)\s+mail\s+app"
+    rf"|отправлено\s+из\s+мобильной\s+почты\s+mail\.ru|lähetetty\s+(?:iphonesta|ipadista)"
     rf"|(?:iphone|ipad)から送信|发自我的\S+|從我的\s*\S+\s*傳送"
     rf"){_LINK}\s*+[.!]?\s*+$",  # possessive: trailing spaces are read once, not split
     re.IGNORECASE,
@@ -54,8 +66,16 @@ def is_signature_delimiter(line: str) -> bool:
     return _DELIMITER_RE.match(line) is not None
 
 
+# The link Outlook puts inside the line ("Sent from Mail<https://...> for Windows 10").
+_INNER_LINK_RE = re.compile(r"<https?://[^\s<>]{1,200}>")
+
+
 def is_mobile_signature(line: str) -> bool:
     """ "Sent from my iPhone" and friends, in the languages the apps ship."""
+    if len(line) > 300:
+        return False
+    if "<http" in line:
+        line = _INNER_LINK_RE.sub("", line)
     return len(line) <= 160 and _MOBILE_RE.match(line) is not None
 
 

@@ -38,7 +38,9 @@ _KNOWN_FIRST_FIELD = re.compile(
 _MAX_JUNK_LINES = 5
 _MIME_FIELD = re.compile(rb"(?:content-[\w-]+|mime-version)[ \t]*:", re.IGNORECASE)
 _SPACED_NAME = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:")
-_BINARY = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
+# Control bytes text does not hold. ESC (ISO-2022-JP's escape sequences) and SO/SI (the shifts
+# ISO-2022-KR, RFC 1557, puts around every run of Hangul) are text.
+_BINARY = re.compile(rb"[\x00-\x08\x10-\x1a\x1c-\x1f]")
 _CONTAINER = re.compile(rb"^content-type:[ \t]*(?:multipart|message)/", re.IGNORECASE | re.M)
 _STRUCTURE = re.compile(
     rb"^content-type:[ \t]*(multipart|message)/[^\n]*(?:\n[ \t][^\n]*)*|^--([^\n]*)",

@@ -9,9 +9,14 @@ Cc are recorded for notifications.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from connector.drafts import CommentDraft, IssueDraft, IssueTracker, JiraPerson
+from connector.jira.adf import TRUNCATION_NOTE
+from connector.jira.adf_nodes import doc, paragraph, text_node
+from connector.jira.client import JiraBadRequest, JiraError
 from connector.jsm import ServiceDeskSteps
 from connector.mail.inbound import Address, InboundEmail, MailAttachment
 from connector.mail_fields import FieldMap, custom_field_values, with_author_line
@@ -59,6 +64,7 @@ class Delivery:
             jsm = None
         customer = jsm.customer(email, trail.add) if jsm and person is None else None
         existing = self._tracker.find_issue_by_digest(digest) if msg.attempt > 1 else None
+        whole_text = False
         if existing is not None:
             trail.add(f"found {existing} stamped with this message (an earlier attempt made it)")
             key = existing
@@ -78,12 +84,29 @@ class Delivery:
                 priority=policy.priority,
                 custom_fields=custom_field_values(email, person, policy, self._fields),
             )
-            key = self._tracker.create_issue(draft)
+            try:
+                key = self._tracker.create_issue(draft)
+            except JiraBadRequest as error:
+                if not is_too_long(error):
+                    raise
+                # Never a failure for length: a short stand-in, and the whole text attached.
+                stand_in = _description(msg, found, person, requester, STAND_IN)
+                draft = replace(draft, description=stand_in)
+                key = self._tracker.create_issue(draft)
+                trail.add(TOO_LONG_STEP)
+                whole_text = True
             trail.add(f"created {key} in {draft.project_key} as {draft.issue_type}")
         self._threads.remember(msg.source.tenant_id, digest, key, "inbound")
         if jsm is not None:
             jsm.add_participants(key, email, msg.is_ours, trail.add)
-        self._attach(key, msg.understanding, policy, healing=existing is not None, trail=trail)
+        self._attach(
+            key,
+            msg.understanding,
+            policy,
+            healing=existing is not None,
+            trail=trail,
+            whole_text=whole_text,
+        )
         self._record_people(msg.source, key, email, found)
         return self._recorder.finish(
             msg.entry, Outcome.CREATED, f"created {key}", trail, issue_key=key
@@ -95,6 +118,7 @@ class Delivery:
         found = self._person(email)
         person = found if decision.as_account else None
         comment_id = self._tracker.find_comment_by_digest(key, digest) if msg.attempt > 1 else None
+        whole_text = False
         if comment_id is not None:
             trail.add(f"found comment {comment_id} stamped with this message")
         else:
@@ -102,7 +126,16 @@ class Delivery:
             unverified = msg.unverified_note() if found and not person else None
             body = with_author_line(reply, email, found, unverified=unverified, cc=_copied(msg))
             draft = CommentDraft(key, body, digest, author=person, authored_body=reply)
-            added = self._tracker.add_comment(draft)
+            try:
+                added = self._tracker.add_comment(draft)
+            except JiraBadRequest as error:
+                if not is_too_long(error):
+                    raise
+                body = with_author_line(STAND_IN, email, found, unverified=unverified)
+                draft = replace(draft, body=body, authored_body=STAND_IN)
+                added = self._tracker.add_comment(draft)
+                trail.add(TOO_LONG_STEP)
+                whole_text = True
             trail.add(f"commented on {key} ({decision.via})")
             if added.note:
                 trail.add(added.note)
@@ -116,7 +149,13 @@ class Delivery:
             jsm.add_participants(key, email, msg.is_ours, trail.add)
         policy = msg.source.spec.policy
         self._attach(
-            key, msg.understanding, policy, healing=msg.attempt > 1, trail=trail, reply=True
+            key,
+            msg.understanding,
+            policy,
+            healing=msg.attempt > 1,
+            trail=trail,
+            reply=True,
+            whole_text=whole_text,
         )
         self._record_people(msg.source, key, email, found)
         reason = f"commented on {key} ({decision.via})"
@@ -131,12 +170,17 @@ class Delivery:
         healing: bool,
         trail: Trail,
         reply: bool = False,
+        whole_text: bool = False,
     ) -> None:
+        """The message's files, and the full text when the field could not hold it
+        (`whole_text`: Jira refused the text, which was sent as a stand-in)."""
         files = [a for a in understanding.email.attachments if _wanted(a, policy)]
         rendering = understanding.reply if reply else understanding.description
-        if rendering.fitted.truncated and rendering.fitted.full_text:
-            full = rendering.fitted.full_text.encode("utf-8")
-            files.append(_text_attachment(FULL_TEXT_FILENAME, full))
+        full_text = rendering.fitted.full_text if rendering.fitted.truncated else None
+        if whole_text:
+            full_text = full_text or rendering.text
+        if full_text:
+            files.append(_text_attachment(FULL_TEXT_FILENAME, full_text.encode("utf-8")))
             trail.add("text over Jira's limit: full text attached")
         present = self._tracker.attachment_names(key) if healing and files else set()
         for attachment in files:
@@ -179,13 +223,15 @@ def _description(
     found: JiraPerson | None,
     person: JiraPerson | None,
     requester: JiraPerson | None,
+    document: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The new issue's description. When the reporter is not the sender (no Jira account,
-    or an account that may not speak for the message), it starts with the line comments
-    start with, naming the sender and Cc (issue 18): agents then see who wrote whatever
-    custom fields the tenant keeps. The unverified note says why an account was not used
-    (issue 15). A JSM customer made for the sender is the reporter, so needs no line."""
-    document = msg.understanding.description.document
+    """The new issue's description (`document`, else the message's). When the reporter is not
+    the sender (no Jira account, or an account that may not speak for the message), it starts
+    with the line comments start with, naming the sender and Cc (issue 18): agents then see
+    who wrote whatever custom fields the tenant keeps. The unverified note says why an account
+    was not used (issue 15). A JSM customer made for the sender is the reporter, so needs no
+    line."""
+    document = dict(document or msg.understanding.description.document)
     if requester is not None:
         return document
     email = msg.understanding.email
@@ -196,6 +242,24 @@ def _description(
 def _copied(msg: Message) -> list[Address]:
     """The message's Cc without our own addresses (a reply-all copies them)."""
     return [a for a in msg.understanding.email.cc if not msg.is_ours(a.address)]
+
+
+# Jira's words for a field over its length limit: the REST API's "The entered text is too
+# long. It exceeds the allowed limit of 32,767 characters." and CONTENT_LIMIT_EXCEEDED.
+_TOO_LONG_WORDS = ("too long", "content_limit_exceeded")
+_BODY_FIELDS = ("description", "comment", "body")
+TOO_LONG_STEP = "Jira refused the text as too long: sent a short note instead"
+# What stands in for a text Jira refused; the whole text is attached under this name.
+STAND_IN = doc(
+    [paragraph([text_node(TRUNCATION_NOTE.format(filename=FULL_TEXT_FILENAME), [{"type": "em"}])])]
+)
+
+
+def is_too_long(error: JiraError) -> bool:
+    """Jira refused the description or comment for its length (never worth retrying as it
+    was). A custom field's length error is not ours to mend with a stand-in."""
+    words = [*error.messages, *(error.field_errors.get(key, "") for key in _BODY_FIELDS)]
+    return any(mark in word.lower() for word in words for mark in _TOO_LONG_WORDS)
 
 
 def _wanted(attachment: MailAttachment, policy: SourcePolicy) -> bool:

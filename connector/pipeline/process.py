@@ -122,6 +122,8 @@ class Pipeline:
                 raw, exc.reason, loop_header_value=self._loop_value, tenant=source.tenant_id
             )
         email = understanding.email
+        for note in understanding.notes:
+            trail.add(note)
         digest = message_id_digest(email.message_id) if email.message_id else raw_digest(raw)
         # Routed first, so the log says where the message was headed whatever happens next;
         # written with the description (one statement) the first time. A failure to route is

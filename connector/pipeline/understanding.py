@@ -29,6 +29,7 @@ from connector.jira.adf import (
 )
 from connector.jira.adf_nodes import AdfNode, doc, paragraph, text_node
 from connector.mail.classify import Classification, classify
+from connector.mail.html import says_nothing
 from connector.mail.inbound import InboundEmail, LeftOut
 from connector.mail.limits import DEFAULT_LIMITS, ORIGINAL_FILENAME, AttachmentLimits
 from connector.mail.message import parse_email
@@ -38,8 +39,10 @@ FULL_TEXT_FILENAME = "full-message.txt"
 # Ten times Jira's field limit: more than enough to fill the field after quotes are cut.
 MAX_RENDERED_CHARS = 330_000
 # A comment, and the description of an issue the app reports, start with lines naming the
-# sender (`connector.mail_fields`); both texts leave room for them.
-REPLY_LIMIT = JIRA_TEXT_LIMIT - AUTHOR_LINE_ROOM
+# sender and Cc (`connector.mail_fields.with_author_line`, which keeps them within
+# AUTHOR_LINE_ROOM): both texts leave room for them so the whole field stays within Jira's limit.
+BODY_LIMIT = JIRA_TEXT_LIMIT - AUTHOR_LINE_ROOM
+REPLY_LIMIT = BODY_LIMIT
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,28 @@ class Rendering:
         return adf_to_text(self.fitted.document)
 
 
+# Defects that record a guess about the text (a charset detected where none was declared or
+# the declared one did not fit): the trail says so, as the text shown may be the guess's.
+_GUESS_MARKS = ("detected ", "decoded as ", "read as ")
+
+
 @dataclass(frozen=True)
 class Understanding:
     email: InboundEmail
     classification: Classification
     description: Rendering
     reply: Rendering
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Trail lines on how the message was read: guesses made while decoding it, and the
+        author found behind a mailing list's rewritten From."""
+        guesses = [
+            f"read with a guess: {defect}"
+            for defect in self.email.defects
+            if any(mark in defect for mark in _GUESS_MARKS)
+        ]
+        return (*guesses, *((self.email.sender_note,) if self.email.sender_note else ()))
 
 
 def understand(
@@ -92,6 +111,15 @@ def _inline_images(email: InboundEmail) -> dict[str, str]:
     return {a.content_id: a.filename for a in email.attachments if a.content_id}
 
 
+def shows_html(email: InboundEmail) -> bool:
+    """Whether the body is rendered from the HTML part. Never an empty description while the
+    text part has words: HTML that shows nothing (a "<br>" beside a text part, wherever it
+    sat in the MIME tree) gives way to the text."""
+    return bool(email.html_body.strip()) and not (
+        email.text_body.strip() and says_nothing(email.html_body)
+    )
+
+
 @dataclass(frozen=True)
 class _Body:
     """The body to render: HTML when the message has it, else text; cut when huge."""
@@ -102,7 +130,7 @@ class _Body:
 
     @classmethod
     def of(cls, email: InboundEmail) -> _Body:
-        is_html = bool(email.html_body.strip())
+        is_html = shows_html(email)
         content = email.html_body if is_html else email.text_body
         if len(content) <= MAX_RENDERED_CHARS:
             return cls(is_html, content, cut=False)
@@ -113,7 +141,7 @@ class _Body:
 
 
 def _fitted(
-    email: InboundEmail, body: _Body, content: str, *, max_chars: int = JIRA_TEXT_LIMIT
+    email: InboundEmail, body: _Body, content: str, *, max_chars: int = BODY_LIMIT
 ) -> FittedDocument:
     if body.is_html:
         document = html_to_adf(content, inline_images=_inline_images(email))

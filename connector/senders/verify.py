@@ -54,6 +54,9 @@ def authenticate_sender(
         return SenderAuthentication(False, None, reason=Reason.NO_FROM_DOMAIN)
     own = within(domain, {d for d in map(ascii_domain, own_domains) if d})
     if sender is None or sender.casefold() != addresses[0].address.casefold():
+        # Among others, the author a mailing list named in Reply-To when it rewrote From
+        # (connector.mail.lists): the list's signature is for the list's domain, and nothing
+        # in the message vouches for the address it copied.
         return SenderAuthentication(False, domain, reason=Reason.SENDER_NOT_FROM, own_domain=own)
     checks, unavailable = check_signatures(message, domain, lookup_key)
     dmarc = trusted_dmarc(headers, domain, trusted)

@@ -102,7 +102,7 @@ def test_all_corpora_robustness_sweep() -> None:
         f"{dict(reasons)}; slowest {slowest[1]} {slowest[0] * 1000:.0f} ms"
     )
     # reply_parser, talon and signature_detection hold bare bodies, not messages.
-    assert parsed >= 1160 and set(reasons) <= {
+    assert parsed >= 1169 and set(reasons) <= {  # 1169: today's figure (issue 19)
         "no header block",
         "empty",
         "binary data, not an email",

@@ -68,7 +68,8 @@ def test_sender_auth_corpus_every_message_checked_in_time() -> None:
     print(f"DKIM signatures checked: {signatures}")
     assert not slow, slow
     assert len(files) > 1000
-    assert outcomes["dmarc"] >= 10  # Gmail's own bounces, verified by its DMARC pass
-    assert outcomes["signature_fails"] >= 50  # signed mail, read and checked (no keys here)
-    assert outcomes["untrusted_results"] >= 30  # Authentication-Results by other servers
-    assert signatures >= 80
+    # Floors at today's figures (issue 19).
+    assert outcomes["dmarc"] >= 16  # Gmail's own bounces, verified by its DMARC pass
+    assert outcomes["signature_fails"] >= 75  # signed mail, read and checked (no keys here)
+    assert outcomes["untrusted_results"] >= 56  # Authentication-Results by other servers
+    assert signatures >= 91

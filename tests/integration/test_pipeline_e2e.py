@@ -12,6 +12,7 @@ import pytest
 from connector.mail.limits import ORIGINAL_FILENAME
 from connector.mail_source import SourcePolicy
 from connector.wiring import poll_source
+from tests.fakes import catalogue
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.integration.mailbox_support import enabled_source, mail
@@ -270,3 +271,48 @@ def test_pipeline_files_over_the_limit_named_and_the_original_attached(setup: Se
     assert "3 more attachments were not added one by one" in description
     assert "100.log (13 bytes)" in description and "102.log (13 bytes)" in description
     assert setup.jira.validation_failures == []
+
+
+def test_pipeline_text_jira_refuses_as_too_long_still_becomes_an_issue_and_comment(
+    setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A site that counts more strictly than the app measures (issue 19): Jira refuses the
+    # text, and the mail still becomes an issue and a comment, with the whole text attached.
+    monkeypatch.setattr(catalogue, "TEXT_FIELD_LIMIT", 2_000)
+    text = "\n\n".join(f"Paragraph {n}: " + "details " * 40 for n in range(10))
+    first = mail("Long report", text)
+    setup.deliver(first)
+    setup.deliver(mail("Re: Long report", "More: " + text, In_Reply_To=str(first["Message-ID"])))
+    assert setup.poll() == {"created": 1, "commented": 1}
+    issue = setup.jira.issue("SUP-1")
+    assert issue is not None
+    assert "full-message.txt" in str(issue["fields"]["description"])
+    (comment,) = issue["fields"]["comment"]["comments"]
+    assert "full-message.txt" in str(comment["body"])
+    files = issue["fields"]["attachment"]
+    assert [f["filename"] for f in files] == ["full-message.txt", "full-message.txt"]
+    texts = [setup.jira.attachment_content(str(f["id"])).decode() for f in files]
+    assert "Paragraph 9: details" in texts[0] and texts[1].startswith("More: Paragraph 0")
+    trail = setup.log()["Long report"].trail
+    assert "Jira refused the text as too long: sent a short note instead" in trail
+    assert "text over Jira's limit: full text attached" in trail
+
+
+def test_pipeline_list_rewritten_from_is_attributed_to_the_author(setup: Setup) -> None:
+    # Mailman's DMARC mitigation: From is the list, the author is in Reply-To (issue 19).
+    setup.deliver(
+        mail(
+            "[users] The export is empty",
+            "Since yesterday the export holds no rows.",
+            sender="Grace Hopper via Users <users@lists.example.org>",
+            Reply_To="Grace Hopper <grace@navy.example>",
+            List_Id="<users.lists.example.org>",
+            List_Post="<mailto:users@lists.example.org>",
+        )
+    )
+    assert setup.poll() == {"created": 1}
+    entry = setup.log()["[users] The export is empty"]
+    assert entry.sender == "grace@navy.example"
+    assert any("mailing list Users <users@lists.example.org>" in step for step in entry.trail)
+    # The list's signature does not vouch for the author: not verified, whatever the policy.
+    assert any("sender not verified" in step for step in entry.trail)

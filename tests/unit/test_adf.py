@@ -891,6 +891,17 @@ def test_fit_to_limit_counts_utf16_units_for_astral_characters() -> None:
     assert fit_to_limit(document, max_chars=1100).truncated is True
 
 
+def test_serialized_length_counts_the_json_in_utf16_units_not_its_escapes() -> None:
+    # Jira counts the serialized document (issue 19): "é" is one unit, not the six of "\\u00e9";
+    # a character outside the BMP is two; JSON's own escapes ("\\n", "\\"") count as written.
+    base = serialized_length(text_to_adf("x"))
+
+    assert serialized_length(text_to_adf("é")) == base
+    assert serialized_length(text_to_adf("中文")) == base + 1
+    assert serialized_length(text_to_adf("😀")) == base + 1
+    assert serialized_length(text_to_adf('"')) == base + 1
+
+
 def test_fit_to_limit_limit_too_small_for_note_raises() -> None:
     with pytest.raises(ValueError, match="max_chars"):
         fit_to_limit(_long_document(3), max_chars=50)

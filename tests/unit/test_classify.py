@@ -132,6 +132,28 @@ def test_classify_auto_submitted_no_is_human() -> None:
     assert result.reason == "human: no automatic-mail signs"
 
 
+@pytest.mark.parametrize("value", ["auto-forwarded", "Auto-Forwarded; by=rule", "auto-escalated"])
+def test_classify_auto_submitted_values_rfc_3834_does_not_define_are_human(value: str) -> None:
+    # A forwarding rule's copy carries a person's words (issue 19): logged, never obeyed, and
+    # no second weak sign (an Exchange inbox-rule header) turns it into an auto-reply.
+    result = classify_text(
+        PERSON
+        + f"Subject: FW: Printer\nAuto-Submitted: {value}\n"
+        + "X-MS-Exchange-Inbox-Rules-Loop: ann@example.com\n\nIt is broken.\n"
+    )
+
+    assert result.kind is MailKind.HUMAN
+    keyword = value.split(";")[0].lower()
+    assert f"Auto-Submitted: {keyword} (not an RFC 3834 value; ignored)" in result.reason
+
+
+def test_classify_auto_submitted_auto_notified_is_automatic() -> None:
+    # RFC 5436 §7 registers auto-notified (Sieve notifications) beside RFC 3834's two.
+    result = classify_text(PERSON + "Auto-Submitted: auto-notified\n\nNew mail.\n")
+
+    assert result.kind is MailKind.AUTO_REPLY
+
+
 def test_classify_delivery_status_report_is_bounce() -> None:
     result = classify_text(dsn())
 

@@ -53,3 +53,38 @@ def test_decode_text_undeclared_high_bytes_decoded_in_bounded_memory() -> None:
     assert len(text) >= len(data) // 2
     assert defect is not None and defect.startswith("no charset declared for 8-bit text")
     assert _peak_ratio(lambda: decode_text(data, None), len(data)) < MEMORY_RATIO
+
+
+def test_decode_text_undeclared_iso_2022_jp_detected_by_its_escapes_and_recorded() -> None:
+    text = "プリンターが動きません。"
+    data = text.encode("iso2022_jp")
+
+    for label in (None, "us-ascii"):
+        decoded, defect = decode_text(data, label)
+        assert decoded == text
+        assert defect is not None and "escape sequences found; detected iso2022_jp" in defect
+
+
+def test_decode_text_undeclared_iso_2022_kr_detected() -> None:
+    text = "프린터가 고장났습니다."
+
+    decoded, defect = decode_text(text.encode("iso2022_kr"), None)
+
+    assert decoded == text
+    assert defect is not None and "iso2022_kr" in defect
+
+
+def test_decode_text_ascii_with_a_stray_escape_is_left_alone() -> None:
+    # An ESC that starts no ISO 2022 designation (a terminal colour code) proves nothing.
+    data = b"build failed: \x1b[31mred\x1b[0m\n"
+
+    assert decode_text(data, None) == (data.decode("ascii"), None)
+
+
+def test_decode_text_iso_2022_jp_under_a_utf8_label_detected() -> None:
+    text = "テスト"
+
+    decoded, defect = decode_text(text.encode("iso2022_jp"), "utf-8")
+
+    assert decoded == text
+    assert defect == "charset 'utf-8' declared but escape sequences found; detected iso2022_jp"

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from connector.mail.html import sanitize_html
+from connector.mail.html import sanitize_html, says_nothing
 from connector.mail.html_text import html_to_text
 from tests.unit.test_seams import ImportGraph
 
@@ -305,3 +305,30 @@ def test_html_to_text_very_deep_nesting_does_not_recurse_out() -> None:
 
 def test_html_module_imports_no_io_libraries() -> None:
     assert ImportGraph.of_project().io_reached("connector.mail.html") == []
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<html><body><br></body></html>",
+        "<div><br></div>\n<p class=MsoNormal>&nbsp;</p>",
+        "<html><head><title>Invoice</title><style>p{margin:0}</style></head>"
+        "<body><table><tr><td><center><br><br></center></td></tr></table></body></html>",
+        "<!--[if mso]><xml><o:shapedefaults/></xml><![endif]--><p>\u200b</p>",
+    ],
+)
+def test_says_nothing_html_without_text_or_image(html: str) -> None:
+    assert says_nothing(html)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>Hi</p>",
+        '<img src="cid:chart@example.com" alt="">',
+        "<table><tr><td>0</td></tr></table>",
+        "&lt;",
+    ],
+)
+def test_says_nothing_false_for_text_or_an_image(html: str) -> None:
+    assert not says_nothing(html)

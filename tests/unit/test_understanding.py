@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from connector.jira.adf import JIRA_TEXT_LIMIT, serialized_length
+from connector.jira.client import JiraBadRequest
+from connector.mail_fields import with_author_line
+from connector.pipeline.deliver import is_too_long
 from connector.pipeline.understanding import MAX_RENDERED_CHARS, understand
 
 
@@ -45,3 +49,44 @@ def test_understand_reply_drops_the_quote_but_description_keeps_it() -> None:
     assert result.reply.quote_found
     assert "old text" not in result.reply.text
     assert "old text" in result.description.text
+
+
+def test_understand_notes_a_guessed_charset_for_the_trail() -> None:
+    # Issue 19: undeclared ISO-2022-JP is read by its escape sequences, and the guess is said.
+    body = "プリンターが動きません。\n".encode("iso2022_jp")
+    raw = b"From: taro@example.jp\nSubject: x\nContent-Transfer-Encoding: 7bit\n\n" + body
+
+    result = understand(raw)
+
+    assert result.email.text_body == "プリンターが動きません。\n"
+    assert result.notes == (
+        "read with a guess: no charset declared but escape sequences found; "
+        "detected iso2022_jp in part 1",
+    )
+    assert understand(b"From: a@example.com\nSubject: x\n\nPlain.\n").notes == ()
+
+
+def test_long_description_with_the_longest_sender_line_fits_jira() -> None:
+    # Issue 19: the description leaves room for the line naming an unverified sender, and
+    # that line is bounded however long the name, the address or the reason.
+    text = "\n\n".join(f"Paragraph {n}: " + "détails 中文 " * 40 for n in range(400))
+    name = '"Name" \\ ' * 200
+    raw = f"From: {name} <{'x' * 300}@example.com>\nSubject: x\n\n{text}\n".encode()
+    result = understand(raw)
+    assert result.description.fitted.truncated
+
+    written = with_author_line(
+        result.description.document, result.email, None, unverified="y" * 9000
+    )
+
+    assert serialized_length(written) <= JIRA_TEXT_LIMIT
+
+
+def test_is_too_long_reads_jira_length_refusals_of_the_text_only() -> None:
+    too_long = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
+    assert is_too_long(JiraBadRequest(400, [], {"description": too_long}))
+    assert is_too_long(JiraBadRequest(400, [], {"comment": too_long}))
+    assert is_too_long(JiraBadRequest(400, [], {"description": "CONTENT_LIMIT_EXCEEDED"}))
+    # A custom field's own length error is not mended by shortening the description.
+    assert not is_too_long(JiraBadRequest(400, [], {"customfield_10050": too_long}))
+    assert not is_too_long(JiraBadRequest(400, ["Field 'priority' cannot be set."]))
