@@ -170,7 +170,7 @@ function screenState(role) {
 function renderFields() {
   const data = state.fields;
   const rows = data.roles.map((role) => {
-    const choose = h("select", { name: role.role, dataset: { role: role.role } },
+    const choose = h("select", { name: role.role, dataset: { role: role.role }, "aria-label": `Field that holds the ${role.label.toLowerCase()}` },
       h("option", { value: "" }, "Not kept"),
       data.custom_fields.map((f) => h("option", { value: f.id, selected: f.id === role.field_id }, `${f.name} (${f.id})`)));
     choose.addEventListener("change", () => { state.mapping[role.role] = choose.value || null; });
