@@ -95,6 +95,7 @@ def api_routes() -> list[Route]:
         admin(_SOURCE + "/enable", source_actions.enable_source, "POST"),
         admin(_SOURCE + "/disable", source_actions.disable_source, "POST"),
         admin(_SOURCE + "/poll", source_actions.poll_now, "POST"),
+        admin(_SOURCE + "/poll", source_actions.poll_status, "GET"),
         admin(_SOURCE + "/route-check", routing_api.route_check, "POST"),
         admin(_SOURCE + "/oauth/start", oauth_api.start_oauth, "POST"),
         # The browser back from Google or Microsoft: no JWT, the single-use `state` is the key.

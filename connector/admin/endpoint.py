@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from connector import logs
 from connector.admin.access import Caller, admin_cache, authenticate_caller, require_admin
 from connector.admin.errors import ApiError
+from connector.admin.poll_start import PollStarter, RequestForWorker
 from connector.http_body import ADMIN_MAX_BYTES, BodyError, parse_json, read_body
 from connector.runtime import Runtime
 from connector.tenant import Tenant
@@ -39,6 +40,8 @@ class ApiCall:
     path_params: Mapping[str, Any]
     query: Mapping[str, str]
     raw_body: bytes = field(repr=False)
+    # Where "Poll now" runs (connector.admin.poll_start): the app's choice, made at start.
+    polls: PollStarter = field(default_factory=RequestForWorker)
 
     @property
     def tenant(self) -> Tenant:
@@ -111,13 +114,14 @@ def admin_endpoint(handler: Handler) -> Endpoint:
             dict(request.query_params),
             raw_body,
         )
+        polls: PollStarter = getattr(request.app.state, "polls", None) or RequestForWorker()
         cache = admin_cache(request)
 
         def run() -> Response:
             runtime, path_params, query, body = call_args
             try:
                 caller = require_admin(cache, authenticated)
-                answer = handler(ApiCall(runtime, caller, path_params, query, body))
+                answer = handler(ApiCall(runtime, caller, path_params, query, body, polls))
             except ApiError as exc:
                 return exc.to_response()
             except Exception:  # a bug: say so without details, keep the traceback in the log

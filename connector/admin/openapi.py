@@ -163,9 +163,16 @@ _PATHS: Schema = {
     "/api/v1/mail-sources/{source_id}/poll": {
         "parameters": [_SOURCE_ID],
         "post": operation(
-            "Poll now",
-            (200, "what the poll did: outcome -> number of messages", "PollResult"),
-            errors=(404, 409, 501),
+            "Poll now: starts a poll and answers at once; its progress is at the Location "
+            "given (this path, GET) and in the source's `poll`",
+            (202, "the poll is asked for or running", "PollStatus"),
+            errors=(404, 409),
+        ),
+        "get": operation(
+            "How far the source's latest poll got (messages fetched, processed and failed so "
+            "far), or that one was asked for and has not started",
+            (200, "the latest poll; null when the source was never polled", "PollStatus"),
+            errors=(404,),
         ),
     },
     "/api/v1/mail-sources/{source_id}/oauth/start": {

@@ -166,17 +166,46 @@ SCHEMAS: dict[str, Schema] = {
         {"source": ref("MailSource"), "estimate": ref("Estimate")}, ["source", "estimate"]
     ),
     "Disabled": closed_object({"source": ref("MailSource")}, ["source"]),
-    "PollResult": closed_object(
+    "PollProgress": closed_object(
         {
-            "ok": {"type": "boolean"},
-            "message": string(),
+            "state": string(
+                "requested: waiting for a worker to start it; running; idle: the latest poll "
+                "has ended (or none ran since the request)",
+                enum=["requested", "running", "idle"],
+            ),
+            "requested_at": _TIME,
+            "started_at": _TIME,
+            "finished_at": _TIME,
+            "fetched": integer(0, description="messages the latest poll took from the mailbox"),
+            "processed": integer(0, description="of them, those with a final outcome"),
+            "failed": integer(0, description="of them, those that failed (in the email log)"),
             "counts": {
                 "type": "object",
                 "additionalProperties": integer(0),
-                "description": "outcome -> number of messages",
+                "description": "final outcome -> number of messages, so far",
             },
+            "ok": {
+                "type": "boolean",
+                "nullable": True,
+                "description": "whether the poll could read the mailbox; null until it ended",
+            },
+            "message": nullable(string("what it did, or the server's words when it failed")),
         },
-        ["ok", "message", "counts"],
+        [
+            "state",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "fetched",
+            "processed",
+            "failed",
+            "counts",
+            "ok",
+            "message",
+        ],
+    ),
+    "PollStatus": closed_object(
+        {"poll": {"allOf": [ref("PollProgress")], "nullable": True}}, ["poll"]
     ),
     "LogEntry": closed_object(_ENTRY, list(_ENTRY)),
     "LogEntryDetail": closed_object(_ENTRY_DETAIL, list(_ENTRY_DETAIL)),

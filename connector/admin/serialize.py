@@ -12,6 +12,7 @@ from connector.resources.declare import names
 from connector.resources.mail_source import SETTINGS
 from connector.sources.tls import connection_warnings
 from connector.storage.email_log import LogEntry
+from connector.storage.poll_runs import PollProgress
 
 # Settings as the API spells them, in the order a form shows them; `password` is write-only.
 SETTING_NAMES = names(SETTINGS, write_only=False)
@@ -33,7 +34,26 @@ def status_of(source: MailSource) -> str:
     return source.status if source.status in ("ok", "error") else "unknown"
 
 
-def source_json(source: MailSource, *, messages_today: int = 0) -> dict[str, Any]:
+def poll_json(progress: PollProgress, source: MailSource) -> dict[str, Any]:
+    """How far the source's latest poll got; `ok` and `message` once it has ended."""
+    ended = progress.finished_at is not None and progress.state == "idle"
+    return {
+        "state": progress.state,
+        "requested_at": iso(progress.requested_at),
+        "started_at": iso(progress.started_at),
+        "finished_at": iso(progress.finished_at),
+        "fetched": progress.fetched,
+        "processed": progress.processed,
+        "failed": progress.failed,
+        "counts": dict(progress.counts),
+        "ok": source.status == "ok" if ended else None,
+        "message": source.status_message if ended else None,
+    }
+
+
+def source_json(
+    source: MailSource, *, messages_today: int = 0, poll: PollProgress | None = None
+) -> dict[str, Any]:
     spec = source.spec
     settings: dict[str, Any] = {name: getattr(spec, name) for name in SETTING_NAMES}
     settings["exclusion_folders"] = list(spec.exclusion_folders)
@@ -55,6 +75,7 @@ def source_json(source: MailSource, *, messages_today: int = 0) -> dict[str, Any
         "messages_today": messages_today,
         "warnings": list(spec_warnings(spec)),
         "receives": source.receives,
+        "poll": poll_json(poll, source) if poll is not None else None,
         "created_at": iso(source.created_at),
         "updated_at": iso(source.updated_at),
     }

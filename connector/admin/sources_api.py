@@ -16,6 +16,7 @@ from connector.admin.serialize import iso, source_json
 from connector.admin.source_body import spec_from_json
 from connector.admin.source_checks import check_source_in_jira
 from connector.mail_source import MailSource, SourceSpec
+from connector.storage.poll_runs import poll_progress
 
 # What deleting a source leaves in place, so the admin knows before and after.
 KEPT_ON_DELETE = (
@@ -38,8 +39,11 @@ def list_sources(call: ApiCall) -> Answer:
         raise ApiError(400, f"{name}: is not a filter of mail sources", field=name)
     found = call.runtime.sources.search(call.tenant.id, call.query.get("q", ""))
     today = call.runtime.email_log.messages_today(call.tenant.id)
+    polls = poll_progress(call.runtime.engine, call.tenant.id)
     answer: dict[str, Any] = {
-        "sources": [source_json(s, messages_today=today.get(s.id, 0)) for s in found]
+        "sources": [
+            source_json(s, messages_today=today.get(s.id, 0), poll=polls.get(s.id)) for s in found
+        ]
     }
     paused = call.runtime.jira_limiter.site_pause(call.tenant.base_url)
     if paused is not None:
@@ -79,7 +83,8 @@ def get_source(call: ApiCall) -> Answer:
     """GET /api/v1/mail-sources/{source_id}"""
     source = find_source(call)
     today = call.runtime.email_log.messages_today(call.tenant.id)
-    return Answer(source_json(source, messages_today=today.get(source.id, 0)))
+    poll = poll_progress(call.runtime.engine, call.tenant.id).get(source.id)
+    return Answer(source_json(source, messages_today=today.get(source.id, 0), poll=poll))
 
 
 def update_source(call: ApiCall) -> Answer:

@@ -145,6 +145,16 @@ STATE: tuple[Setting, ...] = (
         "how mail arrives now: push (IMAP IDLE), or polling and why, as the worker last said",
         storage="none",
     ),
+    Setting(
+        "poll",
+        "object",
+        storage="none",
+        schema={
+            "allOf": [ref("PollProgress")],
+            "nullable": True,
+            "description": "the latest poll, or one asked for; null: never polled",
+        },
+    ),
     Setting("created_at", "string", "ISO 8601, UTC", format="date-time", nullable=True),
     Setting("updated_at", "string", "ISO 8601, UTC", format="date-time", nullable=True),
 )

@@ -123,6 +123,10 @@ class MailSourceRow(SQLModel, table=True):
     # Which worker keeps the source's idle connection: one at a time, renewed while it runs.
     push_owner: str | None = Field(default=None, max_length=64)
     push_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # "Poll now" for a separate worker to start; when the latest poll took the lease
+    # (connector.storage.poll_runs: its progress is read from the email log since then).
+    poll_requested_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    poll_started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 

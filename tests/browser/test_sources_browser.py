@@ -127,10 +127,23 @@ def test_browser_failed_message_retried_from_email_log_becomes_created(
     dovecot.deliver(mail_user, build_message("Invoice 42 is wrong"))
     # Jira refuses the new issue in a way no retry mends: the message is quarantined.
     jira.inject_fault(400, method="POST", path_contains="/rest/api/3/issue")
-    polled = admin.api.call("POST", f"/mail-sources/{source_id}/poll")
-    assert polled.status_code == 200 and polled.json()["counts"] == {"failed": 1}, polled.text
+    polled = admin.api.poll(source_id)
+    assert polled["counts"] == {"failed": 1}, polled
 
-    admin.open("/pages/email-log")
+    # The list does not say OK over a failure: a warning, and the way to the message.
+    admin.open("/pages/admin")
+    row = page.locator("#sources-body tr", has_text="Support inbox")
+    expect(row.locator(".lozenge")).to_have_text("Warning")
+    expect(row.locator(".status-message")).to_contain_text("could not process 1 message")
+    row.get_by_role("link", name="see them in the email log").click()
+    navigations = page.evaluate("window.__navigations")
+    assert navigations[-1]["customData"] == {"source_id": str(source_id), "outcome": "failed"}
+    admin.screenshot("31b-sources-last-poll-failed")
+
+    # Jira opens the log with those filters as `ac.` parameters.
+    admin.open(f"/pages/email-log?ac.source_id={source_id}&ac.outcome=failed")
+    expect(page.locator("#filter-outcome")).to_have_value("failed")
+    expect(page.locator("#filter-source")).to_have_value(str(source_id))
     entry = page.locator("#log-body tr", has_text="Invoice 42 is wrong")
     expect(entry.locator(".lozenge")).to_have_text("failed")
     expect(entry.locator(".reason")).not_to_be_empty()
@@ -145,12 +158,12 @@ def test_browser_failed_message_retried_from_email_log_becomes_created(
     expect(page.locator("#page-message")).to_contain_text("is queued again")
     expect(page.locator("#entry-facts")).to_contain_text("pending")
     expect(retry).to_be_hidden()
+    page.select_option("#filter-outcome", "")  # no longer failed: shown under all outcomes
     expect(entry.locator(".lozenge")).to_have_text("pending")
     admin.screenshot("33-email-log-retry-queued")
 
     # The source's next poll (here: "Poll now") sends it again.
     admin.open("/pages/admin")
-    row = page.locator("#sources-body tr", has_text="Support inbox")
     row.get_by_role("button", name="Poll now").click()
     expect(row.locator(".row-message")).to_have_text("Polled: 1 created.")
     admin.open("/pages/email-log")

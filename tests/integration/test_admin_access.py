@@ -117,6 +117,7 @@ def test_api_other_tenant_cannot_reach_source_answers_404(
         ("POST", path + "/disable", None),
         ("POST", path + "/test", None),
         ("POST", path + "/poll", None),
+        ("GET", path + "/poll", None),
     ]
     for method, target, body in attempts:
         response = api.call(method, target, json=body, token=foreign)

@@ -106,12 +106,21 @@ export function when(iso, never = "never") {
   return moment.toLocaleString();
 }
 
-/** Open another of the app's pages (Jira reloads the iframe with a fresh page token). */
-export function navigate(page) {
+/**
+ * Open another of the app's pages (Jira reloads the iframe with a fresh page token).
+ * `customData` reaches the page as `ac.<name>` query parameters (Connect's addonmodule
+ * navigation), read there with `pageParameter`.
+ */
+export function navigate(page, customData) {
   const moduleKey = body.dataset[`module${page.replace(/(^|-)(\w)/g, (_m, _d, c) => c.toUpperCase())}`];
   if (window.AP && window.AP.navigator) {
-    window.AP.navigator.go("addonmodule", { moduleKey });
+    window.AP.navigator.go("addonmodule", customData ? { moduleKey, customData } : { moduleKey });
   }
+}
+
+/** A value another page passed with `navigate(page, customData)`, or "". */
+export function pageParameter(name) {
+  return new URLSearchParams(window.location.search).get(`ac.${name}`) || "";
 }
 
 export function wireNavigation() {
@@ -163,6 +172,7 @@ export const STATUS_LABELS = {
   error: "Error",
   disabled: "Disabled",
   unknown: "Not polled yet",
+  warning: "Warning",
 };
 
 export function statusLozenge(status) {

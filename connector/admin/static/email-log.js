@@ -1,7 +1,7 @@
 // The email log: newest first, filters, a detail view with headers and the decision trail,
 // retry for failed messages. Everything here comes from mail: it is written as text only.
 
-import { api, h, showBanner, when, wireNavigation } from "./app.js";
+import { api, h, pageParameter, showBanner, when, wireNavigation } from "./app.js";
 
 const $ = (id) => document.getElementById(id);
 let nextBeforeId = null;
@@ -117,8 +117,14 @@ function start() {
   $("log-more").addEventListener("click", () => load(true));
   $("entry-retry").addEventListener("click", retry);
   $("entry-close").addEventListener("click", () => { $("entry-panel").hidden = true; });
-  loadSources();
-  load();
+  loadSources().then(() => {
+    // Filters another page opened the log with (the sources list's "failed messages" link).
+    for (const [name, id] of [["source_id", "filter-source"], ["outcome", "filter-outcome"]]) {
+      const value = pageParameter(name);
+      if (value && [...$(id).options].some((option) => option.value === value)) $(id).value = value;
+    }
+    load();
+  });
 }
 
 start();
