@@ -101,8 +101,10 @@ def api_routes() -> list[Route]:
         # The browser back from Google or Microsoft: no JWT, the single-use `state` is the key.
         Route(oauth_api.CALLBACK_PATH, oauth_api.oauth_callback, methods=["GET"]),
         admin(PREFIX + "/email-log", email_log_api.list_entries, "GET"),
+        admin(PREFIX + "/email-log/retry", email_log_api.retry_entries, "POST"),
         admin(_ENTRY, email_log_api.get_entry, "GET"),
         admin(_ENTRY + "/retry", email_log_api.retry_entry, "POST"),
+        admin(_ENTRY + "/message", email_log_api.download_message, "GET"),
         admin(PREFIX + "/projects/{project_key}/feeds", routing_api.project_feeds, "GET"),
         admin(PREFIX + "/jira/projects", jira_api.list_projects, "GET"),
         admin(

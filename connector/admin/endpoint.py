@@ -86,9 +86,12 @@ class ApiCall:
 
 @dataclass(frozen=True)
 class Answer:
+    """JSON unless `body` is bytes: then sent as they are, as `media_type` (a download)."""
+
     body: Any
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
 
 
 Handler = Callable[[ApiCall], Answer]
@@ -129,6 +132,13 @@ def admin_endpoint(handler: Handler) -> Endpoint:
                 return ApiError(
                     500, "internal error; the details are in the app's log"
                 ).to_response()
+            if isinstance(answer.body, bytes):
+                return Response(
+                    answer.body,
+                    status_code=answer.status,
+                    headers=dict(answer.headers),
+                    media_type=answer.media_type,
+                )
             return JSONResponse(
                 answer.body, status_code=answer.status, headers=dict(answer.headers)
             )

@@ -18,6 +18,17 @@ from connector.admin.openapi_schemas import SCHEMAS
 from connector.resources.declare import PROJECT_KEY_PATTERN
 from connector.resources.schema import Schema
 
+
+def _download(found: Schema) -> Schema:
+    """An operation whose success is the message itself, not JSON."""
+    found["responses"]["200"] = {
+        "description": "the message (message/rfc822), as an attachment",
+        "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+    }
+    return found
+
+
+_DAY: Schema = {"type": "string", "format": "date", "description": "YYYY-MM-DD"}
 _SOURCE_EXAMPLE: Schema = {
     "name": "Support inbox",
     "description": "support@example.com, read by the service desk",
@@ -262,6 +273,11 @@ _PATHS: Schema = {
                 query("source_id", "only this source's", {"type": "integer"}),
                 query("outcome", "only this outcome", SCHEMAS["LogEntry"]["properties"]["outcome"]),
                 query("q", "text in sender, subject, reason or issue key"),
+                query("sender", "part of the sender's address or name"),
+                query("project_key", "only mail that went (or was routed) to this project"),
+                query("issue_key", "only mail in this issue"),
+                query("received_from", "received on or after this UTC day", _DAY),
+                query("received_to", "received on or before this UTC day", _DAY),
                 query(
                     "before_id", "the next page: next_before_id of the last", {"type": "integer"}
                 ),
@@ -283,6 +299,25 @@ _PATHS: Schema = {
             "Process a failed message again",
             (200, "the entry, pending again", "LogEntryDetail"),
             errors=(404, 409),
+        ),
+    },
+    "/api/v1/email-log/{entry_id}/message": {
+        "parameters": [_ENTRY_ID],
+        "get": _download(
+            operation(
+                "The original message as it arrived (.eml), while the retention period keeps it",
+                (200, "", "Error"),
+                errors=(404,),
+                error_descriptions={404: "no such entry, or its message is no longer kept"},
+            )
+        ),
+    },
+    "/api/v1/email-log/retry": {
+        "post": operation(
+            "Process many failed messages again; each that cannot be retried says why",
+            (200, "which went back to the queue and which not", "BulkRetryResult"),
+            errors=(400,),
+            body=body("BulkRetry", {"entry_ids": [41, 42]}),
         ),
     },
     "/api/v1/jira/projects": {

@@ -77,13 +77,22 @@ _ENTRY: Schema = {
     "attempts": integer(0),
     "received_at": _TIME,
     "updated_at": _TIME,
+    "next_attempt_at": nullable(
+        string("postponed (Jira unavailable): when the next attempt is due", format="date-time")
+    ),
+    "failure": nullable(
+        string(
+            "for a failed message: transient (Jira unavailable until the attempts ran out; "
+            "retry) or permanent (refused: fix the cause before retrying)",
+            enum=["transient", "permanent"],
+        )
+    ),
     "route": {"allOf": [ref("Route")], "nullable": True, "description": "null: not routed yet"},
 }
 _ENTRY_DETAIL: Schema = {
     **_ENTRY,
     "message_key": string("the message's place in its mailbox"),
     "comment_id": nullable(string()),
-    "next_attempt_at": _TIME,
     "headers": {
         "type": "array",
         "items": closed_object({"name": string(), "value": string()}, ["name", "value"]),
@@ -209,6 +218,20 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "LogEntry": closed_object(_ENTRY, list(_ENTRY)),
     "LogEntryDetail": closed_object(_ENTRY_DETAIL, list(_ENTRY_DETAIL)),
+    "BulkRetry": closed_object(
+        {"entry_ids": {"type": "array", "items": integer(1), "minItems": 1, "maxItems": 200}},
+        ["entry_ids"],
+    ),
+    "BulkRetryResult": closed_object(
+        {
+            "retried": {"type": "array", "items": integer(1)},
+            "refused": {
+                "type": "array",
+                "items": closed_object({"id": integer(), "error": string()}, ["id", "error"]),
+            },
+        },
+        ["retried", "refused"],
+    ),
     "LogEntryList": closed_object(
         {
             "entries": {"type": "array", "items": ref("LogEntry")},

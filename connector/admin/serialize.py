@@ -52,7 +52,11 @@ def poll_json(progress: PollProgress, source: MailSource) -> dict[str, Any]:
 
 
 def source_json(
-    source: MailSource, *, messages_today: int = 0, poll: PollProgress | None = None
+    source: MailSource,
+    *,
+    messages_today: int = 0,
+    poll: PollProgress | None = None,
+    failed_messages: int = 0,
 ) -> dict[str, Any]:
     spec = source.spec
     settings: dict[str, Any] = {name: getattr(spec, name) for name in SETTING_NAMES}
@@ -73,6 +77,7 @@ def source_json(
         "next_poll_at": iso(source.next_poll_at) if source.enabled else None,
         "first_connected_at": iso(source.first_connected_at),
         "messages_today": messages_today,
+        "failed_messages": failed_messages,
         "warnings": list(spec_warnings(spec)),
         "receives": source.receives,
         "poll": poll_json(poll, source) if poll is not None else None,
@@ -108,9 +113,28 @@ def entry_json(entry: LogEntry, *, source_name: str | None, display_url: str) ->
         "attempts": entry.attempts,
         "received_at": iso(entry.received_at),
         "updated_at": iso(entry.updated_at),
+        # Postponed (Jira unavailable): when the next attempt is due; null otherwise.
+        "next_attempt_at": iso(entry.next_attempt_at),
+        "failure": failure_kind(entry),
         # Which header and address rule decided (connector.pipeline.routes.Route.to_json), or null.
         "route": dict(entry.route) if entry.route else None,
     }
+
+
+# How `connector.retry.Quarantine` ends the reason of a message whose attempts ran out.
+_GAVE_UP = "(gave up after "
+_INTERNAL = "internal error"
+
+
+def failure_kind(entry: LogEntry) -> str | None:
+    """Why a failed message failed, for what to offer: `transient` (Jira was unavailable
+    until the attempts ran out, or an error of ours: retrying is the fix) or `permanent`
+    (Jira refused it, or the message itself is the problem: fix the cause first)."""
+    if entry.outcome is not Outcome.FAILED:
+        return None
+    if _GAVE_UP in entry.reason or entry.reason.startswith(_INTERNAL):
+        return "transient"
+    return "permanent"
 
 
 def entry_detail_json(
@@ -121,7 +145,6 @@ def entry_detail_json(
         **entry_json(entry, source_name=source_name, display_url=display_url),
         "message_key": entry.message_key,
         "comment_id": entry.comment_id,
-        "next_attempt_at": iso(entry.next_attempt_at),
         "headers": [{"name": name, "value": value} for name, value in entry.headers],
         "trail": list(entry.trail),
         "raw_kept": raw_kept,

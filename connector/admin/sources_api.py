@@ -16,6 +16,7 @@ from connector.admin.serialize import iso, source_json
 from connector.admin.source_body import spec_from_json
 from connector.admin.source_checks import check_source_in_jira
 from connector.mail_source import MailSource, SourceSpec
+from connector.storage.email_log_filters import failed_per_source
 from connector.storage.poll_runs import poll_progress
 
 # What deleting a source leaves in place, so the admin knows before and after.
@@ -40,9 +41,16 @@ def list_sources(call: ApiCall) -> Answer:
     found = call.runtime.sources.search(call.tenant.id, call.query.get("q", ""))
     today = call.runtime.email_log.messages_today(call.tenant.id)
     polls = poll_progress(call.runtime.engine, call.tenant.id)
+    failed = failed_per_source(call.runtime.engine, call.tenant.id)
     answer: dict[str, Any] = {
         "sources": [
-            source_json(s, messages_today=today.get(s.id, 0), poll=polls.get(s.id)) for s in found
+            source_json(
+                s,
+                messages_today=today.get(s.id, 0),
+                poll=polls.get(s.id),
+                failed_messages=failed.get(s.id, 0),
+            )
+            for s in found
         ]
     }
     paused = call.runtime.jira_limiter.site_pause(call.tenant.base_url)
@@ -84,7 +92,15 @@ def get_source(call: ApiCall) -> Answer:
     source = find_source(call)
     today = call.runtime.email_log.messages_today(call.tenant.id)
     poll = poll_progress(call.runtime.engine, call.tenant.id).get(source.id)
-    return Answer(source_json(source, messages_today=today.get(source.id, 0), poll=poll))
+    failed = failed_per_source(call.runtime.engine, call.tenant.id).get(source.id, 0)
+    return Answer(
+        source_json(
+            source,
+            messages_today=today.get(source.id, 0),
+            poll=poll,
+            failed_messages=failed,
+        )
+    )
 
 
 def update_source(call: ApiCall) -> Answer:

@@ -138,6 +138,13 @@ STATE: tuple[Setting, ...] = (
     Setting(
         "messages_today", "integer", "email log entries since 00:00 UTC", minimum=0, storage="none"
     ),
+    Setting(
+        "failed_messages",
+        "integer",
+        "email log entries of the source that failed and were not retried since",
+        minimum=0,
+        storage="none",
+    ),
     Setting("warnings", "strings", "e.g. certificate checks are off", storage="none"),
     Setting(
         "receives",

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from connector.outcomes import FINAL_OUTCOMES, Outcome
+from connector.storage.email_log_filters import LogFilters
 from connector.storage.models import EmailLogRow, as_utc, as_utc_or_none, utc_now
 from connector.storage.paging import newest_first
 from connector.storage.secrets import SecretBox
@@ -219,9 +220,10 @@ class EmailLog:
         text: str = "",
         limit: int = 50,
         before_id: int | None = None,
+        filters: LogFilters | None = None,
     ) -> list[LogEntry]:
         """Newest first; `text` matches sender, subject, reason and issue key."""
-        conditions = []
+        conditions = filters.conditions() if filters is not None else []
         if text.strip():
             pattern = f"%{text.strip().lower()}%"
             searched = (

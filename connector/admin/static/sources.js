@@ -96,10 +96,13 @@ function statusCell(source) {
   if (busy(source)) cell.append(h("div", { className: "help poll-progress" }, progressText(source.poll)));
   if (failed) {
     cell.append(h("div", { className: "status-message" },
-      `The last poll could not process ${failed} message${failed === 1 ? "" : "s"}: `,
+      `The last poll could not process ${failed} message${failed === 1 ? "" : "s"}.`));
+  }
+  const total = source.failed_messages;
+  if (total) {
+    cell.append(h("div", { className: "help" },
       h("a", { href: "#", className: "failed-link", onclick: (event) => { event.preventDefault(); showFailed(source); } },
-        "see them in the email log"),
-      "."));
+        `${total} failed message${total === 1 ? "" : "s"} in the email log`)));
   }
   for (const warning of source.warnings || []) cell.append(h("div", { className: "help" }, warning));
   if (source.enabled && source.receives) {
