@@ -4,6 +4,8 @@ addresses feed a project.
 The route check runs the pipeline's own `decide()` (through `connector.preview.routing_dict`)
 on a pasted header block or an uploaded `.eml`, against the saved source or against edited
 rules sent with the message, so an admin can try rules before saving them. Nothing is stored.
+With a whole message it is also "what would this mail become?": the answer carries what
+agents would read (`agents_view`), as `connector preview --source` prints it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from connector.mail_source import MailSource, SourceSpec
 from connector.pipeline.decide import Facts
 from connector.pipeline.routes import own_domains
 from connector.pipeline.sender_check import check_sender, trusted_servers
-from connector.preview import routing_dict
+from connector.pipeline.understanding import Understanding
+from connector.preview import preview_dict, routing_dict
 from connector.routing.addresses import PROJECT_KEY, base_address
 from connector.routing.match import thread_digests
 from connector.sources.errors import SourceConfigError
@@ -70,8 +73,31 @@ def route_check(call: ApiCall) -> Answer:
                 "subject": email.subject,
                 "message_id": email.message_id,
             },
+            "preview": agents_view(understanding),
         }
     )
+
+
+def agents_view(understanding: Understanding) -> dict[str, Any]:
+    """What agents would read, as `connector preview` shows it (`preview_dict`, the same
+    reading): the classification, the texts of a comment and of a new issue's description as
+    Jira renders them (not their ADF), the recipients and the attachments."""
+    data = preview_dict(understanding)
+
+    def text(key: str) -> dict[str, Any]:
+        return {name: value for name, value in data[key].items() if name != "adf"}
+
+    return {
+        "classification": data["classification"],
+        "reply": text("reply"),
+        "description": text("description"),
+        "to": data["to"],
+        "cc": data["cc"],
+        "attachments": [
+            {name: item[name] for name in ("filename", "content_type", "size", "inline")}
+            for item in data["attachments"]
+        ],
+    }
 
 
 def _edited(spec: SourceSpec, body: dict[str, Any]) -> SourceSpec:

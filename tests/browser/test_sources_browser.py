@@ -231,3 +231,48 @@ def test_browser_enable_over_backlog_threshold_needs_acknowledgement(
     assert admin.api.call("GET", path).json()["enabled"] is True
     admin.screenshot("36-sources-enabled-after-acknowledgement")
     admin.assert_no_server_errors()
+
+
+def test_browser_what_would_this_mail_become_for_pasted_and_uploaded_messages(
+    admin_browser: AdminBrowser, tmp_path: Path
+) -> None:
+    admin = admin_browser
+    page = admin.page
+    admin.api.create()
+    admin.open("/pages/admin")
+    row = page.locator("#sources-body tr", has_text="Support inbox")
+    row.get_by_role("button", name="Try a message").click()
+    panel = page.locator("#preview-panel")
+    expect(panel).to_be_visible()
+    panel.get_by_role("button", name="Show what it would become").click()
+    expect(page.locator("#preview-message")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#preview-message-error")).to_have_text(
+        "Paste a message or choose an .eml file."
+    )
+
+    page.fill(
+        "#preview-message",
+        "From: Jo <jo@customer.example>\nTo: support@example.com\nCc: Max <max@customer.example>\n"
+        "Subject: Printer on fire\nMessage-ID: <p1@customer.example>\n\n"
+        "The printer in room 4 is on fire.\n\n-- \nJo, Facilities\n",
+    )
+    panel.get_by_role("button", name="Show what it would become").click()
+    facts = page.locator("#preview-facts")
+    expect(facts).to_contain_text("A new issue in SUP")
+    expect(facts).to_contain_text("Max <max@customer.example>")
+    text = page.locator("#preview-text")
+    expect(text).to_contain_text("The printer in room 4 is on fire.")
+    expect(text).not_to_contain_text('"type"')  # what agents read, not the ADF
+    admin.screenshot("37-sources-what-would-this-mail-become")
+
+    # An out-of-office reply, uploaded as a file: ignored, and why.
+    auto = tmp_path / "away.eml"
+    auto.write_bytes(
+        b"From: Jo <jo@customer.example>\r\nTo: support@example.com\r\n"
+        b"Subject: Out of office\r\nAuto-Submitted: auto-replied\r\n\r\nAway until Monday.\r\n"
+    )
+    page.set_input_files("#preview-eml", str(auto))
+    panel.get_by_role("button", name="Show what it would become").click()
+    expect(facts).to_contain_text("ignored")
+    expect(page.locator("#preview-classification")).to_contain_text("auto")
+    admin.assert_no_server_errors()

@@ -75,7 +75,23 @@ export function showBanner(message, kind = "error") {
 /** Clear the errors of a form (or any container of fields). */
 export function clearErrors(container) {
   for (const slot of container.querySelectorAll("[data-error-for]")) slot.textContent = "";
-  for (const input of container.querySelectorAll(".invalid")) input.classList.remove("invalid");
+  for (const input of container.querySelectorAll(".invalid")) {
+    input.classList.remove("invalid");
+    input.removeAttribute("aria-invalid");
+  }
+}
+
+let errorSlots = 0;
+
+/** Mark a field invalid for everyone: drawn so, said so (aria-invalid), its error read with it
+ * (aria-describedby), and the focus moved to it so the admin is taken where to fix it. */
+function markInvalid(input, slot) {
+  input.classList.add("invalid");
+  input.setAttribute("aria-invalid", "true");
+  if (!slot.id) slot.id = `field-error-${++errorSlots}`;
+  const described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+  if (!described.includes(slot.id)) input.setAttribute("aria-describedby", [...described, slot.id].join(" "));
+  input.focus();
 }
 
 /** Show an API refusal beside the field it names, else in the container's general slot. */
@@ -91,7 +107,7 @@ export function showError(container, data, fallbackSlot) {
   slot.textContent = message;
   if (field) {
     const input = container.querySelector(`[name="${CSS.escape(field)}"]`);
-    if (input) input.classList.add("invalid");
+    if (input) markInvalid(input, slot);
   }
 }
 

@@ -5,6 +5,7 @@ import {
   wireNavigation,
 } from "./app.js";
 import { readAddressRules, renderAddressRules } from "./address-rules.js";
+import { closePreview, openPreview, wirePreview } from "./mail-preview.js";
 import { readSourceForm, renderSourceForm } from "./source-form.js";
 
 const $ = (id) => document.getElementById(id);
@@ -135,6 +136,7 @@ function render(q) {
         ? actionButton("Disable", () => disable(source))
         : actionButton("Enable", () => openEnable(source)),
       source.enabled ? pollButton(source) : null,
+      actionButton("Try a message", () => { closePanels(); openPreview(source); }),
       actionButton("Delete", () => openDelete(source), "button subtle"),
       h("div", { className: "row-message", dataset: { rowMessageFor: source.id } }));
     return h("tr", { dataset: { sourceId: source.id } },
@@ -163,6 +165,7 @@ function rowMessage(source, message, kind = "error") {
 
 function closePanels() {
   for (const id of ["edit-panel", "enable-panel", "delete-panel"]) $(id).hidden = true;
+  closePreview();
   editing = enabling = deleting = null;
 }
 
@@ -325,6 +328,7 @@ function start() {
   $("enable-cancel").addEventListener("click", closePanels);
   $("delete-confirm").addEventListener("click", confirmDelete);
   $("delete-cancel").addEventListener("click", closePanels);
+  wirePreview();
   load();
 }
 
