@@ -4,7 +4,7 @@
 // edited, before they are saved. Inputs are named as the API names its errors
 // (`address_rules[0].pattern`), so a refusal lands beside the input at fault.
 
-import { api, clearErrors, h, showError } from "./app.js";
+import { api, clearErrors, fileBase64, h, showError } from "./app.js";
 
 const KINDS = [
   ["exact", "Exact address"],
@@ -184,7 +184,7 @@ function renderRouteCheck(source, currentRules) {
     clearErrors(form);
     const rules = currentRules();
     const body = { ...rules };
-    if (file.files.length) body.eml = await base64(file.files[0]);
+    if (file.files.length) body.eml = await fileBase64(file.files[0]);
     else body.headers = headers.value;
     const answer = await api("POST", `/mail-sources/${source.id}/route-check`, body);
     if (!answer.ok) {
@@ -194,15 +194,6 @@ function renderRouteCheck(source, currentRules) {
     renderResult(result, answer.data, rules.address_rules);
   }
   return box;
-}
-
-function base64(file) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
-    reader.onerror = () => reject(reader.error);
-    reader.readAsDataURL(file);
-  });
 }
 
 function decidedBy(route, rules) {

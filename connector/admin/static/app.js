@@ -195,6 +195,16 @@ export function statusLozenge(status) {
   return h("span", { className: `lozenge ${status}` }, STATUS_LABELS[status] || status);
 }
 
+/** A chosen file's bytes in base64 (how the API takes an .eml). */
+export function fileBase64(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
 export function presets() {
   return JSON.parse(document.getElementById("presets").textContent);
 }

@@ -1,7 +1,7 @@
 // "What would this mail become?": a pasted or uploaded message, read and decided as the source
 // would (the route check, with what agents would read). Mail-borne text goes in as text only.
 
-import { api, clearErrors, h, showError } from "./app.js";
+import { api, clearErrors, fileBase64, h, showError } from "./app.js";
 
 const $ = (id) => document.getElementById(id);
 let previewing = null;
@@ -12,15 +12,6 @@ const OUTCOME_WORDS = {
   ignored: "Nothing: ignored",
   quarantine: "Nothing yet: held as failed",
 };
-
-function fileBase64(file) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
-    reader.onerror = () => reject(reader.error);
-    reader.readAsDataURL(file);
-  });
-}
 
 /** Pasted text as the bytes of a message file, line ends as mail has them. */
 function textBase64(text) {
