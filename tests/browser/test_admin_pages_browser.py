@@ -51,6 +51,16 @@ def _complete_wizard(admin: AdminBrowser, dovecot: Dovecot, user: MailUser) -> N
 
     form = page.locator("#mailbox-form")
     expect(form).to_be_visible()
+    # Tested before the server is typed in: told what to do, beside the field, taken there.
+    page.click("#mailbox-test")
+    host = form.locator("[name=host]")
+    expect(host).to_have_attribute("aria-invalid", "true")
+    expect(host).to_be_focused()
+    error_id = host.get_attribute("aria-describedby") or ""
+    expect(page.locator(f"[id='{error_id.split()[-1]}']")).to_have_text(
+        "Enter the mail server's name (for example imap.example.com) or its IP address."
+    )
+    admin.screenshot("01b-setup-mailbox-error")
     form.locator("[name=name]").fill("Support inbox")
     form.locator("[name=description]").fill("the service desk's shared mailbox")
     form.locator("[name=host]").fill(dovecot.host)
@@ -74,6 +84,13 @@ def _complete_wizard(admin: AdminBrowser, dovecot: Dovecot, user: MailUser) -> N
     form.locator("[name=provider]").select_option("gmail")
     expect(page.locator("#oauth-google")).to_be_visible()
     expect(page.locator("#oauth-microsoft")).to_be_hidden()
+    # The redirect URI to register with Google, with a copy button and where to register it.
+    redirect = f"{admin.api.app.base_url}/oauth/callback"
+    expect(page.locator("#oauth-redirect")).to_have_value(redirect)
+    expect(page.get_by_role("link", name="Google Cloud console, Credentials")).to_be_visible()
+    expect(page.locator("#oauth-help-microsoft")).to_be_hidden()
+    page.click("#oauth-copy")
+    expect(page.locator("#oauth-copied")).not_to_be_empty()
     expect(form.locator("[name=host]")).to_have_value("imap.gmail.com")
     admin.screenshot("03-setup-mailbox-presets")
     form.locator("[name=provider]").select_option("custom")

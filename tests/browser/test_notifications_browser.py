@@ -114,6 +114,9 @@ def _notification_settings(admin: AdminBrowser) -> None:
     subject = settings.locator('[name="templates.comment_subject"]')
     page.locator("details[data-template=comment_subject] summary").click()
     subject.fill("[{{ issue_key }] {{ summary }}")
+    # The admin is told the same days purge stored incoming mail, and what that costs.
+    expect(page.locator("#s-retention-help")).to_contain_text("and to incoming mail")
+    expect(page.locator("#s-retention-help")).to_contain_text("can no longer be retried")
     settings.locator("[name=retention_days]").fill("7")
     page.click("#settings-save")
     error = settings.locator('[data-error-for="templates.comment_subject"]')
@@ -217,7 +220,7 @@ def test_browser_address_rule_edited_checked_saved_and_listed(
     page.fill("#route-headers", PASTED_HEADERS)
     page.click("#route-check")
     broken = page.locator('[data-error-for="address_rules[0].pattern"]')
-    expect(broken).to_contain_text("not a regular expression")
+    expect(broken).to_contain_text("Not a regular expression")
     admin.screenshot("23-sources-rule-error")
     rules.nth(0).get_by_role("button", name="Remove").click()
     expect(rules).to_have_count(1)

@@ -94,10 +94,37 @@ function markInvalid(input, slot) {
   input.focus();
 }
 
+// The API's refusals are written for programs ("host: '' is not a host name or IP address");
+// beside the field they concern, people are told what to do instead.
+const PLAIN_WORDS = [
+  [/^is required$/, (label) => `Fill in ${label}.`],
+  [/^'.*' is not a host name or IP address$/, () => "Enter the mail server's name (for example imap.example.com) or its IP address."],
+  [/send again with "acknowledge": true/, () => "Many messages are waiting: tick the box to confirm they may become Jira issues and comments, then try again."],
+  [/^must be a whole number/, () => "Enter a whole number."],
+];
+
+function fieldLabel(input) {
+  const label = input && input.labels && input.labels[0];
+  const text = label ? label.textContent.trim().replace(/\s*\*$/, "") : "";
+  return text ? `the ${text.toLowerCase()}` : "this field";
+}
+
+/** What to say for an API refusal: its own words, or plainer ones for the ones we know. */
+export function plainWords(message, field, input) {
+  let text = message;
+  if (field && text.startsWith(`${field}: `)) text = text.slice(field.length + 2);
+  for (const [pattern, say] of PLAIN_WORDS) if (pattern.test(text)) return say(fieldLabel(input));
+  const capital = (words) => words.charAt(0).toUpperCase() + words.slice(1);
+  // "is required to sign in with a password": said of the field, so the field says it.
+  if (/^(is|are|must) /.test(text)) return `${capital(fieldLabel(input))} ${text.replace(/\.?$/, ".")}`;
+  return capital(text);
+}
+
 /** Show an API refusal beside the field it names, else in the container's general slot. */
 export function showError(container, data, fallbackSlot) {
-  const message = (data && data.error) || "Something went wrong.";
   const field = data && data.field;
+  const input = field ? container.querySelector(`[name="${CSS.escape(field)}"]`) : null;
+  const message = data && data.error ? plainWords(data.error, field, input) : "Something went wrong.";
   let slot = field ? container.querySelector(`[data-error-for="${CSS.escape(field)}"]`) : null;
   if (!slot) slot = fallbackSlot || container.querySelector('[data-error-for=""]');
   if (!slot) {
@@ -105,10 +132,7 @@ export function showError(container, data, fallbackSlot) {
     return;
   }
   slot.textContent = message;
-  if (field) {
-    const input = container.querySelector(`[name="${CSS.escape(field)}"]`);
-    if (input) markInvalid(input, slot);
-  }
+  if (input) markInvalid(input, slot);
 }
 
 /** "5 min ago" style for the past, local time for the future; "never" for null. */

@@ -25,6 +25,18 @@ function show(step) {
   if (step === "summary") renderSummary();
 }
 
+/** The redirect URI to the clipboard; where the browser refuses, it is selected to copy. */
+async function copyRedirect() {
+  const field = $("oauth-redirect");
+  try {
+    await navigator.clipboard.writeText(field.value);
+    $("oauth-copied").textContent = "Copied.";
+  } catch (_refused) {
+    field.select();
+    $("oauth-copied").textContent = "Selected: press Ctrl+C (⌘C) to copy.";
+  }
+}
+
 // --- 1. project and issue type -------------------------------------------------------------
 
 async function loadProjects() {
@@ -85,6 +97,8 @@ function onProvider(preset) {
   $("oauth-google").hidden = preset.oauth !== "google";
   $("oauth-microsoft").hidden = preset.oauth !== "microsoft";
   $("oauth-tenant-field").hidden = preset.oauth !== "microsoft";
+  $("oauth-help-google").hidden = preset.oauth !== "google";
+  $("oauth-help-microsoft").hidden = preset.oauth !== "microsoft";
 }
 
 async function testConnection() {
@@ -322,6 +336,7 @@ function start() {
     event.preventDefault();
     if (await saveSource()) show("fields");
   });
+  $("oauth-copy").addEventListener("click", copyRedirect);
   $("oauth-google").addEventListener("click", signIn);
   $("oauth-microsoft").addEventListener("click", signIn);
   $("fields-next").addEventListener("click", fieldsNext);
