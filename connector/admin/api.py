@@ -105,7 +105,12 @@ def api_routes() -> list[Route]:
         admin(_ENTRY, email_log_api.get_entry, "GET"),
         admin(_ENTRY + "/retry", email_log_api.retry_entry, "POST"),
         admin(_ENTRY + "/message", email_log_api.download_message, "GET"),
-        admin(PREFIX + "/projects/{project_key}/feeds", routing_api.project_feeds, "GET"),
+        # Project administrators see their project's tab too (not only Jira administrators).
+        Route(
+            PREFIX + "/projects/{project_key}/feeds",
+            admin_endpoint(routing_api.project_feeds, project_admins=True),
+            methods=["GET"],
+        ),
         admin(PREFIX + "/jira/projects", jira_api.list_projects, "GET"),
         admin(
             PREFIX + "/jira/projects/{project_key}/issue-types", jira_api.list_issue_types, "GET"

@@ -19,7 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from connector import logs
-from connector.admin.access import Caller, admin_cache, authenticate_caller, require_admin
+from connector.admin.access import (
+    Caller,
+    admin_cache,
+    authenticate_caller,
+    require_admin,
+    require_project_admin,
+)
 from connector.admin.errors import ApiError
 from connector.admin.poll_start import PollStarter, RequestForWorker
 from connector.http_body import ADMIN_MAX_BYTES, BodyError, parse_json, read_body
@@ -98,8 +104,9 @@ Handler = Callable[[ApiCall], Answer]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def admin_endpoint(handler: Handler) -> Endpoint:
-    """A Starlette endpoint running `handler` for a verified administrator of the tenant."""
+def admin_endpoint(handler: Handler, *, project_admins: bool = False) -> Endpoint:
+    """A Starlette endpoint running `handler` for a verified administrator of the tenant; with
+    `project_admins`, an administrator of the path's `project_key` may call it too."""
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -123,7 +130,12 @@ def admin_endpoint(handler: Handler) -> Endpoint:
         def run() -> Response:
             runtime, path_params, query, body = call_args
             try:
-                caller = require_admin(cache, authenticated)
+                if project_admins:
+                    key = str(path_params.get("project_key", ""))
+                    app_key = runtime.settings.app_key
+                    caller = require_project_admin(cache, authenticated, key, app_key)
+                else:
+                    caller = require_admin(cache, authenticated)
                 answer = handler(ApiCall(runtime, caller, path_params, query, body, polls))
             except ApiError as exc:
                 return exc.to_response()

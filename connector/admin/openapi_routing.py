@@ -182,6 +182,8 @@ ROUTING_SCHEMAS: dict[str, Schema] = {
                         "enabled": {"type": "boolean"},
                         "status": string(enum=["ok", "error", "disabled", "unknown"]),
                         "status_message": string(),
+                        "last_poll_at": nullable(string("ISO 8601, UTC", format="date-time")),
+                        "messages_today": integer(0, description="email log entries today"),
                         "addresses": {
                             "type": "array",
                             "items": closed_object(
@@ -207,6 +209,8 @@ ROUTING_SCHEMAS: dict[str, Schema] = {
                         "enabled",
                         "status",
                         "status_message",
+                        "last_poll_at",
+                        "messages_today",
                         "addresses",
                     ],
                 ),

@@ -16,7 +16,7 @@ from typing import Any
 
 from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError
-from connector.admin.serialize import status_of
+from connector.admin.serialize import iso, status_of
 from connector.admin.source_body import address_rules
 from connector.admin.sources_api import find_source
 from connector.budget import OverBudget
@@ -149,10 +149,17 @@ def project_feeds(call: ApiCall) -> Answer:
     if not isinstance(key, str) or not PROJECT_KEY.match(key):
         raise ApiError(400, f"project_key: {key!r} is not a Jira project key", field="project_key")
     feeds = []
+    today = call.runtime.email_log.messages_today(call.tenant.id)
     for source in call.runtime.sources.search(call.tenant.id):
         addresses = feed_addresses(source.spec, key)
         if addresses:
-            feeds.append(_feed(source, addresses))
+            feeds.append(
+                {
+                    **_feed(source, addresses),
+                    "last_poll_at": iso(source.last_poll_at),
+                    "messages_today": today.get(source.id, 0),
+                }
+            )
     return Answer({"project_key": key, "feeds": feeds})
 
 

@@ -104,6 +104,7 @@ class AdminBrowser:
     api: AdminApi
     page: Page
     axe_script: Path
+    account_id: str  # the Jira user the page's context tokens name (an administrator at first)
     problems: list[str] = field(default_factory=list)
 
     def open(self, path: str) -> None:
@@ -166,20 +167,21 @@ def admin_browser(
     api = make_admin_api(running_app, fake_jira)
     # The app's own rights as its ADMIN scope gives them: it may create the custom fields.
     fake_jira.set_permissions(*DEFAULT_PERMISSIONS, "ADMINISTER")
-    context_token = encode_token(
-        issuer=fake_jira.client_key,
-        shared_secret=fake_jira.shared_secret,
-        target=None,
-        ttl_seconds=_TOKEN_TTL_SECONDS,
-        extra_claims={"sub": api.account_id},
-    )
-    stub = _AP_STUB % {"token": json.dumps(context_token)}
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(20_000)
-    session = AdminBrowser(api=api, page=page, axe_script=AXE_SCRIPT)
+    session = AdminBrowser(api=api, page=page, axe_script=AXE_SCRIPT, account_id=api.account_id)
 
     def serve_stub(route: Route) -> None:
+        # Minted at each page load for whoever the test says is signed in to Jira.
+        context_token = encode_token(
+            issuer=fake_jira.client_key,
+            shared_secret=fake_jira.shared_secret,
+            target=None,
+            ttl_seconds=_TOKEN_TTL_SECONDS,
+            extra_claims={"sub": session.account_id},
+        )
+        stub = _AP_STUB % {"token": json.dumps(context_token)}
         route.fulfill(status=200, content_type="text/javascript", body=stub)
 
     def on_response(response: Response) -> None:

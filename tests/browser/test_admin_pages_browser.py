@@ -212,3 +212,22 @@ def test_browser_wizard_to_first_issue_then_broken_and_fixed_password(
     expect(feed.locator("td.number")).to_have_text("1")
     admin.screenshot("12-project-settings")
     admin.assert_no_server_errors()
+
+
+def test_browser_project_admin_sees_the_project_tab_not_an_error(
+    admin_browser: AdminBrowser,
+) -> None:
+    admin = admin_browser
+    page = admin.page
+    admin.api.create(name="Support inbox")
+    jira = admin.api.jira
+    jira.add_user("557058:lead", "lead@example.com", "Project Lead")
+    jira.set_permissions("BROWSE_PROJECTS", "ADMINISTER_PROJECTS", account_id="557058:lead")
+    admin.account_id = "557058:lead"  # no Jira administrator: the project's
+    admin.open("/pages/project-settings?projectKey=SUP&projectId=10000")
+    feed = page.locator("#feeds-body tr", has_text="Support inbox")
+    expect(feed).to_contain_text("all its mail → Task")
+    expect(feed.locator("td.number")).to_have_text("0")
+    expect(page.locator("#page-message")).to_be_hidden()
+    admin.screenshot("13-project-settings-as-project-admin")
+    admin.assert_no_server_errors()

@@ -16,28 +16,22 @@ function route(address) {
 }
 
 /**
- * The project's feeds with each source's polling state. Versions without the feeds endpoint
- * answer 404: the sources whose own project this is are shown instead.
+ * The project's feeds with each source's polling state: one call, which project
+ * administrators may make too (the sources list is for Jira administrators). Versions without
+ * the feeds endpoint answer 404: the sources whose own project this is are shown instead.
  */
 async function feeds() {
-  const [answer, all] = await Promise.all([
-    api("GET", `/projects/${encodeURIComponent(projectKey)}/feeds`),
-    api("GET", "/mail-sources"),
-  ]);
-  if (!all.ok) {
-    showBanner(all.data.error);
-    return null;
-  }
-  const byId = new Map(all.data.sources.map((source) => [source.id, source]));
+  const answer = await api("GET", `/projects/${encodeURIComponent(projectKey)}/feeds`);
   if (answer.ok) {
-    return answer.data.feeds.map((feed) => ({
-      ...feed,
-      source: byId.get(feed.source_id) || {},
-      routes: feed.addresses.map(route),
-    }));
+    return answer.data.feeds.map((feed) => ({ ...feed, routes: feed.addresses.map(route) }));
   }
   if (answer.status !== 404) {
     showBanner(answer.data.error);
+    return null;
+  }
+  const all = await api("GET", "/mail-sources");
+  if (!all.ok) {
+    showBanner(all.data.error);
     return null;
   }
   return all.data.sources
@@ -48,7 +42,8 @@ async function feeds() {
       mailbox: source.username,
       status: source.status,
       status_message: source.status_message,
-      source,
+      last_poll_at: source.last_poll_at,
+      messages_today: source.messages_today,
       routes: [`all its mail → ${source.issue_type}`],
     }));
 }
@@ -63,8 +58,8 @@ function feedRow(feed) {
     h("td", {}, feed.mailbox),
     h("td", {}, feed.routes.map((text) => h("div", {}, text))),
     status,
-    h("td", {}, when(feed.source.last_poll_at)),
-    h("td", { className: "number" }, String(feed.source.messages_today ?? "—")));
+    h("td", {}, when(feed.last_poll_at)),
+    h("td", { className: "number" }, String(feed.messages_today ?? "—")));
 }
 
 async function start() {
