@@ -112,6 +112,7 @@ def api_routes() -> list[Route]:
             methods=["GET"],
         ),
         admin(PREFIX + "/jira/projects", jira_api.list_projects, "GET"),
+        admin(PREFIX + "/jira/users", jira_api.search_users, "GET"),
         admin(
             PREFIX + "/jira/projects/{project_key}/issue-types", jira_api.list_issue_types, "GET"
         ),

@@ -28,6 +28,9 @@ def _download(found: Schema) -> Schema:
     return found
 
 
+_TZ = query(
+    "tz", 'IANA time zone "today" is counted in (messages_today), e.g. Europe/Berlin; UTC if absent'
+)
 _DAY: Schema = {"type": "string", "format": "date", "description": "YYYY-MM-DD"}
 _SOURCE_EXAMPLE: Schema = {
     "name": "Support inbox",
@@ -113,7 +116,7 @@ _PATHS: Schema = {
             "List mail sources with their status",
             (200, "the sources, oldest first", "MailSourceList"),
             errors=(400,),
-            parameters=[query("q", "text in name, description, host or username")],
+            parameters=[query("q", "text in name, description, host or username"), _TZ],
         ),
         "post": operation(
             "Create a mail source (disabled until enabled)",
@@ -132,7 +135,12 @@ _PATHS: Schema = {
     },
     "/api/v1/mail-sources/{source_id}": {
         "parameters": [_SOURCE_ID],
-        "get": operation("Read a mail source", (200, "the source", "MailSource"), errors=(404,)),
+        "get": operation(
+            "Read a mail source",
+            (200, "the source", "MailSource"),
+            errors=(400, 404),
+            parameters=[_TZ],
+        ),
         "put": operation(
             "Replace a mail source's settings (without password: keep the stored one)",
             (200, "the source as saved", "MailSource"),
@@ -210,9 +218,11 @@ _PATHS: Schema = {
     "/api/v1/projects/{project_key}/feeds": {
         "parameters": [_PROJECT_KEY],
         "get": operation(
-            "The sources and addresses that create issues in a project, with their state",
+            "The sources and addresses that create issues in a project, with their state; "
+            "Jira administrators and administrators of the project may ask",
             (200, "the feeds; an empty list when none", "ProjectFeeds"),
-            errors=(400,),
+            errors=(400, 502),
+            parameters=[_TZ],
         ),
     },
     "/api/v1/settings/fields": {
@@ -325,6 +335,14 @@ _PATHS: Schema = {
             "The Jira projects the app can see (for the set-up wizard)",
             (200, "the projects, by key", "JiraProjectList"),
             errors=(502,),
+        )
+    },
+    "/api/v1/jira/users": {
+        "get": operation(
+            "Active Jira users whose name or email matches (to pick an address rule's assignee)",
+            (200, "at most 20 users", "JiraUserList"),
+            errors=(400, 502),
+            parameters=[query("q", "part of a name or email")],
         )
     },
     "/api/v1/jira/projects/{project_key}/issue-types": {

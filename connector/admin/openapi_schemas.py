@@ -276,6 +276,22 @@ SCHEMAS: dict[str, Schema] = {
         },
         ["projects"],
     ),
+    "JiraUserList": closed_object(
+        {
+            "users": {
+                "type": "array",
+                "items": closed_object(
+                    {
+                        "account_id": string(),
+                        "display_name": string(),
+                        "email": nullable(string("where the site lets the app see it")),
+                    },
+                    ["account_id", "display_name", "email"],
+                ),
+            }
+        },
+        ["users"],
+    ),
     "JiraIssueTypeList": closed_object(
         {
             "project_key": string(),

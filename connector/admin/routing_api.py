@@ -18,7 +18,7 @@ from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError
 from connector.admin.serialize import iso, status_of
 from connector.admin.source_body import address_rules
-from connector.admin.sources_api import find_source
+from connector.admin.sources_api import find_source, query_zone
 from connector.budget import OverBudget
 from connector.mail.inbound import UnparseableEmail
 from connector.mail_source import MailSource, SourceSpec
@@ -149,7 +149,7 @@ def project_feeds(call: ApiCall) -> Answer:
     if not isinstance(key, str) or not PROJECT_KEY.match(key):
         raise ApiError(400, f"project_key: {key!r} is not a Jira project key", field="project_key")
     feeds = []
-    today = call.runtime.email_log.messages_today(call.tenant.id)
+    today = call.runtime.email_log.messages_today(call.tenant.id, zone=query_zone(call))
     for source in call.runtime.sources.search(call.tenant.id):
         addresses = feed_addresses(source.spec, key)
         if addresses:

@@ -6,7 +6,9 @@ tenant's source answers exactly like one that does not exist (404).
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError, not_found
@@ -34,12 +36,12 @@ REMOVED_ON_DELETE = (
 
 def list_sources(call: ApiCall) -> Answer:
     """GET /api/v1/mail-sources?q= : search over name, description, host and username."""
-    unknown = set(call.query) - {"q"}
+    unknown = set(call.query) - {"q", "tz"}
     if unknown:
         name = sorted(unknown)[0]
         raise ApiError(400, f"{name}: is not a filter of mail sources", field=name)
     found = call.runtime.sources.search(call.tenant.id, call.query.get("q", ""))
-    today = call.runtime.email_log.messages_today(call.tenant.id)
+    today = call.runtime.email_log.messages_today(call.tenant.id, zone=query_zone(call))
     polls = poll_progress(call.runtime.engine, call.tenant.id)
     failed = failed_per_source(call.runtime.engine, call.tenant.id)
     answer: dict[str, Any] = {
@@ -90,7 +92,7 @@ def create_source(call: ApiCall) -> Answer:
 def get_source(call: ApiCall) -> Answer:
     """GET /api/v1/mail-sources/{source_id}"""
     source = find_source(call)
-    today = call.runtime.email_log.messages_today(call.tenant.id)
+    today = call.runtime.email_log.messages_today(call.tenant.id, zone=query_zone(call))
     poll = poll_progress(call.runtime.engine, call.tenant.id).get(source.id)
     failed = failed_per_source(call.runtime.engine, call.tenant.id).get(source.id, 0)
     return Answer(
@@ -141,6 +143,18 @@ def check_source_host(call: ApiCall, spec: SourceSpec) -> None:
     (`connector.sources.config.GRAPH_HOSTS`), so there is nothing to check."""
     if spec.protocol != "graph":
         refuse_unusable_host(call.runtime.host_policy, spec.host, spec.port, field="host")
+
+
+def query_zone(call: ApiCall) -> tzinfo:
+    """The time zone "today" is counted in: `tz` (an IANA name, as the pages send the Jira
+    user's), UTC without it."""
+    name = call.query.get("tz", "").strip()
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        raise ApiError(400, f"tz: {name!r} is not a time zone name", field="tz") from None
 
 
 def find_source(call: ApiCall) -> MailSource:

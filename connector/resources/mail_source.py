@@ -136,7 +136,11 @@ STATE: tuple[Setting, ...] = (
     Setting("next_poll_at", "string", "ISO 8601, UTC", format="date-time", nullable=True),
     Setting("first_connected_at", "string", "ISO 8601, UTC", format="date-time", nullable=True),
     Setting(
-        "messages_today", "integer", "email log entries since 00:00 UTC", minimum=0, storage="none"
+        "messages_today",
+        "integer",
+        "email log entries since 00:00 today in the time zone asked for (tz; default UTC)",
+        minimum=0,
+        storage="none",
     ),
     Setting(
         "failed_messages",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, tzinfo
 from typing import Any
 
 from sqlalchemy import Text, func, literal, or_, update
@@ -293,9 +293,13 @@ class EmailLog:
             ).all()
             return [_entry(row) for row in rows]
 
-    def messages_today(self, tenant_id: int, now: datetime | None = None) -> dict[int, int]:
-        """Rows per source since 00:00 UTC today: every message fetched has one."""
-        start = datetime.combine((now or datetime.now(UTC)).astimezone(UTC).date(), time(), UTC)
+    def messages_today(
+        self, tenant_id: int, now: datetime | None = None, zone: tzinfo = UTC
+    ) -> dict[int, int]:
+        """Rows per source since 00:00 today where the admin is (`zone`, the Jira user's
+        time zone; UTC by default): every message fetched has one."""
+        local = (now or datetime.now(UTC)).astimezone(zone)
+        start = datetime.combine(local.date(), time(), zone).astimezone(UTC)
         with Session(self._engine) as session:
             rows = session.exec(
                 select(EmailLogRow.source_id, func.count())

@@ -61,6 +61,9 @@ window.AP = {
       return Promise.resolve(token);
     },
   },
+  user: {
+    getTimeZone(callback) { callback(window.__timeZone || "Europe/Berlin"); },
+  },
   navigator: {
     go(target, context) { (window.__navigations = window.__navigations || []).push(context); },
   },

@@ -224,7 +224,9 @@ def test_browser_project_admin_sees_the_project_tab_not_an_error(
     jira.add_user("557058:lead", "lead@example.com", "Project Lead")
     jira.set_permissions("BROWSE_PROJECTS", "ADMINISTER_PROJECTS", account_id="557058:lead")
     admin.account_id = "557058:lead"  # no Jira administrator: the project's
-    admin.open("/pages/project-settings?projectKey=SUP&projectId=10000")
+    # "Today" is counted in the Jira user's time zone (the stub's AP.user says Europe/Berlin).
+    with page.expect_request(lambda r: "/feeds?tz=Europe%2FBerlin" in r.url):
+        admin.open("/pages/project-settings?projectKey=SUP&projectId=10000")
     feed = page.locator("#feeds-body tr", has_text="Support inbox")
     expect(feed).to_contain_text("all its mail → Task")
     expect(feed.locator("td.number")).to_have_text("0")

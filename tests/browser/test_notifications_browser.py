@@ -209,6 +209,12 @@ def test_browser_address_rule_edited_checked_saved_and_listed(
     page.click("#rule-add")
     rules.nth(0).locator("[data-part=pattern]").fill("billing@example.com")
     rules.nth(0).locator("[data-part=project_key]").fill("BIL")
+    # The assignee is picked from Jira's users by name, not typed as an account id.
+    admin.api.jira.add_user("557058:bea", "bea@example.com", "Bea Billing")
+    rules.nth(0).get_by_role("searchbox", name="Find the assignee among Jira users").fill("bea")
+    assignee = rules.nth(0).get_by_role("combobox", name="Assignee")
+    expect(assignee.locator("option", has_text="Bea Billing")).to_have_count(1)
+    assignee.select_option(label="Bea Billing <bea@example.com>")
     page.click("#rule-add")
     rules.nth(1).locator("[data-part=match]").select_option("regex")
     rules.nth(1).locator("[data-part=pattern]").fill("(unclosed")
@@ -242,6 +248,7 @@ def test_browser_address_rule_edited_checked_saved_and_listed(
     assert [(r["match"], r["pattern"], r["project_key"]) for r in saved["address_rules"]] == [
         ("exact", "billing@example.com", "BIL")
     ]
+    assert saved["address_rules"][0]["defaults"]["default_assignee"] == "557058:bea"
     assert saved["unrouted"] == "source"
 
     # The project's tab names the address that feeds it.

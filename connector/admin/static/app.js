@@ -219,6 +219,18 @@ export function statusLozenge(status) {
   return h("span", { className: `lozenge ${status}` }, STATUS_LABELS[status] || status);
 }
 
+/**
+ * The admin's time zone, for "today": the Jira user's (AP.user.getTimeZone, which is the
+ * site's unless they chose their own), else the browser's.
+ */
+export function timeZone() {
+  return new Promise((resolve) => {
+    const browser = () => resolve(Intl.DateTimeFormat().resolvedOptions().timeZone || "");
+    if (!window.AP || !window.AP.user || !window.AP.user.getTimeZone) return browser();
+    window.AP.user.getTimeZone((zone) => (zone ? resolve(zone) : browser()));
+  });
+}
+
 /** A chosen file's bytes in base64 (how the API takes an .eml). */
 export function fileBase64(file) {
   return new Promise((resolve, reject) => {

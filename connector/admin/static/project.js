@@ -1,6 +1,6 @@
 // Project settings: which mail sources feed this project, by which addresses, and their state.
 
-import { api, h, showBanner, statusLozenge, when } from "./app.js";
+import { api, h, showBanner, statusLozenge, timeZone, when } from "./app.js";
 
 const $ = (id) => document.getElementById(id);
 const projectKey = document.body.dataset.projectKey;
@@ -21,7 +21,8 @@ function route(address) {
  * the feeds endpoint answer 404: the sources whose own project this is are shown instead.
  */
 async function feeds() {
-  const answer = await api("GET", `/projects/${encodeURIComponent(projectKey)}/feeds`);
+  const zone = encodeURIComponent(await timeZone());
+  const answer = await api("GET", `/projects/${encodeURIComponent(projectKey)}/feeds?tz=${zone}`);
   if (answer.ok) {
     return answer.data.feeds.map((feed) => ({ ...feed, routes: feed.addresses.map(route) }));
   }
@@ -29,7 +30,7 @@ async function feeds() {
     showBanner(answer.data.error);
     return null;
   }
-  const all = await api("GET", "/mail-sources");
+  const all = await api("GET", `/mail-sources?tz=${zone}`);
   if (!all.ok) {
     showBanner(all.data.error);
     return null;

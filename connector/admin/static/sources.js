@@ -1,8 +1,8 @@
 // The mail sources list: status at a glance, search, and every action on a source.
 
 import {
-  api, clearErrors, h, navigate, renderDiagnosis, showBanner, showError, statusLozenge, when,
-  wireNavigation,
+  api, clearErrors, h, navigate, renderDiagnosis, showBanner, showError, statusLozenge, timeZone,
+  when, wireNavigation,
 } from "./app.js";
 import { readAddressRules, renderAddressRules } from "./address-rules.js";
 import { closePreview, openPreview, wirePreview } from "./mail-preview.js";
@@ -21,7 +21,9 @@ const FOLLOW_MS = 1000;
 
 async function load() {
   const q = $("source-search").value.trim();
-  const answer = await api("GET", `/mail-sources${q ? `?q=${encodeURIComponent(q)}` : ""}`);
+  const params = new URLSearchParams({ tz: await timeZone() });
+  if (q) params.set("q", q);
+  const answer = await api("GET", `/mail-sources?${params}`);
   if (!answer.ok) return showBanner(answer.data.error);
   sources = answer.data.sources;
   showJiraPause(answer.data.jira_paused);
