@@ -105,6 +105,7 @@ def api_routes() -> list[Route]:
         admin(_ENTRY, email_log_api.get_entry, "GET"),
         admin(_ENTRY + "/retry", email_log_api.retry_entry, "POST"),
         admin(_ENTRY + "/message", email_log_api.download_message, "GET"),
+        admin(_ENTRY + "/process-anyway", email_log_api.process_entry_anyway, "POST"),
         # Project administrators see their project's tab too (not only Jira administrators).
         Route(
             PREFIX + "/projects/{project_key}/feeds",

@@ -13,7 +13,7 @@ from connector.admin.errors import ApiError, not_found
 from connector.admin.serialize import entry_detail_json, entry_json
 from connector.outcomes import Outcome
 from connector.storage.email_log import LogEntry
-from connector.storage.email_log_filters import LogFilters
+from connector.storage.email_log_filters import LogFilters, process_anyway
 
 OUTCOMES = tuple(sorted(Outcome))
 DEFAULT_LIMIT = 50
@@ -178,6 +178,31 @@ def _retry(call: ApiCall, entry_id: int) -> LogEntry:
         )
     log_action(call, "email_retried", source_id=entry.source_id, entry_id=entry_id)
     return reopened
+
+
+def process_entry_anyway(call: ApiCall) -> Answer:
+    """POST /api/v1/email-log/{entry_id}/process-anyway: an ignored message (auto-reply,
+    ignored sender...) is processed at the source's next poll, its filters off for it."""
+    entry_id = call.path_int("entry_id")
+    log = call.runtime.email_log
+    entry = log.get(call.tenant.id, entry_id)
+    if entry is None:
+        raise not_found("email log entry", entry_id)
+    if entry.outcome is not Outcome.IGNORED:
+        raise ApiError(
+            409, f"only ignored messages can be processed anyway; this one is {entry.outcome}"
+        )
+    if not process_anyway(call.runtime.engine, call.tenant.id, entry_id):
+        raise ApiError(
+            409,
+            "the message itself is no longer kept (purged after the retention period), so it "
+            "cannot be processed now; ask the sender to send it again",
+        )
+    log_action(call, "email_processed_anyway", source_id=entry.source_id, entry_id=entry_id)
+    reopened = log.get(call.tenant.id, entry_id)
+    if reopened is None:
+        raise not_found("email log entry", entry_id)
+    return Answer(_detail(call, reopened, raw_kept=True))
 
 
 def download_message(call: ApiCall) -> Answer:

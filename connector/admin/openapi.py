@@ -322,6 +322,16 @@ _PATHS: Schema = {
             )
         ),
     },
+    "/api/v1/email-log/{entry_id}/process-anyway": {
+        "parameters": [_ENTRY_ID],
+        "post": operation(
+            "Process an ignored message anyway (the admin knows better than the filters): at "
+            "the source's next poll, with its ignored senders, domain list, auto-reply filter "
+            "and rate limit off for it",
+            (200, "the entry, pending again", "LogEntryDetail"),
+            errors=(404, 409),
+        ),
+    },
     "/api/v1/email-log/retry": {
         "post": operation(
             "Process many failed messages again; each that cannot be retried says why",

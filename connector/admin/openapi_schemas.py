@@ -100,6 +100,10 @@ _ENTRY_DETAIL: Schema = {
     "trail": strings("the decisions taken, in order"),
     "raw_kept": {"type": "boolean"},
     "retryable": {"type": "boolean"},
+    "can_process_anyway": {
+        "type": "boolean",
+        "description": "ignored (auto-reply, ignored sender...) and kept: POST process-anyway",
+    },
 }
 
 SCHEMAS: dict[str, Schema] = {

@@ -149,4 +149,5 @@ def entry_detail_json(
         "trail": list(entry.trail),
         "raw_kept": raw_kept,
         "retryable": entry.outcome is Outcome.FAILED and raw_kept,
+        "can_process_anyway": entry.outcome is Outcome.IGNORED and raw_kept,
     }

@@ -56,6 +56,8 @@ class LogEntry:
     # Which header and address rule decided where the message went (connector.pipeline.routes); None
     # before it was routed.
     route: Mapping[str, Any] | None = None
+    # An admin asked to process it though it was ignored (`email_log_filters.process_anyway`).
+    process_anyway: bool = False
 
     @property
     def final(self) -> bool:
@@ -370,4 +372,5 @@ def _entry(row: EmailLogRow) -> LogEntry:
         received_at=as_utc(row.received_at),
         updated_at=as_utc(row.updated_at),
         route=json.loads(row.route) if row.route else None,
+        process_anyway=row.process_anyway,
     )

@@ -1,6 +1,6 @@
 """What the email log can be narrowed to besides source, outcome and text: a date range, the
-Jira project or issue a message went to, its sender; and the failed messages per source that
-the sources list counts.
+Jira project or issue a message went to, its sender; the failed messages per source that
+the sources list counts; and "process anyway" for a message the filters ignored.
 
 A message's project is the one its issue is in (the issue key's prefix) or, for one that
 never reached Jira (failed, ignored), the project its route chose: both are in the log row.
@@ -12,12 +12,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, Text, func, literal, or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from connector.outcomes import Outcome
-from connector.storage.models import EmailLogRow
+from connector.storage.models import EmailLogRow, utc_now
 
 
 @dataclass(frozen=True)
@@ -69,3 +69,33 @@ def failed_per_source(engine: Engine, tenant_id: int) -> dict[int, int]:
             .group_by(col(EmailLogRow.source_id))
         ).all()
         return {int(source_id): int(count) for source_id, count in rows}
+
+
+# Put before the reason it was ignored for, when an admin asks to process it anyway.
+PROCESS_ANYWAY_REASON = "processing anyway, as an admin asked; it had been ignored: "
+
+
+def process_anyway(engine: Engine, tenant_id: int, entry_id: int) -> bool:
+    """Make an ignored message pending again, with the source's filters off for it (the
+    admin knows better: not an auto-reply, not an unwanted sender). False when it is absent,
+    not ignored, or its stored copy is gone; one conditional UPDATE, as `EmailLog.reopen`."""
+    with Session(engine) as session:
+        result = session.execute(
+            update(EmailLogRow)
+            .where(
+                col(EmailLogRow.id) == entry_id,
+                col(EmailLogRow.tenant_id) == tenant_id,
+                col(EmailLogRow.outcome) == Outcome.IGNORED,
+                col(EmailLogRow.raw_encrypted).is_not(None),
+            )
+            .values(
+                outcome=Outcome.PENDING,
+                attempts=0,
+                next_attempt_at=None,
+                process_anyway=True,
+                reason=literal(PROCESS_ANYWAY_REASON, Text) + col(EmailLogRow.reason),
+                updated_at=utc_now(),
+            )
+        )
+        session.commit()
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Text, UniqueConstraint, true
+from sqlalchemy import DateTime, Text, UniqueConstraint, false, true
 from sqlmodel import Field, SQLModel
 
 
@@ -159,6 +159,8 @@ class EmailLogRow(SQLModel, table=True):
     route: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     headers: str = Field(default="[]", sa_type=Text)  # JSON list of [name, value]
     raw_encrypted: str | None = Field(default=None, sa_type=Text)
+    # An admin asked to process this ignored message anyway: the source's filters are off for it.
+    process_anyway: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     received_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 

@@ -23,6 +23,7 @@ if importlib.util.find_spec("playwright") is None:
 from playwright.sync_api import expect
 
 from connector.admin.source_actions import ACKNOWLEDGE_ABOVE
+from connector.outcomes import Outcome
 from tests.browser.conftest import AdminBrowser
 from tests.integration.admin_support import dovecot_body
 from tests.servers.dovecot import Dovecot, MailUser
@@ -275,4 +276,36 @@ def test_browser_what_would_this_mail_become_for_pasted_and_uploaded_messages(
     panel.get_by_role("button", name="Show what it would become").click()
     expect(facts).to_contain_text("ignored")
     expect(page.locator("#preview-classification")).to_contain_text("auto")
+    admin.assert_no_server_errors()
+
+
+def test_browser_ignored_message_processed_anyway_from_the_email_log(
+    admin_browser: AdminBrowser,
+) -> None:
+    admin = admin_browser
+    page = admin.page
+    source = admin.api.create()
+    log = admin.api.app.runtime.email_log
+    entry = log.begin(admin.api.tenant_id, source["id"], "INBOX:1:1", size=100)
+    raw = b"From: jo@customer.example\r\nSubject: Away\r\n\r\nBack Monday.\r\n"
+    log.describe(
+        entry.id,
+        message_id=None,
+        digest=None,
+        sender="jo@customer.example",
+        sender_name="Jo",
+        subject="Away",
+        headers=[("Subject", "Away")],
+        raw=raw,
+    )
+    log.finish(entry.id, Outcome.IGNORED, "automatic reply (Auto-Submitted)", trail=["parsed"])
+    admin.open("/pages/email-log")
+    row = page.locator("#log-body tr", has_text="Away")
+    row.get_by_role("button", name="Details").click()
+    expect(page.locator("#entry-retry")).to_be_hidden()
+    page.get_by_role("button", name="Process anyway").click()
+    expect(page.locator("#page-message")).to_contain_text("processed at the source's next poll")
+    expect(row.locator(".lozenge")).to_have_text("pending")
+    expect(page.get_by_role("button", name="Process anyway")).to_be_hidden()
+    admin.screenshot("38-email-log-processed-anyway")
     admin.assert_no_server_errors()

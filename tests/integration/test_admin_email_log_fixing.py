@@ -1,14 +1,17 @@
 """The email log as a place to fix things: filters by sender, project, issue and day; retry of
 many failed messages at once; the original message to download while it is kept; what kind
-of failure it was; and the failed messages counted on the sources list."""
+of failure it was; the failed messages counted on the sources list; and "process anyway" for
+a message the filters ignored."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.integration.admin_support import AdminApi
+from tests.integration.admin_support import AdminApi, dovecot_body
 from tests.integration.test_admin_email_log import _record, rows  # noqa: F401
+from tests.servers.dovecot import Dovecot, MailUser
+from tests.servers.messages import build_message
 
 RAW = b"Subject: Printer on fire\r\n\r\nHelp.\r\n"
 
@@ -101,3 +104,28 @@ def test_sources_list_counts_failed_messages_per_source(
     api.call("POST", f"/email-log/{rows['failed']}/retry")
     two = api.call("GET", f"/mail-sources/{rows['two']}").json()
     assert two["failed_messages"] == 1  # retried: no longer counted
+
+
+def test_ignored_auto_reply_processed_anyway_becomes_an_issue(
+    api: AdminApi, dovecot: Dovecot, mail_user: MailUser
+) -> None:
+    source = api.create(**dovecot_body(dovecot, mail_user))["id"]
+    assert api.call("POST", f"/mail-sources/{source}/enable").status_code == 200
+    away = build_message("Out of office: printer", sender="jo@customer.example")
+    away = away.replace(b"Subject:", b"Auto-Submitted: auto-replied\r\nSubject:", 1)
+    dovecot.deliver(mail_user, away)
+    assert api.poll(source)["counts"] == {"ignored": 1}
+    entry = api.call("GET", f"/email-log?source_id={source}").json()["entries"][0]
+    detail = api.call("GET", f"/email-log/{entry['id']}").json()
+    assert detail["can_process_anyway"] is True and detail["retryable"] is False
+
+    answer = api.call("POST", f"/email-log/{entry['id']}/process-anyway")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outcome"] == "pending" and answer.json()["can_process_anyway"] is False
+    assert api.poll(source)["counts"] == {"created": 1}
+    done = api.call("GET", f"/email-log/{entry['id']}").json()
+    assert done["outcome"] == "created" and done["issue_key"] in api.jira.issue_keys()
+    assert any("asked to process it anyway" in step for step in done["trail"])
+    # Only ignored messages: this one is created now.
+    again = api.call("POST", f"/email-log/{entry['id']}/process-anyway")
+    assert again.status_code == 409 and "only ignored messages" in again.json()["error"]

@@ -150,6 +150,7 @@ function renderEntry(entry) {
     $("entry-retry-help").textContent = "The message itself is no longer kept (retention period), so it cannot be retried.";
   }
   $("entry-download").hidden = !entry.raw_kept;
+  $("entry-process-anyway").hidden = !entry.can_process_anyway;
   $("entry-error").textContent = "";
   $("entry-panel").hidden = false;
   $("entry-panel").scrollIntoView({ block: "nearest" });
@@ -163,6 +164,18 @@ async function retry() {
   }
   renderEntry(answer.data);
   showBanner("The message is queued again; it is processed at the source's next poll.", "success");
+  await load();
+}
+
+/** An ignored message the admin knows is wanted: processed at the next poll, filters off. */
+async function processAnyway() {
+  const answer = await api("POST", `/email-log/${shown.id}/process-anyway`);
+  if (!answer.ok) {
+    $("entry-error").textContent = answer.data.error;
+    return;
+  }
+  renderEntry(answer.data);
+  showBanner("It will be processed at the source's next poll, as if it had not been filtered.", "success");
   await load();
 }
 
@@ -194,6 +207,7 @@ function start() {
   $("log-more").addEventListener("click", () => load(true));
   $("entry-retry").addEventListener("click", retry);
   $("entry-download").addEventListener("click", download);
+  $("entry-process-anyway").addEventListener("click", processAnyway);
   $("retry-selected").addEventListener("click", retrySelected);
   $("select-failed").addEventListener("change", () => {
     for (const box of document.querySelectorAll(".select-entry")) box.checked = $("select-failed").checked;

@@ -1,4 +1,5 @@
-"""Poll now without waiting: a poll an admin asked for, and when the latest poll started.
+"""Poll now without waiting: a poll an admin asked for, and when the latest poll started;
+and "process anyway" for a message that was ignored.
 
 Revision ID: 0013
 Revises: 0009
@@ -29,8 +30,16 @@ def upgrade() -> None:
         sa.Column("poll_started_at", sa.DateTime(timezone=True), nullable=True),
     )
 
+    # An admin knows better than the filters: the message is processed with them off.
+    op.add_column(
+        "email_log",
+        sa.Column("process_anyway", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("email_log") as batch:
+        batch.drop_column("process_anyway")
     with op.batch_alter_table("mail_sources") as batch:
         batch.drop_column("poll_started_at")
         batch.drop_column("poll_requested_at")
