@@ -233,3 +233,28 @@ def test_browser_project_admin_sees_the_project_tab_not_an_error(
     expect(page.locator("#page-message")).to_be_hidden()
     admin.screenshot("13-project-settings-as-project-admin")
     admin.assert_no_server_errors()
+
+
+def test_browser_refusals_read_as_what_to_do(admin_browser: AdminBrowser) -> None:
+    """The API's words for programs, as the pages say them to people (app.js plainWords)."""
+    admin = admin_browser
+    admin.open("/pages/email-log")
+    said = admin.page.evaluate(
+        """async () => {
+          const { plainWords } = await import(document.body.dataset.basePath + "/static/app.js");
+          return [
+            plainWords("host: '' is not a host name or IP address", "host", null),
+            plainWords('150 messages are waiting, more than 100: send again with "acknowledge": '
+              + "true to go ahead", null, null),
+            plainWords("address_rules[0].pattern: is required", "address_rules[0].pattern", null),
+            plainWords("port: must be from 1 to 65535", "port", null),
+          ];
+        }"""
+    )
+    assert said == [
+        "Enter the mail server's name (for example imap.example.com) or its IP address.",
+        "Many messages are waiting: tick the box to confirm they may become Jira issues and "
+        "comments, then try again.",
+        "Fill in this field.",
+        "This field must be from 1 to 65535.",
+    ]
