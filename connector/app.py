@@ -16,6 +16,7 @@ from starlette.routing import Route
 from connector import logs
 from connector.admin.api import api_routes, http_error
 from connector.admin.pages import page
+from connector.admin.poll_start import PollInBackground, PollStarter, RequestForWorker
 from connector.admin.site_session import signin_routes
 from connector.admin.static_files import static_routes
 from connector.docs_page import docs
@@ -75,10 +76,13 @@ def create_app(
     runtime: Runtime | None = None,
     migrate_on_start: bool = True,
     run_worker: bool = False,
+    polls_in_process: bool | None = None,
     jira_event_handler: JiraEventHandler = log_event_handler,
 ) -> Starlette:
     """The web app; with `run_worker` the poller runs in the same process (`connector serve`),
-    without it a separate `connector worker` process polls (the Procfile's split)."""
+    without it a separate `connector worker` process polls (the Procfile's split).
+    `polls_in_process` (default: as `run_worker`) runs the admins' "Poll now" on threads here
+    rather than leaving it to a worker (connector.admin.poll_start)."""
     runtime = runtime or Runtime.create(settings)
     # Whatever starts the server, its access log must not print page tokens or OAuth codes.
     logs.install_redaction()
@@ -105,10 +109,14 @@ def create_app(
             if scheduler is not None and thread is not None:
                 scheduler.stop()
                 thread.join(timeout=30)
+            polls.shutdown()
 
     app = Starlette(
         routes=build_routes(), lifespan=lifespan, exception_handlers={HTTPException: http_error}
     )
     app.state.runtime = runtime
+    in_process = run_worker if polls_in_process is None else polls_in_process
+    polls: PollStarter = PollInBackground() if in_process else RequestForWorker()
+    app.state.polls = polls
     app.state.jira_event_handler = jira_event_handler
     return app

@@ -266,6 +266,18 @@ class MailSource:
         """How logs name the source: its id, never the account's address."""
         return f"source-{self.id}"
 
+    def with_filters_off(self) -> MailSource:
+        """The source as it processes a message an admin asked to process anyway: no sender
+        is ignored, every domain allowed, automatic mail kept, no per-sender rate limit."""
+        policy = replace(
+            self.spec.policy,
+            ignored_senders=(),
+            allowed_domains=(),
+            drop_automatic=False,
+            rate_limit_per_hour=0,
+        )
+        return replace(self, spec=self.spec.with_changes(policy=policy))
+
 
 def _check_project_key(name: str, value: str) -> None:
     if not isinstance(value, str) or not _PROJECT_KEY.match(value):

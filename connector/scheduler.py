@@ -38,6 +38,7 @@ from connector.push.idle_watcher import IdleWatcher
 from connector.push.sync import SYNC_SECONDS, PushSync
 from connector.runtime import Runtime
 from connector.storage.models import utc_now
+from connector.storage.poll_runs import requested_polls
 from connector.wiring import poll_source
 
 log = logging.getLogger(__name__)
@@ -147,11 +148,13 @@ class Scheduler:
         self._wake.set()
 
     def tick(self, now: datetime) -> list[int]:
-        """Start polls for the sources announced by push, then those due now; returns the
-        ids started."""
+        """Start polls for the sources announced by push or asked for by an admin, then those
+        due now; returns the ids started."""
         with self._lock:
             wanted, self._wanted = self._wanted | self._later, set()
             self._later = set()
+        # "Poll now" from the admin pages of a web process that leaves polling to workers.
+        wanted |= set(requested_polls(self._runtime.engine))
         started = self._start(self._runtime.sources.active(wanted) if wanted else [], wanted)
         due = self._runtime.sources.due(now, limit=self._max_workers * 4)
         found = (self._runtime.sources.find(source_id) for source_id in due)

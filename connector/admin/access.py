@@ -26,7 +26,11 @@ from starlette.requests import Request
 
 from connector import logs
 from connector.admin.errors import ApiError
-from connector.admin.jira_access import check_global_permission, check_own_permission
+from connector.admin.jira_access import (
+    check_global_permission,
+    check_own_permission,
+    check_project_permission,
+)
 from connector.admin.site_session import session_caller
 from connector.connect.auth import AuthenticatedRequest, AuthenticationError
 from connector.connect.http import authenticate_request
@@ -43,6 +47,8 @@ from connector.tenant import Tenant
 log = logging.getLogger(__name__)
 
 ADMIN_PERMISSION = "ADMINISTER"
+# What makes a project administrator: enough to see which mail feeds their project.
+PROJECT_ADMIN_PERMISSION = "ADMINISTER_PROJECTS"
 ALLOWED_TTL_SECONDS = 60.0
 REFUSED_TTL_SECONDS = 15.0
 MAX_CACHED = 4096
@@ -237,3 +243,36 @@ def require_admin(cache: AdminCache, authenticated: AuthenticatedRequest) -> Cal
             "grant you the 'Administer Jira' global permission",
         )
     return Caller(tenant=tenant, account_id=account_id)
+
+
+def require_project_admin(
+    cache: AdminCache, authenticated: AuthenticatedRequest, project_key: str, app_key: str
+) -> Caller:
+    """A Jira administrator, or an administrator of this one project (its settings tab shows
+    which mail feeds it): 403 for anyone else, with the same words as `require_admin`."""
+    try:
+        return require_admin(cache, authenticated)
+    except ApiError as refused:
+        if refused.status != 403 or not authenticated.account_id:
+            raise
+        tenant = authenticated.tenant
+        site = tenant_site(tenant, app_key=app_key)
+        try:
+            allowed = check_project_permission(
+                site,
+                authenticated.account_id,
+                PROJECT_ADMIN_PERMISSION,
+                project_key,
+                timeout_seconds=_CHECK_TIMEOUT_SECONDS,
+            )
+        except JiraError as exc:
+            raise ApiError(
+                502, f"could not ask Jira whether you administer {project_key}: {exc}"
+            ) from exc
+        if not allowed:
+            raise ApiError(
+                403,
+                f"only Jira administrators and administrators of {project_key} may see which "
+                "mail feeds this project",
+            ) from refused
+        return Caller(tenant=tenant, account_id=authenticated.account_id)

@@ -95,15 +95,25 @@ def api_routes() -> list[Route]:
         admin(_SOURCE + "/enable", source_actions.enable_source, "POST"),
         admin(_SOURCE + "/disable", source_actions.disable_source, "POST"),
         admin(_SOURCE + "/poll", source_actions.poll_now, "POST"),
+        admin(_SOURCE + "/poll", source_actions.poll_status, "GET"),
         admin(_SOURCE + "/route-check", routing_api.route_check, "POST"),
         admin(_SOURCE + "/oauth/start", oauth_api.start_oauth, "POST"),
         # The browser back from Google or Microsoft: no JWT, the single-use `state` is the key.
         Route(oauth_api.CALLBACK_PATH, oauth_api.oauth_callback, methods=["GET"]),
         admin(PREFIX + "/email-log", email_log_api.list_entries, "GET"),
+        admin(PREFIX + "/email-log/retry", email_log_api.retry_entries, "POST"),
         admin(_ENTRY, email_log_api.get_entry, "GET"),
         admin(_ENTRY + "/retry", email_log_api.retry_entry, "POST"),
-        admin(PREFIX + "/projects/{project_key}/feeds", routing_api.project_feeds, "GET"),
+        admin(_ENTRY + "/message", email_log_api.download_message, "GET"),
+        admin(_ENTRY + "/process-anyway", email_log_api.process_entry_anyway, "POST"),
+        # Project administrators see their project's tab too (not only Jira administrators).
+        Route(
+            PREFIX + "/projects/{project_key}/feeds",
+            admin_endpoint(routing_api.project_feeds, project_admins=True),
+            methods=["GET"],
+        ),
         admin(PREFIX + "/jira/projects", jira_api.list_projects, "GET"),
+        admin(PREFIX + "/jira/users", jira_api.search_users, "GET"),
         admin(
             PREFIX + "/jira/projects/{project_key}/issue-types", jira_api.list_issue_types, "GET"
         ),

@@ -19,8 +19,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from connector import logs
-from connector.admin.access import Caller, admin_cache, authenticate_caller, require_admin
+from connector.admin.access import (
+    Caller,
+    admin_cache,
+    authenticate_caller,
+    require_admin,
+    require_project_admin,
+)
 from connector.admin.errors import ApiError
+from connector.admin.poll_start import PollStarter, RequestForWorker
 from connector.http_body import ADMIN_MAX_BYTES, BodyError, parse_json, read_body
 from connector.runtime import Runtime
 from connector.tenant import Tenant
@@ -39,6 +46,8 @@ class ApiCall:
     path_params: Mapping[str, Any]
     query: Mapping[str, str]
     raw_body: bytes = field(repr=False)
+    # Where "Poll now" runs (connector.admin.poll_start): the app's choice, made at start.
+    polls: PollStarter = field(default_factory=RequestForWorker)
 
     @property
     def tenant(self) -> Tenant:
@@ -83,17 +92,21 @@ class ApiCall:
 
 @dataclass(frozen=True)
 class Answer:
+    """JSON unless `body` is bytes: then sent as they are, as `media_type` (a download)."""
+
     body: Any
     status: int = 200
     headers: Mapping[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
 
 
 Handler = Callable[[ApiCall], Answer]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def admin_endpoint(handler: Handler) -> Endpoint:
-    """A Starlette endpoint running `handler` for a verified administrator of the tenant."""
+def admin_endpoint(handler: Handler, *, project_admins: bool = False) -> Endpoint:
+    """A Starlette endpoint running `handler` for a verified administrator of the tenant; with
+    `project_admins`, an administrator of the path's `project_key` may call it too."""
 
     async def endpoint(request: Request) -> Response:
         try:
@@ -111,13 +124,19 @@ def admin_endpoint(handler: Handler) -> Endpoint:
             dict(request.query_params),
             raw_body,
         )
+        polls: PollStarter = getattr(request.app.state, "polls", None) or RequestForWorker()
         cache = admin_cache(request)
 
         def run() -> Response:
             runtime, path_params, query, body = call_args
             try:
-                caller = require_admin(cache, authenticated)
-                answer = handler(ApiCall(runtime, caller, path_params, query, body))
+                if project_admins:
+                    key = str(path_params.get("project_key", ""))
+                    app_key = runtime.settings.app_key
+                    caller = require_project_admin(cache, authenticated, key, app_key)
+                else:
+                    caller = require_admin(cache, authenticated)
+                answer = handler(ApiCall(runtime, caller, path_params, query, body, polls))
             except ApiError as exc:
                 return exc.to_response()
             except Exception:  # a bug: say so without details, keep the traceback in the log
@@ -125,6 +144,13 @@ def admin_endpoint(handler: Handler) -> Endpoint:
                 return ApiError(
                     500, "internal error; the details are in the app's log"
                 ).to_response()
+            if isinstance(answer.body, bytes):
+                return Response(
+                    answer.body,
+                    status_code=answer.status,
+                    headers=dict(answer.headers),
+                    media_type=answer.media_type,
+                )
             return JSONResponse(
                 answer.body, status_code=answer.status, headers=dict(answer.headers)
             )

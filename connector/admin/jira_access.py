@@ -1,4 +1,5 @@
-"""Ask Jira, as the app, whether a user holds a global permission (e.g. ADMINISTER).
+"""Ask Jira, as the app, whether a user holds a global permission (e.g. ADMINISTER), or a
+permission in one project (ADMINISTER_PROJECTS: a project administrator).
 
 `POST /rest/api/3/permissions/check` answers for the `accountId` in the body, not for the
 caller, so the app can check the user behind a context token without acting as that user
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from connector.jira.auth import JiraSite
-from connector.jira.client import DEFAULT_TIMEOUT_SECONDS, JiraClient
+from connector.jira.client import DEFAULT_TIMEOUT_SECONDS, JiraClient, JiraError
 from connector.jira.session import RetryingSession
 
 
@@ -45,5 +46,31 @@ def _ask(site: JiraSite, timeout_seconds: int, question: Callable[[JiraClient], 
     session = RetryingSession(max_attempts=2, max_wait_seconds=5.0)
     try:
         return question(JiraClient(site, timeout_seconds=timeout_seconds, session=session))
+    finally:
+        session.close()
+
+
+def check_project_permission(
+    site: JiraSite,
+    account_id: str,
+    permission: str,
+    project_key: str,
+    *,
+    timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
+) -> bool:
+    """True when Jira says `account_id` holds `permission` in the project with this key (the
+    check takes project ids, so the key is looked up first). A project Jira does not show the
+    app is no project the account administers here: False. Raises `JiraError` otherwise."""
+    session = RetryingSession(max_attempts=2, max_wait_seconds=5.0)
+    try:
+        client = JiraClient(site, timeout_seconds=timeout_seconds, session=session)
+        try:
+            project = client.get_project(project_key)
+        except JiraError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        project_id = int(str(project.get("id")))
+        return permission in client.project_permissions(account_id, [permission], [project_id])
     finally:
         session.close()

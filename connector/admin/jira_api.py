@@ -1,4 +1,5 @@
-"""`/api/v1/jira/...`: what the set-up wizard offers to choose from, read from the tenant's Jira.
+"""`/api/v1/jira/...`: what the set-up wizard offers to choose from, read from the tenant's Jira
+(and the users an address rule's assignee is picked from).
 
 The wizard's first step picks a project and an issue type; the page cannot ask Jira itself
 with the app's rights, so these calls do it as the app. Issue types come from the create
@@ -60,3 +61,29 @@ def list_issue_types(call: ApiCall) -> Answer:
         if isinstance(item.get("name"), str)
     ]
     return Answer({"project_key": project_key, "issue_types": issue_types})
+
+
+MAX_USERS = 20
+
+
+def search_users(call: ApiCall) -> Answer:
+    """GET /api/v1/jira/users?q=: active Jira users (people, not apps or customers) whose name
+    or email matches, for picking an address rule's assignee by name instead of account id."""
+    unknown = set(call.query) - {"q"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ApiError(400, f"{name}: is not a filter of Jira users", field=name)
+    query = call.query.get("q", "").strip()
+    if not query:
+        raise ApiError(400, "q: type part of a name or email to search for", field="q")
+    try:
+        with jira_client(call) as client:
+            found = client.find_users(query, max_results=MAX_USERS)
+    except JiraError as exc:
+        raise jira_unavailable(exc, "search Jira's users") from exc
+    users = [
+        {"account_id": user.account_id, "display_name": user.display_name, "email": user.email}
+        for user in found
+        if user.active and user.account_type == "atlassian"
+    ]
+    return Answer({"users": users})

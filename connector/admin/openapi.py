@@ -18,6 +18,20 @@ from connector.admin.openapi_schemas import SCHEMAS
 from connector.resources.declare import PROJECT_KEY_PATTERN
 from connector.resources.schema import Schema
 
+
+def _download(found: Schema) -> Schema:
+    """An operation whose success is the message itself, not JSON."""
+    found["responses"]["200"] = {
+        "description": "the message (message/rfc822), as an attachment",
+        "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+    }
+    return found
+
+
+_TZ = query(
+    "tz", 'IANA time zone "today" is counted in (messages_today), e.g. Europe/Berlin; UTC if absent'
+)
+_DAY: Schema = {"type": "string", "format": "date", "description": "YYYY-MM-DD"}
 _SOURCE_EXAMPLE: Schema = {
     "name": "Support inbox",
     "description": "support@example.com, read by the service desk",
@@ -102,7 +116,7 @@ _PATHS: Schema = {
             "List mail sources with their status",
             (200, "the sources, oldest first", "MailSourceList"),
             errors=(400,),
-            parameters=[query("q", "text in name, description, host or username")],
+            parameters=[query("q", "text in name, description, host or username"), _TZ],
         ),
         "post": operation(
             "Create a mail source (disabled until enabled)",
@@ -121,7 +135,12 @@ _PATHS: Schema = {
     },
     "/api/v1/mail-sources/{source_id}": {
         "parameters": [_SOURCE_ID],
-        "get": operation("Read a mail source", (200, "the source", "MailSource"), errors=(404,)),
+        "get": operation(
+            "Read a mail source",
+            (200, "the source", "MailSource"),
+            errors=(400, 404),
+            parameters=[_TZ],
+        ),
         "put": operation(
             "Replace a mail source's settings (without password: keep the stored one)",
             (200, "the source as saved", "MailSource"),
@@ -163,9 +182,16 @@ _PATHS: Schema = {
     "/api/v1/mail-sources/{source_id}/poll": {
         "parameters": [_SOURCE_ID],
         "post": operation(
-            "Poll now",
-            (200, "what the poll did: outcome -> number of messages", "PollResult"),
-            errors=(404, 409, 501),
+            "Poll now: starts a poll and answers at once; its progress is at the Location "
+            "given (this path, GET) and in the source's `poll`",
+            (202, "the poll is asked for or running", "PollStatus"),
+            errors=(404, 409),
+        ),
+        "get": operation(
+            "How far the source's latest poll got (messages fetched, processed and failed so "
+            "far), or that one was asked for and has not started",
+            (200, "the latest poll; null when the source was never polled", "PollStatus"),
+            errors=(404,),
         ),
     },
     "/api/v1/mail-sources/{source_id}/oauth/start": {
@@ -192,9 +218,11 @@ _PATHS: Schema = {
     "/api/v1/projects/{project_key}/feeds": {
         "parameters": [_PROJECT_KEY],
         "get": operation(
-            "The sources and addresses that create issues in a project, with their state",
+            "The sources and addresses that create issues in a project, with their state; "
+            "Jira administrators and administrators of the project may ask",
             (200, "the feeds; an empty list when none", "ProjectFeeds"),
-            errors=(400,),
+            errors=(400, 502),
+            parameters=[_TZ],
         ),
     },
     "/api/v1/settings/fields": {
@@ -255,6 +283,11 @@ _PATHS: Schema = {
                 query("source_id", "only this source's", {"type": "integer"}),
                 query("outcome", "only this outcome", SCHEMAS["LogEntry"]["properties"]["outcome"]),
                 query("q", "text in sender, subject, reason or issue key"),
+                query("sender", "part of the sender's address or name"),
+                query("project_key", "only mail that went (or was routed) to this project"),
+                query("issue_key", "only mail in this issue"),
+                query("received_from", "received on or after this UTC day", _DAY),
+                query("received_to", "received on or before this UTC day", _DAY),
                 query(
                     "before_id", "the next page: next_before_id of the last", {"type": "integer"}
                 ),
@@ -278,11 +311,48 @@ _PATHS: Schema = {
             errors=(404, 409),
         ),
     },
+    "/api/v1/email-log/{entry_id}/message": {
+        "parameters": [_ENTRY_ID],
+        "get": _download(
+            operation(
+                "The original message as it arrived (.eml), while the retention period keeps it",
+                (200, "", "Error"),
+                errors=(404,),
+                error_descriptions={404: "no such entry, or its message is no longer kept"},
+            )
+        ),
+    },
+    "/api/v1/email-log/{entry_id}/process-anyway": {
+        "parameters": [_ENTRY_ID],
+        "post": operation(
+            "Process an ignored message anyway (the admin knows better than the filters): at "
+            "the source's next poll, with its ignored senders, domain list, auto-reply filter "
+            "and rate limit off for it",
+            (200, "the entry, pending again", "LogEntryDetail"),
+            errors=(404, 409),
+        ),
+    },
+    "/api/v1/email-log/retry": {
+        "post": operation(
+            "Process many failed messages again; each that cannot be retried says why",
+            (200, "which went back to the queue and which not", "BulkRetryResult"),
+            errors=(400,),
+            body=body("BulkRetry", {"entry_ids": [41, 42]}),
+        ),
+    },
     "/api/v1/jira/projects": {
         "get": operation(
             "The Jira projects the app can see (for the set-up wizard)",
             (200, "the projects, by key", "JiraProjectList"),
             errors=(502,),
+        )
+    },
+    "/api/v1/jira/users": {
+        "get": operation(
+            "Active Jira users whose name or email matches (to pick an address rule's assignee)",
+            (200, "at most 20 users", "JiraUserList"),
+            errors=(400, 502),
+            parameters=[query("q", "part of a name or email")],
         )
     },
     "/api/v1/jira/projects/{project_key}/issue-types": {

@@ -37,6 +37,40 @@ _ROUTE_ALSO = closed_object(
     ["project_key", "address", "header", "rule_index"],
 )
 
+_ADDRESS = closed_object({"address": string(), "name": string()}, ["address", "name"])
+_TEXT = closed_object(
+    {
+        "text": string("as Jira shows it to agents"),
+        "quote_found": boolean("the quoted earlier mail was left out"),
+        "signature_found": boolean("the signature was left out"),
+        "truncated": boolean("cut to Jira's limit; the full text would be attached"),
+    },
+    ["text", "quote_found", "signature_found", "truncated"],
+)
+_AGENTS_VIEW = closed_object(
+    {
+        "classification": closed_object({"kind": string(), "reason": string()}, ["kind", "reason"]),
+        "reply": _TEXT,
+        "description": _TEXT,
+        "to": {"type": "array", "items": _ADDRESS},
+        "cc": {"type": "array", "items": _ADDRESS},
+        "attachments": {
+            "type": "array",
+            "items": closed_object(
+                {
+                    "filename": string(),
+                    "content_type": string(),
+                    "size": integer(0),
+                    "inline": boolean(""),
+                },
+                ["filename", "content_type", "size", "inline"],
+            ),
+        },
+    },
+    ["classification", "reply", "description", "to", "cc", "attachments"],
+    "what agents would read: a comment's text (reply), a new issue's description",
+)
+
 ROUTING_SCHEMAS: dict[str, Schema] = {
     "AddressRule": closed_object(properties(RULE_SETTINGS), required(RULE_SETTINGS)),
     "Route": closed_object(
@@ -119,8 +153,19 @@ ROUTING_SCHEMAS: dict[str, Schema] = {
                 },
                 ["sender", "subject", "message_id"],
             ),
+            "preview": _AGENTS_VIEW,
         },
-        ["outcome", "reason", "issue_key", "route", "thread", "recipients", "trail", "message"],
+        [
+            "outcome",
+            "reason",
+            "issue_key",
+            "route",
+            "thread",
+            "recipients",
+            "trail",
+            "message",
+            "preview",
+        ],
         "what the pipeline would do; the rate limit and whether an issue still exists in "
         "Jira are not checked",
     ),
@@ -137,6 +182,8 @@ ROUTING_SCHEMAS: dict[str, Schema] = {
                         "enabled": {"type": "boolean"},
                         "status": string(enum=["ok", "error", "disabled", "unknown"]),
                         "status_message": string(),
+                        "last_poll_at": nullable(string("ISO 8601, UTC", format="date-time")),
+                        "messages_today": integer(0, description="email log entries today"),
                         "addresses": {
                             "type": "array",
                             "items": closed_object(
@@ -162,6 +209,8 @@ ROUTING_SCHEMAS: dict[str, Schema] = {
                         "enabled",
                         "status",
                         "status_message",
+                        "last_poll_at",
+                        "messages_today",
                         "addresses",
                     ],
                 ),

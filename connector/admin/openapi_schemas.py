@@ -77,13 +77,22 @@ _ENTRY: Schema = {
     "attempts": integer(0),
     "received_at": _TIME,
     "updated_at": _TIME,
+    "next_attempt_at": nullable(
+        string("postponed (Jira unavailable): when the next attempt is due", format="date-time")
+    ),
+    "failure": nullable(
+        string(
+            "for a failed message: transient (Jira unavailable until the attempts ran out; "
+            "retry) or permanent (refused: fix the cause before retrying)",
+            enum=["transient", "permanent"],
+        )
+    ),
     "route": {"allOf": [ref("Route")], "nullable": True, "description": "null: not routed yet"},
 }
 _ENTRY_DETAIL: Schema = {
     **_ENTRY,
     "message_key": string("the message's place in its mailbox"),
     "comment_id": nullable(string()),
-    "next_attempt_at": _TIME,
     "headers": {
         "type": "array",
         "items": closed_object({"name": string(), "value": string()}, ["name", "value"]),
@@ -91,6 +100,10 @@ _ENTRY_DETAIL: Schema = {
     "trail": strings("the decisions taken, in order"),
     "raw_kept": {"type": "boolean"},
     "retryable": {"type": "boolean"},
+    "can_process_anyway": {
+        "type": "boolean",
+        "description": "ignored (auto-reply, ignored sender...) and kept: POST process-anyway",
+    },
 }
 
 SCHEMAS: dict[str, Schema] = {
@@ -166,20 +179,63 @@ SCHEMAS: dict[str, Schema] = {
         {"source": ref("MailSource"), "estimate": ref("Estimate")}, ["source", "estimate"]
     ),
     "Disabled": closed_object({"source": ref("MailSource")}, ["source"]),
-    "PollResult": closed_object(
+    "PollProgress": closed_object(
         {
-            "ok": {"type": "boolean"},
-            "message": string(),
+            "state": string(
+                "requested: waiting for a worker to start it; running; idle: the latest poll "
+                "has ended (or none ran since the request)",
+                enum=["requested", "running", "idle"],
+            ),
+            "requested_at": _TIME,
+            "started_at": _TIME,
+            "finished_at": _TIME,
+            "fetched": integer(0, description="messages the latest poll took from the mailbox"),
+            "processed": integer(0, description="of them, those with a final outcome"),
+            "failed": integer(0, description="of them, those that failed (in the email log)"),
             "counts": {
                 "type": "object",
                 "additionalProperties": integer(0),
-                "description": "outcome -> number of messages",
+                "description": "final outcome -> number of messages, so far",
             },
+            "ok": {
+                "type": "boolean",
+                "nullable": True,
+                "description": "whether the poll could read the mailbox; null until it ended",
+            },
+            "message": nullable(string("what it did, or the server's words when it failed")),
         },
-        ["ok", "message", "counts"],
+        [
+            "state",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "fetched",
+            "processed",
+            "failed",
+            "counts",
+            "ok",
+            "message",
+        ],
+    ),
+    "PollStatus": closed_object(
+        {"poll": {"allOf": [ref("PollProgress")], "nullable": True}}, ["poll"]
     ),
     "LogEntry": closed_object(_ENTRY, list(_ENTRY)),
     "LogEntryDetail": closed_object(_ENTRY_DETAIL, list(_ENTRY_DETAIL)),
+    "BulkRetry": closed_object(
+        {"entry_ids": {"type": "array", "items": integer(1), "minItems": 1, "maxItems": 200}},
+        ["entry_ids"],
+    ),
+    "BulkRetryResult": closed_object(
+        {
+            "retried": {"type": "array", "items": integer(1)},
+            "refused": {
+                "type": "array",
+                "items": closed_object({"id": integer(), "error": string()}, ["id", "error"]),
+            },
+        },
+        ["retried", "refused"],
+    ),
     "LogEntryList": closed_object(
         {
             "entries": {"type": "array", "items": ref("LogEntry")},
@@ -223,6 +279,22 @@ SCHEMAS: dict[str, Schema] = {
             }
         },
         ["projects"],
+    ),
+    "JiraUserList": closed_object(
+        {
+            "users": {
+                "type": "array",
+                "items": closed_object(
+                    {
+                        "account_id": string(),
+                        "display_name": string(),
+                        "email": nullable(string("where the site lets the app see it")),
+                    },
+                    ["account_id", "display_name", "email"],
+                ),
+            }
+        },
+        ["users"],
     ),
     "JiraIssueTypeList": closed_object(
         {

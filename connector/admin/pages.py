@@ -27,6 +27,7 @@ from connector.admin.site_session import BrowserSession, browser_session
 from connector.admin.sources_api import KEPT_ON_DELETE, REMOVED_ON_DELETE
 from connector.connect.auth import AuthenticationError
 from connector.connect.http import authenticate_request
+from connector.oauth_store import redirect_uri
 from connector.runtime import Runtime
 from connector.sources.presets import PRESETS
 
@@ -166,6 +167,8 @@ async def page(request: Request) -> Response:
         path,
         site=authenticated.tenant.display_url,
         base_path=runtime.settings.base_path,
+        # What the admin registers with Google or Microsoft for the sign-in (set-up page).
+        oauth_redirect_uri=redirect_uri(runtime.settings.base_url),
         project_key=request.query_params.get("projectKey", ""),
     )
     return HTMLResponse(

@@ -4,6 +4,8 @@ addresses feed a project.
 The route check runs the pipeline's own `decide()` (through `connector.preview.routing_dict`)
 on a pasted header block or an uploaded `.eml`, against the saved source or against edited
 rules sent with the message, so an admin can try rules before saving them. Nothing is stored.
+With a whole message it is also "what would this mail become?": the answer carries what
+agents would read (`agents_view`), as `connector preview --source` prints it.
 """
 
 from __future__ import annotations
@@ -14,16 +16,17 @@ from typing import Any
 
 from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError
-from connector.admin.serialize import status_of
+from connector.admin.serialize import iso, status_of
 from connector.admin.source_body import address_rules
-from connector.admin.sources_api import find_source
+from connector.admin.sources_api import find_source, query_zone
 from connector.budget import OverBudget
 from connector.mail.inbound import UnparseableEmail
 from connector.mail_source import MailSource, SourceSpec
 from connector.pipeline.decide import Facts
 from connector.pipeline.routes import own_domains
 from connector.pipeline.sender_check import check_sender, trusted_servers
-from connector.preview import routing_dict
+from connector.pipeline.understanding import Understanding
+from connector.preview import preview_dict, routing_dict
 from connector.routing.addresses import PROJECT_KEY, base_address
 from connector.routing.match import thread_digests
 from connector.sources.errors import SourceConfigError
@@ -70,8 +73,31 @@ def route_check(call: ApiCall) -> Answer:
                 "subject": email.subject,
                 "message_id": email.message_id,
             },
+            "preview": agents_view(understanding),
         }
     )
+
+
+def agents_view(understanding: Understanding) -> dict[str, Any]:
+    """What agents would read, as `connector preview` shows it (`preview_dict`, the same
+    reading): the classification, the texts of a comment and of a new issue's description as
+    Jira renders them (not their ADF), the recipients and the attachments."""
+    data = preview_dict(understanding)
+
+    def text(key: str) -> dict[str, Any]:
+        return {name: value for name, value in data[key].items() if name != "adf"}
+
+    return {
+        "classification": data["classification"],
+        "reply": text("reply"),
+        "description": text("description"),
+        "to": data["to"],
+        "cc": data["cc"],
+        "attachments": [
+            {name: item[name] for name in ("filename", "content_type", "size", "inline")}
+            for item in data["attachments"]
+        ],
+    }
 
 
 def _edited(spec: SourceSpec, body: dict[str, Any]) -> SourceSpec:
@@ -123,10 +149,17 @@ def project_feeds(call: ApiCall) -> Answer:
     if not isinstance(key, str) or not PROJECT_KEY.match(key):
         raise ApiError(400, f"project_key: {key!r} is not a Jira project key", field="project_key")
     feeds = []
+    today = call.runtime.email_log.messages_today(call.tenant.id, zone=query_zone(call))
     for source in call.runtime.sources.search(call.tenant.id):
         addresses = feed_addresses(source.spec, key)
         if addresses:
-            feeds.append(_feed(source, addresses))
+            feeds.append(
+                {
+                    **_feed(source, addresses),
+                    "last_poll_at": iso(source.last_poll_at),
+                    "messages_today": today.get(source.id, 0),
+                }
+            )
     return Answer({"project_key": key, "feeds": feeds})
 
 

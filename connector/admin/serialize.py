@@ -12,6 +12,7 @@ from connector.resources.declare import names
 from connector.resources.mail_source import SETTINGS
 from connector.sources.tls import connection_warnings
 from connector.storage.email_log import LogEntry
+from connector.storage.poll_runs import PollProgress
 
 # Settings as the API spells them, in the order a form shows them; `password` is write-only.
 SETTING_NAMES = names(SETTINGS, write_only=False)
@@ -33,7 +34,30 @@ def status_of(source: MailSource) -> str:
     return source.status if source.status in ("ok", "error") else "unknown"
 
 
-def source_json(source: MailSource, *, messages_today: int = 0) -> dict[str, Any]:
+def poll_json(progress: PollProgress, source: MailSource) -> dict[str, Any]:
+    """How far the source's latest poll got; `ok` and `message` once it has ended."""
+    ended = progress.finished_at is not None and progress.state == "idle"
+    return {
+        "state": progress.state,
+        "requested_at": iso(progress.requested_at),
+        "started_at": iso(progress.started_at),
+        "finished_at": iso(progress.finished_at),
+        "fetched": progress.fetched,
+        "processed": progress.processed,
+        "failed": progress.failed,
+        "counts": dict(progress.counts),
+        "ok": source.status == "ok" if ended else None,
+        "message": source.status_message if ended else None,
+    }
+
+
+def source_json(
+    source: MailSource,
+    *,
+    messages_today: int = 0,
+    poll: PollProgress | None = None,
+    failed_messages: int = 0,
+) -> dict[str, Any]:
     spec = source.spec
     settings: dict[str, Any] = {name: getattr(spec, name) for name in SETTING_NAMES}
     settings["exclusion_folders"] = list(spec.exclusion_folders)
@@ -53,8 +77,10 @@ def source_json(source: MailSource, *, messages_today: int = 0) -> dict[str, Any
         "next_poll_at": iso(source.next_poll_at) if source.enabled else None,
         "first_connected_at": iso(source.first_connected_at),
         "messages_today": messages_today,
+        "failed_messages": failed_messages,
         "warnings": list(spec_warnings(spec)),
         "receives": source.receives,
+        "poll": poll_json(poll, source) if poll is not None else None,
         "created_at": iso(source.created_at),
         "updated_at": iso(source.updated_at),
     }
@@ -87,9 +113,28 @@ def entry_json(entry: LogEntry, *, source_name: str | None, display_url: str) ->
         "attempts": entry.attempts,
         "received_at": iso(entry.received_at),
         "updated_at": iso(entry.updated_at),
+        # Postponed (Jira unavailable): when the next attempt is due; null otherwise.
+        "next_attempt_at": iso(entry.next_attempt_at),
+        "failure": failure_kind(entry),
         # Which header and address rule decided (connector.pipeline.routes.Route.to_json), or null.
         "route": dict(entry.route) if entry.route else None,
     }
+
+
+# How `connector.retry.Quarantine` ends the reason of a message whose attempts ran out.
+_GAVE_UP = "(gave up after "
+_INTERNAL = "internal error"
+
+
+def failure_kind(entry: LogEntry) -> str | None:
+    """Why a failed message failed, for what to offer: `transient` (Jira was unavailable
+    until the attempts ran out, or an error of ours: retrying is the fix) or `permanent`
+    (Jira refused it, or the message itself is the problem: fix the cause first)."""
+    if entry.outcome is not Outcome.FAILED:
+        return None
+    if _GAVE_UP in entry.reason or entry.reason.startswith(_INTERNAL):
+        return "transient"
+    return "permanent"
 
 
 def entry_detail_json(
@@ -100,9 +145,9 @@ def entry_detail_json(
         **entry_json(entry, source_name=source_name, display_url=display_url),
         "message_key": entry.message_key,
         "comment_id": entry.comment_id,
-        "next_attempt_at": iso(entry.next_attempt_at),
         "headers": [{"name": name, "value": value} for name, value in entry.headers],
         "trail": list(entry.trail),
         "raw_kept": raw_kept,
         "retryable": entry.outcome is Outcome.FAILED and raw_kept,
+        "can_process_anyway": entry.outcome is Outcome.IGNORED and raw_kept,
     }

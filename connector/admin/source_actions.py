@@ -11,14 +11,12 @@ not work. Where reading starts (DESIGN.md "Processing rules"):
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from datetime import UTC, date, datetime, time
-from typing import Any, Protocol
+from typing import Any
 
 from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError
-from connector.admin.serialize import iso, source_json
+from connector.admin.serialize import iso, poll_json, source_json
 from connector.admin.source_body import spec_from_json
 from connector.admin.sources_api import find_source
 from connector.mail_source import MailSource, SourceSpec
@@ -34,18 +32,10 @@ from connector.sources.errors import (
     SourceError,
     SourceTlsError,
 )
+from connector.storage.poll_runs import poll_progress
 
 ACKNOWLEDGE_ABOVE = 100
 _ENABLE_OPTIONS = frozenset({"process_existing_since", "acknowledge", "skip_existing"})
-
-
-class PollResult(Protocol):
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def message(self) -> str: ...
-    @property
-    def counts(self) -> dict[str, int]: ...
 
 
 def diagnose_unsaved(call: ApiCall) -> Answer:
@@ -134,18 +124,29 @@ def disable_source(call: ApiCall) -> Answer:
 
 
 def poll_now(call: ApiCall) -> Answer:
-    """POST /api/v1/mail-sources/{source_id}/poll: one poll now, answered with its counts."""
+    """POST /api/v1/mail-sources/{source_id}/poll: start a poll and answer at once (202); its
+    progress is at the Location given (`poll_status`) and on the source in the list."""
     source = find_source(call)
     if not source.enabled:
         raise ApiError(409, "enable the source before polling it: enabling sets where to start")
-    # The poller is built separately; until it is there the API says so instead of failing.
-    if importlib.util.find_spec("connector.wiring") is None:
-        raise ApiError(501, "polling now is not available in this version yet")
-    poll_source = importlib.import_module("connector.wiring").poll_source
-    result: PollResult = poll_source(call.runtime, source.id, owner="admin")
-    counts = {str(outcome): int(number) for outcome, number in result.counts.items()}
-    log_action(call, "source_polled", source_id=source.id, ok=result.ok, **counts)
-    return Answer({"ok": bool(result.ok), "message": str(result.message), "counts": counts})
+    running = poll_progress(call.runtime.engine, call.tenant.id).get(source.id)
+    if running is None or running.state != "running":  # else the admin follows that one
+        call.polls.start(call.runtime, source.id)
+    log_action(call, "source_poll_requested", source_id=source.id)
+    location = f"{call.runtime.settings.base_path}/api/v1/mail-sources/{source.id}/poll"
+    return Answer({"poll": _progress(call, source)}, status=202, headers={"Location": location})
+
+
+def poll_status(call: ApiCall) -> Answer:
+    """GET /api/v1/mail-sources/{source_id}/poll: how far the latest poll got, or that one
+    was asked for and has not started yet."""
+    source = find_source(call)
+    return Answer({"poll": _progress(call, source)})
+
+
+def _progress(call: ApiCall, source: MailSource) -> dict[str, Any] | None:
+    progress = poll_progress(call.runtime.engine, call.tenant.id).get(source.id)
+    return poll_json(progress, source) if progress is not None else None
 
 
 def _saved_config(call: ApiCall, source: MailSource, spec: SourceSpec) -> SourceConfig:

@@ -6,7 +6,9 @@ tenant's source answers exactly like one that does not exist (404).
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError, not_found
@@ -16,6 +18,8 @@ from connector.admin.serialize import iso, source_json
 from connector.admin.source_body import spec_from_json
 from connector.admin.source_checks import check_source_in_jira
 from connector.mail_source import MailSource, SourceSpec
+from connector.storage.email_log_filters import failed_per_source
+from connector.storage.poll_runs import poll_progress
 
 # What deleting a source leaves in place, so the admin knows before and after.
 KEPT_ON_DELETE = (
@@ -32,14 +36,24 @@ REMOVED_ON_DELETE = (
 
 def list_sources(call: ApiCall) -> Answer:
     """GET /api/v1/mail-sources?q= : search over name, description, host and username."""
-    unknown = set(call.query) - {"q"}
+    unknown = set(call.query) - {"q", "tz"}
     if unknown:
         name = sorted(unknown)[0]
         raise ApiError(400, f"{name}: is not a filter of mail sources", field=name)
     found = call.runtime.sources.search(call.tenant.id, call.query.get("q", ""))
-    today = call.runtime.email_log.messages_today(call.tenant.id)
+    today = call.runtime.email_log.messages_today(call.tenant.id, zone=query_zone(call))
+    polls = poll_progress(call.runtime.engine, call.tenant.id)
+    failed = failed_per_source(call.runtime.engine, call.tenant.id)
     answer: dict[str, Any] = {
-        "sources": [source_json(s, messages_today=today.get(s.id, 0)) for s in found]
+        "sources": [
+            source_json(
+                s,
+                messages_today=today.get(s.id, 0),
+                poll=polls.get(s.id),
+                failed_messages=failed.get(s.id, 0),
+            )
+            for s in found
+        ]
     }
     paused = call.runtime.jira_limiter.site_pause(call.tenant.base_url)
     if paused is not None:
@@ -78,8 +92,17 @@ def create_source(call: ApiCall) -> Answer:
 def get_source(call: ApiCall) -> Answer:
     """GET /api/v1/mail-sources/{source_id}"""
     source = find_source(call)
-    today = call.runtime.email_log.messages_today(call.tenant.id)
-    return Answer(source_json(source, messages_today=today.get(source.id, 0)))
+    today = call.runtime.email_log.messages_today(call.tenant.id, zone=query_zone(call))
+    poll = poll_progress(call.runtime.engine, call.tenant.id).get(source.id)
+    failed = failed_per_source(call.runtime.engine, call.tenant.id).get(source.id, 0)
+    return Answer(
+        source_json(
+            source,
+            messages_today=today.get(source.id, 0),
+            poll=poll,
+            failed_messages=failed,
+        )
+    )
 
 
 def update_source(call: ApiCall) -> Answer:
@@ -120,6 +143,18 @@ def check_source_host(call: ApiCall, spec: SourceSpec) -> None:
     (`connector.sources.config.GRAPH_HOSTS`), so there is nothing to check."""
     if spec.protocol != "graph":
         refuse_unusable_host(call.runtime.host_policy, spec.host, spec.port, field="host")
+
+
+def query_zone(call: ApiCall) -> tzinfo:
+    """The time zone "today" is counted in: `tz` (an IANA name, as the pages send the Jira
+    user's), UTC without it."""
+    name = call.query.get("tz", "").strip()
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ValueError, OSError, ZoneInfoNotFoundError):
+        raise ApiError(400, f"tz: {name!r} is not a time zone name", field="tz") from None
 
 
 def find_source(call: ApiCall) -> MailSource:

@@ -187,6 +187,26 @@ class JiraClient:
             raise JiraError(None, ["Jira's permission answer has no permission list"])
         return {str(item) for item in granted}
 
+    def project_permissions(
+        self, account_id: str, permissions: list[str], project_ids: list[int]
+    ) -> set[str]:
+        """Which of these permissions the account holds in all of these projects (asked as
+        the app: `POST /rest/api/3/permissions/check` with `projectPermissions`)."""
+        body = {
+            "accountId": account_id,
+            "projectPermissions": [{"permissions": permissions, "projects": project_ids}],
+        }
+        answer = self._post("permissions/check", body)
+        granted = answer.get("projectPermissions")
+        if not isinstance(granted, list):
+            raise JiraError(None, ["Jira's permission answer has no project permission list"])
+        wanted = set(project_ids)
+        return {
+            str(item.get("permission"))
+            for item in granted
+            if isinstance(item, dict) and wanted <= set(item.get("projects") or [])
+        }
+
     def my_permissions(self, permissions: list[str]) -> set[str]:
         """Which of these permissions the caller (the app, or an API-token user) holds:
         `GET /rest/api/3/mypermissions`."""

@@ -136,7 +136,18 @@ STATE: tuple[Setting, ...] = (
     Setting("next_poll_at", "string", "ISO 8601, UTC", format="date-time", nullable=True),
     Setting("first_connected_at", "string", "ISO 8601, UTC", format="date-time", nullable=True),
     Setting(
-        "messages_today", "integer", "email log entries since 00:00 UTC", minimum=0, storage="none"
+        "messages_today",
+        "integer",
+        "email log entries since 00:00 today in the time zone asked for (tz; default UTC)",
+        minimum=0,
+        storage="none",
+    ),
+    Setting(
+        "failed_messages",
+        "integer",
+        "email log entries of the source that failed and were not retried since",
+        minimum=0,
+        storage="none",
     ),
     Setting("warnings", "strings", "e.g. certificate checks are off", storage="none"),
     Setting(
@@ -145,6 +156,16 @@ STATE: tuple[Setting, ...] = (
         "how mail arrives now: push (IMAP IDLE), push (Graph notifications), or polling and "
         "why, as the worker last said",
         storage="none",
+    ),
+    Setting(
+        "poll",
+        "object",
+        storage="none",
+        schema={
+            "allOf": [ref("PollProgress")],
+            "nullable": True,
+            "description": "the latest poll, or one asked for; null: never polled",
+        },
     ),
     Setting("created_at", "string", "ISO 8601, UTC", format="date-time", nullable=True),
     Setting("updated_at", "string", "ISO 8601, UTC", format="date-time", nullable=True),

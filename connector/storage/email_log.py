@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, tzinfo
 from typing import Any
 
 from sqlalchemy import Text, bindparam, func, literal, or_, update
@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from connector.outcomes import FINAL_OUTCOMES, Outcome
 from connector.storage.db import conflict_insert
+from connector.storage.email_log_filters import LogFilters
 from connector.storage.models import EmailLogRow, as_utc, as_utc_or_none, utc_now
 from connector.storage.paging import newest_first
 from connector.storage.secrets import SecretBox
@@ -66,6 +67,8 @@ class LogEntry:
     # Which header and address rule decided where the message went (connector.pipeline.routes); None
     # before it was routed.
     route: Mapping[str, Any] | None = None
+    # An admin asked to process it though it was ignored (`email_log_filters.process_anyway`).
+    process_anyway: bool = False
 
     @property
     def final(self) -> bool:
@@ -244,9 +247,10 @@ class EmailLog:
         text: str = "",
         limit: int = 50,
         before_id: int | None = None,
+        filters: LogFilters | None = None,
     ) -> list[LogEntry]:
         """Newest first; `text` matches sender, subject, reason and issue key."""
-        conditions = []
+        conditions = filters.conditions() if filters is not None else []
         if text.strip():
             pattern = f"%{text.strip().lower()}%"
             searched = (
@@ -308,9 +312,13 @@ class EmailLog:
             ).all()
             return [_entry(row) for row in rows]
 
-    def messages_today(self, tenant_id: int, now: datetime | None = None) -> dict[int, int]:
-        """Rows per source since 00:00 UTC today: every message fetched has one."""
-        start = datetime.combine((now or datetime.now(UTC)).astimezone(UTC).date(), time(), UTC)
+    def messages_today(
+        self, tenant_id: int, now: datetime | None = None, zone: tzinfo = UTC
+    ) -> dict[int, int]:
+        """Rows per source since 00:00 today where the admin is (`zone`, the Jira user's
+        time zone; UTC by default): every message fetched has one."""
+        local = (now or datetime.now(UTC)).astimezone(zone)
+        start = datetime.combine(local.date(), time(), zone).astimezone(UTC)
         with Session(self._engine) as session:
             rows = session.exec(
                 select(EmailLogRow.source_id, func.count())
@@ -372,4 +380,5 @@ def _entry(row: EmailLogRow | Row[Any]) -> LogEntry:
         received_at=as_utc(row.received_at),
         updated_at=as_utc(row.updated_at),
         route=json.loads(row.route) if row.route else None,
+        process_anyway=row.process_anyway,
     )

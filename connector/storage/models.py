@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Index, Text, UniqueConstraint, true
+from sqlalchemy import DateTime, Index, Text, UniqueConstraint, false, true
 from sqlmodel import Field, SQLModel
 
 
@@ -133,6 +133,10 @@ class MailSourceRow(SQLModel, table=True):
     # Which worker keeps the source's idle connection: one at a time, renewed while it runs.
     push_owner: str | None = Field(default=None, max_length=64)
     push_expires_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # "Poll now" for a separate worker to start; when the latest poll took the lease
+    # (connector.storage.poll_runs: its progress is read from the email log since then).
+    poll_requested_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    poll_started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     created_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 
@@ -197,6 +201,8 @@ class EmailLogRow(SQLModel, table=True):
     route: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     headers: str = Field(default="[]", sa_type=Text)  # JSON list of [name, value]
     raw_encrypted: str | None = Field(default=None, sa_type=Text)
+    # An admin asked to process this ignored message anyway: the source's filters are off for it.
+    process_anyway: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     received_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
 

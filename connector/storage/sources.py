@@ -247,7 +247,13 @@ class SourceRepository:
                         col(MailSourceRow.lease_owner) == owner,
                     ),
                 )
-                .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
+                # The poll a request asked for has started: the request is answered.
+                .values(
+                    lease_owner=owner,
+                    lease_expires_at=now + timedelta(seconds=seconds),
+                    poll_started_at=now,
+                    poll_requested_at=None,
+                )
             )
             session.commit()
             return bool(result.rowcount)  # type: ignore[attr-defined]

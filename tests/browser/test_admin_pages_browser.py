@@ -51,6 +51,16 @@ def _complete_wizard(admin: AdminBrowser, dovecot: Dovecot, user: MailUser) -> N
 
     form = page.locator("#mailbox-form")
     expect(form).to_be_visible()
+    # Tested before the server is typed in: told what to do, beside the field, taken there.
+    page.click("#mailbox-test")
+    host = form.locator("[name=host]")
+    expect(host).to_have_attribute("aria-invalid", "true")
+    expect(host).to_be_focused()
+    error_id = host.get_attribute("aria-describedby") or ""
+    expect(page.locator(f"[id='{error_id.split()[-1]}']")).to_have_text(
+        "Enter the mail server's name (for example imap.example.com) or its IP address."
+    )
+    admin.screenshot("01b-setup-mailbox-error")
     form.locator("[name=name]").fill("Support inbox")
     form.locator("[name=description]").fill("the service desk's shared mailbox")
     form.locator("[name=host]").fill(dovecot.host)
@@ -74,6 +84,13 @@ def _complete_wizard(admin: AdminBrowser, dovecot: Dovecot, user: MailUser) -> N
     form.locator("[name=provider]").select_option("gmail")
     expect(page.locator("#oauth-google")).to_be_visible()
     expect(page.locator("#oauth-microsoft")).to_be_hidden()
+    # The redirect URI to register with Google, with a copy button and where to register it.
+    redirect = f"{admin.api.app.base_url}/oauth/callback"
+    expect(page.locator("#oauth-redirect")).to_have_value(redirect)
+    expect(page.get_by_role("link", name="Google Cloud console, Credentials")).to_be_visible()
+    expect(page.locator("#oauth-help-microsoft")).to_be_hidden()
+    page.click("#oauth-copy")
+    expect(page.locator("#oauth-copied")).not_to_be_empty()
     expect(form.locator("[name=host]")).to_have_value("imap.gmail.com")
     admin.screenshot("03-setup-mailbox-presets")
     form.locator("[name=provider]").select_option("custom")
@@ -199,3 +216,49 @@ def test_browser_wizard_to_first_issue_then_broken_and_fixed_password(
     expect(feed.locator("td.number")).to_have_text("1")
     admin.screenshot("12-project-settings")
     admin.assert_no_server_errors()
+
+
+def test_browser_project_admin_sees_the_project_tab_not_an_error(
+    admin_browser: AdminBrowser,
+) -> None:
+    admin = admin_browser
+    page = admin.page
+    admin.api.create(name="Support inbox")
+    jira = admin.api.jira
+    jira.add_user("557058:lead", "lead@example.com", "Project Lead")
+    jira.set_permissions("BROWSE_PROJECTS", "ADMINISTER_PROJECTS", account_id="557058:lead")
+    admin.account_id = "557058:lead"  # no Jira administrator: the project's
+    # "Today" is counted in the Jira user's time zone (the stub's AP.user says Europe/Berlin).
+    with page.expect_request(lambda r: "/feeds?tz=Europe%2FBerlin" in r.url):
+        admin.open("/pages/project-settings?projectKey=SUP&projectId=10000")
+    feed = page.locator("#feeds-body tr", has_text="Support inbox")
+    expect(feed).to_contain_text("all its mail → Task")
+    expect(feed.locator("td.number")).to_have_text("0")
+    expect(page.locator("#page-message")).to_be_hidden()
+    admin.screenshot("13-project-settings-as-project-admin")
+    admin.assert_no_server_errors()
+
+
+def test_browser_refusals_read_as_what_to_do(admin_browser: AdminBrowser) -> None:
+    """The API's words for programs, as the pages say them to people (app.js plainWords)."""
+    admin = admin_browser
+    admin.open("/pages/email-log")
+    said = admin.page.evaluate(
+        """async () => {
+          const { plainWords } = await import(document.body.dataset.basePath + "/static/app.js");
+          return [
+            plainWords("host: '' is not a host name or IP address", "host", null),
+            plainWords('150 messages are waiting, more than 100: send again with "acknowledge": '
+              + "true to go ahead", null, null),
+            plainWords("address_rules[0].pattern: is required", "address_rules[0].pattern", null),
+            plainWords("port: must be from 1 to 65535", "port", null),
+          ];
+        }"""
+    )
+    assert said == [
+        "Enter the mail server's name (for example imap.example.com) or its IP address.",
+        "Many messages are waiting: tick the box to confirm they may become Jira issues and "
+        "comments, then try again.",
+        "Fill in this field.",
+        "This field must be from 1 to 65535.",
+    ]

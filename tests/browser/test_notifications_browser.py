@@ -114,6 +114,9 @@ def _notification_settings(admin: AdminBrowser) -> None:
     subject = settings.locator('[name="templates.comment_subject"]')
     page.locator("details[data-template=comment_subject] summary").click()
     subject.fill("[{{ issue_key }] {{ summary }}")
+    # The admin is told the same days purge stored incoming mail, and what that costs.
+    expect(page.locator("#s-retention-help")).to_contain_text("and to incoming mail")
+    expect(page.locator("#s-retention-help")).to_contain_text("can no longer be retried")
     settings.locator("[name=retention_days]").fill("7")
     page.click("#settings-save")
     error = settings.locator('[data-error-for="templates.comment_subject"]')
@@ -206,6 +209,12 @@ def test_browser_address_rule_edited_checked_saved_and_listed(
     page.click("#rule-add")
     rules.nth(0).locator("[data-part=pattern]").fill("billing@example.com")
     rules.nth(0).locator("[data-part=project_key]").fill("BIL")
+    # The assignee is picked from Jira's users by name, not typed as an account id.
+    admin.api.jira.add_user("557058:bea", "bea@example.com", "Bea Billing")
+    rules.nth(0).get_by_role("searchbox", name="Find the assignee among Jira users").fill("bea")
+    assignee = rules.nth(0).get_by_role("combobox", name="Assignee")
+    expect(assignee.locator("option", has_text="Bea Billing")).to_have_count(1)
+    assignee.select_option(label="Bea Billing <bea@example.com>")
     page.click("#rule-add")
     rules.nth(1).locator("[data-part=match]").select_option("regex")
     rules.nth(1).locator("[data-part=pattern]").fill("(unclosed")
@@ -217,7 +226,7 @@ def test_browser_address_rule_edited_checked_saved_and_listed(
     page.fill("#route-headers", PASTED_HEADERS)
     page.click("#route-check")
     broken = page.locator('[data-error-for="address_rules[0].pattern"]')
-    expect(broken).to_contain_text("not a regular expression")
+    expect(broken).to_contain_text("Not a regular expression")
     admin.screenshot("23-sources-rule-error")
     rules.nth(0).get_by_role("button", name="Remove").click()
     expect(rules).to_have_count(1)
@@ -239,6 +248,7 @@ def test_browser_address_rule_edited_checked_saved_and_listed(
     assert [(r["match"], r["pattern"], r["project_key"]) for r in saved["address_rules"]] == [
         ("exact", "billing@example.com", "BIL")
     ]
+    assert saved["address_rules"][0]["defaults"]["default_assignee"] == "557058:bea"
     assert saved["unrouted"] == "source"
 
     # The project's tab names the address that feeds it.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ if importlib.util.find_spec("playwright") is None:
 from playwright.sync_api import expect
 
 from connector.admin.source_actions import ACKNOWLEDGE_ABOVE
+from connector.outcomes import Outcome
 from tests.browser.conftest import AdminBrowser
 from tests.integration.admin_support import dovecot_body
 from tests.servers.dovecot import Dovecot, MailUser
@@ -127,30 +129,58 @@ def test_browser_failed_message_retried_from_email_log_becomes_created(
     dovecot.deliver(mail_user, build_message("Invoice 42 is wrong"))
     # Jira refuses the new issue in a way no retry mends: the message is quarantined.
     jira.inject_fault(400, method="POST", path_contains="/rest/api/3/issue")
-    polled = admin.api.call("POST", f"/mail-sources/{source_id}/poll")
-    assert polled.status_code == 200 and polled.json()["counts"] == {"failed": 1}, polled.text
+    polled = admin.api.poll(source_id)
+    assert polled["counts"] == {"failed": 1}, polled
 
-    admin.open("/pages/email-log")
+    # The list does not say OK over a failure: a warning, and the way to the message.
+    admin.open("/pages/admin")
+    row = page.locator("#sources-body tr", has_text="Support inbox")
+    expect(row.locator(".lozenge")).to_have_text("Warning")
+    expect(row.locator(".status-message")).to_contain_text("could not process 1 message")
+    row.get_by_role("link", name="1 failed message in the email log").click()
+    navigations = page.evaluate("window.__navigations")
+    assert navigations[-1]["customData"] == {"source_id": str(source_id), "outcome": "failed"}
+    admin.screenshot("31b-sources-last-poll-failed")
+
+    # Jira opens the log with those filters as `ac.` parameters.
+    admin.open(f"/pages/email-log?ac.source_id={source_id}&ac.outcome=failed")
+    expect(page.locator("#filter-outcome")).to_have_value("failed")
+    expect(page.locator("#filter-source")).to_have_value(str(source_id))
     entry = page.locator("#log-body tr", has_text="Invoice 42 is wrong")
     expect(entry.locator(".lozenge")).to_have_text("failed")
     expect(entry.locator(".reason")).not_to_be_empty()
     expect(entry.get_by_role("link")).to_have_count(0)
+    # Failed rows can be picked for a retry of many at once.
+    expect(page.locator("#retry-selected")).to_be_disabled()
+    page.get_by_role("checkbox", name="Select every failed message shown").check()
+    expect(entry.get_by_role("checkbox")).to_be_checked()
+    expect(page.locator("#retry-selected")).to_be_enabled()
+    entry.get_by_role("checkbox").uncheck()
+    expect(page.locator("#retry-selected")).to_be_disabled()
     entry.get_by_role("button", name="Details").click()
     retry = page.locator("#entry-retry")
     expect(retry).to_be_visible()
     admin.screenshot("32-email-log-failed")
+
+    # Jira refused it: retry is offered, but second to fixing the cause; the original is there.
+    expect(retry).to_have_text("Retry after fixing the cause")
+    expect(page.locator("#entry-retry-help")).to_contain_text("fix what the reason says")
+    with page.expect_download() as downloaded:
+        page.click("#entry-download")
+    assert downloaded.value.suggested_filename.endswith("-Invoice-42-is-wrong.eml")
+    assert b"Subject: Invoice 42 is wrong" in Path(downloaded.value.path()).read_bytes()
 
     jira.clear_faults()  # the cause is fixed in Jira
     retry.click()
     expect(page.locator("#page-message")).to_contain_text("is queued again")
     expect(page.locator("#entry-facts")).to_contain_text("pending")
     expect(retry).to_be_hidden()
+    page.select_option("#filter-outcome", "")  # no longer failed: shown under all outcomes
     expect(entry.locator(".lozenge")).to_have_text("pending")
     admin.screenshot("33-email-log-retry-queued")
 
     # The source's next poll (here: "Poll now") sends it again.
     admin.open("/pages/admin")
-    row = page.locator("#sources-body tr", has_text="Support inbox")
     row.get_by_role("button", name="Poll now").click()
     expect(row.locator(".row-message")).to_have_text("Polled: 1 created.")
     admin.open("/pages/email-log")
@@ -201,4 +231,81 @@ def test_browser_enable_over_backlog_threshold_needs_acknowledgement(
     expect(row.get_by_role("button", name="Disable")).to_be_visible()
     assert admin.api.call("GET", path).json()["enabled"] is True
     admin.screenshot("36-sources-enabled-after-acknowledgement")
+    admin.assert_no_server_errors()
+
+
+def test_browser_what_would_this_mail_become_for_pasted_and_uploaded_messages(
+    admin_browser: AdminBrowser, tmp_path: Path
+) -> None:
+    admin = admin_browser
+    page = admin.page
+    admin.api.create()
+    admin.open("/pages/admin")
+    row = page.locator("#sources-body tr", has_text="Support inbox")
+    row.get_by_role("button", name="Try a message").click()
+    panel = page.locator("#preview-panel")
+    expect(panel).to_be_visible()
+    panel.get_by_role("button", name="Show what it would become").click()
+    expect(page.locator("#preview-message")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#preview-message-error")).to_have_text(
+        "Paste a message or choose an .eml file."
+    )
+
+    page.fill(
+        "#preview-message",
+        "From: Jo <jo@customer.example>\nTo: support@example.com\nCc: Max <max@customer.example>\n"
+        "Subject: Printer on fire\nMessage-ID: <p1@customer.example>\n\n"
+        "The printer in room 4 is on fire.\n\n-- \nJo, Facilities\n",
+    )
+    panel.get_by_role("button", name="Show what it would become").click()
+    facts = page.locator("#preview-facts")
+    expect(facts).to_contain_text("A new issue in SUP")
+    expect(facts).to_contain_text("Max <max@customer.example>")
+    text = page.locator("#preview-text")
+    expect(text).to_contain_text("The printer in room 4 is on fire.")
+    expect(text).not_to_contain_text('"type"')  # what agents read, not the ADF
+    admin.screenshot("37-sources-what-would-this-mail-become")
+
+    # An out-of-office reply, uploaded as a file: ignored, and why.
+    auto = tmp_path / "away.eml"
+    auto.write_bytes(
+        b"From: Jo <jo@customer.example>\r\nTo: support@example.com\r\n"
+        b"Subject: Out of office\r\nAuto-Submitted: auto-replied\r\n\r\nAway until Monday.\r\n"
+    )
+    page.set_input_files("#preview-eml", str(auto))
+    panel.get_by_role("button", name="Show what it would become").click()
+    expect(facts).to_contain_text("ignored")
+    expect(page.locator("#preview-classification")).to_contain_text("auto")
+    admin.assert_no_server_errors()
+
+
+def test_browser_ignored_message_processed_anyway_from_the_email_log(
+    admin_browser: AdminBrowser,
+) -> None:
+    admin = admin_browser
+    page = admin.page
+    source = admin.api.create()
+    log = admin.api.app.runtime.email_log
+    entry = log.begin(admin.api.tenant_id, source["id"], "INBOX:1:1", size=100)
+    raw = b"From: jo@customer.example\r\nSubject: Away\r\n\r\nBack Monday.\r\n"
+    log.describe(
+        entry.id,
+        message_id=None,
+        digest=None,
+        sender="jo@customer.example",
+        sender_name="Jo",
+        subject="Away",
+        headers=[("Subject", "Away")],
+        raw=raw,
+    )
+    log.finish(entry.id, Outcome.IGNORED, "automatic reply (Auto-Submitted)", trail=["parsed"])
+    admin.open("/pages/email-log")
+    row = page.locator("#log-body tr", has_text="Away")
+    row.get_by_role("button", name="Details").click()
+    expect(page.locator("#entry-retry")).to_be_hidden()
+    page.get_by_role("button", name="Process anyway").click()
+    expect(page.locator("#page-message")).to_contain_text("processed at the source's next poll")
+    expect(row.locator(".lozenge")).to_have_text("pending")
+    expect(page.get_by_role("button", name="Process anyway")).to_be_hidden()
+    admin.screenshot("38-email-log-processed-anyway")
     admin.assert_no_server_errors()

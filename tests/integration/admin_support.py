@@ -6,6 +6,7 @@ naming a user the fake Jira calls an administrator (`ADMINISTER`).
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,21 @@ class AdminApi:
         )
         self.answers.append(response)
         return response
+
+    def poll(self, source_id: int, timeout: float = 30.0) -> dict[str, Any]:
+        """Press "Poll now", then follow the poll it started until it has ended: its figures."""
+        started = self.call("POST", f"/mail-sources/{source_id}/poll")
+        assert started.status_code == 202, started.text
+        location = started.headers["Location"].removeprefix("/api/v1")
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.call("GET", location)
+            assert answer.status_code == 200, answer.text
+            poll: dict[str, Any] = answer.json()["poll"]
+            if poll["state"] == "idle":
+                return poll
+            assert time.monotonic() < deadline, f"the poll did not end in {timeout} s: {poll}"
+            time.sleep(0.05)
 
     def create(self, **overrides: Any) -> dict[str, Any]:
         response = self.call("POST", "/mail-sources", json=source_body(**overrides))

@@ -110,6 +110,8 @@ def serve_app(
         settings,
         runtime=runtime,
         migrate_on_start=False,
+        # As `connector serve`: "Poll now" runs on a thread of the app (no worker here).
+        polls_in_process=True,
         jira_event_handler=lambda client_key, event, payload: running.jira_events.append(
             (client_key, event, payload)
         ),

@@ -48,9 +48,7 @@ class Desk:
         self.dovecot.deliver(self.user, message.as_bytes())
 
     def poll(self) -> dict[str, int]:
-        response = self.api.call("POST", f"/mail-sources/{self.source_id}/poll")
-        assert response.status_code == 200, response.text
-        answer: dict[str, Any] = response.json()
+        answer = self.api.poll(self.source_id)
         assert answer["ok"], answer
         counts: dict[str, int] = answer["counts"]
         return counts

@@ -117,6 +117,7 @@ def test_api_other_tenant_cannot_reach_source_answers_404(
         ("POST", path + "/disable", None),
         ("POST", path + "/test", None),
         ("POST", path + "/poll", None),
+        ("GET", path + "/poll", None),
     ]
     for method, target, body in attempts:
         response = api.call(method, target, json=body, token=foreign)
@@ -194,3 +195,25 @@ def test_admin_cache_full_forgets_oldest() -> None:
         cache.is_admin(_tenant(), account)
     cache.is_admin(_tenant("jira:two"), "c")
     assert asked == [("jira:one", a) for a in ("a", "b", "c", "a")] + [("jira:two", "c")]
+
+
+def test_project_admin_sees_their_projects_feeds_but_not_the_sources(api: AdminApi) -> None:
+    """A project administrator opens the project's settings tab: its feeds answer, the
+    site-wide admin API still refuses; someone who administers no project is refused both."""
+    api.create(name="Support inbox")
+    api.jira.add_user("557058:lead", "lead@example.com", "Project Lead")
+    api.jira.set_permissions("BROWSE_PROJECTS", "ADMINISTER_PROJECTS", account_id="557058:lead")
+    lead = api.token("557058:lead")
+    feeds = api.call("GET", "/projects/SUP/feeds", token=lead)
+    assert feeds.status_code == 200, feeds.text
+    assert [f["source_name"] for f in feeds.json()["feeds"]] == ["Support inbox"]
+    assert feeds.json()["feeds"][0]["messages_today"] == 0
+    assert api.call("GET", "/mail-sources", token=lead).status_code == 403
+    # A project Jira does not know is none they administer.
+    assert api.call("GET", "/projects/NOPE/feeds", token=lead).status_code == 403
+
+    api.jira.add_user("557058:agent", "agent@example.com", "Agent")
+    api.jira.set_permissions("BROWSE_PROJECTS", account_id="557058:agent")
+    refused = api.call("GET", "/projects/SUP/feeds", token=api.token("557058:agent"))
+    assert refused.status_code == 403
+    assert "administrators of SUP" in refused.json()["error"]

@@ -276,9 +276,7 @@ def test_oauth_source_enables_and_polls_dovecot_over_xoauth2(
     assert diagnosis.status_code == 200 and diagnosis.json()["ok"] is True, diagnosis.text
     assert api.call("POST", path + "/enable").status_code == 200
     dovecot.deliver(mail_user, build_message("Printer on fire", sender="ann@example.com"))
-    response = api.call("POST", path + "/poll")
-    assert response.status_code == 200, response.text
-    assert response.json()["counts"] == {"created": 1}
+    assert api.poll(source["id"])["counts"] == {"created": 1}
     assert [r["grant_type"] for r in google.requests] == ["authorization_code"]
 
 
@@ -295,8 +293,7 @@ def test_oauth_expired_token_refreshed_and_rotated_token_stored(
     expire_tokens(api, source["id"])
     google.refresh = lambda: granted(dovecot.issue_token(mail_user), ROTATED_REFRESH)
     dovecot.deliver(mail_user, build_message("Refreshed", sender="bob@example.com"))
-    response = api.call("POST", path + "/poll")
-    assert response.json()["counts"] == {"created": 1}, response.text
+    assert api.poll(source["id"])["counts"] == {"created": 1}
     assert google.requests[-1] == {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
@@ -322,10 +319,9 @@ def test_oauth_refresh_invalid_grant_sets_error_status_backs_off_and_keeps_curso
     cursor = raw_row(api, source["id"])["cursor"]
     expire_tokens(api, source["id"])
     dovecot.deliver(mail_user, build_message("Waits for a sign-in", sender="cy@example.com"))
-    response = api.call("POST", path + "/poll")
-    assert response.status_code == 200
-    assert response.json()["ok"] is False
-    assert "invalid_grant: Token has been expired or revoked." in response.json()["message"]
+    poll = api.poll(source["id"])
+    assert poll["ok"] is False
+    assert "invalid_grant: Token has been expired or revoked." in poll["message"]
     answer = api.call("GET", path).json()
     assert answer["status"] == "error"
     assert "invalid_grant: Token has been expired or revoked." in answer["status_message"]

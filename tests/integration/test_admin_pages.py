@@ -121,7 +121,9 @@ def test_pages_navigation_tabs_open_declared_admin_pages(api: AdminApi) -> None:
     for nav in MODULE_KEYS:
         assert f'data-navigate="{nav}"' in html
     assert 'data-module-notifications="mail-connector-notifications"' in html
-    assert 'class="tab current">Notifications</a>' in html
+    # The current tab is marked for screen readers as well as drawn so; the others are not.
+    assert 'class="tab current" aria-current="page">Notifications</a>' in html
+    assert html.count("aria-current") == 1
 
 
 def test_pages_site_and_project_from_jira_are_escaped_on_every_page() -> None:

@@ -261,6 +261,12 @@ def test_route_check_eml_reply_to_known_thread_answers_comment(
     answer = _check_route(api, source["id"], eml=base64.b64encode(eml).decode())
     assert (answer["outcome"], answer["issue_key"]) == ("comment", "SUP-7")
     assert answer["thread"]["via"] == "In-Reply-To"
+    # What agents would read: the comment's text, as Jira shows it (no ADF in the answer).
+    view = answer["preview"]
+    assert view["reply"]["text"].strip() == "Thanks!"
+    assert "adf" not in view["reply"] and "adf" not in view["description"]
+    assert view["to"] == [{"address": "someone-else@example.com", "name": ""}]
+    assert view["classification"]["kind"] == "human"
     assert answer["route"]["decided_by"] == "source"  # no rule, yet the thread wins
 
 

@@ -4,7 +4,7 @@
 // edited, before they are saved. Inputs are named as the API names its errors
 // (`address_rules[0].pattern`), so a refusal lands beside the input at fault.
 
-import { api, clearErrors, h, showError } from "./app.js";
+import { api, clearErrors, fileBase64, h, showError } from "./app.js";
 
 const KINDS = [
   ["exact", "Exact address"],
@@ -31,7 +31,7 @@ function ruleRow(rule, editor) {
   kind.addEventListener("change", () => { pattern.placeholder = PLACEHOLDERS[kind.value]; });
   const project = h("input", { dataset: { part: "project_key" }, value: rule.project_key || "", list: "rule-projects", autocomplete: "off", placeholder: "SUP" });
   const issueType = h("input", { dataset: { part: "issue_type" }, value: rule.issue_type || "", autocomplete: "off", placeholder: "The source's" });
-  const assignee = h("input", { dataset: { part: "defaults.default_assignee" }, value: defaults.default_assignee || "", autocomplete: "off", placeholder: "Jira account ID" });
+  const assignee = assigneePicker(defaults.default_assignee || "");
   const labels = h("input", { dataset: { part: "defaults.labels" }, value: (defaults.labels || []).join(", "), autocomplete: "off", placeholder: "billing, email" });
   const priority = h("input", { dataset: { part: "defaults.priority" }, value: defaults.priority || "", autocomplete: "off", placeholder: "The source's" });
   const move = (step) => () => editor.move(row, step);
@@ -47,12 +47,56 @@ function ruleRow(rule, editor) {
       field("Address or pattern", pattern, "pattern"),
       field("Project", project, "project_key"),
       field("Issue type", issueType, "issue_type"),
-      field("Assignee", assignee, "defaults.default_assignee"),
+      assigneeField(assignee),
       field("Labels", labels, "defaults.labels"),
       field("Priority", priority, "defaults.priority")),
     h("div", { className: "field-error", dataset: { slot: "", errorFor: "" } }));
   row.ruleDefaults = defaults;
   return row;
+}
+
+// --- the assignee, picked from Jira's users ---------------------------------------------------
+
+const NOBODY = "Nobody: Jira's default";
+
+/** A select of Jira users (by account id), filled from a search by name or email. */
+function assigneePicker(current) {
+  const select = h("select", { dataset: { part: "defaults.default_assignee" } },
+    h("option", { value: "" }, NOBODY),
+    current ? h("option", { value: current, selected: true }, `Account ${current}`) : null);
+  const search = h("input", { type: "search", autocomplete: "off", placeholder: "Find by name or email",
+    "aria-label": "Find the assignee among Jira users" });
+  const status = h("span", { className: "help", role: "status" });
+  let timer = null;
+  search.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => findUsers(select, search.value.trim(), status), 250);
+  });
+  select.searchBox = search;
+  select.statusLine = status;
+  return select;
+}
+
+async function findUsers(select, query, status) {
+  if (!query) return;
+  const answer = await api("GET", `/jira/users?q=${encodeURIComponent(query)}`);
+  if (!answer.ok) {
+    status.textContent = answer.data.error;
+    return;
+  }
+  const chosen = select.value;
+  const keep = [...select.options].filter((option) => option.value === "" || option.value === chosen);
+  const found = answer.data.users.filter((user) => user.account_id !== chosen).map((user) =>
+    h("option", { value: user.account_id }, user.email ? `${user.display_name} <${user.email}>` : user.display_name));
+  select.replaceChildren(...keep, ...found);
+  status.textContent = found.length ? `${found.length} found: choose one above.` : "No Jira user matches.";
+}
+
+function assigneeField(select) {
+  select.setAttribute("aria-label", "Assignee");
+  return h("div", { className: "field" }, h("span", { className: "label" }, "Assignee"),
+    select.searchBox, select, select.statusLine,
+    h("div", { className: "field-error", dataset: { slot: "defaults.default_assignee", errorFor: "" } }));
 }
 
 function field(label, input, part) {
@@ -184,7 +228,7 @@ function renderRouteCheck(source, currentRules) {
     clearErrors(form);
     const rules = currentRules();
     const body = { ...rules };
-    if (file.files.length) body.eml = await base64(file.files[0]);
+    if (file.files.length) body.eml = await fileBase64(file.files[0]);
     else body.headers = headers.value;
     const answer = await api("POST", `/mail-sources/${source.id}/route-check`, body);
     if (!answer.ok) {
@@ -194,15 +238,6 @@ function renderRouteCheck(source, currentRules) {
     renderResult(result, answer.data, rules.address_rules);
   }
   return box;
-}
-
-function base64(file) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
-    reader.onerror = () => reject(reader.error);
-    reader.readAsDataURL(file);
-  });
 }
 
 function decidedBy(route, rules) {

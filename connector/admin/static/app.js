@@ -80,13 +80,56 @@ export function showBanner(message, kind = "error") {
 /** Clear the errors of a form (or any container of fields). */
 export function clearErrors(container) {
   for (const slot of container.querySelectorAll("[data-error-for]")) slot.textContent = "";
-  for (const input of container.querySelectorAll(".invalid")) input.classList.remove("invalid");
+  for (const input of container.querySelectorAll(".invalid")) {
+    input.classList.remove("invalid");
+    input.removeAttribute("aria-invalid");
+  }
+}
+
+let errorSlots = 0;
+
+/** Mark a field invalid for everyone: drawn so, said so (aria-invalid), its error read with it
+ * (aria-describedby), and the focus moved to it so the admin is taken where to fix it. */
+function markInvalid(input, slot) {
+  input.classList.add("invalid");
+  input.setAttribute("aria-invalid", "true");
+  if (!slot.id) slot.id = `field-error-${++errorSlots}`;
+  const described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+  if (!described.includes(slot.id)) input.setAttribute("aria-describedby", [...described, slot.id].join(" "));
+  input.focus();
+}
+
+// The API's refusals are written for programs ("host: '' is not a host name or IP address");
+// beside the field they concern, people are told what to do instead.
+const PLAIN_WORDS = [
+  [/^is required$/, (label) => `Fill in ${label}.`],
+  [/^'.*' is not a host name or IP address$/, () => "Enter the mail server's name (for example imap.example.com) or its IP address."],
+  [/send again with "acknowledge": true/, () => "Many messages are waiting: tick the box to confirm they may become Jira issues and comments, then try again."],
+  [/^must be a whole number/, () => "Enter a whole number."],
+];
+
+function fieldLabel(input) {
+  const label = input && input.labels && input.labels[0];
+  const text = label ? label.textContent.trim().replace(/\s*\*$/, "") : "";
+  return text ? `the ${text.toLowerCase()}` : "this field";
+}
+
+/** What to say for an API refusal: its own words, or plainer ones for the ones we know. */
+export function plainWords(message, field, input) {
+  let text = message;
+  if (field && text.startsWith(`${field}: `)) text = text.slice(field.length + 2);
+  for (const [pattern, say] of PLAIN_WORDS) if (pattern.test(text)) return say(fieldLabel(input));
+  const capital = (words) => words.charAt(0).toUpperCase() + words.slice(1);
+  // "is required to sign in with a password": said of the field, so the field says it.
+  if (/^(is|are|must) /.test(text)) return `${capital(fieldLabel(input))} ${text.replace(/\.?$/, ".")}`;
+  return capital(text);
 }
 
 /** Show an API refusal beside the field it names, else in the container's general slot. */
 export function showError(container, data, fallbackSlot) {
-  const message = (data && data.error) || "Something went wrong.";
   const field = data && data.field;
+  const input = field ? container.querySelector(`[name="${CSS.escape(field)}"]`) : null;
+  const message = data && data.error ? plainWords(data.error, field, input) : "Something went wrong.";
   let slot = field ? container.querySelector(`[data-error-for="${CSS.escape(field)}"]`) : null;
   if (!slot) slot = fallbackSlot || container.querySelector('[data-error-for=""]');
   if (!slot) {
@@ -94,10 +137,7 @@ export function showError(container, data, fallbackSlot) {
     return;
   }
   slot.textContent = message;
-  if (field) {
-    const input = container.querySelector(`[name="${CSS.escape(field)}"]`);
-    if (input) input.classList.add("invalid");
-  }
+  if (input) markInvalid(input, slot);
 }
 
 /** "5 min ago" style for the past, local time for the future; "never" for null. */
@@ -111,14 +151,27 @@ export function when(iso, never = "never") {
   return moment.toLocaleString();
 }
 
-/** Open another of the app's pages (Jira reloads the iframe with a fresh page token). */
-export function navigate(page) {
+/**
+ * Open another of the app's pages (Jira reloads the iframe with a fresh page token; outside
+ * Jira, under a site session, the browser loads the page). `customData` reaches the page as
+ * `ac.<name>` query parameters (Connect's addonmodule navigation), read with `pageParameter`.
+ */
+export function navigate(page, customData) {
   const name = page.replace(/(^|-)(\w)/g, (_m, _d, c) => c.toUpperCase());
   if (window.AP && window.AP.navigator) {
-    window.AP.navigator.go("addonmodule", { moduleKey: body.dataset[`module${name}`] });
+    const moduleKey = body.dataset[`module${name}`];
+    window.AP.navigator.go("addonmodule", customData ? { moduleKey, customData } : { moduleKey });
   } else if (csrf) {
-    window.location.assign(`${basePath}${body.dataset[`path${name}`]}`);
+    const query = new URLSearchParams();
+    for (const [key, value] of Object.entries(customData || {})) query.set(`ac.${key}`, value);
+    const suffix = query.toString() ? `?${query}` : "";
+    window.location.assign(`${basePath}${body.dataset[`path${name}`]}${suffix}`);
   }
+}
+
+/** A value another page passed with `navigate(page, customData)`, or "". */
+export function pageParameter(name) {
+  return new URLSearchParams(window.location.search).get(`ac.${name}`) || "";
 }
 
 async function signOut() {
@@ -181,10 +234,33 @@ export const STATUS_LABELS = {
   error: "Error",
   disabled: "Disabled",
   unknown: "Not polled yet",
+  warning: "Warning",
 };
 
 export function statusLozenge(status) {
   return h("span", { className: `lozenge ${status}` }, STATUS_LABELS[status] || status);
+}
+
+/**
+ * The admin's time zone, for "today": the Jira user's (AP.user.getTimeZone, which is the
+ * site's unless they chose their own), else the browser's.
+ */
+export function timeZone() {
+  return new Promise((resolve) => {
+    const browser = () => resolve(Intl.DateTimeFormat().resolvedOptions().timeZone || "");
+    if (!window.AP || !window.AP.user || !window.AP.user.getTimeZone) return browser();
+    window.AP.user.getTimeZone((zone) => (zone ? resolve(zone) : browser()));
+  });
+}
+
+/** A chosen file's bytes in base64 (how the API takes an .eml). */
+export function fileBase64(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1] || "");
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
 }
 
 export function presets() {

@@ -1,6 +1,6 @@
 // Project settings: which mail sources feed this project, by which addresses, and their state.
 
-import { api, h, showBanner, statusLozenge, when } from "./app.js";
+import { api, h, showBanner, statusLozenge, timeZone, when } from "./app.js";
 
 const $ = (id) => document.getElementById(id);
 const projectKey = document.body.dataset.projectKey;
@@ -16,28 +16,23 @@ function route(address) {
 }
 
 /**
- * The project's feeds with each source's polling state. Versions without the feeds endpoint
- * answer 404: the sources whose own project this is are shown instead.
+ * The project's feeds with each source's polling state: one call, which project
+ * administrators may make too (the sources list is for Jira administrators). Versions without
+ * the feeds endpoint answer 404: the sources whose own project this is are shown instead.
  */
 async function feeds() {
-  const [answer, all] = await Promise.all([
-    api("GET", `/projects/${encodeURIComponent(projectKey)}/feeds`),
-    api("GET", "/mail-sources"),
-  ]);
-  if (!all.ok) {
-    showBanner(all.data.error);
-    return null;
-  }
-  const byId = new Map(all.data.sources.map((source) => [source.id, source]));
+  const zone = encodeURIComponent(await timeZone());
+  const answer = await api("GET", `/projects/${encodeURIComponent(projectKey)}/feeds?tz=${zone}`);
   if (answer.ok) {
-    return answer.data.feeds.map((feed) => ({
-      ...feed,
-      source: byId.get(feed.source_id) || {},
-      routes: feed.addresses.map(route),
-    }));
+    return answer.data.feeds.map((feed) => ({ ...feed, routes: feed.addresses.map(route) }));
   }
   if (answer.status !== 404) {
     showBanner(answer.data.error);
+    return null;
+  }
+  const all = await api("GET", `/mail-sources?tz=${zone}`);
+  if (!all.ok) {
+    showBanner(all.data.error);
     return null;
   }
   return all.data.sources
@@ -48,7 +43,8 @@ async function feeds() {
       mailbox: source.username,
       status: source.status,
       status_message: source.status_message,
-      source,
+      last_poll_at: source.last_poll_at,
+      messages_today: source.messages_today,
       routes: [`all its mail → ${source.issue_type}`],
     }));
 }
@@ -63,8 +59,8 @@ function feedRow(feed) {
     h("td", {}, feed.mailbox),
     h("td", {}, feed.routes.map((text) => h("div", {}, text))),
     status,
-    h("td", {}, when(feed.source.last_poll_at)),
-    h("td", { className: "number" }, String(feed.source.messages_today ?? "—")));
+    h("td", {}, when(feed.last_poll_at)),
+    h("td", { className: "number" }, String(feed.messages_today ?? "—")));
 }
 
 async function start() {

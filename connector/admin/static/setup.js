@@ -25,6 +25,18 @@ function show(step) {
   if (step === "summary") renderSummary();
 }
 
+/** The redirect URI to the clipboard; where the browser refuses, it is selected to copy. */
+async function copyRedirect() {
+  const field = $("oauth-redirect");
+  try {
+    await navigator.clipboard.writeText(field.value);
+    $("oauth-copied").textContent = "Copied.";
+  } catch (_refused) {
+    field.select();
+    $("oauth-copied").textContent = "Selected: press Ctrl+C (⌘C) to copy.";
+  }
+}
+
 // --- 1. project and issue type -------------------------------------------------------------
 
 async function loadProjects() {
@@ -85,6 +97,8 @@ function onProvider(preset) {
   $("oauth-google").hidden = preset.oauth !== "google";
   $("oauth-microsoft").hidden = preset.oauth !== "microsoft";
   $("oauth-tenant-field").hidden = preset.oauth !== "microsoft";
+  $("oauth-help-google").hidden = preset.oauth !== "google";
+  $("oauth-help-microsoft").hidden = preset.oauth !== "microsoft";
 }
 
 async function testConnection() {
@@ -170,7 +184,7 @@ function screenState(role) {
 function renderFields() {
   const data = state.fields;
   const rows = data.roles.map((role) => {
-    const choose = h("select", { name: role.role, dataset: { role: role.role } },
+    const choose = h("select", { name: role.role, dataset: { role: role.role }, "aria-label": `Field that holds the ${role.label.toLowerCase()}` },
       h("option", { value: "" }, "Not kept"),
       data.custom_fields.map((f) => h("option", { value: f.id, selected: f.id === role.field_id }, `${f.name} (${f.id})`)));
     choose.addEventListener("change", () => { state.mapping[role.role] = choose.value || null; });
@@ -324,6 +338,7 @@ function start() {
     event.preventDefault();
     if (await saveSource()) show("fields");
   });
+  $("oauth-copy").addEventListener("click", copyRedirect);
   $("oauth-google").addEventListener("click", signIn);
   $("oauth-microsoft").addEventListener("click", signIn);
   $("fields-next").addEventListener("click", fieldsNext);

@@ -1,10 +1,11 @@
 // The mail sources list: status at a glance, search, and every action on a source.
 
 import {
-  api, clearErrors, h, renderDiagnosis, showBanner, showError, statusLozenge, when,
-  wireNavigation,
+  api, clearErrors, h, navigate, renderDiagnosis, showBanner, showError, statusLozenge, timeZone,
+  when, wireNavigation,
 } from "./app.js";
 import { readAddressRules, renderAddressRules } from "./address-rules.js";
+import { closePreview, openPreview, wirePreview } from "./mail-preview.js";
 import { readSourceForm, renderSourceForm } from "./source-form.js";
 
 const $ = (id) => document.getElementById(id);
@@ -13,14 +14,67 @@ let editing = null;
 let enabling = null;
 let deleting = null;
 let searchTimer = null;
+// Polls an admin started here: followed until they end, then their result is said on the row.
+const watched = new Set();
+let followTimer = null;
+const FOLLOW_MS = 1000;
 
 async function load() {
   const q = $("source-search").value.trim();
-  const answer = await api("GET", `/mail-sources${q ? `?q=${encodeURIComponent(q)}` : ""}`);
+  const params = new URLSearchParams({ tz: await timeZone() });
+  if (q) params.set("q", q);
+  const answer = await api("GET", `/mail-sources?${params}`);
   if (!answer.ok) return showBanner(answer.data.error);
   sources = answer.data.sources;
   showJiraPause(answer.data.jira_paused);
   render(q);
+  reportWatched();
+  follow();
+}
+
+/** A poll asked for and not started, or running: the list follows it. */
+function busy(source) {
+  return Boolean(source.poll) && source.poll.state !== "idle";
+}
+
+function progressText(poll) {
+  if (poll.state === "requested") return "Poll requested; starting…";
+  return `Polling: ${poll.fetched} fetched, ${poll.processed} processed, ${poll.failed} failed so far.`;
+}
+
+function resultText(poll) {
+  if (poll.ok === false) return poll.message;
+  const counts = Object.entries(poll.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
+  return `Polled: ${counts || "no new mail"}.`;
+}
+
+/** The rows of polls started here: progress while they run, the result once they end. */
+function reportWatched() {
+  for (const id of [...watched]) {
+    const source = sources.find((s) => s.id === id);
+    if (!source || !source.poll) {
+      watched.delete(id);
+      continue;
+    }
+    if (busy(source)) {
+      rowMessage(source, progressText(source.poll), "info");
+      continue;
+    }
+    watched.delete(id);
+    const kind = source.poll.ok === false ? "error" : source.poll.failed ? "warning" : "success";
+    rowMessage(source, resultText(source.poll), kind);
+  }
+}
+
+/** Reload while any poll is asked for or running, mine or the worker's. */
+function follow() {
+  clearTimeout(followTimer);
+  if (sources.some(busy)) followTimer = setTimeout(load, FOLLOW_MS);
+}
+
+/** Open the email log on this source's failed messages. */
+function showFailed(source) {
+  navigate("email-log", { source_id: String(source.id), outcome: "failed" });
 }
 
 // Jira's rate limits: while it asked us to wait, say until when (mail is kept until then).
@@ -30,10 +84,28 @@ function showJiraPause(paused) {
   line.textContent = paused ? `${paused.message}; mail is kept and sent to Jira then.` : "";
 }
 
+/** OK with failed messages in the last poll is not OK: a warning, and a way to them. */
+function lastPollFailed(source) {
+  const poll = source.poll;
+  return source.status === "ok" && poll && poll.state === "idle" && poll.failed > 0 ? poll.failed : 0;
+}
+
 function statusCell(source) {
-  const cell = h("td", { className: "status" }, statusLozenge(source.status));
+  const failed = lastPollFailed(source);
+  const cell = h("td", { className: "status" }, statusLozenge(failed ? "warning" : source.status));
   if (source.status === "error" && source.status_message) {
     cell.append(h("div", { className: "status-message" }, source.status_message));
+  }
+  if (busy(source)) cell.append(h("div", { className: "help poll-progress" }, progressText(source.poll)));
+  if (failed) {
+    cell.append(h("div", { className: "status-message" },
+      `The last poll could not process ${failed} message${failed === 1 ? "" : "s"}.`));
+  }
+  const total = source.failed_messages;
+  if (total) {
+    cell.append(h("div", { className: "help" },
+      h("a", { href: "#", className: "failed-link", onclick: (event) => { event.preventDefault(); showFailed(source); } },
+        `${total} failed message${total === 1 ? "" : "s"} in the email log`)));
   }
   for (const warning of source.warnings || []) cell.append(h("div", { className: "help" }, warning));
   if (source.enabled && source.receives) {
@@ -65,7 +137,8 @@ function render(q) {
       source.enabled
         ? actionButton("Disable", () => disable(source))
         : actionButton("Enable", () => openEnable(source)),
-      source.enabled ? actionButton("Poll now", (event) => poll(source, event.currentTarget)) : null,
+      source.enabled ? pollButton(source) : null,
+      actionButton("Try a message", () => { closePanels(); openPreview(source); }),
       actionButton("Delete", () => openDelete(source), "button subtle"),
       h("div", { className: "row-message", dataset: { rowMessageFor: source.id } }));
     return h("tr", { dataset: { sourceId: source.id } },
@@ -94,6 +167,7 @@ function rowMessage(source, message, kind = "error") {
 
 function closePanels() {
   for (const id of ["edit-panel", "enable-panel", "delete-panel"]) $(id).hidden = true;
+  closePreview();
   editing = enabling = deleting = null;
 }
 
@@ -201,14 +275,23 @@ async function disable(source) {
   await load();
 }
 
+function pollButton(source) {
+  const button = actionButton(busy(source) ? "Polling…" : "Poll now", (event) => poll(source, event.currentTarget));
+  button.disabled = busy(source);
+  return button;
+}
+
+/** Start a poll: the answer comes at once, the list then follows its progress. */
 async function poll(source, button) {
   button.disabled = true;
   button.textContent = "Polling…";
   const answer = await api("POST", `/mail-sources/${source.id}/poll`);
+  if (!answer.ok) {
+    await load();
+    return rowMessage(source, answer.data.error);
+  }
+  watched.add(source.id);
   await load();
-  if (!answer.ok) return rowMessage(source, answer.data.error);
-  const counts = Object.entries(answer.data.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
-  rowMessage(source, answer.data.ok ? `Polled: ${counts || "no new mail"}.` : answer.data.message, answer.data.ok ? "success" : "error");
 }
 
 // --- delete --------------------------------------------------------------------------------
@@ -247,6 +330,7 @@ function start() {
   $("enable-cancel").addEventListener("click", closePanels);
   $("delete-confirm").addEventListener("click", confirmDelete);
   $("delete-cancel").addEventListener("click", closePanels);
+  wirePreview();
   load();
 }
 

@@ -3,7 +3,7 @@ Center server with a personal access token (`connector site add`), how far their
 been read for notifications, and the sign-in links and browser sessions of their admin pages.
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
