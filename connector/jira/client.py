@@ -251,13 +251,21 @@ class JiraClient:
         return list(self._paged(path, "comments", params=params))
 
     def get_changelog(self, issue_key: str) -> list[dict[str, Any]]:
-        """The issue's changes, oldest first (`GET /issue/{key}/changelog`, paged)."""
-        return list(self._paged(f"issue/{_segment(issue_key)}/changelog", "values"))
+        """The issue's changes, oldest first (`GET /issue/{key}/changelog`, paged; Data
+        Center has only the issue with `expand=changelog`)."""
+        if self.dialect.paged_changelog:
+            return list(self._paged(f"issue/{_segment(issue_key)}/changelog", "values"))
+        params = {"fields": "status", "expand": "changelog"}
+        issue = self._get(f"issue/{_segment(issue_key)}", params=params)
+        changelog = issue.get("changelog")
+        found = changelog.get("histories") if isinstance(changelog, dict) else None
+        return _as_list(found)
 
     def get_comment(self, issue_key: str, comment_id: str) -> dict[str, Any]:
-        """One comment in ADF with its properties (webhooks carry the body as wiki markup)."""
+        """One comment with its properties: in ADF on Cloud (webhooks carry the body as wiki
+        markup), as wiki markup with Jira's HTML of it (`renderedBody`) on Data Center."""
         path = f"issue/{_segment(issue_key)}/comment/{_segment(comment_id)}"
-        return self._get(path, params={"expand": "properties"})
+        return self._get(path, params={"expand": self.dialect.comment_expand})
 
     def add_attachment(
         self, issue_key: str, filename: str, content: bytes, content_type: str

@@ -17,6 +17,9 @@
 | JSM request participants   | `{"accountIds": [...]}`         | `{"usernames": [...]}`           |
 | JSM new customer           | `{"email", "displayName"}`      | `{"email", "fullName"}`          |
 | create metadata pages      | `issueTypes` / `fields`         | `values` (both resources)        |
+| an issue's changelog       | `issue/{key}/changelog` (paged) | `issue/{key}?expand=changelog`   |
+| one comment, to mail it    | `expand=properties` (ADF body)  | also `renderedBody` (Jira's HTML |
+|                            |                                 | of the wiki markup)              |
 
 Jira Data Center has no account ids: a user is named by `name` (the username, which an admin
 can rename) or `key` (stable across renames). The pipeline's
@@ -43,6 +46,9 @@ class JiraDialect:
     api_path = "rest/api/3"
     search_path = "search/jql"
     paged_project_search = True
+    paged_changelog = True
+    # What `GET issue/{key}/comment/{id}` expands to read a comment for a notification.
+    comment_expand = "properties"
 
     def document(self, adf: Mapping[str, Any]) -> Any:
         """A description or comment body (an ADF document) as this Jira takes it."""
@@ -86,6 +92,9 @@ class DataCenterDialect(JiraDialect):
     api_path = "rest/api/2"
     search_path = "search"
     paged_project_search = False
+    paged_changelog = False
+    # The body is wiki markup: Jira's own rendering of it is what the mail shows.
+    comment_expand = "properties,renderedBody"
 
     def document(self, adf: Mapping[str, Any]) -> Any:
         return adf_to_wiki(adf, max_chars=JIRA_TEXT_LIMIT)

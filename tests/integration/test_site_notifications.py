@@ -1,5 +1,6 @@
-"""Notifications for a site connected with an API token and no install (issue 20): Jira sends
-no webhooks there, so the worker reads the site's changes; the same rules as for webhooks.
+"""Notifications for a site connected with an API token or a Data Center personal access token
+and no install (issue 20): Jira sends no webhooks there, so the worker reads the site's
+changes; the same rules as for webhooks.
 
 Real servers: Dovecot receives the customer's mail, aiosmtpd our notifications; the fake
 Jira refuses JQL on our property (nothing indexes it without an install).
@@ -15,10 +16,11 @@ import pytest
 from connector.outbound.worker import OutboundWorker
 from connector.storage.models import utc_now
 from connector.wiring import poll_source
+from tests.fakes.datacenter import FakeJiraDataCenter
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.integration.mailbox_support import mail
-from tests.integration.sites_support import connect_site
+from tests.integration.sites_support import connect_datacenter, connect_site
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.smtp import SmtpServer, support_connection
 from tests.servers.sources import dovecot_spec
@@ -113,3 +115,70 @@ def test_site_changes_notify_customers_once_never_internal_never_our_own(
     assert len(smtp_server.delivered) == 2
     newest = max(runtime.webhook_events.search(tenant.id), key=lambda e: e.id)
     assert newest.status == "ignored" and "app" in newest.reason
+
+
+def test_datacenter_site_changes_mail_jira_rendering_of_wiki_comments(
+    running_app: RunningApp,
+    fake_datacenter: FakeJiraDataCenter,
+    dovecot: Dovecot,
+    mail_user: MailUser,
+    smtp_server: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On Data Center, comments are wiki markup: the mail shows the HTML Jira rendered of it
+    (`renderedBody`), sanitised, and its text; REST v2 only, the same rules as on Cloud."""
+    runtime = running_app.runtime
+    fake_datacenter.add_user("ada", "agent@support.example", "Ada Agent")
+    tenant = connect_datacenter(monkeypatch, running_app, fake_datacenter)
+    source = runtime.sources.create(tenant.id, dovecot_spec(dovecot, mail_user))
+    runtime.sources.set_enabled(tenant.id, source.id, True)
+    runtime.outbound.save_connection(
+        tenant.id, support_connection(smtp_server), password=smtp_server.password
+    )
+    worker = OutboundWorker(runtime)
+
+    def poll() -> dict[str, int]:
+        result = poll_source(runtime, source.id, owner="test")
+        assert result.ok, result.message
+        return result.counts
+
+    def read_changes() -> None:
+        runtime.sites.set_changes_read_until(tenant.id, utc_now() - timedelta(minutes=1))
+        worker.run_once()
+
+    assert poll() == {}
+    worker.run_once()
+    raw = mail("Printer on fire", "Room 4.", sender=f"Jürgen <{CUSTOMER}>", to="help@x.example")
+    dovecot.deliver(mail_user, raw.as_bytes())
+    assert poll() == {"created": 1}
+
+    fake_datacenter.add_agent_comment("SUP-1", "On the way.\n\nSay <b>hi</b> & wait.", "ada")
+    read_changes()
+    assert [d.recipients for d in smtp_server.delivered] == [(CUSTOMER,)]
+    message = smtp_server.delivered[0].message
+    text = message.get_body(("plain",))
+    assert text is not None
+    assert "On the way.\n\nSay <b>hi</b> & wait." in text.get_content().replace("\r\n", "\n")
+    html = message.get_body(("html",))
+    assert html is not None
+    assert "<p>Say &lt;b&gt;hi&lt;/b&gt; &amp; wait.</p>" in html.get_content()
+
+    fake_datacenter.change_status("SUP-1", "Done", "ada")
+    read_changes()
+    assert len(smtp_server.delivered) == 2
+    status_text = smtp_server.delivered[1].message.get_body(("plain",))
+    assert status_text is not None and "Done" in status_text.get_content()
+
+    reply = mail(
+        "Re: thanks",
+        "Thank you.",
+        sender=f"Jürgen <{CUSTOMER}>",
+        to="help@x.example",
+        In_Reply_To=str(message["Message-ID"]),
+    )
+    dovecot.deliver(mail_user, reply.as_bytes())
+    assert poll() == {"commented": 1}
+    read_changes()
+    assert len(smtp_server.delivered) == 2  # our own comment is never sent back
+    assert all(c.path.startswith("/rest/api/2/") for c in fake_datacenter.requests_log)
+    assert fake_datacenter.validation_failures == []
