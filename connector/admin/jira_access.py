@@ -37,7 +37,10 @@ def check_own_permission(
     site: JiraSite, permission: str, *, timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
 ) -> bool:
     """True when Jira says the caller itself (the site's credentials) holds `permission`
-    (`GET /rest/api/3/mypermissions`); raises `JiraError` as above."""
+    (`GET mypermissions?permissions=...`, on REST v3 or, for Jira Data Center, v2: the
+    site's dialect); raises `JiraError` as above. Data Center 9.x and 10.x document the
+    `permissions` parameter; a server that ignores it lists every permission, of which only
+    the asked ones are read."""
     return _ask(site, timeout_seconds, lambda c: permission in c.my_permissions([permission]))
 
 

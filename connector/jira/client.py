@@ -178,7 +178,10 @@ class JiraClient:
 
     def global_permissions(self, account_id: str, permissions: list[str]) -> set[str]:
         """Which of these global permissions the account holds (asked as the app, for any
-        account: `POST /rest/api/3/permissions/check`)."""
+        account: `POST /rest/api/3/permissions/check`). Jira Data Center has no such resource:
+        there only the account itself can be asked (`my_permissions`)."""
+        if not self.dialect.checks_others_permissions:
+            raise JiraError(None, ["Jira Data Center says only the caller's own permissions"])
         body = {"accountId": account_id, "globalPermissions": permissions}
         answer = self._post("permissions/check", body)
         granted = answer.get("globalPermissions")
