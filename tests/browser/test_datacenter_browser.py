@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 from datetime import timedelta
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 import pytest
 
@@ -22,30 +20,24 @@ if importlib.util.find_spec("playwright") is None:
         raise ImportError(f"{reason} (REQUIRE_SERVERS=1)")
     pytest.skip(reason, allow_module_level=True)
 
-from playwright.sync_api import Browser, Route, expect
+from playwright.sync_api import Browser, expect
 
 from connector.outbound.worker import OutboundWorker
 from connector.storage.models import utc_now
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.site_support import (
+    CUSTOMER,
+    customer_mail,
+    set_up_source,
+    sign_in,
+    source_row,
+    watch,
+)
 from tests.fakes.datacenter import FakeJiraDataCenter
 from tests.integration.conftest import RunningApp
 from tests.integration.sites_support import SERVICE_USER, admin_link, connect_datacenter
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.smtp import SmtpServer, support_connection
-
-CUSTOMER = "jurgen@customer.example"
-
-
-def _mail(subject: str, body: str, **headers: str) -> bytes:
-    message = EmailMessage()
-    message["From"] = f"Jürgen <{CUSTOMER}>"
-    message["To"] = "help@support.example"
-    message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="customer.example")
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message.as_bytes()
 
 
 def test_browser_datacenter_site_signs_in_sets_up_and_answers_by_mail(
@@ -68,55 +60,18 @@ def test_browser_datacenter_site_signs_in_sets_up_and_answers_by_mail(
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(20_000)
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "response",
-        lambda r: problems.append(f"HTTP {r.status} {r.url}") if r.status >= 500 else None,
-    )
-
-    def refuse_outside(route: Route) -> None:
-        problems.append(f"outside request {route.request.url}")
-        route.abort()
-
-    page.route("https://**/*", refuse_outside)
+    problems = watch(page)
     try:
-        page.goto(link)
-        page.click("#sign-in")
-        page.wait_for_url("**/pages/admin")
-        expect(page.locator(".breadcrumbs .site")).to_have_text(fake_datacenter.base_url)
-
-        page.click("nav.tabs a[data-navigate=setup]")
-        page.wait_for_url("**/pages/setup")
-        page.select_option("#project", "SUP")
-        expect(page.locator("#issue-type")).to_be_enabled()
-        page.select_option("#issue-type", "Task")
-        page.click("#project-next")
-        form = page.locator("#mailbox-form")
-        form.locator("[name=name]").fill("Support inbox")
-        form.locator("[name=host]").fill(dovecot.host)
-        form.locator("[name=port]").fill(str(dovecot.ports.imaps))
-        form.locator("[name=security]").select_option("ssl")
-        form.locator("[name=verify_tls]").uncheck()  # the test server's certificate
-        form.locator("[name=username]").fill(mail_user.name)
-        form.locator("[name=password]").fill(mail_user.password)
-        page.click("#mailbox-test")
-        expect(page.locator("#diagnosis")).to_contain_text("All checks passed.")
-        page.click("#mailbox-save")
-        page.click("#fields-next")
-        page.click("#user-next")
-        page.click("#enable")
-        expect(page.locator("#enabled-text")).to_contain_text("Enabled.")
+        sign_in(page, link, fake_datacenter.base_url)
+        set_up_source(page, dovecot, mail_user)
         runtime.outbound.save_connection(
             tenant.id, support_connection(smtp_server), password=smtp_server.password
         )
 
         # Mail becomes an issue, its text escaped into wiki markup.
-        dovecot.deliver(mail_user, _mail("Printer on fire", "Room 4, see [this|x] *now*."))
-        page.click("nav.tabs a[data-navigate=sources]")
-        page.wait_for_url("**/pages/admin")
-        row = page.locator("#sources-body tr", has_text="Support inbox")
+        mail = customer_mail("Printer on fire", "Room 4, see [this|x] *now*.")
+        dovecot.deliver(mail_user, mail)
+        row = source_row(page)
         row.get_by_role("button", name="Poll now").click()
         expect(row.locator(".row-message")).to_have_text("Polled: 1 created.")
         issue = fake_datacenter.issue("SUP-1")
@@ -133,7 +88,9 @@ def test_browser_datacenter_site_signs_in_sets_up_and_answers_by_mail(
         assert text is not None and "A technician is on the way." in text.get_content()
 
         # The customer's reply comes back on the issue.
-        reply = _mail("Re: thanks", "Thank you!", In_Reply_To=str(notification["Message-ID"]))
+        reply = customer_mail(
+            "Re: thanks", "Thank you!", In_Reply_To=str(notification["Message-ID"])
+        )
         dovecot.deliver(mail_user, reply)
         row.get_by_role("button", name="Poll now").click()
         expect(row.locator(".row-message")).to_have_text("Polled: 1 commented.")
