@@ -146,8 +146,6 @@ def _add(settings: Settings, engine: Engine, args: argparse.Namespace) -> int:
         f"{'added' if created else 'updated'} {url} (Jira {checked.deployment or kind} "
         f"{checked.server_version}) as tenant {tenant_id}, acting as {checked.account_name}"
     )
-    if kind == DATACENTER_SITE:
-        print("note: mail for Jira Data Center is handled once its REST v2 support is in place")
     print(f"open its admin pages with: connector admin-link --site {url}")
     return 0
 
@@ -180,7 +178,6 @@ def _admin_link(settings: Settings, engine: Engine, url: str) -> int:
     from connector.storage.admin_sessions import AdminSessions
     from connector.storage.secrets import SecretBox
     from connector.storage.tenants import TenantRepository
-    from connector.wiring import site_refusal
 
     url = url.strip().rstrip("/")
     tenant_id = _sites(settings, engine).tenant_id(url)
@@ -189,9 +186,6 @@ def _admin_link(settings: Settings, engine: Engine, url: str) -> int:
         tenant = TenantRepository(engine, SecretBox(settings.encryption_keys)).by_id(tenant_id)
     if tenant is None or not tenant.active:
         return _fail(f"{url} is not a connected site (see `connector site list`)")
-    refusal = site_refusal(tenant)
-    if refusal is not None:
-        return _fail(refusal)
     link = make_link(settings.encryption_keys, tenant.id)
     AdminSessions(engine).add_link(hashed(link.token), tenant.id, link.expires_at)
     minutes = int(LINK_LIFETIME.total_seconds() // 60)

@@ -33,46 +33,19 @@ log = logging.getLogger(__name__)
 
 TrackerFactory = Callable[[Runtime, Tenant], IssueTracker]
 
-# Until the REST v2 dialect of the Jira client (wiki markup, Data Center's user model) is in
-# place, a Data Center site is stored but not acted for: its polls say this and touch nothing.
-DATACENTER_NOT_READY = (
-    "Jira Data Center sites are not handled yet: this connector's REST v2 support for Data "
-    "Center is not in place"
-)
-
-
-class UnsupportedSite(Exception):
-    """The tenant's kind of site cannot be reached by this build."""
-
-
-def site_refusal(tenant: Tenant) -> str | None:
-    """Why the tenant's Jira cannot be reached by this build at all, or None."""
-    return DATACENTER_NOT_READY if tenant.kind == DATACENTER_SITE else None
-
 
 def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
     """The app's client for everything; user lookups through the tenant's workaround user
     when one is stored (basic auth that goes only to the site's own origin, as every
     `connector.jira.auth` strategy does), the tenant's people cache across polls, and
-    comments written as the sender where the site lets the app act as its users."""
-    refusal = site_refusal(tenant)
-    if refusal is not None:
-        raise UnsupportedSite(refusal)
+    comments written as the sender where the site lets the app act as its users.
+    A Data Center site has neither: its personal access token acts as one account, which
+    searches users itself (`username=` matches addresses there) and cannot act as others."""
     app_key = runtime.settings.app_key
     sessions = runtime.jira_sessions
     site = tenant_site(tenant, app_key=app_key)
     client = JiraClient(site, session=sessions.for_site(site.base_url))
-    user_client = None
-    try:
-        workaround = runtime.tenant_settings.workaround_user(tenant.id)
-    except SecretDecryptionError:
-        logs.event(log, "jira.workaround_user_unreadable", logging.ERROR, tenant_id=tenant.id)
-        workaround = None
-    if workaround is not None:
-        user_site = api_token_site(
-            tenant.base_url, email=workaround.email, api_token=workaround.api_token
-        )
-        user_client = JiraClient(user_site, session=sessions.for_site(user_site.base_url))
+    user_client = None if tenant.kind == DATACENTER_SITE else _workaround_client(runtime, tenant)
     return JiraTracker(
         client,
         property_key=message_property_key(app_key),
@@ -82,6 +55,19 @@ def jira_tracker(runtime: Runtime, tenant: Tenant) -> IssueTracker:
         # No app descriptor indexes our issue property on a site without an install.
         marker_labels=tenant.site is not None,
     )
+
+
+def _workaround_client(runtime: Runtime, tenant: Tenant) -> JiraClient | None:
+    """A client signed in as the tenant's workaround user (a Jira Cloud API token), if set."""
+    try:
+        workaround = runtime.tenant_settings.workaround_user(tenant.id)
+    except SecretDecryptionError:
+        logs.event(log, "jira.workaround_user_unreadable", logging.ERROR, tenant_id=tenant.id)
+        return None
+    if workaround is None:
+        return None
+    site = api_token_site(tenant.base_url, email=workaround.email, api_token=workaround.api_token)
+    return JiraClient(site, session=runtime.jira_sessions.for_site(site.base_url))
 
 
 def outbound_from(runtime: Runtime, tenant_id: int) -> tuple[str, ...]:
@@ -130,9 +116,6 @@ class JiraInbound:
         acknowledge_created(self.runtime, tenant, issue_key)
 
     def jira_pending(self, tenant: Tenant) -> str | None:
-        refusal = site_refusal(tenant)
-        if refusal is not None:
-            return refusal
         return tenant_site(tenant, app_key=self.runtime.settings.app_key).pending_reason()
 
 

@@ -109,7 +109,8 @@ def jira_admin_lookup(app_key: str) -> AdminLookup:
         site = tenant_site(tenant, app_key=app_key)
         if tenant.site is not None:
             # A site without an install is used as its account, which is the only user its
-            # sessions name; Jira says with the account's own token whether it administers.
+            # sessions name; Jira says with the account's own token whether it administers
+            # (the only way on Data Center, which cannot be asked about another account).
             return account_id == tenant.site.account_id and check_own_permission(
                 site, ADMIN_PERMISSION, timeout_seconds=_CHECK_TIMEOUT_SECONDS
             )

@@ -38,7 +38,10 @@ def check_own_permission(
     site: JiraSite, permission: str, *, timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
 ) -> bool:
     """True when Jira says the caller itself (the site's credentials) holds `permission`
-    (`GET /rest/api/3/mypermissions`); raises `JiraError` as above."""
+    (`GET mypermissions?permissions=...`, on REST v3 or, for Jira Data Center, v2: the
+    site's dialect); raises `JiraError` as above. Cloud requires the `permissions`
+    parameter; a Data Center server that does not take it lists every permission instead, of
+    which only the asked ones are read, so the answer is the same either way."""
     return _ask(site, timeout_seconds, lambda c: permission in c.my_permissions([permission]))
 
 

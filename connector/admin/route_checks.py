@@ -51,7 +51,7 @@ def check_routes_in_jira(call: ApiCall, spec: SourceSpec) -> None:
                 continue
             checked.add(once)
             try:
-                check_policy_fields(policy, fields)
+                check_policy_fields(policy, fields, client.dialect)
                 check_create_metadata(
                     client,
                     project_key,

@@ -20,6 +20,7 @@ from connector.admin.endpoint import ApiCall
 from connector.admin.errors import ApiError
 from connector.admin.jira_calls import jira_client, jira_unavailable
 from connector.jira.client import JiraClient, JiraError
+from connector.jira.dialect import CLOUD, JiraDialect
 from connector.jira.fields import describe, holds_text, index_fields, type_label, value_problem
 from connector.jira.metadata import check_create_metadata
 from connector.mail_source import SourcePolicy, SourceSpec
@@ -52,7 +53,7 @@ def check_target(
 ) -> None:
     """One place mail goes (a source's project, or an address rule's with its merged policy):
     raise `SourceConfigError` for what would make every issue creation there fail."""
-    check_policy_fields(policy, fields)
+    check_policy_fields(policy, fields, client.dialect)
     check_create_metadata(
         client,
         project_key,
@@ -62,8 +63,11 @@ def check_target(
     )
 
 
-def check_policy_fields(policy: SourcePolicy, fields: Mapping[str, Mapping[str, Any]]) -> None:
-    """Raise `SourceConfigError` for a mapping or default Jira would refuse on every issue."""
+def check_policy_fields(
+    policy: SourcePolicy, fields: Mapping[str, Mapping[str, Any]], dialect: JiraDialect = CLOUD
+) -> None:
+    """Raise `SourceConfigError` for a mapping or default Jira would refuse on every issue
+    (as the site's REST API takes values: `dialect`)."""
     for mapping in policy.field_mappings:
         target = _known(fields, mapping.field_id, "field_mappings")
         if not holds_text(target):
@@ -74,7 +78,7 @@ def check_policy_fields(policy: SourcePolicy, fields: Mapping[str, Mapping[str, 
             )
     for field_id, value in policy.field_defaults.items():
         target = _known(fields, field_id, "field_defaults")
-        problem = value_problem(target, value)
+        problem = value_problem(target, value, dialect)
         if problem is not None:
             raise SourceConfigError(
                 "field_defaults",

@@ -226,11 +226,14 @@ def api_token_site(base_url: str, *, email: str, api_token: str) -> JiraSite:
 
 def site_access_site(base_url: str, access: SiteAccess) -> JiraSite:
     """A site connected without an install: Jira Cloud with the account's email and API token
-    (basic auth), Jira Data Center with a personal access token (bearer)."""
+    (basic auth), Jira Data Center with a personal access token (bearer, REST v2 dialect)."""
     token = access.token or ""
     if access.kind == CLOUD_SITE:
         return api_token_site(base_url, email=access.email or "", api_token=token)
-    return JiraSite(base_url=base_url, auth=BearerTokenAuth(base_url, token=token))
+    # Imported here: `connector.jira.datacenter` builds on this module.
+    from connector.jira.datacenter import datacenter_site
+
+    return datacenter_site(base_url, token=token)
 
 
 def tenant_site(tenant: Tenant, *, app_key: str) -> JiraSite:

@@ -179,7 +179,10 @@ class JiraClient:
 
     def global_permissions(self, account_id: str, permissions: list[str]) -> set[str]:
         """Which of these global permissions the account holds (asked as the app, for any
-        account: `POST /rest/api/3/permissions/check`)."""
+        account: `POST /rest/api/3/permissions/check`). Jira Data Center has no such resource:
+        there only the account itself can be asked (`my_permissions`)."""
+        if not self.dialect.checks_others_permissions:
+            raise JiraError(None, ["Jira Data Center says only the caller's own permissions"])
         body = {"accountId": account_id, "globalPermissions": permissions}
         answer = self._post("permissions/check", body)
         granted = answer.get("globalPermissions")
@@ -272,13 +275,21 @@ class JiraClient:
         return list(self._paged(path, "comments", params=params))
 
     def get_changelog(self, issue_key: str) -> list[dict[str, Any]]:
-        """The issue's changes, oldest first (`GET /issue/{key}/changelog`, paged)."""
-        return list(self._paged(f"issue/{_segment(issue_key)}/changelog", "values"))
+        """The issue's changes, oldest first (`GET /issue/{key}/changelog`, paged; Data
+        Center has only the issue with `expand=changelog`)."""
+        if self.dialect.paged_changelog:
+            return list(self._paged(f"issue/{_segment(issue_key)}/changelog", "values"))
+        params = {"fields": "status", "expand": "changelog"}
+        issue = self._get(f"issue/{_segment(issue_key)}", params=params)
+        changelog = issue.get("changelog")
+        found = changelog.get("histories") if isinstance(changelog, dict) else None
+        return _as_list(found)
 
     def get_comment(self, issue_key: str, comment_id: str) -> dict[str, Any]:
-        """One comment in ADF with its properties (webhooks carry the body as wiki markup)."""
+        """One comment with its properties: in ADF on Cloud (webhooks carry the body as wiki
+        markup), as wiki markup with Jira's HTML of it (`renderedBody`) on Data Center."""
         path = f"issue/{_segment(issue_key)}/comment/{_segment(comment_id)}"
-        return self._get(path, params={"expand": "properties"})
+        return self._get(path, params={"expand": self.dialect.comment_expand})
 
     def add_attachment(
         self, issue_key: str, filename: str, content: bytes, content_type: str

@@ -9,6 +9,8 @@
 | description, comment body, | the ADF document                | wiki markup rendered from it     |
 | paragraph custom fields    |                                 | (`connector.jira.wiki`)          |
 | a user in a field          | `{"id": accountId}`             | `{"name": username}`             |
+| an admin's field default   | user `{"accountId"}` or `{"id"}`| user `{"name"}`; a paragraph     |
+|                            | paragraph: text or ADF          | field: text only                 |
 | user search                | `user/search?query=`            | `user/search?username=` (name,   |
 |                            |                                 | display name or address)         |
 | a user's identity          | `accountId`, `accountType`      | `name` (the username), no type   |
@@ -17,6 +19,9 @@
 | JSM request participants   | `{"accountIds": [...]}`         | `{"usernames": [...]}`           |
 | JSM new customer           | `{"email", "displayName"}`      | `{"email", "fullName"}`          |
 | create metadata pages      | `issueTypes` / `fields`         | `values` (both resources)        |
+| an issue's changelog       | `issue/{key}/changelog` (paged) | `issue/{key}?expand=changelog`   |
+| one comment, to mail it    | `expand=properties` (ADF body)  | also `renderedBody` (Jira's HTML |
+|                            |                                 | of the wiki markup)              |
 
 Jira Data Center has no account ids: a user is named by `name` (the username, which an admin
 can rename) or `key` (stable across renames). The pipeline's
@@ -43,6 +48,15 @@ class JiraDialect:
     api_path = "rest/api/3"
     search_path = "search/jql"
     paged_project_search = True
+    paged_changelog = True
+    # Keys a user object given as a field value may name the user by; whether paragraph
+    # fields take an ADF document.
+    user_value_keys: tuple[str, ...] = ("accountId", "id")
+    takes_adf = True
+    # Whether `permissions/check` answers for any account (Data Center: `mypermissions` only).
+    checks_others_permissions = True
+    # What `GET issue/{key}/comment/{id}` expands to read a comment for a notification.
+    comment_expand = "properties"
 
     def document(self, adf: Mapping[str, Any]) -> Any:
         """A description or comment body (an ADF document) as this Jira takes it."""
@@ -86,6 +100,12 @@ class DataCenterDialect(JiraDialect):
     api_path = "rest/api/2"
     search_path = "search"
     paged_project_search = False
+    paged_changelog = False
+    user_value_keys = ("name",)
+    takes_adf = False
+    checks_others_permissions = False
+    # The body is wiki markup: Jira's own rendering of it is what the mail shows.
+    comment_expand = "properties,renderedBody"
 
     def document(self, adf: Mapping[str, Any]) -> Any:
         return adf_to_wiki(adf, max_chars=JIRA_TEXT_LIMIT)

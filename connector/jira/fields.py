@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from connector.jira.dialect import CLOUD, JiraDialect
+
 _CUSTOM_TYPE_PREFIX = "com.atlassian.jira.plugin.system.customfieldtypes:"
 _RICH_TEXT_SYSTEM = frozenset({"description", "environment"})
 _PLAIN_TEXT_SYSTEM = frozenset({"summary"})
@@ -78,16 +80,19 @@ def type_label(field: Mapping[str, Any]) -> str:
     return f"a system field of type {schema_type}"
 
 
-def value_problem(field: Mapping[str, Any], value: Any) -> str | None:
+def value_problem(field: Mapping[str, Any], value: Any, dialect: JiraDialect = CLOUD) -> str | None:
     """Why Jira would refuse `value` for this field on create, or None.
 
-    Checks the JSON shape REST v3 expects per schema type; it cannot know select options or
+    Checks the JSON shape the site's REST API expects per schema type (Cloud's v3, or Data
+    Center's v2: users by `name`, paragraphs as text); it cannot know select options or
     whether an account may be picked, which Jira checks itself."""
     schema = field.get("schema") or {}
     schema_type = str(schema.get("type") or "")
     if value is None:
         return None
     if is_rich_text(field):
+        if not dialect.takes_adf:
+            return None if isinstance(value, str) else "needs text"
         ok = isinstance(value, str) or (isinstance(value, dict) and value.get("type") == "doc")
         return None if ok else "needs text (or an ADF document)"
     if schema_type == "string":
@@ -104,8 +109,9 @@ def value_problem(field: Mapping[str, Any], value: Any) -> str | None:
         ok = isinstance(value, dict) and any(k in value for k in ("id", "value", "name"))
         return None if ok else 'needs an object such as {"value": "..."} or {"id": "..."}'
     if schema_type == "user":
-        ok = isinstance(value, dict) and any(k in value for k in ("accountId", "id"))
-        return None if ok else 'needs an object such as {"accountId": "..."}'
+        keys = dialect.user_value_keys
+        ok = isinstance(value, dict) and any(k in value for k in keys)
+        return None if ok else f'needs an object such as {{"{keys[0]}": "..."}}'
     if schema_type == "array":
         return None if isinstance(value, list) else "needs a list"
     return None

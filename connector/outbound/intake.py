@@ -47,7 +47,8 @@ def event_facts(event: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     if comment:
         facts.update(
             comment_id=_str(comment.get("id")),
-            author_id=_str(author.get("accountId")),
+            # Jira Cloud names users by accountId, Data Center by username (`name`).
+            author_id=_str(author.get("accountId") or author.get("name")),
             author_type=_str(author.get("accountType")),
             author_name=_str(author.get("displayName")),
             author_email=_str(author.get("emailAddress")),
@@ -59,7 +60,7 @@ def event_facts(event: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         )
     if user:
         facts.update(
-            user_id=_str(user.get("accountId")),
+            user_id=_str(user.get("accountId") or user.get("name")),
             user_name=_str(user.get("displayName")),
             user_email=_str(user.get("emailAddress")),
         )

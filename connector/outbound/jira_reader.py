@@ -38,12 +38,15 @@ class AppJiraReader:
         return self._client.get_comment(issue_key, comment_id)
 
     def app_account_id(self) -> str | None:
-        """The app's own account (Jira answers `myself` for the app's bot user), asked once;
-        None when Jira would not say, and the comment property check still applies."""
+        """The app's own account (Jira answers `myself` for the app's bot user, or for the
+        account a site's token belongs to), asked once; None when Jira would not say, and the
+        comment property check still applies. On Data Center, the username (`name`), as
+        webhook facts name authors there (`connector.outbound.intake`)."""
         if not self._asked:
             self._asked = True
             try:
-                found = self._client.myself().get("accountId")
+                me = self._client.myself()
+                found = me.get("accountId") or me.get("name")
             except Exception:  # any failure only loses this shortcut
                 found = None
             self._app_id = str(found) if found else None

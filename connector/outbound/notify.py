@@ -5,6 +5,10 @@ never the comment's author; never about a comment the app itself made from mail 
 property is on it, or the app wrote it); never about a comment customers may not see (a JSM
 internal note, `jsdPublic: false`, or one restricted to a role or group). The comment is read
 from Jira in ADF (webhooks carry wiki markup), which also tells what the webhook may not.
+Jira Data Center has no ADF: its comments are wiki markup, and the mail shows Jira's own HTML
+of them (`renderedBody`), sanitised as mail HTML is and read as text the same way
+(`connector.mail.html`), rather than a second wiki parser of ours that could read the markup
+differently from Jira.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from markupsafe import Markup
 
 from connector.jira.adf_render import adf_to_html, adf_to_text
 from connector.jira.client import JiraError, JiraNotFound
+from connector.mail.html import sanitize_html
+from connector.mail.html_text import html_to_text
 from connector.outbound.intake import COMMENT_CREATED
 from connector.outbound.queue import (
     IssueThread,
@@ -101,17 +107,30 @@ def _comment(ctx: Context, event: WebhookEvent, issue_key: str) -> Decision:
     people = _recipients(ctx, issue_key, exclude=author_email)
     if not people:
         return Decision(IGNORED, "no participant without a Jira account to tell")
-    body = comment.get("body") if isinstance(comment.get("body"), Mapping) else None
-    if body is None:
-        return Decision(IGNORED, "the comment has no ADF body")
+    content = _content(comment)
+    if content is None:
+        return Decision(IGNORED, "the comment has no body Jira could render")
     context = {
         "summary": str(facts.get("summary") or ""),
         "author_name": str(author.get("displayName") or facts.get("author_name") or "Support"),
-        "comment_text": adf_to_text(body),
-        "comment_html": Markup(adf_to_html(body)),  # noqa: S704 - adf_to_html escapes
+        "comment_text": content[0],
+        "comment_html": content[1],
     }
     dedupe = f"comment:{issue_key}:{facts['comment_id']}"
     return _queue_all(ctx, event, issue_key, "comment", dedupe, people, context)
+
+
+def _content(comment: Mapping[str, Any]) -> tuple[str, Markup] | None:
+    """The comment as the mail's text and HTML: from its ADF body (Jira Cloud) or from the
+    HTML Jira rendered of its wiki markup (Data Center), or None when it has neither."""
+    body = comment.get("body")
+    if isinstance(body, Mapping):
+        return adf_to_text(body), Markup(adf_to_html(body))  # noqa: S704 - adf_to_html escapes
+    rendered = comment.get("renderedBody")
+    if isinstance(rendered, str) and rendered.strip():
+        safe = sanitize_html(rendered)
+        return html_to_text(safe), Markup(safe)  # noqa: S704 - sanitised to the mail allow-list
+    return None
 
 
 def _status(ctx: Context, event: WebhookEvent, issue_key: str) -> Decision:

@@ -16,6 +16,12 @@ workers, a crash before the cursor moved) records it once. Each pass reads from 
 before the previous one began (`OVERLAP`), for Jira's search index to catch up and for clock
 differences; the first pass only marks where reading starts, so connecting a site does not
 mail people about its history.
+
+Jira Cloud and Data Center alike: the search, comments and changelog go through the site's
+dialect (`connector.jira.dialect`: REST v2, the changelog expanded on the issue), and Data
+Center's JQL takes the same relative `updated >= "-Nm"`. Data Center could also send its own
+webhooks, registered with admin rights; they are not used: polling works with any account
+that may browse the projects, and one way of hearing about changes is simpler to run.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from connector.jira.client import JiraClient, JiraError
 from connector.jira.limits import Priority
 from connector.outbound.intake import COMMENT_CREATED, ISSUE_UPDATED, receive
 from connector.runtime import Runtime
-from connector.tenant import CLOUD_SITE, Tenant
+from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +52,8 @@ def read_site_changes(runtime: Runtime, now: datetime) -> int:
     recorded = 0
     for tenant_id in runtime.sites.due_for_changes(now - CHANGES_EVERY):
         tenant = runtime.tenants.by_id(tenant_id)
-        if tenant is None or not tenant.active or tenant.kind != CLOUD_SITE:
-            continue  # Data Center: with its REST v2 dialect (or its own webhooks)
+        if tenant is None or not tenant.active:
+            continue
         try:
             recorded += read_changes(runtime, tenant, now)
         except JiraError as exc:
@@ -71,10 +77,9 @@ def read_changes(runtime: Runtime, tenant: Tenant, now: datetime) -> int:
         return 0
     start = since - OVERLAP
     minutes = math.ceil((now - start).total_seconds() / 60) + 1
+    site = tenant_site(tenant, app_key=runtime.settings.app_key)
     client = JiraClient(
-        tenant_site(tenant, app_key=runtime.settings.app_key),
-        limiter=runtime.jira_limiter,
-        priority=Priority.LOW,
+        site, session=runtime.jira_sessions.for_site(site.base_url), priority=Priority.LOW
     )
     issues = client.search_issues(
         f'updated >= "-{minutes}m" ORDER BY updated ASC',

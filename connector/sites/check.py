@@ -4,7 +4,8 @@ Three questions, each failure with its own message: who am I (`myself`: the cred
 and whose they are), what is this server (`serverInfo`: Cloud or Data Center, so a token of
 the wrong kind is named as such) and what may the account do (`mypermissions`: browse
 projects, create issues, add comments; everything the connector does is done as it).
-Jira Cloud answers on REST v3, Data Center on v2: both have these three resources.
+Jira Cloud answers on REST v3, Data Center on v2: both have these three resources. A Data
+Center server must also run a supported version (`connector.jira.datacenter.server_problem`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 
 from connector.jira.auth import site_access_site
+from connector.jira.datacenter import server_problem
 from connector.tenant import CLOUD_SITE, SiteAccess
 
 CHECK_TIMEOUT_SECONDS = 15.0
@@ -60,6 +62,10 @@ def check_site(
                 _check_deployment(url, access.kind, _CLOUD_DEPLOYMENT)
             raise
         _check_deployment(url, access.kind, str(server.get("deploymentType") or ""))
+        if access.kind != CLOUD_SITE:
+            problem = server_problem(server)
+            if problem is not None:
+                raise SiteCheckError(f"{url}: {problem}")
         me = asker.get("myself", "who the account is")
         granted = asker.get(
             "mypermissions",

@@ -27,6 +27,7 @@ from tests.integration.admin_support import AdminApi, make_admin_api
 # The app and fake Jira fixtures of the integration tests, shared rather than copied.
 from tests.integration.conftest import (  # noqa: F401
     RunningApp,
+    fake_datacenter,
     fake_jira,
     running_app,
     template_budget,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 from datetime import timedelta
-from email.message import EmailMessage
-from email.utils import make_msgid
 
 import pytest
 
@@ -22,11 +20,19 @@ if importlib.util.find_spec("playwright") is None:
         raise ImportError(f"{reason} (REQUIRE_SERVERS=1)")
     pytest.skip(reason, allow_module_level=True)
 
-from playwright.sync_api import Browser, Response, Route, expect
+from playwright.sync_api import Browser, expect
 
 from connector.outbound.worker import OutboundWorker
 from connector.storage.models import utc_now
 from tests.browser.conftest import ARTIFACTS
+from tests.browser.site_support import (
+    CUSTOMER,
+    customer_mail,
+    set_up_source,
+    sign_in,
+    source_row,
+    watch,
+)
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.integration.sites_support import admin_link, connect_site, make_admin
@@ -34,19 +40,6 @@ from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.smtp import SmtpServer, support_connection
 
 AGENT = "557058:agent-1"
-CUSTOMER = "jurgen@customer.example"
-
-
-def _mail(subject: str, body: str, **headers: str) -> bytes:
-    message = EmailMessage()
-    message["From"] = f"Jürgen <{CUSTOMER}>"
-    message["To"] = "help@support.example"
-    message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="customer.example")
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message.as_bytes()
 
 
 def test_browser_site_without_install_signs_in_sets_up_and_answers_by_mail(
@@ -68,66 +61,23 @@ def test_browser_site_without_install_signs_in_sets_up_and_answers_by_mail(
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(20_000)
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-
-    def on_response(response: Response) -> None:
-        if response.status >= 500:
-            problems.append(f"HTTP {response.status} {response.url}")
-
-    def refuse_outside(route: Route) -> None:
-        # Nothing may come from elsewhere (Atlassian's CDN): outside Jira there is no AP.
-        problems.append(f"outside request {route.request.url}")
-        route.abort()
-
-    page.on("response", on_response)
-    page.route("https://**/*", refuse_outside)
+    problems = watch(page)
     try:
-        page.goto(link)
-        page.click("#sign-in")
-        page.wait_for_url("**/pages/admin")
-        expect(page.locator(".breadcrumbs .site")).to_have_text(fake_jira.base_url)
+        sign_in(page, link, fake_jira.base_url)
         assert page.evaluate("typeof window.AP") == "undefined"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "site-01-signed-in.png"), full_page=True)
 
         # The tabs work without AP: to the wizard, and through it to an enabled source.
-        page.click("nav.tabs a[data-navigate=setup]")
-        page.wait_for_url("**/pages/setup")
-        expect(page.locator("#project option[value=SUP]")).to_have_count(1)
-        page.select_option("#project", "SUP")
-        expect(page.locator("#issue-type")).to_be_enabled()
-        page.select_option("#issue-type", "Task")
-        page.click("#project-next")
-        form = page.locator("#mailbox-form")
-        expect(form).to_be_visible()
-        form.locator("[name=name]").fill("Support inbox")
-        form.locator("[name=host]").fill(dovecot.host)
-        form.locator("[name=port]").fill(str(dovecot.ports.imaps))
-        form.locator("[name=security]").select_option("ssl")
-        form.locator("[name=verify_tls]").uncheck()  # the test server's certificate
-        form.locator("[name=username]").fill(mail_user.name)
-        form.locator("[name=password]").fill(mail_user.password)
-        page.click("#mailbox-test")
-        expect(page.locator("#diagnosis")).to_contain_text("All checks passed.")
-        page.click("#mailbox-save")
-        expect(page.locator("section.step[data-step=fields]")).to_be_visible()
-        page.click("#fields-next")
-        expect(page.locator("section.step[data-step=user]")).to_be_visible()
-        page.click("#user-next")
-        page.click("#enable")
-        expect(page.locator("#enabled-text")).to_contain_text("Enabled.")
+        set_up_source(page, dovecot, mail_user)
         page.screenshot(path=str(ARTIFACTS / "site-02-enabled.png"), full_page=True)
         runtime.outbound.save_connection(
             tenant.id, support_connection(smtp_server), password=smtp_server.password
         )
 
         # Mail arrives; "Poll now" makes the issue, as the site's account.
-        dovecot.deliver(mail_user, _mail("Printer on fire", "Room 4."))
-        page.click("nav.tabs a[data-navigate=sources]")
-        page.wait_for_url("**/pages/admin")
-        row = page.locator("#sources-body tr", has_text="Support inbox")
+        dovecot.deliver(mail_user, customer_mail("Printer on fire", "Room 4."))
+        row = source_row(page)
         row.get_by_role("button", name="Poll now").click()
         expect(row.locator(".row-message")).to_have_text("Polled: 1 created.")
         issue = fake_jira.issue("SUP-1")
@@ -141,7 +91,9 @@ def test_browser_site_without_install_signs_in_sets_up_and_answers_by_mail(
         notification = smtp_server.delivered[0].message
 
         # The customer's reply comes back on the issue.
-        reply = _mail("Re: thanks", "Thank you!", In_Reply_To=str(notification["Message-ID"]))
+        reply = customer_mail(
+            "Re: thanks", "Thank you!", In_Reply_To=str(notification["Message-ID"])
+        )
         dovecot.deliver(mail_user, reply)
         row.get_by_role("button", name="Poll now").click()
         expect(row.locator(".row-message")).to_have_text("Polled: 1 commented.")

@@ -34,12 +34,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes import datacenter_meta  # noqa: F401 - registers its resources
+from tests.fakes import (
+    datacenter_meta,  # noqa: F401 - registers its resources
+    datacenter_search,  # noqa: F401 - registers its resources
+)
 from tests.fakes import datacenter_shapes as shapes
 from tests.fakes.datacenter_rest import ROUTES, DcSite
 from tests.fakes.routing import Call
 from tests.fakes.server import LoopbackServer
-from tests.fakes.site import JiraError
+from tests.fakes.site import JiraError, jira_timestamp
 
 __all__ = ["FakeJiraDataCenter", "LoggedCall"]
 
@@ -137,6 +140,28 @@ class FakeJiraDataCenter:
         with self._lock:
             found = self.site.issues.get(key)
             return json.loads(json.dumps(found, default=str)) if found else None
+
+    def issue_keys(self) -> list[str]:
+        with self._lock:
+            return sorted(self.site.issues, key=lambda k: int(self.site.issues[k]["id"]))
+
+    def add_agent_comment(self, issue_key: str, body: str, author: str) -> str:
+        """A comment (wiki markup) user `author` wrote in Jira; answers its id."""
+        with self._lock:
+            issue = self.site.find_issue(issue_key)
+            return str(self.site.add_comment(issue, body, author, {})["id"])
+
+    def change_status(self, issue_key: str, status: str, author: str) -> None:
+        """User `author` moves the issue to `status` in Jira (one changelog history)."""
+        with self._lock:
+            issue = self.site.find_issue(issue_key)
+            now = jira_timestamp()
+            item = {"field": "status", "fieldtype": "jira", "from": "1",
+                    "fromString": issue["status"], "to": "3", "toString": status}  # fmt: skip
+            issue["histories"].append({"id": self.site.next_id(),
+                                       "author": self.site.user_json(author), "created": now,
+                                       "items": [item]})  # fmt: skip
+            issue["status"], issue["updated"] = status, now
 
     def attachment_content(self, issue_key: str, filename: str) -> bytes:
         with self._lock:

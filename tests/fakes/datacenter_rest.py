@@ -72,6 +72,16 @@ class DcSite:
             raise JiraError(404, ["Issue Does Not Exist"])
         return issue
 
+    def add_comment(
+        self, issue: dict[str, Any], body: str, author: str, properties: dict[str, Any]
+    ) -> dict[str, Any]:
+        now = jira_timestamp()
+        comment = {"id": self.next_id(), "author": author, "body": body, "created": now,
+                   "properties": properties}  # fmt: skip
+        issue["comments"].append(comment)
+        issue["updated"] = now
+        return comment
+
     def user_ref(self, value: Any, field_name: str) -> str:
         name = value.get("name") if isinstance(value, dict) else None
         if not isinstance(name, str) or name not in self.users:
@@ -185,8 +195,11 @@ def create_issue(site: DcSite, call: Call) -> Answer:
     project["next"] += 1
     properties = {p["key"]: p["value"] for p in (call.json or {}).get("properties") or []}
     issue_id = site.next_id()
+    now = jira_timestamp()
     site.issues[key] = {"id": issue_id, "key": key, "fields": fields, "reporter": reporter,
-                        "properties": properties, "comments": [], "attachments": []}  # fmt: skip
+                        "properties": properties, "comments": [], "attachments": [],
+                        "created": now, "updated": now, "status": "Open",
+                        "histories": []}  # fmt: skip
     body = {"id": issue_id, "key": key, "self": f"{site.base_url}{API}/issue/{issue_id}"}
     return 201, body, shapes.CREATED_ISSUE
 
@@ -194,36 +207,34 @@ def create_issue(site: DcSite, call: Call) -> Answer:
 @route("GET", "/issue/{key}")
 def get_issue(site: DcSite, call: Call) -> Answer:
     issue = site.find_issue(call.params["key"])
-    fields = {**issue["fields"], "reporter": site.user_json(issue["reporter"])}
+    fields = {**issue_fields(site, issue), "reporter": site.user_json(issue["reporter"])}
     fields["attachment"] = [_attachment_json(site, a) for a in issue["attachments"]]
     wanted = {f for value in call.query.get("fields", []) for f in value.split(",")}
     if wanted and not wanted & {"*all", "*navigable"}:
         fields = {k: v for k, v in fields.items() if k in wanted}
     body = {"id": issue["id"], "key": issue["key"], "self": f"{site.base_url}{API}/issue/"
             f"{issue['id']}", "fields": fields}  # fmt: skip
-    return 200, body, None
-
-
-@route("GET", "/search")
-def search(site: DcSite, call: Call) -> Answer:
-    jql = call.arg("jql") or ""
-    match = re.fullmatch(r"\s*(project|key)\s*=\s*\"?([\w-]+)\"?\s*", jql)
-    if match is None:
-        raise JiraError(400, [f"The fake understands only project = X or key = X, not {jql!r}"])
-    kind, value = match.groups()
-    found = [
-        {"id": i["id"], "key": i["key"]}
-        for i in site.issues.values()
-        if (i["key"] if kind == "key" else i["key"].rsplit("-", 1)[0]) == value
-    ]
-    body = {"startAt": 0, "maxResults": 50, "total": len(found), "issues": found}
+    if "changelog" in {e for value in call.query.get("expand", []) for e in value.split(",")}:
+        # Data Center has no paged `issue/{key}/changelog`: the history comes expanded.
+        histories = issue["histories"]
+        body["changelog"] = {"startAt": 0, "maxResults": len(histories),
+                             "total": len(histories), "histories": histories}  # fmt: skip
     return 200, body, None
 
 
 # --- comments ---------------------------------------------------------------------------------
 
 
-def _comment_json(site: DcSite, issue: dict[str, Any], comment: dict[str, Any]) -> dict[str, Any]:
+def issue_fields(site: DcSite, issue: dict[str, Any]) -> dict[str, Any]:
+    """The issue's fields as Jira answers them: as sent, with what Jira keeps itself."""
+    project = site.projects[issue["key"].rsplit("-", 1)[0]]
+    return {**issue["fields"], "created": issue["created"], "updated": issue["updated"],
+            "status": {"name": issue["status"]},
+            "project": {"id": project["id"], "key": project["key"], "name": project["name"]},
+            }  # fmt: skip
+
+
+def comment_json(site: DcSite, issue: dict[str, Any], comment: dict[str, Any]) -> dict[str, Any]:
     author = site.user_json(comment["author"])
     return {
         "self": f"{site.base_url}{API}/issue/{issue['id']}/comment/{comment['id']}",
@@ -245,10 +256,8 @@ def add_comment(site: DcSite, call: Call) -> Answer:
     if not body.strip():
         raise JiraError(400, [], {"comment": "Comment body can not be empty!"})
     properties = {p["key"]: p["value"] for p in (call.json or {}).get("properties") or []}
-    comment = {"id": site.next_id(), "author": call.caller_id, "body": body,
-               "created": jira_timestamp(), "properties": properties}  # fmt: skip
-    issue["comments"].append(comment)
-    return 201, _comment_json(site, issue, comment), shapes.COMMENT
+    comment = site.add_comment(issue, body, call.caller_id, properties)
+    return 201, comment_json(site, issue, comment), shapes.COMMENT
 
 
 @route("GET", "/issue/{key}/comment")
@@ -257,7 +266,7 @@ def get_comments(site: DcSite, call: Call) -> Answer:
     expand = {e for value in call.query.get("expand", []) for e in value.split(",")}
     comments = []
     for comment in issue["comments"]:
-        shown = _comment_json(site, issue, comment)
+        shown = comment_json(site, issue, comment)
         if "properties" in expand:
             shown["properties"] = [{"key": k, "value": v} for k, v in comment["properties"].items()]
         comments.append(shown)

@@ -16,6 +16,7 @@ from connector.runtime import Runtime
 from connector.storage.db import make_engine, migrate
 from tests import dkim_keys
 from tests.conftest import make_settings
+from tests.fakes.datacenter import FakeJiraDataCenter
 from tests.fakes.forge import APP_ID, FakeForge
 from tests.fakes.jira import FakeJira
 from tests.fakes.network import FakeNetwork
@@ -37,6 +38,13 @@ class RunningApp:
 @pytest.fixture
 def fake_jira() -> Iterator[FakeJira]:
     with FakeJira(app_key="mail-connector") as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_datacenter() -> Iterator[FakeJiraDataCenter]:
+    """A Jira Data Center server (REST v2, personal access tokens) with project SUP."""
+    with FakeJiraDataCenter(projects={"SUP": "Support"}) as fake:
         yield fake
 
 

@@ -7,11 +7,14 @@ import pytest
 
 from connector import cli
 from connector.tenant import Tenant
+from tests.fakes.datacenter import FakeJiraDataCenter
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 
 SERVICE_EMAIL = "mail-service@example.com"
 TOKEN_VARIABLE = "TEST_SITE_API_TOKEN"
+PAT_VARIABLE = "TEST_SITE_PAT"
+SERVICE_USER = "svc-mail"  # the Data Center account the personal access token is of
 
 
 def use_app_settings(monkeypatch: pytest.MonkeyPatch, running_app: RunningApp) -> None:
@@ -43,6 +46,22 @@ def connect_site(
     tenant = running_app.runtime.tenants.by_id(tenant_id)
     assert tenant is not None
     return tenant, account_id
+
+
+def connect_datacenter(
+    monkeypatch: pytest.MonkeyPatch, running_app: RunningApp, jira: FakeJiraDataCenter
+) -> Tenant:
+    """The fake Data Center server as a tenant of kind "datacenter", through
+    `connector site add --pat-env`, acting as `SERVICE_USER`."""
+    token = jira.add_user(SERVICE_USER, SERVICE_EMAIL, "Mail Service", token=True)
+    assert token is not None
+    use_app_settings(monkeypatch, running_app)
+    monkeypatch.setenv(PAT_VARIABLE, token)
+    assert run_cli("site", "add", "--url", jira.base_url, "--pat-env", PAT_VARIABLE) == 0
+    tenant_id = running_app.runtime.sites.tenant_id(jira.base_url)
+    tenant = running_app.runtime.tenants.by_id(tenant_id or 0)
+    assert tenant is not None
+    return tenant
 
 
 def make_admin(fake_jira: FakeJira, account_id: str) -> None:

@@ -2,9 +2,10 @@
 including between Jira's answer and our commit, and restarted until done. Afterwards every
 message made exactly one issue or comment, and every message has one final log row.
 
-It runs for a Connect install (the issue found again by its indexed entity property) and for
-a site connected with an API token and no install (issue 20: nothing indexes our property
-there, so the issue is found by its marker label, `connector.jira.markers`).
+It runs for a Connect install (the issue found again by its indexed entity property), for a
+Jira Cloud site connected with an API token and no install, and for a Jira Data Center server
+connected with a personal access token (issue 20: nothing indexes our property on either, so
+the issue is found by its marker label, `connector.jira.markers`, over REST v3 or v2).
 
 CI runs it small (CRASH_TEST_MESSAGES, default 30); the large run is
 `CRASH_TEST_MESSAGES=300 uv run pytest tests/integration/test_crash.py -s`.
@@ -32,9 +33,10 @@ from connector.routing.match import message_id_digest
 from connector.tenant import Tenant
 from connector.wiring import poll_source
 from descriptor.render import message_property_key
+from tests.fakes.datacenter import FakeJiraDataCenter
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
-from tests.integration.sites_support import connect_site
+from tests.integration.sites_support import connect_datacenter, connect_site
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.sources import dovecot_spec
 
@@ -66,12 +68,18 @@ def _messages(count: int) -> tuple[list[bytes], list[str], list[str]]:
     return raws, new_ids, reply_ids
 
 
+Site = FakeJira | FakeJiraDataCenter
+
+
 def _tenant(
-    kind: str, running_app: RunningApp, fake_jira: FakeJira, monkeypatch: pytest.MonkeyPatch
+    kind: str, running_app: RunningApp, site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> Tenant:
-    if kind == "api-token":
-        tenant, _ = connect_site(monkeypatch, running_app, fake_jira)
-        # What makes this case different: the site cannot search our property.
+    if kind != "connect":
+        if isinstance(site, FakeJiraDataCenter):
+            tenant = connect_datacenter(monkeypatch, running_app, site)
+        else:
+            tenant, _ = connect_site(monkeypatch, running_app, site)
+        # What makes these cases different: the site cannot search our property.
         app_key = running_app.runtime.settings.app_key
         by_property = JiraTracker(
             JiraClient(tenant_site(tenant, app_key=app_key)),
@@ -80,25 +88,31 @@ def _tenant(
         with pytest.raises(JiraBadRequest):
             by_property.find_issue_by_digest(message_id_digest("<x@example.com>"))
         return tenant
-    assert fake_jira.install(running_app.base_url).status_code == 204
-    found = running_app.runtime.tenants.get(fake_jira.client_key)
+    assert isinstance(site, FakeJira)
+    assert site.install(running_app.base_url).status_code == 204
+    found = running_app.runtime.tenants.get(site.client_key)
     assert found is not None
     return found
 
 
-@pytest.mark.parametrize("kind", ["connect", "api-token"])
+@pytest.mark.parametrize("kind", ["connect", "api-token", "datacenter"])
 @pytest.mark.timeout(120 + 4 * MESSAGES)  # each worker run starts a Python process
 def test_crash_killed_worker_processes_every_message_exactly_once(
     running_app: RunningApp,
-    fake_jira: FakeJira,
     dovecot: Dovecot,
     mail_user: MailUser,
     monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
     kind: str,
 ) -> None:
-    fake_jira.add_project("SUP", "Support")
+    site: Site
+    if kind == "datacenter":
+        site = request.getfixturevalue("fake_datacenter")  # has project SUP
+    else:
+        site = request.getfixturevalue("fake_jira")
+        site.add_project("SUP", "Support")
     runtime = running_app.runtime
-    tenant = _tenant(kind, running_app, fake_jira, monkeypatch)
+    tenant = _tenant(kind, running_app, site, monkeypatch)
     spec = dovecot_spec(dovecot, mail_user, name="crashing", timeout_seconds=10)
     source = runtime.sources.create(tenant.id, spec)
     runtime.sources.set_enabled(tenant.id, source.id, True)
@@ -148,7 +162,7 @@ def test_crash_killed_worker_processes_every_message_exactly_once(
         "created": len(new_ids),
         "commented": len(reply_ids),
     }
-    issues = [fake_jira.issue(key) for key in fake_jira.issue_keys()]
+    issues = [site.issue(key) for key in site.issue_keys()]
     stamps = Counter(
         value["messageIdDigest"]
         for issue in issues
@@ -156,15 +170,15 @@ def test_crash_killed_worker_processes_every_message_exactly_once(
         for value in issue["properties"].values()
     )
     assert stamps == Counter(message_id_digest(i) for i in new_ids)
-    if kind == "api-token":
+    if kind != "connect":
         labels = Counter(label for issue in issues if issue for label in issue["fields"]["labels"])
         assert labels == Counter(marker_label(message_id_digest(i)) for i in new_ids)
     client = JiraClient(tenant_site(tenant, app_key=settings.app_key))
     comment_stamps = Counter(
         prop["value"]["messageIdDigest"]
-        for key in fake_jira.issue_keys()
+        for key in site.issue_keys()
         for comment in client.get_comments(key, with_properties=True)
         for prop in comment.get("properties", [])
     )
     assert comment_stamps == Counter(message_id_digest(i) for i in reply_ids)
-    assert fake_jira.validation_failures == []
+    assert site.validation_failures == []

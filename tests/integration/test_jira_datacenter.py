@@ -11,7 +11,13 @@ import pytest
 from connector.drafts import CommentDraft, IssueDraft, JiraPerson
 from connector.jira.adf import text_to_adf
 from connector.jira.auth import BearerTokenAuth, JiraSite
-from connector.jira.client import JiraAuthError, JiraBadRequest, JiraClient, JiraNotFound
+from connector.jira.client import (
+    JiraAuthError,
+    JiraBadRequest,
+    JiraClient,
+    JiraError,
+    JiraNotFound,
+)
 from connector.jira.datacenter import datacenter_site, server_problem
 from connector.jira.metadata import check_create_metadata
 from connector.jira.session import RetryingSession
@@ -199,3 +205,16 @@ def test_create_metadata_projects_and_permissions_as_data_center_pages_them(
     assert client.my_permissions(wanted) == {"BROWSE_PROJECTS", "CREATE_ISSUES"}
     jira.set_permissions("svc-mail", "BROWSE_PROJECTS")
     assert client.my_permissions(wanted) == {"BROWSE_PROJECTS"}
+
+
+def test_permissions_are_asked_of_the_account_itself(
+    client: JiraClient, jira: FakeJiraDataCenter
+) -> None:
+    """`mypermissions` with the keys asked; another account's global permissions cannot be
+    asked on Data Center, so the client says so before sending anything."""
+    jira.set_permissions("svc-mail", "BROWSE_PROJECTS", "ADMINISTER")
+    assert client.my_permissions(["ADMINISTER", "CREATE_ISSUES"]) == {"ADMINISTER"}
+    sent = len(jira.requests_log)
+    with pytest.raises(JiraError, match="only the caller's own permissions"):
+        client.global_permissions("jsmith", ["ADMINISTER"])
+    assert len(jira.requests_log) == sent

@@ -12,9 +12,10 @@ from connector.jira.client import JiraClient
 from connector.jira.markers import marker_label
 from connector.routing.match import message_id_digest
 from connector.wiring import jira_tracker
+from tests.fakes.datacenter import FakeJiraDataCenter
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
-from tests.integration.sites_support import connect_site
+from tests.integration.sites_support import connect_datacenter, connect_site
 
 
 @pytest.fixture
@@ -30,11 +31,19 @@ def _adf(text: str) -> dict[str, object]:
     }
 
 
+@pytest.mark.parametrize("kind", ["jira", "datacenter"])
 def test_marker_lookup_confirms_by_property_and_ignores_copied_labels(
-    running_app: RunningApp, fake_jira: FakeJira, monkeypatch: pytest.MonkeyPatch
+    running_app: RunningApp,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    kind: str,
 ) -> None:
-    fake_jira.add_project("SUP", "Support")
-    tenant, _ = connect_site(monkeypatch, running_app, fake_jira)
+    site: FakeJira | FakeJiraDataCenter = request.getfixturevalue(f"fake_{kind}")
+    if isinstance(site, FakeJiraDataCenter):
+        tenant = connect_datacenter(monkeypatch, running_app, site)  # has project SUP
+    else:
+        site.add_project("SUP", "Support")
+        tenant, _ = connect_site(monkeypatch, running_app, site)
     tracker = jira_tracker(running_app.runtime, tenant)
     digest = message_id_digest("<printer@customer.example>")
     assert tracker.find_issue_by_digest(digest) is None
@@ -46,7 +55,7 @@ def test_marker_lookup_confirms_by_property_and_ignores_copied_labels(
             "project": {"key": "SUP"},
             "issuetype": {"name": "Task"},
             "summary": "Copied label",
-            "description": _adf("no property"),
+            "description": client.dialect.document(_adf("no property")),
             "labels": [marker_label(digest)],
         }
     )
@@ -62,6 +71,6 @@ def test_marker_lookup_confirms_by_property_and_ignores_copied_labels(
         )
     )
     assert made != copied.key
-    issue = fake_jira.issue(made)
+    issue = site.issue(made)
     assert issue is not None and marker_label(digest) in issue["fields"]["labels"]
     assert tracker.find_issue_by_digest(digest) == made

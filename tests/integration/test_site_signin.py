@@ -15,9 +15,17 @@ from sqlmodel import Session, col
 
 from connector.sites.signin import CSRF_HEADER, hashed, make_link
 from connector.storage.models import AdminSessionRow, utc_now
+from tests.fakes.datacenter import FakeJiraDataCenter
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
-from tests.integration.sites_support import admin_link, connect_site, make_admin, run_cli
+from tests.integration.sites_support import (
+    SERVICE_USER,
+    admin_link,
+    connect_datacenter,
+    connect_site,
+    make_admin,
+    run_cli,
+)
 
 
 def _token(link: str) -> str:
@@ -141,3 +149,26 @@ def test_admin_link_for_unknown_or_removed_site_is_refused(
     assert "not a connected site" in capsys.readouterr().err
     assert run_cli("site", "remove", "--url", fake_jira.base_url) == 0
     assert run_cli("admin-link", "--site", fake_jira.base_url) == 2
+
+
+@pytest.mark.parametrize("admin", [True, False])
+def test_datacenter_admin_is_asked_over_rest_v2_with_the_pat(
+    running_app: RunningApp,
+    fake_datacenter: FakeJiraDataCenter,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    admin: bool,
+) -> None:
+    """A Data Center site's admin pages: the account's own PAT asks `GET /rest/api/2/
+    mypermissions?permissions=ADMINISTER` (Data Center has no `permissions/check`)."""
+    connect_datacenter(monkeypatch, running_app, fake_datacenter)
+    if admin:
+        fake_datacenter.set_permissions(SERVICE_USER, "BROWSE_PROJECTS", "ADMINISTER")
+    browser = _sign_in(running_app.base_url, admin_link(capsys, fake_datacenter.base_url))
+    answer = browser.get("/api/v1/mail-sources")
+    if admin:
+        assert answer.status_code == 200
+    else:  # a user holds no ADMINISTER by default
+        assert answer.status_code == 403 and "administrators" in answer.json()["error"]
+    asked = [c for c in fake_datacenter.requests_log if c.path.endswith("/mypermissions")]
+    assert asked[-1].path == "/rest/api/2/mypermissions" and asked[-1].user == SERVICE_USER

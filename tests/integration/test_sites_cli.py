@@ -3,24 +3,27 @@ after its credentials were checked against it, with a clear message for each fai
 
 from __future__ import annotations
 
-import httpx
 import pytest
-import respx
 from sqlmodel import Session, select
 
 from connector.storage.models import TenantRow
 from connector.tenant import CLOUD_SITE, DATACENTER_SITE
-from connector.wiring import DATACENTER_NOT_READY, poll_source
+from connector.wiring import poll_source
+from tests.fakes.datacenter import FakeJiraDataCenter
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.integration.sites_support import (
+    PAT_VARIABLE,
     SERVICE_EMAIL,
+    SERVICE_USER,
     TOKEN_VARIABLE,
+    connect_datacenter,
     connect_site,
     run_cli,
     use_app_settings,
 )
 from tests.servers.dovecot import Dovecot, MailUser
+from tests.servers.messages import build_message
 from tests.servers.sources import dovecot_spec
 
 
@@ -137,53 +140,63 @@ def test_site_remove_keeps_data_and_add_resumes(
     assert run_cli("site", "remove", "--url", "https://unknown.example") == 2
 
 
-DC_URL = "https://jira.corp.example"
-
-
-@respx.mock(assert_all_called=False)
-def test_site_add_datacenter_is_stored_and_polls_say_not_yet(
-    respx_mock: respx.MockRouter,
+def test_site_add_datacenter_checks_the_server_and_mail_becomes_issues(
     running_app: RunningApp,
+    fake_datacenter: FakeJiraDataCenter,
     monkeypatch: pytest.MonkeyPatch,
     dovecot: Dovecot,
     mail_user: MailUser,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """A Data Center server (answering REST v2 with a bearer PAT, as documented) is stored
-    with its kind; until the v2 dialect is in place its polls refuse with one message."""
-    pat = "dc-personal-access-token"
-    respx_mock.route(host="127.0.0.1").pass_through()
+    """A Data Center server, asked over REST v2 with the bearer PAT who the account is and
+    what it may do, is stored with its kind; its mail becomes issues there (wiki markup,
+    the marker label) and its admin pages have a sign-in link."""
+    tenant = connect_datacenter(monkeypatch, running_app, fake_datacenter)
+    assert tenant.kind == DATACENTER_SITE
+    assert tenant.site is not None and str(tenant.site.account_id).startswith("JIRAUSER")
+    asked = {(c.path, c.user) for c in fake_datacenter.requests_log}
+    assert ("/rest/api/2/myself", SERVICE_USER) in asked
+    assert ("/rest/api/2/mypermissions", SERVICE_USER) in asked
+    assert "Jira DataCenter 9.12.0" in capsys.readouterr().out
 
-    def bearer_only(request: httpx.Request, body: object) -> httpx.Response:
-        if request.headers.get("authorization") != f"Bearer {pat}":
-            return httpx.Response(401, json={"errorMessages": ["not signed in"]})
-        return httpx.Response(200, json=body)
-
-    respx_mock.get(f"{DC_URL}/rest/api/2/serverInfo").respond(
-        200, json={"deploymentType": "DataCenter", "version": "9.12.4", "serverTitle": "Corp"}
-    )
-    respx_mock.get(f"{DC_URL}/rest/api/2/myself").mock(
-        side_effect=lambda r: bearer_only(r, {"key": "JIRAUSER10100", "name": "svc"})
-    )
-    granted = {"havePermission": True}
-    permissions = {k: granted for k in ("BROWSE_PROJECTS", "CREATE_ISSUES", "ADD_COMMENTS")}
-    respx_mock.get(f"{DC_URL}/rest/api/2/mypermissions").mock(
-        side_effect=lambda r: bearer_only(r, {"permissions": permissions})
-    )
-    use_app_settings(monkeypatch, running_app)
-    monkeypatch.setenv("TEST_PAT", pat)
-    assert run_cli("site", "add", "--url", DC_URL, "--pat-env", "TEST_PAT") == 0
     runtime = running_app.runtime
-    tenant_id = runtime.sites.tenant_id(DC_URL)
-    tenant = runtime.tenants.by_id(tenant_id or 0)
-    assert tenant is not None and tenant.kind == DATACENTER_SITE
-    assert tenant.site is not None and tenant.site.account_id == "JIRAUSER10100"
     source = runtime.sources.create(tenant.id, dovecot_spec(dovecot, mail_user))
     runtime.sources.set_enabled(tenant.id, source.id, True)
+    assert poll_source(runtime, source.id, owner="test").ok  # the first poll marks the start
+    dovecot.deliver(mail_user, build_message("Printer", body="It says {code}PC LOAD{code}.\n"))
     result = poll_source(runtime, source.id, owner="test")
-    assert result.skipped and result.message == DATACENTER_NOT_READY
-    assert run_cli("admin-link", "--site", DC_URL) == 2
-    assert DATACENTER_NOT_READY in capsys.readouterr().err
+    assert result.ok and result.counts == {"created": 1}
+    issue = fake_datacenter.issue("SUP-1")
+    assert issue is not None and issue["reporter"] == SERVICE_USER
+    assert "\\{code\\}PC LOAD\\{code\\}" in issue["fields"]["description"]
+    assert [label[:5] for label in issue["fields"]["labels"]] == ["mail-"]
+    assert fake_datacenter.validation_failures == []
+    assert run_cli("admin-link", "--site", fake_datacenter.base_url) == 0
+    assert "/site-signin?token=" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("version", "deployment", "expected"),
+    [
+        ("9.4.2", "DataCenter", "Jira 9.4.2 is too old: Jira Data Center 9.12 or later"),
+        ("10.3.1", "Cloud", "is Jira Cloud, which has no personal access tokens"),
+    ],
+)
+def test_site_add_datacenter_refuses_an_unsupported_server(
+    running_app: RunningApp,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    version: str,
+    deployment: str,
+    expected: str,
+) -> None:
+    with FakeJiraDataCenter(version=version, deployment_type=deployment) as jira:
+        token = jira.add_user(SERVICE_USER, SERVICE_EMAIL, "Mail Service", token=True)
+        use_app_settings(monkeypatch, running_app)
+        monkeypatch.setenv(PAT_VARIABLE, token or "")
+        assert run_cli("site", "add", "--url", jira.base_url, "--pat-env", PAT_VARIABLE) == 2
+    assert expected in capsys.readouterr().err
+    assert running_app.runtime.sites.summaries() == []
 
 
 def test_site_add_names_an_unreachable_site_and_one_that_is_not_jira(

@@ -10,6 +10,7 @@ import pytest
 
 from connector.connect import jwt as cj
 from connector.jira.auth import ApiTokenAuth, BearerTokenAuth, ConnectJwtAuth, tenant_site
+from connector.jira.dialect import CLOUD, DATA_CENTER
 from connector.jira.session import parse_retry_after
 from connector.tenant import CLOUD_SITE, DATACENTER_SITE, SiteAccess, Tenant
 
@@ -151,7 +152,8 @@ def _site_tenant(kind: str, email: str | None) -> Tenant:
 def test_site_without_install_uses_its_token_basic_for_cloud_bearer_for_data_center() -> None:
     cloud = _site_tenant(CLOUD_SITE, "svc@example.com")
     assert cloud.kind == CLOUD_SITE
-    signed = tenant_site(cloud, app_key="k").auth
+    cloud_site = tenant_site(cloud, app_key="k")
+    signed = cloud_site.auth
     assert isinstance(signed, ApiTokenAuth)
     header = signed.sign(_request("https://site.example/rest/api/3/myself")).headers
     assert base64.b64decode(header["Authorization"].split(" ", 1)[1]) == (
@@ -159,7 +161,9 @@ def test_site_without_install_uses_its_token_basic_for_cloud_bearer_for_data_cen
     )
     datacenter = _site_tenant(DATACENTER_SITE, None)
     assert datacenter.kind == DATACENTER_SITE
-    bearer = tenant_site(datacenter, app_key="k").auth
+    datacenter_site = tenant_site(datacenter, app_key="k")
+    assert datacenter_site.dialect is DATA_CENTER and cloud_site.dialect is CLOUD
+    bearer = datacenter_site.auth
     assert isinstance(bearer, BearerTokenAuth)
     request = bearer.sign(_request("https://site.example/rest/api/2/myself"))
     assert request.headers["Authorization"] == "Bearer the-token-0123456789"

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from connector.admin.source_checks import check_policy_fields
+from connector.jira.dialect import CLOUD, DATA_CENTER
 from connector.jira.fields import holds_text, index_fields, is_rich_text, type_label, value_problem
 from connector.mail_source import FieldMapping, SourcePolicy
 from connector.sources.errors import SourceConfigError
@@ -42,6 +43,7 @@ FIELDS = index_fields(
         _custom("customfield_3", "Ticket count", "number", "float"),
         _custom("customfield_4", "Severity", "option", "select"),
         _custom("customfield_5", "Homepage", "string", "url"),
+        _custom("customfield_6", "Owner", "user", "userpicker"),
     ]
 )
 
@@ -132,3 +134,24 @@ def test_policy_language_not_bcp47_refused_naming_field(tag: str) -> None:
 
 def test_policy_language_empty_reads_as_none() -> None:
     assert SourcePolicy(language="").language is None
+
+
+ADF = {"type": "doc", "version": 1, "content": []}
+
+
+@pytest.mark.parametrize(
+    ("field_id", "value", "cloud", "datacenter"),
+    [
+        ("customfield_6", {"accountId": "5b10a2"}, None, 'needs an object such as {"name": "..."}'),
+        ("customfield_6", {"name": "jsmith"}, 'needs an object such as {"accountId": "..."}', None),
+        ("customfield_2", ADF, None, "needs text"),
+        ("customfield_2", "plain text", None, None),
+    ],
+)  # fmt: skip
+def test_fields_value_shape_follows_the_sites_rest_api(
+    field_id: str, value: Any, cloud: str | None, datacenter: str | None
+) -> None:
+    """Jira Cloud takes users by accountId and paragraphs as ADF; Data Center users by name
+    and paragraphs as wiki text only."""
+    assert value_problem(FIELDS[field_id], value, CLOUD) == cloud
+    assert value_problem(FIELDS[field_id], value, DATA_CENTER) == datacenter
