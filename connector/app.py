@@ -17,8 +17,8 @@ from connector import logs
 from connector.admin.api import api_routes, http_error
 from connector.admin.pages import page
 from connector.admin.static_files import static_routes
+from connector.engine import work_engine
 from connector.runtime import Runtime
-from connector.scheduler import Scheduler
 from connector.settings import Settings
 from connector.storage.db import migrate
 from descriptor.render import lifecycle_paths, page_paths, render_descriptor, webhook_paths
@@ -85,7 +85,7 @@ def create_app(
             "app.started",
             descriptor_url=f"{settings.base_url}/atlassian-connect.json",
         )
-        scheduler = Scheduler(runtime, push=True) if run_worker else None
+        scheduler = work_engine(runtime, push=True) if run_worker else None
         thread = None
         if scheduler is not None:
             thread = threading.Thread(target=scheduler.run_forever, name="scheduler", daemon=True)

@@ -12,6 +12,15 @@ calls `poll_soon`, which wakes the loop; the next tick starts those sources firs
 the same bounds and the same poll (its lease, cursor and exactly-once ledger), whatever
 their `next_poll_at`, so the safety poll at the interval stays. Mail announced while the
 source is being polled gets one more poll after it; announcements coalesce meanwhile.
+
+A poll takes at most `POLL_BATCH` messages; one that was cut there (more mail waiting) is
+started again at once, through the same bounds, rather than after its interval. When a tick
+finds more due sources than free slots, the loop ticks again as soon as a poll ends instead
+of waiting for the next tick, so how many sources keep their schedule is bound by how long
+polls take (IO), not by the tick.
+
+This is the SQLite engine (`connector.engine`): with PostgreSQL, `connector.engine.queue`
+shares the same polls out through a task queue instead.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from datetime import datetime
 from connector import logs
 from connector.mail_source import MailSource
 from connector.outbound.worker import OutboundWorker
-from connector.polling import PollResult
+from connector.polling import POLL_BATCH, PollResult
 from connector.push.idle_watcher import IdleWatcher
 from connector.push.sync import SYNC_SECONDS, PushSync
 from connector.runtime import Runtime
@@ -58,7 +67,9 @@ class Scheduler:
         self._tick_seconds = tick_seconds
         self._per_tenant = per_tenant
         self._max_workers = max_workers
-        self._poll = poll or (lambda rt, source_id: poll_source(rt, source_id, owner=self.owner))
+        self._poll = poll or (
+            lambda rt, source_id: poll_source(rt, source_id, owner=self.owner, limit=POLL_BATCH)
+        )
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="poll")
         self._running: dict[int, int] = {}  # source id -> tenant id
         self._lock = threading.Lock()
@@ -67,6 +78,7 @@ class Scheduler:
         self._wanted: set[int] = set()  # announced by push, started on the next tick
         self._again: set[int] = set()  # announced while being polled: poll once more after
         self._later: set[int] = set()  # announced, but another held the lease: next tick
+        self._saturated = False  # the last tick left due sources for want of a free slot
         self._push: PushSync | None = None
         if push:
             watcher = IdleWatcher(on_mail=lambda source_id: self.poll_soon(int(source_id)))
@@ -82,7 +94,8 @@ class Scheduler:
         while not self._stop.is_set():
             self._wake.clear()
             with self._lock:
-                ticking = bool(self._wanted) or time.monotonic() >= next_tick
+                ticking = bool(self._wanted) or self._saturated or time.monotonic() >= next_tick
+                self._saturated = False
             try:
                 if self._push is not None:
                     self._push.sync()
@@ -121,10 +134,19 @@ class Scheduler:
             wanted, self._wanted = self._wanted | self._later, set()
             self._later = set()
         started = self._start(self._runtime.sources.active(wanted) if wanted else [], wanted)
-        due = self._runtime.sources.due(now, limit=self._max_workers * 4)
-        found = (self._runtime.sources.find(source_id) for source_id in due)
-        started += self._start([s for s in found if s is not None], set())
-        return started
+        with self._lock:
+            free = self._max_workers - len(self._running)
+        if free <= 0:
+            with self._lock:
+                self._saturated = True
+            return started
+        due = self._runtime.sources.due(now, limit=free * 4)
+        found = [s for source_id in due if (s := self._runtime.sources.find(source_id))]
+        begun = self._start(found, set())
+        if len(begun) < len(found):
+            with self._lock:
+                self._saturated = True
+        return started + begun
 
     def _start(self, sources: Iterable[MailSource], wanted: set[int]) -> list[int]:
         """Submit polls within the bounds; a wanted source left out waits for the next tick
@@ -169,14 +191,15 @@ class Scheduler:
         # Mail announced during the poll, or a pushed poll that found another holding the
         # lease (whose listing may have come before the mail): poll once more.
         skipped = wanted and error is None and future.result().skipped
+        more = error is None and future.result().more
         with self._lock:
             self._running.pop(source_id, None)
             if skipped:  # at the next tick, not now: the other poll may take a while
                 self._later.add(source_id)
-            if source_id in self._again:
+            if source_id in self._again or more:  # more mail waits: poll again at once
                 self._again.discard(source_id)
                 self._wanted.add(source_id)
-            if self._wanted:  # a slot is free: announced sources need not wait for the tick
+            if self._wanted or self._saturated:  # a slot is free: start what waits for one
                 self._wake.set()
         if error is not None:
             logs.event(
