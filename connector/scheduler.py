@@ -187,6 +187,10 @@ class Scheduler:
         return False
 
     def _finished(self, source_id: int, wanted: bool, future: Future[PollResult]) -> None:
+        if future.cancelled():  # never started: the scheduler is shutting down
+            with self._lock:
+                self._running.pop(source_id, None)
+            return
         error = future.exception()
         # Mail announced during the poll, or a pushed poll that found another holding the
         # lease (whose listing may have come before the mail): poll once more.
