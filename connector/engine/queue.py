@@ -107,9 +107,12 @@ class QueueEngine:
         self._stopping: asyncio.Event | None = None
         self._stop_requested = threading.Event()
         self.started = threading.Event()  # the worker takes jobs (for tests)
+        # The queue's own connections (fetching, finishing and queueing jobs; LISTEN takes
+        # one more), beside the runtime's SQLAlchemy pool: count both per worker against
+        # PostgreSQL's max_connections.
         self.app = App(
             connector=PsycopgConnector(
-                conninfo=conninfo(runtime.settings.database_url), min_size=1, max_size=8
+                conninfo=conninfo(runtime.settings.database_url), min_size=1, max_size=4
             )
         )
         self._register(dispatch_every)

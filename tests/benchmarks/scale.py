@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from cryptography.fernet import Fernet
@@ -69,6 +70,15 @@ class Bench:
     sites: list[Site]
     base_url: str
     keys_url: str
+    _connection: psycopg.Connection[Any] | None = None
+
+    @contextlib.contextmanager
+    def database(self) -> Iterator[psycopg.Connection[Any]]:
+        """One connection for the benchmark's own look-ups: the server's connection slots
+        are for the workers."""
+        if self._connection is None or self._connection.closed:
+            self._connection = psycopg.connect(conninfo(self.database_url), autocommit=True)
+        yield self._connection
 
 
 def _install(jira: JiraHost, database_url: str, key: str) -> tuple[str, Runtime]:
@@ -150,7 +160,7 @@ def _due_now(bench: Bench, source_ids: list[int]) -> None:
 
 def _final(bench: Bench, source_ids: list[int]) -> list[datetime]:
     """When each final log row of these sources was written."""
-    with psycopg.connect(conninfo(bench.database_url)) as connection:
+    with bench.database() as connection:
         rows = connection.execute(
             "SELECT updated_at FROM email_log WHERE source_id = ANY(%s) AND outcome <> 'pending'",
             (source_ids,),
@@ -169,7 +179,7 @@ def workers(bench: Bench, count: int) -> Iterator[None]:
         "CONNECT_INSTALL_KEYS_URL": bench.keys_url,
         "LOG_LEVEL": "WARNING",
     }
-    with psycopg.connect(conninfo(bench.database_url), autocommit=True) as connection:
+    with bench.database() as connection:
         before = connection.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
         children = [
             subprocess.Popen(
@@ -180,10 +190,13 @@ def workers(bench: Bench, count: int) -> Iterator[None]:
             for _ in range(count)
         ]
         wanted = (before[0] if before else 0) + count
+        deadline = time.monotonic() + 120
         while True:  # until every worker takes jobs
             row = connection.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
             if row and row[0] >= wanted:
                 break
+            if time.monotonic() > deadline or any(c.poll() is not None for c in children):
+                raise SystemExit("a worker did not start")
             time.sleep(0.2)
     try:
         yield
@@ -288,7 +301,7 @@ def idle(bench: Bench, count: int, seconds: float) -> None:
     worst_due = 0
     with workers(bench, 1):
         started = time.monotonic()
-        with psycopg.connect(conninfo(bench.database_url), autocommit=True) as connection:
+        with bench.database() as connection:
             while time.monotonic() - started < seconds:
                 time.sleep(2)
                 rows = connection.execute(
