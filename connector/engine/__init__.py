@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy.engine import make_url
-
 from connector.runtime import Runtime
+from connector.storage.db import is_postgresql
 
 
 class WorkEngine(Protocol):
@@ -33,7 +32,7 @@ class WorkEngine(Protocol):
 
 
 def uses_task_queue(database_url: str) -> bool:
-    return make_url(database_url).get_backend_name() == "postgresql"
+    return is_postgresql(database_url)
 
 
 def work_engine(runtime: Runtime, *, push: bool = True) -> WorkEngine:

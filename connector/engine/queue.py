@@ -43,7 +43,6 @@ from typing import Any, TypeVar
 from procrastinate import App, PsycopgConnector
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import Status
-from sqlalchemy.engine import make_url
 
 from connector import logs
 from connector.outbound.worker import OutboundWorker
@@ -51,6 +50,7 @@ from connector.polling import LEASE_SECONDS, POLL_BATCH, PollResult
 from connector.push.idle_watcher import IdleWatcher
 from connector.push.sync import SYNC_SECONDS, PushSync
 from connector.runtime import Runtime
+from connector.storage.db import libpq_url
 from connector.storage.models import utc_now
 from connector.wiring import poll_source
 
@@ -63,12 +63,6 @@ FRESH = 10  # due sources and announced mail
 BACKLOG = 0  # the next batch of a mailbox that had more waiting
 HOUSEKEEPING = 20  # dispatch and recovery: short, and everything else waits on them
 DISPATCH_LIMIT = 5000  # due sources queued per dispatch tick
-
-
-def conninfo(database_url: str) -> str:
-    """The libpq URI of an SQLAlchemy PostgreSQL URL (any `+driver` dropped)."""
-    url = make_url(database_url).set(drivername="postgresql")
-    return url.render_as_string(hide_password=False)
 
 
 class QueueEngine:
@@ -112,7 +106,7 @@ class QueueEngine:
         # PostgreSQL's max_connections.
         self.app = App(
             connector=PsycopgConnector(
-                conninfo=conninfo(runtime.settings.database_url), min_size=1, max_size=4
+                conninfo=libpq_url(runtime.settings.database_url), min_size=1, max_size=4
             )
         )
         self._register(dispatch_every)

@@ -38,9 +38,8 @@ import psycopg
 from cryptography.fernet import Fernet
 
 from connector.app import create_app
-from connector.engine.queue import conninfo
 from connector.runtime import Runtime
-from connector.storage.db import make_engine, migrate
+from connector.storage.db import libpq_url, make_engine, migrate
 from connector.storage.models import utc_now
 from connector.wiring import poll_source
 from tests.benchmarks.mailboxes import MailWriter, running_dovecot
@@ -77,7 +76,7 @@ class Bench:
         """One connection for the benchmark's own look-ups: the server's connection slots
         are for the workers."""
         if self._connection is None or self._connection.closed:
-            self._connection = psycopg.connect(conninfo(self.database_url), autocommit=True)
+            self._connection = psycopg.connect(libpq_url(self.database_url), autocommit=True)
         yield self._connection
 
 

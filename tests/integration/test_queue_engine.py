@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from connector.engine import uses_task_queue, work_engine
-from connector.engine.queue import BACKLOG, FRESH, QueueEngine, conninfo
+from connector.engine.queue import BACKLOG, FRESH, QueueEngine
 from connector.polling import PollResult
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
-from connector.storage.db import make_engine, migrate
+from connector.storage.db import libpq_url, make_engine, migrate
 from connector.storage.models import utc_now
 from tests.conftest import _postgres_database
 from tests.integration.test_scheduler import _runtime, _source, _tenant
@@ -38,7 +38,7 @@ def pg_engine() -> Iterator[Engine]:
 
 
 def _jobs(runtime: Runtime) -> list[tuple[str, str, int, str | None]]:
-    with psycopg.connect(conninfo(runtime.settings.database_url)) as connection:
+    with psycopg.connect(libpq_url(runtime.settings.database_url)) as connection:
         rows = connection.execute(
             "SELECT task_name, status::text, priority, queueing_lock FROM procrastinate_jobs"
             " WHERE task_name = 'connector.poll' ORDER BY id"
