@@ -20,8 +20,8 @@ from connector.admin.poll_start import PollInBackground, PollStarter, RequestFor
 from connector.admin.site_session import signin_routes
 from connector.admin.static_files import static_routes
 from connector.docs_page import docs
+from connector.engine import work_engine
 from connector.runtime import Runtime
-from connector.scheduler import Scheduler
 from connector.settings import Settings
 from connector.storage.db import migrate
 from descriptor.render import lifecycle_paths, page_paths, render_descriptor, webhook_paths
@@ -96,7 +96,7 @@ def create_app(
             "app.started",
             descriptor_url=f"{settings.base_url}/atlassian-connect.json",
         )
-        scheduler = Scheduler(runtime, push=True) if run_worker else None
+        scheduler = work_engine(runtime, push=True) if run_worker else None
         thread = None
         # A Graph notification handled here wakes the worker at once (`webhooks.graph`).
         _app.state.scheduler = scheduler

@@ -82,16 +82,17 @@ def cmd_serve(settings: Settings, host: str) -> int:
 
 
 def cmd_worker(settings: Settings) -> int:
+    from connector.engine import work_engine
     from connector.runtime import Runtime
-    from connector.scheduler import Scheduler
     from connector.startup import prepared_engine
 
     runtime = Runtime.create(settings, engine=prepared_engine(settings))
-    scheduler = Scheduler(runtime, push=True)
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
-    signal.signal(signal.SIGINT, lambda *_: scheduler.stop())
-    print(f"worker {scheduler.owner} polling mail sources", flush=True)
-    scheduler.run_forever()
+    # PostgreSQL: one of any number of workers sharing the task queue; SQLite: the one.
+    engine = work_engine(runtime, push=True)
+    signal.signal(signal.SIGTERM, lambda *_: engine.stop())
+    signal.signal(signal.SIGINT, lambda *_: engine.stop())
+    print(f"worker {engine.owner} polling mail sources", flush=True)
+    engine.run_forever()
     return 0
 
 

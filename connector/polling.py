@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,7 +53,13 @@ from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 15 * 60
+# A poll holds its source under a short lease that a thread renews while the poll runs
+# (every quarter of it), so a worker that dies frees its sources within a minute; a poll
+# that merely takes long keeps its source.
+LEASE_SECONDS = 40.0
+# What one poll of a worker takes at most: a mailbox with more waiting is polled again at
+# once, so a backlog drains batch after batch while other sources get their turn between.
+POLL_BATCH = 100
 BATCH_SIZE = 32  # messages held in memory at once, fetched before processing
 PARALLEL_MESSAGES = 4  # per poll; with the scheduler's 2 polls per tenant, 8 Jira calls at most
 
@@ -102,6 +110,10 @@ class PollResult:
     message: str
     counts: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
+    # The listing was cut at the poll's limit: more mail is waiting, poll again at once.
+    more: bool = False
+    # Another poll of the source held its lease: nothing was done; try again shortly.
+    busy: bool = False
 
 
 class Inbound(Protocol):
@@ -118,28 +130,60 @@ class Inbound(Protocol):
 
 
 def run_poll(
-    runtime: Runtime, source_id: int, inbound: Inbound, *, owner: str, limit: int = 500
+    runtime: Runtime,
+    source_id: int,
+    inbound: Inbound,
+    *,
+    owner: str,
+    limit: int = 500,
+    lease_seconds: float = LEASE_SECONDS,
 ) -> PollResult:
     """Poll the source once, unless another poll of it holds the lease."""
-    if not runtime.sources.lease(source_id, owner, LEASE_SECONDS):
-        return PollResult(False, "another poll of this source is running", skipped=True)
+    if not runtime.sources.lease(source_id, owner, lease_seconds):
+        return PollResult(False, "another poll of this source is running", skipped=True, busy=True)
     try:
-        source = runtime.sources.find(source_id)
-        tenant = runtime.tenants.get(source.client_key) if source else None
-        if source is None or tenant is None or not tenant.active:
-            return PollResult(False, "source or its Jira site is not active", skipped=True)
-        pending = inbound.jira_pending(tenant)
-        if pending is not None:
-            # Jira cannot be called now (a token not handed over yet): the mailbox is left as
-            # it is and the source says why, without counting as a failure.
-            runtime.sources.record_poll(
-                source.id, ok=True, message=pending, next_poll_at=_next_poll(source, utc_now())
-            )
-            return PollResult(False, pending, skipped=True)
-        poll = _Poll(runtime, source, tenant, inbound)
-        return poll.run(limit)
+        with _lease_kept(runtime, source_id, owner, lease_seconds):
+            return _leased_poll(runtime, source_id, inbound, limit)
     finally:
         runtime.sources.release(source_id, owner)
+
+
+@contextlib.contextmanager
+def _lease_kept(runtime: Runtime, source_id: int, owner: str, seconds: float) -> Iterator[None]:
+    """Renew the source's lease every quarter of it until the block ends (the heartbeat)."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(seconds / 4):
+            try:
+                runtime.sources.lease(source_id, owner, seconds)
+            except Exception:  # a database hiccup: the next beat tries again
+                log.warning("poll.lease_renewal_failed source_id=%s", source_id)
+
+    beat = threading.Thread(target=renew, name=f"lease-{source_id}", daemon=True)
+    beat.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beat.join()
+
+
+def _leased_poll(runtime: Runtime, source_id: int, inbound: Inbound, limit: int) -> PollResult:
+    source = runtime.sources.find(source_id)
+    tenant = runtime.tenants.get(source.client_key) if source else None
+    if source is None or tenant is None or not tenant.active:
+        return PollResult(False, "source or its Jira site is not active", skipped=True)
+    pending = inbound.jira_pending(tenant)
+    if pending is not None:
+        # Jira cannot be called now (a token not handed over yet): the mailbox is left as
+        # it is and the source says why, without counting as a failure.
+        runtime.sources.record_poll(
+            source.id, ok=True, message=pending, next_poll_at=_next_poll(source, utc_now())
+        )
+        return PollResult(False, pending, skipped=True)
+    poll = _Poll(runtime, source, tenant, inbound)
+    return poll.run(limit)
 
 
 class _Poll:
@@ -158,7 +202,7 @@ class _Poll:
         started = utc_now()
         try:
             self._retry_due(started)
-            first_connected = self._read_mailbox(limit)
+            first_connected, listed = self._read_mailbox(limit)
         except SourceAuthError as exc:
             return self._failed(f"login refused: {exc.server_message or exc}")
         except SourceError as exc:
@@ -173,7 +217,7 @@ class _Poll:
             first_connected_at=first_connected,
         )
         logs.event(log, "source.polled", source=source.label, outcome="ok", **counts)
-        return PollResult(True, message, counts)
+        return PollResult(True, message, counts, more=listed >= limit)
 
     def _retry_due(self, now: datetime) -> None:
         email_log = self._runtime.email_log
@@ -182,7 +226,8 @@ class _Poll:
             if raw is not None:
                 self._count(self._pipeline.process(self._source, entry, raw))
 
-    def _read_mailbox(self, limit: int) -> datetime | None:
+    def _read_mailbox(self, limit: int) -> tuple[datetime | None, int]:
+        """The first connection's time (or None) and how many messages were listed."""
         source, runtime = self._source, self._runtime
         config = source_config(runtime, source)
         first_connected = None
@@ -209,7 +254,7 @@ class _Poll:
                 for ref in batch:
                     cursor = cursor.advanced(ref)
                 runtime.sources.save_cursor(source.id, cursor.to_json())
-        return first_connected
+        return first_connected, len(refs)
 
     def _take(self, mailbox: MailboxPort, ref: MessageRef) -> _Work:
         """Record the message and fetch it; what is already decided needs no fetch."""

@@ -15,6 +15,15 @@ source is being polled gets one more poll after it; announcements coalesce meanw
 Graph sources are pushed by change notifications (`GraphPush`): the web process marks a
 notified source in the database, and this loop takes the marks every `GRAPH_CHECK_SECONDS`
 (at once when the web runs in this process: `wake`) and polls those sources the same way.
+
+A poll takes at most `POLL_BATCH` messages; one that was cut there (more mail waiting) is
+started again at once, through the same bounds, rather than after its interval. When a tick
+finds more due sources than free slots, the loop ticks again as soon as a poll ends instead
+of waiting for the next tick, so how many sources keep their schedule is bound by how long
+polls take (IO), not by the tick.
+
+This is the SQLite engine (`connector.engine`): with PostgreSQL, `connector.engine.queue`
+shares the same polls out through a task queue instead.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from datetime import datetime
 from connector import logs
 from connector.mail_source import MailSource
 from connector.outbound.worker import OutboundWorker
-from connector.polling import PollResult
+from connector.polling import POLL_BATCH, PollResult
 from connector.push.graph_push import GraphPush
 from connector.push.idle_watcher import IdleWatcher
 from connector.push.sync import SYNC_SECONDS, PushSync
@@ -69,7 +78,9 @@ class Scheduler:
         self._tick_seconds = tick_seconds
         self._per_tenant = per_tenant
         self._max_workers = max_workers
-        self._poll = poll or (lambda rt, source_id: poll_source(rt, source_id, owner=self.owner))
+        self._poll = poll or (
+            lambda rt, source_id: poll_source(rt, source_id, owner=self.owner, limit=POLL_BATCH)
+        )
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="poll")
         self._running: dict[int, int] = {}  # source id -> tenant id
         self._lock = threading.Lock()
@@ -78,6 +89,7 @@ class Scheduler:
         self._wanted: set[int] = set()  # announced by push, started on the next tick
         self._again: set[int] = set()  # announced while being polled: poll once more after
         self._later: set[int] = set()  # announced, but another held the lease: next tick
+        self._saturated = False  # the last tick left due sources for want of a free slot
         self._push: PushSync | None = None
         self._graph: GraphPush | None = None
         if push:
@@ -103,7 +115,8 @@ class Scheduler:
         while not self._stop.is_set():
             self._wake.clear()
             with self._lock:
-                ticking = bool(self._wanted) or time.monotonic() >= next_tick
+                ticking = bool(self._wanted) or self._saturated or time.monotonic() >= next_tick
+                self._saturated = False
             try:
                 if self._push is not None:
                     self._push.sync()
@@ -156,10 +169,19 @@ class Scheduler:
         # "Poll now" from the admin pages of a web process that leaves polling to workers.
         wanted |= set(requested_polls(self._runtime.engine))
         started = self._start(self._runtime.sources.active(wanted) if wanted else [], wanted)
-        due = self._runtime.sources.due(now, limit=self._max_workers * 4)
-        found = (self._runtime.sources.find(source_id) for source_id in due)
-        started += self._start([s for s in found if s is not None], set())
-        return started
+        with self._lock:
+            free = self._max_workers - len(self._running)
+        if free <= 0:
+            with self._lock:
+                self._saturated = True
+            return started
+        due = self._runtime.sources.due(now, limit=free * 4)
+        found = [s for source_id in due if (s := self._runtime.sources.find(source_id))]
+        begun = self._start(found, set())
+        if len(begun) < len(found):
+            with self._lock:
+                self._saturated = True
+        return started + begun
 
     def _start(self, sources: Iterable[MailSource], wanted: set[int]) -> list[int]:
         """Submit polls within the bounds; a wanted source left out waits for the next tick
@@ -200,18 +222,23 @@ class Scheduler:
         return False
 
     def _finished(self, source_id: int, wanted: bool, future: Future[PollResult]) -> None:
+        if future.cancelled():  # never started: the scheduler is shutting down
+            with self._lock:
+                self._running.pop(source_id, None)
+            return
         error = future.exception()
         # Mail announced during the poll, or a pushed poll that found another holding the
         # lease (whose listing may have come before the mail): poll once more.
         skipped = wanted and error is None and future.result().skipped
+        more = error is None and future.result().more
         with self._lock:
             self._running.pop(source_id, None)
             if skipped:  # at the next tick, not now: the other poll may take a while
                 self._later.add(source_id)
-            if source_id in self._again:
+            if source_id in self._again or more:  # more mail waits: poll again at once
                 self._again.discard(source_id)
                 self._wanted.add(source_id)
-            if self._wanted:  # a slot is free: announced sources need not wait for the tick
+            if self._wanted or self._saturated:  # a slot is free: start what waits for one
                 self._wake.set()
         if error is not None:
             logs.event(

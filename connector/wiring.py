@@ -23,7 +23,7 @@ from connector.mail_source import MailSource
 from connector.outbound.acknowledge import acknowledge_created
 from connector.outbound.compose import loop_header_value
 from connector.pipeline.process import Pipeline
-from connector.polling import PollResult, run_poll
+from connector.polling import LEASE_SECONDS, PollResult, run_poll
 from connector.runtime import Runtime
 from connector.storage.secrets import SecretDecryptionError
 from connector.tenant import DATACENTER_SITE, Tenant
@@ -126,7 +126,10 @@ def poll_source(
     owner: str,
     limit: int = 500,
     tracker_factory: TrackerFactory = jira_tracker,
+    lease_seconds: float = LEASE_SECONDS,
 ) -> PollResult:
     """One poll of the source (`connector.polling.run_poll`), connected to Jira."""
     inbound = JiraInbound(runtime, tracker_factory)
-    return run_poll(runtime, source_id, inbound, owner=owner, limit=limit)
+    return run_poll(
+        runtime, source_id, inbound, owner=owner, limit=limit, lease_seconds=lease_seconds
+    )

@@ -71,6 +71,14 @@ def database_answers(engine: Engine) -> bool:
 # A pooled server connection idle for longer than this is pinged before it is used again.
 PING_AFTER_IDLE_SECONDS = 1.0
 _IDLE_SINCE = "connector.idle_since"
+def is_postgresql(database_url: str) -> bool:
+    return make_url(database_url).get_backend_name() == "postgresql"
+
+
+def libpq_url(database_url: str) -> str:
+    """The libpq URI of an SQLAlchemy PostgreSQL URL (its `+driver` dropped), for clients that
+    connect on their own (the task queue of `connector.engine.queue`)."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def make_engine(database_url: str) -> Engine:

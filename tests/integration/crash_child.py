@@ -1,15 +1,21 @@
 """A worker that dies: polls one source once, and may kill itself right after Jira answers.
 
 Run by tests/integration/test_crash.py as `python -m tests.integration.crash_child`; the parent
-also kills it at random moments from outside. Settings come from the environment.
+also kills it at random moments from outside. Settings come from the environment. With
+CRASH_MODE=worker it is instead one of several `connector worker`s on PostgreSQL (the task
+queue of `connector.engine.queue`), with short heartbeats and leases so that the others take
+over its work within seconds, and runs until it is stopped or dies.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import signal
+from collections.abc import Callable
 from datetime import timedelta
 
+from connector import logs
 from connector.drafts import (
     AddedComment,
     CommentDraft,
@@ -18,8 +24,10 @@ from connector.drafts import (
     IssueTracker,
     JiraPerson,
 )
+from connector.engine.queue import QueueEngine
 from connector.mail.inbound import MailAttachment
 from connector.pipeline import decide
+from connector.polling import PollResult
 from connector.runtime import Runtime
 from connector.settings import Settings
 from connector.tenant import Tenant
@@ -80,6 +88,9 @@ def main() -> None:
     def factory(rt: Runtime, tenant: Tenant) -> IssueTracker:
         return DyingTracker(jira_tracker(rt, tenant), rate, chance)
 
+    if os.environ.get("CRASH_MODE") == "worker":
+        _work(runtime, factory)
+        return
     result = poll_source(
         runtime,
         int(os.environ["SOURCE_ID"]),
@@ -88,6 +99,30 @@ def main() -> None:
         tracker_factory=factory,
     )
     print(f"poll ok={result.ok} counts={result.counts} message={result.message}", flush=True)
+
+
+def _work(runtime: Runtime, factory: Callable[[Runtime, Tenant], IssueTracker]) -> None:
+    logs.configure(os.environ.get("CRASH_LOG_LEVEL", "WARNING"))
+    owner = f"crash-worker-{os.getpid()}"
+    limit = int(os.environ.get("POLL_LIMIT", "25"))
+
+    def poll(rt: Runtime, source_id: int) -> PollResult:
+        return poll_source(
+            rt, source_id, owner=owner, limit=limit, tracker_factory=factory, lease_seconds=4
+        )
+
+    engine = QueueEngine(
+        runtime,
+        poll=poll,
+        outbound=False,
+        dispatch_every=1,
+        heartbeat_seconds=1,
+        stalled_seconds=3,
+        lease_seconds=4,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: engine.stop())
+    print(f"worker {owner} started", flush=True)
+    engine.run_forever()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,303 @@
+"""The PostgreSQL engine: polls and outbound rounds are jobs of procrastinate.
+
+procrastinate (a task queue kept in PostgreSQL, the database we already require) is used
+rather than threads and leases of our own, so that any number of `connector worker`
+processes on any number of machines share the work; its schema is applied by migration
+0012. What it gives us here:
+
+- a poll is a job `connector.poll(source_id)` with the lock `source-<id>` (one poll of a
+  mailbox at a time, across all workers) and the queueing lock `poll-<id>` (however often
+  it is asked for, one poll of a mailbox waits in the queue);
+- a periodic job (`connector.dispatch`, every `dispatch_every` seconds, deferred by exactly
+  one worker per tick) queues a poll for each source whose `next_poll_at` has come; a worker
+  runs up to `concurrency` jobs at once, its blocking work in threads, so how many sources
+  one worker keeps on schedule is bound by how long polls take (IO), not by a tick;
+- a poll takes at most `batch` messages; one that was cut there queues the next batch at
+  once at `BACKLOG` priority, below `FRESH` (due sources, push): a backlog drains batch
+  after batch without waiting for its interval, and other sites' new mail is taken before
+  its next batch (fairness), while backlogs among themselves take turns (first queued,
+  first run);
+- workers wake on LISTEN/NOTIFY when a job is queued; each writes a heartbeat, and a
+  periodic job (`connector.recover`) puts the jobs of a worker silent for `stalled_seconds`
+  back in the queue, so a dead worker's poll runs again within a minute (the source's own
+  lease, `connector.polling.LEASE_SECONDS`, runs out by then too);
+- the outbound round (`connector.outbound.worker`: webhook events, the send queue,
+  retention) is a periodic job; rounds of several workers may overlap, each claims its own
+  messages (`connector.storage.retry_queue`).
+
+Push watchers (IMAP IDLE and Graph subscriptions) stay with one worker each through the
+database claims of `connector.push`; their announcements, the Graph notifications the web
+process marks (taken every `GRAPH_CHECK_SECONDS`, or at once on `wake`) and the admins'
+"Poll now" requests (taken by dispatch) queue a poll. Finished jobs are deleted; failed
+ones are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from procrastinate import App, PsycopgConnector
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.jobs import Status
+
+from connector import logs
+from connector.outbound.worker import OutboundWorker
+from connector.polling import LEASE_SECONDS, POLL_BATCH, PollResult
+from connector.push.graph_push import GraphPush
+from connector.push.idle_watcher import IdleWatcher
+from connector.push.sync import SYNC_SECONDS, PushSync
+from connector.runtime import Runtime
+from connector.storage.db import libpq_url
+from connector.storage.models import utc_now
+from connector.storage.poll_runs import requested_polls
+from connector.wiring import poll_source
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PollFunction = Callable[[Runtime, int], PollResult]
+
+FRESH = 10  # due sources and announced mail
+BACKLOG = 0  # the next batch of a mailbox that had more waiting
+HOUSEKEEPING = 20  # dispatch and recovery: short, and everything else waits on them
+DISPATCH_LIMIT = 5000  # due sources queued per dispatch tick
+GRAPH_CHECK_SECONDS = 1.0  # how often the marks of Graph notifications are taken
+
+
+class QueueEngine:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        poll: PollFunction | None = None,
+        push: bool = False,
+        concurrency: int = 16,
+        batch: int = POLL_BATCH,
+        dispatch_every: int = 5,
+        heartbeat_seconds: float = 5.0,
+        stalled_seconds: float = 20.0,
+        lease_seconds: float = LEASE_SECONDS,
+        outbound: bool = True,
+        push_sync_seconds: float = SYNC_SECONDS,
+    ) -> None:
+        self.owner = f"worker-{uuid.uuid4().hex[:12]}"
+        self._runtime = runtime
+        self._poll = poll or (
+            lambda rt, source_id: poll_source(
+                rt, source_id, owner=self.owner, limit=batch, lease_seconds=lease_seconds
+            )
+        )
+        self._concurrency = concurrency
+        self._heartbeat = heartbeat_seconds
+        self._stalled = stalled_seconds
+        self._busy_delay = lease_seconds / 4
+        self._outbound = OutboundWorker(runtime) if outbound else None
+        self._push: PushSync | None = None
+        self._graph: GraphPush | None = None
+        if push:
+            watcher = IdleWatcher(on_mail=lambda source_id: self.poll_soon(int(source_id)))
+            self._push = PushSync(runtime, watcher, owner=self.owner, every=push_sync_seconds)
+            self._graph = GraphPush(
+                runtime, owner=self.owner, on_mail=self.poll_soon, every=push_sync_seconds
+            )
+        self._woken = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._stop_requested = threading.Event()
+        self.started = threading.Event()  # the worker takes jobs (for tests)
+        # The queue's own connections (fetching, finishing and queueing jobs; LISTEN takes
+        # one more), beside the runtime's SQLAlchemy pool: count both per worker against
+        # PostgreSQL's max_connections.
+        self.app = App(
+            connector=PsycopgConnector(
+                conninfo=libpq_url(runtime.settings.database_url), min_size=1, max_size=4
+            )
+        )
+        self._register(dispatch_every)
+
+    # -- the jobs ------------------------------------------------------------------------
+
+    def _register(self, dispatch_every: int) -> None:
+        app = self.app
+        every = f"* * * * * */{dispatch_every}"  # croniter: seconds are the sixth field
+
+        @app.task(name="connector.poll", queue="polls")
+        async def poll(source_id: int) -> None:
+            await self._poll_job(source_id)
+
+        self._poll_task = poll
+
+        @app.periodic(cron=every, periodic_id="dispatch")
+        @app.task(
+            name="connector.dispatch",
+            queue="schedule",
+            queueing_lock="dispatch",
+            priority=HOUSEKEEPING,
+        )
+        async def dispatch(timestamp: int) -> None:
+            await self.dispatch()
+
+        @app.periodic(cron=every, periodic_id="recover")
+        @app.task(
+            name="connector.recover",
+            queue="schedule",
+            queueing_lock="recover",
+            priority=HOUSEKEEPING,
+        )
+        async def recover(timestamp: int) -> None:
+            await self.recover()
+
+        if self._outbound is not None:
+            outbound = self._outbound
+
+            @app.periodic(cron=every, periodic_id="outbound")
+            @app.task(name="connector.outbound", queue="outbound", queueing_lock="outbound")
+            async def outbound_round(timestamp: int) -> None:
+                await self._blocking(outbound.run_once)
+
+    async def _poll_job(self, source_id: int) -> None:
+        result = await self._blocking(self._poll, self._runtime, source_id)
+        if result.more:  # more mail waits: the next batch now, behind other sites' new mail
+            await self.defer_poll(source_id, BACKLOG)
+        elif result.busy:  # another poll holds it (or a dead worker's lease runs out)
+            await self.defer_poll(source_id, FRESH, delay=self._busy_delay)
+
+    async def defer_poll(self, source_id: int, priority: int, delay: float = 0.0) -> bool:
+        """Queue a poll of the source; False when one is queued already."""
+        task = self._poll_task.configure(
+            lock=f"source-{source_id}",
+            queueing_lock=f"poll-{source_id}",
+            priority=priority,
+            schedule_in={"milliseconds": int(delay * 1000)} if delay else None,
+        )
+        try:
+            await task.defer_async(source_id=source_id)
+        except AlreadyEnqueued:
+            return False
+        return True
+
+    async def dispatch(self) -> int:
+        """Queue a poll for every source an admin asked to poll now (a web process that
+        leaves polling to workers marks them) and every source that is due; returns how
+        many were queued."""
+        asked = await self._blocking(requested_polls, self._runtime.engine)
+        due = await self._blocking(self._runtime.sources.due, utc_now(), DISPATCH_LIMIT)
+        queued = 0
+        for source_id in dict.fromkeys([*asked, *due]):
+            queued += await self.defer_poll(source_id, FRESH)
+        return queued
+
+    async def recover(self) -> int:
+        """Put the jobs of workers that stopped writing their heartbeat back in the queue."""
+        manager = self.app.job_manager
+        stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=self._stalled))
+        for job in stalled:
+            try:
+                await manager.retry_job(job)
+            except Exception:  # its queueing lock is taken: a newer job does the same work
+                with contextlib.suppress(Exception):
+                    await manager.finish_job(job, Status.FAILED, delete_job=True)
+            logs.event(log, "engine.job_recovered", task=job.task_name, job_id=job.id)
+        return len(stalled)
+
+    async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, function, *args)
+
+    # -- running -------------------------------------------------------------------------
+
+    def poll_soon(self, source_id: int) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self.defer_poll(source_id, FRESH), loop)
+
+    def wake(self) -> None:
+        """Take the Graph notifications marked in the database now (the web process that
+        marked them runs this engine)."""
+        self._woken.set()
+
+    def stop(self) -> None:
+        self._stop_requested.set()
+        self._woken.set()
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                loop.call_soon_threadsafe(stopping.set)
+
+    def run_forever(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        # Jobs block in threads (IMAP, Jira, the database): one for each job and its beats.
+        loop.set_default_executor(
+            ThreadPoolExecutor(self._concurrency + 4, thread_name_prefix="job")
+        )
+        self._stopping = asyncio.Event()
+        self._loop = loop
+        if self._stop_requested.is_set():
+            return
+        logs.event(log, "engine.started", owner=self.owner, push=self._push is not None)
+        push_thread = self._start_push()
+        async with self.app.open_async():
+            worker = asyncio.create_task(
+                self.app.run_worker_async(
+                    name=self.owner,
+                    concurrency=self._concurrency,
+                    install_signal_handlers=False,
+                    update_heartbeat_interval=self._heartbeat,
+                    stalled_worker_timeout=self._stalled,
+                    fetch_job_polling_interval=1.0,
+                    delete_jobs="successful",
+                    shutdown_graceful_timeout=30.0,
+                )
+            )
+            self.started.set()
+            stopping = asyncio.create_task(self._stopping.wait())
+            await asyncio.wait({worker, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not worker.done():
+                worker.cancel()  # procrastinate's graceful stop: running jobs finish first
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        if push_thread is not None:
+            push_thread.join(timeout=30)
+        self._loop = None
+        logs.event(log, "engine.stopped", owner=self.owner)
+
+    def _start_push(self) -> threading.Thread | None:
+        push, graph = self._push, self._graph
+        if push is None or graph is None:
+            return None
+
+        def keep_in_step() -> None:
+            push.start()
+            graph.start()
+            next_sync = 0.0
+            while not self._stop_requested.is_set():
+                self._woken.clear()
+                try:
+                    if time.monotonic() >= next_sync:
+                        next_sync = time.monotonic() + push.every
+                        push.sync()
+                    graph.take_notified()  # each calls poll_soon
+                except Exception:  # a database hiccup must not end the watchers
+                    log.exception("engine.push_sync_failed owner=%s", self.owner)
+                wait = next_sync - time.monotonic()
+                if graph.holds_any:
+                    wait = min(wait, GRAPH_CHECK_SECONDS)
+                self._woken.wait(max(wait, 0.0))
+            graph.stop()
+            push.stop()
+
+        thread = threading.Thread(target=keep_in_step, name="push", daemon=True)
+        thread.start()
+        return thread
