@@ -153,6 +153,14 @@ def alembic_config(engine: Engine) -> Config:
 MIGRATION_LOCK = 0x6D61696C636F6E6E
 
 
+def ours(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic's `include_object`: whether a schema object belongs to our models. The task
+    queue's tables (`procrastinate_*`, migration 0012) are procrastinate's own schema, which
+    no model declares: comparing or autogenerating must leave them alone."""
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
+    return not str(table or "").startswith("procrastinate_")
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to `revision`; safe to run on every start, and by several
     processes at once: on PostgreSQL (where `release`, web and worker may start together)

@@ -8,6 +8,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TypeVar
 
@@ -54,7 +55,10 @@ def _run(engine: QueueEngine, make: Callable[[], Awaitable[T]]) -> T:
         async with engine.app.open_async():
             return await make()
 
-    return asyncio.run(main())
+    # On a thread of its own: the browser tests' sync Playwright can leave an event loop
+    # marked as running on the main thread, where asyncio.run() refuses to start.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, main()).result()
 
 
 def test_engine_is_chosen_by_the_database_url(

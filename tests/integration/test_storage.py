@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import connector.storage.models  # noqa: F401  (registers the tables)
-from connector.storage.db import alembic_config, current_revision, make_engine, migrate
+from connector.storage.db import alembic_config, current_revision, make_engine, migrate, ours
 from connector.storage.secrets import SecretBox, SecretDecryptionError
 from connector.storage.tenants import TenantRepository
 from connector.tenant import InstallPayload
@@ -34,7 +34,8 @@ def test_migrate_empty_database_reaches_head_and_matches_models(migrated_engine:
     assert current_revision(migrated_engine) == _head(migrated_engine)
     assert _head(migrated_engine) is not None
     with migrated_engine.connect() as connection:
-        diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        context = MigrationContext.configure(connection, opts={"include_object": ours})
+        diff = compare_metadata(context, SQLModel.metadata)
     assert diff == []
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import connector.storage.models  # noqa: F401  (registers the tables on the metadata)
+from connector.storage.db import ours
 
 engine: Engine = context.config.attributes["engine"]
 
@@ -15,6 +16,7 @@ with engine.connect() as connection:
         connection=connection,
         target_metadata=SQLModel.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=ours,
     )
     with context.begin_transaction():
         context.run_migrations()
