@@ -22,6 +22,8 @@ class ForgeAccess:
 CLOUD_SITE = "cloud"  # Jira Cloud: an account's email and API token, basic auth
 DATACENTER_SITE = "datacenter"  # Jira Data Center: a personal access token, bearer
 SITE_KINDS = (CLOUD_SITE, DATACENTER_SITE)
+# Every `Tenant.kind`: installed as a Connect or a Forge app, or one of the sites above.
+TENANT_KINDS = ("connect", "forge", *SITE_KINDS)
 
 
 @dataclass(frozen=True)

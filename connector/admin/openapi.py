@@ -256,9 +256,10 @@ _PATHS: Schema = {
             "The workaround user (never its token)", (200, "the user", "WorkaroundUser")
         ),
         "put": operation(
-            "Set the workaround user; without api_token the stored token is kept",
+            "Set the workaround user; without api_token the stored token is kept. A Jira Data "
+            "Center site uses none: refused with 409",
             (200, "the user as saved", "WorkaroundUser"),
-            errors=(400,),
+            errors=(400, 409),
             body=body("WorkaroundUserUpdate", _WORKAROUND_EXAMPLE),
         ),
         "delete": operation(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from connector.resources.declare import PROJECT_KEY_PATTERN, properties, required
 from connector.resources.schema import Schema, boolean, closed_object, nullable, ref, string
 from connector.resources.tenant_settings import ROLES, WORKAROUND_USER
+from connector.tenant import TENANT_KINDS
 
 _FIELD_ID = nullable(string("a Jira custom field id such as customfield_10001; null: unmapped"))
 _MAPPING_PROPERTIES = {role: _FIELD_ID for role in ROLES}
@@ -77,8 +78,20 @@ SETTINGS_SCHEMAS: dict[str, Schema] = {
         ["mapping", "roles", "custom_fields", "can_create_fields"],
     ),
     "WorkaroundUser": closed_object(
-        {"email": nullable(string(format="email")), "has_token": boolean()},
-        ["email", "has_token"],
+        {
+            "email": nullable(string(format="email")),
+            "has_token": boolean(),
+            "site_kind": string(
+                "how the site is reached: an installed Connect or Forge app, a Jira Cloud "
+                "API token, or a Jira Data Center personal access token",
+                enum=list(TENANT_KINDS),
+            ),
+            "applies": boolean(
+                "whether the site uses a workaround user; false for Jira Data Center, whose "
+                "token's account looks up users itself (saving one is refused with 409)"
+            ),
+        },
+        ["email", "has_token", "site_kind", "applies"],
         "the account that finds Jira users by address; its API token is never answered",
     ),
     "WorkaroundUserUpdate": closed_object(properties(WORKAROUND_USER), required(WORKAROUND_USER)),

@@ -18,6 +18,7 @@ from connector.admin.serialize import iso, source_json
 from connector.admin.source_body import spec_from_json
 from connector.admin.source_checks import check_source_in_jira
 from connector.mail_source import MailSource, SourceSpec
+from connector.push.graph_end import end_before_delete
 from connector.storage.email_log_filters import failed_per_source
 from connector.storage.poll_runs import poll_progress
 
@@ -123,8 +124,11 @@ def update_source(call: ApiCall) -> Answer:
 
 
 def delete_source(call: ApiCall) -> Answer:
-    """DELETE /api/v1/mail-sources/{source_id}: says what is kept and what goes."""
+    """DELETE /api/v1/mail-sources/{source_id}: says what is kept and what goes. A Graph
+    source's change-notification subscription is ended at Graph first, while the source can
+    still sign in (best effort, a few seconds at most: `connector.push.graph_end`)."""
     source_id = call.path_int("source_id")
+    end_before_delete(call.runtime, call.tenant.id, source_id)
     if not call.runtime.sources.delete(call.tenant.id, source_id):
         raise not_found("mail source", source_id)
     log_action(call, "source_deleted", source_id=source_id)

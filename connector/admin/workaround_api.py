@@ -5,6 +5,11 @@ app by default; an API token of a real account with "Browse users and groups" se
 account sees. The token is write-only (encrypted at rest, never answered, logged or echoed in
 a test step); basic auth with it goes only to the tenant's own base URL
 (`connector.jira.auth` withholds credentials from any other origin).
+
+A Jira Data Center site has no use for one: its personal access token is of one account that
+searches users itself (`connector.wiring` ignores a workaround user there). The answers say
+which kind of site it is (`site_kind`) and whether a workaround user `applies`, so the set-up
+wizard leaves the step out; saving or testing one for such a site is refused (409).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from connector.jira.client import JiraAuthError, JiraClient, JiraError, JiraNotF
 from connector.resources.declare import PROJECT_KEY_PATTERN, names
 from connector.resources.tenant_settings import MAX_TOKEN_CHARS, WORKAROUND_USER
 from connector.storage.tenant_settings import WorkaroundStatus, WorkaroundUser
+from connector.tenant import DATACENTER_SITE
 
 _EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _PROJECT_KEY = re.compile(PROJECT_KEY_PATTERN)
@@ -28,12 +34,14 @@ _SETTINGS = names(WORKAROUND_USER)
 
 def get_workaround_user(call: ApiCall) -> Answer:
     """GET /api/v1/settings/workaround-user"""
-    return Answer(_status_json(call.runtime.tenant_settings.workaround_status(call.tenant.id)))
+    status = call.runtime.tenant_settings.workaround_status(call.tenant.id)
+    return Answer(_status_json(call, status))
 
 
 def put_workaround_user(call: ApiCall) -> Answer:
     """PUT /api/v1/settings/workaround-user: `{"email", "api_token"}`; without `api_token`
     the stored token is kept."""
+    _refuse_where_unused(call)
     body = call.body()
     for name in body:
         if name not in _SETTINGS:
@@ -60,7 +68,7 @@ def put_workaround_user(call: ApiCall) -> Answer:
     # Who can see which addresses changed: earlier "no account" answers may be wrong now.
     call.runtime.people.forget(call.tenant.id)
     log_action(call, "workaround_user_set", token_changed=token is not None)
-    return Answer(_status_json(status))
+    return Answer(_status_json(call, status))
 
 
 def delete_workaround_user(call: ApiCall) -> Answer:
@@ -68,7 +76,7 @@ def delete_workaround_user(call: ApiCall) -> Answer:
     call.runtime.tenant_settings.clear_workaround_user(call.tenant.id)
     call.runtime.people.forget(call.tenant.id)
     log_action(call, "workaround_user_cleared")
-    return Answer(_status_json(WorkaroundStatus(None, False)))
+    return Answer(_status_json(call, WorkaroundStatus(None, False)))
 
 
 def try_workaround_user(call: ApiCall) -> Answer:
@@ -76,6 +84,7 @@ def try_workaround_user(call: ApiCall) -> Answer:
 
     Steps: sign in with the token (`GET /myself`), find a user by address (`lookup`, else the
     account's own), see the project (`project_key`, else each enabled source's)."""
+    _refuse_where_unused(call)
     body = call.body(optional=True)
     for name in body:
         if name not in ("project_key", "lookup"):
@@ -178,5 +187,23 @@ def _email(value: Any, name: str, *, required: bool) -> str:
     return text
 
 
-def _status_json(status: WorkaroundStatus) -> dict[str, Any]:
-    return {"email": status.email, "has_token": status.has_token}
+def _applies(call: ApiCall) -> bool:
+    return call.tenant.kind != DATACENTER_SITE
+
+
+def _refuse_where_unused(call: ApiCall) -> None:
+    if not _applies(call):
+        raise ApiError(
+            409,
+            "This is a Jira Data Center site: it needs no workaround user. The personal access "
+            "token's account looks up users itself, so a workaround user would never be used.",
+        )
+
+
+def _status_json(call: ApiCall, status: WorkaroundStatus) -> dict[str, Any]:
+    return {
+        "email": status.email,
+        "has_token": status.has_token,
+        "site_kind": call.tenant.kind,
+        "applies": _applies(call),
+    }

@@ -16,8 +16,9 @@ ends). For each source held:
 - the source now reads another mailbox or folder than it was subscribed for: subscribe anew
   (remembered per worker; after a restart the stored subscription is trusted).
 Subscriptions of sources no longer wanting push (disabled, push off, tenant gone) are ended
-at Graph and their rows removed; a deleted source's row goes with it (`SourceRepository.
-delete`) and its subscription lapses at Graph by itself.
+at Graph and their rows removed. A deleted source's subscription is ended by the delete path
+itself, while the source can still sign in (`graph_end.end_before_delete`), and its row goes
+with the source (`SourceRepository.delete`).
 
 The web process checks each notification (`webhooks.graph`) and marks the row; the worker
 takes the marks (`take_notified`, from the scheduler's loop every second or so) and calls
@@ -43,8 +44,8 @@ import httpx
 
 from connector import logs
 from connector.mail_source import MailSource
-from connector.polling import source_config
 from connector.push.graph_api import MAX_LIFETIME, Subscriptions, renew_at, unreachable
+from connector.push.graph_end import end_at_graph, graph_config
 from connector.push.receives import ReceivesWriter
 from connector.push.state import DISABLED, GRAPH_NOTIFIED, PUSH_OFF, PushState, polling
 from connector.retry import RetryPolicy
@@ -257,16 +258,7 @@ class GraphPush:
         sign in) and forget it."""
         source = self._runtime.sources.find(source_id)
         if row.subscription_id is not None and source is not None:
-            try:
-                graph = GraphClient(self._config(source), http_client=self._http_client)
-                try:
-                    Subscriptions(graph).delete(row.subscription_id)
-                finally:
-                    graph.close()
-            except SourceError as exc:  # it lapses at Graph by itself within three days
-                logs.event(
-                    log, "push.graph_end_failed", logging.WARNING, source_id=source_id, error=exc
-                )
+            end_at_graph(self._runtime, source, row.subscription_id, http_client=self._http_client)
         self._runtime.graph_subscriptions.remove(source_id)
         self._seen.pop(source_id, None)
         logs.event(log, "push.graph_ended", source_id=source_id)
@@ -274,12 +266,7 @@ class GraphPush:
     # -- helpers -----------------------------------------------------------------------------
 
     def _config(self, source: MailSource) -> SourceConfig:
-        try:
-            return source_config(self._runtime, source)
-        except SourceError:
-            raise
-        except Exception as exc:  # e.g. a secret that no longer decrypts: polls say so too
-            raise SourceError(f"cannot connect: {type(exc).__name__}") from exc
+        return graph_config(self._runtime, source)
 
     def _notify(self, source_id: int) -> None:
         try:

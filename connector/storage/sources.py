@@ -118,8 +118,9 @@ class SourceRepository:
             if row is None:
                 return False
             session.execute(sql_delete(EmailLogRow).where(col(EmailLogRow.source_id) == source_id))
-            # Its Graph subscription (if any) lapses at Graph by itself (in at most three
-            # days); its notifications are refused from now, since the row is gone.
+            # Its Graph subscription (if any) was ended at Graph by the caller while the
+            # source could still sign in (`connector.push.graph_end`); one that could not be
+            # lapses by itself within three days, its notifications refused from now on.
             session.execute(
                 sql_delete(GraphSubscriptionRow).where(
                     col(GraphSubscriptionRow.source_id) == source_id

@@ -55,8 +55,11 @@ def sign_in(page: Page, link: str, site_url: str) -> None:
     expect(page.locator(".breadcrumbs .site")).to_have_text(site_url)
 
 
-def set_up_source(page: Page, dovecot: Dovecot, mail_user: MailUser) -> None:
-    """The setup wizard, from the tabs, to an enabled IMAP source "Support inbox" (SUP, Task)."""
+def set_up_source(
+    page: Page, dovecot: Dovecot, mail_user: MailUser, *, workaround_step: bool = True
+) -> None:
+    """The setup wizard, from the tabs, to an enabled IMAP source "Support inbox" (SUP, Task).
+    `workaround_step`: whether the wizard shows the workaround-user step (not on Data Center)."""
     page.click("nav.tabs a[data-navigate=setup]")
     page.wait_for_url("**/pages/setup")
     expect(page.locator("#project option[value=SUP]")).to_have_count(1)
@@ -78,8 +81,13 @@ def set_up_source(page: Page, dovecot: Dovecot, mail_user: MailUser) -> None:
     page.click("#mailbox-save")
     expect(page.locator("section.step[data-step=fields]")).to_be_visible()
     page.click("#fields-next")
-    expect(page.locator("section.step[data-step=user]")).to_be_visible()
-    page.click("#user-next")
+    if workaround_step:
+        expect(page.locator("section.step[data-step=user]")).to_be_visible()
+        page.click("#user-next")
+    else:  # a site that uses no workaround user: straight on to the summary
+        expect(page.locator("section.step[data-step=summary]")).to_be_visible()
+        expect(page.locator("#progress li[data-step=user]")).to_have_count(0)
+        expect(page.locator("section.step[data-step=user]")).to_be_hidden()
     page.click("#enable")
     expect(page.locator("#enabled-text")).to_contain_text("Enabled.")
 

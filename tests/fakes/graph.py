@@ -58,6 +58,8 @@ class FakeGraph:
     # Graph's idea of now: a test that moves the worker's clock moves this one with it.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     refuse_renewal: bool = False  # answer a PATCH 403, as when access was taken away
+    # Answer a DELETE with this status, or raise this (e.g. a timeout), instead of ending it.
+    fail_end: int | Exception | None = None
 
     def mount(self, router: respx.MockRouter) -> None:
         router.route(host="graph.microsoft.com").mock(side_effect=self._answer)
@@ -212,6 +214,10 @@ class FakeGraph:
             found.expires_at = self._expiry(asked, now)
             return httpx.Response(200, json=self._resource(found))
         if request.method == "DELETE":
+            if isinstance(self.fail_end, Exception):
+                raise self.fail_end
+            if self.fail_end is not None:
+                return _error(self.fail_end, "Failed", "the subscription could not be deleted")
             del self.subscriptions[subscription_id]
             return httpx.Response(204)
         return _error(405, "MethodNotAllowed", request.method)

@@ -3,9 +3,13 @@ runs it (in this process, with the running app's settings in the environment).""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
 import pytest
 
 from connector import cli
+from connector.sites.signin import CSRF_HEADER
 from connector.tenant import Tenant
 from tests.fakes.datacenter import FakeJiraDataCenter
 from tests.fakes.jira import FakeJira
@@ -76,3 +80,26 @@ def admin_link(capsys: pytest.CaptureFixture[str], site_url: str) -> str:
     capsys.readouterr()
     assert run_cli("admin-link", "--site", site_url) == 0
     return capsys.readouterr().out.strip()
+
+
+def link_token(link: str) -> str:
+    return parse_qs(urlsplit(link).query)["token"][0]
+
+
+def sign_in_link(app_url: str, link: str) -> httpx.Client:
+    """A browser-like client signed in with an admin link (its session cookie kept)."""
+    browser = httpx.Client(base_url=app_url, timeout=10)
+    shown = browser.get(link)
+    assert shown.status_code == 200 and 'id="sign-in"' in shown.text
+    assert "frame-ancestors 'none'" in shown.headers["content-security-policy"]
+    answer = browser.post("/site-signin", data={"token": link_token(link)})
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"].endswith("/pages/admin")
+    return browser
+
+
+def csrf_headers(browser: httpx.Client) -> dict[str, str]:
+    """The session's CSRF token, read from an admin page as the pages' script reads it."""
+    page = browser.get("/pages/admin")
+    assert page.status_code == 200
+    return {CSRF_HEADER: page.text.split('data-csrf="', 1)[1].split('"', 1)[0]}

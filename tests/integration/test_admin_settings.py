@@ -10,8 +10,17 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fakes import catalogue as cat
+from tests.fakes.datacenter import FakeJiraDataCenter
 from tests.fakes.jira import FakeJira
 from tests.integration.admin_support import AdminApi, make_admin_api
+from tests.integration.conftest import RunningApp
+from tests.integration.sites_support import (
+    SERVICE_USER,
+    admin_link,
+    connect_datacenter,
+    csrf_headers,
+    sign_in_link,
+)
 
 TOKEN = "ATATT3xFfGF0-workaround-token-0123456789"
 BOT = "lookup-bot@example.com"
@@ -24,11 +33,15 @@ def database_url(sqlite_url: str) -> str:
     return sqlite_url
 
 
-
 @pytest.fixture
 def other_site(api: AdminApi) -> Iterator[AdminApi]:
     with FakeJira(app_key="mail-connector", key_server=api.jira.key_server) as other:
         yield make_admin_api(api.app, other)
+
+
+def _user(email: str | None, has_token: bool) -> dict[str, object]:
+    """The answer about the workaround user on an installed (Connect) Jira Cloud site."""
+    return {"email": email, "has_token": has_token, "site_kind": "connect", "applies": True}
 
 
 def _let_app_administer(jira: FakeJira) -> None:
@@ -207,21 +220,15 @@ def test_fields_create_unknown_role_answers_400(api: AdminApi) -> None:
 
 
 def test_workaround_user_token_is_write_only(api: AdminApi) -> None:
-    assert api.call("GET", "/settings/workaround-user").json() == {
-        "email": None,
-        "has_token": False,
-    }
+    assert api.call("GET", "/settings/workaround-user").json() == _user(None, False)
     saved = api.call("PUT", "/settings/workaround-user", json={"email": BOT, "api_token": TOKEN})
     assert saved.status_code == 200
-    assert saved.json() == {"email": BOT, "has_token": True}
+    assert saved.json() == _user(BOT, True)
     kept = api.call("PUT", "/settings/workaround-user", json={"email": "bot2@example.com"})
-    assert kept.json() == {"email": "bot2@example.com", "has_token": True}
+    assert kept.json() == _user("bot2@example.com", True)
     stored = api.app.runtime.tenant_settings.workaround_user(api.tenant_id)
     assert stored is not None and stored.api_token == TOKEN
-    assert api.call("DELETE", "/settings/workaround-user").json() == {
-        "email": None,
-        "has_token": False,
-    }
+    assert api.call("DELETE", "/settings/workaround-user").json() == _user(None, False)
     assert api.app.runtime.tenant_settings.workaround_user(api.tenant_id) is None
     assert all(TOKEN not in answer.text for answer in api.answers)
 
@@ -317,6 +324,38 @@ def test_workaround_test_without_user_answers_409(api: AdminApi) -> None:
     assert "no workaround user" in answer.json()["error"]
 
 
+def test_datacenter_site_says_so_and_refuses_a_workaround_user(
+    running_app: RunningApp,
+    fake_datacenter: FakeJiraDataCenter,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A Data Center PAT is of one account that looks users up itself: the wizard is told
+    (`applies: false`, so it leaves the step out) and saving or testing one is refused."""
+    tenant = connect_datacenter(monkeypatch, running_app, fake_datacenter)
+    fake_datacenter.set_permissions(SERVICE_USER, "BROWSE_PROJECTS", "ADMINISTER")
+    browser = sign_in_link(running_app.base_url, admin_link(capsys, fake_datacenter.base_url))
+    headers = csrf_headers(browser)
+    path = "/api/v1/settings/workaround-user"
+    shown = browser.get(path)
+    assert shown.status_code == 200
+    assert shown.json() == {
+        "email": None,
+        "has_token": False,
+        "site_kind": "datacenter",
+        "applies": False,
+    }
+    saved = browser.put(path, json={"email": BOT, "api_token": TOKEN}, headers=headers)
+    assert saved.status_code == 409
+    assert saved.json()["error"].startswith("This is a Jira Data Center site: it needs no")
+    assert running_app.runtime.tenant_settings.workaround_user(tenant.id) is None
+    tested = browser.post(path + "/test", json={}, headers=headers)
+    assert tested.status_code == 409 and "Data Center" in tested.json()["error"]
+    assert TOKEN not in saved.text + tested.text
+    cleared = browser.delete(path, headers=headers)  # removing one is never refused
+    assert cleared.status_code == 200 and cleared.json()["applies"] is False
+
+
 # -- tenants ------------------------------------------------------------------------------
 
 
@@ -329,7 +368,7 @@ def test_settings_other_tenant_cannot_read_or_change_them(
     foreign = other_site.token()
 
     seen = api.call("GET", "/settings/workaround-user", token=foreign).json()
-    assert seen == {"email": None, "has_token": False}
+    assert seen == _user(None, False)
     fields = api.call("GET", "/settings/fields", token=foreign).json()
     assert fields["mapping"]["sender_name"] is None
     assert field_id not in {f["id"] for f in fields["custom_fields"]}  # its own Jira's fields
@@ -349,7 +388,7 @@ def test_settings_other_tenant_cannot_read_or_change_them(
     assert mine is not None and (mine.email, mine.api_token) == (BOT, TOKEN)
     assert api.call("GET", "/settings/fields").json()["mapping"]["sender_name"] == field_id
     theirs = api.call("GET", "/settings/workaround-user", token=foreign).json()
-    assert theirs == {"email": "thief@example.com", "has_token": True}
+    assert theirs == _user("thief@example.com", True)
 
 
 def test_settings_not_admin_answers_403(api: AdminApi) -> None:

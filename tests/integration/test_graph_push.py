@@ -5,6 +5,7 @@ becomes one Jira issue through the worker."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -354,17 +355,47 @@ def test_push_off_or_disabled_ends_the_subscription_at_graph(
     assert receives(api, source_id) == f"polling: {PUSH_OFF if change == 'push off' else DISABLED}"
 
 
-def test_deleted_source_forgets_its_subscription(api: AdminApi, graph: FakeGraph) -> None:
+def test_deleted_source_ends_its_subscription_at_graph_and_forgets_it(
+    api: AdminApi, graph: FakeGraph
+) -> None:
     source_id = graph_source(api)
     pusher(api, []).sync()
     subscription = graph.only_subscription()
     assert api.call("DELETE", f"/mail-sources/{source_id}").status_code in (200, 204)
+    assert subscription_calls(graph) == ["POST", "DELETE"]
+    assert ("DELETE", f"/subscriptions/{subscription.id}") in graph.calls
+    assert graph.subscriptions == {}
     assert api.app.runtime.graph_subscriptions.get(source_id) is None
     message = graph.deliver(b"Subject: x\r\n\r\nx\r\n", "<x@example.org>")
     assert (
         post(api, "/graph/notifications", graph.notification(subscription, message)).status_code
         == 403
     )
+
+
+@pytest.mark.parametrize(
+    "failure", [503, 403, httpx.ReadTimeout("timed out")], ids=["down", "refused", "slow"]
+)
+def test_a_failing_end_at_graph_does_not_stop_the_delete_and_is_logged(
+    api: AdminApi,
+    graph: FakeGraph,
+    caplog: pytest.LogCaptureFixture,
+    failure: int | Exception,
+) -> None:
+    source_id = graph_source(api)
+    pusher(api, []).sync()
+    subscription = graph.only_subscription()
+    graph.fail_end = failure
+    caplog.set_level(logging.WARNING, logger="connector.push.graph_end")
+    answer = api.call("DELETE", f"/mail-sources/{source_id}")
+    assert answer.status_code == 200 and answer.json()["deleted"] is True
+    assert subscription_calls(graph) == ["POST", "DELETE"]  # tried once, no retries
+    assert api.app.runtime.sources.get(api.tenant_id, source_id) is None
+    assert api.app.runtime.graph_subscriptions.get(source_id) is None
+    assert list(graph.subscriptions) == [subscription.id]  # left to lapse at Graph
+    failed = [r.getMessage() for r in caplog.records if "push.graph_end_failed" in r.getMessage()]
+    assert len(failed) == 1
+    assert f"source_id={source_id}" in failed[0] and subscription.id in failed[0]
 
 
 def test_the_idle_side_leaves_graph_sources_alone(api: AdminApi, graph: FakeGraph) -> None:

@@ -5,7 +5,6 @@ pages; here the link, the cookie and the API's checks, as plain HTTP."""
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -23,24 +22,11 @@ from tests.integration.sites_support import (
     admin_link,
     connect_datacenter,
     connect_site,
+    link_token,
     make_admin,
     run_cli,
+    sign_in_link,
 )
-
-
-def _token(link: str) -> str:
-    return parse_qs(urlsplit(link).query)["token"][0]
-
-
-def _sign_in(app_url: str, link: str) -> httpx.Client:
-    browser = httpx.Client(base_url=app_url, timeout=10)
-    shown = browser.get(link)
-    assert shown.status_code == 200 and 'id="sign-in"' in shown.text
-    assert "frame-ancestors 'none'" in shown.headers["content-security-policy"]
-    answer = browser.post("/site-signin", data={"token": _token(link)})
-    assert answer.status_code == 303, answer.text
-    assert answer.headers["location"].endswith("/pages/admin")
-    return browser
 
 
 @pytest.fixture
@@ -62,7 +48,7 @@ def test_admin_link_signs_in_once_with_a_strict_session_cookie(
     assert link.startswith(f"{running_app.base_url}/site-signin?token=")
     fetched_only = httpx.get(link, timeout=10)  # a link preview: uses nothing up
     assert fetched_only.status_code == 200 and "set-cookie" not in fetched_only.headers
-    browser = _sign_in(running_app.base_url, link)
+    browser = sign_in_link(running_app.base_url, link)
     cookie = browser.cookies.jar
     (session_cookie,) = list(cookie)
     assert session_cookie.has_nonstandard_attr("HttpOnly")
@@ -87,7 +73,7 @@ def test_admin_link_signs_in_once_with_a_strict_session_cookie(
 
     # Single use: the same link again opens nothing.
     again = httpx.post(
-        f"{running_app.base_url}/site-signin", data={"token": _token(link)}, timeout=10
+        f"{running_app.base_url}/site-signin", data={"token": link_token(link)}, timeout=10
     )
     assert again.status_code == 400 and "used already" in again.text
     # Signing out ends the session.
@@ -123,7 +109,7 @@ def test_idle_session_ends_and_non_admin_account_is_refused(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     _, account_id = site
-    browser = _sign_in(running_app.base_url, admin_link(capsys, fake_jira.base_url))
+    browser = sign_in_link(running_app.base_url, admin_link(capsys, fake_jira.base_url))
     # Jira says the account is no administrator (asked with its own token, for the first
     # time in this test, so nothing is cached): 403.
     fake_jira.set_permissions("BROWSE_PROJECTS", "CREATE_ISSUES", account_id=account_id)
@@ -164,7 +150,7 @@ def test_datacenter_admin_is_asked_over_rest_v2_with_the_pat(
     connect_datacenter(monkeypatch, running_app, fake_datacenter)
     if admin:
         fake_datacenter.set_permissions(SERVICE_USER, "BROWSE_PROJECTS", "ADMINISTER")
-    browser = _sign_in(running_app.base_url, admin_link(capsys, fake_datacenter.base_url))
+    browser = sign_in_link(running_app.base_url, admin_link(capsys, fake_datacenter.base_url))
     answer = browser.get("/api/v1/mail-sources")
     if admin:
         assert answer.status_code == 200

@@ -1,12 +1,14 @@
 // The set-up wizard: project -> mailbox -> custom fields -> workaround user -> summary -> enable.
-// Each step talks to the admin API; a refusal is shown beside the field it names.
+// Each step talks to the admin API; a refusal is shown beside the field it names. A site that
+// uses no workaround user (Jira Data Center: the API says `applies: false`) skips that step.
 
 import {
   api, clearErrors, h, renderDiagnosis, showBanner, showError, wireNavigation,
 } from "./app.js";
 import { readSourceForm, renderSourceForm } from "./source-form.js";
 
-const STEPS = ["project", "mailbox", "fields", "user", "summary"];
+let STEPS = ["project", "mailbox", "fields", "user", "summary"];
+let userStepDecided = Promise.resolve(); // `decideUserStep`, started with the page
 const state = { projectKey: "", issueType: "", source: null, fields: null, mapping: {} };
 const $ = (id) => document.getElementById(id);
 
@@ -217,7 +219,9 @@ async function saveMapping() {
 }
 
 async function fieldsNext() {
-  if (await saveMapping()) show("user");
+  if (!(await saveMapping())) return;
+  await userStepDecided;
+  show(STEPS[STEPS.indexOf("fields") + 1]);
 }
 
 // After adding a field to the create screen in Jira, the admin checks again here.
@@ -226,6 +230,15 @@ async function fieldsCheck() {
 }
 
 // --- 4. workaround user --------------------------------------------------------------------
+
+/** Leave the step out where the site uses no workaround user; asked once, at the start. */
+async function decideUserStep() {
+  const answer = await api("GET", "/settings/workaround-user");
+  if (answer.ok && answer.data.applies === false) {
+    STEPS = STEPS.filter((step) => step !== "user");
+    document.querySelector('#progress li[data-step="user"]').remove();
+  }
+}
 
 async function loadUser() {
   const answer = await api("GET", "/settings/workaround-user");
@@ -330,6 +343,7 @@ async function enable() {
 
 function start() {
   wireNavigation();
+  userStepDecided = decideUserStep();
   renderSourceForm($("mailbox-fields"), null, { onProvider });
   $("project").addEventListener("change", loadIssueTypes);
   $("project-next").addEventListener("click", projectNext);
