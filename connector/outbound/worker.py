@@ -31,7 +31,7 @@ from email.message import EmailMessage
 
 from connector import logs
 from connector.budget import ReaderUnavailable
-from connector.jira.client import JiraError
+from connector.jira.errors import JiraError
 from connector.outbound.delivery import MailSender, SendError
 from connector.outbound.jira_reader import AppJiraReader
 from connector.outbound.notify import Context, JiraReader, decide_event

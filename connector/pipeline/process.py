@@ -15,7 +15,7 @@ from datetime import datetime
 from connector import logs
 from connector.budget import OverBudget, ReaderUnavailable
 from connector.drafts import IssueInfo, IssueTracker, ServiceDesk
-from connector.jira.client import JiraError
+from connector.jira.errors import JiraError
 from connector.jsm import ServiceDeskSteps
 from connector.mail.inbound import UnparseableEmail
 from connector.mail_fields import FieldMap

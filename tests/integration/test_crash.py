@@ -28,7 +28,8 @@ from pathlib import Path
 import pytest
 
 from connector.jira.auth import tenant_site
-from connector.jira.client import JiraBadRequest, JiraClient
+from connector.jira.client import JiraClient
+from connector.jira.errors import JiraBadRequest
 from connector.jira.markers import marker_label
 from connector.jira.tracker import JiraTracker
 from connector.routing.match import message_id_digest
