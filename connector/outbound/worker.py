@@ -40,8 +40,8 @@ from connector.outbound.site_changes import read_site_changes
 from connector.outbound.transport import build_sender
 from connector.retry import OUTBOUND, Quarantine
 from connector.runtime import Runtime
-from connector.storage.models import utc_now
 from connector.storage.outbox import FAILED, RETRY, SENT, OutboundMessage
+from connector.storage.times import utc_now
 from connector.storage.webhook_events import FAILED as EVENT_FAILED
 from connector.storage.webhook_events import WebhookEvent
 from connector.tenant import Tenant

@@ -46,8 +46,8 @@ from connector.senders.outcome import SenderAuthentication
 from connector.senders.signatures import KeyLookup
 from connector.settings import ReadingLimits
 from connector.storage.email_log import EmailLog, LogEntry
-from connector.storage.models import utc_now
 from connector.storage.threads import ParticipantRepository, ThreadRepository
+from connector.storage.times import utc_now
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,9 @@ from connector.mail_source import MailSource, SourcePolicy, SourceSpec
 from connector.resources.declare import stored_as
 from connector.resources.mail_source import SETTINGS as SOURCE_SETTINGS
 from connector.routing.addresses import rules_from_json
-from connector.storage.models import MailSourceRow, TenantRow, as_utc, as_utc_or_none
+from connector.storage.models import MailSourceRow, TenantRow
 from connector.storage.secrets import SecretBox, SecretDecryptionError
+from connector.storage.times import as_utc, as_utc_or_none
 
 # The settings kept as they are in columns of their own; the rest are JSON text or a secret.
 _SPEC_COLUMNS = stored_as(SOURCE_SETTINGS, "column")

@@ -19,15 +19,10 @@ from sqlmodel import Session, col, select
 
 from connector.mail_source import MailSource, SourceSpec
 from connector.storage.claims import ClaimColumns, claim_rows
-from connector.storage.models import (
-    EmailLogRow,
-    GraphSubscriptionRow,
-    MailSourceRow,
-    TenantRow,
-    utc_now,
-)
+from connector.storage.models import EmailLogRow, GraphSubscriptionRow, MailSourceRow, TenantRow
 from connector.storage.secrets import SecretBox
 from connector.storage.source_rows import oauth_json, row_id, source_from_row, spec_values
+from connector.storage.times import utc_now
 
 OAuthChange = Callable[[dict[str, Any] | None], dict[str, Any] | None]
 
