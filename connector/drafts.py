@@ -61,7 +61,7 @@ class IssueInfo:
 
 
 class IssueTracker(Protocol):
-    """What the pipeline needs from Jira; every call may raise `connector.jira.client.JiraError`
+    """What the pipeline needs from Jira; every call may raise `connector.jira.errors.JiraError`
     (its `retryable` says whether trying later can help)."""
 
     def issue_info(self, issue_key: str) -> IssueInfo | None: ...

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from connector.drafts import IssueTracker, JiraPerson, ServiceDesk
-from connector.jira.client import JiraError
+from connector.jira.errors import JiraError
 from connector.mail.inbound import InboundEmail
 
 Note = Callable[[str], None]

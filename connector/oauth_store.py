@@ -24,7 +24,8 @@ from typing import Any
 
 from connector.mail_source import MailSource
 from connector.sources.errors import SourceAuthError, SourceConfigError
-from connector.sources.oauth import OAuthClientConfig, OAuthTokens, TokenProvider
+from connector.sources.oauth_config import OAuthClientConfig, OAuthTokens
+from connector.sources.token_provider import TokenProvider
 from connector.storage.sources import SourceRepository
 
 FLOW_LIFETIME = timedelta(minutes=10)

@@ -48,7 +48,7 @@ from connector.sources.errors import (
     SourceError,
 )
 from connector.storage.email_log import LogEntry
-from connector.storage.models import utc_now
+from connector.storage.times import utc_now
 from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)

@@ -46,8 +46,8 @@ from connector.push.graph_push import GraphPush
 from connector.push.idle_watcher import IdleWatcher
 from connector.push.sync import SYNC_SECONDS, PushSync
 from connector.runtime import Runtime
-from connector.storage.models import utc_now
 from connector.storage.poll_runs import requested_polls
+from connector.storage.times import utc_now
 from connector.wiring import poll_source
 
 log = logging.getLogger(__name__)

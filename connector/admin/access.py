@@ -39,7 +39,7 @@ from connector.forge.auth import authenticate as authenticate_forge
 from connector.forge.invocation import InvocationError
 from connector.forge.system_token import SYSTEM_AUTH_HEADER, token_expiry, usable_token
 from connector.jira.auth import tenant_site
-from connector.jira.client import JiraError
+from connector.jira.errors import JiraError
 from connector.runtime import Runtime
 from connector.settings import FORGE_APP_ID_MISSING
 from connector.tenant import Tenant

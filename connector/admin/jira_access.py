@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from connector.jira.auth import JiraSite
-from connector.jira.client import DEFAULT_TIMEOUT_SECONDS, JiraClient, JiraError
+from connector.jira.client import JiraClient
+from connector.jira.errors import JiraError
 from connector.jira.session import RetryingSession
+from connector.jira.transport import DEFAULT_TIMEOUT_SECONDS
 
 
 def check_global_permission(

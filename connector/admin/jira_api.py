@@ -13,7 +13,7 @@ import re
 from connector.admin.endpoint import Answer, ApiCall
 from connector.admin.errors import ApiError
 from connector.admin.jira_calls import jira_client, jira_unavailable
-from connector.jira.client import JiraError, JiraNotFound
+from connector.jira.errors import JiraError, JiraNotFound
 from connector.resources.declare import PROJECT_KEY_PATTERN
 
 _PROJECT_KEY = re.compile(PROJECT_KEY_PATTERN)

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from connector.admin.endpoint import ApiCall
 from connector.admin.errors import ApiError
 from connector.jira.auth import JiraSite, tenant_site
-from connector.jira.client import JiraClient, JiraError
+from connector.jira.client import JiraClient
+from connector.jira.errors import JiraError
 from connector.jira.session import RetryingSession
 
 TIMEOUT_SECONDS = 15

@@ -36,11 +36,11 @@ from connector.runtime import Runtime
 from connector.sources.errors import SourceConfigError, SourceConnectionError
 from connector.sources.oauth import (
     OAuthError,
-    OAuthTokens,
     client_credentials,
     finish_authorization,
     start_authorization,
 )
+from connector.sources.oauth_config import OAuthTokens
 
 log = logging.getLogger(__name__)
 

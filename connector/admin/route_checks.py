@@ -13,7 +13,7 @@ from connector.admin.endpoint import ApiCall
 from connector.admin.errors import ApiError
 from connector.admin.jira_calls import jira_client, jira_unavailable
 from connector.admin.source_checks import check_policy_fields
-from connector.jira.client import JiraError
+from connector.jira.errors import JiraError
 from connector.jira.fields import index_fields
 from connector.jira.metadata import check_create_metadata
 from connector.mail_source import SourcePolicy, SourceSpec

@@ -19,7 +19,8 @@ from typing import Any
 from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError
 from connector.admin.jira_calls import jira_client, jira_unavailable
-from connector.jira.client import JiraAuthError, JiraClient, JiraError, JiraNotFound
+from connector.jira.client import JiraClient
+from connector.jira.errors import JiraAuthError, JiraError, JiraNotFound
 from connector.jira.fields import custom_type, describe, holds_text, index_fields, type_label
 from connector.resources.tenant_settings import FIELD_ROLES, ROLES
 

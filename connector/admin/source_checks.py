@@ -19,8 +19,9 @@ from typing import Any
 from connector.admin.endpoint import ApiCall
 from connector.admin.errors import ApiError
 from connector.admin.jira_calls import jira_client, jira_unavailable
-from connector.jira.client import JiraClient, JiraError
+from connector.jira.client import JiraClient
 from connector.jira.dialect import CLOUD, JiraDialect
+from connector.jira.errors import JiraError
 from connector.jira.fields import describe, holds_text, index_fields, type_label, value_problem
 from connector.jira.metadata import check_create_metadata
 from connector.mail_source import SourcePolicy, SourceSpec

@@ -21,7 +21,8 @@ from connector.admin.endpoint import Answer, ApiCall, log_action
 from connector.admin.errors import ApiError
 from connector.admin.jira_calls import jira_client
 from connector.jira.auth import api_token_site
-from connector.jira.client import JiraAuthError, JiraClient, JiraError, JiraNotFound
+from connector.jira.client import JiraClient
+from connector.jira.errors import JiraAuthError, JiraError, JiraNotFound
 from connector.resources.declare import PROJECT_KEY_PATTERN, names
 from connector.resources.tenant_settings import MAX_TOKEN_CHARS, WORKAROUND_USER
 from connector.storage.tenant_settings import WorkaroundStatus, WorkaroundUser

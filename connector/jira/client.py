@@ -4,7 +4,8 @@ Jira Cloud (REST v3, ADF bodies) or Jira Data Center (REST v2, wiki markup bodie
 `JiraSite.dialect` (`connector.jira.dialect`) says which; bodies are passed in as ADF either way.
 
 Authentication comes from `connector.jira.auth` on the session, retries from
-`RetryingSession`; failures surface as `JiraError` subclasses carrying Jira's own messages.
+`RetryingSession`; failures surface as `JiraError` subclasses (`connector.jira.errors`)
+carrying Jira's own messages.
 
 No Jira library: every call is a plain REST call, so a library would add only a URL join.
 atlassian-python-api's extras had to be turned off or worked around (its uncapped retries,
@@ -15,71 +16,13 @@ one HTTP library, `httpx` (as Microsoft Graph, OAuth and the install keys use).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
-import httpx
-
-from connector.jira.auth import CredentialsPending, JiraSite
 from connector.jira.dialect import JiraDialect
-from connector.jira.limiter import JiraPaused, SiteLimiter
-from connector.jira.limits import Priority, parse_retry_after
-from connector.jira.session import PRIORITY_EXTENSION, SITE_EXTENSION, RetryingSession
-
-DEFAULT_TIMEOUT_SECONDS = 30
-# Credentials handed over by someone else (a Forge system token) come back within the hour.
-PENDING_RETRY_SECONDS = 15 * 60
-
-
-class JiraError(Exception):
-    """Jira refused or failed a request. `messages` are Jira's words, safe to show an admin."""
-
-    retryable = False
-
-    def __init__(
-        self,
-        status: int | None,
-        messages: list[str],
-        field_errors: Mapping[str, str] | None = None,
-        *,
-        retry_after: float | None = None,
-    ) -> None:
-        self.status = status
-        self.messages = messages
-        self.field_errors = dict(field_errors or {})
-        self.retry_after = retry_after
-        detail = "; ".join([*messages, *(f"{k}: {v}" for k, v in self.field_errors.items())])
-        super().__init__(f"Jira answered {status}: {detail}" if status else detail)
-
-
-class JiraBadRequest(JiraError):
-    """400: the request was wrong (a required field, an unknown project); retrying won't help."""
-
-
-class JiraAuthError(JiraError):
-    """401/403: the app or user may not do this on this site."""
-
-
-class JiraNotFound(JiraError):
-    """404: the issue, project or property does not exist (or is not visible)."""
-
-
-class JiraRateLimited(JiraError):
-    retryable = True
-
-
-class JiraWaiting(JiraRateLimited):
-    """Not sent: Jira asked us to wait (its rate limits, `connector.jira.limiter`) and the
-    wait has not ended. No attempt reached Jira."""
-
-
-class JiraUnavailable(JiraError):
-    """5xx, timeouts and connection failures: try again later."""
-
-    retryable = True
+from connector.jira.errors import JiraError, JiraNotFound
+from connector.jira.transport import JiraTransport, dict_items, segment
 
 
 @dataclass(frozen=True)
@@ -111,29 +54,8 @@ class JiraUser:
     raw: Mapping[str, Any] = field(repr=False, compare=False)
 
 
-class JiraClient:
-    def __init__(
-        self,
-        site: JiraSite,
-        *,
-        timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS,
-        session: httpx.Client | None = None,
-        limiter: SiteLimiter | None = None,
-        priority: Priority = Priority.CUSTOMER,
-    ) -> None:
-        """`limiter` keeps Jira's rate limits shared with every worker (`connector.runtime`
-        builds it) for the session made here; a given `session` (one shared by the site's
-        clients, `SiteSessions`) brings its own. The site's auth goes with each request,
-        never onto the session. `priority` says whether this client's calls yield to others
-        when the budget runs low."""
-        self.site = site
-        self._http = session or RetryingSession(limiter=limiter)
-        self._priority = priority
-        self._timeout = timeout_seconds
-
-    @property
-    def dialect(self) -> JiraDialect:
-        return self.site.dialect
+class JiraClient(JiraTransport):
+    """Jira's operations the engine uses, each a REST call through `JiraTransport`."""
 
     # -- reading -------------------------------------------------------------------------
 
@@ -144,7 +66,7 @@ class JiraClient:
         return self._get("myself")
 
     def get_project(self, project_key: str) -> dict[str, Any]:
-        return self._get(f"project/{_segment(project_key)}")
+        return self._get(f"project/{segment(project_key)}")
 
     def search_projects(self) -> list[dict[str, Any]]:
         """Every project the app can see, by key (`GET /rest/api/3/project/search`, paged;
@@ -154,7 +76,7 @@ class JiraClient:
         return list(self._paged("project/search", "values", params={"orderBy": "key"}))
 
     def get_issue(self, issue_key: str, fields: str = "*navigable") -> dict[str, Any]:
-        return self._get(f"issue/{_segment(issue_key)}", params={"fields": fields})
+        return self._get(f"issue/{segment(issue_key)}", params={"fields": fields})
 
     def get_fields(self) -> list[dict[str, Any]]:
         return self._get_list("field")
@@ -162,20 +84,20 @@ class JiraClient:
     def get_create_issue_types(self, project_key: str) -> list[dict[str, Any]]:
         return list(
             self._paged(
-                f"issue/createmeta/{_segment(project_key)}/issuetypes",
+                f"issue/createmeta/{segment(project_key)}/issuetypes",
                 self.dialect.page_items("issueTypes"),
             )
         )
 
     def get_create_fields(self, project_key: str, issue_type_id: str) -> list[dict[str, Any]]:
-        path = f"issue/createmeta/{_segment(project_key)}/issuetypes/{_segment(issue_type_id)}"
+        path = f"issue/createmeta/{segment(project_key)}/issuetypes/{segment(issue_type_id)}"
         return list(self._paged(path, self.dialect.page_items("fields")))
 
     def find_users(self, query: str, *, max_results: int = 10) -> list[JiraUser]:
         """Users whose email or name matches; email is visible only where the site allows."""
         params = self.dialect.user_search(query, max_results)
         found = self._request("GET", self._url("user/search"), params=params)
-        return [_to_user(item, self.dialect) for item in _as_list(found)]
+        return [_to_user(item, self.dialect) for item in dict_items(found)]
 
     def global_permissions(self, account_id: str, permissions: list[str]) -> set[str]:
         """Which of these global permissions the account holds (asked as the app, for any
@@ -225,7 +147,7 @@ class JiraClient:
 
     def get_issue_property(self, issue_key: str, property_key: str) -> Any | None:
         try:
-            found = self._get(f"issue/{_segment(issue_key)}/properties/{_segment(property_key)}")
+            found = self._get(f"issue/{segment(issue_key)}/properties/{segment(property_key)}")
         except JiraNotFound:
             return None
         return found.get("value")
@@ -264,37 +186,37 @@ class JiraClient:
         body: dict[str, Any] = {"body": self.dialect.document(body_adf)}
         if properties:
             body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
-        created = self._post(f"issue/{_segment(issue_key)}/comment", body)
+        created = self._post(f"issue/{segment(issue_key)}/comment", body)
         return CreatedComment(id=str(created["id"]))
 
     def get_comments(
         self, issue_key: str, *, with_properties: bool = False
     ) -> list[dict[str, Any]]:
         params = {"expand": "properties"} if with_properties else None
-        path = f"issue/{_segment(issue_key)}/comment"
+        path = f"issue/{segment(issue_key)}/comment"
         return list(self._paged(path, "comments", params=params))
 
     def get_changelog(self, issue_key: str) -> list[dict[str, Any]]:
         """The issue's changes, oldest first (`GET /issue/{key}/changelog`, paged; Data
         Center has only the issue with `expand=changelog`)."""
         if self.dialect.paged_changelog:
-            return list(self._paged(f"issue/{_segment(issue_key)}/changelog", "values"))
+            return list(self._paged(f"issue/{segment(issue_key)}/changelog", "values"))
         params = {"fields": "status", "expand": "changelog"}
-        issue = self._get(f"issue/{_segment(issue_key)}", params=params)
+        issue = self._get(f"issue/{segment(issue_key)}", params=params)
         changelog = issue.get("changelog")
         found = changelog.get("histories") if isinstance(changelog, dict) else None
-        return _as_list(found)
+        return dict_items(found)
 
     def get_comment(self, issue_key: str, comment_id: str) -> dict[str, Any]:
         """One comment with its properties: in ADF on Cloud (webhooks carry the body as wiki
         markup), as wiki markup with Jira's HTML of it (`renderedBody`) on Data Center."""
-        path = f"issue/{_segment(issue_key)}/comment/{_segment(comment_id)}"
+        path = f"issue/{segment(issue_key)}/comment/{segment(comment_id)}"
         return self._get(path, params={"expand": self.dialect.comment_expand})
 
     def add_attachment(
         self, issue_key: str, filename: str, content: bytes, content_type: str
     ) -> list[Attachment]:
-        url = self._url(f"issue/{_segment(issue_key)}/attachments")
+        url = self._url(f"issue/{segment(issue_key)}/attachments")
         # Jira refuses multipart uploads without this header (XSRF protection).
         headers = {"X-Atlassian-Token": "no-check", "Accept": "application/json"}
         files = {"file": (filename, content, content_type)}
@@ -306,7 +228,7 @@ class JiraClient:
                 size=int(item.get("size") or 0),
                 mime_type=str(item.get("mimeType") or content_type),
             )
-            for item in _as_list(found)
+            for item in dict_items(found)
         ]
 
     def create_custom_field(
@@ -336,145 +258,16 @@ class JiraClient:
 
     def add_request_participants(self, issue_key: str, account_ids: list[str]) -> None:
         """`POST /rest/servicedeskapi/request/{issueIdOrKey}/participant`."""
-        url = self._site_url(f"rest/servicedeskapi/request/{_segment(issue_key)}/participant")
+        url = self._site_url(f"rest/servicedeskapi/request/{segment(issue_key)}/participant")
         self._request("POST", url, json=self.dialect.participants(account_ids))
 
     def set_issue_property(self, issue_key: str, property_key: str, value: Any) -> None:
-        url = self._url(f"issue/{_segment(issue_key)}/properties/{_segment(property_key)}")
+        url = self._url(f"issue/{segment(issue_key)}/properties/{segment(property_key)}")
         self._request("PUT", url, json=value)
 
     def set_comment_property(self, comment_id: str, property_key: str, value: Any) -> None:
-        url = self._url(f"comment/{_segment(comment_id)}/properties/{_segment(property_key)}")
+        url = self._url(f"comment/{segment(comment_id)}/properties/{segment(property_key)}")
         self._request("PUT", url, json=value)
-
-    # -- plumbing ------------------------------------------------------------------------
-
-    def _url(self, path: str) -> str:
-        """A platform REST path (`issue/SUP-1`) as a URL of this site."""
-        return self._site_url(f"{self.dialect.api_path}/{path}")
-
-    def _site_url(self, path: str) -> str:
-        """Any other REST path of the site (`rest/servicedeskapi/...`) as a URL."""
-        return f"{self.site.base_url.rstrip('/')}/{path}"
-
-    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        found = self._request("GET", self._url(path), params=params)
-        if not isinstance(found, dict):
-            raise JiraError(None, [f"unexpected answer to GET {path}"])
-        return found
-
-    def _get_list(self, path: str) -> list[dict[str, Any]]:
-        return _as_list(self._request("GET", self._url(path)))
-
-    def _post(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        found = self._request("POST", self._url(path), json=dict(body))
-        if not isinstance(found, dict):
-            raise JiraError(None, [f"unexpected answer to POST {path}"])
-        return found
-
-    def _paged(
-        self, path: str, items_key: str, params: Mapping[str, Any] | None = None
-    ) -> Iterator[dict[str, Any]]:
-        start_at = 0
-        while True:
-            page = self._get(path, params={**(params or {}), "startAt": start_at, "maxResults": 50})
-            items = [item for item in page.get(items_key, []) if isinstance(item, dict)]
-            yield from items
-            start_at += len(items)
-            total = page.get("total")
-            if not items or (isinstance(total, int) and start_at >= total):
-                return
-
-    def _request(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
-    ) -> Any:
-        """Jira's JSON answer (None for an empty one, the text for one that is not JSON), or
-        a `JiraError` for a 4xx/5xx answer or a site that cannot be reached."""
-        try:
-            response = self._http.request(
-                method,
-                url,
-                params=dict(params) if params else None,
-                json=json,
-                headers=dict(headers) if headers else None,
-                files=dict(files) if files else None,
-                auth=self.site.auth,
-                timeout=self._timeout,
-                extensions={SITE_EXTENSION: self.site.base_url, PRIORITY_EXTENSION: self._priority},
-            )
-        except JiraPaused as exc:
-            wait = max(0.0, (exc.until - datetime.now(UTC)).total_seconds())
-            raise JiraWaiting(None, [str(exc)], retry_after=wait) from exc
-        except httpx.TransportError as exc:
-            raise JiraUnavailable(
-                None, [f"Jira could not be reached: {type(exc).__name__}"]
-            ) from exc
-        except CredentialsPending as exc:
-            raise JiraUnavailable(None, [str(exc)], retry_after=PENDING_RETRY_SECONDS) from None
-        if response.status_code >= 400:
-            raise error_from_response(response)
-        if not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError:
-            return response.text
-
-
-def error_from_response(response: httpx.Response) -> JiraError:
-    status = response.status_code
-    messages, field_errors = _error_details(response)
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    cls: type[JiraError]
-    if status == 400:
-        cls = JiraBadRequest
-    elif status in (401, 403):
-        cls = JiraAuthError
-    elif status == 404:
-        cls = JiraNotFound
-    elif status == 429:
-        cls = JiraRateLimited
-    elif status >= 500:
-        cls = JiraUnavailable
-    else:
-        cls = JiraError
-    return cls(status, messages, field_errors, retry_after=retry_after)
-
-
-def _error_details(response: httpx.Response) -> tuple[list[str], dict[str, str]]:
-    """Jira's `{"errorMessages": [...], "errors": {field: message}}`, or the status text."""
-    try:
-        body = response.json()
-    except ValueError:
-        return [response.reason_phrase or f"HTTP {response.status_code}"], {}
-    if not isinstance(body, dict):
-        return [response.reason_phrase or f"HTTP {response.status_code}"], {}
-    messages = [str(m) for m in body.get("errorMessages", []) if m]
-    errors = body.get("errors")
-    field_errors = {str(k): str(v) for k, v in errors.items()} if isinstance(errors, dict) else {}
-    if not messages and not field_errors:
-        # JSM (/rest/servicedeskapi) says `errorMessage`; other gateways say `message`.
-        said = body.get("message") or body.get("errorMessage")
-        messages = [str(said or response.reason_phrase or f"HTTP {response.status_code}")]
-    return messages, field_errors
-
-
-def _segment(value: str) -> str:
-    """One URL path segment: an issue key or property key must not change the path."""
-    return quote(value, safe="")
-
-
-def _as_list(found: Any) -> list[dict[str, Any]]:
-    if not isinstance(found, list):
-        return []
-    return [item for item in found if isinstance(item, dict)]
 
 
 def _to_user(item: Mapping[str, Any], dialect: JiraDialect) -> JiraUser:

@@ -34,7 +34,8 @@ import jwt as pyjwt
 
 from connector import logs
 from connector.jira.auth import BearerTokenAuth, JiraSite
-from connector.jira.client import JiraClient, JiraRateLimited, JiraUnavailable
+from connector.jira.client import JiraClient
+from connector.jira.errors import JiraRateLimited, JiraUnavailable
 from connector.jira.limiter import SiteLimiter
 from connector.jira.session import parse_retry_after
 from connector.tenant import Tenant

@@ -13,7 +13,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connector.jira.client import JiraClient, JiraNotFound
+from connector.jira.client import JiraClient
+from connector.jira.errors import JiraNotFound
 from connector.sources.errors import SourceConfigError
 
 # Fields the pipeline always sets (or Jira sets itself) when creating from mail.

@@ -30,14 +30,8 @@ from typing import Any
 
 from connector import logs
 from connector.drafts import AddedComment, CommentDraft, IssueDraft, IssueInfo, JiraPerson
-from connector.jira.client import (
-    CreatedComment,
-    JiraAuthError,
-    JiraClient,
-    JiraError,
-    JiraNotFound,
-    JiraUser,
-)
+from connector.jira.client import CreatedComment, JiraClient, JiraUser
+from connector.jira.errors import JiraAuthError, JiraError, JiraNotFound
 from connector.jira.fields import custom_type, index_fields, is_rich_text
 from connector.jira.impersonation import ImpersonationRefused, UserClients
 from connector.jira.markers import find_marked_issue, marker_label

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from connector.mail.quotes import is_quoted, pipe_quoted
 from connector.mail.reply_html import ReplyHtml, extract_reply_html
-from connector.mail.reply_plan import MAX_PLANNED_LINES, Line, plan_reply
+from connector.mail.reply_plan import MAX_PLANNED_LINES, plan_reply
+from connector.mail.reply_scan import Line
 
 __all__ = ["ReplyHtml", "ReplyText", "extract_reply_html", "extract_reply_text"]
 

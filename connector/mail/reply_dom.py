@@ -14,7 +14,8 @@ from typing import Literal, NamedTuple
 
 from lxml import etree
 
-from connector.mail.reply_plan import QuoteKind, ReplyPlan
+from connector.mail.reply_plan import ReplyPlan
+from connector.mail.reply_scan import QuoteKind
 
 _Position = tuple[Literal["text", "tail", "before"], etree._Element, int]
 

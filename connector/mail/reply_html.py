@@ -24,7 +24,8 @@ from lxml import etree
 
 from connector.mail.quotes import has_header_fields, is_quoted
 from connector.mail.reply_dom import ROOT_CONTEXT, Context, LineDraft, Piece, TreeText, apply_plan
-from connector.mail.reply_plan import MAX_PLANNED_LINES, Line, plan_reply
+from connector.mail.reply_plan import MAX_PLANNED_LINES, plan_reply
+from connector.mail.reply_scan import Line
 
 _BLOCK_TAGS = frozenset(
     {

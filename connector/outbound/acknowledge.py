@@ -17,8 +17,8 @@ from connector.outbound_config import is_address
 from connector.outcomes import Outcome
 from connector.routing.match import clean_subject
 from connector.runtime import Runtime
-from connector.storage.models import utc_now
 from connector.storage.outbox import FAILED
+from connector.storage.times import utc_now
 from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from email.utils import format_datetime
 
 from connector.mail.classify import LOOP_HEADER
 from connector.outbound.templates import Rendered
-from connector.storage.models import utc_now
+from connector.storage.times import utc_now
 
 MAX_REFERENCES = 10
 

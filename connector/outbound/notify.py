@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from markupsafe import Markup
 
 from connector.jira.adf_render import adf_to_html, adf_to_text
-from connector.jira.client import JiraError, JiraNotFound
+from connector.jira.errors import JiraError, JiraNotFound
 from connector.mail.html import sanitize_html
 from connector.mail.html_text import html_to_text
 from connector.outbound.intake import COMMENT_CREATED

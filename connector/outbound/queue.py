@@ -35,8 +35,8 @@ from connector.outbound_config import (
 )
 from connector.routing.match import message_id_digest
 from connector.runtime import Runtime
-from connector.storage.models import utc_now
 from connector.storage.outbox import NewMessage, OutboundMessage
+from connector.storage.times import utc_now
 from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,8 @@ from typing import Any
 
 from connector import logs
 from connector.jira.auth import tenant_site
-from connector.jira.client import JiraClient, JiraError
+from connector.jira.client import JiraClient
+from connector.jira.errors import JiraError
 from connector.jira.limits import Priority
 from connector.outbound.intake import COMMENT_CREATED, ISSUE_UPDATED, receive
 from connector.runtime import Runtime

@@ -31,7 +31,7 @@ from email.message import EmailMessage
 
 from connector import logs
 from connector.budget import ReaderUnavailable
-from connector.jira.client import JiraError
+from connector.jira.errors import JiraError
 from connector.outbound.delivery import MailSender, SendError
 from connector.outbound.jira_reader import AppJiraReader
 from connector.outbound.notify import Context, JiraReader, decide_event
@@ -40,8 +40,8 @@ from connector.outbound.site_changes import read_site_changes
 from connector.outbound.transport import build_sender
 from connector.retry import OUTBOUND, Quarantine
 from connector.runtime import Runtime
-from connector.storage.models import utc_now
 from connector.storage.outbox import FAILED, RETRY, SENT, OutboundMessage
+from connector.storage.times import utc_now
 from connector.storage.webhook_events import FAILED as EVENT_FAILED
 from connector.storage.webhook_events import WebhookEvent
 from connector.tenant import Tenant

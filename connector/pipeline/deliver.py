@@ -16,7 +16,7 @@ from typing import Any
 from connector.drafts import CommentDraft, IssueDraft, IssueTracker, JiraPerson
 from connector.jira.adf import TRUNCATION_NOTE
 from connector.jira.adf_nodes import doc, paragraph, text_node
-from connector.jira.client import JiraBadRequest, JiraError
+from connector.jira.errors import JiraBadRequest, JiraError
 from connector.jsm import ServiceDeskSteps
 from connector.mail.inbound import Address, InboundEmail, MailAttachment
 from connector.mail_fields import FieldMap, custom_field_values, with_author_line

@@ -15,7 +15,7 @@ from datetime import datetime
 from connector import logs
 from connector.budget import OverBudget, ReaderUnavailable
 from connector.drafts import IssueInfo, IssueTracker, ServiceDesk
-from connector.jira.client import JiraError
+from connector.jira.errors import JiraError
 from connector.jsm import ServiceDeskSteps
 from connector.mail.inbound import UnparseableEmail
 from connector.mail_fields import FieldMap
@@ -46,8 +46,8 @@ from connector.senders.outcome import SenderAuthentication
 from connector.senders.signatures import KeyLookup
 from connector.settings import ReadingLimits
 from connector.storage.email_log import EmailLog, LogEntry
-from connector.storage.models import utc_now
 from connector.storage.threads import ParticipantRepository, ThreadRepository
+from connector.storage.times import utc_now
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from connector import logs
-from connector.jira.client import JiraError, JiraWaiting
+from connector.jira.errors import JiraError, JiraWaiting
 from connector.outcomes import Outcome
 from connector.pipeline.message import Trail
 from connector.retry import INBOUND_MAIL, Quarantine

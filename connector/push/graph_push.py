@@ -60,7 +60,7 @@ from connector.storage.graph_subscriptions import (
     GraphSubscription,
     client_state_hash,
 )
-from connector.storage.models import utc_now
+from connector.storage.times import utc_now
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,6 @@ caller's: push can only make mail come sooner.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import random
@@ -56,6 +55,7 @@ from connector.push.state import (
     PushState,
     polling,
 )
+from connector.push.waker import Waker
 from connector.retry import RetryPolicy
 from connector.sources.config import SourceConfig
 from connector.sources.errors import (
@@ -114,10 +114,7 @@ class IdleWatcher:
         self._random = random.Random()  # noqa: S311 (jitter, not a secret)
         self._pool = ThreadPoolExecutor(connectors, thread_name_prefix="idle-connect")
         self._selector = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._waker = Waker(self._selector)
         self._inbox: queue.SimpleQueue[tuple[str, Any, Any]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._states: dict[str, PushState] = {}
@@ -166,7 +163,7 @@ class IdleWatcher:
     def stop(self, timeout: float = 10.0) -> None:
         """Close every idle connection (DONE, LOGOUT) and end the threads."""
         self._stopping = True
-        self._wake()
+        self._waker.wake()
         if self._thread.is_alive():
             self._thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -174,8 +171,7 @@ class IdleWatcher:
         for entry in self._entries.values():
             self._close(entry)
         self._selector.close()
-        self._wake_r.close()
-        self._wake_w.close()
+        self._waker.close()
         with self._lock:
             self._states = {key: polling(STOPPED) for key in self._states}
 
@@ -195,7 +191,7 @@ class IdleWatcher:
         events = self._selector.select(min(max(wait - now, 0.0), _MAX_WAIT_SECONDS))
         for key, _ in events:
             if key.data is None:
-                self._drain_wake()
+                self._waker.drain()
             else:
                 self._readable(key.data)
         self._handle_inbox()
@@ -379,16 +375,7 @@ class IdleWatcher:
 
     def _post(self, kind: str, source_id: str, payload: Any) -> None:
         self._inbox.put((kind, source_id, payload))
-        self._wake()
-
-    def _wake(self) -> None:
-        with contextlib.suppress(OSError):  # already woken (buffer full), or stopped
-            self._wake_w.send(b"\0")
-
-    def _drain_wake(self) -> None:
-        with contextlib.suppress(OSError):  # BlockingIOError: nothing more to read
-            while self._wake_r.recv(4096):
-                pass
+        self._waker.wake()
 
 
 def _why_not(config: SourceConfig, *, push: bool, enabled: bool) -> str:

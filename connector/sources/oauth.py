@@ -3,9 +3,9 @@
 Pure protocol logic plus the HTTP it needs; nothing here touches storage. The admin API calls
 `start_authorization`, keeps the returned `flow_state` server-side (it holds the PKCE verifier)
 until the provider redirects back, then calls `finish_authorization` and stores the refresh
-token encrypted. A source gets a `TokenProvider` as `SourceConfig.access_token`: it hands out
-access tokens, renews them before they expire and reports rotated refresh tokens through
-`on_refresh`.
+token encrypted. `refresh` and `client_credentials` renew tokens; `TokenProvider`
+(`connector.sources.token_provider`) calls them for a source. The app registration and the
+tokens are `OAuthClientConfig` and `OAuthTokens` (`connector.sources.oauth_config`).
 
 Google is a plain authorisation-code grant with PKCE over httpx (Google's "Using OAuth 2.0 for
 Web Server Applications"). Microsoft goes through msal's `ConfidentialClientApplication`, which
@@ -19,63 +19,23 @@ import base64
 import hashlib
 import hmac
 import json
-import logging
-import re
 import secrets
-import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, get_args
-from urllib.parse import urlencode, urlsplit
+from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import msal  # type: ignore[import-untyped]
 
-from connector import logs
-from connector.sources.config import ProtocolName
 from connector.sources.errors import SourceAuthError, SourceConfigError, SourceConnectionError
-
-log = logging.getLogger(__name__)
-
-Provider = Literal["google", "microsoft"]
-Access = Literal["delegated", "application"]
+from connector.sources.oauth_config import GOOGLE_MAIL_SCOPE, OAuthClientConfig, OAuthTokens
 
 GOOGLE_AUTHORIZATION_ENDPOINT = "https://accounts.google.com/o/oauth2/v2/auth"
 GOOGLE_TOKEN_ENDPOINT = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
-GOOGLE_MAIL_SCOPE = "https://mail.google.com/"
-MICROSOFT_LOGIN = "https://login.microsoftonline.com"
-# msal adds offline_access, openid and profile itself and refuses them when passed in.
-# The send permission of the same resource comes with each sign-in, so the account that
-# receives can also send the notifications (connector.outbound) without a second consent.
-_MICROSOFT_DELEGATED: Mapping[str, tuple[str, ...]] = {
-    "imap": (
-        "https://outlook.office.com/IMAP.AccessAsUser.All",
-        "https://outlook.office.com/SMTP.Send",
-    ),
-    "pop3": (
-        "https://outlook.office.com/POP.AccessAsUser.All",
-        "https://outlook.office.com/SMTP.Send",
-    ),
-    # .Shared: the signed-in user may read a shared mailbox they have rights on.
-    "graph": (
-        "https://graph.microsoft.com/Mail.ReadWrite",
-        "https://graph.microsoft.com/Mail.ReadWrite.Shared",
-        "https://graph.microsoft.com/Mail.Send",
-    ),
-}
-# Client credentials ask for a resource's `.default`: whatever an admin consented to for the app
-# ("Authenticate an IMAP, POP or SMTP connection using OAuth", Microsoft Learn).
-_MICROSOFT_APPLICATION: Mapping[str, tuple[str, ...]] = {
-    "imap": ("https://outlook.office365.com/.default",),
-    "pop3": ("https://outlook.office365.com/.default",),
-    "graph": ("https://graph.microsoft.com/.default",),
-}
-_MULTI_TENANT = frozenset({"common", "organizations", "consumers"})
-_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
-REFRESH_MARGIN = timedelta(minutes=5)
 
 
 class OAuthError(SourceAuthError):
@@ -89,77 +49,6 @@ class OAuthError(SourceAuthError):
 
 class OAuthStateMismatch(OAuthError):
     """The redirect does not answer the sign-in we started: possible CSRF (RFC 6749 §10.12)."""
-
-
-@dataclass(frozen=True)
-class OAuthClientConfig:
-    """The app registration at the provider, and what the tokens are for.
-
-    `protocol` picks the scopes: IMAP/POP3 tokens and Graph tokens are for different resources
-    and one Microsoft token cannot serve both. `tenant` (Microsoft) is the directory id or domain;
-    `organizations` lets any work account sign in, application access needs the real tenant.
-    """
-
-    provider: Provider
-    client_id: str
-    client_secret: str = field(repr=False)
-    redirect_uri: str | None = None
-    tenant: str = "organizations"
-    protocol: ProtocolName = "imap"
-    access: Access = "delegated"
-    timeout_seconds: int = 30
-
-    def __post_init__(self) -> None:
-        for name, value, choices in (
-            ("provider", self.provider, get_args(Provider)),
-            ("protocol", self.protocol, get_args(ProtocolName)),
-            ("access", self.access, get_args(Access)),
-        ):
-            if value not in choices:
-                raise SourceConfigError(name, f"{value!r} is not one of {', '.join(choices)}")
-        for name in ("client_id", "client_secret"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
-                raise SourceConfigError(name, "is required")
-        if isinstance(self.timeout_seconds, bool) or self.timeout_seconds not in range(1, 61):
-            raise SourceConfigError("timeout_seconds", "is not a whole number from 1 to 60")
-        if self.redirect_uri is not None:
-            _check_redirect_uri(self.redirect_uri)
-        if self.provider == "google":
-            if self.protocol == "graph":
-                raise SourceConfigError("protocol", "Microsoft Graph needs a Microsoft sign-in")
-            if self.access == "application":
-                # Gmail has no client-credentials grant; domain-wide delegation is another flow.
-                raise SourceConfigError("access", "Google offers Gmail access only by sign-in")
-        elif not _TENANT.match(self.tenant):
-            raise SourceConfigError("tenant", f"{self.tenant!r} is not a tenant id or domain")
-        elif self.access == "application" and self.tenant.lower() in _MULTI_TENANT:
-            raise SourceConfigError("tenant", "application access needs the tenant id or domain")
-
-    @property
-    def scopes(self) -> tuple[str, ...]:
-        if self.provider == "google":
-            # openid + email: the ID token names the account, which XOAUTH2 must log in as.
-            return (GOOGLE_MAIL_SCOPE, "openid", "email")
-        table = _MICROSOFT_APPLICATION if self.access == "application" else _MICROSOFT_DELEGATED
-        return table[self.protocol]
-
-    @property
-    def authority(self) -> str:
-        return f"{MICROSOFT_LOGIN}/{self.tenant}"
-
-
-@dataclass(frozen=True)
-class OAuthTokens:
-    """What a token endpoint granted. `refresh_token` is None for client credentials."""
-
-    access_token: str = field(repr=False)
-    refresh_token: str | None = field(repr=False)
-    expires_at: datetime
-    scopes: tuple[str, ...] = ()
-    account: str | None = None
-
-    def expires_within(self, margin: timedelta, now: datetime | None = None) -> bool:
-        return self.expires_at - margin <= (now or datetime.now(UTC))
 
 
 @dataclass(frozen=True)
@@ -307,92 +196,6 @@ def client_credentials(
     return _from_msal(result, "Microsoft refused the application credentials")
 
 
-class TokenProvider:
-    """The `access_token` callable of a `SourceConfig`: a valid token at every call.
-
-    Tokens are renewed `margin` before they expire, so a connection never starts with a token
-    that dies mid-poll. After each renewal `on_refresh(tokens)` runs, so the caller stores the
-    refresh token it must keep (encrypted); if it raises, the error reaches the poll. Renewal
-    that fails raises `SourceAuthError` with the provider's words. Thread-safe.
-    """
-
-    def __init__(
-        self,
-        config: OAuthClientConfig,
-        tokens: OAuthTokens | None = None,
-        *,
-        on_refresh: Callable[[OAuthTokens], None] | None = None,
-        source: str = "",
-        margin: timedelta = REFRESH_MARGIN,
-        clock: Callable[[], datetime] | None = None,
-        http_client: httpx.Client | None = None,
-    ) -> None:
-        if tokens is None and config.access == "delegated":
-            raise SourceConfigError("access_token", "delegated access needs the signed-in tokens")
-        self._config = config
-        self._tokens = tokens
-        self._on_refresh = on_refresh
-        self._source = source
-        self._margin = margin
-        self._clock = clock or (lambda: datetime.now(UTC))
-        self._http_client = http_client
-        self._lock = threading.Lock()
-
-    def __call__(self) -> str:
-        with self._lock:
-            tokens = self._tokens
-            if tokens is None or tokens.expires_within(self._margin, self._clock()):
-                tokens = self._renew(tokens)
-            return tokens.access_token
-
-    @property
-    def expires_at(self) -> datetime | None:
-        return self._tokens.expires_at if self._tokens else None
-
-    @property
-    def account(self) -> str | None:
-        return self._tokens.account if self._tokens else None
-
-    def __repr__(self) -> str:
-        return (
-            f"TokenProvider(provider={self._config.provider!r}, access={self._config.access!r}, "
-            f"source={self._source!r}, expires_at={self.expires_at!r})"
-        )
-
-    def _renew(self, old: OAuthTokens | None) -> OAuthTokens:
-        config = self._config
-        try:
-            if config.access == "application":
-                tokens = client_credentials(config, http_client=self._http_client)
-            else:
-                refresh_token = old.refresh_token if old else None
-                tokens = refresh(config, refresh_token or "", http_client=self._http_client)
-        except SourceAuthError as exc:
-            logs.event(
-                log,
-                "source.token_refresh_failed",
-                logging.WARNING,
-                source=self._source,
-                provider=config.provider,
-                error=exc.server_message,
-            )
-            raise
-        self._tokens = tokens
-        rotated = old is not None and tokens.refresh_token != old.refresh_token
-        logs.event(
-            log,
-            "source.token_refreshed",
-            source=self._source,
-            provider=config.provider,
-            access=config.access,
-            expires_at=tokens.expires_at.isoformat(timespec="seconds"),
-            rotated=rotated,
-        )
-        if self._on_refresh is not None:
-            self._on_refresh(tokens)
-        return tokens
-
-
 _NAMES: Mapping[str, str] = {"google": "Google", "microsoft": "Microsoft"}
 
 
@@ -402,14 +205,6 @@ def _delegated(config: OAuthClientConfig) -> str:
     if not config.redirect_uri:
         raise SourceConfigError("redirect_uri", "is required to sign in")
     return config.redirect_uri
-
-
-def _check_redirect_uri(uri: str) -> None:
-    parts = urlsplit(uri)
-    # RFC 6749 §3.1.2.1: redirect endpoints need TLS; loopback is the development exception.
-    local = parts.scheme == "http" and parts.hostname in {"localhost", "127.0.0.1", "::1"}
-    if not (parts.scheme == "https" or local) or not parts.hostname or parts.fragment:
-        raise SourceConfigError("redirect_uri", f"{uri!r} must be an https URL without #fragment")
 
 
 def _s256(verifier: str) -> str:

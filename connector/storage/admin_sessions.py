@@ -14,7 +14,8 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete
 
-from connector.storage.models import AdminLinkRow, AdminSessionRow, as_utc, utc_now
+from connector.storage.models import AdminLinkRow, AdminSessionRow
+from connector.storage.times import as_utc, utc_now
 
 
 @dataclass(frozen=True)

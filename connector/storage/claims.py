@@ -16,7 +16,7 @@ from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from connector.storage.models import utc_now
+from connector.storage.times import utc_now
 
 
 @dataclass(frozen=True)

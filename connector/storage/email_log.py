@@ -21,9 +21,10 @@ from sqlmodel import Session, col, select
 from connector.outcomes import FINAL_OUTCOMES, Outcome
 from connector.storage.db import conflict_insert
 from connector.storage.email_log_filters import LogFilters
-from connector.storage.models import EmailLogRow, as_utc, as_utc_or_none, utc_now
+from connector.storage.models import EmailLogRow
 from connector.storage.paging import newest_first
 from connector.storage.secrets import SecretBox
+from connector.storage.times import as_utc, as_utc_or_none, utc_now
 
 # Put before the failure reason when an admin asks for a retry.
 RETRY_REASON = "retry asked for by an admin; it had failed: "
@@ -96,12 +97,15 @@ class EmailLog:
                 new = EmailLogRow(
                     tenant_id=tenant_id, source_id=source_id, message_key=message_key, size=size
                 ).model_dump(exclude={"id"})
-                row = connection.execute(
-                    conflict_insert(connection, _TABLE)
-                    .values(**new)
-                    .on_conflict_do_nothing()
-                    .returning(*_TABLE.c)
-                ).first() or connection.execute(at_position).first()
+                row = (
+                    connection.execute(
+                        conflict_insert(connection, _TABLE)
+                        .values(**new)
+                        .on_conflict_do_nothing()
+                        .returning(*_TABLE.c)
+                    ).first()
+                    or connection.execute(at_position).first()
+                )
             if row is None:
                 raise LookupError(f"email log row of {message_key!r} vanished")
             return _entry(row)

@@ -17,7 +17,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from connector.outcomes import Outcome
-from connector.storage.models import EmailLogRow, utc_now
+from connector.storage.models import EmailLogRow
+from connector.storage.times import utc_now
 
 
 @dataclass(frozen=True)

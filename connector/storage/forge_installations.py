@@ -16,8 +16,9 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from connector.storage.models import ForgeInstallationRow, TenantRow, as_utc_or_none, utc_now
+from connector.storage.models import ForgeInstallationRow, TenantRow
 from connector.storage.secrets import SecretBox, SecretDecryptionError
+from connector.storage.times import as_utc_or_none, utc_now
 from connector.tenant import ForgeAccess
 
 # What Forge-only tenants are, for the columns Connect fills from its install payload.

@@ -22,7 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from connector.storage.claims import ClaimColumns, claim_rows
-from connector.storage.models import GraphSubscriptionRow, as_utc_or_none, utc_now
+from connector.storage.models import GraphSubscriptionRow
+from connector.storage.times import as_utc_or_none, utc_now
 
 _CLAIM = ClaimColumns(
     GraphSubscriptionRow,

@@ -24,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from connector.storage.db import conflict_insert, database_errors
-from connector.storage.models import JiraPauseRow, JiraSlotRow, as_utc
+from connector.storage.models import JiraPauseRow, JiraSlotRow
+from connector.storage.times import as_utc
 
 # Pauses that concern every site, and those of one site whatever the endpoint or issue.
 APP_SCOPES = ("app", "near-app")

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import DateTime, Index, Text, UniqueConstraint, false, true
 from sqlmodel import Field, SQLModel
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC, so say so."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def as_utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
+from connector.storage.times import utc_now
 
 
 class TenantRow(SQLModel, table=True):

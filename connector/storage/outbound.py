@@ -16,14 +16,9 @@ from connector.outbound_config import (
     TemplateFault,
     settings_from_json,
 )
-from connector.storage.models import (
-    NotificationSettingsRow,
-    OutboundConnectionRow,
-    as_utc,
-    as_utc_or_none,
-    utc_now,
-)
+from connector.storage.models import NotificationSettingsRow, OutboundConnectionRow
 from connector.storage.secrets import SecretBox
+from connector.storage.times import as_utc, as_utc_or_none, utc_now
 
 KEEP = object()  # "leave the stored password as it is"
 

@@ -21,9 +21,10 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from connector.storage.models import OutboundMessageRow, as_utc, as_utc_or_none, utc_now
+from connector.storage.models import OutboundMessageRow
 from connector.storage.retry_queue import RetryQueue
 from connector.storage.secrets import SecretBox
+from connector.storage.times import as_utc, as_utc_or_none, utc_now
 
 QUEUED, SENDING, SENT, RETRY, FAILED = "queued", "sending", "sent", "retry", "failed"
 STATUSES = (QUEUED, SENDING, SENT, RETRY, FAILED)

@@ -26,13 +26,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from connector.outcomes import FINAL_OUTCOMES, Outcome
-from connector.storage.models import (
-    EmailLogRow,
-    MailSourceRow,
-    TenantRow,
-    as_utc_or_none,
-    utc_now,
-)
+from connector.storage.models import EmailLogRow, MailSourceRow, TenantRow
+from connector.storage.times import as_utc_or_none, utc_now
 
 
 @dataclass(frozen=True)

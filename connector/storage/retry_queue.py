@@ -26,8 +26,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col, select
 
-from connector.storage.models import utc_now
 from connector.storage.paging import newest_first
+from connector.storage.times import utc_now
 
 RowT = TypeVar("RowT", bound=SQLModel)
 ItemT = TypeVar("ItemT")

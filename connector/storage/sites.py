@@ -14,8 +14,9 @@ from sqlalchemy import or_, true
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from connector.storage.models import TenantRow, as_utc_or_none, utc_now
+from connector.storage.models import TenantRow
 from connector.storage.secrets import SecretBox
+from connector.storage.times import as_utc_or_none, utc_now
 from connector.tenant import SiteAccess
 
 SITE_KEY_PREFIX = "site:"

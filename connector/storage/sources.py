@@ -17,21 +17,12 @@ from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from connector.mail_source import MailSource, SourcePolicy, SourceSpec
-from connector.resources.declare import stored_as
-from connector.resources.mail_source import SETTINGS as SOURCE_SETTINGS
-from connector.routing.addresses import rules_from_json
+from connector.mail_source import MailSource, SourceSpec
 from connector.storage.claims import ClaimColumns, claim_rows
-from connector.storage.models import (
-    EmailLogRow,
-    GraphSubscriptionRow,
-    MailSourceRow,
-    TenantRow,
-    as_utc,
-    as_utc_or_none,
-    utc_now,
-)
-from connector.storage.secrets import SecretBox, SecretDecryptionError
+from connector.storage.models import EmailLogRow, GraphSubscriptionRow, MailSourceRow, TenantRow
+from connector.storage.secrets import SecretBox
+from connector.storage.source_rows import oauth_json, row_id, source_from_row, spec_values
+from connector.storage.times import utc_now
 
 OAuthChange = Callable[[dict[str, Any] | None], dict[str, Any] | None]
 
@@ -41,8 +32,6 @@ _PUSH_CLAIM = ClaimColumns(
     col(MailSourceRow.push_owner),
     col(MailSourceRow.push_expires_at),
 )
-# The settings kept as they are in columns of their own; the rest are JSON text or a secret.
-_SPEC_COLUMNS = stored_as(SOURCE_SETTINGS, "column")
 
 
 class SourceRepository:
@@ -53,12 +42,12 @@ class SourceRepository:
     # -- admin (tenant-scoped) -----------------------------------------------------------
 
     def create(self, tenant_id: int, spec: SourceSpec) -> MailSource:
-        row = MailSourceRow.model_validate({"tenant_id": tenant_id, **_spec_values(spec)})
+        row = MailSourceRow.model_validate({"tenant_id": tenant_id, **spec_values(spec)})
         row.password_encrypted = self._secrets.encrypt(spec.password) if spec.password else None
         with Session(self._engine) as session:
             session.add(row)
             session.commit()
-            return self._load(session, tenant_id, _id(row))
+            return self._load(session, tenant_id, row_id(row))
 
     def update(self, tenant_id: int, source_id: int, spec: SourceSpec) -> MailSource | None:
         """Replace the settings; a spec without a password keeps the stored one (write-only)."""
@@ -70,7 +59,7 @@ class SourceRepository:
                 getattr(row, name) != getattr(spec, name)
                 for name in ("protocol", "host", "port", "username", "folder")
             )
-            for name, value in _spec_values(spec).items():
+            for name, value in spec_values(spec).items():
                 setattr(row, name, value)
             if moved:
                 # Another mailbox (or folder): the old position means nothing there. The next
@@ -312,7 +301,7 @@ class SourceRepository:
             row = session.get(MailSourceRow, source_id)
             if row is None or row.oauth_encrypted is None:
                 return None
-            return _oauth_json(self._secrets.decrypt(row.oauth_encrypted))
+            return oauth_json(self._secrets.decrypt(row.oauth_encrypted))
 
     def change_oauth(
         self,
@@ -338,7 +327,7 @@ class SourceRepository:
             if row is None:
                 return False
             before = row.oauth_encrypted
-            current = None if before is None else _oauth_json(self._secrets.decrypt(before))
+            current = None if before is None else oauth_json(self._secrets.decrypt(before))
             changed = change(current)
             values: dict[str, Any] = {
                 "oauth_encrypted": None
@@ -363,15 +352,6 @@ class SourceRepository:
 
     # -- mapping ---------------------------------------------------------------------------
 
-    def _oauth_connected(self, encrypted: str | None) -> bool:
-        """Signed in (tokens stored), not merely a sign-in started and not finished."""
-        if encrypted is None:
-            return False
-        try:
-            return _oauth_json(self._secrets.decrypt(encrypted)).get("tokens") is not None
-        except (SecretDecryptionError, ValueError):
-            return True  # something is stored; polling will say what is wrong with it
-
     def _load(self, session: Session, tenant_id: int, source_id: int) -> MailSource:
         row = _find(session, tenant_id, source_id)
         if row is None:
@@ -379,50 +359,7 @@ class SourceRepository:
         return self._to_source(session, row)
 
     def _to_source(self, session: Session, row: MailSourceRow) -> MailSource:
-        tenant = session.get(TenantRow, row.tenant_id)
-        spec = SourceSpec(
-            **{name: getattr(row, name) for name in _SPEC_COLUMNS},
-            exclusion_folders=tuple(json.loads(row.exclusion_folders)),
-            policy=SourcePolicy.from_json(json.loads(row.policy)),
-            address_rules=rules_from_json(json.loads(row.address_rules or "[]"), stored=True),
-            plus_projects=tuple(json.loads(row.plus_projects or "[]")),
-            uses_oauth=self._oauth_connected(row.oauth_encrypted),
-        )
-        return MailSource(
-            id=_id(row),
-            tenant_id=row.tenant_id,
-            client_key=tenant.client_key if tenant else "",
-            spec=spec,
-            has_password=row.password_encrypted is not None,
-            enabled=row.enabled,
-            status=row.status,
-            status_message=row.status_message,
-            status_at=as_utc_or_none(row.status_at),
-            cursor=row.cursor,
-            first_connected_at=as_utc_or_none(row.first_connected_at),
-            consecutive_failures=row.consecutive_failures,
-            next_poll_at=as_utc_or_none(row.next_poll_at),
-            last_poll_at=as_utc_or_none(row.last_poll_at),
-            created_at=as_utc(row.created_at),
-            updated_at=as_utc(row.updated_at),
-            receives=row.receives,
-        )
-
-
-def _oauth_json(plaintext: str) -> dict[str, Any]:
-    data = json.loads(plaintext)
-    if not isinstance(data, dict):
-        raise ValueError("the stored OAuth state is not a JSON object")
-    return data
-
-
-def _spec_values(spec: SourceSpec) -> dict[str, object]:
-    values: dict[str, object] = {name: getattr(spec, name) for name in _SPEC_COLUMNS}
-    values["exclusion_folders"] = json.dumps(list(spec.exclusion_folders))
-    values["policy"] = json.dumps(spec.policy.to_json())
-    values["address_rules"] = json.dumps([rule.to_json() for rule in spec.address_rules])
-    values["plus_projects"] = json.dumps(list(spec.plus_projects))
-    return values
+        return source_from_row(session, row, self._secrets)
 
 
 def _find(session: Session, tenant_id: int, source_id: int) -> MailSourceRow | None:
@@ -431,9 +368,3 @@ def _find(session: Session, tenant_id: int, source_id: int) -> MailSourceRow | N
             MailSourceRow.id == source_id, MailSourceRow.tenant_id == tenant_id
         )
     ).first()
-
-
-def _id(row: MailSourceRow) -> int:
-    if row.id is None:
-        raise LookupError("source row has no id yet")
-    return row.id

@@ -23,8 +23,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from connector.resources.tenant_settings import ROLES
-from connector.storage.models import TenantSettingsRow, utc_now
+from connector.storage.models import TenantSettingsRow
 from connector.storage.secrets import SecretBox
+from connector.storage.times import utc_now
 
 __all__ = ["ROLES", "TenantSettingsRepository", "WorkaroundStatus", "WorkaroundUser"]
 

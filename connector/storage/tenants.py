@@ -10,8 +10,9 @@ from connector.storage.forge_installations import (
     forge_access,
     link_installation,
 )
-from connector.storage.models import TenantRow, utc_now
+from connector.storage.models import TenantRow
 from connector.storage.secrets import SecretBox
+from connector.storage.times import utc_now
 from connector.tenant import InstallPayload, SiteAccess, Tenant
 
 

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from connector.storage.db import conflict_insert
-from connector.storage.models import ParticipantRow, ThreadMessageRow, as_utc, utc_now
+from connector.storage.models import ParticipantRow, ThreadMessageRow
+from connector.storage.times import as_utc, utc_now
 
 
 class ThreadRepository:
@@ -92,9 +93,7 @@ class ParticipantRepository:
                     "sender" if "sender" in (earlier.role, person.role) else person.role,
                     earlier.jira_account_id or person.jira_account_id,
                 )
-            merged[address] = Participant(
-                address, person.name, person.role, person.jira_account_id
-            )
+            merged[address] = Participant(address, person.name, person.role, person.jira_account_id)
         if not merged:
             return
         now = utc_now()

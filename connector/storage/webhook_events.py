@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from connector.storage.models import WebhookEventRow, as_utc, as_utc_or_none, utc_now
+from connector.storage.models import WebhookEventRow
 from connector.storage.retry_queue import RetryQueue
+from connector.storage.times import as_utc, as_utc_or_none, utc_now
 
 RECEIVED, WORKING, HANDLED, IGNORED, RETRY, FAILED = (
     "received",

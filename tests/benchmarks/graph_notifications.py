@@ -30,7 +30,7 @@ import httpx
 from connector.mail_source import SourceSpec
 from connector.runtime import Runtime
 from connector.storage.graph_subscriptions import client_state_hash
-from connector.storage.models import utc_now
+from connector.storage.times import utc_now
 from tests.benchmarks.pipeline_throughput import running_app
 from tests.integration.tenants import install_payload
 

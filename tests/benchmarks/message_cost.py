@@ -45,7 +45,8 @@ from sqlalchemy.engine import Engine
 
 from connector.outcomes import Outcome
 from connector.runtime import Runtime
-from connector.storage.models import EmailLogRow, utc_now
+from connector.storage.models import EmailLogRow
+from connector.storage.times import utc_now
 from tests.benchmarks.mailboxes import running_dovecot
 from tests.benchmarks.pipeline_throughput import (
     PROJECT,
@@ -215,9 +216,10 @@ def measure(kind: str, history: int, messages: int, folder: str) -> Figures:
         fresh_database(kind, folder) as database_url,
         remote_jira() as jira,
         running_dovecot() as dovecot,
-        running_app(
-            jira.install_keys_url(), database_url, jira.authorization_server_url()
-        ) as (base_url, runtime),
+        running_app(jira.install_keys_url(), database_url, jira.authorization_server_url()) as (
+            base_url,
+            runtime,
+        ),
     ):
         status, answer = jira.install(base_url)
         if status != 204:

@@ -40,7 +40,7 @@ from cryptography.fernet import Fernet
 from connector.app import create_app
 from connector.runtime import Runtime
 from connector.storage.db import libpq_url, make_engine, migrate
-from connector.storage.models import utc_now
+from connector.storage.times import utc_now
 from connector.wiring import poll_source
 from tests.benchmarks.mailboxes import MailWriter, running_dovecot
 from tests.benchmarks.remote_jira import JiraHost, remote_jira, tcp_listener

@@ -23,7 +23,7 @@ if importlib.util.find_spec("playwright") is None:
 from playwright.sync_api import Browser, expect
 
 from connector.outbound.worker import OutboundWorker
-from connector.storage.models import utc_now
+from connector.storage.times import utc_now
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.site_support import (
     CUSTOMER,

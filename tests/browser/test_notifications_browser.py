@@ -20,9 +20,9 @@ if importlib.util.find_spec("playwright") is None:
 from playwright.sync_api import expect
 
 from connector.outbound_config import TemplateFault
-from connector.storage.models import utc_now
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import NewMessage, Outbox
+from connector.storage.times import utc_now
 from connector.storage.webhook_events import WebhookEvents
 from tests.browser.conftest import AdminBrowser
 from tests.servers.smtp import SmtpServer

@@ -28,12 +28,13 @@ from pathlib import Path
 import pytest
 
 from connector.jira.auth import tenant_site
-from connector.jira.client import JiraBadRequest, JiraClient
+from connector.jira.client import JiraClient
+from connector.jira.errors import JiraBadRequest
 from connector.jira.markers import marker_label
 from connector.jira.tracker import JiraTracker
 from connector.routing.match import message_id_digest
 from connector.runtime import Runtime
-from connector.storage.models import utc_now
+from connector.storage.times import utc_now
 from connector.tenant import Tenant
 from connector.wiring import poll_source
 from descriptor.render import message_property_key

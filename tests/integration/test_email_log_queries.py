@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from connector.outcomes import Outcome
-from connector.storage.models import utc_now
+from connector.storage.times import utc_now
 from tests.integration.pipeline_support import support_source
 
 

@@ -26,7 +26,7 @@ from connector.push.state import DISABLED, PUSH_OFF
 from connector.push.sync import PushSync
 from connector.retry import RetryPolicy
 from connector.scheduler import Scheduler
-from connector.sources.oauth import OAuthTokens
+from connector.sources.oauth_config import OAuthTokens
 from connector.wiring import poll_source
 from tests.fakes.graph import INBOX_ID, MAILBOX, FakeGraph
 from tests.integration.admin_support import AdminApi

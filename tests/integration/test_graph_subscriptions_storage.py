@@ -15,9 +15,9 @@ from connector.storage.graph_subscriptions import (
     GraphSubscriptionRepository,
     client_state_hash,
 )
-from connector.storage.models import utc_now
 from connector.storage.secrets import SecretBox
 from connector.storage.sources import SourceRepository
+from connector.storage.times import utc_now
 from tests.integration.pipeline_support import support_source
 
 

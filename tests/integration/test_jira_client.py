@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from connector.jira.auth import api_token_site, connect_site
-from connector.jira.client import (
+from connector.jira.client import JiraClient
+from connector.jira.errors import (
     JiraAuthError,
     JiraBadRequest,
-    JiraClient,
     JiraNotFound,
     JiraRateLimited,
     JiraUnavailable,

@@ -11,14 +11,9 @@ import pytest
 from connector.drafts import CommentDraft, IssueDraft, JiraPerson
 from connector.jira.adf import text_to_adf
 from connector.jira.auth import BearerTokenAuth, JiraSite
-from connector.jira.client import (
-    JiraAuthError,
-    JiraBadRequest,
-    JiraClient,
-    JiraError,
-    JiraNotFound,
-)
+from connector.jira.client import JiraClient
 from connector.jira.datacenter import datacenter_site, server_problem
+from connector.jira.errors import JiraAuthError, JiraBadRequest, JiraError, JiraNotFound
 from connector.jira.metadata import check_create_metadata
 from connector.jira.session import RetryingSession
 from connector.jira.tracker import DIGEST_FIELD, JiraTracker

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from connector.jira.auth import api_token_site
-from connector.jira.client import JiraClient, JiraRateLimited
+from connector.jira.client import JiraClient
+from connector.jira.errors import JiraRateLimited
 from connector.jira.limiter import SiteLimiter
 from connector.jira.limits import Priority
 from connector.jira.session import RetryingSession

@@ -368,7 +368,7 @@ def test_outbound_acknowledgement_template_running_away_fails_it_not_the_issue(
 def test_outbound_send_failure_retries_then_fails_and_retention_purges(loop: Loop) -> None:
     from datetime import timedelta
 
-    from connector.storage.models import utc_now
+    from connector.storage.times import utc_now
 
     loop.deliver(_mail("Flaky", "Mail server trouble."))
     assert loop.poll() == {"created": 1}

@@ -18,7 +18,7 @@ from connector.oauth_store import OAuthApp, connected_json
 from connector.outbound.delivery import SendError
 from connector.outbound.smtp import SmtpSender, SmtpSettings
 from connector.outbound_config import ConnectionSpec
-from connector.sources.oauth import OAuthTokens
+from connector.sources.oauth_config import OAuthTokens
 from connector.storage.outbound import OutboundRepository
 from tests.fakes.network import loopback_policy
 from tests.integration.admin_support import AdminApi, outbound_body
@@ -28,7 +28,6 @@ from tests.servers.smtp import SmtpServer, sample_message
 @pytest.fixture
 def database_url(sqlite_url: str) -> str:
     return sqlite_url
-
 
 
 @pytest.fixture

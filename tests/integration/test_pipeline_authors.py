@@ -14,7 +14,7 @@ import pytest
 from connector.mail_source import SourcePolicy
 from connector.routing.match import message_id_digest
 from connector.storage.email_log import LogEntry
-from connector.storage.models import utc_now
+from connector.storage.times import utc_now
 from connector.wiring import jira_tracker
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp

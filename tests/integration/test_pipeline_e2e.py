@@ -200,7 +200,7 @@ def test_pipeline_jira_unavailable_postpones_then_delivers_once(setup: Setup) ->
     setup.jira.clear_faults()
     entry = setup.log()["During an outage"]
     # Make the retry due now instead of in a minute.
-    from connector.storage.models import utc_now
+    from connector.storage.times import utc_now
 
     setup.app.runtime.email_log.postpone(entry.id, entry.reason, utc_now())
     assert setup.poll() == {"created": 1}
@@ -215,7 +215,7 @@ def _digest(message: EmailMessage) -> str:
 
 
 def test_pipeline_jira_429_and_500_for_a_while_everything_arrives_once(setup: Setup) -> None:
-    from connector.storage.models import utc_now
+    from connector.storage.times import utc_now
 
     messages = [mail(f"Storm {n}", f"Message {n}") for n in range(6)]
     for message in messages:

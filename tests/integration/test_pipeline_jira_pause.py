@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from connector.drafts import AddedComment, CommentDraft, IssueDraft, IssueInfo, JiraPerson
-from connector.jira.client import JiraWaiting
+from connector.jira.errors import JiraWaiting
 from connector.mail.inbound import MailAttachment
 from connector.pipeline.process import Pipeline
 from connector.retry import INBOUND_MAIL

@@ -10,8 +10,8 @@ from connector.admin.poll_start import RequestForWorker
 from connector.polling import PollResult
 from connector.runtime import Runtime
 from connector.scheduler import PollFunction, Scheduler
-from connector.storage.models import utc_now
 from connector.storage.poll_runs import poll_progress, requested_polls
+from connector.storage.times import utc_now
 from tests.integration.test_scheduler import _not_due, _runtime, _source, _tenant
 
 

@@ -22,8 +22,8 @@ from connector.polling import PollResult
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
 from connector.storage.db import libpq_url, make_engine, migrate
-from connector.storage.models import utc_now
 from connector.storage.poll_runs import request_poll
+from connector.storage.times import utc_now
 from tests.conftest import _postgres_database
 from tests.integration.test_scheduler import _runtime, _source, _tenant
 

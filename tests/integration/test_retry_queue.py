@@ -10,10 +10,10 @@ from sqlalchemy.engine import Engine
 
 from connector.storage import outbox as outbox_module
 from connector.storage import webhook_events as events_module
-from connector.storage.models import utc_now
 from connector.storage.outbox import FAILED, SENT, NewMessage, Outbox
 from connector.storage.secrets import SecretBox
 from connector.storage.tenants import TenantRepository
+from connector.storage.times import utc_now
 from connector.storage.webhook_events import WebhookEvents
 from tests.integration.tenants import install_payload
 

@@ -12,7 +12,7 @@ from connector.polling import PollResult
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
 from connector.settings import Settings
-from connector.storage.models import utc_now
+from connector.storage.times import utc_now
 from connector.tenant import InstallPayload
 from connector.wiring import poll_source
 from tests.conftest import make_settings

@@ -16,7 +16,7 @@ from connector.pipeline.process import Pipeline
 from connector.polling import PollResult, run_poll
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
-from connector.storage.models import utc_now
+from connector.storage.times import utc_now
 from connector.tenant import Tenant
 from tests.integration.test_scheduler import _runtime, _source, _tenant
 

@@ -17,7 +17,7 @@ import pytest
 
 from connector.outbound.worker import OutboundWorker
 from connector.runtime import Runtime
-from connector.storage.models import utc_now
+from connector.storage.times import utc_now
 from connector.tenant import Tenant
 from connector.wiring import poll_source
 from tests.fakes.datacenter import FakeJiraDataCenter

@@ -13,7 +13,8 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from connector.sites.signin import CSRF_HEADER, hashed, make_link
-from connector.storage.models import AdminSessionRow, utc_now
+from connector.storage.models import AdminSessionRow
+from connector.storage.times import utc_now
 from tests.fakes.datacenter import FakeJiraDataCenter
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp

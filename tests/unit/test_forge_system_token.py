@@ -22,7 +22,8 @@ from connector.jira.auth import (
     SystemTokenAuth,
     tenant_site,
 )
-from connector.jira.client import JiraClient, JiraUnavailable
+from connector.jira.client import JiraClient
+from connector.jira.errors import JiraUnavailable
 from connector.tenant import ForgeAccess, Tenant
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ import jwt as pyjwt
 import pytest
 
 from connector.jira.auth import BearerTokenAuth
-from connector.jira.client import JiraRateLimited, JiraUnavailable
+from connector.jira.errors import JiraRateLimited, JiraUnavailable
 from connector.jira.impersonation import (
     ASSERTION_TTL_SECONDS,
     EXPIRY_MARGIN_SECONDS,

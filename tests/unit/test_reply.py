@@ -636,8 +636,7 @@ def test_extract_reply_text_text_below_the_line_cap_is_kept_without_a_cut() -> N
 def test_extract_reply_text_line_ending_in_a_number_above_an_attribution_is_kept() -> None:
     # Issue 19 lets "schrieb am Fr., 28." wrap; a sentence ending in a number stays.
     text = (
-        "On Monday we moved to floor 2.\n"
-        "2014-03-20 8:48 GMT+01:00 John <j@example.com>:\n> old\n"
+        "On Monday we moved to floor 2.\n2014-03-20 8:48 GMT+01:00 John <j@example.com>:\n> old\n"
     )
 
     assert extract_reply_text(text).text == "On Monday we moved to floor 2."

@@ -28,7 +28,8 @@ from connector.sources.errors import (
     SourceError,
 )
 from connector.sources.graph import GraphSource
-from connector.sources.oauth import OAuthClientConfig, TokenProvider
+from connector.sources.oauth_config import OAuthClientConfig
+from connector.sources.token_provider import TokenProvider
 
 HOST = "https://graph.microsoft.com/v1.0"
 MAILBOX = f"{HOST}/users/support@contoso.com"

@@ -28,16 +28,15 @@ from connector.sources.errors import SourceAuthError, SourceConfigError, SourceC
 from connector.sources.oauth import (
     GOOGLE_TOKEN_ENDPOINT,
     AuthorizationStart,
-    OAuthClientConfig,
     OAuthError,
     OAuthStateMismatch,
-    OAuthTokens,
-    TokenProvider,
     client_credentials,
     finish_authorization,
     refresh,
     start_authorization,
 )
+from connector.sources.oauth_config import OAuthClientConfig, OAuthTokens
+from connector.sources.token_provider import TokenProvider
 
 REDIRECT = "https://connector.example.com/api/v1/oauth/callback"
 STATE = "Yq3m0b8HcWZr1f5N2kLx"

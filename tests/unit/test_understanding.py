@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connector.jira.adf import JIRA_TEXT_LIMIT, serialized_length
-from connector.jira.client import JiraBadRequest
+from connector.jira.errors import JiraBadRequest
 from connector.mail_fields import with_author_line
 from connector.pipeline.deliver import is_too_long
 from connector.pipeline.understanding import MAX_RENDERED_CHARS, understand
