@@ -7,13 +7,14 @@ slow mailboxes or rate-limited Jira cannot take every worker). A poll holds a le
 database, so a second worker process, or the admin's "poll now", never polls the same source
 at the same time. Backoff and jitter are decided by the poll itself (`connector.polling`).
 
-Push (`push=True`, the worker's): an `IdleWatcher` idles on the sources that allow it and
-calls `poll_soon`, which wakes the loop; the next tick starts those sources first, through
-the same bounds and the same poll (its lease, cursor and exactly-once ledger), whatever
-their `next_poll_at`, so the safety poll at the interval stays. Mail announced while the
-source is being polled gets one more poll after it; announcements coalesce meanwhile.
+Push (`push=True`, the worker's, `connector.push.watchers`): an `IdleWatcher` idles on the
+sources that allow it and calls `poll_soon`, which wakes the loop; the next tick starts
+those sources first, through the same bounds and the same poll (its lease, cursor and
+exactly-once ledger), whatever their `next_poll_at`, so the safety poll at the interval
+stays. Mail announced while the source is being polled gets one more poll after it;
+announcements coalesce meanwhile.
 Graph sources are pushed by change notifications (`GraphPush`): the web process marks a
-notified source in the database, and this loop takes the marks every `GRAPH_CHECK_SECONDS`
+notified source in the database, and this loop takes the marks every second or so
 (at once when the web runs in this process: `wake`) and polls those sources the same way.
 
 A poll takes at most `POLL_BATCH` messages; one that was cut there (more mail waiting) is
@@ -42,9 +43,8 @@ from connector import logs
 from connector.mail_source import MailSource
 from connector.outbound.worker import OutboundWorker
 from connector.polling import POLL_BATCH, PollResult
-from connector.push.graph_push import GraphPush
-from connector.push.idle_watcher import IdleWatcher
-from connector.push.sync import SYNC_SECONDS, PushSync
+from connector.push.sync import SYNC_SECONDS
+from connector.push.watchers import PushWatchers
 from connector.runtime import Runtime
 from connector.storage.poll_runs import requested_polls
 from connector.storage.times import utc_now
@@ -53,9 +53,6 @@ from connector.wiring import poll_source
 log = logging.getLogger(__name__)
 
 PollFunction = Callable[[Runtime, int], PollResult]
-# How often the loop looks for Graph notifications the web process marked in the database
-# (a notification handled in this process wakes it at once).
-GRAPH_CHECK_SECONDS = 1.0
 
 
 class Scheduler:
@@ -90,18 +87,17 @@ class Scheduler:
         self._again: set[int] = set()  # announced while being polled: poll once more after
         self._later: set[int] = set()  # announced, but another held the lease: next tick
         self._saturated = False  # the last tick left due sources for want of a free slot
-        self._push: PushSync | None = None
-        self._graph: GraphPush | None = None
-        if push:
-            watcher = IdleWatcher(on_mail=lambda source_id: self.poll_soon(int(source_id)))
-            self._push = PushSync(runtime, watcher, owner=self.owner, every=push_sync_seconds)
-            self._graph = GraphPush(
+        self._push = (
+            PushWatchers(
                 runtime,
                 owner=self.owner,
                 on_mail=self.poll_soon,
-                base_url=graph_base_url,
                 every=push_sync_seconds,
+                graph_base_url=graph_base_url,
             )
+            if push
+            else None
+        )
         # Webhook events, the send queue and retention: one round at a time, beside the polls.
         self.outbound = OutboundWorker(runtime)
 
@@ -109,8 +105,6 @@ class Scheduler:
         logs.event(log, "scheduler.started", owner=self.owner, push=self._push is not None)
         if self._push is not None:
             self._push.start()
-        if self._graph is not None:
-            self._graph.start()
         next_tick = 0.0
         while not self._stop.is_set():
             self._wake.clear()
@@ -119,9 +113,7 @@ class Scheduler:
                 self._saturated = False
             try:
                 if self._push is not None:
-                    self._push.sync()
-                if self._graph is not None:
-                    self._graph.take_notified()  # they call poll_soon: this tick starts them
+                    self._push.step()  # announcements call poll_soon: this tick starts them
                     with self._lock:
                         ticking = ticking or bool(self._wanted)
                 if ticking:
@@ -132,13 +124,9 @@ class Scheduler:
             if ticking:
                 self.outbound.start_round()
             wait = max(next_tick - time.monotonic(), 0.0)
-            if self._push is not None:  # the push states are written between ticks too
-                wait = min(wait, self._push.every)
-            if self._graph is not None and self._graph.holds_any:
-                wait = min(wait, GRAPH_CHECK_SECONDS)  # notifications marked by the web
+            if self._push is not None:  # push states and Graph marks are taken between ticks too
+                wait = min(wait, self._push.wait())
             self._wake.wait(wait)
-        if self._graph is not None:
-            self._graph.stop()
         if self._push is not None:
             self._push.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -25,10 +25,10 @@ processes on any number of machines share the work; its schema is applied by mig
   retention) is a periodic job; rounds of several workers may overlap, each claims its own
   messages (`connector.storage.retry_queue`).
 
-Push watchers (IMAP IDLE and Graph subscriptions) stay with one worker each through the
-database claims of `connector.push`; their announcements, the Graph notifications the web
-process marks (taken every `GRAPH_CHECK_SECONDS`, or at once on `wake`) and the admins'
-"Poll now" requests (taken by dispatch) queue a poll. Finished jobs are deleted; failed
+Push watchers (IMAP IDLE and Graph subscriptions, `connector.push.watchers`) stay with one
+worker each through the database claims of `connector.push`; their announcements, the Graph
+notifications the web process marks (taken every second or so, or at once on `wake`) and
+the admins' "Poll now" requests (taken by dispatch) queue a poll. Finished jobs are deleted; failed
 ones are kept.
 """
 
@@ -38,7 +38,6 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,9 +50,8 @@ from procrastinate.jobs import Status
 from connector import logs
 from connector.outbound.worker import OutboundWorker
 from connector.polling import LEASE_SECONDS, POLL_BATCH, PollResult
-from connector.push.graph_push import GraphPush
-from connector.push.idle_watcher import IdleWatcher
-from connector.push.sync import SYNC_SECONDS, PushSync
+from connector.push.sync import SYNC_SECONDS
+from connector.push.watchers import PushWatchers
 from connector.runtime import Runtime
 from connector.storage.db import libpq_url
 from connector.storage.poll_runs import requested_polls
@@ -69,7 +67,6 @@ FRESH = 10  # due sources and announced mail
 BACKLOG = 0  # the next batch of a mailbox that had more waiting
 HOUSEKEEPING = 20  # dispatch and recovery: short, and everything else waits on them
 DISPATCH_LIMIT = 5000  # due sources queued per dispatch tick
-GRAPH_CHECK_SECONDS = 1.0  # how often the marks of Graph notifications are taken
 
 
 class QueueEngine:
@@ -100,14 +97,11 @@ class QueueEngine:
         self._stalled = stalled_seconds
         self._busy_delay = lease_seconds / 4
         self._outbound = OutboundWorker(runtime) if outbound else None
-        self._push: PushSync | None = None
-        self._graph: GraphPush | None = None
-        if push:
-            watcher = IdleWatcher(on_mail=lambda source_id: self.poll_soon(int(source_id)))
-            self._push = PushSync(runtime, watcher, owner=self.owner, every=push_sync_seconds)
-            self._graph = GraphPush(
-                runtime, owner=self.owner, on_mail=self.poll_soon, every=push_sync_seconds
-            )
+        self._push = (
+            PushWatchers(runtime, owner=self.owner, on_mail=self.poll_soon, every=push_sync_seconds)
+            if push
+            else None
+        )
         self._woken = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -274,28 +268,19 @@ class QueueEngine:
         logs.event(log, "engine.stopped", owner=self.owner)
 
     def _start_push(self) -> threading.Thread | None:
-        push, graph = self._push, self._graph
-        if push is None or graph is None:
+        push = self._push
+        if push is None:
             return None
 
         def keep_in_step() -> None:
             push.start()
-            graph.start()
-            next_sync = 0.0
             while not self._stop_requested.is_set():
                 self._woken.clear()
                 try:
-                    if time.monotonic() >= next_sync:
-                        next_sync = time.monotonic() + push.every
-                        push.sync()
-                    graph.take_notified()  # each calls poll_soon
+                    push.step()  # announcements call poll_soon
                 except Exception:  # a database hiccup must not end the watchers
                     log.exception("engine.push_sync_failed owner=%s", self.owner)
-                wait = next_sync - time.monotonic()
-                if graph.holds_any:
-                    wait = min(wait, GRAPH_CHECK_SECONDS)
-                self._woken.wait(max(wait, 0.0))
-            graph.stop()
+                self._woken.wait(push.wait())
             push.stop()
 
         thread = threading.Thread(target=keep_in_step, name="push", daemon=True)
