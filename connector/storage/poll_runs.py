@@ -26,7 +26,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from connector.outcomes import FINAL_OUTCOMES, Outcome
-from connector.storage.models import EmailLogRow, MailSourceRow, TenantRow
+from connector.storage.models import EmailLogRow, MailSourceRow
+from connector.storage.source_rows import of_active_tenants
 from connector.storage.times import as_utc_or_none, utc_now
 
 
@@ -74,13 +75,9 @@ def requested_polls(engine: Engine) -> list[int]:
     """Enabled sources of active tenants with a poll asked for and not started yet."""
     with Session(engine) as session:
         rows = session.exec(
-            select(MailSourceRow.id)
-            .join(TenantRow, col(TenantRow.id) == col(MailSourceRow.tenant_id))
-            .where(
+            of_active_tenants(select(MailSourceRow.id)).where(
                 col(MailSourceRow.poll_requested_at).is_not(None),
                 col(MailSourceRow.enabled).is_(True),
-                col(TenantRow.installed).is_(True),
-                col(TenantRow.enabled).is_(True),
             )
         ).all()
         return [int(source_id) for source_id in rows if source_id is not None]

@@ -8,9 +8,10 @@ lists, policy and address rules are JSON text; the password and the OAuth state 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlmodel import Session
+from sqlalchemy.sql import Select
+from sqlmodel import Session, col
 
 from connector.mail_source import MailSource, SourcePolicy, SourceSpec
 from connector.resources.declare import stored_as
@@ -19,6 +20,17 @@ from connector.routing.addresses import rules_from_json
 from connector.storage.models import MailSourceRow, TenantRow
 from connector.storage.secrets import SecretBox, SecretDecryptionError
 from connector.storage.times import as_utc, as_utc_or_none
+
+S = TypeVar("S", bound=Select[Any])
+
+
+def of_active_tenants(statement: S) -> S:
+    """`statement`, over mail sources, kept to the sources of installed, enabled tenants:
+    the only ones a worker polls or watches."""
+    return statement.join(TenantRow, col(TenantRow.id) == col(MailSourceRow.tenant_id)).where(
+        col(TenantRow.installed).is_(True), col(TenantRow.enabled).is_(True)
+    )
+
 
 # The settings kept as they are in columns of their own; the rest are JSON text or a secret.
 _SPEC_COLUMNS = stored_as(SOURCE_SETTINGS, "column")

@@ -19,9 +19,15 @@ from sqlmodel import Session, col, select
 
 from connector.mail_source import MailSource, SourceSpec
 from connector.storage.claims import ClaimColumns, claim_rows
-from connector.storage.models import EmailLogRow, GraphSubscriptionRow, MailSourceRow, TenantRow
+from connector.storage.models import EmailLogRow, GraphSubscriptionRow, MailSourceRow
 from connector.storage.secrets import SecretBox
-from connector.storage.source_rows import oauth_json, row_id, source_from_row, spec_values
+from connector.storage.source_rows import (
+    oauth_json,
+    of_active_tenants,
+    row_id,
+    source_from_row,
+    spec_values,
+)
 from connector.storage.times import utc_now
 
 OAuthChange = Callable[[dict[str, Any] | None], dict[str, Any] | None]
@@ -165,12 +171,9 @@ class SourceRepository:
         """Enabled sources of installed, enabled tenants whose poll time has come, unleased."""
         with Session(self._engine) as session:
             statement = (
-                select(MailSourceRow.id)
-                .join(TenantRow, col(TenantRow.id) == col(MailSourceRow.tenant_id))
+                of_active_tenants(select(MailSourceRow.id))
                 .where(
                     col(MailSourceRow.enabled).is_(True),
-                    col(TenantRow.installed).is_(True),
-                    col(TenantRow.enabled).is_(True),
                     or_(
                         col(MailSourceRow.next_poll_at).is_(None),
                         col(MailSourceRow.next_poll_at) <= now,
@@ -190,10 +193,7 @@ class SourceRepository:
         what the worker's push watcher keeps in step with."""
         with Session(self._engine) as session:
             statement = (
-                select(MailSourceRow)
-                .join(TenantRow, col(TenantRow.id) == col(MailSourceRow.tenant_id))
-                .where(col(TenantRow.installed).is_(True), col(TenantRow.enabled).is_(True))
-                .order_by(col(MailSourceRow.id))
+                of_active_tenants(select(MailSourceRow)).order_by(col(MailSourceRow.id))
             )
             if source_ids is not None:
                 statement = statement.where(col(MailSourceRow.id).in_(list(source_ids)))
