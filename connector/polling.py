@@ -7,6 +7,10 @@ A message postponed because Jira is unavailable keeps its raw bytes (encrypted) 
 and is retried from there, so the cursor moves on and the mailbox is not held up; its
 post-action waits until it is done, which means it stays unread in the mailbox meanwhile.
 
+With the queue engine a poll only fetches (`connector.handoff`): each message is recorded,
+stored and handed to a delivery job of its own before the cursor moves past it; its
+post-action is done by the next fetch once it is final.
+
 Polling only orchestrates: the pipeline (with its Jira tracker) and what follows a new issue
 come in as an `Inbound`, which `connector.wiring` builds; this module imports neither
 `connector.jira` nor `connector.outbound`.
@@ -23,19 +27,17 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.parser import BytesHeaderParser
-from email.utils import getaddresses
 from typing import Protocol
 
 from connector import logs
+from connector.delivery_order import order_keys
+from connector.handoff import Handoff, claim_kept, hand_over, settle_post_actions
 from connector.mail_source import MailSource
 from connector.oauth_store import token_provider
 from connector.outcomes import Outcome
 from connector.pipeline.process import Pipeline
 from connector.pipeline.record import Processed
-from connector.pipeline.understanding import HEADER_BLOCK_BYTES
 from connector.retry import poll_backoff
-from connector.routing.match import clean_subject
 from connector.runtime import Runtime
 from connector.sources import open_source
 from connector.sources.base import Cursor, MessageRef, cursor_from_json
@@ -63,9 +65,6 @@ POLL_BATCH = 100
 BATCH_SIZE = 32  # messages held in memory at once, fetched before processing
 PARALLEL_MESSAGES = 4  # per poll; with the scheduler's 2 polls per tenant, 8 Jira calls at most
 
-_HEADERS = BytesHeaderParser()
-ORDER_VALUE_CHARS = 4096
-
 
 @dataclass
 class _Work:
@@ -74,34 +73,7 @@ class _Work:
     raw: bytes | None
     post_action: bool | None = None  # decided without the pipeline: run mark_done(success)
     future: Future[Processed] | None = None
-
-
-def _order_keys(raw: bytes) -> tuple[set[str], set[str]]:
-    """What a message must come after, and what later ones may wait on.
-
-    A message waits for an earlier one in the batch with its own Message-ID (a duplicate),
-    one it replies to (In-Reply-To, References), one from the same sender, or one with the
-    same subject: so threading, duplicate detection and the per-sender limit see the same
-    order as the mailbox. Unrelated messages run in parallel.
-    """
-    # This runs in the poll's thread, not in a reader process: only the start of the message
-    # is looked at, and each value only so far, so a hostile header costs microseconds.
-    headers = _HEADERS.parsebytes(raw[:HEADER_BLOCK_BYTES])
-
-    def value(name: str) -> str:
-        return str(headers.get(name) or "")[:ORDER_VALUE_CHARS]
-
-    own = {f"id:{v.strip('<>')}" for v in value("Message-ID").split() if v}
-    replies_to = {
-        f"id:{part.strip('<>')}"
-        for name in ("In-Reply-To", "References")
-        for part in value(name).split()
-        if part.strip("<>")
-    }
-    sender = {f"from:{a.lower()}" for _, a in getaddresses([value("From")]) if a}
-    subject = {f"subject:{clean_subject(value('Subject')).lower()}"}
-    shared = own | sender | subject
-    return shared | replies_to, shared
+    queued: bool = False  # its delivery was queued before (a fetch cut short): hand it again
 
 
 @dataclass(frozen=True)
@@ -137,13 +109,15 @@ def run_poll(
     owner: str,
     limit: int = 500,
     lease_seconds: float = LEASE_SECONDS,
+    handoff: Handoff | None = None,
 ) -> PollResult:
-    """Poll the source once, unless another poll of it holds the lease."""
+    """Poll the source once, unless another poll of it holds the lease. With a `handoff` the
+    poll only fetches: the messages are delivered by the jobs it queues."""
     if not runtime.sources.lease(source_id, owner, lease_seconds):
         return PollResult(False, "another poll of this source is running", skipped=True, busy=True)
     try:
         with _lease_kept(runtime, source_id, owner, lease_seconds):
-            return _leased_poll(runtime, source_id, inbound, limit)
+            return _leased_poll(runtime, source_id, inbound, limit, handoff)
     finally:
         runtime.sources.release(source_id, owner)
 
@@ -169,7 +143,9 @@ def _lease_kept(runtime: Runtime, source_id: int, owner: str, seconds: float) ->
         beat.join()
 
 
-def _leased_poll(runtime: Runtime, source_id: int, inbound: Inbound, limit: int) -> PollResult:
+def _leased_poll(
+    runtime: Runtime, source_id: int, inbound: Inbound, limit: int, handoff: Handoff | None
+) -> PollResult:
     source = runtime.sources.find(source_id)
     tenant = runtime.tenants.get(source.client_key) if source else None
     if source is None or tenant is None or not tenant.active:
@@ -182,20 +158,34 @@ def _leased_poll(runtime: Runtime, source_id: int, inbound: Inbound, limit: int)
             source.id, ok=True, message=pending, next_poll_at=_next_poll(source, utc_now())
         )
         return PollResult(False, pending, skipped=True)
-    poll = _Poll(runtime, source, tenant, inbound)
+    poll = _Poll(runtime, source, tenant, inbound, handoff)
     return poll.run(limit)
 
 
 class _Poll:
     def __init__(
-        self, runtime: Runtime, source: MailSource, tenant: Tenant, inbound: Inbound
+        self,
+        runtime: Runtime,
+        source: MailSource,
+        tenant: Tenant,
+        inbound: Inbound,
+        handoff: Handoff | None = None,
     ) -> None:
         self._runtime = runtime
         self._source = source
         self._tenant = tenant
         self._inbound = inbound
+        self._handoff = handoff
         self._counts: Counter[Outcome] = Counter()
-        self._pipeline = inbound.pipeline(source, tenant)
+        self._queued = 0
+        self._built: Pipeline | None = None
+
+    @property
+    def _pipeline(self) -> Pipeline:
+        """Built on first use: a poll that only fetches calls no Jira."""
+        if self._built is None:
+            self._built = self._inbound.pipeline(self._source, self._tenant)
+        return self._built
 
     def run(self, limit: int) -> PollResult:
         source = self._source
@@ -220,11 +210,16 @@ class _Poll:
         return PollResult(True, message, counts, more=listed >= limit)
 
     def _retry_due(self, now: datetime) -> None:
-        email_log = self._runtime.email_log
-        for entry in email_log.pending_retries(self._source.id, now):
-            raw = email_log.raw(self._source.tenant_id, entry.id)
-            if raw is not None:
-                self._count(self._pipeline.process(self._source, entry, raw))
+        if self._handoff is not None:
+            self._handoff.requeue(self._source)
+            return
+        runtime = self._runtime
+        pipeline = self._pipeline
+        for entry in runtime.email_log.pending_retries(self._source.id, now):
+            # Claimed like a delivery job would, so one never runs beside this attempt.
+            with claim_kept(runtime.deliveries, entry.id) as claimed:
+                if claimed is not None:
+                    self._count(pipeline.process(self._source, claimed.entry, claimed.raw))
 
     def _read_mailbox(self, limit: int) -> tuple[datetime | None, int]:
         """The first connection's time (or None) and how many messages were listed."""
@@ -242,15 +237,26 @@ class _Poll:
             listing = mailbox.list_new(cursor, limit=limit)
             cursor = listing.cursor
             runtime.sources.save_cursor(source.id, cursor.to_json())
+            if self._handoff is not None:
+                settle_post_actions(
+                    runtime.deliveries,
+                    source,
+                    cursor,
+                    lambda refs, success: self._post_actions(mailbox, refs, success),
+                )
             refs = list(listing.refs)
             for offset in range(0, len(refs), BATCH_SIZE):
                 batch = refs[offset : offset + BATCH_SIZE]
-                outcomes = self._process_batch([self._take(mailbox, ref) for ref in batch])
+                work = [self._take(mailbox, ref) for ref in batch]
+                outcomes = self._hand(work) if self._handoff else self._process_batch(work)
                 # Post-actions, one command per outcome for the whole batch, once it is all
                 # recorded; then the cursor moves past it.
                 for success in (True, False):
                     done = [ref for ref in batch if outcomes.get(ref.key) is success]
                     self._post_actions(mailbox, done, success)
+                if self._handoff is not None:
+                    decided = [w.entry.id for w in work if w.post_action is not None]
+                    runtime.deliveries.post_actions_done(decided)
                 for ref in batch:
                     cursor = cursor.advanced(ref)
                 runtime.sources.save_cursor(source.id, cursor.to_json())
@@ -266,6 +272,8 @@ class _Poll:
             return _Work(ref, entry, None, post_action=entry.outcome is not Outcome.FAILED)
         if entry.next_attempt_at is not None:
             return _Work(ref, entry, None)  # postponed: the retry comes from the log
+        if entry.thread_key is not None:  # its delivery was queued by an earlier fetch
+            return _Work(ref, entry, None, queued=self._handoff is not None)
         try:
             return _Work(ref, entry, mailbox.fetch(ref))
         except MessageTooLarge as exc:
@@ -277,6 +285,17 @@ class _Poll:
             email_log.finish(entry.id, Outcome.FAILED, reason)
             self._counts[Outcome.FAILED] += 1
             return _Work(ref, entry, None)
+
+    def _hand(self, work: list[_Work]) -> dict[str, bool]:
+        """Store each message and queue its delivery (`connector.handoff`); only what was
+        decided without the pipeline has a post-action now."""
+        handoff = self._handoff
+        assert handoff is not None
+        taken = [(w.entry, w.raw) for w in work if w.raw is not None or w.queued]
+        handed = hand_over(self._runtime.deliveries, self._source.tenant_id, taken)
+        handoff.hand(self._source, handed)
+        self._queued += len(handed)
+        return {w.ref.key: w.post_action for w in work if w.post_action is not None}
 
     def _process_batch(self, work: list[_Work]) -> dict[str, bool]:
         """Run the pipeline over a batch, `PARALLEL_MESSAGES` at a time.
@@ -292,7 +311,7 @@ class _Poll:
         latest: dict[str, Future[Processed]] = {}
         with ThreadPoolExecutor(PARALLEL_MESSAGES, thread_name_prefix="message") as pool:
             for item in todo:
-                after, provides = _order_keys(item.raw or b"")
+                after, provides = order_keys(item.raw or b"")
                 waits = list({id(f): f for k in after if (f := latest.get(k))}.values())
                 item.future = pool.submit(self._process_after, waits, item)
                 for key in provides:
@@ -330,8 +349,12 @@ class _Poll:
             self._inbound.issue_created(self._tenant, outcome.issue_key)
 
     def _plain_counts(self) -> dict[str, int]:
-        """The counts by outcome word, as plain strings: printed, they read as before."""
-        return {outcome.value: number for outcome, number in self._counts.items()}
+        """The counts by outcome word, as plain strings: printed, they read as before; and
+        how many messages were queued for delivery."""
+        counts = {outcome.value: number for outcome, number in self._counts.items()}
+        if self._queued:
+            counts["queued"] = self._queued
+        return counts
 
     def _failed(self, message: str) -> PollResult:
         source = self._source

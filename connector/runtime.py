@@ -19,6 +19,7 @@ from connector.pipeline.sender_check import CachedKeyLookup
 from connector.senders.signatures import KeyLookup
 from connector.settings import Settings
 from connector.storage.db import Engine, database_answers, make_engine
+from connector.storage.deliveries import Deliveries
 from connector.storage.email_log import EmailLog
 from connector.storage.forge_installations import ForgeInstallationRepository
 from connector.storage.graph_subscriptions import GraphSubscriptionRepository
@@ -43,6 +44,8 @@ class Runtime:
     install_keys: InstallKeyStore
     sources: SourceRepository
     email_log: EmailLog
+    # The email log's side of delivery as separate work (the queue engine, issue 17).
+    deliveries: Deliveries
     threads: ThreadRepository
     participants: ParticipantRepository
     tenant_settings: TenantSettingsRepository
@@ -109,6 +112,7 @@ class Runtime:
             install_keys=InstallKeyStore(settings.connect_install_keys_url),
             sources=SourceRepository(engine, secrets),
             email_log=EmailLog(engine, secrets),
+            deliveries=Deliveries(engine, secrets),
             threads=ThreadRepository(engine),
             participants=ParticipantRepository(engine),
             tenant_settings=TenantSettingsRepository(engine, secrets),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from connector import logs
 from connector.drafts import IssueTracker, ServiceDesk
+from connector.handoff import Handoff
 from connector.jira.auth import api_token_site, tenant_site
 from connector.jira.client import JiraClient
 from connector.jira.tracker import JiraTracker
@@ -127,9 +128,17 @@ def poll_source(
     limit: int = 500,
     tracker_factory: TrackerFactory = jira_tracker,
     lease_seconds: float = LEASE_SECONDS,
+    handoff: Handoff | None = None,
 ) -> PollResult:
-    """One poll of the source (`connector.polling.run_poll`), connected to Jira."""
+    """One poll of the source (`connector.polling.run_poll`), connected to Jira; with a
+    `handoff` it only fetches, and the jobs it queues deliver."""
     inbound = JiraInbound(runtime, tracker_factory)
     return run_poll(
-        runtime, source_id, inbound, owner=owner, limit=limit, lease_seconds=lease_seconds
+        runtime,
+        source_id,
+        inbound,
+        owner=owner,
+        limit=limit,
+        lease_seconds=lease_seconds,
+        handoff=handoff,
     )

@@ -1,4 +1,4 @@
-"""The PostgreSQL engine: polls and outbound rounds are jobs of procrastinate.
+"""The PostgreSQL engine: polls, deliveries and outbound rounds are jobs of procrastinate.
 
 procrastinate (a task queue kept in PostgreSQL, the database we already require) is used
 rather than threads and leases of our own, so that any number of `connector worker`
@@ -17,10 +17,27 @@ processes on any number of machines share the work; its schema is applied by mig
   after batch without waiting for its interval, and other sites' new mail is taken before
   its next batch (fairness), while backlogs among themselves take turns (first queued,
   first run);
+- a poll only fetches (`connector.handoff`): each message is recorded, stored encrypted and
+  queued as a job `connector.deliver(entry_id)` at the poll's priority, with the lock
+  `thread-<tenant>-<digest of the thread's root>` (`connector.delivery_order`): procrastinate
+  runs the jobs of one lock one at a time, higher priority first, then in queue order, so a
+  thread's mail is delivered in arrival order while other threads run on any worker. A reply
+  whose References lack the root joins the lock of its parent when that is still queued
+  (looked up by Message-ID digest at fetch time), and goes at `BACKLOG` so that it never
+  overtakes it; a reply whose parent is not queued any more needs no order;
+- a delivery claims its log row (a compare-and-set, renewed while it runs, lapsing after
+  `claim_seconds`): a job run twice, or a poll's retry, never processes a message twice.
+  One that finds the row held queues itself again for when the claim lapses, and one that
+  was postponed for a short while (`THREAD_HOLD`) queues its retry, both under the thread's
+  lock at `FIRST_IN_THREAD`, above the thread's other jobs, which wait for it. A poll queues
+  again what is due and has no job waiting (a retry's time came, a worker died between
+  recording and queueing); when the last message of a source in flight is final, the source
+  is polled at once, and that poll does the post-actions owed (mark read, move, delete);
 - workers wake on LISTEN/NOTIFY when a job is queued; each writes a heartbeat, and a
   periodic job (`connector.recover`) puts the jobs of a worker silent for `stalled_seconds`
-  back in the queue, so a dead worker's poll runs again within a minute (the source's own
-  lease, `connector.polling.LEASE_SECONDS`, runs out by then too);
+  back in the queue, so a dead worker's poll or delivery runs again within a minute (the
+  source's lease, `connector.polling.LEASE_SECONDS`, and the message's claim,
+  `connector.handoff.CLAIM_SECONDS`, run out by then too);
 - the outbound round (`connector.outbound.worker`: webhook events, the send queue,
   retention) is a periodic job; rounds of several workers may overlap, each claims its own
   messages (`connector.storage.retry_queue`).
@@ -39,15 +56,19 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any, TypeVar
 
-from procrastinate import App, PsycopgConnector
+from procrastinate import App, JobContext, PsycopgConnector
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import Status
 
 from connector import logs
+from connector.engine.deliver import Deliverer
+from connector.handoff import CLAIM_SECONDS, Handed
+from connector.mail_source import MailSource
 from connector.outbound.worker import OutboundWorker
 from connector.polling import LEASE_SECONDS, POLL_BATCH, PollResult
 from connector.push.sync import SYNC_SECONDS
@@ -56,7 +77,7 @@ from connector.runtime import Runtime
 from connector.storage.db import libpq_url
 from connector.storage.poll_runs import requested_polls
 from connector.storage.times import utc_now
-from connector.wiring import poll_source
+from connector.wiring import JiraInbound, TrackerFactory, jira_tracker, poll_source
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +87,11 @@ PollFunction = Callable[[Runtime, int], PollResult]
 FRESH = 10  # due sources and announced mail
 BACKLOG = 0  # the next batch of a mailbox that had more waiting
 HOUSEKEEPING = 20  # dispatch and recovery: short, and everything else waits on them
+# A delivery that must go before the rest of its thread (taken again once a dead worker's claim
+# lapses, or retried soon): procrastinate runs no job of a lock while one of higher priority
+# waits, even one scheduled later, so the thread waits for it.
+FIRST_IN_THREAD = 15
+THREAD_HOLD = timedelta(minutes=5)  # a retry further away lets the rest of its thread go on
 DISPATCH_LIMIT = 5000  # due sources queued per dispatch tick
 
 
@@ -75,6 +101,8 @@ class QueueEngine:
         runtime: Runtime,
         *,
         poll: PollFunction | None = None,
+        tracker_factory: TrackerFactory = jira_tracker,
+        split: bool = True,
         push: bool = False,
         concurrency: int = 16,
         batch: int = POLL_BATCH,
@@ -84,13 +112,19 @@ class QueueEngine:
         lease_seconds: float = LEASE_SECONDS,
         outbound: bool = True,
         push_sync_seconds: float = SYNC_SECONDS,
+        claim_seconds: float = CLAIM_SECONDS,
     ) -> None:
+        """`poll` replaces the whole poll (tests); otherwise a poll fetches and queues one
+        delivery job per message, or, with `split` off, processes its messages itself."""
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
         self._runtime = runtime
-        self._poll = poll or (
-            lambda rt, source_id: poll_source(
-                rt, source_id, owner=self.owner, limit=batch, lease_seconds=lease_seconds
-            )
+        self._poll = poll
+        self._split = split
+        self._batch = batch
+        self._lease_seconds = lease_seconds
+        self._tracker_factory = tracker_factory
+        self._deliverer = Deliverer(
+            runtime, JiraInbound(runtime, tracker_factory), claim_seconds=claim_seconds
         )
         self._concurrency = concurrency
         self._heartbeat = heartbeat_seconds
@@ -117,17 +151,27 @@ class QueueEngine:
         )
         self._register(dispatch_every)
 
+    @property
+    def runtime(self) -> Runtime:
+        return self._runtime
+
     # -- the jobs ------------------------------------------------------------------------
 
     def _register(self, dispatch_every: int) -> None:
         app = self.app
         every = f"* * * * * */{dispatch_every}"  # croniter: seconds are the sixth field
 
-        @app.task(name="connector.poll", queue="polls")
-        async def poll(source_id: int) -> None:
-            await self._poll_job(source_id)
+        @app.task(name="connector.poll", queue="polls", pass_context=True)
+        async def poll(context: JobContext, source_id: int) -> None:
+            await self._poll_job(source_id, context.job.priority)
 
         self._poll_task = poll
+
+        @app.task(name="connector.deliver", queue="deliveries", pass_context=True)
+        async def deliver(context: JobContext, entry_id: int) -> None:
+            await self._deliver_job(entry_id, context.job.lock, context.job.priority)
+
+        self._deliver_task = deliver
 
         @app.periodic(cron=every, periodic_id="dispatch")
         @app.task(
@@ -157,12 +201,66 @@ class QueueEngine:
             async def outbound_round(timestamp: int) -> None:
                 await self._blocking(outbound.run_once)
 
-    async def _poll_job(self, source_id: int) -> None:
-        result = await self._blocking(self._poll, self._runtime, source_id)
+    async def _poll_job(self, source_id: int, priority: int = FRESH) -> None:
+        loop = asyncio.get_running_loop()
+        result = await self._blocking(self._run_poll, source_id, priority, loop)
         if result.more:  # more mail waits: the next batch now, behind other sites' new mail
             await self.defer_poll(source_id, BACKLOG)
         elif result.busy:  # another poll holds it (or a dead worker's lease runs out)
             await self.defer_poll(source_id, FRESH, delay=self._busy_delay)
+
+    def _run_poll(
+        self, source_id: int, priority: int, loop: asyncio.AbstractEventLoop
+    ) -> PollResult:
+        if self._poll is not None:
+            return self._poll(self._runtime, source_id)
+        handoff = _JobHandoff(self, loop, priority) if self._split else None
+        return poll_source(
+            self._runtime,
+            source_id,
+            owner=self.owner,
+            limit=self._batch,
+            tracker_factory=self._tracker_factory,
+            lease_seconds=self._lease_seconds,
+            handoff=handoff,
+        )
+
+    async def _deliver_job(self, entry_id: int, lock: str | None, priority: int) -> None:
+        done = await self._blocking(self._deliverer.deliver, entry_id)
+        now = utc_now()
+        if done.busy_until is not None:
+            # Another delivery holds it, or held it and died: again once its claim lapses,
+            # first in its thread, so the replies after it still wait for it.
+            wait = max(0.5, (done.busy_until - now).total_seconds() + 0.5)
+            await self.defer_delivery(entry_id, lock, FIRST_IN_THREAD, delay=wait)
+        elif done.retry_at is not None:
+            # Postponed (Jira unavailable, or waiting for its index after an interrupted
+            # attempt): a retry soon keeps the thread waiting for it; a later one lets the
+            # rest of the thread go on, as a poll would.
+            wait = max(0.0, (done.retry_at - now).total_seconds())
+            if lock and done.retry_at - now <= THREAD_HOLD:
+                await self.defer_delivery(entry_id, lock, FIRST_IN_THREAD, delay=wait)
+            else:
+                await self.defer_delivery(entry_id, None, BACKLOG, delay=wait)
+        elif done.source_idle and done.source_id is not None:
+            # The source's last message in flight is final: fetch now for its post-actions.
+            await self.defer_poll(done.source_id, FRESH if priority >= FRESH else BACKLOG)
+
+    async def defer_delivery(
+        self, entry_id: int, lock: str | None, priority: int, delay: float = 0.0
+    ) -> bool:
+        """Queue a delivery of the message; False when one is queued already."""
+        task = self._deliver_task.configure(
+            lock=lock or None,
+            queueing_lock=f"deliver-{entry_id}",
+            priority=priority,
+            schedule_in={"milliseconds": int(delay * 1000)} if delay else None,
+        )
+        try:
+            await task.defer_async(entry_id=entry_id)
+        except AlreadyEnqueued:
+            return False
+        return True
 
     async def defer_poll(self, source_id: int, priority: int, delay: float = 0.0) -> bool:
         """Queue a poll of the source; False when one is queued already."""
@@ -286,3 +384,29 @@ class QueueEngine:
         thread = threading.Thread(target=keep_in_step, name="push", daemon=True)
         thread.start()
         return thread
+
+
+class _JobHandoff:
+    """`connector.handoff.Handoff` for one poll job: the deliveries are jobs of the queue, at
+    the poll's priority (a backlog's next batch stays behind other sites' new mail), queued
+    from the poll's thread through the engine's event loop."""
+
+    def __init__(self, engine: QueueEngine, loop: asyncio.AbstractEventLoop, priority: int):
+        self._engine = engine
+        self._loop = loop
+        self._priority = priority
+
+    def hand(self, source: MailSource, messages: Sequence[Handed]) -> None:
+        if messages:
+            queued = asyncio.run_coroutine_threadsafe(self._queue(messages), self._loop)
+            queued.result()
+
+    def requeue(self, source: MailSource) -> int:
+        found = self._engine.runtime.deliveries.unqueued(source.id, utc_now())
+        self.hand(source, [Handed(entry_id, lock) for entry_id, lock in found])
+        return len(found)
+
+    async def _queue(self, messages: Sequence[Handed]) -> None:
+        for message in messages:
+            priority = BACKLOG if message.behind else self._priority
+            await self._engine.defer_delivery(message.entry_id, message.lock, priority)

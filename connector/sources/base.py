@@ -97,6 +97,20 @@ class MessageRef:
             return f"{self.folder}:{self.uid}"
         return f"{self.folder}:{self.uidvalidity}:{self.uid}"
 
+    @classmethod
+    def from_key(cls, key: str, protocol: str) -> MessageRef:
+        """The ref a `key` of this protocol was made from (size unknown), to act on a message
+        recorded earlier: an IMAP UIDVALIDITY and UID are digits, a POP3 folder is always
+        INBOX (a UIDL may hold a colon), a Graph message id holds none."""
+        if protocol == "imap":
+            folder, uidvalidity, uid = key.rsplit(":", 2)
+            return cls(uid, 0, folder, int(uidvalidity))
+        if protocol == "pop3":
+            folder, _, uid = key.partition(":")
+        else:
+            folder, _, uid = key.rpartition(":")
+        return cls(uid, 0, folder)
+
 
 @dataclass(frozen=True)
 class ImapCursor:

@@ -70,6 +70,8 @@ class LogEntry:
     route: Mapping[str, Any] | None = None
     # An admin asked to process it though it was ignored (`email_log_filters.process_anyway`).
     process_anyway: bool = False
+    # Queued for delivery as a job of its own, under this lock (connector.storage.deliveries).
+    thread_key: str | None = None
 
     @property
     def final(self) -> bool:
@@ -108,7 +110,7 @@ class EmailLog:
                 )
             if row is None:
                 raise LookupError(f"email log row of {message_key!r} vanished")
-            return _entry(row)
+            return log_entry(row)
 
     def describe(
         self,
@@ -202,7 +204,7 @@ class EmailLog:
     def get(self, tenant_id: int, entry_id: int) -> LogEntry | None:
         with Session(self._engine) as session:
             row = session.get(EmailLogRow, entry_id)
-            return _entry(row) if row is not None and row.tenant_id == tenant_id else None
+            return log_entry(row) if row is not None and row.tenant_id == tenant_id else None
 
     def raw(self, tenant_id: int, entry_id: int) -> bytes | None:
         with Session(self._engine) as session:
@@ -275,7 +277,7 @@ class EmailLog:
         )
         with Session(self._engine) as session:
             rows = session.exec(query)
-            return [_entry(row) for row in rows.all()]
+            return [log_entry(row) for row in rows.all()]
 
     def pending_retries(self, source_id: int, now: datetime) -> list[LogEntry]:
         """Messages of a source waiting for another attempt whose time has come."""
@@ -290,10 +292,15 @@ class EmailLog:
                         col(EmailLogRow.next_attempt_at).is_(None),
                         col(EmailLogRow.next_attempt_at) <= now,
                     ),
+                    # Not while a delivery holds it (connector.storage.deliveries).
+                    or_(
+                        col(EmailLogRow.claimed_until).is_(None),
+                        col(EmailLogRow.claimed_until) <= now,
+                    ),
                 )
                 .order_by(col(EmailLogRow.id))
             ).all()
-            return [_entry(row) for row in rows]
+            return [log_entry(row) for row in rows]
 
     def count_from_sender(self, tenant_id: int, sender: str, since: datetime) -> int:
         """Messages from this address since then that reached Jira: the loop brake's input
@@ -314,7 +321,7 @@ class EmailLog:
                 )
                 .order_by(col(EmailLogRow.received_at), col(EmailLogRow.id))
             ).all()
-            return [_entry(row) for row in rows]
+            return [log_entry(row) for row in rows]
 
     def messages_today(
         self, tenant_id: int, now: datetime | None = None, zone: tzinfo = UTC
@@ -359,7 +366,7 @@ class EmailLog:
         return self._secrets.encrypt(raw.decode("latin-1"))
 
 
-def _entry(row: EmailLogRow | Row[Any]) -> LogEntry:
+def log_entry(row: EmailLogRow | Row[Any]) -> LogEntry:
     if row.id is None:
         raise LookupError("email log row has no id yet")
     return LogEntry(
@@ -385,4 +392,5 @@ def _entry(row: EmailLogRow | Row[Any]) -> LogEntry:
         updated_at=as_utc(row.updated_at),
         route=json.loads(row.route) if row.route else None,
         process_anyway=row.process_anyway,
+        thread_key=row.thread_key,
     )

@@ -166,6 +166,10 @@ class EmailLogRow(SQLModel, table=True):
         Index("ix_email_log_sender_recent", "tenant_id", "sender", "received_at"),
         Index("ix_email_log_source_outcome", "source_id", "outcome"),
         Index("ix_email_log_issue", "tenant_id", "issue_key"),
+        # Delivery as separate work (migration 0015, connector.storage.deliveries): a reply
+        # finds the thread of a message still queued; a fetch finds the post-actions owed.
+        Index("ix_email_log_order", "tenant_id", "order_digest"),
+        Index("ix_email_log_post_action", "source_id", "post_action_due"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -194,6 +198,15 @@ class EmailLogRow(SQLModel, table=True):
     process_anyway: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     received_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(default_factory=utc_now, sa_type=DateTime(timezone=True))
+    # Set when a fetch queued the message for delivery as a job of its own (the queue engine):
+    # the lock its delivery runs under (one thread at a time, in order), the digest of its own
+    # Message-ID (a reply queued later joins its thread), and that the mailbox's post-action is
+    # owed once it is final (done by the source's next fetch, which clears it).
+    thread_key: str | None = Field(default=None, max_length=64)
+    order_digest: str | None = Field(default=None, max_length=64)
+    post_action_due: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # A delivery's claim, renewed while it runs: nobody else processes the message until then.
+    claimed_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
 
 
 class ThreadMessageRow(SQLModel, table=True):

@@ -27,7 +27,6 @@ from connector.drafts import (
 from connector.engine.queue import QueueEngine
 from connector.mail.inbound import MailAttachment
 from connector.pipeline import decide
-from connector.polling import PollResult
 from connector.runtime import Runtime
 from connector.settings import Settings
 from connector.tenant import Tenant
@@ -103,25 +102,20 @@ def main() -> None:
 
 def _work(runtime: Runtime, factory: Callable[[Runtime, Tenant], IssueTracker]) -> None:
     logs.configure(os.environ.get("CRASH_LOG_LEVEL", "WARNING"))
-    owner = f"crash-worker-{os.getpid()}"
-    limit = int(os.environ.get("POLL_LIMIT", "25"))
-
-    def poll(rt: Runtime, source_id: int) -> PollResult:
-        return poll_source(
-            rt, source_id, owner=owner, limit=limit, tracker_factory=factory, lease_seconds=4
-        )
-
+    # Fetches queue a delivery job per message (connector.handoff); both may die.
     engine = QueueEngine(
         runtime,
-        poll=poll,
+        tracker_factory=factory,
+        batch=int(os.environ.get("POLL_LIMIT", "25")),
         outbound=False,
         dispatch_every=1,
         heartbeat_seconds=1,
         stalled_seconds=3,
         lease_seconds=4,
+        claim_seconds=4,
     )
     signal.signal(signal.SIGTERM, lambda *_: engine.stop())
-    print(f"worker {owner} started", flush=True)
+    print(f"worker {engine.owner} started", flush=True)
     engine.run_forever()
 
 

@@ -1,0 +1,96 @@
+"""One queued message's delivery: the body of the job `connector.deliver(entry_id)`.
+
+The job claims the message's log row (`connector.handoff.claim_kept`), so that a job run twice
+(procrastinate puts a stalled worker's jobs back in the queue) or a poll's retry never
+processes it a second time, and runs the pipeline over the stored bytes, as a poll would. What
+follows is for the engine to queue: the job again when another delivery still holds the row
+(a dead worker's claim lapses within `CLAIM_SECONDS`), a retry at its time when the attempt
+was postponed, and a fetch of the source when its last message in flight is final (the
+mailbox is owed the post-actions).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from connector import logs
+from connector.handoff import CLAIM_SECONDS, claim_kept
+from connector.mail_source import MailSource
+from connector.outcomes import Outcome
+from connector.pipeline.process import Pipeline
+from connector.pipeline.record import Processed
+from connector.polling import Inbound
+from connector.runtime import Runtime
+from connector.tenant import Tenant
+
+log = logging.getLogger(__name__)
+
+# How long a delivery reuses a source's settings and pipeline (one Jira client) before reading
+# them again: a busy mailbox's messages share them, an admin's change is seen soon.
+PIPELINE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What one run of the job came to."""
+
+    source_id: int | None = None
+    processed: Processed | None = None  # None: nothing was done
+    busy_until: datetime | None = None  # another delivery holds the message until then
+    source_idle: bool = False  # no other message of the source is in flight
+
+    @property
+    def retry_at(self) -> datetime | None:
+        return None if self.processed is None else self.processed.retry_at
+
+
+class Deliverer:
+    def __init__(
+        self, runtime: Runtime, inbound: Inbound, *, claim_seconds: float = CLAIM_SECONDS
+    ) -> None:
+        self._runtime = runtime
+        self._inbound = inbound
+        self._claim_seconds = claim_seconds
+        self._built: dict[int, tuple[float, MailSource, Tenant, Pipeline]] = {}
+        self._lock = threading.Lock()
+
+    def deliver(self, entry_id: int) -> Delivered:
+        deliveries = self._runtime.deliveries
+        with claim_kept(deliveries, entry_id, self._claim_seconds) as claimed:
+            if claimed is None:
+                standing = deliveries.standing(entry_id)
+                held = standing.claimed_until if standing and not standing.final else None
+                return Delivered(busy_until=held)
+            entry = claimed.entry
+            found = self._pipeline(entry.source_id)
+            if found is None:  # its source or site is gone: the row waits for its return
+                return Delivered(entry.source_id)
+            source, tenant, pipeline = found
+            processed = pipeline.process(source, entry, claimed.raw)
+        logs.event(
+            log, "mail.delivered", logging.DEBUG, entry_id=entry_id, outcome=processed.outcome
+        )
+        if processed.outcome is Outcome.CREATED and processed.issue_key:
+            self._inbound.issue_created(tenant, processed.issue_key)
+        idle = processed.final and not deliveries.in_flight(source.id)
+        return Delivered(source.id, processed, source_idle=idle)
+
+    def _pipeline(self, source_id: int) -> tuple[MailSource, Tenant, Pipeline] | None:
+        now = time.monotonic()
+        with self._lock:
+            kept = self._built.get(source_id)
+        if kept is not None and now - kept[0] < PIPELINE_SECONDS:
+            return kept[1], kept[2], kept[3]
+        runtime = self._runtime
+        source = runtime.sources.find(source_id)
+        tenant = runtime.tenants.get(source.client_key) if source else None
+        if source is None or tenant is None or not tenant.active:
+            return None
+        pipeline = self._inbound.pipeline(source, tenant)
+        with self._lock:
+            self._built[source_id] = (now, source, tenant, pipeline)
+        return source, tenant, pipeline
