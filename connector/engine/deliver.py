@@ -6,25 +6,30 @@ processes it a second time, and runs the pipeline over the stored bytes, as a po
 follows is for the engine to queue: the job again when another delivery still holds the row
 (a dead worker's claim lapses within `CLAIM_SECONDS`), a retry at its time when the attempt
 was postponed, and a fetch of the source when its last message in flight is final (the
-mailbox is owed the post-actions).
+mailbox is owed the post-actions). `JobHandoff` is how a poll job queues the deliveries.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from connector import logs
-from connector.handoff import CLAIM_SECONDS, claim_kept
+from connector.engine.jobs import BACKLOG
+from connector.handoff import CLAIM_SECONDS, Handed, claim_kept
 from connector.mail_source import MailSource
 from connector.outcomes import Outcome
 from connector.pipeline.process import Pipeline
 from connector.pipeline.record import Processed
 from connector.polling import Inbound
 from connector.runtime import Runtime
+from connector.storage.deliveries import Deliveries
+from connector.storage.times import utc_now
 from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
@@ -94,3 +99,36 @@ class Deliverer:
         with self._lock:
             self._built[source_id] = (now, source, tenant, pipeline)
         return source, tenant, pipeline
+
+
+class JobHandoff:
+    """`connector.handoff.Handoff` for one poll job: the deliveries are jobs of the queue, at
+    the poll's priority (a backlog's next batch stays behind other sites' new mail), queued
+    from the poll's thread through the engine's event loop."""
+
+    def __init__(
+        self,
+        deliveries: Deliveries,
+        defer: Callable[[int, str | None, int], Awaitable[bool]],
+        loop: asyncio.AbstractEventLoop,
+        priority: int,
+    ) -> None:
+        self._deliveries = deliveries
+        self._defer = defer
+        self._loop = loop
+        self._priority = priority
+
+    def hand(self, source: MailSource, messages: Sequence[Handed]) -> None:
+        if messages:
+            queued = asyncio.run_coroutine_threadsafe(self._queue(messages), self._loop)
+            queued.result()
+
+    def requeue(self, source: MailSource) -> int:
+        found = self._deliveries.unqueued(source.id, utc_now())
+        self.hand(source, [Handed(entry_id, lock) for entry_id, lock in found])
+        return len(found)
+
+    async def _queue(self, messages: Sequence[Handed]) -> None:
+        for message in messages:
+            priority = BACKLOG if message.behind else self._priority
+            await self._defer(message.entry_id, message.lock, priority)

@@ -56,19 +56,20 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from procrastinate import App, JobContext, PsycopgConnector
-from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import Status
 
 from connector import logs
-from connector.engine.deliver import Deliverer
-from connector.handoff import CLAIM_SECONDS, Handed
-from connector.mail_source import MailSource
+from connector.engine.deliver import Deliverer, JobHandoff
+from connector.engine.jobs import BACKLOG as BACKLOG
+from connector.engine.jobs import FRESH as FRESH
+from connector.engine.jobs import defer_job
+from connector.handoff import CLAIM_SECONDS
 from connector.outbound.worker import OutboundWorker
 from connector.polling import LEASE_SECONDS, POLL_BATCH, PollResult
 from connector.push.sync import SYNC_SECONDS
@@ -84,8 +85,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 PollFunction = Callable[[Runtime, int], PollResult]
 
-FRESH = 10  # due sources and announced mail
-BACKLOG = 0  # the next batch of a mailbox that had more waiting
 HOUSEKEEPING = 20  # dispatch and recovery: short, and everything else waits on them
 # A delivery that must go before the rest of its thread (taken again once a dead worker's claim
 # lapses, or retried soon): procrastinate runs no job of a lock while one of higher priority
@@ -214,7 +213,9 @@ class QueueEngine:
     ) -> PollResult:
         if self._poll is not None:
             return self._poll(self._runtime, source_id)
-        handoff = _JobHandoff(self, loop, priority) if self._split else None
+        handoff = None
+        if self._split:
+            handoff = JobHandoff(self._runtime.deliveries, self.defer_delivery, loop, priority)
         return poll_source(
             self._runtime,
             source_id,
@@ -250,31 +251,15 @@ class QueueEngine:
         self, entry_id: int, lock: str | None, priority: int, delay: float = 0.0
     ) -> bool:
         """Queue a delivery of the message; False when one is queued already."""
-        task = self._deliver_task.configure(
-            lock=lock or None,
-            queueing_lock=f"deliver-{entry_id}",
-            priority=priority,
-            schedule_in={"milliseconds": int(delay * 1000)} if delay else None,
-        )
-        try:
-            await task.defer_async(entry_id=entry_id)
-        except AlreadyEnqueued:
-            return False
-        return True
+        queueing = f"deliver-{entry_id}"
+        task = self._deliver_task
+        return await defer_job(task, lock or None, queueing, priority, delay, entry_id=entry_id)
 
     async def defer_poll(self, source_id: int, priority: int, delay: float = 0.0) -> bool:
         """Queue a poll of the source; False when one is queued already."""
-        task = self._poll_task.configure(
-            lock=f"source-{source_id}",
-            queueing_lock=f"poll-{source_id}",
-            priority=priority,
-            schedule_in={"milliseconds": int(delay * 1000)} if delay else None,
-        )
-        try:
-            await task.defer_async(source_id=source_id)
-        except AlreadyEnqueued:
-            return False
-        return True
+        lock, queueing = f"source-{source_id}", f"poll-{source_id}"
+        task = self._poll_task
+        return await defer_job(task, lock, queueing, priority, delay, source_id=source_id)
 
     async def dispatch(self) -> int:
         """Queue a poll for every source an admin asked to poll now (a web process that
@@ -384,29 +369,3 @@ class QueueEngine:
         thread = threading.Thread(target=keep_in_step, name="push", daemon=True)
         thread.start()
         return thread
-
-
-class _JobHandoff:
-    """`connector.handoff.Handoff` for one poll job: the deliveries are jobs of the queue, at
-    the poll's priority (a backlog's next batch stays behind other sites' new mail), queued
-    from the poll's thread through the engine's event loop."""
-
-    def __init__(self, engine: QueueEngine, loop: asyncio.AbstractEventLoop, priority: int):
-        self._engine = engine
-        self._loop = loop
-        self._priority = priority
-
-    def hand(self, source: MailSource, messages: Sequence[Handed]) -> None:
-        if messages:
-            queued = asyncio.run_coroutine_threadsafe(self._queue(messages), self._loop)
-            queued.result()
-
-    def requeue(self, source: MailSource) -> int:
-        found = self._engine.runtime.deliveries.unqueued(source.id, utc_now())
-        self.hand(source, [Handed(entry_id, lock) for entry_id, lock in found])
-        return len(found)
-
-    async def _queue(self, messages: Sequence[Handed]) -> None:
-        for message in messages:
-            priority = BACKLOG if message.behind else self._priority
-            await self._engine.defer_delivery(message.entry_id, message.lock, priority)

@@ -35,6 +35,7 @@ from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.sources import dovecot_spec
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+SLOW = 0.15  # seconds per Jira write
 
 
 class _Calls:
@@ -53,7 +54,7 @@ class _Calls:
             self.peak = max(self.peak, self.running)
             self.order.append(subject)
         try:
-            time.sleep(0.15)
+            time.sleep(SLOW)
             yield
         finally:
             with self.lock:
@@ -106,12 +107,18 @@ def _threads(count: int) -> list[bytes]:
 
 
 def _source(
-    runtime: Runtime, fake_jira: FakeJira, app: RunningApp, dovecot: Dovecot, user: MailUser
+    runtime: Runtime,
+    fake_jira: FakeJira,
+    app: RunningApp,
+    dovecot: Dovecot,
+    user: MailUser,
+    **changes: object,
 ) -> int:
     assert fake_jira.install(app.base_url).status_code == 204
     tenant = runtime.tenants.get(fake_jira.client_key)
     assert tenant is not None
-    source = runtime.sources.create(tenant.id, dovecot_spec(dovecot, user, name="big"))
+    spec = dovecot_spec(dovecot, user, name="big").with_changes(**changes)
+    source = runtime.sources.create(tenant.id, spec)
     runtime.sources.set_enabled(tenant.id, source.id, True)
     assert poll_source(runtime, source.id, owner="baseline").ok  # the cursor at the end
     return source.id
@@ -130,6 +137,21 @@ def _engine(runtime: Runtime, calls: _Calls, **settings: object) -> QueueEngine:
         **settings,
     }
     return QueueEngine(runtime, tracker_factory=factory, **options)  # type: ignore[arg-type]
+
+
+@contextmanager
+def _working(*engines: QueueEngine) -> Iterator[None]:
+    """The engines run as workers, each on a thread of its own, until the block ends."""
+    workers = [threading.Thread(target=e.run_forever, daemon=True) for e in engines]
+    for worker in workers:
+        worker.start()
+    try:
+        yield
+    finally:
+        for engine in engines:
+            engine.stop()
+        for worker in workers:
+            worker.join(timeout=40)
 
 
 def _finals(runtime: Runtime, tenant_id: int) -> dict[str, str]:
@@ -161,18 +183,10 @@ def test_two_workers_deliver_threads_in_parallel_each_in_order_then_mark_the_mai
     calls = _Calls()
     # Batches of 5: a reply is often fetched while its parent still waits in the queue.
     engines = [_engine(runtime, calls, batch=5) for _ in range(2)]
-    workers = [threading.Thread(target=e.run_forever, daemon=True) for e in engines]
-    for worker in workers:
-        worker.start()
-    try:
+    with _working(*engines):
         assert wait_for(lambda: len(_finals(runtime, tenant.id)) == 3 * count, 120)
         # The last final message queues a fetch, which marks them read.
         assert wait_for(lambda: all("\\Seen" in m.flags for m in dovecot.messages(mail_user)), 30)
-    finally:
-        for engine in engines:
-            engine.stop()
-        for worker in workers:
-            worker.join(timeout=40)
     outcomes = _finals(runtime, tenant.id)
     # A reply delivered before its parent would have made an issue of its own.
     assert sorted(outcomes.values()) == sorted(
@@ -247,3 +261,24 @@ def test_a_message_whose_job_was_lost_is_queued_again_by_the_next_fetch(
         connection.execute("DELETE FROM procrastinate_jobs WHERE task_name = 'connector.deliver'")
     _run(engine, lambda: engine._poll_job(source_id, FRESH))  # no new mail; the two again
     assert _deliver_jobs(runtime) == [(e, lock, FRESH) for e, lock, _ in queued]
+
+
+def test_pop3_mail_is_deleted_by_the_fetch_that_follows_its_delivery(
+    running_app: RunningApp, fake_jira: FakeJira, dovecot: Dovecot, mail_user: MailUser
+) -> None:
+    # POP3 numbers messages afresh in each session: the post-action finds the message by
+    # its UIDL, stored in the message key, in the session of the next fetch.
+    fake_jira.add_project("SUP", "Support")
+    runtime = running_app.runtime
+    pop3 = {"protocol": "pop3", "port": dovecot.ports.pop3s, "after_processing": "delete"}
+    source_id = _source(runtime, fake_jira, running_app, dovecot, mail_user, **pop3)
+    tenant = runtime.tenants.get(fake_jira.client_key)
+    assert tenant is not None
+    dovecot.deliver_files(mail_user, _threads(2))
+    runtime.sources.record_poll(source_id, ok=True, message="", next_poll_at=utc_now())
+    with _working(_engine(runtime, _Calls())):
+        assert wait_for(lambda: len(_finals(runtime, tenant.id)) == 6, 60)
+        assert wait_for(lambda: dovecot.messages(mail_user) == [], 30)
+    assert sorted(_finals(runtime, tenant.id).values()) == sorted(
+        [Outcome.CREATED] * 2 + [Outcome.COMMENTED] * 4
+    )
