@@ -3,8 +3,9 @@
 Run by tests/integration/test_crash.py as `python -m tests.integration.crash_child`; the parent
 also kills it at random moments from outside. Settings come from the environment. With
 CRASH_MODE=worker it is instead one of several `connector worker`s on PostgreSQL (the task
-queue of `connector.engine.queue`), with short heartbeats and leases so that the others take
-over its work within seconds, and runs until it is stopped or dies.
+queue of `connector.engine.queue`: its polls fetch and queue a delivery job per message), with
+short heartbeats, leases and claims so that the others take over its work within seconds, and
+runs until it is stopped or dies.
 """
 
 from __future__ import annotations

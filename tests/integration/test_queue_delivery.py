@@ -282,3 +282,24 @@ def test_pop3_mail_is_deleted_by_the_fetch_that_follows_its_delivery(
     assert sorted(_finals(runtime, tenant.id).values()) == sorted(
         [Outcome.CREATED] * 2 + [Outcome.COMMENTED] * 4
     )
+
+
+def test_a_reply_waits_while_a_dead_workers_claim_on_its_parent_lapses(
+    running_app: RunningApp, fake_jira: FakeJira, dovecot: Dovecot, mail_user: MailUser
+) -> None:
+    fake_jira.add_project("SUP", "Support")
+    runtime = running_app.runtime
+    source_id = _source(runtime, fake_jira, running_app, dovecot, mail_user)
+    tenant = runtime.tenants.get(fake_jira.client_key)
+    assert tenant is not None
+    new, reply, _ = _threads(1)
+    dovecot.deliver_files(mail_user, [new, reply])
+    engine = _engine(runtime, _Calls())
+    _run(engine, lambda: engine._poll_job(source_id, FRESH))
+    (parent_id, lock, _), (_, reply_lock, _) = _deliver_jobs(runtime)
+    assert reply_lock == lock  # one thread
+    now = utc_now()  # the parent's worker died holding it
+    assert runtime.deliveries.claim(parent_id, now, now + timedelta(seconds=2)) is not None
+    with _working(engine):
+        assert wait_for(lambda: len(_finals(runtime, tenant.id)) == 2, 60)
+    assert sorted(_finals(runtime, tenant.id).values()) == [Outcome.COMMENTED, Outcome.CREATED]
