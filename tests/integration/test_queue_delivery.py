@@ -21,6 +21,7 @@ import pytest
 
 from connector.drafts import AddedComment, CommentDraft, IssueDraft, IssueTracker
 from connector.engine.queue import FRESH, QueueEngine
+from connector.jira.errors import JiraWaiting
 from connector.outcomes import Outcome
 from connector.runtime import Runtime
 from connector.storage.db import libpq_url
@@ -46,9 +47,13 @@ class _Calls:
         self.running = 0
         self.peak = 0
         self.order: list[str] = []  # subjects, as their writes began
+        self.pause: set[str] = set()  # subjects whose first write Jira asks to wait with
 
     @contextmanager
     def call(self, subject: str) -> Iterator[None]:
+        if subject in self.pause:
+            self.pause.discard(subject)
+            raise JiraWaiting(429, ["wait a second"], retry_after=1)
         with self.lock:
             self.running += 1
             self.peak = max(self.peak, self.running)
@@ -302,4 +307,30 @@ def test_a_reply_waits_while_a_dead_workers_claim_on_its_parent_lapses(
     assert runtime.deliveries.claim(parent_id, now, now + timedelta(seconds=2)) is not None
     with _working(engine):
         assert wait_for(lambda: len(_finals(runtime, tenant.id)) == 2, 60)
+    assert sorted(_finals(runtime, tenant.id).values()) == [Outcome.COMMENTED, Outcome.CREATED]
+
+
+def test_a_reply_waits_for_its_parent_postponed_for_a_moment(
+    running_app: RunningApp,
+    fake_jira: FakeJira,
+    dovecot: Dovecot,
+    mail_user: MailUser,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Jira asks to wait a second before the parent's issue: its retry goes first in its
+    # thread (`FIRST_IN_THREAD`), so the reply still finds the issue to comment on.
+    monkeypatch.setattr("connector.pipeline.record.MIN_PAUSE_WAIT", timedelta(seconds=1))
+    fake_jira.add_project("SUP", "Support")
+    runtime = running_app.runtime
+    source_id = _source(runtime, fake_jira, running_app, dovecot, mail_user)
+    tenant = runtime.tenants.get(fake_jira.client_key)
+    assert tenant is not None
+    new, reply, _ = _threads(1)
+    dovecot.deliver_files(mail_user, [new, reply])
+    calls = _Calls()
+    calls.pause.add("Case 0")
+    runtime.sources.record_poll(source_id, ok=True, message="", next_poll_at=utc_now())
+    with _working(_engine(runtime, calls)):
+        assert wait_for(lambda: len(_finals(runtime, tenant.id)) == 2, 60)
+    assert calls.pause == set()  # the parent was paused once
     assert sorted(_finals(runtime, tenant.id).values()) == [Outcome.COMMENTED, Outcome.CREATED]
