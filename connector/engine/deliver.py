@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from connector import logs
 from connector.engine.jobs import BACKLOG
@@ -34,6 +34,9 @@ from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
 
+# A postponed message whose retry comes sooner than this keeps the rest of its thread waiting
+# for it; one further away lets it go on, as a poll would.
+THREAD_HOLD = timedelta(minutes=5)
 # How long a delivery reuses a source's settings and pipeline (one Jira client) before reading
 # them again: a busy mailbox's messages share them, an admin's change is seen soon.
 PIPELINE_SECONDS = 10.0
@@ -46,6 +49,9 @@ class Delivered:
     source_id: int | None = None
     processed: Processed | None = None  # None: nothing was done
     busy_until: datetime | None = None  # another delivery holds the message until then
+    # An earlier message of its thread is in flight (its id and the thread's lock): that one
+    # goes first.
+    waits_for: tuple[int, str] | None = None
     source_idle: bool = False  # no other message of the source is in flight
 
     @property
@@ -63,8 +69,16 @@ class Deliverer:
         self._built: dict[int, tuple[float, MailSource, Tenant, Pipeline]] = {}
         self._lock = threading.Lock()
 
-    def deliver(self, entry_id: int) -> Delivered:
+    def deliver(self, entry_id: int, patient: bool = True) -> Delivered:
+        """Process the message if it is to be had and nothing before it in its thread is in
+        flight (unless it waited long enough, not `patient` any more): the job's lock keeps a
+        thread's jobs in queue order, but a job queued again (a dead worker's, a lost one) may
+        stand behind a later message of its thread."""
         deliveries = self._runtime.deliveries
+        if patient:
+            earlier = deliveries.earlier_in_thread(entry_id, utc_now() + THREAD_HOLD)
+            if earlier is not None:
+                return Delivered(waits_for=earlier)
         with claim_kept(deliveries, entry_id, self._claim_seconds) as claimed:
             if claimed is None:
                 standing = deliveries.standing(entry_id)

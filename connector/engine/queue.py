@@ -58,14 +58,13 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from typing import Any, TypeVar
 
 from procrastinate import App, JobContext, PsycopgConnector
 from procrastinate.jobs import Status
 
 from connector import logs
-from connector.engine.deliver import Deliverer, JobHandoff
+from connector.engine.deliver import THREAD_HOLD, Deliverer, JobHandoff
 from connector.engine.jobs import BACKLOG as BACKLOG
 from connector.engine.jobs import FRESH as FRESH
 from connector.engine.jobs import defer_job
@@ -90,7 +89,10 @@ HOUSEKEEPING = 20  # dispatch and recovery: short, and everything else waits on 
 # lapses, or retried soon): procrastinate runs no job of a lock while one of higher priority
 # waits, even one scheduled later, so the thread waits for it.
 FIRST_IN_THREAD = 15
-THREAD_HOLD = timedelta(minutes=5)  # a retry further away lets the rest of its thread go on
+# A delivery stands back for an earlier message of its thread at most this often (waiting
+# 0.5 s, doubling, up to 30 s: about three minutes in all), then goes on: one whose earlier
+# mail never ends (its site uninstalled meanwhile) must not wait for ever.
+MAX_WAITS = 10
 DISPATCH_LIMIT = 5000  # due sources queued per dispatch tick
 
 
@@ -167,8 +169,9 @@ class QueueEngine:
         self._poll_task = poll
 
         @app.task(name="connector.deliver", queue="deliveries", pass_context=True)
-        async def deliver(context: JobContext, entry_id: int) -> None:
-            await self._deliver_job(entry_id, context.job.lock, context.job.priority)
+        async def deliver(context: JobContext, entry_id: int, waited: int = 0) -> None:
+            job = context.job
+            await self._deliver_job(entry_id, job.lock, job.priority, waited)
 
         self._deliver_task = deliver
 
@@ -226,10 +229,20 @@ class QueueEngine:
             handoff=handoff,
         )
 
-    async def _deliver_job(self, entry_id: int, lock: str | None, priority: int) -> None:
-        done = await self._blocking(self._deliverer.deliver, entry_id)
+    async def _deliver_job(
+        self, entry_id: int, lock: str | None, priority: int, waited: int = 0
+    ) -> None:
+        patient = waited < MAX_WAITS
+        done = await self._blocking(self._deliverer.deliver, entry_id, patient)
         now = utc_now()
-        if done.busy_until is not None:
+        if done.waits_for is not None:
+            # An earlier message of the thread is in flight: it goes first (queued again in
+            # case its job was lost), this one right after it.
+            earlier, thread = done.waits_for
+            await self.defer_delivery(earlier, thread, FIRST_IN_THREAD)
+            delay = min(0.5 * 2**waited, 30.0)
+            await self.defer_delivery(entry_id, thread, priority, delay, waited=waited + 1)
+        elif done.busy_until is not None:
             # Another delivery holds it, or held it and died: again once its claim lapses,
             # first in its thread, so the replies after it still wait for it.
             wait = max(0.5, (done.busy_until - now).total_seconds() + 0.5)
@@ -248,12 +261,14 @@ class QueueEngine:
             await self.defer_poll(done.source_id, FRESH if priority >= FRESH else BACKLOG)
 
     async def defer_delivery(
-        self, entry_id: int, lock: str | None, priority: int, delay: float = 0.0
+        self, entry_id: int, lock: str | None, priority: int, delay: float = 0.0, waited: int = 0
     ) -> bool:
-        """Queue a delivery of the message; False when one is queued already."""
+        """Queue a delivery of the message; False when one is queued already. `waited`: how
+        often it stood back for an earlier message of its thread already."""
         queueing = f"deliver-{entry_id}"
         task = self._deliver_task
-        return await defer_job(task, lock or None, queueing, priority, delay, entry_id=entry_id)
+        arguments = {"entry_id": entry_id, **({"waited": waited} if waited else {})}
+        return await defer_job(task, lock or None, queueing, priority, delay, **arguments)
 
     async def defer_poll(self, source_id: int, priority: int, delay: float = 0.0) -> bool:
         """Queue a poll of the source; False when one is queued already."""

@@ -162,6 +162,26 @@ class Deliveries:
 
     # -- the delivery ------------------------------------------------------------------------
 
+    def earlier_in_thread(self, entry_id: int, hold_until: datetime) -> tuple[int, str] | None:
+        """The first message queued before this one in its thread that is not final and not
+        postponed past `hold_until` (with the thread's lock): this one must wait for it."""
+        earlier = _TABLE.alias("earlier")
+        query = (
+            select(earlier.c.id, earlier.c.thread_key)
+            .select_from(_TABLE.join(earlier, earlier.c.thread_key == _LOG.thread_key))
+            .where(
+                _LOG.id == entry_id,
+                earlier.c.id < _LOG.id,
+                earlier.c.outcome == _PENDING,
+                or_(earlier.c.next_attempt_at.is_(None), earlier.c.next_attempt_at <= hold_until),
+            )
+            .order_by(earlier.c.id)
+            .limit(1)
+        )
+        with self._engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else (int(row[0]), str(row[1]))
+
     def claim(self, entry_id: int, now: datetime, until: datetime) -> Claimed | None:
         """Hold the message until `until` if it is pending, due and held by nobody (one
         compare-and-set UPDATE); None otherwise."""

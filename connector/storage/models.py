@@ -167,8 +167,10 @@ class EmailLogRow(SQLModel, table=True):
         Index("ix_email_log_source_outcome", "source_id", "outcome"),
         Index("ix_email_log_issue", "tenant_id", "issue_key"),
         # Delivery as separate work (migration 0015, connector.storage.deliveries): a reply
-        # finds the thread of a message still queued; a fetch finds the post-actions owed.
+        # finds the thread of a message still queued, a delivery the earlier mail of its
+        # thread, a fetch the post-actions owed.
         Index("ix_email_log_order", "tenant_id", "order_digest"),
+        Index("ix_email_log_thread", "thread_key"),
         Index("ix_email_log_post_action", "source_id", "post_action_due"),
     )
 

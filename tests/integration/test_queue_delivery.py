@@ -334,3 +334,27 @@ def test_a_reply_waits_for_its_parent_postponed_for_a_moment(
         assert wait_for(lambda: len(_finals(runtime, tenant.id)) == 2, 60)
     assert calls.pause == set()  # the parent was paused once
     assert sorted(_finals(runtime, tenant.id).values()) == [Outcome.COMMENTED, Outcome.CREATED]
+
+
+def test_a_reply_whose_parents_job_was_lost_has_the_parent_delivered_first(
+    running_app: RunningApp, fake_jira: FakeJira, dovecot: Dovecot, mail_user: MailUser
+) -> None:
+    # Nothing but the reply's own job is left (the parent's was lost, and no fetch is due
+    # to queue it again): the reply stands back and queues its parent first.
+    fake_jira.add_project("SUP", "Support")
+    runtime = running_app.runtime
+    source_id = _source(runtime, fake_jira, running_app, dovecot, mail_user)
+    tenant = runtime.tenants.get(fake_jira.client_key)
+    assert tenant is not None
+    new, reply, _ = _threads(1)
+    dovecot.deliver_files(mail_user, [new, reply])
+    engine = _engine(runtime, _Calls())
+    _run(engine, lambda: engine._poll_job(source_id, FRESH))
+    (parent_id, _, _), _ = _deliver_jobs(runtime)
+    with psycopg.connect(libpq_url(runtime.settings.database_url)) as connection:
+        connection.execute(
+            "DELETE FROM procrastinate_jobs WHERE (args->>'entry_id')::int = %s", (parent_id,)
+        )
+    with _working(engine):
+        assert wait_for(lambda: len(_finals(runtime, tenant.id)) == 2, 60)
+    assert sorted(_finals(runtime, tenant.id).values()) == [Outcome.COMMENTED, Outcome.CREATED]

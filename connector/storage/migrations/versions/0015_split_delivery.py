@@ -30,11 +30,13 @@ def upgrade() -> None:
         "email_log", sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True)
     )
     op.create_index("ix_email_log_order", "email_log", ["tenant_id", "order_digest"])
+    op.create_index("ix_email_log_thread", "email_log", ["thread_key"])
     op.create_index("ix_email_log_post_action", "email_log", ["source_id", "post_action_due"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_email_log_post_action", table_name="email_log")
+    op.drop_index("ix_email_log_thread", table_name="email_log")
     op.drop_index("ix_email_log_order", table_name="email_log")
     with op.batch_alter_table("email_log") as batch:
         batch.drop_column("claimed_until")
