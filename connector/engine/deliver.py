@@ -28,7 +28,7 @@ from connector.pipeline.process import Pipeline
 from connector.pipeline.record import Processed
 from connector.polling import Inbound
 from connector.runtime import Runtime
-from connector.storage.deliveries import Deliveries
+from connector.storage.deliveries import Deliveries, Earlier
 from connector.storage.times import utc_now
 from connector.tenant import Tenant
 
@@ -49,9 +49,8 @@ class Delivered:
     source_id: int | None = None
     processed: Processed | None = None  # None: nothing was done
     busy_until: datetime | None = None  # another delivery holds the message until then
-    # An earlier message of its thread is in flight (its id and the thread's lock): that one
-    # goes first.
-    waits_for: tuple[int, str] | None = None
+    # An earlier message of its thread is in flight: that one goes first.
+    waits_for: Earlier | None = None
     source_idle: bool = False  # no other message of the source is in flight
 
     @property
@@ -77,7 +76,8 @@ class Deliverer:
         deliveries = self._runtime.deliveries
         if patient:
             earlier = deliveries.earlier_in_thread(entry_id, utc_now() + THREAD_HOLD)
-            if earlier is not None:
+            # Mail of a site uninstalled meanwhile stays pending: nothing to wait for.
+            if earlier is not None and self._pipeline(earlier.source_id) is not None:
                 return Delivered(waits_for=earlier)
         with claim_kept(deliveries, entry_id, self._claim_seconds) as claimed:
             if claimed is None:

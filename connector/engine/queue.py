@@ -24,7 +24,10 @@ processes on any number of machines share the work; its schema is applied by mig
   thread's mail is delivered in arrival order while other threads run on any worker. A reply
   whose References lack the root joins the lock of its parent when that is still queued
   (looked up by Message-ID digest at fetch time), and goes at `BACKLOG` so that it never
-  overtakes it; a reply whose parent is not queued any more needs no order;
+  overtakes it; a reply whose parent is not queued any more needs no order. Since a job
+  queued again (a dead worker's, a lost one) stands behind what was queued meanwhile, a
+  delivery also looks in the log first: while an earlier message of its thread is in flight
+  it queues that one at `FIRST_IN_THREAD` and itself again shortly after (`MAX_WAITS`);
 - a delivery claims its log row (a compare-and-set, renewed while it runs, lapsing after
   `claim_seconds`): a job run twice, or a poll's retry, never processes a message twice.
   One that finds the row held queues itself again for when the claim lapses, and one that
@@ -90,9 +93,10 @@ HOUSEKEEPING = 20  # dispatch and recovery: short, and everything else waits on 
 # waits, even one scheduled later, so the thread waits for it.
 FIRST_IN_THREAD = 15
 # A delivery stands back for an earlier message of its thread at most this often (waiting
-# 0.5 s, doubling, up to 30 s: about three minutes in all), then goes on: one whose earlier
-# mail never ends (its site uninstalled meanwhile) must not wait for ever.
-MAX_WAITS = 10
+# 0.5 s, doubling, up to 5 s: about a quarter of an hour in all, however often workers die
+# meanwhile), then goes on: one whose earlier mail never ends (its stored copy unreadable, its
+# site uninstalled meanwhile) must not wait for ever.
+MAX_WAITS = 180
 DISPATCH_LIMIT = 5000  # due sources queued per dispatch tick
 
 
@@ -238,10 +242,10 @@ class QueueEngine:
         if done.waits_for is not None:
             # An earlier message of the thread is in flight: it goes first (queued again in
             # case its job was lost), this one right after it.
-            earlier, thread = done.waits_for
-            await self.defer_delivery(earlier, thread, FIRST_IN_THREAD)
-            delay = min(0.5 * 2**waited, 30.0)
-            await self.defer_delivery(entry_id, thread, priority, delay, waited=waited + 1)
+            earlier = done.waits_for
+            await self.defer_delivery(earlier.entry_id, earlier.lock, FIRST_IN_THREAD)
+            delay = min(0.5 * 2 ** min(waited, 4), 5.0)
+            await self.defer_delivery(entry_id, earlier.lock, priority, delay, waited=waited + 1)
         elif done.busy_until is not None:
             # Another delivery holds it, or held it and died: again once its claim lapses,
             # first in its thread, so the replies after it still wait for it.

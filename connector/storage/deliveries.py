@@ -50,6 +50,15 @@ class Standing:
 
 
 @dataclass(frozen=True)
+class Earlier:
+    """An earlier message of a thread, still in flight."""
+
+    entry_id: int
+    lock: str
+    source_id: int
+
+
+@dataclass(frozen=True)
 class Owed:
     entry_id: int
     message_key: str
@@ -162,12 +171,12 @@ class Deliveries:
 
     # -- the delivery ------------------------------------------------------------------------
 
-    def earlier_in_thread(self, entry_id: int, hold_until: datetime) -> tuple[int, str] | None:
+    def earlier_in_thread(self, entry_id: int, hold_until: datetime) -> Earlier | None:
         """The first message queued before this one in its thread that is not final and not
-        postponed past `hold_until` (with the thread's lock): this one must wait for it."""
+        postponed past `hold_until`: this one must wait for it."""
         earlier = _TABLE.alias("earlier")
         query = (
-            select(earlier.c.id, earlier.c.thread_key)
+            select(earlier.c.id, earlier.c.thread_key, earlier.c.source_id)
             .select_from(_TABLE.join(earlier, earlier.c.thread_key == _LOG.thread_key))
             .where(
                 _LOG.id == entry_id,
@@ -180,7 +189,7 @@ class Deliveries:
         )
         with self._engine.connect() as connection:
             row = connection.execute(query).first()
-        return None if row is None else (int(row[0]), str(row[1]))
+        return None if row is None else Earlier(int(row[0]), str(row[1]), int(row[2]))
 
     def claim(self, entry_id: int, now: datetime, until: datetime) -> Claimed | None:
         """Hold the message until `until` if it is pending, due and held by nobody (one
