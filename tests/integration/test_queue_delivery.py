@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -289,25 +290,48 @@ def test_pop3_mail_is_deleted_by_the_fetch_that_follows_its_delivery(
     )
 
 
+@dataclass(frozen=True)
+class _Pair:
+    """A new message and a reply to it (one thread) in a source's mailbox."""
+
+    runtime: Runtime
+    tenant_id: int
+    source_id: int
+
+    def fetch(self, engine: QueueEngine) -> list[tuple[int, str | None, int]]:
+        """The fetch alone: the delivery jobs it queued, the parent's first."""
+        _run(engine, lambda: engine._poll_job(self.source_id, FRESH))
+        return _deliver_jobs(self.runtime)
+
+    def delivered_in_order(self, engine: QueueEngine) -> None:
+        """The engine delivers both; a reply delivered before its parent would have made an
+        issue of its own."""
+        with _working(engine):
+            assert wait_for(lambda: len(_finals(self.runtime, self.tenant_id)) == 2, 60)
+        outcomes = sorted(_finals(self.runtime, self.tenant_id).values())
+        assert outcomes == [Outcome.COMMENTED, Outcome.CREATED]
+
+
+def _pair(app: RunningApp, fake_jira: FakeJira, dovecot: Dovecot, user: MailUser) -> _Pair:
+    fake_jira.add_project("SUP", "Support")
+    source_id = _source(app.runtime, fake_jira, app, dovecot, user)
+    tenant = app.runtime.tenants.get(fake_jira.client_key)
+    assert tenant is not None
+    new, reply, _ = _threads(1)
+    dovecot.deliver_files(user, [new, reply])
+    return _Pair(app.runtime, tenant.id, source_id)
+
+
 def test_a_reply_waits_while_a_dead_workers_claim_on_its_parent_lapses(
     running_app: RunningApp, fake_jira: FakeJira, dovecot: Dovecot, mail_user: MailUser
 ) -> None:
-    fake_jira.add_project("SUP", "Support")
-    runtime = running_app.runtime
-    source_id = _source(runtime, fake_jira, running_app, dovecot, mail_user)
-    tenant = runtime.tenants.get(fake_jira.client_key)
-    assert tenant is not None
-    new, reply, _ = _threads(1)
-    dovecot.deliver_files(mail_user, [new, reply])
-    engine = _engine(runtime, _Calls())
-    _run(engine, lambda: engine._poll_job(source_id, FRESH))
-    (parent_id, lock, _), (_, reply_lock, _) = _deliver_jobs(runtime)
+    pair = _pair(running_app, fake_jira, dovecot, mail_user)
+    engine = _engine(pair.runtime, _Calls())
+    (parent_id, lock, _), (_, reply_lock, _) = pair.fetch(engine)
     assert reply_lock == lock  # one thread
     now = utc_now()  # the parent's worker died holding it
-    assert runtime.deliveries.claim(parent_id, now, now + timedelta(seconds=2)) is not None
-    with _working(engine):
-        assert wait_for(lambda: len(_finals(runtime, tenant.id)) == 2, 60)
-    assert sorted(_finals(runtime, tenant.id).values()) == [Outcome.COMMENTED, Outcome.CREATED]
+    assert pair.runtime.deliveries.claim(parent_id, now, now + timedelta(seconds=2)) is not None
+    pair.delivered_in_order(engine)
 
 
 def test_a_reply_waits_for_its_parent_postponed_for_a_moment(
@@ -320,20 +344,12 @@ def test_a_reply_waits_for_its_parent_postponed_for_a_moment(
     # Jira asks to wait a second before the parent's issue: its retry goes first in its
     # thread (`FIRST_IN_THREAD`), so the reply still finds the issue to comment on.
     monkeypatch.setattr("connector.pipeline.record.MIN_PAUSE_WAIT", timedelta(seconds=1))
-    fake_jira.add_project("SUP", "Support")
-    runtime = running_app.runtime
-    source_id = _source(runtime, fake_jira, running_app, dovecot, mail_user)
-    tenant = runtime.tenants.get(fake_jira.client_key)
-    assert tenant is not None
-    new, reply, _ = _threads(1)
-    dovecot.deliver_files(mail_user, [new, reply])
+    pair = _pair(running_app, fake_jira, dovecot, mail_user)
     calls = _Calls()
     calls.pause.add("Case 0")
-    runtime.sources.record_poll(source_id, ok=True, message="", next_poll_at=utc_now())
-    with _working(_engine(runtime, calls)):
-        assert wait_for(lambda: len(_finals(runtime, tenant.id)) == 2, 60)
+    pair.runtime.sources.record_poll(pair.source_id, ok=True, message="", next_poll_at=utc_now())
+    pair.delivered_in_order(_engine(pair.runtime, calls))
     assert calls.pause == set()  # the parent was paused once
-    assert sorted(_finals(runtime, tenant.id).values()) == [Outcome.COMMENTED, Outcome.CREATED]
 
 
 def test_a_reply_whose_parents_job_was_lost_has_the_parent_delivered_first(
@@ -341,20 +357,11 @@ def test_a_reply_whose_parents_job_was_lost_has_the_parent_delivered_first(
 ) -> None:
     # Nothing but the reply's own job is left (the parent's was lost, and no fetch is due
     # to queue it again): the reply stands back and queues its parent first.
-    fake_jira.add_project("SUP", "Support")
-    runtime = running_app.runtime
-    source_id = _source(runtime, fake_jira, running_app, dovecot, mail_user)
-    tenant = runtime.tenants.get(fake_jira.client_key)
-    assert tenant is not None
-    new, reply, _ = _threads(1)
-    dovecot.deliver_files(mail_user, [new, reply])
-    engine = _engine(runtime, _Calls())
-    _run(engine, lambda: engine._poll_job(source_id, FRESH))
-    (parent_id, _, _), _ = _deliver_jobs(runtime)
-    with psycopg.connect(libpq_url(runtime.settings.database_url)) as connection:
+    pair = _pair(running_app, fake_jira, dovecot, mail_user)
+    engine = _engine(pair.runtime, _Calls())
+    (parent_id, _, _), _ = pair.fetch(engine)
+    with psycopg.connect(libpq_url(pair.runtime.settings.database_url)) as connection:
         connection.execute(
             "DELETE FROM procrastinate_jobs WHERE (args->>'entry_id')::int = %s", (parent_id,)
         )
-    with _working(engine):
-        assert wait_for(lambda: len(_finals(runtime, tenant.id)) == 2, 60)
-    assert sorted(_finals(runtime, tenant.id).values()) == [Outcome.COMMENTED, Outcome.CREATED]
+    pair.delivered_in_order(engine)
