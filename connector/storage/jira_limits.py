@@ -14,12 +14,23 @@ own, so the slots of a worker that died are free again when their lease runs out
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, String, bindparam, delete, exists, literal_column, or_, union_all
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    exists,
+    literal_column,
+    or_,
+    union_all,
+)
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -107,7 +118,7 @@ class JiraLimitStore:
         """A free slot number below `slots` for `site`, held by `holder` until the lease ends;
         None when all are taken. A slot whose lease ended is taken over."""
         with database_errors(), self._engine.begin() as connection:
-            return _claim(connection, site, slots, holder, now + lease, now, None)
+            return _claim(connection, site, slots, holder, now + lease, now, None, first=0)
 
     def enter(
         self,
@@ -122,19 +133,24 @@ class JiraLimitStore:
     ) -> tuple[int | None, list[StoredPause]]:
         """A slot of `site` (as `take_slot`) unless a pause holds a request to `targets` now
         (as `active`; those of the "near-" scopes only with `near_limits`): it runs before
-        every Jira call, so it is one statement, an insert of the lowest free slot number
-        that selects nothing while such a pause is in force. A paused request never holds a
-        slot, and a request that waited for the slot sees the pause its predecessor recorded
-        before giving the slot back.
+        every Jira call, so it is one statement, an insert of a free slot number (the first
+        from a number picked at random) that selects nothing while such a pause is in force.
+        A paused request never holds a slot, and a request that waited for the slot sees the
+        pause its predecessor recorded before giving the slot back.
 
         Only when no slot came back is it read why: the pauses (returned), all slots taken
         (None and no pause), or another worker that claimed the same number at the same
         moment (claimed again at once, while a number is free)."""
         wanted = [target[:255] for target in targets]
         ignored = () if near_limits else NEAR_SCOPES
+        unless = (wanted, ignored)
         with database_errors(), self._engine.connect() as connection:
             for _ in range(slots + 1):
-                slot = _claim(connection, site, slots, holder, now + lease, now, (wanted, ignored))
+                # From a number of its own: workers that enter together rarely race for one.
+                first = random.randrange(slots)  # noqa: S311 - spreading, not security
+                slot = _claim(
+                    connection, site, slots, holder, now + lease, now, unless, first=first
+                )
                 connection.commit()
                 if slot is not None:
                     return slot, []
@@ -197,8 +213,11 @@ def _claim(
     expires_at: datetime,
     now: datetime,
     unless_paused: tuple[list[str], tuple[str, ...]] | None,
+    *,
+    first: int,
 ) -> int | None:
-    """Claim the lowest slot number below `slots` in one statement: a number nobody holds
+    """Claim a slot number below `slots` in one statement, the first free one counting from
+    `first` (and round): a number nobody holds
     (inserted) or one whose lease ended (taken over by the insert's conflict update); with
     `unless_paused` (the request's targets, and the pause scopes to ignore) nothing is
     claimed while a pause holds the request. The primary key decides races, on SQLite and
@@ -210,6 +229,7 @@ def _claim(
         "holder": holder,
         "expires_at": expires_at,
         "now": now,
+        "rotate": slots - first,
     }
     ignored: tuple[str, ...] = ()
     if unless_paused is not None:
@@ -246,7 +266,8 @@ def _claim_statement(
             holding = holding & _PAUSES.scope.not_in(ignored)
         free = free.where(~exists().where(holding))
     insert = conflict_insert(connection, _SLOTS).from_select(
-        ["site", "slot", "holder", "expires_at"], free.order_by(numbers.c.n).limit(1)
+        ["site", "slot", "holder", "expires_at"],
+        free.order_by((numbers.c.n + bindparam("rotate", type_=Integer)) % slots).limit(1),
     )
     excluded = insert.excluded
     return insert.on_conflict_do_update(
