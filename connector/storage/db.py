@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -56,6 +56,13 @@ def conflict_insert(connection: Connection, table: Table) -> PgInsert | SqliteIn
     if connection.dialect.name == "postgresql":
         return pg_insert(table)
     return sqlite_insert(table)
+
+
+class Write(Protocol):
+    """Writes another repository makes in a transaction it is handed, so that they commit
+    with its own (as `EmailLog.finish` does with the participants of a message's issue)."""
+
+    def __call__(self, connection: Connection) -> None: ...
 
 
 _BUILT: dict[tuple[str, Callable[[Connection], Any]], Any] = {}

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 from sqlmodel import Session, col, select
 
 from connector.outcomes import FINAL_OUTCOMES, Outcome
-from connector.storage.db import built_for, conflict_insert
+from connector.storage.db import Write, built_for, conflict_insert
 from connector.storage.email_log_filters import LogFilters
 from connector.storage.models import EmailLogRow
 from connector.storage.paging import newest_first
@@ -189,7 +189,10 @@ class EmailLog:
         issue_key: str | None = None,
         comment_id: str | None = None,
         trail: Sequence[str] = (),
+        also: Write | None = None,
     ) -> None:
+        """The message's final outcome; `also` (another repository's writes, such as the
+        participants of its issue) commits in the same transaction."""
         if outcome not in FINAL_OUTCOMES:
             raise ValueError(f"{outcome!r} is not a final outcome")
         self._update(
@@ -203,6 +206,7 @@ class EmailLog:
                 "next_attempt_at": None,
                 "updated_at": utc_now(),
             },
+            also=also,
         )
 
     def postpone(
@@ -367,7 +371,9 @@ class EmailLog:
             session.commit()
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def _update(self, entry_id: int, values: Mapping[str, object]) -> None:
+    def _update(
+        self, entry_id: int, values: Mapping[str, object], also: Write | None = None
+    ) -> None:
         # Core, not an ORM session: these run several times for every message, and the ORM's
         # bulk update (with its session synchronisation) costs several times the statement.
         # One statement per set of columns, built once: only the values change.
@@ -381,6 +387,8 @@ class EmailLog:
             )
         bound = {f"new_{name}": value for name, value in values.items()}
         with self._engine.begin() as connection:
+            if also is not None:
+                also(connection)
             connection.execute(statement, {**bound, "entry_id": entry_id})
 
     def _encrypt_bytes(self, raw: bytes) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import select as core_select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
-from connector.storage.db import built_for, conflict_insert
+from connector.storage.db import Write, built_for, conflict_insert
 from connector.storage.models import ParticipantRow, ThreadMessageRow
 from connector.storage.times import as_utc, utc_now
 
@@ -104,7 +104,15 @@ class ParticipantRepository:
         self._engine = engine
 
     def record(self, tenant_id: int, issue_key: str, people: Sequence[Participant]) -> None:
-        """Add or refresh each address on the issue (a sender stays a sender once seen so).
+        """Add or refresh each address on the issue (see `recording`), in a transaction of
+        its own."""
+        with self._engine.begin() as connection:
+            self.recording(tenant_id, issue_key, people)(connection)
+
+    def recording(self, tenant_id: int, issue_key: str, people: Sequence[Participant]) -> Write:
+        """The write that adds or refreshes each address on the issue (a sender stays a sender
+        once seen so), for a transaction of the caller's: the pipeline records them with the
+        message's final log row (`EmailLog.finish`), in one commit.
 
         One statement (run for each address), an insert that updates the row already there
         ("upsert", SQLite and PostgreSQL alike), so two messages on one issue recorded at once
@@ -124,8 +132,6 @@ class ParticipantRepository:
                     earlier.jira_account_id or person.jira_account_id,
                 )
             merged[address] = Participant(address, person.name, person.role, person.jira_account_id)
-        if not merged:
-            return
         now = utc_now()
         rows = [
             {
@@ -140,8 +146,12 @@ class ParticipantRepository:
             }
             for person in merged.values()
         ]
-        with self._engine.begin() as connection:
-            connection.execute(built_for(connection, _record_participant), rows)
+
+        def write(connection: Connection) -> None:
+            if rows:
+                connection.execute(built_for(connection, _record_participant), rows)
+
+        return write
 
     def for_issue(self, tenant_id: int, issue_key: str) -> list[ParticipantRecord]:
         with Session(self._engine) as session:
