@@ -28,6 +28,7 @@ from connector.pipeline.record import Processed, Recorder
 from connector.pipeline.routes import is_own_address
 from connector.pipeline.understanding import FULL_TEXT_FILENAME, Understanding
 from connector.routing.match import clean_subject
+from connector.storage.db import Write
 from connector.storage.threads import Participant, ParticipantRepository, ThreadRepository
 
 
@@ -107,9 +108,9 @@ class Delivery:
             trail=trail,
             whole_text=whole_text,
         )
-        self._record_people(msg.source, key, email, found)
+        people = self._people(msg.source, key, email, found)
         return self._recorder.finish(
-            msg.entry, Outcome.CREATED, f"created {key}", trail, issue_key=key
+            msg.entry, Outcome.CREATED, f"created {key}", trail, issue_key=key, also=people
         )
 
     def comment(self, msg: Message, decision: Thread) -> Processed:
@@ -157,9 +158,11 @@ class Delivery:
             reply=True,
             whole_text=whole_text,
         )
-        self._record_people(msg.source, key, email, found)
+        people = self._people(msg.source, key, email, found)
         reason = f"commented on {key} ({decision.via})"
-        return self._recorder.finish(msg.entry, Outcome.COMMENTED, reason, trail, issue_key=key)
+        return self._recorder.finish(
+            msg.entry, Outcome.COMMENTED, reason, trail, issue_key=key, also=people
+        )
 
     def _attach(
         self,
@@ -193,12 +196,14 @@ class Delivery:
     def _person(self, email: InboundEmail) -> JiraPerson | None:
         return self._tracker.find_person(email.sender.address) if email.sender else None
 
-    def _record_people(
+    def _people(
         self, source: MailSource, key: str, email: InboundEmail, person: JiraPerson | None
-    ) -> None:
+    ) -> Write:
         """Sender and Cc per issue, for notifications: each Cc is looked up in Jira (cached),
         so an agent copied on a customer's mail is known as a Jira user and not mailed; our
-        own addresses (a reply-all copies them) are left out."""
+        own addresses (a reply-all copies them) are left out. Recorded with the message's
+        final log row, in one transaction (the thread is recorded earlier, on its own, right
+        after Jira's answer: a reply must find the issue even when a later step fails)."""
         people = []
         if email.sender is not None:
             people.append(
@@ -215,7 +220,7 @@ class Delivery:
             found = self._tracker.find_person(copied.address)
             account_id = found.account_id if found else None
             people.append(Participant(copied.address, copied.name, "cc", account_id))
-        self._participants.record(source.tenant_id, key, people)
+        return self._participants.recording(source.tenant_id, key, people)
 
 
 def _description(

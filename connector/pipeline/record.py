@@ -20,6 +20,7 @@ from connector.jira.errors import JiraError, JiraWaiting
 from connector.outcomes import Outcome
 from connector.pipeline.message import Trail
 from connector.retry import INBOUND_MAIL, Quarantine
+from connector.storage.db import Write
 from connector.storage.email_log import EmailLog, LogEntry
 
 log = logging.getLogger(__name__)
@@ -92,13 +93,17 @@ class Recorder:
         trail: Trail,
         *,
         issue_key: str | None = None,
+        also: Write | None = None,
     ) -> Processed:
+        """The final outcome; `also` (the issue's participants) commits with it."""
         if trail.unreadable:
             if issue_key is not None:
                 reason = f"{reason}; it {trail.unreadable}: the original is attached"
             else:
                 reason = f"it {trail.unreadable}; {reason}"
-        self._log.finish(entry.id, outcome, reason, issue_key=issue_key, trail=trail.steps)
+        self._log.finish(
+            entry.id, outcome, reason, issue_key=issue_key, trail=trail.steps, also=also
+        )
         logs.event(
             log,
             "mail.processed",

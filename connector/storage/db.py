@@ -4,10 +4,10 @@ and how the database's failures look to code outside `storage/`."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -58,6 +58,27 @@ def conflict_insert(connection: Connection, table: Table) -> PgInsert | SqliteIn
     return sqlite_insert(table)
 
 
+class Write(Protocol):
+    """Writes another repository makes in a transaction it is handed, so that they commit
+    with its own (as `EmailLog.finish` does with the participants of a message's issue)."""
+
+    def __call__(self, connection: Connection) -> None: ...
+
+
+_BUILT: dict[tuple[str, Callable[[Connection], Any]], Any] = {}
+
+
+def built_for(connection: Connection, build: Callable[[Connection], Any]) -> Any:
+    """`build(connection)`'s statement, built once per dialect: for statements that run for
+    every message and whose SQL depends on the dialect (`conflict_insert`). A statement built
+    once also has its cache key computed once; only the bound values change between runs."""
+    key = (connection.dialect.name, build)
+    statement = _BUILT.get(key)
+    if statement is None:
+        statement = _BUILT[key] = build(connection)
+    return statement
+
+
 def database_answers(engine: Engine) -> bool:
     """Whether the database answers a trivial query (the health check)."""
     try:
@@ -71,6 +92,8 @@ def database_answers(engine: Engine) -> bool:
 # A pooled server connection idle for longer than this is pinged before it is used again.
 PING_AFTER_IDLE_SECONDS = 1.0
 _IDLE_SINCE = "connector.idle_since"
+
+
 def is_postgresql(database_url: str) -> bool:
     return make_url(database_url).get_backend_name() == "postgresql"
 

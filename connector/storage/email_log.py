@@ -15,11 +15,11 @@ from datetime import UTC, datetime, time, tzinfo
 from typing import Any
 
 from sqlalchemy import Text, bindparam, func, literal, or_, update
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlmodel import Session, col, select
 
 from connector.outcomes import FINAL_OUTCOMES, Outcome
-from connector.storage.db import conflict_insert
+from connector.storage.db import Write, built_for, conflict_insert
 from connector.storage.email_log_filters import LogFilters
 from connector.storage.models import EmailLogRow
 from connector.storage.paging import newest_first
@@ -41,6 +41,32 @@ _FROM_SENDER = (
         _TABLE.c.received_at >= bindparam("since"),
     )
 )
+
+_AT_POSITION = select(_TABLE).where(
+    _TABLE.c.source_id == bindparam("source_id"), _TABLE.c.message_key == bindparam("message_key")
+)
+_START_ATTEMPT = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("entry_id"))
+    .values(attempts=_TABLE.c.attempts + 1, next_attempt_at=None, updated_at=bindparam("now"))
+    .returning(_TABLE.c.attempts)
+)
+# A new row's values besides those `begin` is given: the model's defaults, taken once.
+_NEW_ROW = EmailLogRow(tenant_id=0, source_id=0, message_key="").model_dump(
+    exclude={"id", "tenant_id", "source_id", "message_key", "size", "received_at", "updated_at"}
+)
+_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _new_row(connection: Connection) -> Any:
+    columns = [*_NEW_ROW, "tenant_id", "source_id", "message_key", "size"]
+    columns += ["received_at", "updated_at"]
+    return (
+        conflict_insert(connection, _TABLE)
+        .values({name: bindparam(name, type_=_TABLE.c[name].type) for name in columns})
+        .on_conflict_do_nothing()
+        .returning(*_TABLE.c)
+    )
 
 
 @dataclass(frozen=True)
@@ -86,28 +112,25 @@ class EmailLog:
     def begin(self, tenant_id: int, source_id: int, message_key: str, *, size: int) -> LogEntry:
         """The row for this message, created as pending if it is the first time we see it.
 
-        Core, not the ORM: it runs for every message. The new row is an insert that does
-        nothing when another worker recorded the message first (its row is then read), and
-        comes back whole (RETURNING), so no second read is needed."""
-        log = _TABLE.c
-        at_position = select(_TABLE).where(
-            log.source_id == source_id, log.message_key == message_key
-        )
+        Core statements built once: it runs for every message. The new row is an insert that
+        does nothing when the message was recorded before (by an earlier poll, or by another
+        worker at the same moment) and comes back whole (RETURNING): one statement for new
+        mail; only a message seen before is then read."""
+        now = utc_now()
+        values = {
+            **_NEW_ROW,
+            "tenant_id": tenant_id,
+            "source_id": source_id,
+            "message_key": message_key,
+            "size": size,
+            "received_at": now,
+            "updated_at": now,
+        }
         with self._engine.begin() as connection:
-            row = connection.execute(at_position).first()
-            if row is None:
-                new = EmailLogRow(
-                    tenant_id=tenant_id, source_id=source_id, message_key=message_key, size=size
-                ).model_dump(exclude={"id"})
-                row = (
-                    connection.execute(
-                        conflict_insert(connection, _TABLE)
-                        .values(**new)
-                        .on_conflict_do_nothing()
-                        .returning(*_TABLE.c)
-                    ).first()
-                    or connection.execute(at_position).first()
-                )
+            row = (
+                connection.execute(built_for(connection, _new_row), values).first()
+                or connection.execute(_AT_POSITION, values).first()
+            )
             if row is None:
                 raise LookupError(f"email log row of {message_key!r} vanished")
             return log_entry(row)
@@ -151,13 +174,9 @@ class EmailLog:
         # While an attempt runs nothing is scheduled: an attempt that ends either finishes
         # or postpones (which schedules again), so a pending row with attempts and no
         # schedule is one whose attempt was cut short (connector.pipeline relies on it).
-        log = _TABLE.c
         with self._engine.begin() as connection:
             attempts = connection.execute(
-                update(_TABLE)
-                .where(log.id == entry_id)
-                .values(attempts=log.attempts + 1, next_attempt_at=None, updated_at=utc_now())
-                .returning(log.attempts)
+                _START_ATTEMPT, {"entry_id": entry_id, "now": utc_now()}
             ).scalar_one_or_none()
         if attempts is None:
             raise LookupError(f"email log entry {entry_id} vanished")
@@ -172,7 +191,10 @@ class EmailLog:
         issue_key: str | None = None,
         comment_id: str | None = None,
         trail: Sequence[str] = (),
+        also: Write | None = None,
     ) -> None:
+        """The message's final outcome; `also` (another repository's writes, such as the
+        participants of its issue) commits in the same transaction."""
         if outcome not in FINAL_OUTCOMES:
             raise ValueError(f"{outcome!r} is not a final outcome")
         self._update(
@@ -186,6 +208,7 @@ class EmailLog:
                 "next_attempt_at": None,
                 "updated_at": utc_now(),
             },
+            also=also,
         )
 
     def postpone(
@@ -355,11 +378,25 @@ class EmailLog:
             session.commit()
             return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def _update(self, entry_id: int, values: Mapping[str, object]) -> None:
+    def _update(
+        self, entry_id: int, values: Mapping[str, object], also: Write | None = None
+    ) -> None:
         # Core, not an ORM session: these run several times for every message, and the ORM's
         # bulk update (with its session synchronisation) costs several times the statement.
+        # One statement per set of columns, built once: only the values change.
+        columns = tuple(values)
+        statement = _UPDATES.get(columns)
+        if statement is None:
+            statement = _UPDATES[columns] = (
+                update(_TABLE)
+                .where(_TABLE.c.id == bindparam("entry_id"))
+                .values({name: bindparam(f"new_{name}") for name in columns})
+            )
+        bound = {f"new_{name}": value for name, value in values.items()}
         with self._engine.begin() as connection:
-            connection.execute(update(_TABLE).where(_TABLE.c.id == entry_id).values(**values))
+            if also is not None:
+                also(connection)
+            connection.execute(statement, {**bound, "entry_id": entry_id})
 
     def _encrypt_bytes(self, raw: bytes) -> str:
         # Fernet takes text here; latin-1 maps every byte to one character and back exactly.

@@ -2,8 +2,9 @@
 
 In the database, not in Redis: the product requires only a database (SQLite by default, one
 process; PostgreSQL when several workers share the work), so every worker already reaches it
-and nothing new has to run. The cost is two transactions per Jira call (`enter`: the slot and
-the pauses in one; `free_slot`), on tables of a few rows per site.
+and nothing new has to run. The cost is one statement in each of two transactions per Jira
+call (`enter`: the slot, unless a pause holds the request; `free_slot`), on tables of a few
+rows per site.
 
 A pause is one row per (scope, site, target), kept at the latest end Jira named. Slots are
 rows keyed by (site, slot number below the bound): the primary key makes two workers that
@@ -13,11 +14,23 @@ own, so the slots of a worker that died are free again when their lease runs out
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    exists,
+    literal_column,
+    or_,
+    union_all,
+)
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +43,8 @@ from connector.storage.times import as_utc
 # Pauses that concern every site, and those of one site whatever the endpoint or issue.
 APP_SCOPES = ("app", "near-app")
 SITE_SCOPES = ("site", "near-site")
+# Pauses only low-priority work heeds.
+NEAR_SCOPES = ("near-app", "near-site")
 
 
 @dataclass(frozen=True)
@@ -103,7 +118,7 @@ class JiraLimitStore:
         """A free slot number below `slots` for `site`, held by `holder` until the lease ends;
         None when all are taken. A slot whose lease ended is taken over."""
         with database_errors(), self._engine.begin() as connection:
-            return _claim(connection, site, slots, holder, now + lease, now)
+            return _claim(connection, site, slots, holder, now + lease, now, None, first=0)
 
     def enter(
         self,
@@ -116,24 +131,39 @@ class JiraLimitStore:
         *,
         near_limits: bool,
     ) -> tuple[int | None, list[StoredPause]]:
-        """A slot of `site` (as `take_slot`) and the pauses that hold a request to `targets`
-        now (as `active`; those of the "near-" scopes only with `near_limits`), in one
-        transaction on one connection: it runs before every Jira call.
+        """A slot of `site` (as `take_slot`) unless a pause holds a request to `targets` now
+        (as `active`; those of the "near-" scopes only with `near_limits`): it runs before
+        every Jira call, so it is one statement, an insert of a free slot number (the first
+        from a number picked at random) that selects nothing while such a pause is in force.
+        A paused request never holds a slot, and a request that waited for the slot sees the
+        pause its predecessor recorded before giving the slot back.
 
-        The slot is kept only when it was free and no pause holds the request; otherwise the
-        transaction is rolled back, so a paused request never held a slot. The pauses are read
-        after the slot is claimed: a request that waited for the slot sees the pause its
-        predecessor recorded before giving the slot back."""
+        Only when no slot came back is it read why: the pauses (returned), all slots taken
+        (None and no pause), or another worker that claimed the same number at the same
+        moment (claimed again at once, while a number is free)."""
+        wanted = [target[:255] for target in targets]
+        ignored = () if near_limits else NEAR_SCOPES
+        unless = (wanted, ignored)
         with database_errors(), self._engine.connect() as connection:
-            slot = _claim(connection, site, slots, holder, now + lease, now)
-            pauses = [] if slot is None else _active(connection, site, targets, now)
-            if not near_limits:
-                pauses = [pause for pause in pauses if not pause.scope.startswith("near-")]
-            if slot is None or pauses:
+            for _ in range(slots + 1):
+                # From a number of its own: workers that enter together rarely race for one.
+                first = random.randrange(slots)  # noqa: S311 - spreading, not security
+                slot = _claim(
+                    connection, site, slots, holder, now + lease, now, unless, first=first
+                )
+                connection.commit()
+                if slot is not None:
+                    return slot, []
+                pauses = [
+                    pause
+                    for pause in _active(connection, site, wanted, now)
+                    if pause.scope not in ignored
+                ]
+                held = connection.execute(_HELD, {"site": site, "now": now}).scalars().all()
                 connection.rollback()
-                return None, pauses
-            connection.commit()
-            return slot, []
+                if pauses or len({number for number in held if number < slots}) >= slots:
+                    return None, pauses
+        return None, []
 
     def free_slot(self, site: str, slot: int, holder: str) -> None:
         with database_errors(), self._engine.begin() as connection:
@@ -149,20 +179,22 @@ _FREE = delete(_SLOTS).where(
     _SLOTS.c.slot == bindparam("slot"),
     _SLOTS.c.holder == bindparam("holder"),
 )
-_HELD = core_select(_SLOTS.c.slot, _SLOTS.c.expires_at).where(_SLOTS.c.site == bindparam("site"))
+_HELD = core_select(_SLOTS.c.slot).where(
+    _SLOTS.c.site == bindparam("site"), _SLOTS.c.expires_at > bindparam("now")
+)
+
+
+def _holding(site: Any, now: Any, targets: Any) -> Any:
+    """The pauses in force at `now` for a request to `site` touching `targets`."""
+    return (_PAUSES.until > now) & or_(
+        _PAUSES.scope.in_(APP_SCOPES),
+        (_PAUSES.site == site) & (_PAUSES.scope.in_(SITE_SCOPES) | _PAUSES.target.in_(targets)),
+    )
+
+
 _ACTIVE = core_select(
     _PAUSES.scope, _PAUSES.site, _PAUSES.target, _PAUSES.until, _PAUSES.reason
-).where(
-    _PAUSES.until > bindparam("now"),
-    or_(
-        _PAUSES.scope.in_(APP_SCOPES),
-        (_PAUSES.site == bindparam("site"))
-        & (
-            _PAUSES.scope.in_(SITE_SCOPES)
-            | _PAUSES.target.in_(bindparam("targets", expanding=True))
-        ),
-    ),
-)
+).where(_holding(bindparam("site"), bindparam("now"), bindparam("targets", expanding=True)))
 
 
 def _active(
@@ -174,37 +206,78 @@ def _active(
 
 
 def _claim(
-    connection: Connection, site: str, slots: int, holder: str, expires_at: datetime, now: datetime
+    connection: Connection,
+    site: str,
+    slots: int,
+    holder: str,
+    expires_at: datetime,
+    now: datetime,
+    unless_paused: tuple[list[str], tuple[str, ...]] | None,
+    *,
+    first: int,
 ) -> int | None:
-    """Claim a slot number below `slots` in the connection's transaction: a number nobody
-    holds (an insert that does nothing when another worker inserted it first) or one whose
-    lease ended (an update that does nothing when another worker took it over first). The
-    primary key decides races, on SQLite and PostgreSQL alike, without failing the
-    transaction."""
-    table = _SLOTS
-    held = connection.execute(_HELD, {"site": site}).all()
-    ended = {row.slot for row in held if as_utc(row.expires_at) <= now}
-    taken = {row.slot for row in held} - ended
-    for slot in (number for number in range(slots) if number not in taken):
-        if slot in ended:
-            claimed = connection.execute(
-                update(table)
-                .where(table.c.site == site, table.c.slot == slot, table.c.expires_at <= now)
-                .values(holder=holder, expires_at=expires_at)
-                .returning(table.c.slot)
-            )
-        else:
-            claimed = connection.execute(
-                conflict_insert(connection, table)
-                .values(site=site, slot=slot, holder=holder, expires_at=expires_at)
-                .on_conflict_do_nothing()
-                .returning(table.c.slot)
-            )
-        # The row comes back only when this statement claimed it (RETURNING: a driver's
-        # rowcount for an insert that did nothing is not the same everywhere).
-        if claimed.first() is not None:
-            return slot
-    return None
+    """Claim a slot number below `slots` in one statement, the first free one counting from
+    `first` (and round): a number nobody holds
+    (inserted) or one whose lease ended (taken over by the insert's conflict update); with
+    `unless_paused` (the request's targets, and the pause scopes to ignore) nothing is
+    claimed while a pause holds the request. The primary key decides races, on SQLite and
+    PostgreSQL alike, without failing the transaction: the loser's statement claims nothing.
+    The row comes back only when this statement claimed it (RETURNING: a driver's rowcount
+    for an insert that did nothing is not the same everywhere)."""
+    values: dict[str, object] = {
+        "site": site,
+        "holder": holder,
+        "expires_at": expires_at,
+        "now": now,
+        "rotate": slots - first,
+    }
+    ignored: tuple[str, ...] = ()
+    if unless_paused is not None:
+        values["targets"], ignored = unless_paused
+    key = (connection.dialect.name, slots, unless_paused is not None, ignored)
+    statement = _CLAIMS.get(key)
+    if statement is None:
+        statement = _CLAIMS[key] = _claim_statement(
+            connection, slots, paused=unless_paused is not None, ignored=ignored
+        )
+    return connection.execute(statement, values).scalar()
+
+
+def _claim_statement(
+    connection: Connection, slots: int, *, paused: bool, ignored: tuple[str, ...]
+) -> Any:
+    """The insert `_claim` runs, built once per dialect, bound and pause check: only the
+    values change from call to call."""
+    numbers = union_all(
+        *(core_select(literal_column(str(number)).label("n")) for number in range(slots))
+    ).subquery("numbers")
+    site = bindparam("site", type_=String)
+    now = bindparam("now", type_=DateTime(timezone=True))
+    held = core_select(_SLOTS.c.slot).where(_SLOTS.c.site == site, _SLOTS.c.expires_at > now)
+    free = core_select(
+        site,
+        numbers.c.n,
+        bindparam("holder", type_=String),
+        bindparam("expires_at", type_=DateTime(timezone=True)),
+    ).where(numbers.c.n.not_in(held))
+    if paused:
+        holding = _holding(site, now, bindparam("targets", expanding=True))
+        if ignored:
+            holding = holding & _PAUSES.scope.not_in(ignored)
+        free = free.where(~exists().where(holding))
+    insert = conflict_insert(connection, _SLOTS).from_select(
+        ["site", "slot", "holder", "expires_at"],
+        free.order_by((numbers.c.n + bindparam("rotate", type_=Integer)) % slots).limit(1),
+    )
+    excluded = insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=[_SLOTS.c.site, _SLOTS.c.slot],
+        set_={"holder": excluded.holder, "expires_at": excluded.expires_at},
+        where=_SLOTS.c.expires_at <= now,
+    ).returning(_SLOTS.c.slot)
+
+
+_CLAIMS: dict[tuple[str, int, bool, tuple[str, ...]], Any] = {}
 
 
 _KEEP = timedelta(days=1)  # ended pauses older than this are dropped when a new one comes

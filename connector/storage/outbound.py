@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -95,9 +96,10 @@ class OutboundRepository:
     # -- notification settings -----------------------------------------------------------
 
     def settings(self, tenant_id: int) -> NotificationSettings:
-        """The stored settings, or the defaults when the tenant saved none."""
-        with Session(self._engine) as session:
-            row = self._settings_row(session, tenant_id)
+        """The stored settings, or the defaults when the tenant saved none. Read for every new
+        issue (its acknowledgement), so through a Core statement built once."""
+        with self._engine.connect() as connection:
+            row = connection.execute(_SETTINGS, {"tenant_id": tenant_id}).first()
             if row is None:
                 return NotificationSettings()
             settings = settings_from_json(
@@ -174,6 +176,10 @@ class OutboundRepository:
         return session.exec(
             select(NotificationSettingsRow).where(NotificationSettingsRow.tenant_id == tenant_id)
         ).first()
+
+
+_SETTINGS_TABLE = NotificationSettingsRow.__table__  # type: ignore[attr-defined]
+_SETTINGS = select(_SETTINGS_TABLE).where(_SETTINGS_TABLE.c.tenant_id == bindparam("tenant_id"))
 
 
 def _stored(row: OutboundConnectionRow) -> StoredConnection:

@@ -13,7 +13,10 @@ that write now), delivers `--messages` new messages and polls until they are pro
 (`pipeline_throughput.poll_all`), after a first poll of a few messages that is not counted.
 Per processed message it prints:
 - CPU ms in this process (all its threads: app, poll, message workers; not the database
-  server's, not the fake Jira's);
+  server's, not the fake Jira's). Reading each message (MIME, HTML, reply extraction, ADF)
+  and checking its sender run in the reader processes of `connector.budget`, whose CPU this
+  figure leaves out: it is printed beside it ("readers"), from /proc, for the workers the
+  multiprocessing forkserver started;
 - SQL statements (SQLAlchemy's `before_cursor_execute`), transactions ended by SQLAlchemy
   (its `commit` and `rollback` events) and, on PostgreSQL, transactions the server counted
   (`pg_stat_database`, read after the pool is closed so every backend has reported);
@@ -37,6 +40,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from multiprocessing import forkserver
+from pathlib import Path
 from typing import Any
 
 import jwt as pyjwt
@@ -166,6 +171,23 @@ def server_transactions(engine: Engine) -> int | None:
     return int(found)
 
 
+def reader_cpu_seconds() -> float:
+    """CPU used so far by the reader processes: the forkserver's children (every
+    `connector.budget` worker; they live as long as their pool), read from /proc."""
+    server = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    if server is None:
+        return 0.0
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[1]) == server:  # ppid; then utime and stime, in clock ticks
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def add_history(runtime: Runtime, tenant_id: int, source_id: int, rows: int, tag: str) -> float:
     """`rows` email-log rows of earlier, finished mail, inserted in bulk; seconds taken."""
     started = time.perf_counter()
@@ -240,12 +262,15 @@ def measure(kind: str, history: int, messages: int, folder: str) -> Figures:
         counters = Counters(runtime.engine)
         before = server_transactions(runtime.engine)
         counters.counting = True
+        readers = reader_cpu_seconds()
         with counting_jwts() as signed:
             result = poll_all(bench, source_id, messages, 0.0, verbose=False)
+        readers = reader_cpu_seconds() - readers
         counters.counting = False
         after = server_transactions(runtime.engine)
         explain(bench, result)
         counts = counters.figures + signed
+        counts["reader ms"] = round(readers * 1000)
         if before is not None and after is not None:
             # Less the one transaction of the read before (counted when its backend exited).
             counts["server transactions"] = after - before - 1
@@ -264,7 +289,8 @@ def report(figures: list[Figures]) -> None:
     for item in figures:
         db = ", ".join(f"{name} {item.per_message(name):.1f}" for name in names)
         print(
-            f"  {item.database:10} {item.history:>9,} rows: CPU {item.cpu_ms:5.1f} ms; {db}; "
+            f"  {item.database:10} {item.history:>9,} rows: CPU {item.cpu_ms:5.1f} ms "
+            f"(readers {item.per_message('reader ms'):.1f} ms); {db}; "
             f"Jira calls {item.jira_calls:.2f}, JWTs signed {item.per_message('jwts'):.2f} "
             f"({item.result.messages} messages, {item.result.seconds:.1f} s, "
             f"outcomes {dict(item.result.outcomes)})"

@@ -186,6 +186,25 @@ def test_a_dead_workers_slots_free_themselves_when_their_lease_ends(
     assert store.take_slot(site, 2, "third", now + timedelta(seconds=92), lease) == 1
 
 
+def test_a_paused_request_takes_no_slot_and_near_limits_hold_only_low_priority(
+    limited: Limited,
+) -> None:
+    store, now, lease = limited.store, _now(), timedelta(seconds=90)
+    site, endpoint = "https://acme.atlassian.net", "GET /rest/api/3/myself"
+    store.pause("near-site", site, "", now + timedelta(minutes=10), "near-limit")
+    taken, pauses = store.enter(site, 2, "mail", now, lease, [endpoint], near_limits=False)
+    assert (taken is not None, pauses) == (True, [])
+    slot, pauses = store.enter(site, 2, "import", now, lease, [endpoint], near_limits=True)
+    assert (slot, [pause.scope for pause in pauses]) == (None, ["near-site"])
+    store.pause("endpoint", site, endpoint, now + timedelta(minutes=1), "jira-burst-based")
+    slot, pauses = store.enter(site, 2, "mail", now, lease, [endpoint], near_limits=False)
+    assert (slot, [pause.scope for pause in pauses]) == (None, ["endpoint"])
+    other, pauses = store.enter(site, 2, "mail", now, lease, ["GET /other"], near_limits=False)
+    assert ({taken, other}, pauses) == ({0, 1}, [])
+    slot, pauses = store.enter(site, 2, "mail", now, lease, ["GET /other"], near_limits=False)
+    assert (slot, pauses) == (None, [])  # both slots held, no pause to wait for
+
+
 def test_a_pause_is_extended_never_shortened(limited: Limited) -> None:
     store, now = limited.store, _now()
     site = "https://acme.atlassian.net"
