@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 
 from procrastinate import App, PsycopgConnector
 from procrastinate.exceptions import AlreadyEnqueued
-from procrastinate.jobs import Status
+from procrastinate.jobs import JobDeferrer, Status
 
 from connector import logs
 from connector.outbound.worker import OutboundWorker
@@ -67,6 +67,19 @@ FRESH = 10  # due sources and announced mail
 BACKLOG = 0  # the next batch of a mailbox that had more waiting
 HOUSEKEEPING = 20  # dispatch and recovery: short, and everything else waits on them
 DISPATCH_LIMIT = 5000  # due sources queued per dispatch tick
+# The polls of these queueing locks that wait in the queue (procrastinate's unique index on
+# waiting jobs' queueing locks serves it).
+_WAITING_POLLS = (
+    "SELECT queueing_lock FROM procrastinate_jobs"
+    " WHERE status = 'todo' AND queueing_lock = ANY(%(locks)s)"
+)
+
+
+def queue_connections(jobs: int) -> int:
+    """The pool of the queue's own connections for a worker running `jobs` at once: the
+    fetch loop, the heartbeat and dispatch each hold one a moment, and every job one to
+    finish; LISTEN has one more of its own."""
+    return 2 + jobs // 8
 
 
 class QueueEngine:
@@ -76,7 +89,7 @@ class QueueEngine:
         *,
         poll: PollFunction | None = None,
         push: bool = False,
-        concurrency: int = 16,
+        concurrency: int | None = None,
         batch: int = POLL_BATCH,
         dispatch_every: int = 5,
         heartbeat_seconds: float = 5.0,
@@ -92,7 +105,9 @@ class QueueEngine:
                 rt, source_id, owner=self.owner, limit=batch, lease_seconds=lease_seconds
             )
         )
-        self._concurrency = concurrency
+        # WORKER_CONCURRENCY unless given (tests); the thread pool, the runtime's SQLAlchemy
+        # pool (`connector.storage.db.make_engine`) and the queue's own pool follow it.
+        self.concurrency = concurrency or runtime.settings.worker_concurrency
         self._heartbeat = heartbeat_seconds
         self._stalled = stalled_seconds
         self._busy_delay = lease_seconds / 4
@@ -112,7 +127,9 @@ class QueueEngine:
         # PostgreSQL's max_connections.
         self.app = App(
             connector=PsycopgConnector(
-                conninfo=libpq_url(runtime.settings.database_url), min_size=1, max_size=4
+                conninfo=libpq_url(runtime.settings.database_url),
+                min_size=1,
+                max_size=queue_connections(self.concurrency),
             )
         )
         self._register(dispatch_every)
@@ -166,17 +183,19 @@ class QueueEngine:
 
     async def defer_poll(self, source_id: int, priority: int, delay: float = 0.0) -> bool:
         """Queue a poll of the source; False when one is queued already."""
-        task = self._poll_task.configure(
+        try:
+            await self._poll_job_of(source_id, priority, delay).defer_async(source_id=source_id)
+        except AlreadyEnqueued:
+            return False
+        return True
+
+    def _poll_job_of(self, source_id: int, priority: int, delay: float = 0.0) -> JobDeferrer:
+        return self._poll_task.configure(
             lock=f"source-{source_id}",
             queueing_lock=f"poll-{source_id}",
             priority=priority,
             schedule_in={"milliseconds": int(delay * 1000)} if delay else None,
         )
-        try:
-            await task.defer_async(source_id=source_id)
-        except AlreadyEnqueued:
-            return False
-        return True
 
     async def dispatch(self) -> int:
         """Queue a poll for every source an admin asked to poll now (a web process that
@@ -184,10 +203,31 @@ class QueueEngine:
         many were queued."""
         asked = await self._blocking(requested_polls, self._runtime.engine)
         due = await self._blocking(self._runtime.sources.due, utc_now(), DISPATCH_LIMIT)
-        queued = 0
-        for source_id in dict.fromkeys([*asked, *due]):
-            queued += await self.defer_poll(source_id, FRESH)
-        return queued
+        return await self._defer_polls(list(dict.fromkeys([*asked, *due])), FRESH)
+
+    async def _defer_polls(self, source_ids: list[int], priority: int) -> int:
+        """Queue a poll of each source that has none waiting: one query for those waiting
+        and one insert for the rest, rather than an insert per source (a due source whose
+        poll still waits in the queue, as when the workers fall behind, cost an insert that
+        failed). Should one be queued meanwhile (push, another worker), one by one."""
+        if not source_ids:
+            return 0
+        rows = await self.app.connector.execute_query_all_async(
+            _WAITING_POLLS, locks=[f"poll-{source_id}" for source_id in source_ids]
+        )
+        waiting = {row["queueing_lock"] for row in rows}
+        todo = [source_id for source_id in source_ids if f"poll-{source_id}" not in waiting]
+        if not todo:
+            return 0
+        jobs = [
+            self._poll_job_of(source_id, priority).make_new_job(source_id=source_id)
+            for source_id in todo
+        ]
+        try:
+            await self.app.job_manager.batch_defer_jobs_async(jobs)
+        except AlreadyEnqueued:
+            return sum([await self.defer_poll(source_id, priority) for source_id in todo])
+        return len(todo)
 
     async def recover(self) -> int:
         """Put the jobs of workers that stopped writing their heartbeat back in the queue."""
@@ -233,7 +273,7 @@ class QueueEngine:
         loop = asyncio.get_running_loop()
         # Jobs block in threads (IMAP, Jira, the database): one for each job and its beats.
         loop.set_default_executor(
-            ThreadPoolExecutor(self._concurrency + 4, thread_name_prefix="job")
+            ThreadPoolExecutor(self.concurrency + 4, thread_name_prefix="job")
         )
         self._stopping = asyncio.Event()
         self._loop = loop
@@ -245,7 +285,7 @@ class QueueEngine:
             worker = asyncio.create_task(
                 self.app.run_worker_async(
                     name=self.owner,
-                    concurrency=self._concurrency,
+                    concurrency=self.concurrency,
                     install_signal_handlers=False,
                     update_heartbeat_interval=self._heartbeat,
                     stalled_worker_timeout=self._stalled,
