@@ -9,9 +9,10 @@ processes on any number of machines share the work; its schema is applied by mig
   mailbox at a time, across all workers) and the queueing lock `poll-<id>` (however often
   it is asked for, one poll of a mailbox waits in the queue);
 - a periodic job (`connector.dispatch`, every `dispatch_every` seconds, deferred by exactly
-  one worker per tick) queues a poll for each source whose `next_poll_at` has come; a worker
-  runs up to `concurrency` jobs at once, its blocking work in threads, so how many sources
-  one worker keeps on schedule is bound by how long polls take (IO), not by a tick;
+  one worker per tick) queues a poll for each source whose `next_poll_at` has come, all in
+  one insert; a worker runs up to `concurrency` (WORKER_CONCURRENCY) jobs at once, its
+  blocking work in threads, so how many sources one worker keeps on schedule is bound by how
+  long polls take (IO), not by a tick;
 - a poll takes at most `batch` messages; one that was cut there queues the next batch at
   once at `BACKLOG` priority, below `FRESH` (due sources, push): a backlog drains batch
   after batch without waiting for its interval, and other sites' new mail is taken before
