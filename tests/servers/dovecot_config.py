@@ -145,6 +145,10 @@ service anvil {{
     mode = 0
   }}
 }}
+# The imap service has a limit of its own (1024): one process per session, idling or not.
+service imap {{
+  process_limit = 5000
+}}
 service imap-login {{
 {chroot}  inet_listener imap {{
     port = {ports.imap}
