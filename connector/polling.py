@@ -115,26 +115,72 @@ def run_poll(
     poll only fetches: the messages are delivered by the jobs it queues."""
     if not runtime.sources.lease(source_id, owner, lease_seconds):
         return PollResult(False, "another poll of this source is running", skipped=True, busy=True)
+    lease = _Lease(runtime, source_id, owner, lease_seconds)
     try:
-        with _lease_kept(runtime, source_id, owner, lease_seconds):
-            return _leased_poll(runtime, source_id, inbound, limit, handoff)
+        with _lease_kept(lease):
+            return _leased_poll(runtime, source_id, inbound, limit, handoff, lease)
     finally:
-        runtime.sources.release(source_id, owner)
+        lease.give_up()
+
+
+class _Lease:
+    """A poll's hold on its source: renewed while the poll runs, given up with the poll's
+    record in one statement (or alone, when the poll ended without one). A lock keeps a
+    renewal from taking the source again after it was given up."""
+
+    def __init__(self, runtime: Runtime, source_id: int, owner: str, seconds: float) -> None:
+        self._runtime = runtime
+        self.source_id = source_id
+        self._owner = owner
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._held = True
+
+    def renew(self) -> None:
+        with self._lock:
+            if self._held:
+                self._runtime.sources.lease(self.source_id, self._owner, self.seconds)
+
+    def record_poll(
+        self,
+        *,
+        ok: bool,
+        message: str,
+        next_poll_at: datetime,
+        first_connected_at: datetime | None = None,
+    ) -> None:
+        """`SourceRepository.record_poll`, giving the lease up in the same statement."""
+        with self._lock:
+            self._runtime.sources.record_poll(
+                self.source_id,
+                ok=ok,
+                message=message,
+                next_poll_at=next_poll_at,
+                first_connected_at=first_connected_at,
+                release=self._owner,
+            )
+            self._held = False
+
+    def give_up(self) -> None:
+        with self._lock:
+            if self._held:
+                self._runtime.sources.release(self.source_id, self._owner)
+                self._held = False
 
 
 @contextlib.contextmanager
-def _lease_kept(runtime: Runtime, source_id: int, owner: str, seconds: float) -> Iterator[None]:
+def _lease_kept(lease: _Lease) -> Iterator[None]:
     """Renew the source's lease every quarter of it until the block ends (the heartbeat)."""
     done = threading.Event()
 
     def renew() -> None:
-        while not done.wait(seconds / 4):
+        while not done.wait(lease.seconds / 4):
             try:
-                runtime.sources.lease(source_id, owner, seconds)
+                lease.renew()
             except Exception:  # a database hiccup: the next beat tries again
-                log.warning("poll.lease_renewal_failed source_id=%s", source_id)
+                log.warning("poll.lease_renewal_failed source_id=%s", lease.source_id)
 
-    beat = threading.Thread(target=renew, name=f"lease-{source_id}", daemon=True)
+    beat = threading.Thread(target=renew, name=f"lease-{lease.source_id}", daemon=True)
     beat.start()
     try:
         yield
@@ -144,7 +190,12 @@ def _lease_kept(runtime: Runtime, source_id: int, owner: str, seconds: float) ->
 
 
 def _leased_poll(
-    runtime: Runtime, source_id: int, inbound: Inbound, limit: int, handoff: Handoff | None
+    runtime: Runtime,
+    source_id: int,
+    inbound: Inbound,
+    limit: int,
+    handoff: Handoff | None,
+    lease: _Lease,
 ) -> PollResult:
     source = runtime.sources.find(source_id)
     tenant = runtime.tenants.get(source.client_key) if source else None
@@ -154,11 +205,9 @@ def _leased_poll(
     if pending is not None:
         # Jira cannot be called now (a token not handed over yet): the mailbox is left as
         # it is and the source says why, without counting as a failure.
-        runtime.sources.record_poll(
-            source.id, ok=True, message=pending, next_poll_at=_next_poll(source, utc_now())
-        )
+        lease.record_poll(ok=True, message=pending, next_poll_at=_next_poll(source, utc_now()))
         return PollResult(False, pending, skipped=True)
-    poll = _Poll(runtime, source, tenant, inbound, handoff)
+    poll = _Poll(runtime, source, tenant, inbound, lease, handoff)
     return poll.run(limit)
 
 
@@ -169,12 +218,14 @@ class _Poll:
         source: MailSource,
         tenant: Tenant,
         inbound: Inbound,
+        lease: _Lease,
         handoff: Handoff | None = None,
     ) -> None:
         self._runtime = runtime
         self._source = source
         self._tenant = tenant
         self._inbound = inbound
+        self._lease = lease
         self._handoff = handoff
         self._counts: Counter[Outcome] = Counter()
         self._queued = 0
@@ -182,7 +233,8 @@ class _Poll:
 
     @property
     def _pipeline(self) -> Pipeline:
-        """Built on first use: a poll that only fetches calls no Jira."""
+        """Built on first use: its Jira client, field map and sender addresses take queries
+        that a poll finding no mail (most of them), or one that only fetches, does not need."""
         if self._built is None:
             self._built = self._inbound.pipeline(self._source, self._tenant)
         return self._built
@@ -199,8 +251,7 @@ class _Poll:
             return self._failed(str(exc))
         counts = self._plain_counts()
         message = _summary(counts)
-        self._runtime.sources.record_poll(
-            source.id,
+        self._lease.record_poll(
             ok=True,
             message=message,
             next_poll_at=_next_poll(source, utc_now()),
@@ -236,7 +287,8 @@ class _Poll:
                 cursor = cursor_from_json(source.cursor)
             listing = mailbox.list_new(cursor, limit=limit)
             cursor = listing.cursor
-            runtime.sources.save_cursor(source.id, cursor.to_json())
+            if cursor.to_json() != source.cursor:  # an idle poll leaves it as it was
+                runtime.sources.save_cursor(source.id, cursor.to_json())
             if self._handoff is not None:
                 settle_post_actions(
                     runtime.deliveries,
@@ -360,8 +412,8 @@ class _Poll:
         source = self._source
         failures = source.consecutive_failures + 1
         backoff = poll_backoff(timedelta(minutes=source.spec.interval_minutes))
-        self._runtime.sources.record_poll(
-            source.id, ok=False, message=message, next_poll_at=utc_now() + backoff.delay(failures)
+        self._lease.record_poll(
+            ok=False, message=message, next_poll_at=utc_now() + backoff.delay(failures)
         )
         logs.event(
             log, "source.poll_failed", logging.WARNING, source=source.label, failures=failures

@@ -99,7 +99,7 @@ class Runtime:
         not a setting, so tests can point it at a fake one on loopback. `network` (the
         system's resolver and sockets) likewise, so tests answer host names themselves; and
         `template_budget`, so tests of hostile templates need not wait for the real one."""
-        engine = engine or make_engine(settings.database_url)
+        engine = engine or make_engine(settings.database_url, jobs=settings.worker_concurrency)
         secrets = SecretBox(settings.encryption_keys)
         jira_limiter = SiteLimiter(
             JiraLimitStore(engine), slots_per_site=settings.jira_site_concurrency

@@ -17,6 +17,7 @@
 | MAX_ATTACHMENT_BYTES       | 52428800 (50 MiB of such files per message) |
 | ALLOWED_INTERNAL_HOSTS     | none; loopback when BASE_URL is loopback    |
 | JIRA_SITE_CONCURRENCY      | 4 (Jira requests in flight per site)        |
+| WORKER_CONCURRENCY         | 32 (jobs at once per PostgreSQL worker)     |
 
 A message with more attachments than MAX_ATTACHMENTS, or more bytes of them than
 MAX_ATTACHMENT_BYTES, keeps the first ones that fit; the description or comment lists the rest,
@@ -68,6 +69,11 @@ FORGE_APP_ID_MISSING = (
     "to its id, ari:cloud:ecosystem::app/<uuid>"
 )
 DEFAULT_JIRA_SITE_CONCURRENCY = 4
+# Jobs (polls, outbound rounds) one PostgreSQL worker runs at once: an idle poll mostly waits
+# on IMAP and the database, so a worker keeps more mailboxes on schedule with more at once
+# (`connector.engine.queue`); each job may hold one database connection (`connector.storage.db`).
+DEFAULT_WORKER_CONCURRENCY = 32
+MAX_WORKER_CONCURRENCY = 256
 DEV_DATA_DIR = Path("data")
 DEV_KEY_FILE = DEV_DATA_DIR / "encryption.key"
 
@@ -144,6 +150,9 @@ class Settings:
     forge_jwks_url: str = DEFAULT_FORGE_JWKS_URL
     # JIRA_SITE_CONCURRENCY: requests in flight to one Jira site across every worker.
     jira_site_concurrency: int = DEFAULT_JIRA_SITE_CONCURRENCY
+    # WORKER_CONCURRENCY: jobs one PostgreSQL worker runs at once (the SQLite scheduler has
+    # its own bounds).
+    worker_concurrency: int = DEFAULT_WORKER_CONCURRENCY
 
     @property
     def base_path(self) -> str:
@@ -205,6 +214,12 @@ class Settings:
             forge_app_id=identity.forge_app_id,
             forge_jwks_url=forge_jwks_url,
             jira_site_concurrency=int(concurrency),
+            worker_concurrency=_read_whole(
+                environ,
+                "WORKER_CONCURRENCY",
+                DEFAULT_WORKER_CONCURRENCY,
+                high=MAX_WORKER_CONCURRENCY,
+            ),
         )
 
 
@@ -285,6 +300,20 @@ def _read_number(
     if not low <= value <= high:
         span = f"{_plain(low)} to {_plain(high)}"
         raise SettingsError(f"{name} must be a number from {span}, not {raw!r}")
+    return value
+
+
+def _read_whole(environ: Mapping[str, str], name: str, default: int, *, high: int) -> int:
+    """A whole number from 1 to `high`: a count of things, where 2.5 means nothing."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= high:
+        raise SettingsError(f"{name} must be a whole number from 1 to {high}, not {raw!r}")
     return value
 
 

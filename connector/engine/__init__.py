@@ -44,7 +44,7 @@ def work_engine(runtime: Runtime, *, push: bool = True) -> WorkEngine:
     if uses_task_queue(runtime.settings.database_url):
         from connector.engine.queue import QueueEngine
 
-        return QueueEngine(runtime, push=push)
+        return QueueEngine(runtime, push=push, concurrency=runtime.settings.worker_concurrency)
     from connector.scheduler import Scheduler
 
     return Scheduler(runtime, push=push)

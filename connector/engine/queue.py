@@ -9,9 +9,10 @@ processes on any number of machines share the work; its schema is applied by mig
   mailbox at a time, across all workers) and the queueing lock `poll-<id>` (however often
   it is asked for, one poll of a mailbox waits in the queue);
 - a periodic job (`connector.dispatch`, every `dispatch_every` seconds, deferred by exactly
-  one worker per tick) queues a poll for each source whose `next_poll_at` has come; a worker
-  runs up to `concurrency` jobs at once, its blocking work in threads, so how many sources
-  one worker keeps on schedule is bound by how long polls take (IO), not by a tick;
+  one worker per tick) queues a poll for each source whose `next_poll_at` has come, all in
+  one insert; a worker runs up to `concurrency` (WORKER_CONCURRENCY) jobs at once, its
+  blocking work in threads, so how many sources one worker keeps on schedule is bound by how
+  long polls take (IO), not by a tick;
 - a poll takes at most `batch` messages; one that was cut there queues the next batch at
   once at `BACKLOG` priority, below `FRESH` (due sources, push): a backlog drains batch
   after batch without waiting for its interval, and other sites' new mail is taken before
@@ -64,13 +65,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from procrastinate import App, JobContext, PsycopgConnector
-from procrastinate.jobs import Status
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.jobs import JobDeferrer, Status
 
 from connector import logs
 from connector.engine.deliver import THREAD_HOLD, Deliverer, JobHandoff
 from connector.engine.jobs import BACKLOG as BACKLOG
 from connector.engine.jobs import FRESH as FRESH
-from connector.engine.jobs import defer_job
+from connector.engine.jobs import configured, defer_job
 from connector.handoff import CLAIM_SECONDS
 from connector.outbound.worker import OutboundWorker
 from connector.polling import LEASE_SECONDS, POLL_BATCH, PollResult
@@ -98,6 +100,19 @@ FIRST_IN_THREAD = 15
 # site uninstalled meanwhile) must not wait for ever.
 MAX_WAITS = 180
 DISPATCH_LIMIT = 5000  # due sources queued per dispatch tick
+# The polls of these queueing locks that wait in the queue (procrastinate's unique index on
+# waiting jobs' queueing locks serves it).
+_WAITING_POLLS = (
+    "SELECT queueing_lock FROM procrastinate_jobs"
+    " WHERE status = 'todo' AND queueing_lock = ANY(%(locks)s)"
+)
+
+
+def queue_connections(jobs: int) -> int:
+    """The pool of the queue's own connections for a worker running `jobs` at once: the
+    fetch loop, the heartbeat and dispatch each hold one a moment, and every job one to
+    finish; LISTEN has one more of its own."""
+    return 2 + jobs // 8
 
 
 class QueueEngine:
@@ -109,7 +124,7 @@ class QueueEngine:
         tracker_factory: TrackerFactory = jira_tracker,
         split: bool = True,
         push: bool = False,
-        concurrency: int = 16,
+        concurrency: int | None = None,
         batch: int = POLL_BATCH,
         dispatch_every: int = 5,
         heartbeat_seconds: float = 5.0,
@@ -131,7 +146,9 @@ class QueueEngine:
         self._deliverer = Deliverer(
             runtime, JiraInbound(runtime, tracker_factory), claim_seconds=claim_seconds
         )
-        self._concurrency = concurrency
+        # WORKER_CONCURRENCY unless given (tests); the thread pool, the runtime's SQLAlchemy
+        # pool (`connector.storage.db.make_engine`) and the queue's own pool follow it.
+        self.concurrency = concurrency or runtime.settings.worker_concurrency
         self._heartbeat = heartbeat_seconds
         self._stalled = stalled_seconds
         self._busy_delay = lease_seconds / 4
@@ -151,7 +168,9 @@ class QueueEngine:
         # PostgreSQL's max_connections.
         self.app = App(
             connector=PsycopgConnector(
-                conninfo=libpq_url(runtime.settings.database_url), min_size=1, max_size=4
+                conninfo=libpq_url(runtime.settings.database_url),
+                min_size=1,
+                max_size=queue_connections(self.concurrency),
             )
         )
         self._register(dispatch_every)
@@ -280,16 +299,42 @@ class QueueEngine:
         task = self._poll_task
         return await defer_job(task, lock, queueing, priority, delay, source_id=source_id)
 
+    def _poll_job_of(self, source_id: int, priority: int, delay: float = 0.0) -> JobDeferrer:
+        return configured(
+            self._poll_task, f"source-{source_id}", f"poll-{source_id}", priority, delay
+        )
+
     async def dispatch(self) -> int:
         """Queue a poll for every source an admin asked to poll now (a web process that
         leaves polling to workers marks them) and every source that is due; returns how
         many were queued."""
         asked = await self._blocking(requested_polls, self._runtime.engine)
         due = await self._blocking(self._runtime.sources.due, utc_now(), DISPATCH_LIMIT)
-        queued = 0
-        for source_id in dict.fromkeys([*asked, *due]):
-            queued += await self.defer_poll(source_id, FRESH)
-        return queued
+        return await self._defer_polls(list(dict.fromkeys([*asked, *due])), FRESH)
+
+    async def _defer_polls(self, source_ids: list[int], priority: int) -> int:
+        """Queue a poll of each source that has none waiting: one query for those waiting
+        and one insert for the rest, rather than an insert per source (a due source whose
+        poll still waits in the queue, as when the workers fall behind, cost an insert that
+        failed). Should one be queued meanwhile (push, another worker), one by one."""
+        if not source_ids:
+            return 0
+        rows = await self.app.connector.execute_query_all_async(
+            _WAITING_POLLS, locks=[f"poll-{source_id}" for source_id in source_ids]
+        )
+        waiting = {row["queueing_lock"] for row in rows}
+        todo = [source_id for source_id in source_ids if f"poll-{source_id}" not in waiting]
+        if not todo:
+            return 0
+        jobs = [
+            self._poll_job_of(source_id, priority).make_new_job(source_id=source_id)
+            for source_id in todo
+        ]
+        try:
+            await self.app.job_manager.batch_defer_jobs_async(jobs)
+        except AlreadyEnqueued:
+            return sum([await self.defer_poll(source_id, priority) for source_id in todo])
+        return len(todo)
 
     async def recover(self) -> int:
         """Put the jobs of workers that stopped writing their heartbeat back in the queue."""
@@ -335,7 +380,7 @@ class QueueEngine:
         loop = asyncio.get_running_loop()
         # Jobs block in threads (IMAP, Jira, the database): one for each job and its beats.
         loop.set_default_executor(
-            ThreadPoolExecutor(self._concurrency + 4, thread_name_prefix="job")
+            ThreadPoolExecutor(self.concurrency + 4, thread_name_prefix="job")
         )
         self._stopping = asyncio.Event()
         self._loop = loop
@@ -347,7 +392,7 @@ class QueueEngine:
             worker = asyncio.create_task(
                 self.app.run_worker_async(
                     name=self.owner,
-                    concurrency=self._concurrency,
+                    concurrency=self.concurrency,
                     install_signal_handlers=False,
                     update_heartbeat_interval=self._heartbeat,
                     stalled_worker_timeout=self._stalled,

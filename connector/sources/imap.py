@@ -325,8 +325,7 @@ class ImapSource(SourceSession):
 
 def _open_client(config: SourceConfig, tls: ssl.SSLContext | None = None) -> imaplib.IMAP4:
     """A greeted session to an address `config.host_policy` allows (`connector.net`). `tls`:
-    a context from `client_context(config)` to share between connections (each one holds
-    the system trust store, ~0.8 MB); by default a new one."""
+    a context to use instead of the process's shared `client_context(config)`."""
     if tls is None and config.security != "none":
         tls = client_context(config)
     timeout = float(config.timeout_seconds)

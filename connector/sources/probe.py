@@ -18,7 +18,7 @@ from connector.net.clients import NotSpeaking
 from connector.net.hosts import HostRefused
 from connector.sources.config import SourceConfig
 from connector.sources.errors import SourceConfigError, SourceConnectionError, SourceTlsError
-from connector.sources.tls import client_context, describe_tls_error
+from connector.sources.tls import describe_tls_error, tls_context
 
 _IMAP_OK = (b"* OK", b"* PREAUTH")
 _GREETING_LIMIT = 8192  # a line; a service that never sends a newline is not read forever
@@ -83,9 +83,7 @@ def probe_tls(config: SourceConfig, address: str) -> TlsReport:
     except ssl.SSLError as exc:  # e.g. TLS spoken to a plain-text port
         raise SourceTlsError(describe_tls_error(config.host, exc)) from exc
     certificate = describe_certificate(der) if der else None
-    checked = client_context(config)
-    checked.check_hostname = True
-    checked.verify_mode = ssl.CERT_REQUIRED
+    checked = tls_context(verify_tls=True)  # whatever the source says: would it verify?
     problem: str | None = None
     try:
         with _tls_socket(config, address, checked):

@@ -104,9 +104,29 @@ def libpq_url(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def make_engine(database_url: str) -> Engine:
+# On PostgreSQL a process pools one connection per job of its worker
+# (`WORKER_CONCURRENCY`) and these beside them: the push watchers, the outbound round,
+# dispatch, the lease renewals of running polls and the web app's requests.
+SPARE_CONNECTIONS = 8
+# Opened above the pool for a burst and closed when given back: a poll with mail runs up to
+# four messages at once, each taking a connection of its own for a moment.
+BURST_CONNECTIONS = 10
+
+
+def pooled_connections(jobs: int) -> int:
+    """The most connections one process opens to PostgreSQL through SQLAlchemy."""
+    return jobs + SPARE_CONNECTIONS + BURST_CONNECTIONS
+
+
+def make_engine(database_url: str, *, jobs: int | None = None) -> Engine:
+    """`jobs`: how many jobs the process's worker runs at once (`WORKER_CONCURRENCY`), so
+    that on PostgreSQL none of them waits for a pooled connection; None keeps SQLAlchemy's
+    pool (5 and 10 more for bursts), enough for a command or a test."""
     url = make_url(database_url)
     kwargs: dict[str, Any] = {}
+    if url.get_backend_name() == "postgresql" and jobs is not None:
+        kwargs["pool_size"] = jobs + SPARE_CONNECTIONS
+        kwargs["max_overflow"] = BURST_CONNECTIONS
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,8 @@
 
 Run on demand: `uv run python -m tests.benchmarks.scale [--sites 5] [--sources-per-site 10]
 [--messages 10] [--workers 1,2,4] [--backlog 5000] [--idle-sources 1000] [--idle-seconds 180]
-[--skip throughput,fairness,idle]`. Needs PostgreSQL (TEST_POSTGRES_URL, as the tests) and
-Dovecot; starts its own Dovecot, one fake Jira per site in a process of its own
+[--drain 5000] [--skip throughput,fairness,idle,drain]`. Needs PostgreSQL (TEST_POSTGRES_URL,
+as the tests) and Dovecot; starts its own Dovecot, one fake Jira per site in a process of its own
 (`remote_jira`, 50 ms per call), and the worker processes as `python -m connector.cli worker`
 (the engine `connector.engine.queue`). Prints figures and ratios measured in the same run; it
 asserts nothing.
@@ -16,6 +16,10 @@ asserts nothing.
   median and worst, against the same mail with no backlog (its own processing time).
 - Idle: `--idle-sources` sources without mail at a 1-minute interval on one worker; every
   2 s, how late the due sources are (now - next_poll_at), after a first minute of warm-up.
+- Drain: one mailbox with `--drain` messages, drained by 1 and then by 4 workers (a fresh
+  mailbox and source each time): the time and messages per second of each, and their ratio.
+  One poll of a mailbox runs at a time, across all workers, so more workers can only help
+  between batches (the next batch is queued as the last one ends).
 """
 
 from __future__ import annotations
@@ -331,6 +335,32 @@ def idle(bench: Bench, count: int, seconds: float) -> None:
     )
 
 
+def drain(bench: Bench, count: int, counts: tuple[int, ...] = (1, 4)) -> None:
+    print(f"\ndrain: one mailbox with {count} messages, drained by {counts} workers")
+    site = bench.sites[0]
+    for other in bench.sites:
+        other.jira.inject_delay(LATENCY, 10**9)
+    rates: dict[int, float] = {}
+    for workers_count in counts:
+        tag = f"drain{workers_count}"
+        user = bench.dovecot.new_user(f"{tag}-")
+        source = _source(bench, site, user, tag, baseline=True)
+        bench.dovecot.deliver_files(user, _mail(tag, count))
+        with workers(bench, workers_count):
+            started = time.perf_counter()
+            _due_now(bench, [source])
+            while len(_final(bench, [source])) < count:
+                time.sleep(0.5)
+            seconds = time.perf_counter() - started
+        rates[workers_count] = count / seconds
+        print(
+            f"  {workers_count} worker(s): {count} messages in {seconds:.1f} s = "
+            f"{rates[workers_count]:.1f}/s (x{rates[workers_count] / rates[counts[0]]:.2f} "
+            f"of {counts[0]})",
+            flush=True,
+        )
+
+
 def _cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process so far (/proc, Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -346,7 +376,10 @@ def main() -> None:
     parser.add_argument("--backlog", type=int, default=5000)
     parser.add_argument("--idle-sources", type=int, default=1000)
     parser.add_argument("--idle-seconds", type=float, default=180)
-    parser.add_argument("--skip", default="", help="comma-separated: throughput,fairness,idle")
+    parser.add_argument("--drain", type=int, default=5000)
+    parser.add_argument(
+        "--skip", default="", help="comma-separated: throughput,fairness,idle,drain"
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     logging.getLogger("connector.sources").setLevel(logging.ERROR)
@@ -358,6 +391,8 @@ def main() -> None:
             fairness(b, args.backlog)
         if "idle" not in skip:
             idle(b, args.idle_sources, args.idle_seconds)
+        if "drain" not in skip:
+            drain(b, args.drain)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,14 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from connector.engine import uses_task_queue, work_engine
-from connector.engine.queue import BACKLOG, FRESH, QueueEngine
+from connector.engine.queue import BACKLOG, FRESH, QueueEngine, queue_connections
 from connector.polling import PollResult
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
-from connector.storage.db import libpq_url, make_engine, migrate
+from connector.storage.db import SPARE_CONNECTIONS, libpq_url, make_engine, migrate
 from connector.storage.poll_runs import request_poll
 from connector.storage.times import utc_now
-from tests.conftest import _postgres_database
+from tests.conftest import _postgres_database, make_settings
 from tests.integration.test_scheduler import _runtime, _source, _tenant
 
 T = TypeVar("T")
@@ -70,6 +70,28 @@ def test_engine_is_chosen_by_the_database_url(
     sqlite = make_engine(sqlite_url)
     migrate(sqlite)
     assert isinstance(work_engine(_runtime(sqlite, encryption_key), push=False), Scheduler)
+
+
+def test_worker_concurrency_sizes_the_engine_and_its_connection_pools(
+    pg_engine: Engine, encryption_key: str
+) -> None:
+    url = pg_engine.url.render_as_string(hide_password=False)
+    settings = make_settings(
+        base_url="http://localhost:8000",
+        database_url=url,
+        encryption_key=encryption_key,
+        env={"WORKER_CONCURRENCY": "40"},
+    )
+    runtime = Runtime.create(settings)
+    try:
+        engine = work_engine(runtime, push=False)
+        assert isinstance(engine, QueueEngine)
+        assert engine.concurrency == 40
+        # Each job can hold a pooled connection while the spare ones serve everything else.
+        assert runtime.engine.pool.size() == 40 + SPARE_CONNECTIONS  # type: ignore[attr-defined]
+        assert engine.app.connector._pool_args["max_size"] == queue_connections(40)  # type: ignore[attr-defined]
+    finally:
+        runtime.engine.dispose()
 
 
 def test_dispatch_queues_each_due_source_once(pg_engine: Engine, encryption_key: str) -> None:

@@ -114,6 +114,42 @@ def test_scheduler_lease_stops_a_second_poll_of_the_same_source(
     assert runtime.sources.lease(source_id, "worker-2", 60)
 
 
+def test_a_polls_record_gives_up_only_its_own_lease(
+    migrated_engine: Engine, encryption_key: str
+) -> None:
+    runtime = _runtime(migrated_engine, encryption_key)
+    source_id = _source(runtime, _tenant(runtime, "site-a"), "recorded")
+    later = utc_now() + timedelta(hours=1)
+    first = utc_now() - timedelta(days=1)
+    assert runtime.sources.lease(source_id, "worker-1", 60)
+    runtime.sources.record_poll(
+        source_id, ok=False, message="refused", next_poll_at=later, release="worker-2"
+    )
+    assert not runtime.sources.lease(source_id, "worker-2", 60)  # worker-1 holds it still
+    runtime.sources.record_poll(
+        source_id,
+        ok=True,
+        message="no new mail",
+        next_poll_at=later,
+        release="worker-1",
+        first_connected_at=first,
+    )
+    assert runtime.sources.lease(source_id, "worker-2", 60)
+    stored = runtime.sources.find(source_id)
+    assert stored is not None
+    assert (stored.status, stored.status_message, stored.consecutive_failures) == (
+        "ok",
+        "no new mail",
+        0,
+    )
+    assert stored.next_poll_at == later and stored.first_connected_at == first
+    runtime.sources.record_poll(
+        source_id, ok=True, message="", next_poll_at=later, first_connected_at=utc_now()
+    )
+    kept = runtime.sources.find(source_id)
+    assert kept is not None and kept.first_connected_at == first  # the first one stays
+
+
 def test_poll_wrong_password_shows_server_error_and_backs_off(
     migrated_engine: Engine, encryption_key: str, dovecot: Dovecot, mail_user: MailUser
 ) -> None:

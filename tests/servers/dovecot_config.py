@@ -104,9 +104,13 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login xoauth2 oauthbearer
 # A wrong-password test should not wait 2 s for Dovecot's anti-guessing delay.
 auth_failure_delay = 0
-# Each TLS connection keeps its login process (as the TLS proxy): the default limit of 100
-# would refuse the benchmark's hundreds of idling sources.
-default_process_limit = 1000
+# Each TLS connection keeps its login process (as the TLS proxy) and an imap process: the
+# default limit of 100 would refuse the benchmark's hundreds of idling sources, and one of
+# 1000 let the scale benchmark's 1,000 idling sources take every process, so that each poll
+# waited seconds for one (it measured Dovecot, not the worker). Each process also holds a
+# connection to the log and anvil services, hence the client limit.
+default_process_limit = 5000
+default_client_limit = 12000
 # How often an idling client hears "OK Still here" (Dovecot's default is 2 minutes).
 imap_idle_notify_interval = {idle_notify_interval}
 mail_location = maildir:{root}/mail/%u
@@ -140,6 +144,10 @@ service anvil {{
   unix_listener anvil-auth-penalty {{
     mode = 0
   }}
+}}
+# The imap service has a limit of its own (1024): one process per session, idling or not.
+service imap {{
+  process_limit = 5000
 }}
 service imap-login {{
 {chroot}  inet_listener imap {{

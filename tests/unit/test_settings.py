@@ -137,3 +137,18 @@ def test_public_base_url_must_be_https(tmp_path: Path) -> None:
         _settings(tmp_path, BASE_URL="http://mail.example.com")
     # Loopback may stay plain http: that is a developer's machine.
     assert _settings(tmp_path, BASE_URL="http://127.0.0.1:9000").base_url.startswith("http://")
+
+
+def test_settings_worker_concurrency_default_and_from_environment(tmp_path: Path) -> None:
+    assert _settings(tmp_path).worker_concurrency == 32
+    assert _settings(tmp_path, WORKER_CONCURRENCY=" 8 ").worker_concurrency == 8
+
+
+@pytest.mark.parametrize("value", ["0", "-4", "257", "2.5", "many"])
+def test_settings_bad_worker_concurrency_names_the_variable_and_the_range(
+    tmp_path: Path, value: str
+) -> None:
+    expected = f"WORKER_CONCURRENCY must be a whole number from 1 to 256, not '{value}'"
+    with pytest.raises(SettingsError) as raised:
+        _settings(tmp_path, WORKER_CONCURRENCY=value)
+    assert str(raised.value) == expected
