@@ -2,11 +2,12 @@
 
 Run on demand: `uv run python -m tests.benchmarks.scale [--sites 5] [--sources-per-site 10]
 [--messages 10] [--workers 1,2,4] [--backlog 5000] [--idle-sources 1000] [--idle-seconds 180]
-[--drain 5000] [--skip throughput,fairness,idle,drain]`. Needs PostgreSQL (TEST_POSTGRES_URL,
-as the tests) and Dovecot; starts its own Dovecot, one fake Jira per site in a process of its own
-(`remote_jira`, 50 ms per call), and the worker processes as `python -m connector.cli worker`
-(the engine `connector.engine.queue`). Prints figures and ratios measured in the same run; it
-asserts nothing.
+[--drain 5000] [--latency 0.05] [--skip throughput,fairness,idle,drain]`. Needs PostgreSQL
+(TEST_POSTGRES_URL, as the tests) and Dovecot; starts its own Dovecot, one fake Jira per site in
+a process of its own (`remote_jira`, `--latency` seconds per call, 50 ms unless told), and
+the worker processes as `python -m connector.cli worker` (the engine `connector.engine.queue`;
+they take the benchmark's environment, so `WORKER_CONCURRENCY=4` sets their jobs at once).
+Prints figures and ratios measured in the same run; it asserts nothing.
 
 - Throughput: `--sites` x `--sources-per-site` sources with `--messages` new messages each,
   polled by 1, 2 and 4 workers: messages per second, the ratio to one worker, and the peak
@@ -73,6 +74,7 @@ class Bench:
     sites: list[Site]
     base_url: str
     keys_url: str
+    latency: float = LATENCY  # seconds the fake Jira takes per call (--latency)
     _connection: psycopg.Connection[Any] | None = None
 
     @contextlib.contextmanager
@@ -222,7 +224,7 @@ def throughput(bench: Bench, per_site: int, messages: int, counts: list[int]) ->
                 bench.dovecot.deliver_files(user, _mail(f"w{count}-{s}-{n}", messages))
         total = len(sources) * messages
         for site in bench.sites:
-            site.jira.inject_delay(LATENCY, 10**9)
+            site.jira.inject_delay(bench.latency, 10**9)
             site.jira.reset_peak()
         with workers(bench, count):
             started = time.perf_counter()
@@ -257,7 +259,7 @@ def fairness(bench: Bench, backlog: int) -> None:
         f"{len(small_sites)} others"
     )
     for site in bench.sites:
-        site.jira.inject_delay(LATENCY, 10**9)
+        site.jira.inject_delay(bench.latency, 10**9)
 
     def small_mail(tag: str) -> list[float]:
         sources = []
@@ -339,7 +341,7 @@ def drain(bench: Bench, count: int, counts: tuple[int, ...] = (1, 4)) -> None:
     print(f"\ndrain: one mailbox with {count} messages, drained by {counts} workers")
     site = bench.sites[0]
     for other in bench.sites:
-        other.jira.inject_delay(LATENCY, 10**9)
+        other.jira.inject_delay(bench.latency, 10**9)
     rates: dict[int, float] = {}
     for workers_count in counts:
         tag = f"drain{workers_count}"
@@ -378,12 +380,16 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=180)
     parser.add_argument("--drain", type=int, default=5000)
     parser.add_argument(
+        "--latency", type=float, default=LATENCY, help="seconds per fake Jira call (0.05)"
+    )
+    parser.add_argument(
         "--skip", default="", help="comma-separated: throughput,fairness,idle,drain"
     )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     logging.getLogger("connector.sources").setLevel(logging.ERROR)
     with bench(args.sites) as b:
+        b.latency = args.latency
         if "throughput" not in skip:
             counts = [int(n) for n in args.workers.split(",")]
             throughput(b, args.sources_per_site, args.messages, counts)
