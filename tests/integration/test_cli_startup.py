@@ -240,7 +240,13 @@ def test_two_migrations_at_once_on_empty_postgres_both_succeed(
     ]
     results = [racer.communicate(timeout=120) for racer in racers]
     codes = [racer.returncode for racer in racers]
-    assert codes == [0, 0], results
+    # Each racer's whole error output, not pytest's shortened repr: a failure that shows only
+    # under load must say what went wrong the first time it is seen.
+    errors = "\n".join(
+        f"--- racer {n}, exit {c}:\n{err}"
+        for n, (c, (_, err)) in enumerate(zip(codes, results, strict=True))
+    )
+    assert codes == [0, 0], errors
     head = sorted(p.name for p in (ROOT / "connector/storage/migrations/versions").glob("0*.py"))
     for stdout, _ in results:
         assert f"database at revision {head[-1][:4]}" in stdout
