@@ -21,9 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import threading
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,6 +35,8 @@ from connector.oauth_store import token_provider
 from connector.outcomes import Outcome
 from connector.pipeline.process import Pipeline
 from connector.pipeline.record import Processed
+from connector.poll_lease import LEASE_SECONDS as LEASE_SECONDS
+from connector.poll_lease import SourceLease, lease_kept
 from connector.retry import poll_backoff
 from connector.runtime import Runtime
 from connector.sources import open_source
@@ -55,10 +55,6 @@ from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
 
-# A poll holds its source under a short lease that a thread renews while the poll runs
-# (every quarter of it), so a worker that dies frees its sources within a minute; a poll
-# that merely takes long keeps its source.
-LEASE_SECONDS = 40.0
 # What one poll of a worker takes at most: a mailbox with more waiting is polled again at
 # once, so a backlog drains batch after batch while other sources get their turn between.
 POLL_BATCH = 100
@@ -115,78 +111,12 @@ def run_poll(
     poll only fetches: the messages are delivered by the jobs it queues."""
     if not runtime.sources.lease(source_id, owner, lease_seconds):
         return PollResult(False, "another poll of this source is running", skipped=True, busy=True)
-    lease = _Lease(runtime, source_id, owner, lease_seconds)
+    lease = SourceLease(runtime, source_id, owner, lease_seconds)
     try:
-        with _lease_kept(lease):
+        with lease_kept(lease):
             return _leased_poll(runtime, source_id, inbound, limit, handoff, lease)
     finally:
         lease.give_up()
-
-
-class _Lease:
-    """A poll's hold on its source: renewed while the poll runs, given up with the poll's
-    record in one statement (or alone, when the poll ended without one). A lock keeps a
-    renewal from taking the source again after it was given up."""
-
-    def __init__(self, runtime: Runtime, source_id: int, owner: str, seconds: float) -> None:
-        self._runtime = runtime
-        self.source_id = source_id
-        self._owner = owner
-        self.seconds = seconds
-        self._lock = threading.Lock()
-        self._held = True
-
-    def renew(self) -> None:
-        with self._lock:
-            if self._held:
-                self._runtime.sources.lease(self.source_id, self._owner, self.seconds)
-
-    def record_poll(
-        self,
-        *,
-        ok: bool,
-        message: str,
-        next_poll_at: datetime,
-        first_connected_at: datetime | None = None,
-    ) -> None:
-        """`SourceRepository.record_poll`, giving the lease up in the same statement."""
-        with self._lock:
-            self._runtime.sources.record_poll(
-                self.source_id,
-                ok=ok,
-                message=message,
-                next_poll_at=next_poll_at,
-                first_connected_at=first_connected_at,
-                release=self._owner,
-            )
-            self._held = False
-
-    def give_up(self) -> None:
-        with self._lock:
-            if self._held:
-                self._runtime.sources.release(self.source_id, self._owner)
-                self._held = False
-
-
-@contextlib.contextmanager
-def _lease_kept(lease: _Lease) -> Iterator[None]:
-    """Renew the source's lease every quarter of it until the block ends (the heartbeat)."""
-    done = threading.Event()
-
-    def renew() -> None:
-        while not done.wait(lease.seconds / 4):
-            try:
-                lease.renew()
-            except Exception:  # a database hiccup: the next beat tries again
-                log.warning("poll.lease_renewal_failed source_id=%s", lease.source_id)
-
-    beat = threading.Thread(target=renew, name=f"lease-{lease.source_id}", daemon=True)
-    beat.start()
-    try:
-        yield
-    finally:
-        done.set()
-        beat.join()
 
 
 def _leased_poll(
@@ -195,7 +125,7 @@ def _leased_poll(
     inbound: Inbound,
     limit: int,
     handoff: Handoff | None,
-    lease: _Lease,
+    lease: SourceLease,
 ) -> PollResult:
     source = runtime.sources.find(source_id)
     tenant = runtime.tenants.get(source.client_key) if source else None
@@ -218,7 +148,7 @@ class _Poll:
         source: MailSource,
         tenant: Tenant,
         inbound: Inbound,
-        lease: _Lease,
+        lease: SourceLease,
         handoff: Handoff | None = None,
     ) -> None:
         self._runtime = runtime
