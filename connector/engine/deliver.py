@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from connector import logs
 from connector.engine.jobs import BACKLOG
 from connector.handoff import CLAIM_SECONDS, Handed, claim_kept
+from connector.jira.auth import tenant_site
 from connector.mail_source import MailSource
 from connector.outcomes import Outcome
 from connector.pipeline.process import Pipeline
@@ -52,10 +53,24 @@ class Delivered:
     # An earlier message of its thread is in flight: that one goes first.
     waits_for: Earlier | None = None
     source_idle: bool = False  # no other message of the source is in flight
+    # Not begun: every request slot of its Jira site is held (`SiteLimiter.crowded`); it gives
+    # its job slot to other sites' mail and comes back shortly.
+    crowded: bool = False
 
     @property
     def retry_at(self) -> datetime | None:
         return None if self.processed is None else self.processed.retry_at
+
+
+@dataclass(frozen=True)
+class Built:
+    """A source's settings and pipeline, reused for `PIPELINE_SECONDS`."""
+
+    at: float  # time.monotonic() when built
+    source: MailSource
+    tenant: Tenant
+    pipeline: Pipeline
+    site: str  # the Jira site its requests go to, as the limiter counts them
 
 
 class Deliverer:
@@ -65,20 +80,31 @@ class Deliverer:
         self._runtime = runtime
         self._inbound = inbound
         self._claim_seconds = claim_seconds
-        self._built: dict[int, tuple[float, MailSource, Tenant, Pipeline]] = {}
+        self._built: dict[int, Built] = {}
         self._lock = threading.Lock()
 
-    def deliver(self, entry_id: int, patient: bool = True) -> Delivered:
+    def deliver(
+        self, entry_id: int, patient: bool = True, source_id: int | None = None
+    ) -> Delivered:
         """Process the message if it is to be had and nothing before it in its thread is in
         flight (unless it waited long enough, not `patient` any more): the job's lock keeps a
         thread's jobs in queue order, but a job queued again (a dead worker's, a lost one) may
-        stand behind a later message of its thread."""
+        stand behind a later message of its thread.
+
+        With the message's `source_id` (the job names it), a message whose Jira site has
+        every request slot held is not begun: a worker runs a fixed number of jobs at once,
+        and deliveries waiting on one busy site would hold them all while other sites' Jira
+        has room (`Delivered.crowded`)."""
         deliveries = self._runtime.deliveries
         if patient:
             earlier = deliveries.earlier_in_thread(entry_id, utc_now() + THREAD_HOLD)
             # Mail of a site uninstalled meanwhile stays pending: nothing to wait for.
             if earlier is not None and self._pipeline(earlier.source_id) is not None:
                 return Delivered(waits_for=earlier)
+        if source_id is not None:
+            built = self._pipeline(source_id)
+            if built is not None and self._runtime.jira_limiter.crowded(built.site):
+                return Delivered(source_id, crowded=True)
         with claim_kept(deliveries, entry_id, self._claim_seconds) as claimed:
             if claimed is None:
                 standing = deliveries.standing(entry_id)
@@ -88,8 +114,8 @@ class Deliverer:
             found = self._pipeline(entry.source_id)
             if found is None:  # its source or site is gone: the row waits for its return
                 return Delivered(entry.source_id)
-            source, tenant, pipeline = found
-            processed = pipeline.process(source, entry, claimed.raw)
+            source, tenant = found.source, found.tenant
+            processed = found.pipeline.process(source, entry, claimed.raw)
         logs.event(
             log, "mail.delivered", logging.DEBUG, entry_id=entry_id, outcome=processed.outcome
         )
@@ -98,21 +124,22 @@ class Deliverer:
         idle = processed.final and not deliveries.in_flight(source.id)
         return Delivered(source.id, processed, source_idle=idle)
 
-    def _pipeline(self, source_id: int) -> tuple[MailSource, Tenant, Pipeline] | None:
+    def _pipeline(self, source_id: int) -> Built | None:
         now = time.monotonic()
         with self._lock:
             kept = self._built.get(source_id)
-        if kept is not None and now - kept[0] < PIPELINE_SECONDS:
-            return kept[1], kept[2], kept[3]
+        if kept is not None and now - kept.at < PIPELINE_SECONDS:
+            return kept
         runtime = self._runtime
         source = runtime.sources.find(source_id)
         tenant = runtime.tenants.get(source.client_key) if source else None
         if source is None or tenant is None or not tenant.active:
             return None
-        pipeline = self._inbound.pipeline(source, tenant)
+        site = tenant_site(tenant, app_key=runtime.settings.app_key).base_url
+        built = Built(now, source, tenant, self._inbound.pipeline(source, tenant), site)
         with self._lock:
-            self._built[source_id] = (now, source, tenant, pipeline)
-        return source, tenant, pipeline
+            self._built[source_id] = built
+        return built
 
 
 class JobHandoff:
@@ -123,7 +150,7 @@ class JobHandoff:
     def __init__(
         self,
         deliveries: Deliveries,
-        defer: Callable[[int, str | None, int], Awaitable[bool]],
+        defer: Callable[[int, str | None, int, int], Awaitable[bool]],
         loop: asyncio.AbstractEventLoop,
         priority: int,
     ) -> None:
@@ -134,7 +161,9 @@ class JobHandoff:
 
     def hand(self, source: MailSource, messages: Sequence[Handed]) -> None:
         if messages:
-            queued = asyncio.run_coroutine_threadsafe(self._queue(messages), self._loop)
+            queued = asyncio.run_coroutine_threadsafe(
+                self._queue(source.id, messages), self._loop
+            )
             queued.result()
 
     def requeue(self, source: MailSource) -> int:
@@ -142,7 +171,7 @@ class JobHandoff:
         self.hand(source, [Handed(entry_id, lock) for entry_id, lock in found])
         return len(found)
 
-    async def _queue(self, messages: Sequence[Handed]) -> None:
+    async def _queue(self, source_id: int, messages: Sequence[Handed]) -> None:
         for message in messages:
             priority = BACKLOG if message.behind else self._priority
-            await self._defer(message.entry_id, message.lock, priority)
+            await self._defer(message.entry_id, message.lock, priority, source_id)

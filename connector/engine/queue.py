@@ -72,7 +72,7 @@ from connector import logs
 from connector.engine.deliver import THREAD_HOLD, Deliverer, JobHandoff
 from connector.engine.jobs import BACKLOG as BACKLOG
 from connector.engine.jobs import FRESH as FRESH
-from connector.engine.jobs import configured, defer_job
+from connector.engine.jobs import GiveWay, QuietGiveWay, SiteCrowded, configured, defer_job
 from connector.handoff import CLAIM_SECONDS
 from connector.outbound.worker import OutboundWorker
 from connector.polling import LEASE_SECONDS, POLL_BATCH, PollResult
@@ -174,6 +174,8 @@ class QueueEngine:
             )
         )
         self._register(dispatch_every)
+        # procrastinate's worker logs under a logger named after the worker (`run_forever`).
+        logging.getLogger(f"procrastinate.worker.{self.owner}").addFilter(QuietGiveWay())
 
     @property
     def runtime(self) -> Runtime:
@@ -191,10 +193,17 @@ class QueueEngine:
 
         self._poll_task = poll
 
-        @app.task(name="connector.deliver", queue="deliveries", pass_context=True)
-        async def deliver(context: JobContext, entry_id: int, waited: int = 0) -> None:
+        @app.task(
+            name="connector.deliver",
+            queue="deliveries",
+            pass_context=True,
+            retry=GiveWay(),
+        )
+        async def deliver(
+            context: JobContext, entry_id: int, waited: int = 0, source: int = 0
+        ) -> None:
             job = context.job
-            await self._deliver_job(entry_id, job.lock, job.priority, waited)
+            await self._deliver_job(entry_id, job.lock, job.priority, waited, source or None)
 
         self._deliver_task = deliver
 
@@ -241,7 +250,7 @@ class QueueEngine:
             return self._poll(self._runtime, source_id)
         handoff = None
         if self._split:
-            handoff = JobHandoff(self._runtime.deliveries, self.defer_delivery, loop, priority)
+            handoff = JobHandoff(self._runtime.deliveries, self._hand_delivery, loop, priority)
         return poll_source(
             self._runtime,
             source_id,
@@ -253,45 +262,72 @@ class QueueEngine:
         )
 
     async def _deliver_job(
-        self, entry_id: int, lock: str | None, priority: int, waited: int = 0
+        self,
+        entry_id: int,
+        lock: str | None,
+        priority: int,
+        waited: int = 0,
+        source_id: int | None = None,
     ) -> None:
         patient = waited < MAX_WAITS
-        done = await self._blocking(self._deliverer.deliver, entry_id, patient)
+        done = await self._blocking(self._deliverer.deliver, entry_id, patient, source_id)
         now = utc_now()
+        if done.crowded:
+            raise SiteCrowded  # the same job, in its place in the thread, shortly (`GiveWay`)
         if done.waits_for is not None:
             # An earlier message of the thread is in flight: it goes first (queued again in
             # case its job was lost), this one right after it.
             earlier = done.waits_for
-            await self.defer_delivery(earlier.entry_id, earlier.lock, FIRST_IN_THREAD)
+            await self.defer_delivery(
+                earlier.entry_id, earlier.lock, FIRST_IN_THREAD, source_id=earlier.source_id
+            )
             delay = min(0.5 * 2 ** min(waited, 4), 5.0)
-            await self.defer_delivery(entry_id, earlier.lock, priority, delay, waited=waited + 1)
+            await self.defer_delivery(
+                entry_id, earlier.lock, priority, delay, waited + 1, source_id
+            )
         elif done.busy_until is not None:
             # Another delivery holds it, or held it and died: again once its claim lapses,
             # first in its thread, so the replies after it still wait for it.
             wait = max(0.5, (done.busy_until - now).total_seconds() + 0.5)
-            await self.defer_delivery(entry_id, lock, FIRST_IN_THREAD, delay=wait)
+            await self.defer_delivery(entry_id, lock, FIRST_IN_THREAD, wait, 0, source_id)
         elif done.retry_at is not None:
             # Postponed (Jira unavailable, or waiting for its index after an interrupted
             # attempt): a retry soon keeps the thread waiting for it; a later one lets the
             # rest of the thread go on, as a poll would.
             wait = max(0.0, (done.retry_at - now).total_seconds())
             if lock and done.retry_at - now <= THREAD_HOLD:
-                await self.defer_delivery(entry_id, lock, FIRST_IN_THREAD, delay=wait)
+                await self.defer_delivery(entry_id, lock, FIRST_IN_THREAD, wait, 0, source_id)
             else:
-                await self.defer_delivery(entry_id, None, BACKLOG, delay=wait)
+                await self.defer_delivery(entry_id, None, BACKLOG, wait, 0, source_id)
         elif done.source_idle and done.source_id is not None:
             # The source's last message in flight is final: fetch now for its post-actions.
             await self.defer_poll(done.source_id, FRESH if priority >= FRESH else BACKLOG)
 
     async def defer_delivery(
-        self, entry_id: int, lock: str | None, priority: int, delay: float = 0.0, waited: int = 0
+        self,
+        entry_id: int,
+        lock: str | None,
+        priority: int,
+        delay: float = 0.0,
+        waited: int = 0,
+        source_id: int | None = None,
     ) -> bool:
         """Queue a delivery of the message; False when one is queued already. `waited`: how
-        often it stood back for an earlier message of its thread already."""
+        often it stood back for an earlier message of its thread already; `source_id`, its
+        source's (for the site's crowding, looked at before the message is begun)."""
         queueing = f"deliver-{entry_id}"
         task = self._deliver_task
-        arguments = {"entry_id": entry_id, **({"waited": waited} if waited else {})}
+        arguments = {"entry_id": entry_id}
+        if waited:
+            arguments["waited"] = waited
+        if source_id:
+            arguments["source"] = source_id
         return await defer_job(task, lock or None, queueing, priority, delay, **arguments)
+
+    async def _hand_delivery(
+        self, entry_id: int, lock: str | None, priority: int, source_id: int
+    ) -> bool:
+        return await self.defer_delivery(entry_id, lock, priority, source_id=source_id)
 
     async def defer_poll(self, source_id: int, priority: int, delay: float = 0.0) -> bool:
         """Queue a poll of the source; False when one is queued already."""

@@ -42,6 +42,9 @@ from connector.jira.limits import (
 # starts when a write is let go, Jira's when it arrives, and the delay between varies.
 ISSUE_WRITE_WINDOWS = ((20, 2.2), (100, 33.0))
 SLOT_POLL_SECONDS = 0.05
+# How long after a request of this process found all of a site's slots taken the site counts
+# as crowded (`SiteLimiter.crowded` then asks the store); a site with room costs nothing.
+CROWDED_SECONDS = 2.0
 
 
 class StoredPauseLike(Protocol):
@@ -73,6 +76,9 @@ class LimitStore(Protocol):
         slot) and the pauses holding the request, in one transaction."""
         ...
     def free_slot(self, site: str, slot: int, holder: str) -> None: ...
+    def held(self, site: str, slots: int, now: datetime) -> int:
+        """How many of the site's first `slots` slots are held now, by any worker."""
+        ...
     def site_pauses(self, sites: Iterable[str], now: datetime) -> Mapping[str, StoredPauseLike]: ...
 
 
@@ -132,6 +138,7 @@ class SiteLimiter:
         self._sleep = sleep
         self._spacing = IssueWriteSpacing()
         self._holder = uuid.uuid4().hex
+        self._full_at: dict[str, float] = {}  # site -> when a request last found no slot
 
     @contextmanager
     def admit(
@@ -172,6 +179,16 @@ class SiteLimiter:
         found = self.store.site_pauses([site], self._clock()).get(site)
         return None if found is None else JiraPaused(found.until, found.reason)
 
+    def crowded(self, site: str) -> bool:
+        """Whether a customer request to `site` would wait for a slot now (every one held,
+        by any worker): work that can wait its turn elsewhere (a queued delivery, which
+        would hold a worker's job slot while it waits) gives way. The store is asked only
+        while a request of this process found the site full in the last `CROWDED_SECONDS`."""
+        found_full = self._full_at.get(site)
+        if found_full is None or time.monotonic() - found_full > CROWDED_SECONDS:
+            return False
+        return self.store.held(site, self.slots_per_site, self._clock()) >= self.slots_per_site
+
     def _enter(self, site: str, targets: list[str], priority: Priority, max_wait: float) -> int:
         """A slot of `site`, once no pause holds the request: a short pause is slept through,
         a long one (or no slot freeing within the slot wait) raises `JiraPaused`."""
@@ -196,6 +213,7 @@ class SiteLimiter:
                 self._sleep_for(wait)
                 deadline = time.monotonic() + self._slot_wait
                 continue
+            self._full_at[site] = time.monotonic()
             if time.monotonic() >= deadline:
                 until = self._clock() + timedelta(seconds=self._slot_wait)
                 raise JiraPaused(until, "busy", f"{site} has {slots} requests in flight")

@@ -169,6 +169,11 @@ class JiraLimitStore:
         with database_errors(), self._engine.begin() as connection:
             connection.execute(_FREE, {"site": site, "slot": slot, "holder": holder})
 
+    def held(self, site: str, slots: int, now: datetime) -> int:
+        with database_errors(), self._engine.connect() as connection:
+            numbers = connection.execute(_HELD, {"site": site, "now": now}).scalars().all()
+        return len({number for number in numbers if number < slots})
+
 
 # The statements that run around every Jira call, built once (Core, not the ORM): only their
 # values change from call to call.

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -173,6 +174,52 @@ def test_the_bound_per_site_holds_across_threads(limited: Limited) -> None:
     assert limited.fake.peak_in_flight == 2
 
 
+class _CountingStore:
+    """The store, counting how often the slots held are asked for."""
+
+    def __init__(self, inner: JiraLimitStore) -> None:
+        self.inner = inner
+        self.asked = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    def held(self, site: str, slots: int, now: datetime) -> int:
+        self.asked += 1
+        return self.inner.held(site, slots, now)
+
+
+def test_a_site_is_crowded_while_every_slot_is_held_and_asking_costs_nothing_otherwise(
+    limited: Limited,
+) -> None:
+    store = _CountingStore(limited.store)
+    limiter = SiteLimiter(store, slots_per_site=2)  # type: ignore[arg-type]
+    site, now, lease = limited.fake.base_url, _now(), timedelta(seconds=90)
+    assert not limiter.crowded(site)
+    assert store.asked == 0  # no request of this process found the site full: not asked
+    # Another worker holds both slots; a request of ours waits for one.
+    assert [limited.store.take_slot(site, 2, "other", now, lease) for _ in range(2)] == [0, 1]
+    waiting = threading.Thread(target=limited.client(limiter=limiter, max_wait=30).myself)
+    waiting.start()
+    assert _eventually(lambda: limiter.crowded(site))
+    assert store.asked >= 1
+    assert not limiter.crowded("https://other.atlassian.net")  # another site has room
+    limited.store.free_slot(site, 0, "other")
+    waiting.join(timeout=10)
+    assert not waiting.is_alive()
+    # The waiting request took the slot and gave it back: one of two is held.
+    assert not limiter.crowded(site)
+
+
+def _eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
 def test_a_dead_workers_slots_free_themselves_when_their_lease_ends(
     limited: Limited,
 ) -> None:
@@ -224,8 +271,6 @@ def _now() -> datetime:
 def _worker(database_url: str, base_url: str, slots: int, threads: int, seconds: float) -> int:
     """A worker process: `threads` threads calling the site for `seconds`; answers how many
     calls were refused (Jira's 429 or our own pause)."""
-    import time
-
     engine = make_engine(database_url)
     limiter = SiteLimiter(JiraLimitStore(engine), slots_per_site=slots)
     refused = [0]
