@@ -10,14 +10,20 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
 from sqlalchemy.engine import Engine
 
 from connector.engine import uses_task_queue, work_engine
-from connector.engine.queue import BACKLOG, FRESH, QueueEngine, queue_connections
+from connector.engine.queue import (
+    _WAITING_POLLS,
+    BACKLOG,
+    FRESH,
+    QueueEngine,
+    queue_connections,
+)
 from connector.polling import PollResult
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
@@ -108,6 +114,30 @@ def test_dispatch_queues_each_due_source_once(pg_engine: Engine, encryption_key:
     jobs = _jobs(runtime)
     assert sorted(str(lock) for *_, lock in jobs) == sorted(f"poll-{i}" for i in due)
     assert {(status, priority) for _, status, priority, _ in jobs} == {("todo", FRESH)}
+
+
+def test_dispatch_queues_one_by_one_when_a_poll_was_queued_meanwhile(
+    pg_engine: Engine, encryption_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Between dispatch's look at the polls waiting and its one insert, push or another worker
+    # queued one of them: the insert is refused as a whole, and the rest go one by one.
+    runtime = _runtime(pg_engine, encryption_key)
+    tenant = _tenant(runtime, "site-a")
+    due = [_source(runtime, tenant, f"due {i}") for i in range(3)]
+    engine = QueueEngine(runtime, outbound=False)
+    assert _run(engine, lambda: engine.defer_poll(due[1], FRESH))
+
+    connector = engine.app.connector
+    query_all = connector.execute_query_all_async
+
+    async def looked_earlier(query: str, **arguments: Any) -> list[dict[str, Any]]:
+        if query == _WAITING_POLLS:
+            return []  # as it was looked at, a moment before that poll was queued
+        return await query_all(query, **arguments)
+
+    monkeypatch.setattr(connector, "execute_query_all_async", looked_earlier)
+    assert _run(engine, engine.dispatch) == 2
+    assert sorted(str(lock) for *_, lock in _jobs(runtime)) == sorted(f"poll-{i}" for i in due)
 
 
 def test_dispatch_queues_a_poll_an_admin_asked_for(pg_engine: Engine, encryption_key: str) -> None:
