@@ -28,7 +28,8 @@ processes on any number of machines share the work; its schema is applied by mig
   overtakes it; a reply whose parent is not queued any more needs no order. Since a job
   queued again (a dead worker's, a lost one) stands behind what was queued meanwhile, a
   delivery also looks in the log first: while an earlier message of its thread is in flight
-  it queues that one at `FIRST_IN_THREAD` and itself again shortly after (`MAX_WAITS`);
+  it queues that one at `FIRST_IN_THREAD` and itself again shortly after (`MAX_WAITS`;
+  what follows a run is `connector.engine.delivery_jobs`);
 - a delivery claims its log row (a compare-and-set, renewed while it runs, lapsing after
   `claim_seconds`): a job run twice, or a poll's retry, never processes a message twice.
   One that finds the row held queues itself again for when the claim lapses, and one that
@@ -37,6 +38,10 @@ processes on any number of machines share the work; its schema is applied by mig
   again what is due and has no job waiting (a retry's time came, a worker died between
   recording and queueing); when the last message of a source in flight is final, the source
   is polled at once, and that poll does the post-actions owed (mark read, move, delete);
+- a delivery whose Jira site has every request slot held (by any worker) while a request of
+  its worker waits for one is not begun: its job gives way (`connector.engine.jobs.GiveWay`,
+  run again in about half a second as the same job, so it keeps its place in its thread and
+  its priority), and the worker's job slot goes to other sites' mail meanwhile;
 - workers wake on LISTEN/NOTIFY when a job is queued; each writes a heartbeat, and a
   periodic job (`connector.recover`) puts the jobs of a worker silent for `stalled_seconds`
   back in the queue, so a dead worker's poll or delivery runs again within a minute (the
@@ -69,10 +74,12 @@ from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import JobDeferrer, Status
 
 from connector import logs
-from connector.engine.deliver import THREAD_HOLD, Deliverer, JobHandoff
+from connector.engine.deliver import Deliverer
+from connector.engine.delivery_jobs import FIRST_IN_THREAD as FIRST_IN_THREAD
+from connector.engine.delivery_jobs import DeliveryJobs
 from connector.engine.jobs import BACKLOG as BACKLOG
 from connector.engine.jobs import FRESH as FRESH
-from connector.engine.jobs import GiveWay, QuietGiveWay, SiteCrowded, configured, defer_job
+from connector.engine.jobs import GiveWay, QuietGiveWay, configured, defer_job
 from connector.handoff import CLAIM_SECONDS
 from connector.outbound.worker import OutboundWorker
 from connector.polling import LEASE_SECONDS, POLL_BATCH, PollResult
@@ -90,15 +97,6 @@ T = TypeVar("T")
 PollFunction = Callable[[Runtime, int], PollResult]
 
 HOUSEKEEPING = 20  # dispatch and recovery: short, and everything else waits on them
-# A delivery that must go before the rest of its thread (taken again once a dead worker's claim
-# lapses, or retried soon): procrastinate runs no job of a lock while one of higher priority
-# waits, even one scheduled later, so the thread waits for it.
-FIRST_IN_THREAD = 15
-# A delivery stands back for an earlier message of its thread at most this often (waiting
-# 0.5 s, doubling, up to 5 s: about a quarter of an hour in all, however often workers die
-# meanwhile), then goes on: one whose earlier mail never ends (its stored copy unreadable, its
-# site uninstalled meanwhile) must not wait for ever.
-MAX_WAITS = 180
 DISPATCH_LIMIT = 5000  # due sources queued per dispatch tick
 # The polls of these queueing locks that wait in the queue (procrastinate's unique index on
 # waiting jobs' queueing locks serves it).
@@ -203,9 +201,9 @@ class QueueEngine:
             context: JobContext, entry_id: int, waited: int = 0, source: int = 0
         ) -> None:
             job = context.job
-            await self._deliver_job(entry_id, job.lock, job.priority, waited, source or None)
+            await self._delivery_jobs.run(entry_id, job.lock, job.priority, waited, source or None)
 
-        self._deliver_task = deliver
+        self._delivery_jobs = DeliveryJobs(self._deliverer, deliver, self.defer_poll)
 
         @app.periodic(cron=every, periodic_id="dispatch")
         @app.task(
@@ -250,7 +248,7 @@ class QueueEngine:
             return self._poll(self._runtime, source_id)
         handoff = None
         if self._split:
-            handoff = JobHandoff(self._runtime.deliveries, self._hand_delivery, loop, priority)
+            handoff = self._delivery_jobs.handoff(self._runtime.deliveries, loop, priority)
         return poll_source(
             self._runtime,
             source_id,
@@ -260,74 +258,6 @@ class QueueEngine:
             lease_seconds=self._lease_seconds,
             handoff=handoff,
         )
-
-    async def _deliver_job(
-        self,
-        entry_id: int,
-        lock: str | None,
-        priority: int,
-        waited: int = 0,
-        source_id: int | None = None,
-    ) -> None:
-        patient = waited < MAX_WAITS
-        done = await self._blocking(self._deliverer.deliver, entry_id, patient, source_id)
-        now = utc_now()
-        if done.crowded:
-            raise SiteCrowded  # the same job, in its place in the thread, shortly (`GiveWay`)
-        if done.waits_for is not None:
-            # An earlier message of the thread is in flight: it goes first (queued again in
-            # case its job was lost), this one right after it.
-            earlier = done.waits_for
-            await self.defer_delivery(
-                earlier.entry_id, earlier.lock, FIRST_IN_THREAD, source_id=earlier.source_id
-            )
-            delay = min(0.5 * 2 ** min(waited, 4), 5.0)
-            await self.defer_delivery(
-                entry_id, earlier.lock, priority, delay, waited + 1, source_id
-            )
-        elif done.busy_until is not None:
-            # Another delivery holds it, or held it and died: again once its claim lapses,
-            # first in its thread, so the replies after it still wait for it.
-            wait = max(0.5, (done.busy_until - now).total_seconds() + 0.5)
-            await self.defer_delivery(entry_id, lock, FIRST_IN_THREAD, wait, 0, source_id)
-        elif done.retry_at is not None:
-            # Postponed (Jira unavailable, or waiting for its index after an interrupted
-            # attempt): a retry soon keeps the thread waiting for it; a later one lets the
-            # rest of the thread go on, as a poll would.
-            wait = max(0.0, (done.retry_at - now).total_seconds())
-            if lock and done.retry_at - now <= THREAD_HOLD:
-                await self.defer_delivery(entry_id, lock, FIRST_IN_THREAD, wait, 0, source_id)
-            else:
-                await self.defer_delivery(entry_id, None, BACKLOG, wait, 0, source_id)
-        elif done.source_idle and done.source_id is not None:
-            # The source's last message in flight is final: fetch now for its post-actions.
-            await self.defer_poll(done.source_id, FRESH if priority >= FRESH else BACKLOG)
-
-    async def defer_delivery(
-        self,
-        entry_id: int,
-        lock: str | None,
-        priority: int,
-        delay: float = 0.0,
-        waited: int = 0,
-        source_id: int | None = None,
-    ) -> bool:
-        """Queue a delivery of the message; False when one is queued already. `waited`: how
-        often it stood back for an earlier message of its thread already; `source_id`, its
-        source's (for the site's crowding, looked at before the message is begun)."""
-        queueing = f"deliver-{entry_id}"
-        task = self._deliver_task
-        arguments = {"entry_id": entry_id}
-        if waited:
-            arguments["waited"] = waited
-        if source_id:
-            arguments["source"] = source_id
-        return await defer_job(task, lock or None, queueing, priority, delay, **arguments)
-
-    async def _hand_delivery(
-        self, entry_id: int, lock: str | None, priority: int, source_id: int
-    ) -> bool:
-        return await self.defer_delivery(entry_id, lock, priority, source_id=source_id)
 
     async def defer_poll(self, source_id: int, priority: int, delay: float = 0.0) -> bool:
         """Queue a poll of the source; False when one is queued already."""

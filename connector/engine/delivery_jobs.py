@@ -1,0 +1,127 @@
+"""The job `connector.deliver(entry_id)` as the queue engine queues it and what follows one run:
+the delivery itself is `connector.engine.deliver.Deliverer`; this decides what comes next from
+what it came to (`Delivered`), one case each:
+
+- its Jira site is crowded: the job gives way (`SiteCrowded`, run again shortly as the same
+  job, in its place in the thread);
+- an earlier message of its thread is in flight: that one is queued first (in case its job
+  was lost) at `FIRST_IN_THREAD`, and this one again right after it, at most `MAX_WAITS` times;
+- another delivery holds it (or held it and died): again once that claim lapses, first in
+  its thread, so the replies after it still wait for it;
+- postponed: a retry within `THREAD_HOLD` keeps the thread waiting for it, a later one lets
+  the rest of the thread go on, as a poll would;
+- the source's last message in flight is final: its source is fetched now, for the
+  post-actions owed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from procrastinate.tasks import Task
+
+from connector.engine.deliver import THREAD_HOLD, Deliverer, JobHandoff
+from connector.engine.jobs import BACKLOG, FRESH, SiteCrowded, defer_job
+from connector.storage.deliveries import Deliveries, Earlier
+from connector.storage.times import utc_now
+
+# A delivery that must go before the rest of its thread (taken again once a dead worker's claim
+# lapses, or retried soon): procrastinate runs no job of a lock while one of higher priority
+# waits, even one scheduled later, so the thread waits for it.
+FIRST_IN_THREAD = 15
+# A delivery stands back for an earlier message of its thread at most this often (waiting
+# 0.5 s, doubling, up to 5 s: about a quarter of an hour in all, however often workers die
+# meanwhile), then goes on: one whose earlier mail never ends (its stored copy unreadable, its
+# site uninstalled meanwhile) must not wait for ever.
+MAX_WAITS = 180
+
+
+class DeliveryJobs:
+    def __init__(
+        self,
+        deliverer: Deliverer,
+        task: Task[Any, Any, Any],
+        defer_poll: Callable[[int, int], Awaitable[bool]],
+    ) -> None:
+        self._deliverer = deliverer
+        self._task = task
+        self._defer_poll = defer_poll
+
+    async def run(
+        self,
+        entry_id: int,
+        lock: str | None,
+        priority: int,
+        waited: int = 0,
+        source_id: int | None = None,
+    ) -> None:
+        """One run of the job (`waited`: how often it stood back for an earlier message of
+        its thread already)."""
+        loop = asyncio.get_running_loop()
+        deliver = self._deliverer.deliver
+        done = await loop.run_in_executor(None, deliver, entry_id, waited < MAX_WAITS, source_id)
+        if done.crowded:
+            raise SiteCrowded
+        if done.waits_for is not None:
+            await self._after_earlier(done.waits_for, entry_id, priority, waited, source_id)
+        elif done.busy_until is not None:
+            wait = max(0.5, _seconds_to(done.busy_until) + 0.5)
+            await self.defer(entry_id, lock, FIRST_IN_THREAD, wait, source_id=source_id)
+        elif done.retry_at is not None:
+            await self._retry(done.retry_at, entry_id, lock, source_id)
+        elif done.source_idle and done.source_id is not None:
+            await self._defer_poll(done.source_id, FRESH if priority >= FRESH else BACKLOG)
+
+    async def _after_earlier(
+        self, earlier: Earlier, entry_id: int, priority: int, waited: int, source_id: int | None
+    ) -> None:
+        first = earlier.entry_id, earlier.lock, FIRST_IN_THREAD
+        await self.defer(*first, source_id=earlier.source_id)
+        delay = min(0.5 * 2 ** min(waited, 4), 5.0)
+        await self.defer(entry_id, earlier.lock, priority, delay, waited + 1, source_id)
+
+    async def _retry(
+        self, retry_at: datetime, entry_id: int, lock: str | None, source_id: int | None
+    ) -> None:
+        """Postponed (Jira unavailable, or waiting for its index after an interrupted attempt)."""
+        wait = max(0.0, _seconds_to(retry_at))
+        if lock and retry_at - utc_now() <= THREAD_HOLD:
+            await self.defer(entry_id, lock, FIRST_IN_THREAD, wait, source_id=source_id)
+        else:
+            await self.defer(entry_id, None, BACKLOG, wait, source_id=source_id)
+
+    async def defer(
+        self,
+        entry_id: int,
+        lock: str | None,
+        priority: int,
+        delay: float = 0.0,
+        waited: int = 0,
+        source_id: int | None = None,
+    ) -> bool:
+        """Queue a delivery of the message; False when one is queued already. `source_id`:
+        its source's, for the site's crowding, looked at before the message is begun."""
+        arguments = {"entry_id": entry_id}
+        if waited:
+            arguments["waited"] = waited
+        if source_id:
+            arguments["source"] = source_id
+        queueing = f"deliver-{entry_id}"
+        return await defer_job(self._task, lock or None, queueing, priority, delay, **arguments)
+
+    def handoff(
+        self, deliveries: Deliveries, loop: asyncio.AbstractEventLoop, priority: int
+    ) -> JobHandoff:
+        """How a poll job at `priority` queues the deliveries of what it fetched."""
+
+        async def hand(entry_id: int, lock: str | None, at: int, source_id: int) -> bool:
+            return await self.defer(entry_id, lock, at, source_id=source_id)
+
+        return JobHandoff(deliveries, hand, loop, priority)
+
+
+def _seconds_to(moment: datetime) -> float:
+    return (moment - utc_now()).total_seconds()
