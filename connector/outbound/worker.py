@@ -43,7 +43,7 @@ from connector.runtime import Runtime
 from connector.storage.outbox import FAILED, RETRY, SENT, OutboundMessage
 from connector.storage.times import utc_now
 from connector.storage.webhook_events import FAILED as EVENT_FAILED
-from connector.storage.webhook_events import WebhookEvent
+from connector.storage.webhook_events import HANDLED, WebhookEvent
 from connector.tenant import Tenant
 from descriptor.render import message_property_key
 
@@ -87,13 +87,16 @@ class OutboundWorker:
         *,
         reader_factory: ReaderFactory = app_reader,
         sender_factory: SenderFactory = stored_sender,
+        on_queued: Callable[[], None] | None = None,
     ) -> None:
+        """`on_queued` is called when a decided event queued mail (its sends may go now)."""
         self._runtime = runtime
         self._repository = runtime.outbound
         self._outbox = runtime.outbox
         self._events = runtime.webhook_events
         self._reader_factory = reader_factory
         self._sender_factory = sender_factory
+        self._on_queued = on_queued
         self._last_purge: datetime | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -122,7 +125,9 @@ class OutboundWorker:
 
     # -- one round -----------------------------------------------------------------------
 
-    def run_once(self, now: datetime | None = None) -> RoundResult:
+    def run_once(self, now: datetime | None = None, *, send: bool = True) -> RoundResult:
+        """One round; without `send` the mail is left for jobs of its own (`send_one`, run
+        by `connector.engine.sends` on PostgreSQL)."""
         now = now or utc_now()
         result = RoundResult()
         try:
@@ -137,7 +142,7 @@ class OutboundWorker:
             result.events += 1
         deadline = time.monotonic() + ROUND_BUDGET.total_seconds()
         waiting: set[int] = set()  # tenants whose server asked us to come back later
-        while time.monotonic() < deadline:
+        while send and time.monotonic() < deadline:
             # Mail queued by the events just decided is due at once: look again at the clock.
             now = max(now, utc_now())
             message = self._outbox.claim_next(now, skip_tenants=waiting)
@@ -151,6 +156,14 @@ class OutboundWorker:
             self._last_purge = now
             result.purged = purge_expired(self._runtime, now)
         return result
+
+    def send_one(self, message_id: int, now: datetime | None = None) -> str | None:
+        """Send this message if it is due, as the round would (claimed under a lease, so a
+        second run, or another worker, finds it taken or finished and sends nothing); its
+        outcome (`sent`, `retried`, `failed`, `lost`), or None when it was not due."""
+        now = now or utc_now()
+        message = self._outbox.claim(message_id, now)
+        return None if message is None else self._send(message, now)
 
     def purge_now(self, now: datetime | None = None) -> int:
         return purge_expired(self._runtime, now or utc_now())
@@ -189,6 +202,8 @@ class OutboundWorker:
             event_id=event.id,
             outcome=decision.status,
         )
+        if decision.status == HANDLED and self._on_queued is not None:
+            self._on_queued()
 
     def _later_or_failed(
         self,
