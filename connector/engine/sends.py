@@ -55,11 +55,7 @@ class SendJobs:
     ) -> None:
         self._outbox = runtime.outbox
         self._app = app
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._queued = 0  # sends queued by the round under way
-        self.worker = OutboundWorker(
-            runtime, sender_factory=sender_factory, on_queued=self._queued_mail
-        )
+        self.worker = OutboundWorker(runtime, sender_factory=sender_factory)
 
     def register(self, every: str) -> None:
         app = self._app
@@ -76,15 +72,19 @@ class SendJobs:
             await self.round()
 
     async def round(self) -> int:
-        """Queue the due mail, decide the webhook events (queueing what they made at once)
-        and purge; returns how many sends were queued."""
-        self._queued = await self.defer_due()
-        self._loop = asyncio.get_running_loop()
-        try:
-            await in_thread(lambda: self.worker.run_once(send=False))
-        finally:
-            self._loop = None
-        return self._queued
+        """Queue the due mail, decide the webhook events (queueing the sends of the mail
+        each made at once) and purge; returns how many sends were queued."""
+        loop = asyncio.get_running_loop()
+        queued = [await self.defer_due()]
+
+        def queue_sends() -> None:  # on the round's thread, after an event queued mail
+            try:
+                queued.append(asyncio.run_coroutine_threadsafe(self.defer_due(), loop).result(30))
+            except Exception:  # the round's next look queues them
+                log.exception("outbound.send_queueing_failed")
+
+        await in_thread(lambda: self.worker.run_once(send=False, on_queued=queue_sends))
+        return sum(queued)
 
     async def defer_due(self) -> int:
         """Queue a send of each due message that has none waiting; returns how many."""
@@ -98,14 +98,3 @@ class SendJobs:
     def _job(self, message_id: int, tenant_id: int) -> Job:
         deferrer = configured(self._task, f"outbound-{tenant_id}", f"send-{message_id}", FRESH)
         return deferrer.make_new_job(message_id=message_id)
-
-    def _queued_mail(self) -> None:
-        """An event the round decided queued mail (on the round's thread): its sends now."""
-        loop = self._loop
-        if loop is None:
-            return
-        try:
-            queueing = asyncio.run_coroutine_threadsafe(self.defer_due(), loop)
-            self._queued += queueing.result(timeout=30)
-        except Exception:  # the round's next look queues it
-            log.exception("outbound.send_queueing_failed")

@@ -87,16 +87,13 @@ class OutboundWorker:
         *,
         reader_factory: ReaderFactory = app_reader,
         sender_factory: SenderFactory = stored_sender,
-        on_queued: Callable[[], None] | None = None,
     ) -> None:
-        """`on_queued` is called when a decided event queued mail (its sends may go now)."""
         self._runtime = runtime
         self._repository = runtime.outbound
         self._outbox = runtime.outbox
         self._events = runtime.webhook_events
         self._reader_factory = reader_factory
         self._sender_factory = sender_factory
-        self._on_queued = on_queued
         self._last_purge: datetime | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -125,9 +122,16 @@ class OutboundWorker:
 
     # -- one round -----------------------------------------------------------------------
 
-    def run_once(self, now: datetime | None = None, *, send: bool = True) -> RoundResult:
-        """One round; without `send` the mail is left for jobs of its own (`send_one`, run
-        by `connector.engine.sends` on PostgreSQL)."""
+    def run_once(
+        self,
+        now: datetime | None = None,
+        *,
+        send: bool = True,
+        on_queued: Callable[[], None] | None = None,
+    ) -> RoundResult:
+        """One round. Without `send` the mail is left for jobs of its own (`send_one`, run by
+        `connector.engine.sends` on PostgreSQL); `on_queued` is called each time a decided
+        event queued mail, whose sends may go at once."""
         now = now or utc_now()
         result = RoundResult()
         try:
@@ -138,7 +142,8 @@ class OutboundWorker:
         except Exception:  # one site's trouble must not hold up the mail of all
             log.exception("outbound.site_changes_failed")
         for event in self._events.claim_due(now):
-            self._decide(event, now)
+            if self._decide(event, now) and on_queued is not None:
+                on_queued()
             result.events += 1
         deadline = time.monotonic() + ROUND_BUDGET.total_seconds()
         waiting: set[int] = set()  # tenants whose server asked us to come back later
@@ -168,11 +173,12 @@ class OutboundWorker:
     def purge_now(self, now: datetime | None = None) -> int:
         return purge_expired(self._runtime, now or utc_now())
 
-    def _decide(self, event: WebhookEvent, now: datetime) -> None:
+    def _decide(self, event: WebhookEvent, now: datetime) -> bool:
+        """Decide the event; True when it was handled (mail was queued, or had been)."""
         tenant = self._runtime.tenants.by_id(event.tenant_id)
         if tenant is None or not tenant.active:
             self._events.finish(event.id, "ignored", "the Jira site is not active")
-            return
+            return False
         stored = self._repository.connection(tenant.id)
         ctx = Context(
             runtime=self._runtime,
@@ -186,14 +192,14 @@ class OutboundWorker:
             decision = decide_event(ctx, event)
         except JiraError as exc:
             self._later_or_failed(event, f"Jira: {exc}", now, exc.retryable, exc.retry_after)
-            return
+            return False
         except ReaderUnavailable as exc:  # this host's worker processes, not the event's fault
             self._later_or_failed(event, str(exc), now, True)
-            return
+            return False
         except Exception as exc:
             log.exception("outbound.event_failed event_id=%s", event.id)
             self._events.finish(event.id, EVENT_FAILED, f"internal error: {type(exc).__name__}")
-            return
+            return False
         self._events.finish(event.id, decision.status, decision.reason)
         logs.event(
             log,
@@ -202,8 +208,7 @@ class OutboundWorker:
             event_id=event.id,
             outcome=decision.status,
         )
-        if decision.status == HANDLED and self._on_queued is not None:
-            self._on_queued()
+        return decision.status == HANDLED
 
     def _later_or_failed(
         self,
