@@ -1,7 +1,9 @@
 """The worker's outbound round: decide recorded webhook events, send due mail, purge content.
 
-Runs beside the poller (`connector.scheduler`), in one thread of its own so that a slow mail
-server never holds up polling. Every step is database-driven and leased, so several worker
+On SQLite it runs beside the poller (`connector.scheduler`), in one thread of its own so that
+a slow mail server never holds up polling. On PostgreSQL the round only decides and purges,
+and each due message is sent by a job of its own (`connector.engine.sends`, `send_one`) with
+the same claim and outcomes. Every step is database-driven and leased, so several worker
 processes may run it; what one cannot finish (Jira or the mail server unavailable) is retried
 with backoff and, when `connector.retry.OUTBOUND` gives up, shown as failed with the last
 error.
