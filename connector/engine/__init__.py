@@ -1,4 +1,4 @@
-"""What runs the work (polls, outbound rounds, push watchers), chosen by the database.
+"""What runs the work (polls, deliveries, outbound mail, push watchers), chosen by the database.
 
 - SQLite (the default, `connector serve` alone is the whole product): `connector.scheduler`,
   threads in the one process and leases in the database; no extra service.

@@ -24,7 +24,7 @@ from typing import Any
 from procrastinate.tasks import Task
 
 from connector.engine.deliver import THREAD_HOLD, Deliverer, JobHandoff
-from connector.engine.jobs import BACKLOG, FRESH, SiteCrowded, defer_job
+from connector.engine.jobs import BACKLOG, FRESH, SiteCrowded, defer_job, in_thread
 from connector.storage.deliveries import Deliveries, Earlier
 from connector.storage.times import utc_now
 
@@ -60,9 +60,8 @@ class DeliveryJobs:
     ) -> None:
         """One run of the job (`waited`: how often it stood back for an earlier message of
         its thread already)."""
-        loop = asyncio.get_running_loop()
         deliver = self._deliverer.deliver
-        done = await loop.run_in_executor(None, deliver, entry_id, waited < MAX_WAITS, source_id)
+        done = await in_thread(deliver, entry_id, waited < MAX_WAITS, source_id)
         if done.crowded:
             raise SiteCrowded
         if done.waits_for is not None:

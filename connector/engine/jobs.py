@@ -3,17 +3,29 @@ gives way (ends now and runs again shortly, in its place)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from procrastinate import App
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import Job, JobDeferrer
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.tasks import Task
 
+T = TypeVar("T")
+
 FRESH = 10  # due sources and announced mail
 BACKLOG = 0  # the next batch of a mailbox that had more waiting
+
+# The jobs of these queueing locks that wait in the queue (procrastinate's unique index on
+# waiting jobs' queueing locks serves it).
+_WAITING = (
+    "SELECT queueing_lock FROM procrastinate_jobs"
+    " WHERE status = 'todo' AND queueing_lock = ANY(%(locks)s)"
+)
 
 
 def configured(
@@ -46,6 +58,39 @@ async def defer_job(
     except AlreadyEnqueued:
         return False
     return True
+
+
+async def defer_new(app: App, jobs: list[Job]) -> int:
+    """Queue each of `jobs` whose queueing lock has no job waiting; returns how many were
+    queued. One query for those waiting and one insert for the rest, rather than an insert
+    per job (one whose job still waits, as when the workers fall behind, cost an insert
+    that failed). Should one be queued meanwhile (another worker), one by one."""
+    if not jobs:
+        return 0
+    locks = [job.queueing_lock for job in jobs]
+    rows = await app.connector.execute_query_all_async(_WAITING, locks=locks)
+    waiting = {row["queueing_lock"] for row in rows}
+    todo = [job for job in jobs if job.queueing_lock not in waiting]
+    if not todo:
+        return 0
+    try:
+        await app.job_manager.batch_defer_jobs_async(todo)
+    except AlreadyEnqueued:
+        queued = 0
+        for job in todo:
+            try:
+                await app.job_manager.defer_job_async(job)
+            except AlreadyEnqueued:
+                continue
+            queued += 1
+        return queued
+    return len(todo)
+
+
+async def in_thread(function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` on the loop's thread pool: a job's blocking work (IMAP, SMTP, Jira,
+    the database) leaves the loop free for the other jobs."""
+    return await asyncio.get_running_loop().run_in_executor(None, function, *args)
 
 
 # A job that gave way runs again after a pause picked at random in this range (seconds): long

@@ -1,4 +1,4 @@
-"""The PostgreSQL engine: polls, deliveries and outbound rounds are jobs of procrastinate.
+"""The PostgreSQL engine: polls, deliveries and outbound sends are jobs of procrastinate.
 
 procrastinate (a task queue kept in PostgreSQL, the database we already require) is used
 rather than threads and leases of our own, so that any number of `connector worker`
@@ -47,9 +47,12 @@ processes on any number of machines share the work; its schema is applied by mig
   back in the queue, so a dead worker's poll or delivery runs again within a minute (the
   source's lease, `connector.polling.LEASE_SECONDS`, and the message's claim,
   `connector.handoff.CLAIM_SECONDS`, run out by then too);
-- the outbound round (`connector.outbound.worker`: webhook events, the send queue,
-  retention) is a periodic job; rounds of several workers may overlap, each claims its own
-  messages (`connector.storage.retry_queue`).
+- outbound mail is a job per message, `connector.send(message_id)` (`connector.engine.sends`):
+  a periodic round decides the webhook events and purges expired content, and queues a send
+  for each due message (one waiting per message, the queueing lock `send-<id>`), at once for
+  the mail an event it decided made; the lock `outbound-<tenant>` sends a tenant's mail one
+  at a time, so a slow server holds one job slot; a send claims its message
+  (`connector.storage.retry_queue`), so one run twice sends it once.
 
 Push watchers (IMAP IDLE and Graph subscriptions, `connector.push.watchers`) stay with one
 worker each through the database claims of `connector.push`; their announcements, the Graph
@@ -67,10 +70,8 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
 
 from procrastinate import App, JobContext, PsycopgConnector
-from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import JobDeferrer, Status
 
 from connector import logs
@@ -79,9 +80,17 @@ from connector.engine.delivery_jobs import FIRST_IN_THREAD as FIRST_IN_THREAD
 from connector.engine.delivery_jobs import DeliveryJobs
 from connector.engine.jobs import BACKLOG as BACKLOG
 from connector.engine.jobs import FRESH as FRESH
-from connector.engine.jobs import GiveWay, QuietGiveWay, configured, defer_job
+from connector.engine.jobs import (
+    GiveWay,
+    QuietGiveWay,
+    configured,
+    defer_job,
+    defer_new,
+    in_thread,
+)
+from connector.engine.sends import SendJobs
 from connector.handoff import CLAIM_SECONDS
-from connector.outbound.worker import OutboundWorker
+from connector.outbound.worker import SenderFactory, stored_sender
 from connector.polling import LEASE_SECONDS, POLL_BATCH, PollResult
 from connector.push.sync import SYNC_SECONDS
 from connector.push.watchers import PushWatchers
@@ -93,17 +102,10 @@ from connector.wiring import JiraInbound, TrackerFactory, jira_tracker, poll_sou
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 PollFunction = Callable[[Runtime, int], PollResult]
 
 HOUSEKEEPING = 20  # dispatch and recovery: short, and everything else waits on them
 DISPATCH_LIMIT = 5000  # due sources queued per dispatch tick
-# The polls of these queueing locks that wait in the queue (procrastinate's unique index on
-# waiting jobs' queueing locks serves it).
-_WAITING_POLLS = (
-    "SELECT queueing_lock FROM procrastinate_jobs"
-    " WHERE status = 'todo' AND queueing_lock = ANY(%(locks)s)"
-)
 
 
 def queue_connections(jobs: int) -> int:
@@ -131,9 +133,11 @@ class QueueEngine:
         outbound: bool = True,
         push_sync_seconds: float = SYNC_SECONDS,
         claim_seconds: float = CLAIM_SECONDS,
+        sender_factory: SenderFactory = stored_sender,
     ) -> None:
         """`poll` replaces the whole poll (tests); otherwise a poll fetches and queues one
-        delivery job per message, or, with `split` off, processes its messages itself."""
+        delivery job per message, or, with `split` off, processes its messages itself.
+        `sender_factory`: how outbound mail leaves (`connector.engine.sends`)."""
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
         self._runtime = runtime
         self._poll = poll
@@ -150,7 +154,6 @@ class QueueEngine:
         self._heartbeat = heartbeat_seconds
         self._stalled = stalled_seconds
         self._busy_delay = lease_seconds / 4
-        self._outbound = OutboundWorker(runtime) if outbound else None
         self._push = (
             PushWatchers(runtime, owner=self.owner, on_mail=self.poll_soon, every=push_sync_seconds)
             if push
@@ -170,6 +173,9 @@ class QueueEngine:
                 min_size=1,
                 max_size=queue_connections(self.concurrency),
             )
+        )
+        self.sends = (
+            SendJobs(runtime, self.app, sender_factory=sender_factory) if outbound else None
         )
         self._register(dispatch_every)
         # procrastinate's worker logs under a logger named after the worker (`run_forever`).
@@ -225,17 +231,12 @@ class QueueEngine:
         async def recover(timestamp: int) -> None:
             await self.recover()
 
-        if self._outbound is not None:
-            outbound = self._outbound
-
-            @app.periodic(cron=every, periodic_id="outbound")
-            @app.task(name="connector.outbound", queue="outbound", queueing_lock="outbound")
-            async def outbound_round(timestamp: int) -> None:
-                await self._blocking(outbound.run_once)
+        if self.sends is not None:
+            self.sends.register(every)
 
     async def _poll_job(self, source_id: int, priority: int = FRESH) -> None:
         loop = asyncio.get_running_loop()
-        result = await self._blocking(self._run_poll, source_id, priority, loop)
+        result = await in_thread(self._run_poll, source_id, priority, loop)
         if result.more:  # more mail waits: the next batch now, behind other sites' new mail
             await self.defer_poll(source_id, BACKLOG)
         elif result.busy:  # another poll holds it (or a dead worker's lease runs out)
@@ -274,33 +275,18 @@ class QueueEngine:
         """Queue a poll for every source an admin asked to poll now (a web process that
         leaves polling to workers marks them) and every source that is due; returns how
         many were queued."""
-        asked = await self._blocking(requested_polls, self._runtime.engine)
-        due = await self._blocking(self._runtime.sources.due, utc_now(), DISPATCH_LIMIT)
+        asked = await in_thread(requested_polls, self._runtime.engine)
+        due = await in_thread(self._runtime.sources.due, utc_now(), DISPATCH_LIMIT)
         return await self._defer_polls(list(dict.fromkeys([*asked, *due])), FRESH)
 
     async def _defer_polls(self, source_ids: list[int], priority: int) -> int:
-        """Queue a poll of each source that has none waiting: one query for those waiting
-        and one insert for the rest, rather than an insert per source (a due source whose
-        poll still waits in the queue, as when the workers fall behind, cost an insert that
-        failed). Should one be queued meanwhile (push, another worker), one by one."""
-        if not source_ids:
-            return 0
-        rows = await self.app.connector.execute_query_all_async(
-            _WAITING_POLLS, locks=[f"poll-{source_id}" for source_id in source_ids]
-        )
-        waiting = {row["queueing_lock"] for row in rows}
-        todo = [source_id for source_id in source_ids if f"poll-{source_id}" not in waiting]
-        if not todo:
-            return 0
+        """Queue a poll of each source that has none waiting (`defer_new`: one query, one
+        insert)."""
         jobs = [
             self._poll_job_of(source_id, priority).make_new_job(source_id=source_id)
-            for source_id in todo
+            for source_id in source_ids
         ]
-        try:
-            await self.app.job_manager.batch_defer_jobs_async(jobs)
-        except AlreadyEnqueued:
-            return sum([await self.defer_poll(source_id, priority) for source_id in todo])
-        return len(todo)
+        return await defer_new(self.app, jobs)
 
     async def recover(self) -> int:
         """Put the jobs of workers that stopped writing their heartbeat back in the queue."""
@@ -314,10 +300,6 @@ class QueueEngine:
                     await manager.finish_job(job, Status.FAILED, delete_job=True)
             logs.event(log, "engine.job_recovered", task=job.task_name, job_id=job.id)
         return len(stalled)
-
-    async def _blocking(self, function: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, function, *args)
 
     # -- running -------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """The worker's outbound round: decide recorded webhook events, send due mail, purge content.
 
-Runs beside the poller (`connector.scheduler`), in one thread of its own so that a slow mail
-server never holds up polling. Every step is database-driven and leased, so several worker
+On SQLite it runs beside the poller (`connector.scheduler`), in one thread of its own so that
+a slow mail server never holds up polling. On PostgreSQL the round only decides and purges,
+and each due message is sent by a job of its own (`connector.engine.sends`, `send_one`) with
+the same claim and outcomes. Every step is database-driven and leased, so several worker
 processes may run it; what one cannot finish (Jira or the mail server unavailable) is retried
 with backoff and, when `connector.retry.OUTBOUND` gives up, shown as failed with the last
 error.
@@ -43,7 +45,7 @@ from connector.runtime import Runtime
 from connector.storage.outbox import FAILED, RETRY, SENT, OutboundMessage
 from connector.storage.times import utc_now
 from connector.storage.webhook_events import FAILED as EVENT_FAILED
-from connector.storage.webhook_events import WebhookEvent
+from connector.storage.webhook_events import HANDLED, WebhookEvent
 from connector.tenant import Tenant
 from descriptor.render import message_property_key
 
@@ -122,7 +124,16 @@ class OutboundWorker:
 
     # -- one round -----------------------------------------------------------------------
 
-    def run_once(self, now: datetime | None = None) -> RoundResult:
+    def run_once(
+        self,
+        now: datetime | None = None,
+        *,
+        send: bool = True,
+        on_queued: Callable[[], None] | None = None,
+    ) -> RoundResult:
+        """One round. Without `send` the mail is left for jobs of its own (`send_one`, run by
+        `connector.engine.sends` on PostgreSQL); `on_queued` is called each time a decided
+        event queued mail, whose sends may go at once."""
         now = now or utc_now()
         result = RoundResult()
         try:
@@ -133,11 +144,12 @@ class OutboundWorker:
         except Exception:  # one site's trouble must not hold up the mail of all
             log.exception("outbound.site_changes_failed")
         for event in self._events.claim_due(now):
-            self._decide(event, now)
+            if self._decide(event, now) and on_queued is not None:
+                on_queued()
             result.events += 1
         deadline = time.monotonic() + ROUND_BUDGET.total_seconds()
         waiting: set[int] = set()  # tenants whose server asked us to come back later
-        while time.monotonic() < deadline:
+        while send and time.monotonic() < deadline:
             # Mail queued by the events just decided is due at once: look again at the clock.
             now = max(now, utc_now())
             message = self._outbox.claim_next(now, skip_tenants=waiting)
@@ -152,14 +164,23 @@ class OutboundWorker:
             result.purged = purge_expired(self._runtime, now)
         return result
 
+    def send_one(self, message_id: int, now: datetime | None = None) -> str | None:
+        """Send this message if it is due, as the round would (claimed under a lease, so a
+        second run, or another worker, finds it taken or finished and sends nothing); its
+        outcome (`sent`, `retried`, `failed`, `lost`), or None when it was not due."""
+        now = now or utc_now()
+        message = self._outbox.claim(message_id, now)
+        return None if message is None else self._send(message, now)
+
     def purge_now(self, now: datetime | None = None) -> int:
         return purge_expired(self._runtime, now or utc_now())
 
-    def _decide(self, event: WebhookEvent, now: datetime) -> None:
+    def _decide(self, event: WebhookEvent, now: datetime) -> bool:
+        """Decide the event; True when it was handled (mail was queued, or had been)."""
         tenant = self._runtime.tenants.by_id(event.tenant_id)
         if tenant is None or not tenant.active:
             self._events.finish(event.id, "ignored", "the Jira site is not active")
-            return
+            return False
         stored = self._repository.connection(tenant.id)
         ctx = Context(
             runtime=self._runtime,
@@ -173,14 +194,14 @@ class OutboundWorker:
             decision = decide_event(ctx, event)
         except JiraError as exc:
             self._later_or_failed(event, f"Jira: {exc}", now, exc.retryable, exc.retry_after)
-            return
+            return False
         except ReaderUnavailable as exc:  # this host's worker processes, not the event's fault
             self._later_or_failed(event, str(exc), now, True)
-            return
+            return False
         except Exception as exc:
             log.exception("outbound.event_failed event_id=%s", event.id)
             self._events.finish(event.id, EVENT_FAILED, f"internal error: {type(exc).__name__}")
-            return
+            return False
         self._events.finish(event.id, decision.status, decision.reason)
         logs.event(
             log,
@@ -189,6 +210,7 @@ class OutboundWorker:
             event_id=event.id,
             outcome=decision.status,
         )
+        return decision.status == HANDLED
 
     def _later_or_failed(
         self,

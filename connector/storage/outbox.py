@@ -116,6 +116,15 @@ class Outbox(RetryQueue[OutboundMessageRow, OutboundMessage]):
         )
         return claimed[0] if claimed else None
 
+    def claim(self, message_id: int, now: datetime) -> OutboundMessage | None:
+        """This row leased to us if it is due, as `claim_next` would take it; None when it
+        is not (sent or failed, not yet due, or another worker holds its lease)."""
+        return self._claim_id(message_id, now, lease=LEASE)
+
+    def due(self, now: datetime, limit: int) -> list[tuple[int, int]]:
+        """(id, tenant_id) of the first `limit` rows `claim_next` would take now."""
+        return self._due_ids(now, limit)
+
     def renew(self, message: OutboundMessage, now: datetime) -> OutboundMessage | None:
         """Extend our lease on `message` just before sending; None when it is no longer ours
         (it expired and another worker claimed the row): then we must not send it."""

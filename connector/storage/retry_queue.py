@@ -102,25 +102,43 @@ class RetryQueue(ABC, Generic[RowT, ItemT]):
         for row_id in ids:  # another worker may take a candidate first: try the next
             if len(claimed) == take:
                 break
-            with Session(self._engine) as session:
-                result = session.execute(
-                    update(self._row)
-                    .where(self._column("id") == row_id, self._due(now))
-                    .values(
-                        {
-                            "status": self._working,
-                            self._lease_column: now + lease,
-                            "attempts": self._column("attempts") + 1,
-                            "updated_at": now,
-                        }
-                    )
-                )
-                session.commit()
-                if result.rowcount == 1:  # type: ignore[attr-defined]
-                    row = session.get(self._row, row_id)
-                    if row is not None:
-                        claimed.append(self._value(row))
+            item = self._claim_id(row_id, now, lease=lease)
+            if item is not None:
+                claimed.append(item)
         return claimed
+
+    def _claim_id(self, row_id: int, now: datetime, *, lease: timedelta) -> ItemT | None:
+        """Claim the row for `lease`, counting an attempt, if it is due; None when it is not
+        (not yet, final, or another worker holds it)."""
+        with Session(self._engine) as session:
+            result = session.execute(
+                update(self._row)
+                .where(self._column("id") == row_id, self._due(now))
+                .values(
+                    {
+                        "status": self._working,
+                        self._lease_column: now + lease,
+                        "attempts": self._column("attempts") + 1,
+                        "updated_at": now,
+                    }
+                )
+            )
+            session.commit()
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            row = session.get(self._row, row_id)
+            return None if row is None else self._value(row)
+
+    def _due_ids(self, now: datetime, limit: int) -> list[tuple[int, int]]:
+        """(id, tenant_id) of the first `limit` due rows, in claim order."""
+        query = (
+            select(self._column("id"), self._column("tenant_id"))
+            .where(self._due(now))
+            .order_by(*(self._column(name) for name in self._claim_order))
+            .limit(limit)
+        )
+        with Session(self._engine) as session:
+            return [(int(row_id), int(tenant_id)) for row_id, tenant_id in session.exec(query)]
 
     def _renew(
         self, item_id: int, token: datetime, now: datetime, lease: timedelta

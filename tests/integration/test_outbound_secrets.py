@@ -22,7 +22,7 @@ from connector.sources.oauth_config import OAuthTokens
 from connector.storage.outbound import OutboundRepository
 from tests.fakes.network import loopback_policy
 from tests.integration.admin_support import AdminApi, outbound_body
-from tests.servers.smtp import SmtpServer, sample_message
+from tests.servers.smtp import SmtpServer, running_smtp, sample_message
 
 
 @pytest.fixture
@@ -32,14 +32,8 @@ def database_url(sqlite_url: str) -> str:
 
 @pytest.fixture
 def elsewhere(tmp_path: Path) -> Iterator[SmtpServer]:
-    root = tmp_path / "elsewhere"
-    root.mkdir()
-    server = SmtpServer(root)
-    server.start()
-    try:
+    with running_smtp(tmp_path / "elsewhere") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _test(api: AdminApi, connection: dict[str, Any]) -> Any:

@@ -49,16 +49,23 @@ def _outbox(api: AdminApi) -> Outbox:
 
 def _queue(api: AdminApi, count: int) -> list[str]:
     recipients = [f"customer{n}@customer.example" for n in range(count)]
+    queue_notifications(_outbox(api), api.tenant_id, recipients)
+    return recipients
+
+
+def queue_notifications(outbox: Outbox, tenant_id: int, recipients: list[str]) -> list[int]:
+    """Queue a notification to each recipient (an issue each); their ids."""
+    ids = []
     for n, recipient in enumerate(recipients):
         message = EmailMessage()
         message["From"] = "notify@support.example"
         message["To"] = recipient
         message["Subject"] = f"[SUP-{n}] Update"
-        message["Message-ID"] = f"<m{n}@support.example>"
+        message["Message-ID"] = f"<m{n}.{tenant_id}@support.example>"
         message.set_content("Your request changed.")
-        queued = _outbox(api).enqueue(
+        queued = outbox.enqueue(
             NewMessage(
-                tenant_id=api.tenant_id,
+                tenant_id=tenant_id,
                 kind="notification",
                 dedupe_key=f"k{n}",
                 recipient=recipient,
@@ -69,7 +76,8 @@ def _queue(api: AdminApi, count: int) -> list[str]:
             )
         )
         assert queued is not None
-    return recipients
+        ids.append(queued.id)
+    return ids
 
 
 def _messages(api: AdminApi) -> dict[str, OutboundMessage]:

@@ -32,7 +32,7 @@ from connector.wiring import jira_tracker, poll_source
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
 from tests.integration.test_queue_engine import _run
-from tests.integration.worker_support import wait_for
+from tests.integration.worker_support import running, wait_for
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.sources import dovecot_spec
 
@@ -145,21 +145,6 @@ def _engine(runtime: Runtime, calls: _Calls, **settings: object) -> QueueEngine:
     return QueueEngine(runtime, tracker_factory=factory, **options)  # type: ignore[arg-type]
 
 
-@contextmanager
-def _working(*engines: QueueEngine) -> Iterator[None]:
-    """The engines run as workers, each on a thread of its own, until the block ends."""
-    workers = [threading.Thread(target=e.run_forever, daemon=True) for e in engines]
-    for worker in workers:
-        worker.start()
-    try:
-        yield
-    finally:
-        for engine in engines:
-            engine.stop()
-        for worker in workers:
-            worker.join(timeout=40)
-
-
 def _finals(runtime: Runtime, tenant_id: int) -> dict[str, str]:
     """Final outcomes by subject and Message-ID."""
     entries = runtime.email_log.search(tenant_id, limit=1000)
@@ -189,7 +174,7 @@ def test_two_workers_deliver_threads_in_parallel_each_in_order_then_mark_the_mai
     calls = _Calls()
     # Batches of 5: a reply is often fetched while its parent still waits in the queue.
     engines = [_engine(runtime, calls, batch=5) for _ in range(2)]
-    with _working(*engines):
+    with running(*engines):
         assert wait_for(lambda: len(_finals(runtime, tenant.id)) == 3 * count, 120)
         # The last final message queues a fetch, which marks them read.
         assert wait_for(lambda: all("\\Seen" in m.flags for m in dovecot.messages(mail_user)), 30)
@@ -282,7 +267,7 @@ def test_pop3_mail_is_deleted_by_the_fetch_that_follows_its_delivery(
     assert tenant is not None
     dovecot.deliver_files(mail_user, _threads(2))
     runtime.sources.record_poll(source_id, ok=True, message="", next_poll_at=utc_now())
-    with _working(_engine(runtime, _Calls())):
+    with running(_engine(runtime, _Calls())):
         assert wait_for(lambda: len(_finals(runtime, tenant.id)) == 6, 60)
         assert wait_for(lambda: dovecot.messages(mail_user) == [], 30)
     assert sorted(_finals(runtime, tenant.id).values()) == sorted(
@@ -306,7 +291,7 @@ class _Pair:
     def delivered_in_order(self, engine: QueueEngine) -> None:
         """The engine delivers both; a reply delivered before its parent would have made an
         issue of its own."""
-        with _working(engine):
+        with running(engine):
             assert wait_for(lambda: len(_finals(self.runtime, self.tenant_id)) == 2, 60)
         outcomes = sorted(_finals(self.runtime, self.tenant_id).values())
         assert outcomes == [Outcome.COMMENTED, Outcome.CREATED]

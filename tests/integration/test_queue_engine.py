@@ -17,13 +17,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from connector.engine import uses_task_queue, work_engine
-from connector.engine.queue import (
-    _WAITING_POLLS,
-    BACKLOG,
-    FRESH,
-    QueueEngine,
-    queue_connections,
-)
+from connector.engine.jobs import _WAITING
+from connector.engine.queue import BACKLOG, FRESH, QueueEngine, queue_connections
 from connector.polling import PollResult
 from connector.runtime import Runtime
 from connector.scheduler import Scheduler
@@ -131,7 +126,7 @@ def test_dispatch_queues_one_by_one_when_a_poll_was_queued_meanwhile(
     query_all = connector.execute_query_all_async
 
     async def looked_earlier(query: str, **arguments: Any) -> list[dict[str, Any]]:
-        if query == _WAITING_POLLS:
+        if query == _WAITING:
             return []  # as it was looked at, a moment before that poll was queued
         return await query_all(query, **arguments)
 

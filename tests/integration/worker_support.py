@@ -1,4 +1,4 @@
-"""The worker's loop run from a test, and what the sources list says about push."""
+"""Workers' loops run from a test, and what the sources list says about push."""
 
 from __future__ import annotations
 
@@ -7,20 +7,24 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from connector.scheduler import Scheduler
+from connector.engine import WorkEngine
 from tests.integration.admin_support import AdminApi
 
 
 @contextmanager
-def running(worker: Scheduler) -> Iterator[None]:
-    """The worker's loop in a thread, stopped (watchers, claims and all) on the way out."""
-    thread = threading.Thread(target=worker.run_forever, daemon=True)
-    thread.start()
+def running(*workers: WorkEngine) -> Iterator[None]:
+    """Each worker's loop in a thread of its own, stopped (watchers, claims, running jobs and
+    all) on the way out."""
+    threads = [threading.Thread(target=w.run_forever, daemon=True) for w in workers]
+    for thread in threads:
+        thread.start()
     try:
         yield
     finally:
-        worker.stop()
-        thread.join(timeout=30)
+        for worker in workers:
+            worker.stop()
+        for thread in threads:
+            thread.join(timeout=40)
 
 
 def wait_for(check: Callable[[], bool], timeout: float) -> bool:

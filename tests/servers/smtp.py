@@ -11,6 +11,7 @@ import base64
 import ssl
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -27,7 +28,14 @@ from tests.fakes.network import loopback_policy
 from tests.servers.certs import write_self_signed
 from tests.servers.processes import free_ports
 
-__all__ = ["Delivered", "SmtpServer", "sample_message", "sender_settings", "smtp_server"]
+__all__ = [
+    "Delivered",
+    "SmtpServer",
+    "running_smtp",
+    "sample_message",
+    "sender_settings",
+    "smtp_server",
+]
 
 USERNAME = "notify@support.example"
 PASSWORD = "smtp-Passw0rd"
@@ -134,9 +142,9 @@ class SmtpServer:
             self._handler.refusals.extend([answer] * times)
 
 
-@pytest.fixture
-def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
-    root = tmp_path / "smtp"
+@contextmanager
+def running_smtp(root: Path) -> Iterator[SmtpServer]:
+    """A server of its own (certificate under `root`, made here), stopped on the way out."""
     root.mkdir()
     server = SmtpServer(root)
     server.start()
@@ -144,6 +152,12 @@ def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
+    with running_smtp(tmp_path / "smtp") as server:
+        yield server
 
 
 def sample_message() -> EmailMessage:
