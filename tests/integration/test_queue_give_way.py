@@ -24,8 +24,8 @@ from connector.storage.jira_limits import JiraLimitStore
 from connector.storage.times import utc_now
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
-from tests.integration.test_queue_delivery import _Calls, _engine, _finals, _pair, _working
-from tests.integration.worker_support import wait_for
+from tests.integration.test_queue_delivery import _Calls, _engine, _finals, _pair
+from tests.integration.worker_support import running, wait_for
 from tests.servers.dovecot import Dovecot, MailUser
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -77,7 +77,7 @@ def test_a_delivery_gives_way_while_its_site_is_crowded_then_goes_in_its_place(
     database_url = runtime.settings.database_url
     before = _jobs(database_url)
     parent_job = min(before)  # queued first
-    with _working(engine):
+    with running(engine):
         # The parent's job ran and gave way, more than once; its message was not begun.
         assert wait_for(lambda: _jobs(database_url).get(parent_job, ("", 0))[1] >= 2, 30)
         assert _finals(runtime, pair.tenant_id) == {}
