@@ -93,10 +93,13 @@ async def in_thread(function: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(None, function, *args)
 
 
-# A job that gave way runs again after a pause picked at random in this range (seconds): long
-# enough for one of a busy site's requests to end, spread so the jobs that gave way together
-# do not come back together.
+# A job that gave way runs again after a pause picked at random in this range (seconds), spread
+# so that the jobs that gave way together do not come back together, and doubled each time it
+# gave way again, up to `GIVE_WAY_MOST`: long enough for one of a busy site's requests to end,
+# and a site with hundreds of jobs queued does not have each of them fetched and sent back
+# twice a second while it works through them.
 GIVE_WAY_SECONDS = (0.25, 0.75)
+GIVE_WAY_MOST = 10.0
 
 
 class SiteCrowded(Exception):
@@ -112,6 +115,7 @@ class GiveWay(BaseRetryStrategy):
         if not isinstance(exception, SiteCrowded):
             return None
         pause = random.uniform(*GIVE_WAY_SECONDS)  # noqa: S311 - spreading, not security
+        pause = min(GIVE_WAY_MOST, pause * 2 ** min(job.attempts, 6))
         return RetryDecision(retry_in={"milliseconds": int(pause * 1000)})
 
 
