@@ -17,9 +17,9 @@ from connector.storage.times import utc_now
 from tests.fakes.graph import DELETED_ID, INBOX_ID, FakeGraph, FakeMessage, graph_on_respx
 from tests.integration.admin_support import AdminApi
 from tests.integration.conftest import RunningApp
-from tests.integration.test_delivery_status import _status
+from tests.integration.test_delivery_status import REFUSED, _engine, _status
 from tests.integration.test_graph_push import PUBLIC, graph_source
-from tests.integration.test_queue_delivery import _Calls, _engine, _finals, _working
+from tests.integration.test_queue_delivery import _finals, _working
 from tests.integration.worker_support import wait_for
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -63,18 +63,21 @@ def test_graph_mail_delivered_by_jobs_gets_its_post_action_from_the_next_fetch_o
     source_id = graph_source(api, push=False)  # baseline taken: the mail below is new
     source = runtime.sources.find(source_id)
     assert source is not None
-    spec = source.spec.with_changes(after_processing=after_processing, success_folder="Done")
+    spec = source.spec.with_changes(
+        after_processing=after_processing, success_folder="Done", failure_folder="Failed"
+    )
     assert runtime.sources.update(api.tenant_id, source_id, spec) is not None
     new = [_mail(graph, n, f"Case {n}") for n in range(3)]
     reply = _mail(graph, 9, "Re: Case 0", References="<graph-0@example.com>")
+    refused = _mail(graph, 5, REFUSED)  # Jira refuses its issue: it fails
     runtime.sources.record_poll(source_id, ok=True, message="", next_poll_at=utc_now())
 
-    with _working(_engine(runtime, _Calls())):
-        assert wait_for(lambda: len(_finals(runtime, api.tenant_id)) == 4, 60)
+    with _working(_engine(runtime)):
+        assert wait_for(lambda: len(_finals(runtime, api.tenant_id)) == 5, 60)
         # The last delivery queues a fetch of the source, which does the post-actions.
         assert wait_for(lambda: _owed(api) == 0 and all(graph.changes_to(m) for m in new), 30)
     outcomes = sorted(_finals(runtime, api.tenant_id).values())
-    assert outcomes == sorted([Outcome.CREATED] * 3 + [Outcome.COMMENTED])
+    assert outcomes == sorted([Outcome.CREATED] * 3 + [Outcome.COMMENTED, Outcome.FAILED])
     for message in [*new, reply]:
         assert graph.changes_to(message) == changes, message.id
         if after_processing == "mark_read":
@@ -83,7 +86,11 @@ def test_graph_mail_delivered_by_jobs_gets_its_post_action_from_the_next_fetch_o
             assert message.folder == graph.folders["Done"]
         else:
             assert message.folder == DELETED_ID
-    assert list(graph.folders) == (["Done"] if after_processing == "move" else [])
+    assert graph.changes_to(refused) == ["move"]  # a failure goes to the failure folder
+    assert refused.folder == graph.folders["Failed"] and not refused.read
+    assert sorted(graph.folders) == (
+        ["Done", "Failed"] if after_processing == "move" else ["Failed"]
+    )
     poll = _status(api, source_id)["poll"]
-    assert (poll["queued"], poll["failed"]) == (0, 0)
-    assert poll["counts"] == {"created": 3, "commented": 1}
+    assert (poll["queued"], poll["failed"]) == (0, 1)
+    assert poll["counts"] == {"created": 3, "commented": 1, "failed": 1}
