@@ -359,9 +359,13 @@ def _next_poll(source: MailSource, now: datetime) -> datetime:
 
 
 def _summary(counts: dict[str, int]) -> str:
+    """ "2 created, 1 failed"; a poll that only fetched says what it left to delivery."""
     if not counts:
         return "no new mail"
-    return ", ".join(f"{number} {outcome}" for outcome, number in sorted(counts.items()))
+    words = {"queued": "queued for delivery"}
+    return ", ".join(
+        f"{number} {words.get(outcome, outcome)}" for outcome, number in sorted(counts.items())
+    )
 
 
 def source_config(runtime: Runtime, source: MailSource) -> SourceConfig:

@@ -197,6 +197,12 @@ SCHEMAS: dict[str, Schema] = {
                 "additionalProperties": integer(0),
                 "description": "final outcome -> number of messages, so far",
             },
+            "queued": integer(
+                0,
+                description="of them, those waiting for their delivery: where delivery is "
+                "separate work (PostgreSQL), a poll only fetches, and each message's outcome "
+                "comes in `counts` once it is delivered",
+            ),
             "ok": {
                 "type": "boolean",
                 "nullable": True,
@@ -213,6 +219,7 @@ SCHEMAS: dict[str, Schema] = {
             "processed",
             "failed",
             "counts",
+            "queued",
             "ok",
             "message",
         ],

@@ -46,6 +46,7 @@ def poll_json(progress: PollProgress, source: MailSource) -> dict[str, Any]:
         "processed": progress.processed,
         "failed": progress.failed,
         "counts": dict(progress.counts),
+        "queued": progress.queued,
         "ok": source.status == "ok" if ended else None,
         "message": source.status_message if ended else None,
     }

@@ -216,7 +216,10 @@ class GraphSource(SourceSession):
                 more = True
                 break
         # The delta order is not guaranteed ("message: delta"): oldest first, like IMAP UIDs.
-        fresh.sort()
+        # `receivedDateTime` is to the second, and ids are opaque: messages of one second keep
+        # the order Graph listed them in (arrival, in practice), not their ids' random order,
+        # which put a reply before the message it answers when both came in that second.
+        fresh.sort(key=lambda item: item[0])
         return link, [uid for _, uid in fresh], more
 
     def _delta_start(self, folder_id: str, since: datetime) -> str:

@@ -23,7 +23,7 @@ from connector.outcomes import Outcome
 from connector.storage.email_log import LogEntry, log_entry
 from connector.storage.models import EmailLogRow
 from connector.storage.secrets import SecretBox
-from connector.storage.times import as_utc_or_none
+from connector.storage.times import as_utc_or_none, utc_now
 
 _TABLE = EmailLogRow.__table__  # type: ignore[attr-defined]
 _LOG = _TABLE.c
@@ -145,13 +145,17 @@ class Deliveries:
         return [Owed(int(i), str(key), str(outcome) != _FAILED) for i, key, outcome in rows]
 
     def post_actions_done(self, entry_ids: Sequence[int]) -> None:
+        """The mailbox has had these messages' post-actions. Their rows count as updated now,
+        so the fetch that did it shows them among its messages (`connector.storage.poll_runs`):
+        the fetch queued when a source's last delivery ends is otherwise a poll of no new
+        mail, and the outcomes just delivered would drop out of the source's latest poll."""
         if not entry_ids:
             return
         with self._engine.begin() as connection:
             connection.execute(
                 update(_TABLE)
                 .where(_LOG.id.in_(list(entry_ids)), _LOG.post_action_due.is_(True))
-                .values(post_action_due=False)
+                .values(post_action_due=False, updated_at=utc_now())
             )
 
     def in_flight(self, source_id: int) -> bool:

@@ -11,6 +11,20 @@ email log before anything else happens to it, so the rows of the source updated 
 poll started are its messages so far: fetched (every one), processed (a final outcome) and
 failed. Once the poll has recorded its end (`last_poll_at`), the window closes there, so a
 later retry of a failed message takes it off the poll's failures.
+
+Where delivery is separate work (the queue engine, `connector.handoff`), a poll only fetches:
+its record says how many messages it queued, and their outcomes come later, from delivery
+jobs on any worker. The poll's messages are then also the rows it recorded and queued
+(`received_at` in the window: a row is recorded once, by the fetch that first lists the
+message), counted with the outcome they have now, so what a delivery came to (created,
+commented, failed...) shows on the poll that fetched the message, and those still waiting
+for their delivery are `queued`. The fetch that follows the deliveries does their
+post-actions, which touches their rows (`Deliveries.post_actions_done`): that poll, the
+latest now, shows them too. Nothing is counted as it happens: a delivery only writes its own
+log row, as it must anyway, so many workers delivering one source's mail contend on no
+shared counter, a job run twice (a stalled worker's, put back) counts once, and the figures
+cannot drift from the log. The query is the one progress always made (the source's rows, by
+`source_id`'s index). SQLite's polls queue nothing, so what they show is as before.
 """
 
 from __future__ import annotations
@@ -44,6 +58,8 @@ class PollProgress:
     processed: int = 0
     failed: int = 0
     counts: Mapping[str, int] = field(default_factory=dict)  # final outcome -> messages
+    # Fetched and waiting for their delivery job (not final, not postponed); SQLite: none.
+    queued: int = 0
 
 
 def request_poll(engine: Engine, source_id: int) -> None:
@@ -87,16 +103,28 @@ def poll_progress(engine: Engine, tenant_id: int) -> dict[int, PollProgress]:
     """Each of the tenant's sources that was ever polled or asked to be, by source id."""
     now = utc_now()
     source = MailSourceRow
-    # The latest poll's window: from its start to its end, or to now while it runs.
+    # The latest poll's window: from its start to its end, or to now while it runs. Its rows:
+    # those touched in it, and those it recorded and queued for a delivery job (the split:
+    # `thread_key` is set) whose delivery came after it. SQLite's polls queue nothing.
     finished = and_(
         col(source.last_poll_at).is_not(None),
         col(source.last_poll_at) >= col(source.poll_started_at),
     )
+
+    def within(moment: Any) -> Any:
+        return and_(
+            moment >= col(source.poll_started_at),
+            or_(~finished, moment <= col(source.last_poll_at)),
+        )
+
+    log = EmailLogRow
+    queued_in_poll = and_(col(log.thread_key).is_not(None), within(col(log.received_at)))
     in_window = and_(
-        col(EmailLogRow.source_id) == col(source.id),
-        col(EmailLogRow.updated_at) >= col(source.poll_started_at),
-        or_(~finished, col(EmailLogRow.updated_at) <= col(source.last_poll_at)),
+        col(log.source_id) == col(source.id),
+        or_(within(col(log.updated_at)), queued_in_poll),
     )
+    # Waiting for its delivery job: what `Deliveries.in_flight` counts, once it is pending.
+    in_flight = and_(col(log.post_action_due).is_(True), col(log.next_attempt_at).is_(None))
     polled = or_(
         col(source.poll_started_at).is_not(None), col(source.poll_requested_at).is_not(None)
     )
@@ -112,14 +140,18 @@ def poll_progress(engine: Engine, tenant_id: int) -> dict[int, PollProgress]:
             sql_select(*columns).where(col(source.tenant_id) == tenant_id, polled)
         ).all()
         outcomes = session.execute(
-            sql_select(col(source.id), col(EmailLogRow.outcome), func.count())
-            .join(EmailLogRow, in_window)
+            sql_select(col(source.id), col(log.outcome), in_flight, func.count())
+            .join(log, in_window)
             .where(col(source.tenant_id) == tenant_id, polled)
-            .group_by(col(source.id), col(EmailLogRow.outcome))
+            .group_by(col(source.id), col(log.outcome), in_flight)
         ).all()
     counts: dict[int, dict[str, int]] = {}
-    for source_id, outcome, number in outcomes:
-        counts.setdefault(int(source_id), {})[str(outcome)] = int(number)
+    queued: dict[int, int] = {}
+    for source_id, outcome, waiting, number in outcomes:
+        by_outcome = counts.setdefault(int(source_id), {})
+        by_outcome[str(outcome)] = by_outcome.get(str(outcome), 0) + int(number)
+        if Outcome(outcome) not in FINAL_OUTCOMES and waiting:
+            queued[int(source_id)] = queued.get(int(source_id), 0) + int(number)
     found: dict[int, PollProgress] = {}
     for source_id, requested, started, last, lease_end in sources:
         started_at, last_at = as_utc_or_none(started), as_utc_or_none(last)
@@ -141,5 +173,6 @@ def poll_progress(engine: Engine, tenant_id: int) -> dict[int, PollProgress]:
             processed=sum(n for o, n in by_outcome.items() if Outcome(o) in FINAL_OUTCOMES),
             failed=by_outcome.get(str(Outcome.FAILED), 0),
             counts={o: n for o, n in by_outcome.items() if Outcome(o) in FINAL_OUTCOMES},
+            queued=queued.get(int(source_id), 0),
         )
     return found

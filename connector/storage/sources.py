@@ -221,9 +221,14 @@ class SourceRepository:
         """Take the source for one poll; False when another worker holds it.
 
         A single conditional UPDATE, so two workers (or the web's poll-now and the worker)
-        cannot both win; an expired lease (a crashed worker) can be taken over.
+        cannot both win; an expired lease (a crashed worker) can be taken over. The poll's
+        heartbeat renews it the same way; a renewal keeps when the poll started, which is
+        where its progress begins (`connector.storage.poll_runs`).
         """
         now = utc_now()
+        renewed = col(MailSourceRow.lease_owner) == owner
+        started = col(MailSourceRow.poll_started_at)
+        moment = literal(now, DateTime(timezone=True))
         with Session(self._engine) as session:
             result = session.execute(
                 update(MailSourceRow)
@@ -239,7 +244,7 @@ class SourceRepository:
                 .values(
                     lease_owner=owner,
                     lease_expires_at=now + timedelta(seconds=seconds),
-                    poll_started_at=now,
+                    poll_started_at=case((renewed, func.coalesce(started, moment)), else_=moment),
                     poll_requested_at=None,
                 )
             )

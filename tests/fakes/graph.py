@@ -3,6 +3,10 @@ subscriptions with their validation handshake. Shapes as Microsoft documents the
 delta", "Create subscription", "Receive change notifications through webhooks", "Reduce
 missing subscriptions and change notifications").
 
+Messages live in folders: the inbox, the well-known Deleted Items (where Graph's DELETE puts
+a message), and top-level folders the app creates; a message is moved with `/move` and keeps
+its id (the app asks for immutable ids). `changes_to` says what was asked of one message.
+
 Delta semantics: a delta link carries the number of messages already listed, so each round
 lists only what arrived after the previous one (as Graph's state tokens do). Creating a
 subscription validates both URLs first, as Graph does: a POST with `?validationToken=` that
@@ -12,9 +16,10 @@ must be answered 200, `text/plain`, with the token; the public URLs the app name
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +31,8 @@ import respx
 HOST = "https://graph.microsoft.com/v1.0"
 MAILBOX = "support@contoso.com"
 INBOX_ID = "AAMkAGVmMDEzMTM4LTZmYWUtNDdkNC1hMDZiLTU1OGY5OTZhYmY4OAAuAAAAAAAiQ8W967B7TKBjgx9rV=="
+DELETED_ID = "AAMkAGVmMDEzMTM4LTZmYWUtNDdkNC1hMDZiLTU1OGY5OTZhYmY4OAAuAAAAAAAiQ8W967B7TKBjgx9rW=="
+WELL_KNOWN = {"inbox": INBOX_ID, "deleteditems": DELETED_ID}
 MAX_LIFETIME = timedelta(minutes=4230)
 
 
@@ -36,6 +43,7 @@ class FakeMessage:
     received: datetime
     internet_message_id: str
     read: bool = False
+    folder: str = INBOX_ID  # the id of the folder it is in
 
 
 @dataclass
@@ -54,6 +62,7 @@ class FakeGraph:
     messages: list[FakeMessage] = field(default_factory=list)
     subscriptions: dict[str, FakeSubscription] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path), in order
+    folders: dict[str, str] = field(default_factory=dict)  # top-level folders: name -> id
     validated: list[str] = field(default_factory=list)  # URLs that passed validation
     # Graph's idea of now: a test that moves the worker's clock moves this one with it.
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -73,6 +82,17 @@ class FakeGraph:
         )
         self.messages.append(message)
         return message
+
+    def changes_to(self, message: FakeMessage) -> list[str]:
+        """What was asked of the message, in order: `PATCH` (isRead), `move`, `DELETE`."""
+        path = f"/users/{MAILBOX}/messages/{message.id}"
+        asked = []
+        for method, called in self.calls:
+            if (method, called) in (("PATCH", path), ("DELETE", path)):
+                asked.append(method)
+            elif (method, called) == ("POST", f"{path}/move"):
+                asked.append("move")
+        return asked
 
     def only_subscription(self) -> FakeSubscription:
         assert len(self.subscriptions) == 1, self.subscriptions
@@ -131,8 +151,11 @@ class FakeGraph:
         if not path.startswith(prefix):
             return _error(404, "ErrorInvalidUser", "no such mailbox")
         path = path.removeprefix(prefix)
-        if path == "/mailFolders/inbox":
-            return httpx.Response(200, json={"id": INBOX_ID})
+        known = WELL_KNOWN.get(path.removeprefix("/mailFolders/"))
+        if known is not None:
+            return httpx.Response(200, json={"id": known})
+        if path == "/mailFolders":  # the top level: children of the root folder
+            return self._top_folders(request)
         # Graph's own links spell the folder `mailFolders('<id>')`.
         if path in (
             f"/mailFolders/{INBOX_ID}/messages/delta",
@@ -150,6 +173,7 @@ class FakeGraph:
         else:  # a new round: what was received from the moment in the filter on
             since = datetime.fromisoformat(query["$filter"][0].split(" ge ")[1])
             listed = [m for m in self.messages if m.received >= since]
+        listed = [m for m in listed if m.folder == INBOX_ID]
         link = f"{HOST}/users/{MAILBOX}/mailFolders('{INBOX_ID}')/messages/delta"
         return httpx.Response(
             200,
@@ -177,6 +201,15 @@ class FakeGraph:
         if request.method == "PATCH":
             found.read = True
             return httpx.Response(200, json={"id": found.id, "isRead": True})
+        if request.method == "DELETE":  # to Deleted Items, recoverable ("Delete message")
+            found.folder = DELETED_ID
+            return httpx.Response(204)
+        if request.method == "POST" and tail == "move":
+            destination = httpx.Response(200, content=request.content).json()["destinationId"]
+            if destination not in (*WELL_KNOWN.values(), *self.folders.values()):
+                return _error(404, "ErrorItemNotFound", "The specified folder was not found.")
+            found.folder = destination
+            return httpx.Response(201, json={"id": found.id, "parentFolderId": destination})
         size = {"id": "Integer 0xe08", "value": str(len(found.mime))}
         return httpx.Response(
             200,
@@ -186,6 +219,19 @@ class FakeGraph:
                 "singleValueExtendedProperties": [size],
             },
         )
+
+    def _top_folders(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            name = httpx.Response(200, content=request.content).json()["displayName"]
+            if name.casefold() in (known.casefold() for known in self.folders):
+                return _error(409, "ErrorFolderExists", "A folder with that name exists.")
+            self.folders[name] = f"AAMkFolder{uuid.uuid4().hex}AAA="
+            return httpx.Response(201, json={"id": self.folders[name], "displayName": name})
+        value = [
+            {"id": folder_id, "displayName": name, "childFolderCount": 0}
+            for name, folder_id in self.folders.items()
+        ]
+        return httpx.Response(200, json={"value": value})
 
     def _subscriptions(self, request: httpx.Request, subscription_id: str) -> httpx.Response:
         now = self.clock()
@@ -255,6 +301,17 @@ class FakeGraph:
             "expirationDateTime": _odata(subscription.expires_at, fraction=True),
             "clientState": None,  # Graph does not hand the secret back
         }
+
+
+@contextlib.contextmanager
+def graph_on_respx(public_url: str, app_url: str) -> Iterator[FakeGraph]:
+    """The fake answers for Graph while the block runs; loopback (the app on `app_url`, the
+    fake Jira) is passed through."""
+    fake = FakeGraph(public_url=public_url, app_url=app_url)
+    with respx.mock(assert_all_called=False) as router:
+        router.route(host="127.0.0.1").pass_through()
+        fake.mount(router)
+        yield fake
 
 
 def _odata(moment: datetime, *, fraction: bool = False) -> str:

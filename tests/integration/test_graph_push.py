@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-import respx
 from sqlalchemy import text
 
 from connector.mail_source import SourceSpec
@@ -28,7 +27,7 @@ from connector.retry import RetryPolicy
 from connector.scheduler import Scheduler
 from connector.sources.oauth_config import OAuthTokens
 from connector.wiring import poll_source
-from tests.fakes.graph import INBOX_ID, MAILBOX, FakeGraph
+from tests.fakes.graph import INBOX_ID, MAILBOX, FakeGraph, graph_on_respx
 from tests.integration.admin_support import AdminApi
 from tests.integration.conftest import RunningApp
 from tests.integration.mailbox_support import mail
@@ -45,10 +44,7 @@ def database_url(sqlite_url: str) -> str:
 
 @pytest.fixture
 def graph(running_app: RunningApp) -> Iterator[FakeGraph]:
-    fake = FakeGraph(public_url=PUBLIC, app_url=running_app.base_url)
-    with respx.mock(assert_all_called=False) as router:
-        router.route(host="127.0.0.1").pass_through()  # the app and the fake Jira
-        fake.mount(router)
+    with graph_on_respx(PUBLIC, running_app.base_url) as fake:
         yield fake
 
 

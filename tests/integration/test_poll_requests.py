@@ -67,3 +67,22 @@ def test_poll_requested_for_a_disabled_source_is_not_started(
         assert polls == []
     finally:
         scheduler.stop()
+
+
+def test_a_polls_heartbeat_keeps_when_it_started_so_its_progress_keeps_its_messages(
+    migrated_engine: Engine, encryption_key: str
+) -> None:
+    runtime = _runtime(migrated_engine, encryption_key)
+    tenant_id = _tenant(runtime, "site-a")
+    source_id = _source(runtime, tenant_id, "slow mailbox")
+    assert runtime.sources.lease(source_id, "worker-1", 60)
+    started = poll_progress(runtime.engine, tenant_id)[source_id].started_at
+    runtime.email_log.begin(tenant_id, source_id, "INBOX:7:1", size=100)
+    assert runtime.sources.lease(source_id, "worker-1", 60)  # the heartbeat renews it
+    progress = poll_progress(runtime.engine, tenant_id)[source_id]
+    assert (progress.state, progress.started_at, progress.fetched) == ("running", started, 1)
+    runtime.sources.release(source_id, "worker-1")
+    assert runtime.sources.lease(source_id, "worker-1", 60)  # the next poll starts afresh
+    progress = poll_progress(runtime.engine, tenant_id)[source_id]
+    assert started is not None and progress.started_at is not None
+    assert progress.started_at > started

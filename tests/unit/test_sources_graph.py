@@ -196,6 +196,22 @@ def test_graph_list_new_follows_next_links_to_the_delta_link(
     assert not listing.has_more and not listing.rescan
 
 
+def test_graph_messages_of_one_second_keep_the_order_graph_listed_them_in(
+    http: respx.MockRouter, source: GraphSource
+) -> None:
+    # receivedDateTime is to the second; a message and the reply to it can share one. Their
+    # ids say nothing of order (message 2's sorts after message 1's): the listing's order holds.
+    same = "2025-03-01T09:00:00Z"
+    http.get(f"{MAILBOX}/mailFolders/{INBOX_ID}/messages/delta").respond(
+        json=page(
+            [message(3, "2025-03-01T09:00:01Z"), message(2, same), message(1, same)],
+            delta_token="LztZwWjo5IivWBhyxw5rAK",
+        )
+    )
+    listing = source.list_new(source.baseline(SINCE))
+    assert [r.uid for r in listing.refs] == [message_id(2), message_id(1), message_id(3)]
+
+
 def test_graph_baseline_skips_old_mail_and_lists_a_new_message_once(
     http: respx.MockRouter, source: GraphSource
 ) -> None:

@@ -37,18 +37,30 @@ function busy(source) {
   return Boolean(source.poll) && source.poll.state !== "idle";
 }
 
+/** A poll that has ended with mail it fetched still queued for delivery (PostgreSQL). */
+function delivering(source) {
+  return Boolean(source.poll) && source.poll.state === "idle" && source.poll.ok !== false
+    && source.poll.queued > 0;
+}
+
 function progressText(poll) {
   if (poll.state === "requested") return "Poll requested; starting…";
   return `Polling: ${poll.fetched} fetched, ${poll.processed} processed, ${poll.failed} failed so far.`;
 }
 
-function resultText(poll) {
-  if (poll.ok === false) return poll.message;
-  const counts = Object.entries(poll.counts).map(([outcome, n]) => `${n} ${outcome}`).join(", ");
-  return `Polled: ${counts || "no new mail"}.`;
+function countsText(poll) {
+  const counts = Object.entries(poll.counts).map(([outcome, n]) => `${n} ${outcome}`);
+  if (poll.queued) counts.push(`${poll.queued} queued for delivery`);
+  return counts.join(", ");
 }
 
-/** The rows of polls started here: progress while they run, the result once they end. */
+function resultText(poll) {
+  if (poll.ok === false) return poll.message;
+  return `Polled: ${countsText(poll) || "no new mail"}.`;
+}
+
+/** The rows of polls started here: progress while they run, the result once they end (and
+ * their mail is delivered: until then, what it came to so far). */
 function reportWatched() {
   for (const id of [...watched]) {
     const source = sources.find((s) => s.id === id);
@@ -60,16 +72,22 @@ function reportWatched() {
       rowMessage(source, progressText(source.poll), "info");
       continue;
     }
+    if (delivering(source)) {
+      rowMessage(source, `${resultText(source.poll)} Delivering…`, "info");
+      continue;
+    }
     watched.delete(id);
     const kind = source.poll.ok === false ? "error" : source.poll.failed ? "warning" : "success";
     rowMessage(source, resultText(source.poll), kind);
   }
 }
 
-/** Reload while any poll is asked for or running, mine or the worker's. */
+/** Reload while any poll is asked for or running, mine or the worker's, or the mail of one
+ * started here is being delivered. */
 function follow() {
   clearTimeout(followTimer);
-  if (sources.some(busy)) followTimer = setTimeout(load, FOLLOW_MS);
+  const mine = (s) => watched.has(s.id) && delivering(s);
+  if (sources.some((s) => busy(s) || mine(s))) followTimer = setTimeout(load, FOLLOW_MS);
 }
 
 /** Open the email log on this source's failed messages. */
@@ -97,6 +115,11 @@ function statusCell(source) {
     cell.append(h("div", { className: "status-message" }, source.status_message));
   }
   if (busy(source)) cell.append(h("div", { className: "help poll-progress" }, progressText(source.poll)));
+  if (delivering(source)) {
+    const queued = source.poll.queued;
+    cell.append(h("div", { className: "help poll-progress" },
+      `${queued} message${queued === 1 ? "" : "s"} of the last poll queued for delivery.`));
+  }
   if (failed) {
     cell.append(h("div", { className: "status-message" },
       `The last poll could not process ${failed} message${failed === 1 ? "" : "s"}.`));
