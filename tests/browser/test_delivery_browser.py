@@ -23,9 +23,9 @@ from connector.engine.queue import FRESH
 from tests.browser.conftest import AdminBrowser
 from tests.browser.test_sources_browser import _enabled_dovecot_source
 from tests.integration.test_delivery_status import _owed
-from tests.integration.test_queue_delivery import _Calls, _engine, _finals, _working
+from tests.integration.test_queue_delivery import _Calls, _engine, _finals
 from tests.integration.test_queue_engine import _run
-from tests.integration.worker_support import wait_for
+from tests.integration.worker_support import running, wait_for
 from tests.servers.dovecot import Dovecot, MailUser
 from tests.servers.messages import build_message
 
@@ -60,7 +60,7 @@ def test_browser_sources_say_what_is_queued_for_delivery_then_what_it_came_to(
     # Jira refuses one issue; the workers deliver both and the next fetch settles the mailbox.
     jira = admin.api.jira
     jira.inject_fault(400, method="POST", path_contains="/rest/api/3/issue")
-    with _working(engine):
+    with running(engine):
         assert wait_for(lambda: len(_finals(runtime, admin.api.tenant_id)) == 2, 60)
         assert wait_for(lambda: _owed(runtime) == 0, 30)
     admin.open("/pages/admin")
@@ -72,7 +72,7 @@ def test_browser_sources_say_what_is_queued_for_delivery_then_what_it_came_to(
 
     # "Poll now" with a worker running: followed through fetch and delivery to the outcome.
     dovecot.deliver(mail_user, build_message("Toner low"))
-    with _working(_engine(runtime, _Calls())):
+    with running(_engine(runtime, _Calls())):
         row.get_by_role("button", name="Poll now").click()
         expect(row.locator(".row-message")).to_have_text("Polled: 1 created.")
     admin.screenshot("39c-sources-poll-now-delivered")

@@ -19,8 +19,8 @@ from tests.integration.admin_support import AdminApi
 from tests.integration.conftest import RunningApp
 from tests.integration.test_delivery_status import REFUSED, _engine, _status
 from tests.integration.test_graph_push import PUBLIC, graph_source
-from tests.integration.test_queue_delivery import _finals, _working
-from tests.integration.worker_support import wait_for
+from tests.integration.test_queue_delivery import _finals
+from tests.integration.worker_support import running, wait_for
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -72,7 +72,7 @@ def test_graph_mail_delivered_by_jobs_gets_its_post_action_from_the_next_fetch_o
     refused = _mail(graph, 5, REFUSED)  # Jira refuses its issue: it fails
     runtime.sources.record_poll(source_id, ok=True, message="", next_poll_at=utc_now())
 
-    with _working(_engine(runtime)):
+    with running(_engine(runtime)):
         assert wait_for(lambda: len(_finals(runtime, api.tenant_id)) == 5, 60)
         # The last delivery queues a fetch of the source, which does the post-actions.
         assert wait_for(lambda: _owed(api) == 0 and all(graph.changes_to(m) for m in new), 30)
