@@ -2,8 +2,8 @@
 the delivery itself is `connector.engine.deliver.Deliverer`; this decides what comes next from
 what it came to (`Delivered`), one case each:
 
-- its Jira site is crowded: the job gives way (`SiteCrowded`, run again shortly as the same
-  job, in its place in the thread);
+- its Jira site is crowded: the job gives way, queued again for a moment later (`give_way`),
+  and its worker's job slot goes to other sites' mail meanwhile;
 - an earlier message of its thread is in flight: that one is queued first (in case its job
   was lost) at `FIRST_IN_THREAD`, and this one again right after it, at most `MAX_WAITS` times;
 - another delivery holds it (or held it and died): again once that claim lapses, first in
@@ -17,6 +17,7 @@ what it came to (`Delivered`), one case each:
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from procrastinate.tasks import Task
 
 from connector.engine.deliver import THREAD_HOLD, Deliverer, JobHandoff
-from connector.engine.jobs import BACKLOG, FRESH, SiteCrowded, defer_job, in_thread
+from connector.engine.jobs import BACKLOG, FRESH, defer_job, in_thread
 from connector.storage.deliveries import Deliveries, Earlier
 from connector.storage.times import utc_now
 
@@ -37,6 +38,13 @@ FIRST_IN_THREAD = 15
 # meanwhile), then goes on: one whose earlier mail never ends (its stored copy unreadable, its
 # site uninstalled meanwhile) must not wait for ever.
 MAX_WAITS = 180
+# A delivery that gave way is queued again after a pause picked at random in this range
+# (seconds), spread so that the jobs that gave way together do not come back together, and
+# doubled each time it gave way again, up to `GIVE_WAY_MOST`: long enough for one of a busy
+# site's requests to end, and a site with hundreds of deliveries queued does not have each of
+# them fetched and queued again twice a second while it works through them.
+GIVE_WAY_SECONDS = (0.25, 0.75)
+GIVE_WAY_MOST = 10.0
 
 
 class DeliveryJobs:
@@ -57,14 +65,15 @@ class DeliveryJobs:
         priority: int,
         waited: int = 0,
         source_id: int | None = None,
+        gave_way: int = 0,
     ) -> None:
         """One run of the job (`waited`: how often it stood back for an earlier message of
-        its thread already)."""
+        its thread already; `gave_way`, for its crowded site)."""
         deliver = self._deliverer.deliver
         done = await in_thread(deliver, entry_id, waited < MAX_WAITS, source_id)
         if done.crowded:
-            raise SiteCrowded
-        if done.waits_for is not None:
+            await self._give_way(entry_id, lock, priority, waited, source_id, gave_way)
+        elif done.waits_for is not None:
             await self._after_earlier(done.waits_for, entry_id, priority, waited, source_id)
         elif done.busy_until is not None:
             wait = max(0.5, _seconds_to(done.busy_until) + 0.5)
@@ -81,6 +90,25 @@ class DeliveryJobs:
         await self.defer(*first, source_id=earlier.source_id)
         delay = min(0.5 * 2 ** min(waited, 4), 5.0)
         await self.defer(entry_id, earlier.lock, priority, delay, waited + 1, source_id)
+
+    async def _give_way(
+        self,
+        entry_id: int,
+        lock: str | None,
+        priority: int,
+        waited: int,
+        source_id: int | None,
+        gave_way: int,
+    ) -> None:
+        """Again a moment later, at its priority and under its lock. A job queued anew stands
+        behind the later jobs of its lock queued meanwhile: the first of them to run finds
+        this message in flight and waits for it (`Deliverer.deliver`), so the thread keeps
+        its order. (Not procrastinate's retry of the same job: a job put back in the queue
+        while another job of its queueing lock was queued meanwhile, by the safety net or a
+        poll, breaks the queueing lock's uniqueness and is left running for ever.)"""
+        pause = random.uniform(*GIVE_WAY_SECONDS)  # noqa: S311 - spreading, not security
+        pause = min(GIVE_WAY_MOST, pause * 2 ** min(gave_way, 6))
+        await self.defer(entry_id, lock, priority, pause, waited, source_id, gave_way + 1)
 
     async def _retry(
         self, retry_at: datetime, entry_id: int, lock: str | None, source_id: int | None
@@ -100,6 +128,7 @@ class DeliveryJobs:
         delay: float = 0.0,
         waited: int = 0,
         source_id: int | None = None,
+        gave_way: int = 0,
     ) -> bool:
         """Queue a delivery of the message; False when one is queued already. `source_id`:
         its source's, for the site's crowding, looked at before the message is begun."""
@@ -108,6 +137,8 @@ class DeliveryJobs:
             arguments["waited"] = waited
         if source_id:
             arguments["source"] = source_id
+        if gave_way:
+            arguments["gave_way"] = gave_way
         queueing = f"deliver-{entry_id}"
         return await defer_job(self._task, lock or None, queueing, priority, delay, **arguments)
 

@@ -1,18 +1,15 @@
-"""Queueing a job of the engine: its priorities, a job deferred at most once, and a job that
-gives way (ends now and runs again shortly, in its place)."""
+"""Queueing a job of the engine: its priorities, a job deferred at most once, and what queues
+only the jobs that have none waiting."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import random
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from procrastinate import App
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import Job, JobDeferrer
-from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.tasks import Task
 
 T = TypeVar("T")
@@ -91,43 +88,3 @@ async def in_thread(function: Callable[..., T], *args: Any) -> T:
     """`function(*args)` on the loop's thread pool: a job's blocking work (IMAP, SMTP, Jira,
     the database) leaves the loop free for the other jobs."""
     return await asyncio.get_running_loop().run_in_executor(None, function, *args)
-
-
-# A job that gave way runs again after a pause picked at random in this range (seconds), spread
-# so that the jobs that gave way together do not come back together, and doubled each time it
-# gave way again, up to `GIVE_WAY_MOST`: long enough for one of a busy site's requests to end,
-# and a site with hundreds of jobs queued does not have each of them fetched and sent back
-# twice a second while it works through them.
-GIVE_WAY_SECONDS = (0.25, 0.75)
-GIVE_WAY_MOST = 10.0
-
-
-class SiteCrowded(Exception):
-    """The job's Jira site has every request slot held: the job gives way (`GiveWay`)."""
-
-
-class GiveWay(BaseRetryStrategy):
-    """A job that raised `SiteCrowded` runs again shortly as the same job. Unlike a job queued
-    anew, it keeps its number, so it stays ahead of the later jobs of its lock (a thread's
-    mail keeps its order) and of its priority (it is not overtaken by mail that came after)."""
-
-    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
-        if not isinstance(exception, SiteCrowded):
-            return None
-        pause = random.uniform(*GIVE_WAY_SECONDS)  # noqa: S311 - spreading, not security
-        pause = min(GIVE_WAY_MOST, pause * 2 ** min(job.attempts, 6))
-        return RetryDecision(retry_in={"milliseconds": int(pause * 1000)})
-
-
-class QuietGiveWay(logging.Filter):
-    """procrastinate logs each job ended by an exception with its traceback, at INFO when it
-    is to be retried: a job giving way is routine, so it is logged only at DEBUG, without
-    one."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        found = record.exc_info[1] if record.exc_info else None
-        if not isinstance(found, SiteCrowded):
-            return True
-        record.exc_info = None
-        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)

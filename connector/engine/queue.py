@@ -39,9 +39,9 @@ processes on any number of machines share the work; its schema is applied by mig
   recording and queueing); when the last message of a source in flight is final, the source
   is polled at once, and that poll does the post-actions owed (mark read, move, delete);
 - a delivery whose Jira site has every request slot held (by any worker) while a request of
-  its worker waits for one is not begun: its job gives way (`connector.engine.jobs.GiveWay`,
-  run again in about half a second as the same job, so it keeps its place in its thread and
-  its priority), and the worker's job slot goes to other sites' mail meanwhile;
+  its worker waits for one is not begun: its job gives way (queued again for a moment
+  later, at its priority; `connector.engine.delivery_jobs`), and the worker's job slot goes
+  to other sites' mail meanwhile;
 - workers wake on LISTEN/NOTIFY when a job is queued; each writes a heartbeat, and a
   periodic job (`connector.recover`) puts the jobs of a worker silent for `stalled_seconds`
   back in the queue, so a dead worker's poll or delivery runs again within a minute (the
@@ -80,14 +80,7 @@ from connector.engine.delivery_jobs import FIRST_IN_THREAD as FIRST_IN_THREAD
 from connector.engine.delivery_jobs import DeliveryJobs
 from connector.engine.jobs import BACKLOG as BACKLOG
 from connector.engine.jobs import FRESH as FRESH
-from connector.engine.jobs import (
-    GiveWay,
-    QuietGiveWay,
-    configured,
-    defer_job,
-    defer_new,
-    in_thread,
-)
+from connector.engine.jobs import configured, defer_job, defer_new, in_thread
 from connector.engine.sends import SendJobs
 from connector.handoff import CLAIM_SECONDS
 from connector.outbound.worker import SenderFactory, stored_sender
@@ -178,8 +171,6 @@ class QueueEngine:
             SendJobs(runtime, self.app, sender_factory=sender_factory) if outbound else None
         )
         self._register(dispatch_every)
-        # procrastinate's worker logs under a logger named after the worker (`run_forever`).
-        logging.getLogger(f"procrastinate.worker.{self.owner}").addFilter(QuietGiveWay())
 
     @property
     def runtime(self) -> Runtime:
@@ -201,13 +192,13 @@ class QueueEngine:
             name="connector.deliver",
             queue="deliveries",
             pass_context=True,
-            retry=GiveWay(),
         )
         async def deliver(
-            context: JobContext, entry_id: int, waited: int = 0, source: int = 0
+            context: JobContext, entry_id: int, waited: int = 0, source: int = 0, gave_way: int = 0
         ) -> None:
             job = context.job
-            await self._delivery_jobs.run(entry_id, job.lock, job.priority, waited, source or None)
+            run = self._delivery_jobs.run
+            await run(entry_id, job.lock, job.priority, waited, source or None, gave_way)
 
         self._delivery_jobs = DeliveryJobs(self._deliverer, deliver, self.defer_poll)
 
