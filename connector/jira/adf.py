@@ -138,6 +138,8 @@ def _link_target(candidate: str) -> tuple[str, str] | None:
 
 
 def _inline(line: str) -> list[AdfNode]:
+    if "@" not in line and ":" not in line:  # every link has one: most lines have neither
+        return [text_node(line)] if line else []
     nodes: list[AdfNode] = []
     position = 0
     for match in _LINK.finditer(line):
