@@ -59,6 +59,8 @@ class _BoundedHeaders(HeaderRegistry):
 
     The stdlib re-parses a header on every access, and its parser asks a part for its
     Content-Type several times; header objects are immutable, so equal values share one.
+    The cache is keyed by the value as found, so a Content-Type asked for again is not
+    rebuilt (`_plain_content_type`) before it is found.
     """
 
     def __init__(self) -> None:
@@ -68,12 +70,13 @@ class _BoundedHeaders(HeaderRegistry):
 
     def __call__(self, name: str, value: Any) -> BaseHeader:
         key = (name, str(value)[:_HEADER_PARSE_LIMIT])
-        if name.lower() == "content-type":
-            key = (name, _plain_content_type(key[1]))
         header = self._cache.get(key)
         if header is None:
+            parsed = key
+            if name.lower() == "content-type":
+                parsed = (name, _plain_content_type(key[1]))
             try:
-                header = super().__call__(*key)
+                header = super().__call__(*parsed)
             except Exception:  # a header the grammar cannot read still must not stop the mail
                 header = super().__call__(name, "")
             size = len(key[0]) + len(key[1])
