@@ -283,11 +283,17 @@ class FittedDocument:
     full_text: str | None = None
 
 
+# Made once: `json.dumps` with arguments builds an encoder per call, and a document that
+# does not fit is measured block by block and node by node (dozens of calls a message).
+# A document is a tree, so the check for cycles is left out.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False)
+
+
 def serialized_length(node: AdfNode) -> int:
     """What Jira counts against its 32,767-character limit (see the module docstring): the
     compact JSON of `node`, non-ASCII kept as characters, in UTF-16 code units (a character
     outside the BMP counts two)."""
-    serialized = json.dumps(node, separators=(",", ":"), ensure_ascii=False)
+    serialized = _COMPACT.encode(node)
     if serialized.isascii():
         return len(serialized)
     return len(serialized.encode("utf-16-le", "surrogatepass")) // 2
