@@ -44,7 +44,7 @@ MAX_WAITS = 180
 # site's requests to end, and a site with hundreds of deliveries queued does not have each of
 # them fetched and queued again twice a second while it works through them.
 GIVE_WAY_SECONDS = (0.25, 0.75)
-GIVE_WAY_MOST = 10.0
+GIVE_WAY_MOST = 5.0
 
 
 class DeliveryJobs:
