@@ -6,7 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +24,7 @@ from connector.storage.jira_limits import JiraLimitStore
 from tests.conftest import _postgres_database
 from tests.fakes.jira import FakeJira
 from tests.fakes.rate_limits import RateLimits
+from tests.integration.worker_support import wait_for
 
 EMAIL, TOKEN = "bot@example.com", "token-1"
 DOC = {
@@ -201,7 +202,7 @@ def test_a_site_is_crowded_while_every_slot_is_held_and_asking_costs_nothing_oth
     assert [limited.store.take_slot(site, 2, "other", now, lease) for _ in range(2)] == [0, 1]
     waiting = threading.Thread(target=limited.client(limiter=limiter, max_wait=30).myself)
     waiting.start()
-    assert _eventually(lambda: limiter.crowded(site))
+    assert wait_for(lambda: limiter.crowded(site), 5)
     assert store.asked >= 1
     assert not limiter.crowded("https://other.atlassian.net")  # another site has room
     limited.store.free_slot(site, 0, "other")
@@ -209,15 +210,6 @@ def test_a_site_is_crowded_while_every_slot_is_held_and_asking_costs_nothing_oth
     assert not waiting.is_alive()
     # The waiting request took the slot and gave it back: one of two is held.
     assert not limiter.crowded(site)
-
-
-def _eventually(check: Callable[[], bool], seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 def test_a_dead_workers_slots_free_themselves_when_their_lease_ends(
