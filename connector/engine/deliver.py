@@ -96,15 +96,18 @@ class Deliverer:
         and deliveries waiting on one busy site would hold them all while other sites' Jira
         has room (`Delivered.crowded`)."""
         deliveries = self._runtime.deliveries
+        # Crowded first: a message that gives way has not waited for its thread, so a reply
+        # whose parent keeps giving way to a long backlog on their site does not use up its
+        # patience (`MAX_WAITS`) and go before it.
+        if source_id is not None:
+            built = self._pipeline(source_id)
+            if built is not None and self._runtime.jira_limiter.crowded(built.site):
+                return Delivered(source_id, crowded=True)
         if patient:
             earlier = deliveries.earlier_in_thread(entry_id, utc_now() + THREAD_HOLD)
             # Mail of a site uninstalled meanwhile stays pending: nothing to wait for.
             if earlier is not None and self._pipeline(earlier.source_id) is not None:
                 return Delivered(waits_for=earlier)
-        if source_id is not None:
-            built = self._pipeline(source_id)
-            if built is not None and self._runtime.jira_limiter.crowded(built.site):
-                return Delivered(source_id, crowded=True)
         with claim_kept(deliveries, entry_id, self._claim_seconds) as claimed:
             if claimed is None:
                 standing = deliveries.standing(entry_id)

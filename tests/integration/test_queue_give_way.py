@@ -32,15 +32,16 @@ from tests.servers.dovecot import Dovecot, MailUser
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
-def _jobs(database_url: str) -> dict[int, int]:
-    """The delivery jobs queued or running, by message: how often each gave way already."""
+def _jobs(database_url: str) -> dict[int, tuple[int, int]]:
+    """The delivery jobs queued or running, by message: how often each gave way already, and
+    how often it waited for an earlier message of its thread."""
     with psycopg.connect(libpq_url(database_url)) as connection:
         rows = connection.execute(
-            "SELECT (args->>'entry_id')::int, coalesce((args->>'gave_way')::int, 0)"
-            " FROM procrastinate_jobs WHERE task_name = 'connector.deliver'"
-            " AND status IN ('todo', 'doing')"
+            "SELECT (args->>'entry_id')::int, coalesce((args->>'gave_way')::int, 0),"
+            " coalesce((args->>'waited')::int, 0) FROM procrastinate_jobs"
+            " WHERE task_name = 'connector.deliver' AND status IN ('todo', 'doing')"
         ).fetchall()
-    return {int(entry): int(gave_way) for entry, gave_way in rows}
+    return {int(entry): (int(gave_way), int(waited)) for entry, gave_way, waited in rows}
 
 
 def test_a_delivery_gives_way_while_its_site_is_crowded_then_goes_in_its_place(
@@ -77,10 +78,14 @@ def test_a_delivery_gives_way_while_its_site_is_crowded_then_goes_in_its_place(
     assert wait_for(lambda: limiter.crowded(site), 10)
 
     database_url = runtime.settings.database_url
-    parent = jobs[0][0]  # the parent's message, queued first
+    parent, reply = jobs[0][0], jobs[1][0]  # the parent's message was queued first
     with running(engine):
-        # The parent's delivery gave way, more than once; its message was not begun.
-        assert wait_for(lambda: _jobs(database_url).get(parent, 0) >= 2, 30)
+        # The parent's delivery gave way, more than once; its message was not begun. The
+        # reply's job, now first in the thread's queue, gave way too: it did not spend its
+        # patience waiting for a parent that cannot go.
+        assert wait_for(lambda: _jobs(database_url).get(parent, (0, 0))[0] >= 2, 30)
+        assert wait_for(lambda: _jobs(database_url).get(reply, (0, 0))[0] >= 1, 30)
+        assert _jobs(database_url)[reply][1] == 0
         assert _finals(runtime, pair.tenant_id) == {}
         assert fake_jira.issue_keys() == []
         with psycopg.connect(libpq_url(database_url)) as connection:
