@@ -23,9 +23,9 @@ from connector.storage.deliveries import Deliveries
 from connector.storage.email_log import EmailLog
 from connector.storage.forge_installations import ForgeInstallationRepository
 from connector.storage.graph_subscriptions import GraphSubscriptionRepository
-from connector.storage.jira_limits import JiraLimitStore
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
+from connector.storage.process_limits import limit_store
 from connector.storage.secrets import SecretBox
 from connector.storage.sites import SiteRepository
 from connector.storage.sources import SourceRepository
@@ -102,7 +102,7 @@ class Runtime:
         engine = engine or make_engine(settings.database_url, jobs=settings.worker_concurrency)
         secrets = SecretBox(settings.encryption_keys)
         jira_limiter = SiteLimiter(
-            JiraLimitStore(engine), slots_per_site=settings.jira_site_concurrency
+            limit_store(engine), slots_per_site=settings.jira_site_concurrency
         )
         return cls(
             settings=settings,

@@ -91,6 +91,12 @@ class JiraLimitStore:
         with database_errors(), self._engine.connect() as connection:
             return _active(connection, site, targets, now)
 
+    def in_force(self, now: datetime) -> list[StoredPause]:
+        """Every pause in force at `now`, of every scope and site (a few rows: the copy a
+        one-process store keeps, `connector.storage.process_limits`)."""
+        with database_errors(), self._engine.connect() as connection:
+            return _pauses(connection.execute(_IN_FORCE, {"now": now}).all())
+
     def site_pauses(self, sites: Iterable[str], now: datetime) -> dict[str, StoredPause]:
         """For each site, the pause that keeps every request from it now (the app's or its
         own), the one that ends last; sites with none are left out."""
@@ -197,16 +203,21 @@ def _holding(site: Any, now: Any, targets: Any) -> Any:
     )
 
 
-_ACTIVE = core_select(
-    _PAUSES.scope, _PAUSES.site, _PAUSES.target, _PAUSES.until, _PAUSES.reason
-).where(_holding(bindparam("site"), bindparam("now"), bindparam("targets", expanding=True)))
+_PAUSE_COLUMNS = (_PAUSES.scope, _PAUSES.site, _PAUSES.target, _PAUSES.until, _PAUSES.reason)
+_IN_FORCE = core_select(*_PAUSE_COLUMNS).where(_PAUSES.until > bindparam("now"))
+_ACTIVE = core_select(*_PAUSE_COLUMNS).where(
+    _holding(bindparam("site"), bindparam("now"), bindparam("targets", expanding=True))
+)
 
 
 def _active(
     connection: Connection, site: str, targets: Iterable[str], now: datetime
 ) -> list[StoredPause]:
     values = {"now": now, "site": site, "targets": [target[:255] for target in targets]}
-    rows = connection.execute(_ACTIVE, values).all()
+    return _pauses(connection.execute(_ACTIVE, values).all())
+
+
+def _pauses(rows: Iterable[Any]) -> list[StoredPause]:
     return [StoredPause(r.scope, r.site, r.target, as_utc(r.until), r.reason) for r in rows]
 
 

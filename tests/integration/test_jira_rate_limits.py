@@ -21,6 +21,7 @@ from connector.jira.limits import Priority
 from connector.jira.session import RetryingSession
 from connector.storage.db import make_engine, migrate
 from connector.storage.jira_limits import JiraLimitStore
+from connector.storage.process_limits import OneProcessLimitStore
 from tests.conftest import _postgres_database
 from tests.fakes.jira import FakeJira
 from tests.fakes.rate_limits import RateLimits
@@ -37,7 +38,7 @@ DOC = {
 @dataclass
 class Limited:
     fake: FakeJira
-    store: JiraLimitStore
+    store: JiraLimitStore | OneProcessLimitStore
     limiter: SiteLimiter
 
     def client(
@@ -57,9 +58,14 @@ class Limited:
         return JiraClient(site, timeout_seconds=5, session=session, priority=priority)
 
 
-@pytest.fixture
-def limited(migrated_engine: Engine, fake_jira: FakeJira) -> Limited:
-    store = JiraLimitStore(migrated_engine)
+@pytest.fixture(params=["database", "one process"])
+def limited(
+    request: pytest.FixtureRequest, migrated_engine: Engine, fake_jira: FakeJira
+) -> Limited:
+    """Each behaviour with the slots in the database (every worker's) and in memory (SQLite's
+    one process, pauses still in the database)."""
+    stored = JiraLimitStore(migrated_engine)
+    store = stored if request.param == "database" else OneProcessLimitStore(stored)
     return Limited(fake_jira, store, SiteLimiter(store, slots_per_site=2))
 
 
@@ -178,7 +184,7 @@ def test_the_bound_per_site_holds_across_threads(limited: Limited) -> None:
 class _CountingStore:
     """The store, counting how often the slots held are asked for."""
 
-    def __init__(self, inner: JiraLimitStore) -> None:
+    def __init__(self, inner: JiraLimitStore | OneProcessLimitStore) -> None:
         self.inner = inner
         self.asked = 0
 
