@@ -26,6 +26,7 @@ from connector.outbound.compose import loop_header_value
 from connector.pipeline.process import Pipeline
 from connector.polling import LEASE_SECONDS, PollResult, run_poll
 from connector.runtime import Runtime
+from connector.storage.outbox import OutboundMessage
 from connector.storage.secrets import SecretDecryptionError
 from connector.tenant import DATACENTER_SITE, Tenant
 from descriptor.render import message_property_key
@@ -113,8 +114,8 @@ class JiraInbound:
             own_addresses=outbound_from(runtime, source.tenant_id),
         )
 
-    def issue_created(self, tenant: Tenant, issue_key: str) -> None:
-        acknowledge_created(self.runtime, tenant, issue_key)
+    def issue_created(self, tenant: Tenant, issue_key: str) -> OutboundMessage | None:
+        return acknowledge_created(self.runtime, tenant, issue_key)
 
     def jira_pending(self, tenant: Tenant) -> str | None:
         return tenant_site(tenant, app_key=self.runtime.settings.app_key).pending_reason()
