@@ -335,4 +335,3 @@ def test_acknowledgement_goes_out_with_no_outbound_round_at_all(acknowledging: L
     assert ack.message["Subject"] == "[SUP-1] Printer on fire"
     assert rounds > 0  # the rounds ran, and queued nothing
     assert _send_jobs(runtime) == []
-
