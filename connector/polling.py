@@ -50,6 +50,7 @@ from connector.sources.errors import (
     SourceError,
 )
 from connector.storage.email_log import LogEntry
+from connector.storage.outbox import OutboundMessage
 from connector.storage.times import utc_now
 from connector.tenant import Tenant
 
@@ -90,7 +91,9 @@ class Inbound(Protocol):
 
     def pipeline(self, source: MailSource, tenant: Tenant) -> Pipeline: ...
 
-    def issue_created(self, tenant: Tenant, issue_key: str) -> None: ...
+    def issue_created(self, tenant: Tenant, issue_key: str) -> OutboundMessage | None:
+        """What follows a new issue; the mail it queued to send (an acknowledgement), if any."""
+        ...
 
     def jira_pending(self, tenant: Tenant) -> str | None:
         """Why the tenant's Jira cannot be called now (say, a token not handed over yet)."""

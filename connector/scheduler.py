@@ -23,6 +23,10 @@ finds more due sources than free slots, the loop ticks again as soon as a poll e
 of waiting for the next tick, so how many sources keep their schedule is bound by how long
 polls take (IO), not by the tick.
 
+The outbound round (`connector.outbound.worker`) starts with each tick, and at once when a
+poll queued an acknowledgement (`OutboundWorker.send_soon`), so it leaves without waiting
+for the next tick.
+
 This is the SQLite engine (`connector.engine`): with PostgreSQL, `connector.engine.queue`
 shares the same polls out through a task queue instead.
 """
@@ -75,9 +79,7 @@ class Scheduler:
         self._tick_seconds = tick_seconds
         self._per_tenant = per_tenant
         self._max_workers = max_workers
-        self._poll = poll or (
-            lambda rt, source_id: poll_source(rt, source_id, owner=self.owner, limit=POLL_BATCH)
-        )
+        self._poll = poll or self._poll_source
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="poll")
         self._running: dict[int, int] = {}  # source id -> tenant id
         self._lock = threading.Lock()
@@ -100,6 +102,16 @@ class Scheduler:
         )
         # Webhook events, the send queue and retention: one round at a time, beside the polls.
         self.outbound = OutboundWorker(runtime)
+
+    def _poll_source(self, runtime: Runtime, source_id: int) -> PollResult:
+        """The poll; an acknowledgement it queues wakes the outbound round at once."""
+        return poll_source(
+            runtime,
+            source_id,
+            owner=self.owner,
+            limit=POLL_BATCH,
+            mail_queued=self.outbound.send_soon,
+        )
 
     def run_forever(self) -> None:
         logs.event(log, "scheduler.started", owner=self.owner, push=self._push is not None)

@@ -26,6 +26,7 @@ from connector.outbound.compose import loop_header_value
 from connector.pipeline.process import Pipeline
 from connector.polling import LEASE_SECONDS, PollResult, run_poll
 from connector.runtime import Runtime
+from connector.storage.outbox import OutboundMessage
 from connector.storage.secrets import SecretDecryptionError
 from connector.tenant import DATACENTER_SITE, Tenant
 from descriptor.render import message_property_key
@@ -95,6 +96,9 @@ class JiraInbound:
 
     runtime: Runtime
     tracker_factory: TrackerFactory = jira_tracker
+    # Called when a new issue's acknowledgement was queued to send (the SQLite scheduler's
+    # round then sends it at once, not at its next tick).
+    mail_queued: Callable[[], None] | None = None
 
     def pipeline(self, source: MailSource, tenant: Tenant) -> Pipeline:
         runtime = self.runtime
@@ -113,8 +117,11 @@ class JiraInbound:
             own_addresses=outbound_from(runtime, source.tenant_id),
         )
 
-    def issue_created(self, tenant: Tenant, issue_key: str) -> None:
-        acknowledge_created(self.runtime, tenant, issue_key)
+    def issue_created(self, tenant: Tenant, issue_key: str) -> OutboundMessage | None:
+        queued = acknowledge_created(self.runtime, tenant, issue_key)
+        if queued is not None and self.mail_queued is not None:
+            self.mail_queued()
+        return queued
 
     def jira_pending(self, tenant: Tenant) -> str | None:
         return tenant_site(tenant, app_key=self.runtime.settings.app_key).pending_reason()
@@ -129,10 +136,12 @@ def poll_source(
     tracker_factory: TrackerFactory = jira_tracker,
     lease_seconds: float = LEASE_SECONDS,
     handoff: Handoff | None = None,
+    mail_queued: Callable[[], None] | None = None,
 ) -> PollResult:
     """One poll of the source (`connector.polling.run_poll`), connected to Jira; with a
-    `handoff` it only fetches, and the jobs it queues deliver."""
-    inbound = JiraInbound(runtime, tracker_factory)
+    `handoff` it only fetches, and the jobs it queues deliver. `mail_queued`: called when
+    the poll queued mail to send (`JiraInbound.mail_queued`)."""
+    inbound = JiraInbound(runtime, tracker_factory, mail_queued)
     return run_poll(
         runtime,
         source_id,

@@ -5,8 +5,9 @@ The job claims the message's log row (`connector.handoff.claim_kept`), so that a
 processes it a second time, and runs the pipeline over the stored bytes, as a poll would. What
 follows is for the engine to queue: the job again when another delivery still holds the row
 (a dead worker's claim lapses within `CLAIM_SECONDS`), a retry at its time when the attempt
-was postponed, and a fetch of the source when its last message in flight is final (the
-mailbox is owed the post-actions). `JobHandoff` is how a poll job queues the deliveries.
+was postponed, a fetch of the source when its last message in flight is final (the
+mailbox is owed the post-actions), and the send of the mail the new issue's acknowledgement
+queued (`Delivered.queued`). `JobHandoff` is how a poll job queues the deliveries.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from connector.pipeline.record import Processed
 from connector.polling import Inbound
 from connector.runtime import Runtime
 from connector.storage.deliveries import Deliveries, Earlier
+from connector.storage.outbox import OutboundMessage
 from connector.storage.times import utc_now
 from connector.tenant import Tenant
 
@@ -56,6 +58,8 @@ class Delivered:
     # Not begun: every request slot of its Jira site is held (`SiteLimiter.crowded`); it gives
     # its job slot to other sites' mail and comes back shortly.
     crowded: bool = False
+    # Mail it queued to send (the new issue's acknowledgement): its send job is queued now.
+    queued: OutboundMessage | None = None
 
     @property
     def retry_at(self) -> datetime | None:
@@ -122,10 +126,11 @@ class Deliverer:
         logs.event(
             log, "mail.delivered", logging.DEBUG, entry_id=entry_id, outcome=processed.outcome
         )
+        queued = None
         if processed.outcome is Outcome.CREATED and processed.issue_key:
-            self._inbound.issue_created(tenant, processed.issue_key)
+            queued = self._inbound.issue_created(tenant, processed.issue_key)
         idle = processed.final and not deliveries.in_flight(source.id)
-        return Delivered(source.id, processed, source_idle=idle)
+        return Delivered(source.id, processed, source_idle=idle, queued=queued)
 
     def _pipeline(self, source_id: int) -> Built | None:
         now = time.monotonic()

@@ -12,6 +12,10 @@ what it came to (`Delivered`), one case each:
   the rest of the thread go on, as a poll would;
 - the source's last message in flight is final: its source is fetched now, for the
   post-actions owed.
+
+Whatever it came to, mail the delivery queued to send (a new issue's acknowledgement) has
+its send job queued first (`send`, `connector.engine.sends`), so it leaves at once rather than
+at the outbound round's next tick.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from procrastinate.tasks import Task
 from connector.engine.deliver import THREAD_HOLD, Deliverer, JobHandoff
 from connector.engine.jobs import BACKLOG, FRESH, defer_job, in_thread
 from connector.storage.deliveries import Deliveries, Earlier
+from connector.storage.outbox import OutboundMessage
 from connector.storage.times import utc_now
 
 # A delivery that must go before the rest of its thread (taken again once a dead worker's claim
@@ -53,10 +58,12 @@ class DeliveryJobs:
         deliverer: Deliverer,
         task: Task[Any, Any, Any],
         defer_poll: Callable[[int, int], Awaitable[bool]],
+        send: Callable[[OutboundMessage], Awaitable[object]] | None = None,
     ) -> None:
         self._deliverer = deliverer
         self._task = task
         self._defer_poll = defer_poll
+        self._send = send
 
     async def run(
         self,
@@ -71,6 +78,8 @@ class DeliveryJobs:
         its thread already; `gave_way`, for its crowded site)."""
         deliver = self._deliverer.deliver
         done = await in_thread(deliver, entry_id, waited < MAX_WAITS, source_id)
+        if done.queued is not None and self._send is not None:
+            await self._send(done.queued)
         if done.crowded:
             await self._give_way(entry_id, lock, priority, waited, source_id, gave_way)
         elif done.waits_for is not None:

@@ -50,7 +50,8 @@ processes on any number of machines share the work; its schema is applied by mig
 - outbound mail is a job per message, `connector.send(message_id)` (`connector.engine.sends`):
   a periodic round decides the webhook events and purges expired content, and queues a send
   for each due message (one waiting per message, the queueing lock `send-<id>`), at once for
-  the mail an event it decided made; the lock `outbound-<tenant>` sends a tenant's mail one
+  the mail an event it decided made; a delivery queues the send of the acknowledgement it
+  queued itself, at once; the lock `outbound-<tenant>` sends a tenant's mail one
   at a time, so a slow server holds one job slot; a send claims its message
   (`connector.storage.retry_queue`), so one run twice sends it once.
 
@@ -200,7 +201,10 @@ class QueueEngine:
             run = self._delivery_jobs.run
             await run(entry_id, job.lock, job.priority, waited, source or None, gave_way)
 
-        self._delivery_jobs = DeliveryJobs(self._deliverer, deliver, self.defer_poll)
+        sends = self.sends
+        self._delivery_jobs = DeliveryJobs(
+            self._deliverer, deliver, self.defer_poll, sends.defer if sends else None
+        )
 
         @app.periodic(cron=every, periodic_id="dispatch")
         @app.task(

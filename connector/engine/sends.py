@@ -5,11 +5,17 @@ recorded webhook events and purges expired content as on SQLite (`OutboundWorker
 but sends nothing itself: it queues a job `connector.send(message_id)` for each due message
 that has none waiting (one query and one insert, `connector.engine.jobs.defer_new`), before
 deciding the events and again as soon as an event queued mail, so a notification leaves
-within moments of its decision rather than at the next tick. Any worker runs the jobs, up to
-`WORKER_CONCURRENCY` at once, so sends no longer go one by one through one worker's round.
+within moments of its decision rather than at the next tick. Mail a delivery of inbound mail
+queued (a new issue's acknowledgement, `connector.outbound.acknowledge`) has its job queued by
+that delivery's job as soon as the pipeline is done (`SendJobs.defer`, from
+`connector.engine.delivery_jobs`: the queued message comes back from the delivery, so a
+delivery that queued no mail costs no statement more), and does not wait for the round
+either; the round still queues whatever such a job missed (queueing failed, a worker died).
+Any worker runs the jobs, up to `WORKER_CONCURRENCY` at once, so sends no longer go one by one
+through one worker's round.
 
-- The queueing lock `send-<message id>`: however often the round finds a message due, one
-  job for it waits in the queue.
+- The queueing lock `send-<message id>`: however often the round finds a message due (or a
+  delivery queues its acknowledgement's send meanwhile), one job for it waits in the queue.
 - The lock `outbound-<tenant id>`: a tenant's mail goes one message at a time, across all
   workers. Per tenant, because a tenant has one outbound connection (one SMTP server or Graph
   mailbox): a slow or dead server then holds one job slot, however much of that tenant's mail
@@ -40,6 +46,7 @@ from procrastinate.jobs import Job
 from connector.engine.jobs import FRESH, configured, defer_new, in_thread
 from connector.outbound.worker import OutboundWorker, SenderFactory, stored_sender
 from connector.runtime import Runtime
+from connector.storage.outbox import OutboundMessage
 from connector.storage.times import utc_now
 
 log = logging.getLogger(__name__)
@@ -90,6 +97,15 @@ class SendJobs:
         """Queue a send of each due message that has none waiting; returns how many."""
         due = await in_thread(self._outbox.due, utc_now(), SEND_LIMIT)
         return await defer_new(self._app, [self._job(m, tenant) for m, tenant in due])
+
+    async def defer(self, message: OutboundMessage) -> int:
+        """Queue the send of mail just queued (a delivery's acknowledgement) now, rather than
+        at the round's next look; 1, or 0 when its job waits already or queueing failed."""
+        try:
+            return await defer_new(self._app, [self._job(message.id, message.tenant_id)])
+        except Exception:  # the round's next look queues it
+            log.exception("outbound.send_queueing_failed message_id=%s", message.id)
+            return 0
 
     async def send(self, message_id: int) -> str | None:
         """Send the message if it is due; its outcome, or None when it was not."""

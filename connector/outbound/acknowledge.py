@@ -4,6 +4,8 @@ Off by default. Only a `created` outcome qualifies, so auto-replies, bounces, ou
 ignored senders (all `ignored`) never get one, and neither do replies (`commented`). At most
 `acknowledgement_per_hour` per sender, so a sender (or a forged one) cannot make us a mail
 cannon. Never raises: the issue exists whatever happens here; a failure is logged.
+It returns the mail it queued to send, so that whoever delivered the issue's message may have
+it sent at once rather than at the outbound round's next tick.
 """
 
 from __future__ import annotations
@@ -17,20 +19,21 @@ from connector.outbound_config import is_address
 from connector.outcomes import Outcome
 from connector.routing.match import clean_subject
 from connector.runtime import Runtime
-from connector.storage.outbox import FAILED
+from connector.storage.outbox import QUEUED, OutboundMessage
 from connector.storage.times import utc_now
 from connector.tenant import Tenant
 
 log = logging.getLogger(__name__)
 
 
-def acknowledge_created(runtime: Runtime, tenant: Tenant, issue_key: str) -> str:
-    """Queue the acknowledgement for a new issue; returns what was done, for logs and tests."""
+def acknowledge_created(runtime: Runtime, tenant: Tenant, issue_key: str) -> OutboundMessage | None:
+    """Queue the acknowledgement for a new issue; the mail queued to send, if any (what was
+    done is logged)."""
     try:
-        done = _acknowledge(runtime, tenant, issue_key)
+        done, queued = _acknowledge(runtime, tenant, issue_key)
     except Exception:  # the issue is made; a broken acknowledgement must not undo the poll
         log.exception("outbound.acknowledgement_failed issue_key=%s", issue_key)
-        return "error"
+        return None
     logs.event(
         log,
         "outbound.acknowledgement",
@@ -38,25 +41,28 @@ def acknowledge_created(runtime: Runtime, tenant: Tenant, issue_key: str) -> str
         issue_key=issue_key,
         outcome=done,
     )
-    return done
+    return queued
 
 
-def _acknowledge(runtime: Runtime, tenant: Tenant, issue_key: str) -> str:
+def _acknowledge(
+    runtime: Runtime, tenant: Tenant, issue_key: str
+) -> tuple[str, OutboundMessage | None]:
+    """What was done, and the mail queued to send."""
     settings = runtime.outbound.settings(tenant.id)
     if not settings.acknowledgement:
-        return "off"
+        return "off", None
     stored = runtime.outbound.connection(tenant.id)
     if stored is None or not stored.spec.enabled:
-        return "no connection"
+        return "no connection", None
     mail = runtime.email_log.issue_mail(tenant.id, issue_key)
     row = next((entry for entry in mail if entry.outcome is Outcome.CREATED), None)
     if row is None or not is_address(row.sender):
-        return "no sender"
+        return "no sender", None
     since = utc_now() - timedelta(hours=1)
     if runtime.outbox.count_recent(tenant.id, "acknowledgement", row.sender, since) >= (
         settings.acknowledgement_per_hour
     ):
-        return "rate limited"
+        return "rate limited", None
     queued = queue_mail(
         runtime,
         tenant,
@@ -73,8 +79,10 @@ def _acknowledge(runtime: Runtime, tenant: Tenant, issue_key: str) -> str:
         thread=issue_thread(runtime, tenant.id, issue_key),
     )
     if queued is None:
-        return "already queued"
-    return "template failed" if queued.status == FAILED else "queued"
+        return "already queued", None
+    if queued.status != QUEUED:
+        return "template failed", None
+    return "queued", queued
 
 
 def _summary(subject: str) -> str:

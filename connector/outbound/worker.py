@@ -1,12 +1,14 @@
 """The worker's outbound round: decide recorded webhook events, send due mail, purge content.
 
 On SQLite it runs beside the poller (`connector.scheduler`), in one thread of its own so that
-a slow mail server never holds up polling. On PostgreSQL the round only decides and purges,
-and each due message is sent by a job of its own (`connector.engine.sends`, `send_one`) with
-the same claim and outcomes. Every step is database-driven and leased, so several worker
-processes may run it; what one cannot finish (Jira or the mail server unavailable) is retried
-with backoff and, when `connector.retry.OUTBOUND` gives up, shown as failed with the last
-error.
+a slow mail server never holds up polling; a poll that queued an acknowledgement asks for a
+round at once (`send_soon`: one starts, or the running one goes round once more, since it may
+have looked for due mail already), so that it does not wait for the next tick. On PostgreSQL
+the round only decides and purges, and each due message is sent by a job of its own
+(`connector.engine.sends`, `send_one`) with the same claim and outcomes. Every step is
+database-driven and leased, so several worker processes may run it; what one cannot finish
+(Jira or the mail server unavailable) is retried with backoff and, when
+`connector.retry.OUTBOUND` gives up, shown as failed with the last error.
 
 Mail is claimed one message at a time and a round stops after `ROUND_BUDGET`, so one tenant's
 slow server delays the others by one timeout at most: a tenant whose server failed in a way
@@ -99,28 +101,45 @@ class OutboundWorker:
         self._last_purge: datetime | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._running = False  # a round runs in the background (`start_round`)
+        self._again = False  # and goes round once more when it ends
 
     # -- running beside the scheduler ----------------------------------------------------
 
-    def start_round(self) -> bool:
-        """Start a round in the background unless one is still running."""
+    def start_round(self, *, again: bool = False) -> bool:
+        """Start a round in the background unless one is still running. With `again` (mail
+        was just queued, which a running round may have looked for already), a running
+        round goes round once more when it ends."""
         with self._lock:
-            if self._thread is not None and self._thread.is_alive():
+            if self._running:
+                self._again = self._again or again
                 return False
-            self._thread = threading.Thread(target=self._safe_round, name="outbound", daemon=True)
+            self._running, self._again = True, False
+            self._thread = threading.Thread(target=self._rounds, name="outbound", daemon=True)
             self._thread.start()
             return True
+
+    def send_soon(self) -> None:
+        """Mail was queued outside a round (a new issue's acknowledgement): send it now
+        rather than at the next tick. Any thread; returns at once."""
+        self.start_round(again=True)
 
     def join(self, timeout: float = 30.0) -> None:
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
 
-    def _safe_round(self) -> None:
-        try:
-            self.run_once()
-        except Exception:  # a database hiccup must not end the worker; next tick tries again
-            log.exception("outbound.round_failed")
+    def _rounds(self) -> None:
+        while True:
+            try:
+                self.run_once()
+            except Exception:  # a database hiccup must not end the worker; next tick tries again
+                log.exception("outbound.round_failed")
+            with self._lock:
+                if not self._again:
+                    self._running = False
+                    return
+                self._again = False
 
     # -- one round -----------------------------------------------------------------------
 

@@ -17,9 +17,11 @@ from connector.mail.classify import LOOP_HEADER
 from connector.outbound.compose import loop_header_value
 from connector.outbound.worker import OutboundWorker
 from connector.outbound_config import NotificationSettings
+from connector.scheduler import Scheduler
 from connector.storage.models import EmailLogRow
 from connector.storage.outbound import OutboundRepository
 from connector.storage.outbox import Outbox
+from connector.storage.times import utc_now
 from connector.storage.webhook_events import WebhookEvents
 from connector.wiring import poll_source
 from tests.fakes.jira import FakeJira
@@ -331,6 +333,23 @@ def test_outbound_acknowledgement_only_for_created_and_rate_limited(loop: Loop) 
     assert ack.recipients == (CUSTOMER,)
     assert ack.message["Subject"] == "[SUP-1] First"
     assert ack.message["Auto-Submitted"] == "auto-generated"
+
+
+def test_outbound_acknowledgement_a_scheduled_poll_queues_is_sent_at_once_not_next_tick(
+    loop: Loop,
+) -> None:
+    loop.settings(acknowledgement=True)
+    loop.deliver(_mail("Printer on fire", "Room 4."))
+    scheduler = Scheduler(loop.app.runtime, tick_seconds=3600)
+    scheduler.poll_soon(loop.source_id)
+    # A tick starts the poll and no round (the loop would start one each tick, an hour
+    # apart): the acknowledgement the poll queues starts one, which sends it.
+    assert scheduler.tick(utc_now()) == [loop.source_id]
+    assert scheduler.wait_idle()
+    scheduler.outbound.join()
+    (ack,) = loop.smtp.delivered
+    assert ack.recipients == (CUSTOMER,)
+    assert ack.message["Subject"] == "[SUP-1] Printer on fire"
 
 
 def test_outbound_acknowledgement_template_running_away_fails_it_not_the_issue(

@@ -15,7 +15,7 @@ import pytest
 
 from connector.outbound import worker as worker_module
 from connector.outbound.delivery import MailSender, Steps
-from connector.outbound.worker import OutboundWorker, stored_sender
+from connector.outbound.worker import OutboundWorker, RoundResult, stored_sender
 from connector.outbound_config import NotificationSettings
 from connector.runtime import Runtime
 from connector.storage import outbox as outbox_module
@@ -168,6 +168,32 @@ def test_outbound_round_keeps_to_its_time_budget(
     assert worker.run_once().sent == 1
     assert sorted(m.status for m in _messages(api).values()) == ["queued", "queued", "sent"]
     assert worker.run_once().sent == 1
+
+
+def test_outbound_round_asked_to_send_soon_while_it_runs_goes_round_once_more(
+    running_app: RunningApp,
+) -> None:
+    worker = OutboundWorker(running_app.runtime)
+    began, release = threading.Event(), threading.Event()
+    rounds: list[int] = []
+
+    def round_(*args: object, **kwargs: object) -> RoundResult:
+        rounds.append(len(rounds))
+        began.set()
+        release.wait(10)
+        return RoundResult()
+
+    worker.run_once = round_  # type: ignore[method-assign]
+    assert worker.start_round()
+    assert began.wait(10)
+    assert not worker.start_round()  # a tick meanwhile: the running round is enough
+    worker.send_soon()  # mail queued meanwhile, which the round may have looked for already
+    worker.send_soon()
+    release.set()
+    worker.join()
+    assert rounds == [0, 1]  # once more, however often asked
+    assert worker.start_round()  # over: the next tick starts one
+    worker.join()
 
 
 def test_outbound_server_asking_to_wait_holds_that_tenants_other_mail_this_round(

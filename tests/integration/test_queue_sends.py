@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import Engine
 
-from connector.engine.queue import QueueEngine
+from connector.engine.queue import FRESH, QueueEngine
 from connector.outbound.delivery import MailSender, Steps
 from connector.outbound.worker import stored_sender
 from connector.outbound_config import ConnectionSpec
@@ -35,6 +35,7 @@ from tests.integration.admin_support import outbound_body
 from tests.integration.test_outbound_e2e import AGENT, CUSTOMER, Loop, _adf, loop  # noqa: F401
 from tests.integration.test_outbound_e2e import _mail as customer_mail
 from tests.integration.test_outbound_worker import queue_notifications
+from tests.integration.test_queue_delivery import _deliver_jobs
 from tests.integration.test_queue_engine import _run
 from tests.integration.test_scheduler import _runtime, _tenant
 from tests.integration.worker_support import running, wait_for
@@ -276,3 +277,61 @@ def test_mail_an_event_makes_is_queued_to_send_as_soon_as_it_is_decided(
     assert loop.smtp.delivered == []
     assert _run(engine, lambda: sends.send(message_id)) == "sent"
     assert [d.recipients for d in loop.smtp.delivered] == [(CUSTOMER,)]
+
+
+@pytest.fixture
+def acknowledging(loop: Loop) -> Loop:  # noqa: F811
+    """Acknowledgements on, and a customer's new request in the mailbox."""
+    loop.settings(acknowledgement=True)
+    loop.deliver(customer_mail("Printer on fire", "Room 4."))
+    return loop
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_acknowledgement_a_delivery_queues_has_its_send_job_queued_by_that_delivery(
+    acknowledging: Loop,
+) -> None:
+    mail = acknowledging
+    runtime = mail.app.runtime
+    engine = _engine(runtime)
+    sends = engine.sends
+    assert sends is not None
+    _run(engine, lambda: engine._poll_job(mail.source_id, FRESH))  # the fetch: one delivery
+    ((entry_id, lock, _),) = _deliver_jobs(runtime)
+    assert _send_jobs(runtime) == []
+    # No round runs: the delivery that made the issue queues its acknowledgement's send.
+    _run(engine, lambda: engine._delivery_jobs.run(entry_id, lock, FRESH))
+    ((message_id, send_lock, _),) = _send_jobs(runtime)
+    assert send_lock == f"outbound-{mail.tenant_id}"
+    assert _message(runtime, mail.tenant_id, message_id).kind == "acknowledgement"
+    assert _run(engine, sends.round) == 0  # its job waits: the round queues no second one
+    assert _run(engine, lambda: sends.send(message_id)) == "sent"
+    assert [d.recipients for d in mail.smtp.delivered] == [(CUSTOMER,)]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_acknowledgement_goes_out_with_no_outbound_round_at_all(acknowledging: Loop) -> None:
+    # Workers fetch, deliver and send; the periodic round does nothing, as if its next tick
+    # were far off: the acknowledgement leaves all the same, once.
+    mail = acknowledging
+    runtime = mail.app.runtime
+    engines = [_engine(runtime) for _ in range(2)]
+    rounds = 0
+
+    async def no_round() -> int:
+        nonlocal rounds
+        rounds += 1
+        return 0
+
+    for engine in engines:
+        assert engine.sends is not None
+        engine.sends.round = no_round  # type: ignore[method-assign]
+    runtime.sources.record_poll(mail.source_id, ok=True, message="", next_poll_at=utc_now())
+    with running(*engines):
+        assert wait_for(lambda: len(mail.smtp.delivered) == 1, 30)
+        time.sleep(1.5)  # further jobs and rounds: it is not sent again
+    (ack,) = mail.smtp.delivered
+    assert ack.recipients == (CUSTOMER,)
+    assert ack.message["Subject"] == "[SUP-1] Printer on fire"
+    assert rounds > 0  # the rounds ran, and queued nothing
+    assert _send_jobs(runtime) == []
