@@ -195,25 +195,51 @@ _HELD = core_select(_SLOTS.c.slot).where(
 )
 
 
-def _holding(site: Any, now: Any, targets: Any) -> Any:
-    """The pauses in force at `now` for a request to `site` touching `targets`."""
+# A request touches at most two targets (its endpoint, the issue it writes to), bound as two
+# plain parameters: with a list ("expanding") parameter the statement was compiled again and
+# converted again by the driver for every Jira call, most of the cost of the check on
+# PostgreSQL.
+TARGETS = ("target_0", "target_1")
+
+
+def _holding(site: Any, now: Any) -> Any:
+    """The pauses in force at `now` for a request to `site` touching the targets bound as
+    `TARGETS` (`_targets`)."""
+    targets = [_PAUSES.target == bindparam(name, type_=String) for name in TARGETS]
     return (_PAUSES.until > now) & or_(
-        _PAUSES.scope.in_(APP_SCOPES),
-        (_PAUSES.site == site) & (_PAUSES.scope.in_(SITE_SCOPES) | _PAUSES.target.in_(targets)),
+        _one_of(_PAUSES.scope, APP_SCOPES),
+        (_PAUSES.site == site) & or_(_one_of(_PAUSES.scope, SITE_SCOPES), *targets),
     )
+
+
+def _one_of(column: Any, values: Iterable[str]) -> Any:
+    """`column` equals one of `values`, as plain comparisons: `in_` with a list makes an
+    "expanding" parameter, rendered again at every execution (see `TARGETS`)."""
+    return or_(*(column == value for value in values))
+
+
+def _targets(targets: Iterable[str]) -> dict[str, str]:
+    """The values of `TARGETS` for a request touching `targets`, cut to the column: the first
+    repeated when there is one; "" when there is none (only pauses of a whole site or of the
+    app, which hold every request anyway, have no target)."""
+    wanted = [target[:255] for target in targets] or [""]
+    if len(wanted) > len(TARGETS):
+        raise ValueError(f"a request touches at most {len(TARGETS)} targets: {wanted}")
+    padded = wanted + wanted[:1] * (len(TARGETS) - len(wanted))
+    return dict(zip(TARGETS, padded, strict=True))
 
 
 _PAUSE_COLUMNS = (_PAUSES.scope, _PAUSES.site, _PAUSES.target, _PAUSES.until, _PAUSES.reason)
 _IN_FORCE = core_select(*_PAUSE_COLUMNS).where(_PAUSES.until > bindparam("now"))
 _ACTIVE = core_select(*_PAUSE_COLUMNS).where(
-    _holding(bindparam("site"), bindparam("now"), bindparam("targets", expanding=True))
+    _holding(bindparam("site"), bindparam("now"))
 )
 
 
 def _active(
     connection: Connection, site: str, targets: Iterable[str], now: datetime
 ) -> list[StoredPause]:
-    values = {"now": now, "site": site, "targets": [target[:255] for target in targets]}
+    values = {"now": now, "site": site, **_targets(targets)}
     return _pauses(connection.execute(_ACTIVE, values).all())
 
 
@@ -249,7 +275,8 @@ def _claim(
     }
     ignored: tuple[str, ...] = ()
     if unless_paused is not None:
-        values["targets"], ignored = unless_paused
+        targets, ignored = unless_paused
+        values.update(_targets(targets))
     key = (connection.dialect.name, slots, unless_paused is not None, ignored)
     statement = _CLAIMS.get(key)
     if statement is None:
@@ -277,9 +304,9 @@ def _claim_statement(
         bindparam("expires_at", type_=DateTime(timezone=True)),
     ).where(numbers.c.n.not_in(held))
     if paused:
-        holding = _holding(site, now, bindparam("targets", expanding=True))
+        holding = _holding(site, now)
         if ignored:
-            holding = holding & _PAUSES.scope.not_in(ignored)
+            holding = holding & ~_one_of(_PAUSES.scope, ignored)
         free = free.where(~exists().where(holding))
     insert = conflict_insert(connection, _SLOTS).from_select(
         ["site", "slot", "holder", "expires_at"],
