@@ -10,7 +10,8 @@ How a message goes (polling hands each one to `process.Pipeline.process`):
    description for a new issue and the reply for a comment). Mail over the budget goes on
    with its headers and the original attached. `sender_check.py` then says whether the
    From: line is authenticated (issue 15): the DKIM keys are fetched first, the check runs
-   in a reader worker too, and the verdict goes to the trail.
+   in the same worker task as the reading (each in a task of its own when that one goes
+   over its budget), and the verdict goes to the trail.
 3. **Route.** `routes.py` picks the project, issue type and issue defaults from the
    recipient addresses and the source's address rules.
 4. **Gather.** `gather.py` looks up the facts: the tenant's threads the message names, whether

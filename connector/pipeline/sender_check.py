@@ -2,8 +2,9 @@
 
 The DKIM keys the message names are fetched first, where the network is at hand (DNS in
 production through `CachedKeyLookup`, a table in tests); the check itself then runs in a
-reader worker within a time budget (`MessageReader.authenticate`), so hostile signatures
-cannot hold up the pipeline. Mail the check cannot finish is simply not verified.
+reader worker within a time budget, so hostile signatures cannot hold up the pipeline. The
+pipeline runs it in the same task as the reading (`MessageReader.read_and_check`), others on
+its own (`MessageReader.authenticate`). Mail the check cannot finish is simply not verified.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import threading
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from connector.mail_source import SourceSpec
 from connector.senders.outcome import Reason, SenderAuthentication
@@ -93,6 +94,28 @@ class _Fetched:
         return record
 
 
+@dataclass(frozen=True)
+class SenderChecking:
+    """What the check of one message's sender needs besides the sender: the source's trusted
+    servers and own domains, and the keys the message's signatures name, fetched beforehand.
+    It pickles, so a reader worker can take it along with the message."""
+
+    trusted_ids: frozenset[str]
+    keys: Mapping[str, str | None]
+    own_domains: tuple[str, ...]
+
+    @classmethod
+    def fetch(
+        cls, raw: bytes, *, servers: TrustedServers, lookup: KeyLookup, own_domains: Collection[str]
+    ) -> SenderChecking:
+        """The keys are fetched here, with `lookup` (DNS in production)."""
+        return cls(servers.authserv_ids, fetch_keys(raw, lookup), tuple(sorted(own_domains)))
+
+    def arguments(self, raw: bytes, sender: str | None) -> tuple[Any, ...]:
+        """`check_in_worker`'s arguments for `raw` sent by `sender`."""
+        return (raw, sender, self.trusted_ids, self.keys, self.own_domains)
+
+
 def check_in_worker(
     raw: bytes,
     sender: str | None,
@@ -137,6 +160,5 @@ def check_sender(
     tenant: object | None = None,
 ) -> SenderAuthentication:
     """The verdict on `raw`'s sender: keys fetched here, the check in a reader worker."""
-    keys = fetch_keys(raw, lookup)
-    arguments = (raw, sender, servers.authserv_ids, keys, tuple(sorted(own_domains)))
-    return reader.authenticate(arguments, tenant=tenant)
+    checking = SenderChecking.fetch(raw, servers=servers, lookup=lookup, own_domains=own_domains)
+    return reader.authenticate(checking.arguments(raw, sender), tenant=tenant)
