@@ -130,16 +130,20 @@ class OutboundWorker:
             thread.join(timeout)
 
     def _rounds(self) -> None:
-        while True:
-            try:
-                self.run_once()
-            except Exception:  # a database hiccup must not end the worker; next tick tries again
-                log.exception("outbound.round_failed")
-            with self._lock:
-                if not self._again:
+        done = False
+        try:
+            while not done:
+                try:
+                    self.run_once()
+                except Exception:  # a database hiccup must not end the worker; next tick tries
+                    log.exception("outbound.round_failed")
+                with self._lock:  # ends or goes again under the lock `send_soon` takes
+                    done = not self._again
+                    self._running, self._again = not done, False
+        finally:
+            if not done:  # the thread ended otherwise: the next tick must start a round
+                with self._lock:
                     self._running = False
-                    return
-                self._again = False
 
     # -- one round -----------------------------------------------------------------------
 
