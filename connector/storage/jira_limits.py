@@ -244,7 +244,7 @@ def _active(
 
 
 def _pauses(rows: Iterable[Any]) -> list[StoredPause]:
-    return [StoredPause(r.scope, r.site, r.target, as_utc(r.until), r.reason) for r in rows]
+    return [_stored(row) for row in rows]
 
 
 def _claim(
@@ -326,5 +326,6 @@ _CLAIMS: dict[tuple[str, int, bool, tuple[str, ...]], Any] = {}
 _KEEP = timedelta(days=1)  # ended pauses older than this are dropped when a new one comes
 
 
-def _stored(row: JiraPauseRow) -> StoredPause:
+def _stored(row: Any) -> StoredPause:
+    """A pause from a row of the table (an ORM row or a Core row of `_PAUSE_COLUMNS`)."""
     return StoredPause(row.scope, row.site, row.target, as_utc(row.until), row.reason)
