@@ -5,7 +5,8 @@ what it came to (`Delivered`), one case each:
 - its Jira site is crowded: the job gives way, queued again for a moment later (`give_way`),
   and its worker's job slot goes to other sites' mail meanwhile;
 - an earlier message of its thread is in flight: that one is queued first (in case its job
-  was lost) at `FIRST_IN_THREAD`, and this one again right after it, at most `MAX_WAITS` times;
+  was lost) at `FIRST_IN_THREAD`, or its waiting job raised to that priority, and this one
+  again right after it, at most `MAX_WAITS` times;
 - another delivery holds it (or held it and died): again once that claim lapses, first in
   its thread, so the replies after it still wait for it;
 - postponed: a retry within `THREAD_HOLD` keeps the thread waiting for it, a later one lets
@@ -29,7 +30,7 @@ from typing import Any
 from procrastinate.tasks import Task
 
 from connector.engine.deliver import THREAD_HOLD, Deliverer, JobHandoff
-from connector.engine.jobs import BACKLOG, FRESH, defer_job, in_thread
+from connector.engine.jobs import BACKLOG, FRESH, defer_job, in_thread, raise_waiting
 from connector.storage.deliveries import Deliveries, Earlier
 from connector.storage.outbox import OutboundMessage
 from connector.storage.times import utc_now
@@ -96,7 +97,10 @@ class DeliveryJobs:
         self, earlier: Earlier, entry_id: int, priority: int, waited: int, source_id: int | None
     ) -> None:
         first = earlier.entry_id, earlier.lock, FIRST_IN_THREAD
-        await self.defer(*first, source_id=earlier.source_id)
+        if not await self.defer(*first, source_id=earlier.source_id):
+            # Its job waits already, maybe at a lower priority than this one's: raised, or
+            # procrastinate would run this one first for ever, and it would wait for ever.
+            await raise_waiting(self._task, _queueing_lock(earlier.entry_id), FIRST_IN_THREAD)
         delay = min(0.5 * 2 ** min(waited, 4), 5.0)
         await self.defer(entry_id, earlier.lock, priority, delay, waited + 1, source_id)
 
@@ -148,7 +152,7 @@ class DeliveryJobs:
             arguments["source"] = source_id
         if gave_way:
             arguments["gave_way"] = gave_way
-        queueing = f"deliver-{entry_id}"
+        queueing = _queueing_lock(entry_id)
         return await defer_job(self._task, lock or None, queueing, priority, delay, **arguments)
 
     def handoff(
@@ -160,6 +164,10 @@ class DeliveryJobs:
             return await self.defer(entry_id, lock, at, source_id=source_id)
 
         return JobHandoff(deliveries, hand, loop, priority)
+
+
+def _queueing_lock(entry_id: int) -> str:
+    return f"deliver-{entry_id}"
 
 
 def _seconds_to(moment: datetime) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from procrastinate import App
 from procrastinate.exceptions import AlreadyEnqueued
@@ -22,6 +22,14 @@ BACKLOG = 0  # the next batch of a mailbox that had more waiting
 _WAITING = (
     "SELECT queueing_lock FROM procrastinate_jobs"
     " WHERE status = 'todo' AND queueing_lock = ANY(%(locks)s)"
+)
+
+
+# Raise a waiting job to a priority (never lower it): procrastinate keeps the job first queued
+# under a queueing lock, at the priority it was queued at.
+_RAISE = (
+    "UPDATE procrastinate_jobs SET priority = %(priority)s"
+    " WHERE status = 'todo' AND queueing_lock = %(queueing_lock)s AND priority < %(priority)s"
 )
 
 
@@ -55,6 +63,14 @@ async def defer_job(
     except AlreadyEnqueued:
         return False
     return True
+
+
+async def raise_waiting(task: Task[Any, Any, Any], queueing_lock: str, priority: int) -> None:
+    """The job waiting under `queueing_lock`, if any, at `priority` at least. A job being
+    run already is left alone (the statement waits for a worker's fetch of it, then finds it
+    no longer waiting)."""
+    app = cast(App, task.blueprint)
+    await app.connector.execute_query_async(_RAISE, queueing_lock=queueing_lock, priority=priority)
 
 
 async def defer_new(app: App, jobs: list[Job]) -> int:

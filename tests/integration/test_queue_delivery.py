@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from connector.drafts import AddedComment, CommentDraft, IssueDraft, IssueTracker
-from connector.engine.queue import FRESH, QueueEngine
+from connector.engine.queue import FIRST_IN_THREAD, FRESH, QueueEngine
 from connector.jira.errors import JiraWaiting
 from connector.outcomes import Outcome
 from connector.runtime import Runtime
@@ -288,11 +288,11 @@ class _Pair:
         _run(engine, lambda: engine._poll_job(self.source_id, FRESH))
         return _deliver_jobs(self.runtime)
 
-    def delivered_in_order(self, engine: QueueEngine) -> None:
+    def delivered_in_order(self, engine: QueueEngine, within: float = 60) -> None:
         """The engine delivers both; a reply delivered before its parent would have made an
         issue of its own."""
         with running(engine):
-            assert wait_for(lambda: len(_finals(self.runtime, self.tenant_id)) == 2, 60)
+            assert wait_for(lambda: len(_finals(self.runtime, self.tenant_id)) == 2, within)
         outcomes = sorted(_finals(self.runtime, self.tenant_id).values())
         assert outcomes == [Outcome.COMMENTED, Outcome.CREATED]
 
@@ -350,3 +350,26 @@ def test_a_reply_whose_parents_job_was_lost_has_the_parent_delivered_first(
             "DELETE FROM procrastinate_jobs WHERE (args->>'entry_id')::int = %s", (parent_id,)
         )
     pair.delivered_in_order(engine)
+
+
+def test_a_reply_queued_above_its_parent_has_the_parent_raised_and_delivered_first(
+    running_app: RunningApp, fake_jira: FakeJira, dovecot: Dovecot, mail_user: MailUser
+) -> None:
+    # The reply's job waits at `FIRST_IN_THREAD` (queued there when a dead worker's claim on
+    # it lapsed, say) and the parent's job at the fetch's priority: procrastinate runs the
+    # reply's first, and would run it again and again (it stands back for its parent, at its
+    # own priority) while the parent's job waited behind it, for about a quarter of an hour.
+    pair = _pair(running_app, fake_jira, dovecot, mail_user)
+    engine = _engine(pair.runtime, _Calls())
+    (parent_id, lock, priority), (reply_id, _, _) = pair.fetch(engine)
+    assert priority < FIRST_IN_THREAD
+    with psycopg.connect(libpq_url(pair.runtime.settings.database_url)) as connection:
+        connection.execute(
+            "UPDATE procrastinate_jobs SET priority = %s WHERE (args->>'entry_id')::int = %s",
+            (FIRST_IN_THREAD, reply_id),
+        )
+    assert _deliver_jobs(pair.runtime) == [
+        (parent_id, lock, priority),
+        (reply_id, lock, FIRST_IN_THREAD),
+    ]
+    pair.delivered_in_order(engine, within=20)
