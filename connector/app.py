@@ -20,7 +20,7 @@ from connector.admin.poll_start import PollInBackground, PollStarter, RequestFor
 from connector.admin.site_session import signin_routes
 from connector.admin.static_files import static_routes
 from connector.docs_page import docs
-from connector.engine import work_engine
+from connector.engine import WorkEngine, work_engine
 from connector.runtime import Runtime
 from connector.settings import Settings
 from connector.storage.db import migrate
@@ -116,7 +116,15 @@ def create_app(
     )
     app.state.runtime = runtime
     in_process = run_worker if polls_in_process is None else polls_in_process
-    polls: PollStarter = PollInBackground() if in_process else RequestForWorker()
+
+    def mail_queued() -> None:  # a poll here queued mail: this process's engine sends it now
+        engine: WorkEngine | None = getattr(app.state, "scheduler", None)
+        if engine is not None:
+            engine.mail_queued()
+
+    polls: PollStarter = (
+        PollInBackground(mail_queued=mail_queued) if in_process else RequestForWorker()
+    )
     app.state.polls = polls
     app.state.jira_event_handler = jira_event_handler
     return app

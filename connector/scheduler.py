@@ -153,6 +153,9 @@ class Scheduler:
         """Look for work now (the web marked a Graph notification in this process)."""
         self._wake.set()
 
+    def mail_queued(self) -> None:
+        self.outbound.send_soon()
+
     def poll_soon(self, source_id: int) -> None:
         """New mail was announced (push): poll the source on the next tick, which starts now.
         Any thread; returns at once; repeated calls before that tick make one poll."""

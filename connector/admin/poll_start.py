@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -44,10 +45,17 @@ class RequestForWorker:
 
 
 class PollInBackground:
-    """A web process that polls too (`connector serve`): the poll runs on a thread here."""
+    """A web process that polls too (`connector serve`): the poll runs on a thread here.
+    `mail_queued`: called when a poll queued mail to send (a new issue's acknowledgement), so
+    that it leaves at once (`WorkEngine.mail_queued`) rather than at the round's next tick."""
 
-    def __init__(self, max_workers: int = BACKGROUND_POLLS) -> None:
+    def __init__(
+        self,
+        max_workers: int = BACKGROUND_POLLS,
+        mail_queued: Callable[[], None] | None = None,
+    ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="admin-poll")
+        self._mail_queued = mail_queued
 
     def start(self, runtime: Runtime, source_id: int) -> None:
         # Marked first, so the list says "requested" until the thread has the lease; a
@@ -58,13 +66,12 @@ class PollInBackground:
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    @staticmethod
-    def _run(runtime: Runtime, source_id: int) -> None:
+    def _run(self, runtime: Runtime, source_id: int) -> None:
         # An owner of its own: two clicks are two polls the lease keeps apart, not one owner
         # that would win the lease twice.
         owner = f"admin-{uuid.uuid4().hex[:12]}"
         try:
-            result = poll_source(runtime, source_id, owner=owner)
+            result = poll_source(runtime, source_id, owner=owner, mail_queued=self._mail_queued)
             if result.skipped:  # another poll holds the lease: the admin follows that one
                 drop_request(runtime.engine, source_id)
         except Exception:  # the thread has no one to answer to: the log keeps the traceback

@@ -33,6 +33,10 @@ class WorkEngine(Protocol):
     def wake(self) -> None:
         """Look for marked work now (a Graph notification the web process handled)."""
 
+    def mail_queued(self) -> None:
+        """Work outside the engine queued mail to send (the admin's "Poll now" in this
+        process): send it now rather than at the outbound round's next tick."""
+
 
 def uses_task_queue(database_url: str) -> bool:
     return is_postgresql(database_url)

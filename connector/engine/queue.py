@@ -303,6 +303,12 @@ class QueueEngine:
         if loop is not None and not loop.is_closed():
             asyncio.run_coroutine_threadsafe(self.defer_poll(source_id, FRESH), loop)
 
+    def mail_queued(self) -> None:
+        """Queue the send jobs of the due mail now (any thread)."""
+        loop, sends = self._loop, self.sends
+        if loop is not None and not loop.is_closed() and sends is not None:
+            asyncio.run_coroutine_threadsafe(sends.defer_due(), loop)
+
     def wake(self) -> None:
         """Take the Graph notifications marked in the database now (the web process that
         marked them runs this engine)."""

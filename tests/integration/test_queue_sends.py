@@ -22,12 +22,15 @@ import psycopg
 import pytest
 from sqlalchemy.engine import Engine
 
+from connector.admin.poll_start import PollInBackground
+from connector.engine import WorkEngine, uses_task_queue
 from connector.engine.queue import FRESH, QueueEngine
 from connector.outbound.delivery import MailSender, Steps
 from connector.outbound.worker import stored_sender
 from connector.outbound_config import ConnectionSpec
 from connector.retry import OUTBOUND
 from connector.runtime import Runtime
+from connector.scheduler import Scheduler
 from connector.storage.db import libpq_url, make_engine, migrate
 from connector.storage.outbox import OutboundMessage
 from connector.storage.times import utc_now
@@ -335,3 +338,35 @@ def test_acknowledgement_goes_out_with_no_outbound_round_at_all(acknowledging: L
     assert ack.message["Subject"] == "[SUP-1] Printer on fire"
     assert rounds > 0  # the rounds ran, and queued nothing
     assert _send_jobs(runtime) == []
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_acknowledgement_of_an_admins_poll_now_leaves_at_once_not_at_the_rounds_tick(
+    acknowledging: Loop,
+) -> None:
+    # `connector serve` runs the admin's "Poll now" on a thread beside its engine; the engine's
+    # outbound round does nothing here (its tick far off): the acknowledgement the poll
+    # queues is sent all the same, once, because the poll tells the engine.
+    mail = acknowledging
+    runtime = mail.app.runtime
+    engine: WorkEngine
+    if uses_task_queue(runtime.settings.database_url):
+        queue = _engine(runtime)
+        assert queue.sends is not None
+
+        async def no_round() -> int:
+            return 0
+
+        queue.sends.round = no_round  # type: ignore[method-assign]
+        engine = queue
+    else:
+        engine = Scheduler(runtime, push=False, tick_seconds=3600)
+    polls = PollInBackground(mail_queued=engine.mail_queued)
+    with running(engine):
+        polls.start(runtime, mail.source_id)
+        assert wait_for(lambda: len(mail.smtp.delivered) == 1, 30)
+        time.sleep(1.0)  # nothing sends it twice
+    polls.shutdown()
+    (ack,) = mail.smtp.delivered
+    assert ack.recipients == (CUSTOMER,)
+    assert ack.message["Subject"] == "[SUP-1] Printer on fire"
