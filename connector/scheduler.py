@@ -156,6 +156,9 @@ class Scheduler:
     def mail_queued(self) -> None:
         self.outbound.send_soon()
 
+    def events_recorded(self) -> None:
+        self.outbound.send_soon()  # the round decides the events, then sends what they queued
+
     def poll_soon(self, source_id: int) -> None:
         """New mail was announced (push): poll the source on the next tick, which starts now.
         Any thread; returns at once; repeated calls before that tick make one poll."""

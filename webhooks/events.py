@@ -3,7 +3,9 @@
 Thin: verify the tenant JWT against the request (from its headers, before the body is read),
 read the body with a cap and parse it off the event loop, record the event
 (`connector.outbound.intake`) and answer at once; the worker decides and sends
-(`connector.outbound.worker`), so a slow Jira or mail server never makes Jira wait. A request
+(`connector.outbound.worker`), so a slow Jira or mail server never makes Jira wait. Where the
+worker runs in this process (`connector serve`), it is told at once, so the event is decided
+now rather than at the outbound round's next tick. A request
 that does not verify changes nothing. `app.state.jira_event_handler` is told of each verified
 event as well (logging, tests).
 """
@@ -21,9 +23,11 @@ from starlette.responses import JSONResponse, Response
 from connector import logs
 from connector.connect.auth import AuthenticationError
 from connector.connect.http import authenticate_request
+from connector.engine import WorkEngine
 from connector.http_body import WEBHOOK_MAX_BYTES, BodyError, read_json_object
 from connector.outbound.intake import receive
 from connector.runtime import Runtime
+from connector.storage.webhook_events import RECEIVED
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,7 @@ def webhook_endpoint(event: str) -> Callable[[Request], Any]:
             )
             return JSONResponse({"error": f"webhook body: {exc.message}"}, status_code=exc.status)
         tenant = authenticated.tenant
-        await run_in_threadpool(
+        recorded = await run_in_threadpool(
             receive,
             runtime.webhook_events,
             tenant.id,
@@ -70,6 +74,9 @@ def webhook_endpoint(event: str) -> Callable[[Request], Any]:
             payload,
             request.headers.get(DELIVERY_HEADER),
         )
+        engine: WorkEngine | None = getattr(request.app.state, "scheduler", None)
+        if engine is not None and recorded.status == RECEIVED:
+            engine.events_recorded()  # the worker runs in this process: decided now, not next tick
         handler: JiraEventHandler = request.app.state.jira_event_handler
         handler(tenant.client_key, event, payload)
         return Response(status_code=204)

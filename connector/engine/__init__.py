@@ -37,6 +37,10 @@ class WorkEngine(Protocol):
         """Work outside the engine queued mail to send (the admin's "Poll now" in this
         process): send it now rather than at the outbound round's next tick."""
 
+    def events_recorded(self) -> None:
+        """A Jira webhook event was recorded (by the web app in this process): decide it now
+        rather than at the outbound round's next tick."""
+
 
 def uses_task_queue(database_url: str) -> bool:
     return is_postgresql(database_url)

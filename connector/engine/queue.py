@@ -309,6 +309,13 @@ class QueueEngine:
         if loop is not None and not loop.is_closed() and sends is not None:
             asyncio.run_coroutine_threadsafe(sends.defer_due(), loop)
 
+    def events_recorded(self) -> None:
+        """Queue the outbound round now (any thread): it decides the events and queues the
+        sends of the mail they make."""
+        loop, sends = self._loop, self.sends
+        if loop is not None and not loop.is_closed() and sends is not None:
+            asyncio.run_coroutine_threadsafe(sends.round_soon(), loop)
+
     def wake(self) -> None:
         """Take the Graph notifications marked in the database now (the web process that
         marked them runs this engine)."""

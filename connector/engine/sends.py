@@ -39,11 +39,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from procrastinate import App
 from procrastinate.jobs import Job
 
-from connector.engine.jobs import FRESH, configured, defer_new, in_thread
+from connector.engine.jobs import FRESH, configured, defer_job, defer_new, in_thread
 from connector.outbound.worker import OutboundWorker, SenderFactory, stored_sender
 from connector.runtime import Runtime
 from connector.storage.outbox import OutboundMessage
@@ -52,6 +53,8 @@ from connector.storage.times import utc_now
 log = logging.getLogger(__name__)
 
 SEND_LIMIT = 5000  # due messages queued per look
+ROUND_LOCK = "outbound"  # the round's queueing lock: one round waits in the queue at most
+ROUND_PRIORITY = 0  # procrastinate's default, as the periodic rounds are queued at
 
 
 class SendJobs:
@@ -74,9 +77,17 @@ class SendJobs:
         self._task = send
 
         @app.periodic(cron=every, periodic_id="outbound")
-        @app.task(name="connector.outbound", queue="outbound", queueing_lock="outbound")
+        @app.task(name="connector.outbound", queue="outbound", queueing_lock=ROUND_LOCK)
         async def outbound_round(timestamp: int) -> None:
             await self.round()
+
+        self._round_task = outbound_round
+
+    async def round_soon(self) -> bool:
+        """Queue a round now, beside the periodic ones (a webhook event was just recorded);
+        False when one waits in the queue already, which will see the event."""
+        stamp = int(time.time())
+        return await defer_job(self._round_task, None, ROUND_LOCK, ROUND_PRIORITY, timestamp=stamp)
 
     async def round(self) -> int:
         """Queue the due mail, decide the webhook events (queueing the sends of the mail

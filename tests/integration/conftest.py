@@ -33,6 +33,9 @@ class RunningApp:
     # Answers the app's host lookups; the app connects to loopback only (tests.fakes.network).
     network: FakeNetwork
     jira_events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    # The app's state (Starlette's `app.state`): a test gives it an engine, as `connector
+    # serve` does, to see what the app tells the worker in its process.
+    state: Any = None
 
 
 @pytest.fixture
@@ -124,6 +127,7 @@ def serve_app(
             (client_key, event, payload)
         ),
     )
+    running.state = app.state
     server = LoopbackServer(app, name="connector-app", sock=sock, access_log=access_log)
     server.start()
     try:

@@ -370,3 +370,50 @@ def test_acknowledgement_of_an_admins_poll_now_leaves_at_once_not_at_the_rounds_
     (ack,) = mail.smtp.delivered
     assert ack.recipients == (CUSTOMER,)
     assert ack.message["Subject"] == "[SUP-1] Printer on fire"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_webhook_event_is_decided_and_its_mail_sent_at_once_by_the_engine_in_the_process(
+    loop: Loop,  # noqa: F811
+) -> None:
+    # `connector serve` (SQLite): the web app that records a Jira event tells the engine
+    # beside it, whose outbound round otherwise ticks only once an hour here.
+    loop.deliver(customer_mail("Printer on fire", "Room 4."))
+    assert loop.poll() == {"created": 1}
+    scheduler = Scheduler(loop.app.runtime, push=False, tick_seconds=3600)
+    with running(scheduler):
+        loop.app.state.scheduler = scheduler
+        comment = loop.jira.add_agent_comment("SUP-1", _adf("A technician is on the way."), AGENT)
+        assert loop.webhook("comment_created", "SUP-1", comment=comment) == 204
+        assert wait_for(lambda: len(loop.smtp.delivered) == 1, 20)
+        assert [e.status for e in loop.events()] == ["handled"]
+        # An event Jira sends again is not news: no second mail.
+        assert loop.webhook("comment_created", "SUP-1", comment=comment) == 204
+        time.sleep(1.0)
+        loop.app.state.scheduler = None
+    assert [d.recipients for d in loop.smtp.delivered] == [(CUSTOMER,)]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_webhook_event_queues_one_outbound_round_at_once_on_postgresql(loop: Loop) -> None:  # noqa: F811
+    # The engine in the web app's process is told of the event (`QueueEngine.events_recorded`):
+    # a round is queued now, beside the periodic ones, and one at most waits in the queue.
+    loop.deliver(customer_mail("Printer on fire", "Room 4."))
+    assert loop.poll() == {"created": 1}
+    comment = loop.jira.add_agent_comment("SUP-1", _adf("A technician is on the way."), AGENT)
+    assert loop.webhook("comment_created", "SUP-1", comment=comment) == 204
+    runtime = loop.app.runtime
+    engine = _engine(runtime)
+    sends = engine.sends
+    assert sends is not None
+    assert _run(engine, sends.round_soon) is True
+    assert _run(engine, sends.round_soon) is False
+    with psycopg.connect(libpq_url(runtime.settings.database_url)) as connection:
+        rounds = connection.execute(
+            "SELECT count(*) FROM procrastinate_jobs"
+            " WHERE task_name = 'connector.outbound' AND status = 'todo'"
+        ).fetchone()
+    assert rounds == (1,)
+    with running(engine):  # the queued round decides the event; its mail is sent
+        assert wait_for(lambda: len(loop.smtp.delivered) == 1, 30)
+    assert [e.status for e in loop.events()] == ["handled"]
