@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -259,14 +260,24 @@ def _due_now(runtime: Runtime, message_id: int) -> None:
         )
 
 
+def _agent_comment(loop: Loop) -> dict[str, Any]:  # noqa: F811
+    """A customer's new request made SUP-1, and an agent commented on it: the comment."""
+    loop.deliver(customer_mail("Printer on fire", "Room 4."))
+    assert loop.poll() == {"created": 1}
+    return loop.jira.add_agent_comment("SUP-1", _adf("A technician is on the way."), AGENT)
+
+
+def _event_recorded(loop: Loop) -> None:  # noqa: F811
+    """Jira told the app of the agent's comment (`_agent_comment`); nothing decided it yet."""
+    assert loop.webhook("comment_created", "SUP-1", comment=_agent_comment(loop)) == 204
+    assert [e.status for e in loop.events()] == ["received"]
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_mail_an_event_makes_is_queued_to_send_as_soon_as_it_is_decided(
     loop: Loop,  # noqa: F811
 ) -> None:
-    loop.deliver(customer_mail("Printer on fire", "Room 4."))
-    assert loop.poll() == {"created": 1}
-    comment = loop.jira.add_agent_comment("SUP-1", _adf("A technician is on the way."), AGENT)
-    assert loop.webhook("comment_created", "SUP-1", comment=comment) == 204
+    _event_recorded(loop)
     runtime = loop.app.runtime
     engine = _engine(runtime)
     sends = engine.sends
@@ -378,12 +389,10 @@ def test_webhook_event_is_decided_and_its_mail_sent_at_once_by_the_engine_in_the
 ) -> None:
     # `connector serve` (SQLite): the web app that records a Jira event tells the engine
     # beside it, whose outbound round otherwise ticks only once an hour here.
-    loop.deliver(customer_mail("Printer on fire", "Room 4."))
-    assert loop.poll() == {"created": 1}
+    comment = _agent_comment(loop)
     scheduler = Scheduler(loop.app.runtime, push=False, tick_seconds=3600)
     with running(scheduler):
         loop.app.state.scheduler = scheduler
-        comment = loop.jira.add_agent_comment("SUP-1", _adf("A technician is on the way."), AGENT)
         assert loop.webhook("comment_created", "SUP-1", comment=comment) == 204
         assert wait_for(lambda: len(loop.smtp.delivered) == 1, 20)
         assert [e.status for e in loop.events()] == ["handled"]
@@ -398,10 +407,7 @@ def test_webhook_event_is_decided_and_its_mail_sent_at_once_by_the_engine_in_the
 def test_webhook_event_queues_one_outbound_round_at_once_on_postgresql(loop: Loop) -> None:  # noqa: F811
     # The engine in the web app's process is told of the event (`QueueEngine.events_recorded`):
     # a round is queued now, beside the periodic ones, and one at most waits in the queue.
-    loop.deliver(customer_mail("Printer on fire", "Room 4."))
-    assert loop.poll() == {"created": 1}
-    comment = loop.jira.add_agent_comment("SUP-1", _adf("A technician is on the way."), AGENT)
-    assert loop.webhook("comment_created", "SUP-1", comment=comment) == 204
+    _event_recorded(loop)
     runtime = loop.app.runtime
     engine = _engine(runtime)
     sends = engine.sends
