@@ -5,9 +5,9 @@ read the body with a cap and parse it off the event loop, record the event
 (`connector.outbound.intake`) and answer at once; the worker decides and sends
 (`connector.outbound.worker`), so a slow Jira or mail server never makes Jira wait. Where the
 worker runs in this process (`connector serve`), it is told at once, so the event is decided
-now rather than at the outbound round's next tick. A request
-that does not verify changes nothing. `app.state.jira_event_handler` is told of each verified
-event as well (logging, tests).
+now rather than at the outbound round's next tick. A request that does not verify changes
+nothing. `app.state.jira_event_handler` is told of each verified event as well (logging,
+tests).
 """
 
 from __future__ import annotations
