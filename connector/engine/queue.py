@@ -69,8 +69,9 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from procrastinate import App, JobContext, PsycopgConnector
 from procrastinate.jobs import JobDeferrer, Status
@@ -299,22 +300,40 @@ class QueueEngine:
     # -- running -------------------------------------------------------------------------
 
     def poll_soon(self, source_id: int) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            asyncio.run_coroutine_threadsafe(self.defer_poll(source_id, FRESH), loop)
+        self._soon("poll", lambda: self.defer_poll(source_id, FRESH))
 
     def mail_queued(self) -> None:
         """Queue the send jobs of the due mail now (any thread)."""
-        loop, sends = self._loop, self.sends
-        if loop is not None and not loop.is_closed() and sends is not None:
-            asyncio.run_coroutine_threadsafe(sends.defer_due(), loop)
+        sends = self.sends
+        if sends is not None:
+            self._soon("sends", sends.defer_due)
 
     def events_recorded(self) -> None:
         """Queue the outbound round now (any thread): it decides the events and queues the
         sends of the mail they make."""
-        loop, sends = self._loop, self.sends
-        if loop is not None and not loop.is_closed() and sends is not None:
-            asyncio.run_coroutine_threadsafe(sends.round_soon(), loop)
+        sends = self.sends
+        if sends is not None:
+            self._soon("round", sends.round_soon)
+
+    def _soon(self, what: str, make: Callable[[], Coroutine[Any, Any, object]]) -> None:
+        """Queue a job from another thread, on the engine's loop while it runs. A failure is
+        logged, not raised: the periodic jobs do the same work a moment later."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        coroutine = make()
+        try:
+            future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        except RuntimeError:  # the loop closed meanwhile: the engine is stopping
+            coroutine.close()
+            return
+
+        def done(finished: Future[object]) -> None:
+            if not finished.cancelled() and finished.exception() is not None:
+                error = finished.exception()
+                logs.event(log, "engine.queue_soon_failed", logging.WARNING, job=what, error=error)
+
+        future.add_done_callback(done)
 
     def wake(self) -> None:
         """Take the Graph notifications marked in the database now (the web process that

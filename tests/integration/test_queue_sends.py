@@ -9,6 +9,7 @@ makes the mail."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections import Counter
@@ -423,3 +424,28 @@ def test_webhook_event_queues_one_outbound_round_at_once_on_postgresql(loop: Loo
     with running(engine):  # the queued round decides the event; its mail is sent
         assert wait_for(lambda: len(loop.smtp.delivered) == 1, 30)
     assert [e.status for e in loop.events()] == ["handled"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_round_that_cannot_be_queued_at_once_is_logged_and_left_to_the_periodic_one(
+    loop: Loop,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _event_recorded(loop)
+    engine = _engine(loop.app.runtime)
+    sends = engine.sends
+    assert sends is not None
+
+    async def unreachable() -> bool:
+        raise ConnectionError("the database went away")
+
+    queue_round = sends.round_soon
+    sends.round_soon = unreachable  # type: ignore[method-assign]
+    with running(engine), caplog.at_level(logging.WARNING, logger="connector.engine.queue"):
+        assert wait_for(lambda: engine._loop is not None, 10)
+        engine.events_recorded()
+        assert wait_for(lambda: "engine.queue_soon_failed" in caplog.text, 10)
+        assert "job=round" in caplog.text and "the database went away" in caplog.text
+        sends.round_soon = queue_round  # type: ignore[method-assign]
+        # The periodic round decides the event all the same.
+        assert wait_for(lambda: len(loop.smtp.delivered) == 1, 30)
