@@ -2,6 +2,8 @@
 job per due message, workers send each message once however often its job runs or however
 many workers there are, one tenant's mail goes one message at a time while other tenants'
 goes beside it, and a failing server's mail waits with the round's backoff while others go.
+Also, on either database, what `connector serve`'s web app does beside its engine (an admin's
+"Poll now", a Jira event it records) tells the engine, so the mail leaves at once.
 
 Real PostgreSQL and real SMTP servers (aiosmtpd); Dovecot and the fake Jira where an event
 makes the mail."""
