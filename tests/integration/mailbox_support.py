@@ -3,6 +3,7 @@ what the end-to-end pipeline tests share."""
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -101,3 +102,20 @@ def healthz_watched(base_url: str) -> Iterator[list[float]]:
     finally:
         stop.set()
         watcher.join()
+
+
+# An answer to `/healthz` slower than this is a stall of the app, not the scheduling noise of
+# a loaded two-core machine (seen once: one answer in 1.3 s while a reader process spun and
+# its replacement started). Mail read in the app's own process would hold it for as long as
+# the reading takes, with nothing to cut it short.
+STALL_SECONDS = 3.0
+PROMPT_SECONDS = 0.25  # the median answer
+
+
+def assert_answered_promptly(latencies: list[float]) -> None:
+    """What `healthz_watched` saw: enough answers, all of them 200, most at once, none after
+    a stall."""
+    slowest = sorted(latencies)[-5:]
+    assert len(latencies) >= 3
+    assert statistics.median(latencies) < PROMPT_SECONDS, slowest
+    assert max(latencies) < STALL_SECONDS, slowest

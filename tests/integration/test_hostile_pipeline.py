@@ -16,7 +16,11 @@ from connector.wiring import poll_source
 from tests import hostile
 from tests.fakes.jira import FakeJira
 from tests.integration.conftest import RunningApp
-from tests.integration.mailbox_support import enabled_source, healthz_watched
+from tests.integration.mailbox_support import (
+    assert_answered_promptly,
+    enabled_source,
+    healthz_watched,
+)
 from tests.servers.dovecot import Dovecot, MailUser
 
 # The 25 MB families at 8 MB: the same shape, and a mailbox test need not move 50 MB.
@@ -72,5 +76,4 @@ def test_hostile_corpus_through_pipeline_each_ends_once_and_healthz_answers(
         assert len(name.encode("utf-8")) <= 255
 
     print(f"  /healthz: {len(latencies)} answers, slowest {max(latencies) * 1000:.0f} ms")
-    assert len(latencies) >= 3
-    assert max(latencies) < 1.0, sorted(latencies)[-5:]
+    assert_answered_promptly(latencies)
