@@ -105,9 +105,9 @@ def healthz_watched(base_url: str) -> Iterator[list[float]]:
 
 
 # An answer to `/healthz` slower than this is a stall of the app, not the scheduling noise of
-# a loaded two-core machine (seen once: one answer in 1.3 s while a reader process spun and
-# its replacement started). Mail read in the app's own process would hold it for as long as
-# the reading takes, with nothing to cut it short.
+# a loaded two-core machine (seen once: one answer in 1.3 s while a reader process spun at
+# full speed). Mail read in the app's own process would hold it for as long as the reading
+# takes, with nothing to cut it short.
 STALL_SECONDS = 3.0
 PROMPT_SECONDS = 0.25  # the median answer
 
